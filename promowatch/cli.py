@@ -1,0 +1,242 @@
+"""The `promowatch` command line (Typer + Rich). Heavy imports happen inside the commands that need them."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="Offers of Italian mobile operators: collect, store with history, compare.",
+                  no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console()
+err = Console(stderr=True)
+
+
+def _euro(cents) -> str:
+    return "" if cents is None else f"{cents / 100:.2f} €".replace(".", ",")
+
+
+def _gb(item) -> str:
+    if item.get("data_unlimited"):
+        return "unlimited"
+    return "" if item.get("data_gb") is None else f"{item['data_gb']:g}"
+
+
+def _print_json(data) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def _operators_or_exit(names: list[str]) -> list[str]:
+    from spiders.registry import OPERATORS
+
+    unknown = [n for n in names if n not in OPERATORS]
+    if unknown:
+        err.print(f"[red]unknown operator(s): {', '.join(unknown)}[/]; known: {', '.join(OPERATORS)}")
+        raise typer.Exit(2)
+    return names or list(OPERATORS)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head")):
+    """Apply the schema migrations (also done automatically on first use)."""
+    from storage.engine import database_url, upgrade
+
+    url = database_url()
+    upgrade(url, revision)
+    from sqlalchemy.engine import make_url
+
+    console.print(f"database at {make_url(url).render_as_string(hide_password=True)} is at revision {revision}")
+
+
+@app.command()
+def crawl(operators: List[str] = typer.Argument(None, help="operator slugs; all when omitted"),
+          offline: bool = typer.Option(False, "--offline", help="answer from the bundled saved pages"),
+          fixtures: Optional[Path] = typer.Option(None, "--fixtures", help="answer from saved pages in DIR"),
+          as_json: bool = typer.Option(False, "--json")):
+    """Run the spiders, store what they find, and print a summary per operator."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from promowatch.crawling import BUNDLED_FIXTURES, project_settings, run_crawls
+    from storage.engine import get_engine
+
+    ops = _operators_or_exit(operators or [])
+    if offline and fixtures:
+        err.print("[red]--offline and --fixtures exclude each other[/]")
+        raise typer.Exit(2)
+    folder = BUNDLED_FIXTURES if offline else fixtures
+    if folder is not None and not Path(folder).is_dir():
+        err.print(f"[red]fixtures folder {folder} does not exist[/]")
+        raise typer.Exit(2)
+    settings = project_settings(str(folder) if folder else None)
+    get_engine(settings.get("PROMOWATCH_DATABASE_URL"))  # migrate before spiders start
+    logging.getLogger("scrapy").setLevel(logging.WARNING)
+    settings.set("LOG_LEVEL", os.environ.get("PROMOWATCH_LOG_LEVEL", "WARNING"))
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.fields[state]}"),
+                  console=err, transient=as_json, disable=as_json) as progress:
+        tasks = {op: progress.add_task(op, total=None, state="0 offers") for op in ops}
+        counts = dict.fromkeys(ops, 0)
+
+        def on_item(op):
+            counts[op] += 1
+            progress.update(tasks[op], state=f"{counts[op]} offers")
+
+        def on_done(op):
+            progress.update(tasks[op], state=f"{counts[op]} offers, done", total=1, completed=1)
+
+        stats = run_crawls(ops, settings, on_item=on_item, on_done=on_done)
+    rows = []
+    for op in ops:
+        s = stats[op]
+        dropped = {k.rsplit("/", 1)[-1]: v for k, v in s.items() if k.startswith("promowatch/dropped/")}
+        rows.append({"operator": op, "status": s.get("promowatch/status", "failed"),
+                     "crawl_run_id": s.get("promowatch/crawl_run_id"), "offers": s.get("item_scraped_count", 0),
+                     "new_versions": s.get("promowatch/new_versions", 0), "dropped": dropped,
+                     "errors": s.get("promowatch/errors") or []})
+    if as_json:
+        _print_json(rows)
+    else:
+        table = Table(title="crawl")
+        for col in ("operator", "status", "offers", "new versions", "dropped"):
+            table.add_column(col)
+        for r in rows:
+            colour = "green" if r["status"] == "healthy" else "red"
+            table.add_row(r["operator"], f"[{colour}]{r['status']}[/]", str(r["offers"]), str(r["new_versions"]),
+                          ", ".join(f"{k}: {v}" for k, v in r["dropped"].items()) or "0")
+        console.print(table)
+    if any(r["status"] != "healthy" for r in rows):
+        raise typer.Exit(1)
+
+
+@app.command()
+def parse(operator: str, file: Path, url: Optional[str] = typer.Option(None, help="URL the page was saved from"),
+          today: Optional[str] = typer.Option(None, help="crawl day for year-less dates (ISO)"),
+          as_json: bool = typer.Option(False, "--json")):
+    """Parse one saved page into offer items (no database)."""
+    from spiders.items import InvalidOffer, normalise
+    from spiders.saved_page import parse_file
+
+    _operators_or_exit([operator])
+    if not file.is_file():
+        err.print(f"[red]no such file: {file}[/]")
+        raise typer.Exit(2)
+    items, dropped = [], {}
+    for raw in parse_file(operator, file, url=url, today=today):
+        try:
+            items.append(normalise(raw))
+        except InvalidOffer as exc:
+            dropped[exc.reason] = dropped.get(exc.reason, 0) + 1
+    if as_json:
+        _print_json(items)
+    else:
+        _offers_table(items, title=f"{operator}: {file.name}")
+        if dropped:
+            err.print(f"dropped: {dropped}")
+    if not items:
+        err.print("[yellow]no offer found on this page[/]")
+        raise typer.Exit(1)
+
+
+def _offers_table(items: list[dict], title: str) -> None:
+    table = Table(title=title)
+    for col, justify in (("operator", "left"), ("offer", "left"), ("type", "left"), ("price", "right"),
+                         ("days", "right"), ("GB", "right"), ("5G", "center"), ("activation", "right"),
+                         ("who", "left"), ("promo until", "left")):
+        table.add_column(col, justify=justify)
+    for it in items:
+        who = it.get("eligibility", "all")
+        if it.get("eligible_from"):
+            who += " from " + ",".join(it["eligible_from"])
+        table.add_row(it["operator"], it["name"], it["plan_type"], _euro(it["price_cents"]), str(it["period_days"]),
+                      _gb(it), ("yes*" if it.get("data_5g_limited") else "yes") if it.get("data_5g") else "",
+                      _euro(it.get("activation_cents")), who, it.get("promo_until") or "")
+    console.print(table)
+
+
+@app.command()
+def offers(operator: Optional[str] = typer.Option(None, "--operator"), as_json: bool = typer.Option(False, "--json")):
+    """The offers currently stored."""
+    from storage.repository import list_offers
+
+    if operator:
+        _operators_or_exit([operator])
+    items = list_offers(operator)
+    if as_json:
+        _print_json(items)
+    else:
+        _offers_table(items, title=f"{len(items)} offers")
+
+
+@app.command()
+def history(operator: str, offer_key: str, as_json: bool = typer.Option(False, "--json")):
+    """Every version an offer has had."""
+    from storage.repository import offer_history
+
+    versions = offer_history(operator, offer_key)
+    if versions is None:
+        err.print(f"[red]no offer {offer_key!r} of {operator}[/]")
+        raise typer.Exit(1)
+    if as_json:
+        _print_json(versions)
+        return
+    table = Table(title=f"{operator} / {offer_key}")
+    for col in ("from", "to", "price", "GB", "activation", "promo until"):
+        table.add_column(col)
+    for v in versions:
+        it = v["item"]
+        table.add_row(v["valid_from"][:19], (v["valid_to"] or "now")[:19], _euro(it["price_cents"]), _gb(it),
+                      _euro(it.get("activation_cents")), it.get("promo_until") or "")
+    console.print(table)
+
+
+@app.command()
+def operators(as_json: bool = typer.Option(False, "--json")):
+    """The operators promowatch knows, with their offers page and health threshold."""
+    from spiders.registry import OPERATORS, spider_class
+
+    rows = [{"operator": op, "start_urls": list(spider_class(op).start_urls),
+             "min_offers": spider_class(op).min_offers} for op in OPERATORS]
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table(title="operators")
+    for col in ("operator", "offers page", "min offers"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["operator"], "\n".join(r["start_urls"]), str(r["min_offers"]))
+    console.print(table)
+
+
+@app.command()
+def status(as_json: bool = typer.Option(False, "--json")):
+    """The last crawl of each operator."""
+    from spiders.registry import OPERATORS
+    from storage.repository import last_crawls
+
+    last = last_crawls()
+    rows = [last.get(op, {"operator": op, "status": "never crawled"}) for op in OPERATORS]
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table(title="status")
+    for col in ("operator", "last crawl", "status", "offers", "dropped", "failures in a row", "error"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["operator"], (r.get("finished_at") or "")[:19], r["status"], str(r.get("items_stored", "")),
+                      str(r.get("items_dropped", "")), str(r.get("consecutive_failures", "")), (r.get("error") or "")[:80])
+    console.print(table)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""Run operator spiders in this process (the `crawl` command) through the project's Scrapy settings.
+
+Offline mode is only a setting (PROMOWATCH_FIXTURES_DIR): the spiders, pipeline and storage are the
+ones `scrapy crawl` uses, so there is one code path from page to storage.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BUNDLED_FIXTURES = Path(__file__).resolve().parents[1] / "spiders" / "fixtures"
+
+
+def project_settings(fixtures_dir: str | None = None, database_url: str | None = None):
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "spiders.settings")
+    if fixtures_dir:
+        os.environ["PROMOWATCH_FIXTURES_DIR"] = str(fixtures_dir)
+    from scrapy.utils.project import get_project_settings
+
+    settings = get_project_settings()
+    if fixtures_dir:
+        settings.set("PROMOWATCH_FIXTURES_DIR", str(fixtures_dir))
+        for key, value in (("ROBOTSTXT_OBEY", False), ("AUTOTHROTTLE_ENABLED", False), ("DOWNLOAD_DELAY", 0),
+                           ("RETRY_ENABLED", False)):
+            settings.set(key, value)
+    if database_url:
+        settings.set("PROMOWATCH_DATABASE_URL", database_url)
+    return settings
+
+
+def run_crawls(operators: list[str], settings, on_item=None, on_done=None) -> dict[str, dict]:
+    """Crawl the operators concurrently; return each one's stats (status, run id, counts)."""
+    from scrapy import signals
+    from scrapy.crawler import CrawlerProcess
+
+    from spiders.registry import spider_class
+
+    process = CrawlerProcess(settings, install_root_handler=False)
+    crawlers = {}
+    for op in operators:
+        crawler = process.create_crawler(spider_class(op))
+        if on_item:
+            crawler.signals.connect(lambda item, spider, op=op: on_item(op), signal=signals.item_scraped)
+        if on_done:
+            crawler.signals.connect(lambda spider, reason, op=op: on_done(op), signal=signals.spider_closed)
+        crawlers[op] = crawler
+        process.crawl(crawler)
+    process.start()
+    return {op: crawler.stats.get_stats() for op, crawler in crawlers.items()}

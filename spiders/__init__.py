@@ -1,0 +1,1 @@
+"""The Scrapy project: one spider module per operator, shared parsing helpers, pipeline and middlewares."""

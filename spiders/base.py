@@ -1,0 +1,37 @@
+"""What every operator spider shares: its slug, start URLs, health threshold and the crawl day.
+
+A spider yields plain dict items with the fields of design.md's offer table; the pipeline fills
+defaults, validates and drops. `crawl_date` is the day relative to which year-less dates resolve
+(UTC today, or the PROMOWATCH_TODAY setting so tests and fixtures are reproducible).
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import scrapy
+
+
+class OperatorSpider(scrapy.Spider):
+    operator: str = ""
+    #: fewer offers than this makes the crawl unhealthy (overridable: setting PROMOWATCH_MIN_OFFERS_<OP>)
+    min_offers: int = 1
+    #: the page a person reads the offers on (used for `parse OP FILE` and offers without own URL)
+    start_urls: list[str] = []
+
+    name = None  # set from `operator` by __init_subclass__
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.operator:
+            cls.name = cls.operator
+
+    @property
+    def crawl_date(self) -> date:
+        forced = self.settings.get("PROMOWATCH_TODAY") if hasattr(self, "settings") else None
+        if forced:
+            return date.fromisoformat(forced)
+        return datetime.now(timezone.utc).date()
+
+    def offer(self, **fields) -> dict:
+        """An item with operator filled in."""
+        return {"operator": self.operator, **fields}

@@ -1,0 +1,133 @@
+"""The offer item of design.md: its fields, defaults, and the one validation every path uses.
+
+`normalise()` is shared by the Scrapy pipeline and by `promowatch parse` / `import`, so an item means
+the same thing whichever way it entered. It raises `InvalidOffer(reason)`; the reason is the key the
+crawl's drop counts are kept under.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from datetime import date
+
+OPERATORS = ("tim", "vodafone", "windtre", "iliad", "ho", "very", "kena", "postemobile", "coopvoce",
+             "fastweb", "spusu", "unomobile", "lyca", "tiscali", "sky")
+PLAN_TYPES = ("prepaid", "postpaid", "tourist", "data_only", "voice_only", "home")
+ELIGIBILITY = ("all", "new_number", "portability", "under_18", "under_30", "over_60",
+               "existing_customer", "foreign_born")
+REQUIRED = ("operator", "offer_key", "name", "url", "plan_type", "price_cents", "period_days")
+#: field -> default for the optional fields
+DEFAULTS: dict = {
+    "first_period_cents": None, "activation_cents": None, "sim_cents": None,
+    "data_gb": None, "data_unlimited": False, "data_5g": False, "data_5g_limited": False,
+    "speed_cap_mbps": None, "eu_roaming_gb": None, "minutes": None, "sms": None,
+    "minutes_unlimited": False, "sms_unlimited": False, "eligibility": "all", "eligible_from": [],
+    "promo_until": None, "esim": None, "notes": None,
+}
+FIELDS = REQUIRED + tuple(DEFAULTS)
+#: a recurring price above this is not a mobile offer but a parsing error (cents)
+MAX_PRICE_CENTS = 200_00
+MAX_FEE_CENTS = 500_00
+
+
+class InvalidOffer(ValueError):
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+def _int(value, field):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (isinstance(value, float) and not value.is_integer()):
+        raise InvalidOffer(f"bad_{field}", repr(value))
+    return int(value)
+
+
+def _bool(value, field):
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return False
+    raise InvalidOffer(f"bad_{field}", repr(value))
+
+
+def normalise(raw: dict) -> dict:
+    """A complete, validated item with every field of the contract, in contract order."""
+    if not isinstance(raw, dict):
+        raise InvalidOffer("not_an_object", type(raw).__name__)
+    unknown = set(raw) - set(FIELDS)
+    if unknown:
+        raise InvalidOffer("unknown_field", ", ".join(sorted(unknown)))
+    item = {**DEFAULTS, **{k: v for k, v in raw.items() if v is not None or k not in DEFAULTS}}
+    if item.get("operator") not in OPERATORS:
+        raise InvalidOffer("unknown_operator", repr(item.get("operator")))
+    if item.get("price_cents") is None:
+        raise InvalidOffer("no_price", str(item.get("offer_key")))
+    for field in ("offer_key", "name", "url"):
+        if not isinstance(item.get(field), str) or not item[field].strip():
+            raise InvalidOffer(f"no_{field}", repr(item.get(field)))
+        item[field] = item[field].strip()
+    if not item["url"].startswith(("http://", "https://")):
+        raise InvalidOffer("bad_url", item["url"])
+    if item.get("plan_type") not in PLAN_TYPES:
+        raise InvalidOffer("bad_plan_type", repr(item.get("plan_type")))
+    price = _int(item["price_cents"], "price")
+    if price < 0:
+        raise InvalidOffer("negative_price", str(price))
+    if price > MAX_PRICE_CENTS:
+        raise InvalidOffer("absurd_price", str(price))
+    item["price_cents"] = price
+    period = _int(item.get("period_days"), "period_days")
+    if period is None or not 1 <= period <= 3660:
+        raise InvalidOffer("bad_period_days", repr(item.get("period_days")))
+    item["period_days"] = period
+    for field in ("first_period_cents", "activation_cents", "sim_cents"):
+        value = _int(item[field], field)
+        if value is not None and not 0 <= value <= MAX_FEE_CENTS:
+            raise InvalidOffer(f"bad_{field}", str(value))
+        item[field] = value
+    for field in ("minutes", "sms", "speed_cap_mbps"):
+        value = _int(item[field], field)
+        if value is not None and value < 0:
+            raise InvalidOffer(f"bad_{field}", str(value))
+        item[field] = value
+    for field in ("data_gb", "eu_roaming_gb"):
+        value = item[field]
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or value < 0:
+                raise InvalidOffer(f"bad_{field}", repr(value))
+            item[field] = float(value)
+    for field in ("data_unlimited", "data_5g", "data_5g_limited", "minutes_unlimited", "sms_unlimited"):
+        item[field] = _bool(item[field], field)
+    if item["data_unlimited"]:
+        item["data_gb"] = None
+    if item["minutes_unlimited"]:
+        item["minutes"] = None
+    if item["sms_unlimited"]:
+        item["sms"] = None
+    if item["data_5g_limited"]:
+        item["data_5g"] = True
+    if item["esim"] is not None:
+        item["esim"] = _bool(item["esim"], "esim")
+    if item["eligibility"] not in ELIGIBILITY:
+        raise InvalidOffer("bad_eligibility", repr(item["eligibility"]))
+    origins = item["eligible_from"]
+    if not isinstance(origins, (list, tuple)) or any(o not in OPERATORS for o in origins):
+        raise InvalidOffer("bad_eligible_from", repr(origins))
+    item["eligible_from"] = sorted(set(origins))
+    if item["promo_until"] is not None:
+        try:
+            item["promo_until"] = date.fromisoformat(str(item["promo_until"])).isoformat()
+        except ValueError:
+            raise InvalidOffer("bad_promo_until", repr(item["promo_until"])) from None
+    if item["notes"] is not None:
+        item["notes"] = str(item["notes"]).strip() or None
+    return {field: item[field] for field in FIELDS}
+
+
+def content_hash(item: dict) -> str:
+    """Hash of everything a subscriber could care about: a new OfferVersion exactly when it changes."""
+    payload = json.dumps({k: item[k] for k in FIELDS}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()

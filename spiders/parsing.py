@@ -1,0 +1,121 @@
+"""Text-to-value helpers every operator spider shares.
+
+Operator pages write money and data in many ways ("9,99 €", "€5.99", "6" + ",95" in separate nodes,
+"Gratis", "40MB", dates without a year). These helpers turn such text into the item's units (integer
+cents, GB as float, ISO dates) and return None when the text holds no usable value, so a spider never
+invents a figure.
+"""
+from __future__ import annotations
+
+import html
+import re
+from datetime import date
+
+from price_parser import Price
+
+_FREE = re.compile(r"\b(gratis|gratuit[ao]|free|omaggio|incluso)\b", re.I)
+_SPACES = re.compile(r"[\s\u00a0\u202f]+")
+
+
+def clean(text: str | None) -> str:
+    """Collapse whitespace (including U+00A0) and unescape HTML entities; None -> ''."""
+    if not text:
+        return ""
+    return _SPACES.sub(" ", html.unescape(text)).strip()
+
+
+def join_text(parts) -> str:
+    """Join text nodes of one element (e.g. a price split over <strong>9</strong> and ',99 €')."""
+    return clean("".join(p for p in parts if p))
+
+
+def money_cents(text: str | None, *, free_is_zero: bool = True) -> int | None:
+    """Money text to integer cents using price-parser: '9,99 €' -> 999, '€5.99' -> 599, 'Gratis' -> 0.
+
+    Returns None when no amount is present ('€ -', '', 'a partire da'). A bare integer ("6") is euros.
+    """
+    t = clean(text)
+    if not t:
+        return None
+    if free_is_zero and _FREE.search(t) and not re.search(r"\d", t):
+        return 0
+    price = Price.fromstring(t, decimal_separator="," if re.search(r"\d,\d{1,2}(?!\d)", t) else None)
+    if price.amount is None:
+        return None
+    return int((price.amount * 100).to_integral_value())
+
+
+def split_price_cents(units: str | None, decimals: str | None) -> int | None:
+    """A price split over nodes: units '6' and decimals ',95' / '.95' / '95' -> 695."""
+    u = re.sub(r"\D", "", clean(units))
+    if not u:
+        return None
+    d = re.sub(r"\D", "", clean(decimals))[:2]
+    d = (d + "00")[:2] if d else "00"
+    return int(u) * 100 + int(d)
+
+
+_QTY = re.compile(r"(\d+(?:[.,]\d+)?)\s*(GB|GIGA|G|MB|MEGA|TB)\b", re.I)
+
+
+def data_gb(text: str | None) -> float | None:
+    """'250GB' -> 250.0, '40MB' -> 0.04, '1,5 Giga' -> 1.5, '2 TB' -> 2000.0; None when no quantity."""
+    m = _QTY.search(clean(text))
+    if not m:
+        return None
+    value = float(m.group(1).replace(",", "."))
+    unit = m.group(2).upper()
+    if unit in ("MB", "MEGA"):
+        return round(value / 1000, 3)
+    if unit == "TB":
+        return value * 1000
+    return value
+
+
+def is_unlimited(text: str | None) -> bool:
+    """'Giga illimitati*', 'Minuti illimitati', 'unlimited', '-1' mean unlimited."""
+    t = clean(text).lower()
+    return t == "-1" or "illimitat" in t or "unlimited" in t or "senza limiti" in t
+
+
+def resolve_day_month(day: int, month: int, today: date) -> date:
+    """A date without a year ('fino al 30/09') is the next such date on or after the crawl day."""
+    try:
+        candidate = date(today.year, month, day)
+    except ValueError:  # 29/02 in a non-leap year: next leap year
+        year = today.year + 1
+        while True:
+            try:
+                return date(year, month, day)
+            except ValueError:
+                year += 1
+    return candidate if candidate >= today else date(today.year + 1, month, day)
+
+
+_DATE = re.compile(r"(\d{1,2})\s*(?:/|\\/|-|\.)\s*(\d{1,2})(?:\s*(?:/|\\/|-|\.)\s*(\d{2,4}))?")
+
+
+def parse_date(text: str | None, today: date) -> str | None:
+    """First dd/mm[/yyyy] in the text (JS escapes like '24\\/09' included) as an ISO date; None if none."""
+    m = _DATE.search(clean(text))
+    if not m:
+        return None
+    day, month = int(m.group(1)), int(m.group(2))
+    if not (1 <= day <= 31 and 1 <= month <= 12):
+        return None
+    if m.group(3):
+        year = int(m.group(3))
+        year = year + 2000 if year < 100 else year
+        try:
+            return date(year, month, day).isoformat()
+        except ValueError:
+            return None
+    return resolve_day_month(day, month, today).isoformat()
+
+
+def slug(text: str) -> str:
+    """A stable slug for offer_key fallbacks: 'Iliad Giga 250 5G' -> 'iliad-giga-250-5g'."""
+    import unicodedata
+
+    t = unicodedata.normalize("NFKD", clean(text)).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", t).strip("-")

@@ -1,0 +1,58 @@
+"""Scrapy settings: polite by default in live mode, offline when PROMOWATCH_FIXTURES_DIR is set."""
+import os
+
+BOT_NAME = "promowatch"
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+
+USER_AGENT = "promowatch/0.1 (+https://github.com/promowatch/promowatch; offer watcher for Italian mobile plans)"
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 1.0
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+DOWNLOAD_TIMEOUT = 30
+COOKIES_ENABLED = True
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = os.environ.get("PROMOWATCH_LOG_LEVEL", "INFO")
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+FEED_EXPORT_ENCODING = "utf-8"
+
+DOWNLOADER_MIDDLEWARES = {
+    # before the HTTP cache/robots/retry stack: offline answers never touch the network
+    "spiders.fixtures_middleware.FixturesMiddleware": 50,
+    # after retries have had their go (RetryMiddleware is 550), before the spider sees the page
+    "spiders.block_detection.BlockDetectionMiddleware": 560,
+}
+ITEM_PIPELINES = {"spiders.pipelines.OfferPipeline": 300}
+
+PROMOWATCH_FIXTURES_DIR = os.environ.get("PROMOWATCH_FIXTURES_DIR") or None
+PROMOWATCH_DATABASE_URL = os.environ.get("PROMOWATCH_DATABASE_URL") or None
+PROMOWATCH_TODAY = os.environ.get("PROMOWATCH_TODAY") or None
+PROMOWATCH_MIN_OFFERS: dict = {}
+PROMOWATCH_BROWSER = os.environ.get("PROMOWATCH_BROWSER", "").lower() in ("1", "true", "yes")
+
+if PROMOWATCH_FIXTURES_DIR:
+    # saved pages: no robots.txt to ask, no reason to wait between answers
+    ROBOTSTXT_OBEY = False
+    AUTOTHROTTLE_ENABLED = False
+    DOWNLOAD_DELAY = 0
+    RETRY_ENABLED = False
+
+if PROMOWATCH_BROWSER:  # optional extra `browser`: scrapy-playwright with Debian's chromium
+    DOWNLOAD_HANDLERS = {
+        "http": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+        "https": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+    }
+    PLAYWRIGHT_BROWSER_TYPE = "chromium"
+    PLAYWRIGHT_LAUNCH_OPTIONS = {
+        "executable_path": os.environ.get("PROMOWATCH_CHROMIUM", "/usr/bin/chromium"),
+        "headless": True,
+        "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+    }

@@ -1,0 +1,1 @@
+"""Offers with their full history: CrawlRun, Offer (current state), OfferVersion (every content seen)."""

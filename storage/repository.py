@@ -1,0 +1,134 @@
+"""Reads and writes of the storage layer; the only place that knows the tables' shape.
+
+`record_crawl` writes one crawl in one transaction: the CrawlRun, then — for a healthy crawl only —
+a batched upsert of the offers (one SELECT of the operator's offers, bulk inserts and updates) and a
+new OfferVersion only for offers whose content hash changed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import func, select, update
+from sqlmodel import Session
+
+from spiders.items import content_hash
+from storage.engine import get_engine
+from storage.models import CrawlRun, Offer, OfferVersion
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class CrawlResult:
+    run_id: int
+    status: str
+    stored: int
+    new_versions: int
+
+
+def record_crawl(*, operator: str, started_at: datetime, finish_reason: str, status: str, items: list[dict],
+                 items_scraped: int, dropped: dict, error: str | None, database_url: str | None = None,
+                 finished_at: datetime | None = None) -> CrawlResult:
+    engine = get_engine(database_url)
+    now = finished_at or utcnow()
+    with Session(engine) as session, session.begin():
+        run = CrawlRun(operator=operator, started_at=started_at, finished_at=now, finish_reason=finish_reason,
+                       status=status, items_scraped=items_scraped, items_stored=0,
+                       items_dropped=sum(dropped.values()), dropped_reasons=dict(dropped), error=error)
+        session.add(run)
+        session.flush()
+        new_versions = 0
+        if status == "healthy":
+            new_versions = _upsert_offers(session, operator, items, run.id, now)
+            run.items_stored = len(items)
+            run.new_versions = new_versions
+        return CrawlResult(run.id, status, run.items_stored, new_versions)
+
+
+def _upsert_offers(session: Session, operator: str, items: list[dict], run_id: int, now: datetime) -> int:
+    existing = {o.offer_key: o for o in session.execute(select(Offer).where(Offer.operator == operator)).scalars()}
+    changed: list[tuple[Offer, dict, str]] = []
+    for item in items:
+        digest = content_hash(item)
+        offer = existing.get(item["offer_key"])
+        if offer is None:
+            offer = Offer(operator=operator, offer_key=item["offer_key"], name=item["name"], plan_type=item["plan_type"],
+                          price_cents=item["price_cents"], data=item, content_hash=digest, first_seen=now,
+                          last_seen=now, active=True, missed_crawls=0)
+            session.add(offer)
+            changed.append((offer, item, digest))
+            continue
+        offer.last_seen, offer.active, offer.missed_crawls = now, True, 0
+        if offer.content_hash != digest:
+            offer.name, offer.plan_type, offer.price_cents = item["name"], item["plan_type"], item["price_cents"]
+            offer.data, offer.content_hash = item, digest
+            changed.append((offer, item, digest))
+    session.flush()  # ids for new offers
+    if changed:
+        session.execute(update(OfferVersion)
+                        .where(OfferVersion.offer_id.in_([o.id for o, _, _ in changed]), OfferVersion.valid_to.is_(None))
+                        .values(valid_to=now))
+        versions = [OfferVersion(offer_id=o.id, crawl_run_id=run_id, data=item, content_hash=digest, valid_from=now)
+                    for o, item, digest in changed]
+        session.add_all(versions)
+        session.flush()
+        for (offer, _, _), version in zip(changed, versions):
+            offer.current_version_id = version.id
+    seen = {item["offer_key"] for item in items}
+    missing = [o for key, o in existing.items() if key not in seen]
+    for offer in missing:
+        offer.missed_crawls += 1
+    return len(changed)
+
+
+def list_offers(operator: str | None = None, active_only: bool = True, database_url: str | None = None) -> list[dict]:
+    with Session(get_engine(database_url)) as session:
+        query = select(Offer).order_by(Offer.operator, Offer.price_cents, Offer.offer_key)
+        if operator:
+            query = query.where(Offer.operator == operator)
+        if active_only:
+            query = query.where(Offer.active.is_(True))
+        return [{**o.data, "first_seen": o.first_seen.isoformat(), "last_seen": o.last_seen.isoformat(),
+                 "missed_crawls": o.missed_crawls} for o in session.execute(query).scalars()]
+
+
+def offer_history(operator: str, offer_key: str, database_url: str | None = None) -> list[dict] | None:
+    with Session(get_engine(database_url)) as session:
+        offer = session.execute(select(Offer).where(Offer.operator == operator, Offer.offer_key == offer_key)).scalar()
+        if offer is None:
+            return None
+        rows = session.execute(select(OfferVersion).where(OfferVersion.offer_id == offer.id)
+                               .order_by(OfferVersion.valid_from, OfferVersion.id)).scalars()
+        return [{"version_id": v.id, "crawl_run_id": v.crawl_run_id, "valid_from": v.valid_from.isoformat(),
+                 "valid_to": v.valid_to.isoformat() if v.valid_to else None, "content_hash": v.content_hash,
+                 "item": v.data} for v in rows]
+
+
+def last_crawls(database_url: str | None = None) -> dict[str, dict]:
+    """The latest CrawlRun per operator, plus how many unhealthy crawls in a row led up to it."""
+    with Session(get_engine(database_url)) as session:
+        latest = select(CrawlRun.operator, func.max(CrawlRun.id).label("id")).group_by(CrawlRun.operator).subquery()
+        runs = session.execute(select(CrawlRun).join(latest, CrawlRun.id == latest.c.id)).scalars().all()
+        result = {}
+        for run in runs:
+            last_ok = session.execute(select(func.max(CrawlRun.id)).where(
+                CrawlRun.operator == run.operator, CrawlRun.status == "healthy")).scalar() or 0
+            failures = session.execute(select(func.count()).select_from(CrawlRun).where(
+                CrawlRun.operator == run.operator, CrawlRun.id > last_ok)).scalar()
+            result[run.operator] = {
+                "operator": run.operator, "crawl_run_id": run.id, "started_at": run.started_at.isoformat(),
+                "finished_at": run.finished_at.isoformat(), "status": run.status, "finish_reason": run.finish_reason,
+                "items_scraped": run.items_scraped, "items_stored": run.items_stored,
+                "items_dropped": run.items_dropped, "dropped_reasons": run.dropped_reasons,
+                "new_versions": run.new_versions, "error": run.error, "consecutive_failures": failures,
+            }
+        return result
+
+
+def crawl_run(run_id: int, database_url: str | None = None) -> dict | None:
+    with Session(get_engine(database_url)) as session:
+        run = session.get(CrawlRun, run_id)
+        return None if run is None else run.model_dump(mode="json")
