@@ -14,7 +14,7 @@ from scrapy.exceptions import IgnoreRequest
 
 STRONG = [re.compile(p, re.I) for p in (
     r"Incapsula incident ID", r"Request unsuccessful\. Incapsula", r"Radware Bot Manager",
-    r"validate\.perfdrive\.com", r"Attention Required! \| Cloudflare", r"<title>\s*Just a moment\.\.\.",
+    r"Attention Required! \| Cloudflare", r"<title>\s*Just a moment\.\.\.",
     r"cf-chl-(?:bypass|widget|opt)", r"/cdn-cgi/challenge-platform/h/", r"verify (?:that )?you are (?:a )?human",
     r"Access Denied.{0,80}Reference #", r"are you a robot",
 )]

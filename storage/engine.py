@@ -57,9 +57,13 @@ def current_revision(engine: Engine) -> str | None:
         return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
-@lru_cache(maxsize=8)
 def get_engine(url: str | None = None) -> Engine:
-    url = database_url(url)
+    """The engine for `url` (default: PROMOWATCH_DATABASE_URL or the user's data file), migrated."""
+    return _engine(database_url(url))
+
+
+@lru_cache(maxsize=8)
+def _engine(url: str) -> Engine:
     engine = create_engine(url, future=True)
     _dialect_setup(engine)
     if current_revision(engine) != HEAD_REVISION:

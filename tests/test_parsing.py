@@ -1,0 +1,39 @@
+"""Table-driven cases for the text helpers (cases kept as data files, urlwatch style)."""
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from spiders.parsing import data_gb, is_unlimited, money_cents, parse_date, split_price_cents
+
+DATA = Path(__file__).parent / "data"
+
+
+def cases(name):
+    return json.loads((DATA / name).read_text("utf-8"))
+
+
+@pytest.mark.parametrize("text,cents", cases("money_cases.json"))
+def test_money(text, cents):
+    assert money_cents(text) == cents
+
+
+@pytest.mark.parametrize("text,gb", cases("data_cases.json"))
+def test_data_gb(text, gb):
+    assert data_gb(text) == gb
+
+
+@pytest.mark.parametrize("text,today,expected", cases("date_cases.json"))
+def test_dates_without_year_resolve_forward(text, today, expected):
+    assert parse_date(text, date.fromisoformat(today)) == expected
+
+
+@pytest.mark.parametrize("units,decimals,cents", [("6", ",95", 695), ("9", ",99 €", 999), ("12", "", 1200), ("", ",99", None)])
+def test_split_price(units, decimals, cents):
+    assert split_price_cents(units, decimals) == cents
+
+
+@pytest.mark.parametrize("text,expected", [("Giga illimitati*", True), ("-1", True), ("Minuti ILLIMITATI", True), ("100 minuti", False)])
+def test_unlimited(text, expected):
+    assert is_unlimited(text) is expected

@@ -1,0 +1,56 @@
+"""Storage on a real SQLite file: history, no new version for identical content, unhealthy crawls change nothing."""
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from spiders.items import normalise
+from storage.engine import current_revision, get_engine, HEAD_REVISION
+from storage.models import OfferVersion
+from storage.repository import last_crawls, list_offers, offer_history, record_crawl, utcnow
+
+
+def item(key, price, **extra):
+    return normalise(dict(operator="iliad", offer_key=key, name=key.title(), url="https://www.iliad.it/o",
+                          plan_type="prepaid", price_cents=price, period_days=30, **extra))
+
+
+def crawl(items, status="healthy", **kw):
+    return record_crawl(operator="iliad", started_at=utcnow(), finish_reason="finished", status=status,
+                        items=items, items_scraped=len(items), dropped=kw.pop("dropped", {}), error=kw.pop("error", None))
+
+
+def versions(url):
+    with Session(get_engine(url)) as s:
+        return s.execute(select(func.count()).select_from(OfferVersion)).scalar()
+
+
+def test_migrated_on_first_use(tmp_db):
+    assert current_revision(get_engine(tmp_db)) == HEAD_REVISION
+
+
+def test_versions_only_on_change(tmp_db):
+    assert crawl([item("a", 999), item("b", 699)]).new_versions == 2
+    assert crawl([item("a", 999), item("b", 699)]).new_versions == 0
+    assert crawl([item("a", 899), item("b", 699)]).new_versions == 1
+    assert versions(tmp_db) == 3
+    hist = offer_history("iliad", "a")
+    assert [v["item"]["price_cents"] for v in hist] == [999, 899]
+    assert hist[0]["valid_to"] == hist[1]["valid_from"] and hist[1]["valid_to"] is None
+
+
+def test_unhealthy_crawl_changes_no_offer(tmp_db):
+    crawl([item("a", 999), item("b", 699)])
+    before = list_offers()
+    for status in ("failed", "blocked", "partial"):
+        result = crawl([item("a", 1)], status=status, error="boom")
+        assert result.stored == 0 and result.new_versions == 0
+    assert list_offers() == before
+    assert versions(tmp_db) == 2
+    status = last_crawls()["iliad"]
+    assert status["status"] == "partial" and status["consecutive_failures"] == 3 and status["error"] == "boom"
+
+
+def test_missing_offer_is_counted_not_deleted(tmp_db):
+    crawl([item("a", 999), item("b", 699)])
+    crawl([item("a", 999)])
+    offers = {o["offer_key"]: o for o in list_offers()}
+    assert offers["b"]["missed_crawls"] == 1 and offers["a"]["missed_crawls"] == 0
