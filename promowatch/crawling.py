@@ -35,14 +35,16 @@ def run_crawls(operators: list[str], settings, on_item=None, on_done=None) -> di
 
     from spiders.registry import spider_class
 
-    process = CrawlerProcess(settings, install_root_handler=False)
-    crawlers = {}
+    process = CrawlerProcess(settings)
+    crawlers, receivers = {}, []  # Scrapy keeps weak references to receivers: hold them here
     for op in operators:
         crawler = process.create_crawler(spider_class(op))
         if on_item:
-            crawler.signals.connect(lambda item, spider, op=op: on_item(op), signal=signals.item_scraped)
+            receivers.append(lambda item, spider, op=op: on_item(op))
+            crawler.signals.connect(receivers[-1], signal=signals.item_scraped)
         if on_done:
-            crawler.signals.connect(lambda spider, reason, op=op: on_done(op), signal=signals.spider_closed)
+            receivers.append(lambda spider, reason, op=op: on_done(op))
+            crawler.signals.connect(receivers[-1], signal=signals.spider_closed)
         crawlers[op] = crawler
         process.crawl(crawler)
     process.start()

@@ -17,9 +17,10 @@ from scrapy.http import HtmlResponse, Response, TextResponse
 
 
 class FixturesMiddleware:
-    def __init__(self, root: Path, stats):
+    def __init__(self, root: Path, crawler):
         self.root = root
-        self.stats = stats
+        self.crawler = crawler
+        self.stats = crawler.stats
         self._indexes: dict[str, dict] = {}
 
     @classmethod
@@ -30,7 +31,7 @@ class FixturesMiddleware:
         root = Path(folder).expanduser().resolve()
         if not root.is_dir():
             raise NotConfigured(f"PROMOWATCH_FIXTURES_DIR {root} is not a folder")
-        return cls(root, crawler.stats)
+        return cls(root, crawler)
 
     def _index(self, operator: str) -> dict:
         if operator not in self._indexes:
@@ -41,7 +42,7 @@ class FixturesMiddleware:
     def process_request(self, request, spider=None):
         if request.url.endswith("/robots.txt"):
             return Response(request.url, status=404, request=request)
-        operator = getattr(spider, "operator", None) or getattr(spider, "name", "")
+        operator = self.crawler.spider.name
         index = self._index(operator)
         url = urldefrag(request.url)[0]
         entry = index.get(url) or index.get(url.rstrip("/")) or index.get(url + "/")

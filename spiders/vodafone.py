@@ -24,10 +24,10 @@ BASE = "https://privati.vodafone.it/mobile/telefonia-mobile"
 PRODUCTS_QUERY = "mobile-line-products"
 # tab title keywords -> (eligibility, plan_type); tab-1 (and anything unrecognised) is "all" / prepaid
 TAB_KINDS = (
-    (("già clienti", "gia clienti", "clienti vodafone"), ("existing_customer", "prepaid")),
+    (("già client", "gia client", "clienti vodafone"), ("existing_customer", "prepaid")),
     (("giovani", "under", "18 anni"), ("under_18", "prepaid")),
     (("domotica", "allarm", "smart home"), ("all", "home")),
-    (("estero", "codice fiscale estero", "stranier"), ("foreign_born", "prepaid")),
+    (("estero", "internazional", "codice fiscale", "stranier"), ("foreign_born", "prepaid")),
 )
 _TAG = re.compile(r"<[^>]+>")
 
@@ -57,11 +57,12 @@ class VodafoneSpider(OperatorSpider):
                 continue
             seen.add(key)
             if product:  # rendered figures win; the JSON only fills what the card lacks
-                for field, value in self._product_item(product).items():
+                from_json = self._product_item(product)
+                for field, value in from_json.items():
                     if card.get(field) is None:
                         card[field] = value
             card["offer_key"] = key
-            card["url"] = product.get("url") if product and product.get("url") else f"{BASE}/{key}"
+            card["url"] = from_json["url"] if product else f"{BASE}/{key}"
             yield self.offer(**self._ordered(card))
         for product in products:
             if product["slug"] in seen:
@@ -102,9 +103,11 @@ class VodafoneSpider(OperatorSpider):
         desc = clean(" ".join(slide.css(".productDescription").xpath(".//text()").getall()))
         activation = re.search(r"attivazione[^:\d]*:?\s*([\d.,]+\s*€|gratis)", desc, re.I)
         extras = [clean(" ".join(s.xpath(".//text()").getall()))
-                  for s in body.xpath('.//span[contains(., "UE") or contains(., "Extra")]')]
+                  for s in body.xpath('.//span[(contains(., "UE") or contains(., "Extra")) and not(ancestor::span)]')]
         eu_line = next((e for e in extras if "utilizzabili in UE" in e), "")
         notes = [e for e in extras if e.lower().startswith("in alcuni paesi extra ue")]
+        if is_unlimited(eu_line.split("utilizzabili")[0]) and eu_line:
+            notes.insert(0, "Giga illimitati* anche in UE")
         data = self._data_fields(giga)
         data.update(self._voice_fields(eu_line))
         eu = eu_line.split("utilizzabili")[0]
@@ -143,8 +146,8 @@ class VodafoneSpider(OperatorSpider):
             key = json.dumps(query.get("queryKey"))
             data = (query.get("state") or {}).get("data")
             if PRODUCTS_QUERY in key:
-                entries = data.values() if isinstance(data, dict) else data if isinstance(data, list) else []
-                for pid, entry in (data.items() if isinstance(data, dict) else enumerate(entries)):
+                pairs = data.items() if isinstance(data, dict) else enumerate(data if isinstance(data, list) else [])
+                for pid, entry in pairs:
                     if isinstance(entry, dict) and entry.get("slug"):
                         products[str(entry.get("id") or pid)] = entry
             elif isinstance(data, dict):

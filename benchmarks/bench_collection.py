@@ -1,0 +1,135 @@
+"""Collection benchmark: bare parsel (baseline) vs `parse` vs the full stored pipeline, same pages, one run.
+
+Each phase runs in its own child process so its peak RSS is its own. Then the wall time and CPU of
+one whole `promowatch crawl --offline` process beside the import floor (`import scrapy, sqlmodel`).
+Run: python benchmarks/bench_collection.py [--rounds N]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL = ROOT.parent / "shared" / "real-pages"
+OPERATORS = ["tim", "vodafone", "windtre", "iliad", "ho"]
+#: what a bare extraction selects: each operator's card nodes and all their text
+CARDS = {"tim": ".tm-tile--offerta", "vodafone": "script#__NEXT_DATA__, [class*=card]",
+         "windtre": "[class*=card], [class*=offer]", "iliad": ".commercial-offer-tile",
+         "ho": ".offerCarousel__slider__card"}
+
+
+def pages() -> list[tuple[str, Path, str | None]]:
+    """(operator, file, url) for every bundled fixture page with expectations, plus the real captures."""
+    out = []
+    for op in OPERATORS:
+        folder = ROOT / "spiders" / "fixtures" / op
+        index = json.loads((folder / "index.json").read_text()) if (folder / "index.json").exists() else {}
+        for url, entry in index.items():
+            name = entry if isinstance(entry, str) else entry["file"]
+            if (folder / f"{name}.expected.json").exists():
+                out.append((op, folder / name, url))
+        if (REAL / op / "mobile.html").exists():
+            out.append((op, REAL / op / "mobile.html", None))
+    return out
+
+
+def phase(name: str, rounds: int, db: str) -> dict:
+    sys.path.insert(0, str(ROOT))
+    todo = pages()
+    texts = [(op, p.read_bytes(), url) for op, p, url in todo]
+    if name == "parsel":
+        from parsel import Selector
+
+        def work():
+            n = 0
+            for op, body, _ in texts:
+                for card in Selector(text=body.decode("utf-8", "replace")).css(CARDS[op]):
+                    n += len(" ".join(card.css("*::text").getall()))
+            return n
+    else:
+        from spiders.items import InvalidOffer, normalise
+        from spiders.saved_page import parse_file
+
+        def items_of(op, path, url):
+            got = []
+            for raw in parse_file(op, path, url=url, today="2026-09-15"):
+                try:
+                    got.append(normalise(raw))
+                except InvalidOffer:
+                    pass
+            return got
+
+        if name == "parse":
+            def work():
+                return sum(len(items_of(op, p, url)) for op, p, url in todo)
+        else:
+            os.environ["PROMOWATCH_DATABASE_URL"] = db
+            from storage.repository import record_crawl, utcnow
+
+            def work():
+                n = 0
+                for op, p, url in todo:
+                    got = items_of(op, p, url)
+                    record_crawl(operator=op, started_at=utcnow(), finish_reason="finished", status="healthy",
+                                 items=got, items_scraped=len(got), dropped={}, error=None)
+                    n += len(got)
+                return n
+    work()  # warm-up (imports, first migration)
+    start = time.perf_counter()
+    for _ in range(rounds):
+        work()
+    elapsed = time.perf_counter() - start
+    return {"phase": name, "pages": len(todo) * rounds, "seconds": elapsed,
+            "pages_per_s": len(todo) * rounds / elapsed,
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def timed(cmd: list[str], env: dict) -> dict:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"rc": proc.returncode, "wall_s": wall, "cpu_s": cpu, "tail": proc.stderr[-400:] if proc.returncode else ""}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--phase")
+    ap.add_argument("--db")
+    args = ap.parse_args()
+    if args.phase:
+        print(json.dumps(phase(args.phase, args.rounds, args.db)))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        db = f"sqlite:///{tmp}/bench.db"
+        results = []
+        for name in ("parsel", "parse", "stored"):
+            out = subprocess.run([sys.executable, __file__, "--phase", name, "--rounds", str(args.rounds), "--db", db],
+                                 capture_output=True, text=True, check=True).stdout
+            results.append(json.loads(out))
+        base = results[0]["seconds"]
+        print(f"{'phase':<8} {'pages':>6} {'seconds':>8} {'pages/s':>9} {'x parsel':>9} {'peak RSS MiB':>13}")
+        for r in results:
+            print(f"{r['phase']:<8} {r['pages']:>6} {r['seconds']:>8.3f} {r['pages_per_s']:>9.1f} "
+                  f"{r['seconds'] / base:>9.2f} {r['peak_rss_mib']:>13.1f}")
+        env = {**os.environ, "PROMOWATCH_DATABASE_URL": f"sqlite:///{tmp}/crawl.db"}
+        floor = timed([sys.executable, "-c", "import scrapy, sqlmodel"], env)
+        crawls = [timed([sys.executable, "-m", "promowatch.cli", "crawl", "--offline", "--json"], env) for _ in range(3)]
+        print(f"\nimport floor (python -c 'import scrapy, sqlmodel'): wall {floor['wall_s']:.2f} s, CPU {floor['cpu_s']:.2f} s")
+        for i, c in enumerate(crawls, 1):
+            print(f"promowatch crawl --offline ({len(OPERATORS)} operators) run {i}: wall {c['wall_s']:.2f} s, "
+                  f"CPU {c['cpu_s']:.2f} s, exit {c['rc']} {c['tail']}")
+
+
+if __name__ == "__main__":
+    main()

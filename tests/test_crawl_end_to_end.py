@@ -1,0 +1,68 @@
+"""Real processes on a real SQLite file: `promowatch crawl --offline` and `scrapy crawl <op>` share one path."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, ROOT
+
+PROMOWATCH = [sys.executable, "-m", "promowatch.cli"]
+
+
+def run(cmd, env, timeout=120, check=True):
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{cmd} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture
+def env(tmp_path):
+    e = {k: v for k, v in os.environ.items() if not k.startswith("PROMOWATCH_")}
+    e["PROMOWATCH_DATABASE_URL"] = f"sqlite:///{tmp_path / 'pw.db'}"
+    e["PROMOWATCH_TODAY"] = "2026-09-15"
+    return e
+
+
+def test_offline_crawl_twice_adds_no_version(env):
+    first = json.loads(run(PROMOWATCH + ["crawl", "--offline", "--json"], env).stdout)
+    assert {r["operator"] for r in first} == {"tim", "vodafone", "windtre", "iliad", "ho"}
+    assert all(r["status"] == "healthy" and r["offers"] > 0 and r["new_versions"] == r["offers"] for r in first), first
+    second = json.loads(run(PROMOWATCH + ["crawl", "--offline", "--json"], env).stdout)
+    assert all(r["status"] == "healthy" and r["new_versions"] == 0 for r in second), second
+    offers = json.loads(run(PROMOWATCH + ["offers", "--json"], env).stdout)
+    assert len(offers) == sum(r["offers"] for r in first)
+    status = {r["operator"]: r for r in json.loads(run(PROMOWATCH + ["status", "--json"], env).stdout)}
+    assert status["iliad"]["status"] == "healthy" and status["iliad"]["consecutive_failures"] == 0
+    key = offers[0]["offer_key"]
+    history = json.loads(run(PROMOWATCH + ["history", offers[0]["operator"], key, "--json"], env).stdout)
+    assert len(history) == 1 and history[0]["valid_to"] is None
+
+
+def test_scrapy_crawl_stores_into_the_same_database(env):
+    env["PROMOWATCH_FIXTURES_DIR"] = str(FIXTURES)
+    proc = run([sys.executable, "-m", "scrapy", "crawl", "iliad"], env)
+    env.pop("PROMOWATCH_FIXTURES_DIR")
+    status = {r["operator"]: r for r in json.loads(run(PROMOWATCH + ["status", "--json"], env).stdout)}
+    assert status["iliad"]["status"] == "healthy", proc.stderr[-2000:]
+    offers = json.loads(run(PROMOWATCH + ["offers", "--operator", "iliad", "--json"], env).stdout)
+    assert len(offers) == status["iliad"]["items_stored"] > 0
+    # the same page through `promowatch crawl` now finds nothing new
+    again = json.loads(run(PROMOWATCH + ["crawl", "iliad", "--offline", "--json"], env).stdout)
+    assert again[0]["new_versions"] == 0
+
+
+def test_parse_prints_items_without_database(env, tmp_path):
+    page = FIXTURES / "iliad" / "mobile.html"
+    env["PROMOWATCH_DATABASE_URL"] = f"sqlite:///{tmp_path / 'never.db'}"
+    items = json.loads(run(PROMOWATCH + ["parse", "iliad", str(page), "--json", "--today", "2026-09-15"], env).stdout)
+    assert items and all(i["operator"] == "iliad" and isinstance(i["price_cents"], int) for i in items)
+    assert not (tmp_path / "never.db").exists()
+
+
+def test_unknown_operator_is_a_clear_error(env):
+    proc = run(PROMOWATCH + ["crawl", "acme", "--offline"], env, check=False)
+    assert proc.returncode == 2 and "unknown operator" in proc.stderr
