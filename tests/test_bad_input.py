@@ -1,0 +1,72 @@
+"""Bad answers give the right crawl status and drop counts, never a crash, never a change to stored offers.
+
+Each case builds a fixtures folder from the bundled pages (mutated, or answered with an HTTP error) and
+crawls all five operators in one real `promowatch crawl --fixtures` process on a real SQLite file that
+already holds a healthy crawl of the bundled pages.
+"""
+import json
+import re
+import shutil
+
+import pytest
+
+from conftest import FIXTURES
+from test_crawl_end_to_end import PROMOWATCH, env, run  # noqa: F401  (fixture re-used)
+
+OPS = ["tim", "vodafone", "windtre", "iliad", "ho"]
+BLOCK_PAGE = ("<html><head><title>Radware Bot Manager Captcha</title></head><body>"
+              "<script src='https://validate.perfdrive.com/c.js'></script>captcha</body></html>")
+
+
+def _stored(env):
+    offers = json.loads(run(PROMOWATCH + ["offers", "--json"], env).stdout)
+    return sorted((o["operator"], o["offer_key"], json.dumps({k: v for k, v in o.items()
+                   if k not in ("last_seen", "missed_crawls")}, sort_keys=True)) for o in offers)
+
+
+def _mutate_dir(tmp_path, how):
+    root = tmp_path / "bad"
+    shutil.copytree(FIXTURES, root)
+    for op in OPS:
+        index_path = root / op / "index.json"
+        index = json.loads(index_path.read_text("utf-8"))
+        for url, entry in list(index.items()):
+            entry = {"file": entry} if isinstance(entry, str) else dict(entry)
+            page = root / op / entry["file"]
+            text = page.read_text("utf-8")
+            new_text, status = how(text)
+            page.write_text(new_text, "utf-8")
+            if status != 200:
+                entry["status"] = status
+            index[url] = entry
+        index_path.write_text(json.dumps(index), "utf-8")
+    return root
+
+
+CASES = {
+    "empty_200": (lambda t: ("", 200), {"failed"}),
+    "truncated": (lambda t: (t[: min(len(t) // 10, 1500)], 200), {"failed", "partial"}),
+    "http_403": (lambda t: ("<html><body>Forbidden</body></html>", 403), {"failed"}),
+    "http_500": (lambda t: ("<html><body>Internal Server Error</body></html>", 500), {"failed"}),
+    "block_page": (lambda t: (BLOCK_PAGE, 200), {"blocked"}),
+    "layout_changed": (lambda t: (re.sub(r'class="', 'class="renamed-', re.sub(r"<script.*?</script>", "", t, flags=re.S)), 200),
+                       {"failed", "partial"}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_answer_changes_nothing(case, env, tmp_path):
+    how, statuses = CASES[case]
+    run(PROMOWATCH + ["crawl", "--offline", "--json"], env)
+    before = _stored(env)
+    bad = _mutate_dir(tmp_path, how)
+    proc = run(PROMOWATCH + ["crawl", "--fixtures", str(bad), "--json"] + OPS, env, check=False)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    rows = {r["operator"]: r for r in json.loads(proc.stdout)}
+    for op in OPS:
+        assert rows[op]["status"] in statuses, (op, rows[op])
+        assert rows[op]["new_versions"] == 0
+    status = {r["operator"]: r for r in json.loads(run(PROMOWATCH + ["status", "--json"], env).stdout)}
+    assert all(status[op]["consecutive_failures"] == 1 and status[op]["error"] for op in OPS)
+    assert _stored(env) == before
+    assert all(o[2] for o in before)
