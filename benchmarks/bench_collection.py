@@ -18,7 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "real-pages"
-OPERATORS = ["tim", "vodafone", "windtre", "iliad", "ho"]
+sys.path.insert(0, str(ROOT))
+from spiders.registry import OPERATORS  # noqa: E402  (only operators with a spider)
 #: what a bare extraction selects: each operator's card nodes and all their text
 CARDS = {"tim": ".tm-tile--offerta", "vodafone": "script#__NEXT_DATA__, [class*=card]",
          "windtre": "[class*=card], [class*=offer]", "iliad": ".commercial-offer-tile",

@@ -13,7 +13,9 @@ import pytest
 from conftest import FIXTURES
 from test_crawl_end_to_end import PROMOWATCH, env, run  # noqa: F401  (fixture re-used)
 
-OPS = ["tim", "vodafone", "windtre", "iliad", "ho"]
+from spiders.registry import OPERATORS
+
+OPS = list(OPERATORS)
 BLOCK_PAGE = ("<html><head><title>Radware Bot Manager Captcha</title></head><body>"
               "<script src='https://validate.perfdrive.com/c.js'></script>captcha</body></html>")
 
