@@ -10,11 +10,9 @@ offer card.
 """
 from conftest import real_page
 
-from spiders import registry
 from spiders.items import normalise
 from spiders.saved_page import parse_file
 
-registry.OPERATORS.setdefault("iliad", "spiders.iliad")  # until the registry lists iliad
 
 # name -> (price cents, GB, 5G, EU GB, plan type)
 EXPECTED = {
