@@ -4,12 +4,13 @@ from __future__ import annotations
 import importlib
 
 #: slug -> module under `spiders` (its spider class is the module's OperatorSpider subclass)
-#: Only operators whose spider exists are listed. Not written yet (issue 2 open): ho.
+#: Operators with a spider (issue 3 adds the other ten).
 OPERATORS: dict[str, str] = {
     "vodafone": "spiders.vodafone",
     "windtre": "spiders.windtre",
     "iliad": "spiders.iliad",
     "tim": "spiders.tim",
+    "ho": "spiders.ho",
 }
 
 
