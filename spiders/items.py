@@ -76,6 +76,8 @@ def normalise(raw: dict) -> dict:
     price = _int(item["price_cents"], "price")
     if price < 0:
         raise InvalidOffer("negative_price", str(price))
+    if price == 0:  # "0,00"/"Gratis" as the recurring price is a misread; free first periods go in first_period_cents
+        raise InvalidOffer("zero_price", item["offer_key"])
     if price > MAX_PRICE_CENTS:
         raise InvalidOffer("absurd_price", str(price))
     item["price_cents"] = price

@@ -38,7 +38,7 @@ def test_offline_crawl_twice_adds_no_version(env):
     offers = json.loads(run(PROMOWATCH + ["offers", "--json"], env).stdout)
     assert len(offers) == sum(r["offers"] for r in first)
     status = {r["operator"]: r for r in json.loads(run(PROMOWATCH + ["status", "--json"], env).stdout)}
-    assert status["vodafone"]["status"] == "healthy" and status["vodafone"]["consecutive_failures"] == 0
+    assert status["iliad"]["status"] == "healthy" and status["iliad"]["consecutive_failures"] == 0
     key = offers[0]["offer_key"]
     history = json.loads(run(PROMOWATCH + ["history", offers[0]["operator"], key, "--json"], env).stdout)
     assert len(history) == 1 and history[0]["valid_to"] is None
@@ -46,14 +46,14 @@ def test_offline_crawl_twice_adds_no_version(env):
 
 def test_scrapy_crawl_stores_into_the_same_database(env):
     env["PROMOWATCH_FIXTURES_DIR"] = str(FIXTURES)
-    proc = run([sys.executable, "-m", "scrapy", "crawl", "vodafone"], env)
+    proc = run([sys.executable, "-m", "scrapy", "crawl", "iliad"], env)
     env.pop("PROMOWATCH_FIXTURES_DIR")
     status = {r["operator"]: r for r in json.loads(run(PROMOWATCH + ["status", "--json"], env).stdout)}
-    assert status["vodafone"]["status"] == "healthy", proc.stderr[-2000:]
-    offers = json.loads(run(PROMOWATCH + ["offers", "--operator", "vodafone", "--json"], env).stdout)
-    assert len(offers) == status["vodafone"]["items_stored"] > 0
+    assert status["iliad"]["status"] == "healthy", proc.stderr[-2000:]
+    offers = json.loads(run(PROMOWATCH + ["offers", "--operator", "iliad", "--json"], env).stdout)
+    assert len(offers) == status["iliad"]["items_stored"] > 0
     # the same page through `promowatch crawl` now finds nothing new
-    again = json.loads(run(PROMOWATCH + ["crawl", "vodafone", "--offline", "--json"], env).stdout)
+    again = json.loads(run(PROMOWATCH + ["crawl", "iliad", "--offline", "--json"], env).stdout)
     assert again[0]["new_versions"] == 0
 
 

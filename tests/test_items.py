@@ -21,6 +21,7 @@ def test_unlimited_clears_quantity_and_limited_5g_implies_5g():
 @pytest.mark.parametrize("change,reason", [
     ({"price_cents": None}, "no_price"),
     ({"price_cents": -100}, "negative_price"),
+    ({"price_cents": 0}, "zero_price"),
     ({"price_cents": 99_999_99}, "absurd_price"),
     ({"price_cents": 9.5}, "bad_price"),
     ({"operator": "acme"}, "unknown_operator"),

@@ -15,7 +15,6 @@ Very Mobile, Vodafone, Fastweb. The `5g` modal moves TIM, Wind3 and Very Mobile 
 Vodafone and Fastweb pay 29,90 €. So each card is two origin variants: ten offers.
 The home-internet box (500 Giga, 12,95 €, "Per i clienti ho.") is not a mobile offer card.
 """
-import pytest
 from conftest import real_page
 
 from spiders.items import normalise

@@ -1,0 +1,79 @@
+"""A price the page writes as "Gratis", "0,00", "€ -" or not at all, and an offer repeated on the page.
+
+Real `promowatch crawl --fixtures` processes on a real SQLite file holding a healthy crawl of the
+bundled TIM page: the bad tile is dropped and counted by reason, the crawl stays healthy (the other tiles
+are still above the threshold) and nothing stored changes.
+"""
+import json
+import re
+import shutil
+
+import pytest
+from scrapy.exceptions import DropItem
+from scrapy.utils.test import get_crawler
+
+from conftest import FIXTURES
+from spiders.pipelines import OfferPipeline
+from test_bad_input import _stored
+from test_crawl_end_to_end import PROMOWATCH, env, run  # noqa: F401  (fixture re-used)
+
+# the "TIM CROSS Iron 5G" tile ("4" + ",99 €"): no other tile stands in for it when it is dropped
+FIRST_PRICE = re.compile(r'<strong>4</strong>(\s*<div class="ta-price__cents"><div><span>),99 €')
+PRICES = {  # case -> (units, decimals written in place of "4" and ",99 €", drop reason)
+    "gratis": ("Gratis", "", "no_price"),
+    "zero": ("0", ",00 €", "zero_price"),
+    "dash": ("€ -", "", "no_price"),
+    "none": ("", "", "no_price"),
+}
+
+
+def _tim_dir(tmp_path, change):
+    root = tmp_path / "fx"
+    shutil.copytree(FIXTURES / "tim", root / "tim")
+    page = root / "tim" / "mobile.html"
+    text = page.read_text("utf-8")
+    assert FIRST_PRICE.search(text), "the TIM fixture's CROSS Iron tile changed: update this test"
+    page.write_text(change(text), "utf-8")
+    return root
+
+
+@pytest.mark.parametrize("case", sorted(PRICES))
+def test_bad_price_is_dropped_and_counted(case, env, tmp_path):
+    units, decimals, reason = PRICES[case]
+    run(PROMOWATCH + ["crawl", "tim", "--offline", "--json"], env)
+    before = _stored(env)
+    folder = _tim_dir(tmp_path, lambda t: FIRST_PRICE.sub(lambda m: f"<strong>{units}</strong>{m.group(1)}{decimals}", t, count=1))
+    row = json.loads(run(PROMOWATCH + ["crawl", "tim", "--fixtures", str(folder), "--json"], env).stdout)[0]
+    assert row["status"] == "healthy" and row["dropped"] == {reason: 1} and row["new_versions"] == 0, row
+    assert _stored(env) == before
+
+
+def test_tile_repeated_on_page_is_one_offer(env, tmp_path):
+    first = json.loads(run(PROMOWATCH + ["crawl", "tim", "--offline", "--json"], env).stdout)[0]
+    before = _stored(env)
+    start = '<div class="tm-tile tm-tile--offerta'
+
+    def repeat_first_tile(text):
+        i = text.index(start)
+        j = text.index(start, i + 1)
+        return text[:j] + text[i:j] + text[j:]
+
+    folder = _tim_dir(tmp_path, repeat_first_tile)
+    row = json.loads(run(PROMOWATCH + ["crawl", "tim", "--fixtures", str(folder), "--json"], env).stdout)[0]
+    assert row["status"] == "healthy" and row["offers"] == first["offers"] and row["new_versions"] == 0, row
+    assert _stored(env) == before
+
+
+def test_pipeline_drops_a_repeated_offer_key():
+    crawler = get_crawler(settings_dict={})
+    pipeline = OfferPipeline(crawler)
+    item = dict(operator="iliad", offer_key="giga-150", name="Giga 150", url="https://www.iliad.it/x",
+                plan_type="prepaid", price_cents=999, period_days=30)
+    pipeline.process_item(dict(item))
+    with pytest.raises(DropItem, match="duplicate_offer_key"):
+        pipeline.process_item(dict(item))
+    with pytest.raises(DropItem, match="no_price"):
+        pipeline.process_item({**item, "offer_key": "other", "price_cents": None})
+    assert crawler.stats.get_value("promowatch/dropped/duplicate_offer_key") == 1
+    assert crawler.stats.get_value("promowatch/dropped/no_price") == 1
+    assert [o["offer_key"] for o in pipeline.items] == ["giga-150"]
