@@ -33,5 +33,10 @@ class OperatorSpider(scrapy.Spider):
         return datetime.now(timezone.utc).date()
 
     def offer(self, **fields) -> dict:
-        """An item with operator filled in."""
-        return {"operator": self.operator, **fields}
+        """An item of this operator with the contract's fields in contract order.
+
+        Keys outside the contract (a spider's own scratch values) are left out; missing ones are None.
+        """
+        from spiders.items import FIELDS
+
+        return {"operator": self.operator, **{k: fields.get(k) for k in FIELDS if k != "operator"}}

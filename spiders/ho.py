@@ -20,22 +20,11 @@ from __future__ import annotations
 import re
 
 from spiders.base import OperatorSpider
-from spiders.parsing import clean, data_gb, is_unlimited, money_cents, parse_date, slug, split_price_cents
+from spiders.parsing import (clean, data_gb, is_unlimited, money_cents, operators_named, parse_date, slug,
+                             split_price_cents)
 
 MOBILE = "https://www.ho-mobile.it/tutte-le-offerte"
 CARD = ".offerCarousel__slider__card[data-offerlink]"
-ORDER = ("offer_key", "name", "url", "plan_type", "price_cents", "period_days", "first_period_cents",
-         "activation_cents", "sim_cents", "data_gb", "data_unlimited", "data_5g", "data_5g_limited",
-         "speed_cap_mbps", "eu_roaming_gb", "minutes", "sms", "minutes_unlimited", "sms_unlimited",
-         "eligibility", "eligible_from", "promo_until", "esim", "notes")
-# donor operator names as the modals spell them -> our slugs (ho. itself is never a donor)
-DONORS = (
-    (r"\btim\b", "tim"), (r"\bvodafone\b", "vodafone"), (r"\bwind\s*-?\s*(3|tre)\b|^wind\b", "windtre"),
-    (r"\biliad\b", "iliad"), (r"\bvery\b", "very"), (r"\bkena\b", "kena"), (r"\bposte\s*mobile\b", "postemobile"),
-    (r"\bcoop\s*voce\b", "coopvoce"), (r"\bfastweb\b", "fastweb"), (r"\bspusu\b", "spusu"),
-    (r"\buno\s*mobile\b|^1\s*mobile\b", "unomobile"), (r"\blyca", "lyca"), (r"\btiscali\b", "tiscali"),
-    (r"^sky\b", "sky"),
-)
 _EUR = r"(\d+(?:,\d{1,2})?)\s*€"
 
 
@@ -48,11 +37,8 @@ def _has_class(name: str) -> str:
 
 
 def donor_slug(name: str) -> str | None:
-    n = clean(name).lower()
-    for pattern, op in DONORS:
-        if re.search(pattern, n):
-            return op
-    return None
+    """The slug of one donor operator as a modal lists it (ho. itself is never a donor)."""
+    return next(iter(operators_named(name, exclude="ho")), None)
 
 
 def _euros(cents: int) -> str:
@@ -89,7 +75,7 @@ class HoSpider(OperatorSpider):
             modal = item.pop("_modal")
             variants = self.variants(response, modal) if modal else []
             if not variants:
-                yield self.offer(**{k: item.get(k) for k in ORDER})
+                yield self.offer(**item)
                 continue
             used: set[str] = set()
             for v in variants:
@@ -100,7 +86,7 @@ class HoSpider(OperatorSpider):
                 notes = "; ".join(x for x in (v["note"], item["notes"]) if x)
                 out = {**item, "offer_key": key, "activation_cents": v["cents"], "eligibility": "portability",
                        "eligible_from": v["from"], "notes": notes or None}
-                yield self.offer(**{k: out.get(k) for k in ORDER})
+                yield self.offer(**out)
 
     # ---------------------------------------------------------------- one card
     def card(self, c, response, link: str, flash_date: str | None) -> dict:

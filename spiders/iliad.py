@@ -28,10 +28,6 @@ MOBILE = "https://www.iliad.it/offerte-iliad-mobile.html"
 _5G = ("./descendant::*[contains(concat(' ', normalize-space(@class), ' '), ' notice ')"
        " and contains(concat(' ', normalize-space(@class), ' '), ' 5g ')]")
 _PLAIN = ".//text()[not(ancestor::s) and not(ancestor::del) and not(ancestor::script) and not(ancestor::style)]"
-ORDER = ("offer_key", "name", "url", "plan_type", "price_cents", "period_days", "first_period_cents",
-         "activation_cents", "sim_cents", "data_gb", "data_unlimited", "data_5g", "data_5g_limited",
-         "speed_cap_mbps", "eu_roaming_gb", "minutes", "sms", "minutes_unlimited", "sms_unlimited",
-         "eligibility", "eligible_from", "promo_until", "esim", "notes")
 
 
 def _text(sel, xpath=_PLAIN) -> str:

@@ -119,3 +119,22 @@ def slug(text: str) -> str:
 
     t = unicodedata.normalize("NFKD", clean(text)).encode("ascii", "ignore").decode().lower()
     return re.sub(r"[^a-z0-9]+", "-", t).strip("-")
+
+
+#: how pages spell each operator (slug -> pattern); used to read "per chi viene da ..." origin lists
+OPERATOR_NAMES = (
+    ("tim", r"\btim\b"), ("vodafone", r"\bvodafone\b"), ("windtre", r"\bwind\s*-?\s*(?:3|tre)\b|\bwind\b"),
+    ("iliad", r"\biliad\b"), ("ho", r"\bho(?:\.|\s*-?\s*mobile\b)"), ("very", r"\bvery\b"), ("kena", r"\bkena\b"),
+    ("postemobile", r"\bposte\s*-?\s*mobile\b|\bposte\b"), ("coopvoce", r"\bcoop\s*-?\s*voce\b|\bcoop\b"),
+    ("fastweb", r"\bfastweb\b"), ("spusu", r"\bspusu\b"), ("unomobile", r"\b(?:1|uno)\s*-?\s*mobile\b"),
+    ("lyca", r"\blyca"), ("tiscali", r"\btiscali\b"), ("sky", r"\bsky\b"),
+)
+_OPERATOR_PATTERNS = [(op, re.compile(p, re.I)) for op, p in OPERATOR_NAMES]
+
+
+def operators_named(text: str | None, exclude: str | None = None) -> list[str]:
+    """Operator slugs named in the text, in order of first mention ('da Iliad e ho. Mobile' -> iliad, ho)."""
+    t = clean(text)
+    found = [(m.start(), op) for op, pattern in _OPERATOR_PATTERNS
+             if op != exclude and (m := pattern.search(t))]
+    return [op for _, op in sorted(found)]

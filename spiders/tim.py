@@ -20,18 +20,10 @@ import re
 from urllib.parse import urlparse
 
 from spiders.base import OperatorSpider
-from spiders.parsing import clean, data_gb, money_cents, parse_date, slug, split_price_cents
+from spiders.parsing import clean, data_gb, money_cents, operators_named, parse_date, slug, split_price_cents
 
 MOBILE = "https://www.tim.it/fisso-e-mobile/mobile"
 PASSA = "https://www.tim.it/fisso-e-mobile/mobile/passa-a-tim"
-# spoken names -> operator slug (TIM itself is never an origin)
-ORIGINS = (
-    (r"\biliad\b", "iliad"), (r"\bvodafone\b", "vodafone"), (r"\bwind\s*-?\s*tre\b|\bwind\b", "windtre"),
-    (r"\bho\.|\bho mobile\b", "ho"), (r"\bvery\b", "very"), (r"\bkena\b", "kena"),
-    (r"\bposte\s*mobile\b", "postemobile"), (r"\bcoop\s*voce\b", "coopvoce"), (r"\bfastweb\b", "fastweb"),
-    (r"\bspusu\b", "spusu"), (r"\b1\s*mobile\b", "unomobile"), (r"\blyca", "lyca"), (r"\btiscali\b", "tiscali"),
-    (r"\bsky\b", "sky"),
-)
 ELIGIBILITY = (
     (r"under\s*18|junior|minorenn", "under_18"),
     (r"under\s*30|fino ai 30 anni|meno di 30", "under_30"),
@@ -48,12 +40,8 @@ def _text(sel, xpath=".//text()") -> str:
 
 
 def origins(text: str) -> list[str]:
-    found = []
-    for pattern, op in ORIGINS:
-        m = re.search(pattern, text, re.I)
-        if m:
-            found.append((m.start(), op))
-    return [op for _, op in sorted(found)]
+    """Operators named as origins, in page order (TIM itself is never an origin)."""
+    return operators_named(text, exclude="tim")
 
 
 class TimSpider(OperatorSpider):
@@ -85,7 +73,7 @@ class TimSpider(OperatorSpider):
                 tile["sim_cents"] = sim
             if tile["activation_cents"] is None:
                 tile["activation_cents"] = activation
-            yield self.offer(**{k: tile.get(k) for k in ORDER})
+            yield self.offer(**tile)
 
     # ---------------------------------------------------------------- page-wide costs
     @staticmethod
@@ -246,9 +234,3 @@ class TimSpider(OperatorSpider):
             if path:
                 return slug(path)
         return slug(name)
-
-
-ORDER = ("offer_key", "name", "url", "plan_type", "price_cents", "period_days", "first_period_cents",
-         "activation_cents", "sim_cents", "data_gb", "data_unlimited", "data_5g", "data_5g_limited",
-         "speed_cap_mbps", "eu_roaming_gb", "minutes", "sms", "minutes_unlimited", "sms_unlimited",
-         "eligibility", "eligible_from", "promo_until", "esim", "notes")

@@ -63,12 +63,12 @@ class VodafoneSpider(OperatorSpider):
                         card[field] = value
             card["offer_key"] = key
             card["url"] = from_json["url"] if product else f"{BASE}/{key}"
-            yield self.offer(**self._ordered(card))
+            yield self.offer(**card)
         for product in products:
             if product["slug"] in seen:
                 continue
             seen.add(product["slug"])
-            yield self.offer(**self._ordered(self._product_item(product)))
+            yield self.offer(**self._product_item(product))
 
     # ---------------------------------------------------------------- rendered cards
     def parse_cards(self, response) -> list[dict]:
@@ -231,11 +231,3 @@ class VodafoneSpider(OperatorSpider):
             "minutes_unlimited": bool(re.search(r"minuti illimitat", text, re.I)),
             "sms_unlimited": bool(re.search(r"sms illimitat", text, re.I)),
         }
-
-    ORDER = ("offer_key", "name", "url", "plan_type", "price_cents", "period_days", "first_period_cents",
-             "activation_cents", "sim_cents", "data_gb", "data_unlimited", "data_5g", "data_5g_limited",
-             "speed_cap_mbps", "eu_roaming_gb", "minutes", "sms", "minutes_unlimited", "sms_unlimited",
-             "eligibility", "eligible_from", "promo_until", "esim", "notes")
-
-    def _ordered(self, item: dict) -> dict:
-        return {k: item.get(k) for k in self.ORDER}

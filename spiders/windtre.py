@@ -33,7 +33,8 @@ import re
 import scrapy
 
 from spiders.base import OperatorSpider
-from spiders.parsing import clean, data_gb, is_unlimited, money_cents, parse_date, slug, split_price_cents
+from spiders.parsing import (clean, data_gb, is_unlimited, money_cents, operators_named, parse_date, slug,
+                             split_price_cents)
 
 MOBILE = "https://www.windtre.it/offerte-mobile"
 PASSA = "https://www.windtre.it/passa-a-windtre-offerte-cambio-operatore"
@@ -46,20 +47,9 @@ CARDS = ("//*[(@data-offer-id or contains(concat(' ', normalize-space(@class), '
 # visible text of a node, without struck-through old values
 TEXT = (".//text()[not(ancestor::s or ancestor::del or ancestor::strike"
         " or ancestor::*[contains(@class, 'old')] or ancestor::script or ancestor::style)]")
-ORIGINS = (  # slug -> pattern on origin text (WindTre itself is never an origin)
-    ("tim", r"\btim\b"), ("vodafone", r"\bvodafone\b"), ("iliad", r"\biliad\b"),
-    ("ho", r"\bho(?:\.|\s*-?\s*mobile\b)"), ("very", r"\bvery\b"), ("kena", r"\bkena\b"),
-    ("postemobile", r"\bposte\s*-?\s*mobile\b|\bposte\b"), ("coopvoce", r"\bcoop\s*-?\s*voce\b|\bcoop\b"),
-    ("fastweb", r"\bfastweb\b"), ("spusu", r"\bspusu\b"), ("unomobile", r"\b(?:1|uno)\s*-?\s*mobile\b"),
-    ("lyca", r"\blyca\s*-?\s*(?:mobile)?\b"), ("tiscali", r"\btiscali\b"), ("sky", r"\bsky\b"),
-)
 ORIGIN_LINE = re.compile(r"\b(?:passa|passi|provenient\w*|arriv\w*|solo per (?:i )?clienti)\b.*\bda\b", re.I)
 OPEN_ORIGIN = re.compile(r"\baltr[ioe]\b|\bqualsiasi\b|\bogni operatore\b", re.I)
 AMOUNT = r"(gratuit[ao]|gratis|inclus[ao]|\d+(?:[.,]\d{1,2})?\s*€|€\s*\d+(?:[.,]\d{1,2})?)"
-ORDER = ("offer_key", "name", "url", "plan_type", "price_cents", "period_days", "first_period_cents",
-         "activation_cents", "sim_cents", "data_gb", "data_unlimited", "data_5g", "data_5g_limited",
-         "speed_cap_mbps", "eu_roaming_gb", "minutes", "sms", "minutes_unlimited", "sms_unlimited",
-         "eligibility", "eligible_from", "promo_until", "esim", "notes")
 
 
 def _text(sel) -> str:
@@ -72,8 +62,8 @@ def _lines(sel) -> list[str]:
 
 
 def origin_slugs(text: str) -> list[str]:
-    t = clean(text)
-    return sorted({op for op, pattern in ORIGINS if re.search(pattern, t, re.I)})
+    """Origin operators, sorted so a variant's offer_key is stable (WindTre itself is never an origin)."""
+    return sorted(operators_named(text, exclude="windtre"))
 
 
 def _fee(lines: list[str], label: str) -> int | None:
@@ -110,7 +100,7 @@ class WindtreSpider(OperatorSpider):
             if item is None or item["offer_key"] in seen:
                 continue
             seen.add(item["offer_key"])
-            yield self.offer(**{k: item.get(k) for k in ORDER})
+            yield self.offer(**item)
 
     def parse_card(self, card, response, passa_page: bool) -> dict | None:
         name = _text(card.css(".offer-card__title")) or clean(card.attrib.get("data-offer-name"))

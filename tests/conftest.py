@@ -18,6 +18,14 @@ def real_page(operator: str, name: str = "mobile.html") -> Path:
     return path
 
 
+def real_offers(operator: str, today: str) -> list[dict]:
+    """The validated offers the operator's spider reads off its real capture (skips when absent)."""
+    from spiders.items import normalise
+    from spiders.saved_page import parse_file
+
+    return [normalise(i) for i in parse_file(operator, real_page(operator), today=today)]
+
+
 @pytest.fixture
 def tmp_db(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'promowatch.db'}"

@@ -21,8 +21,6 @@ def test_challenge_pages_are_blocks(status, body):
 
 def test_windtre_block_fixture_is_a_block():
     path = FIXTURES / "windtre" / "blocked.html"
-    if not path.exists():
-        pytest.skip("windtre block fixture not written yet")
     assert block_reason(200, path.read_text("utf-8"))
 
 

@@ -37,3 +37,17 @@ def test_split_price(units, decimals, cents):
 @pytest.mark.parametrize("text,expected", [("Giga illimitati*", True), ("-1", True), ("Minuti ILLIMITATI", True), ("100 minuti", False)])
 def test_unlimited(text, expected):
     assert is_unlimited(text) is expected
+
+
+@pytest.mark.parametrize("text,exclude,expected", [
+    ("Per chi viene da Iliad, PosteMobile e CoopVoce", None, ["iliad", "postemobile", "coopvoce"]),
+    ("Hai TIM, Vodafone, ho. Mobile, Kena Mobile o Very Mobile?", "windtre", ["tim", "vodafone", "ho", "kena", "very"]),
+    ("clienti WINDTRE, Wind Tre e 1Mobile", None, ["windtre", "unomobile"]),
+    ("Sky Mobile", "ho", ["sky"]),
+    ("io ho un telefono", None, []),
+    ("passa a TIM da TIM", "tim", []),
+])
+def test_operators_named(text, exclude, expected):
+    from spiders.parsing import operators_named
+
+    assert operators_named(text, exclude) == expected

@@ -15,10 +15,8 @@ Very Mobile, Vodafone, Fastweb. The `5g` modal moves TIM, Wind3 and Very Mobile 
 Vodafone and Fastweb pay 29,90 €. So each card is two origin variants: ten offers.
 The home-internet box (500 Giga, 12,95 €, "Per i clienti ho.") is not a mobile offer card.
 """
-from conftest import real_page
+from conftest import real_offers
 
-from spiders.items import normalise
-from spiders.saved_page import parse_file
 
 
 BASE = "https://www.ho-mobile.it/flussi-attivazione.{}.html"
@@ -41,7 +39,7 @@ MODALS = {
 
 
 def _offers():
-    return [normalise(i) for i in parse_file("ho", real_page("ho"), today="2026-09-16")]
+    return real_offers("ho", today="2026-09-16")
 
 
 def test_every_card_once_with_two_origin_variants():

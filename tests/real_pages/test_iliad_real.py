@@ -8,10 +8,8 @@ Every price is "PER SEMPRE", every card says "Attivazione SIM: 9,99€", minutes
 voice offers, and no card is limited to customers of given operators. The iliadclub banner (500GB) is not an
 offer card.
 """
-from conftest import real_page
+from conftest import real_offers
 
-from spiders.items import normalise
-from spiders.saved_page import parse_file
 
 
 # name -> (price cents, GB, 5G, EU GB, plan type)
@@ -34,7 +32,7 @@ PRODUCT_PAGES = {
 
 
 def _offers():
-    return [normalise(i) for i in parse_file("iliad", real_page("iliad"), today="2026-10-01")]
+    return real_offers("iliad", today="2026-10-01")
 
 
 def _by_name():

@@ -10,10 +10,8 @@ offerta: per richieste online, per i nuovi clienti gratuita". Not offers: the fi
 Automatica" (no price box), and the "L'offerta TIM Young perfetta per te" family tile that repeats TIM Young.
 No tile shows a promotion end date.
 """
-from conftest import real_page
+from conftest import real_offers
 
-from spiders.items import normalise
-from spiders.saved_page import parse_file
 
 
 # name -> (price cents, GB or None when unlimited, 5G speed cap or None, eligibility, plan type)
@@ -33,7 +31,7 @@ EXPECTED = {
 
 
 def _offers():
-    return [normalise(i) for i in parse_file("tim", real_page("tim"), today="2026-09-15")]
+    return real_offers("tim", today="2026-09-15")
 
 
 def _by_name():

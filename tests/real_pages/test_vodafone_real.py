@@ -6,10 +6,8 @@ Figures below were read off the page: GB line, split price ("9" + ",95€" + "/m
 compatibili con eSIM". The "Casa e mobile" fixed+mobile bundle (33,90€, struck 37,90€), the "/anno" discount
 box and the "invita una persona ... 11,95€/mese" banner are not mobile offers.
 """
-from conftest import real_page
+from conftest import real_offers
 
-from spiders.items import normalise
-from spiders.saved_page import parse_file
 
 # name -> (price cents, GB or None when unlimited, EU GB or None when unlimited)
 EXPECTED = {
@@ -20,7 +18,7 @@ EXPECTED = {
 
 
 def _offers():
-    return [normalise(i) for i in parse_file("vodafone", real_page("vodafone"), today="2026-09-15")]
+    return real_offers("vodafone", today="2026-09-15")
 
 
 def test_every_offer_and_only_those():
