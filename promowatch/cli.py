@@ -34,8 +34,12 @@ def _print_json(data) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
-def _operators_or_exit(names: list[str]) -> list[str]:
-    from spiders.registry import OPERATORS
+def _operators_or_exit(names: list[str], contract: bool = False) -> list[str]:
+    """The names, if each is an operator with a spider (or, with `contract`, any operator of the contract)."""
+    if contract:
+        from spiders.items import OPERATORS
+    else:
+        from spiders.registry import OPERATORS
 
     unknown = [n for n in names if n not in OPERATORS]
     if unknown:
@@ -119,16 +123,20 @@ def crawl(operators: List[str] = typer.Argument(None, help="operator slugs; all 
 def parse(operator: str, file: Path, url: Optional[str] = typer.Option(None, help="URL the page was saved from"),
           today: Optional[str] = typer.Option(None, help="crawl day for year-less dates (ISO)"),
           as_json: bool = typer.Option(False, "--json")):
-    """Parse one saved page into offer items (no database)."""
+    """Parse one saved page into offer items (no database).
+
+    Follow-up pages (details, JSON endpoints) are read from an `index.json` beside the file when there is one.
+    """
     from spiders.items import InvalidOffer, normalise
-    from spiders.saved_page import parse_file
+    from spiders.saved_page import index_beside, parse_file
 
     _operators_or_exit([operator])
     if not file.is_file():
         err.print(f"[red]no such file: {file}[/]")
         raise typer.Exit(2)
     items, dropped = [], {}
-    for raw in parse_file(operator, file, url=url, today=today):
+    saved_url, pages = index_beside(file)
+    for raw in parse_file(operator, file, url=url or saved_url, today=today, pages=pages):
         try:
             items.append(normalise(raw))
         except InvalidOffer as exc:
@@ -145,33 +153,68 @@ def parse(operator: str, file: Path, url: Optional[str] = typer.Option(None, hel
 
 
 def _offers_table(items: list[dict], title: str) -> None:
+    from storage.offer_query import eur_per_gb_cents
+
     table = Table(title=title)
     for col, justify in (("operator", "left"), ("offer", "left"), ("type", "left"), ("price", "right"),
-                         ("days", "right"), ("GB", "right"), ("5G", "center"), ("activation", "right"),
-                         ("who", "left"), ("promo until", "left")):
+                         ("days", "right"), ("GB", "right"), ("€/GB", "right"), ("5G", "center"),
+                         ("activation", "right"), ("who", "left"), ("promo until", "left")):
         table.add_column(col, justify=justify)
     for it in items:
         who = it.get("eligibility", "all")
         if it.get("eligible_from"):
             who += " from " + ",".join(it["eligible_from"])
+        per_gb = eur_per_gb_cents(it)
         table.add_row(it["operator"], it["name"], it["plan_type"], _euro(it["price_cents"]), str(it["period_days"]),
-                      _gb(it), ("yes*" if it.get("data_5g_limited") else "yes") if it.get("data_5g") else "",
+                      _gb(it), "" if per_gb is None or it.get("data_unlimited") else f"{per_gb / 100:.3f}".replace(".", ","),
+                      ("yes*" if it.get("data_5g_limited") else "yes") if it.get("data_5g") else "",
                       _euro(it.get("activation_cents")), who, it.get("promo_until") or "")
     console.print(table)
 
 
+def _cents_option(text: Optional[str], flag: str) -> Optional[int]:
+    if text is None:
+        return None
+    from spiders.parsing import money_cents
+
+    cents = money_cents(text)
+    if cents is None or cents < 0:
+        err.print(f"[red]{flag} {text!r} is not an amount in euro[/] (e.g. 9,99 or 10)")
+        raise typer.Exit(2)
+    return cents
+
+
 @app.command()
-def offers(operator: Optional[str] = typer.Option(None, "--operator"), as_json: bool = typer.Option(False, "--json")):
-    """The offers currently stored."""
+def offers(operator: List[str] = typer.Option(None, "--operator", help="only these operators (repeatable)"),
+           plan_type: List[str] = typer.Option(None, "--plan-type", help="prepaid, postpaid, tourist, data_only, ..."),
+           max_price: Optional[str] = typer.Option(None, "--max-price", help="euro per period, e.g. 9,99"),
+           min_gb: Optional[float] = typer.Option(None, "--min-gb", help="at least this many GB (unlimited passes)"),
+           only_5g: bool = typer.Option(False, "--5g", help="only offers with 5G"),
+           origin: Optional[str] = typer.Option(None, "--from", help="what a customer of this operator can take by porting"),
+           sort: str = typer.Option("operator", "--sort", help="price | gb | eur-per-gb | operator"),
+           as_json: bool = typer.Option(False, "--json")):
+    """The offers currently stored, filtered and sorted."""
+    from spiders.items import PLAN_TYPES
+    from storage.offer_query import SORTS, OfferFilter, sort_offers
     from storage.repository import list_offers
 
-    if operator:
-        _operators_or_exit([operator])
-    items = list_offers(operator)
+    ops = _operators_or_exit(list(operator), contract=True) if operator else []
+    if origin:
+        _operators_or_exit([origin], contract=True)
+    bad = [p for p in plan_type or [] if p not in PLAN_TYPES]
+    if bad or sort not in SORTS:
+        err.print(f"[red]unknown {'plan type ' + ', '.join(bad) if bad else 'sort ' + sort}[/]; "
+                  f"known: {', '.join(PLAN_TYPES if bad else SORTS)}")
+        raise typer.Exit(2)
+    wanted = OfferFilter(operators=set(ops), plan_types=set(plan_type or []),
+                         max_price_cents=_cents_option(max_price, "--max-price"), min_gb=min_gb,
+                         only_5g=only_5g, origin=origin)
+    items = sort_offers([i for i in list_offers(ops[0] if len(ops) == 1 else None) if wanted.matches(i)], sort)
     if as_json:
         _print_json(items)
     else:
-        _offers_table(items, title=f"{len(items)} offers")
+        title = f"{len(items)} offers" + (f" a customer of {origin} can take by porting" if origin else "")
+        _offers_table(items, title=title)
 
 
 @app.command()
@@ -196,21 +239,41 @@ def history(operator: str, offer_key: str, as_json: bool = typer.Option(False, "
     console.print(table)
 
 
+def _fact(value) -> str:
+    if value is None:
+        return "?"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return ", ".join(value) if isinstance(value, list) else str(value)
+
+
 @app.command()
 def operators(as_json: bool = typer.Option(False, "--json")):
-    """The operators promowatch knows, with their offers page and health threshold."""
+    """Every operator: network, 5G, eSIM, top-up and renewal, offers page, app ('?' = not confirmed)."""
+    from promowatch.operator_facts import load
+    from spiders.items import OPERATORS as ALL
     from spiders.registry import OPERATORS, spider_class
 
-    rows = [{"operator": op, "start_urls": list(spider_class(op).start_urls),
-             "min_offers": spider_class(op).min_offers} for op in OPERATORS]
+    facts = load()
+    rows = []
+    for op in ALL:
+        spider = spider_class(op) if op in OPERATORS else None
+        rows.append({"operator": op, **{k: v for k, v in facts.get(op, {}).items()},
+                     "spider": spider is not None, "start_urls": list(spider.start_urls) if spider else [],
+                     "min_offers": spider.min_offers if spider else None})
     if as_json:
         _print_json(rows)
         return
-    table = Table(title="operators")
-    for col in ("operator", "offers page", "min offers"):
+    table = Table(title="operators ('?' = not confirmed)")
+    for col in ("operator", "network", "5G", "eSIM", "top up online", "renews", "from", "billing", "app",
+                "offers page", "min offers"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["operator"], "\n".join(r["start_urls"]), str(r["min_offers"]))
+        table.add_row(r.get("name", r["operator"]), _fact(r.get("host_network")) if not r.get("network_note")
+                      else r["network_note"], _fact(r.get("has_5g")), _fact(r.get("esim")),
+                      _fact(r.get("top_up_online")), _fact(r.get("renews_automatically")), _fact(r.get("renews_from")),
+                      _fact(r.get("billing")), _fact(r.get("app")), r.get("offers_page") or "",
+                      "no spider" if r["min_offers"] is None else str(r["min_offers"]))
     console.print(table)
 
 
@@ -232,6 +295,9 @@ def status(as_json: bool = typer.Option(False, "--json")):
         table.add_row(r["operator"], (r.get("finished_at") or "")[:19], r["status"], str(r.get("items_stored", "")),
                       str(r.get("items_dropped", "")), str(r.get("consecutive_failures", "")), (r.get("error") or "")[:80])
     console.print(table)
+
+
+from promowatch.cli_events import register as _register_event_commands; _register_event_commands(app)  # noqa: E402,E702
 
 
 def main() -> None:

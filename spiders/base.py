@@ -32,6 +32,23 @@ class OperatorSpider(scrapy.Spider):
             return date.fromisoformat(forced)
         return datetime.now(timezone.utc).date()
 
+    def start_meta(self) -> dict:
+        """Request meta for the start URLs (WindTre asks for the browser here when PROMOWATCH_BROWSER is on)."""
+        return {}
+
+    def _start_requests(self):
+        # every start URL goes to `parse`, which tells the operator's pages apart by their URL, so a saved page
+        # handed to `parse` (promowatch parse, the fixture tests) reads exactly as a crawled one
+        for url in self.start_urls:
+            yield scrapy.Request(url, meta=self.start_meta(), dont_filter=True)
+
+    async def start(self):  # Scrapy >= 2.13
+        for request in self._start_requests():
+            yield request
+
+    def start_requests(self):  # older Scrapy
+        return self._start_requests()
+
     def offer(self, **fields) -> dict:
         """An item of this operator with the contract's fields in contract order.
 

@@ -20,20 +20,14 @@ from __future__ import annotations
 import re
 
 from spiders.base import OperatorSpider
-from spiders.parsing import (clean, data_gb, is_unlimited, money_cents, operators_named, parse_date, slug,
-                             split_price_cents)
+from spiders.parsing import (clean, data_gb, has_class, is_unlimited, money_cents, operators_named, parse_date, slug,
+                             split_price_cents, text_of)
 
 MOBILE = "https://www.ho-mobile.it/tutte-le-offerte"
 CARD = ".offerCarousel__slider__card[data-offerlink]"
 _EUR = r"(\d+(?:,\d{1,2})?)\s*€"
 
 
-def _text(sel, xpath=".//text()[not(ancestor::script) and not(ancestor::style)]") -> str:
-    return clean(" ".join(sel.xpath(xpath).getall())) if sel else ""
-
-
-def _has_class(name: str) -> str:
-    return f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"
 
 
 def donor_slug(name: str) -> str | None:
@@ -64,7 +58,7 @@ class HoSpider(OperatorSpider):
         cards: dict[str, dict] = {}
         for card in response.css(CARD):
             link = clean(card.attrib.get("data-offerlink"))
-            in_5g_tab = bool(card.xpath("ancestor::*[" + _has_class("offerCarousel__5GOffers") + "]"))
+            in_5g_tab = bool(card.xpath("ancestor::*[" + has_class("offerCarousel__5GOffers") + "]"))
             if link in cards:  # the 5G tab repeats cards of the first tab
                 cards[link]["data_5g"] = cards[link]["data_5g"] or in_5g_tab
                 continue
@@ -90,14 +84,14 @@ class HoSpider(OperatorSpider):
 
     # ---------------------------------------------------------------- one card
     def card(self, c, response, link: str, flash_date: str | None) -> dict:
-        label = _text(c.css(".offerCarousel__slider__card__label"))
-        first = _text(c.css(".offerCarousel__slider__card__stripe__firstLine"))
-        second = _text(c.css(".offerCarousel__slider__card__stripe__secondLine"))
-        units = _text(c.css(".offerCarousel__slider__card__price__value"))
-        cents = _text(c.css(".offerCarousel__slider__card__price__details__cent"))
-        freq = _text(c.css(".offerCarousel__slider__card__price__details__frequency"))
+        label = text_of(c.css(".offerCarousel__slider__card__label"))
+        first = text_of(c.css(".offerCarousel__slider__card__stripe__firstLine"))
+        second = text_of(c.css(".offerCarousel__slider__card__stripe__secondLine"))
+        units = text_of(c.css(".offerCarousel__slider__card__price__value"))
+        cents = text_of(c.css(".offerCarousel__slider__card__price__details__cent"))
+        freq = text_of(c.css(".offerCarousel__slider__card__price__details__frequency"))
         info_sel = c.css(".offerCarousel__slider__card__activationInfo")
-        info = _text(info_sel)
+        info = text_of(info_sel)
         price = split_price_cents(units, cents) if re.search(r"\d", units) else None
 
         unlimited = is_unlimited(first) and not re.search(r"\d", first)
@@ -147,20 +141,20 @@ class HoSpider(OperatorSpider):
     # ---------------------------------------------------------------- origin variants from a modal
     @staticmethod
     def variants(response, name: str) -> list[dict]:
-        modal = response.xpath(f"//*[{_has_class('otherOperatorsModal')} and {_has_class(name)}]")
+        modal = response.xpath(f"//*[{has_class('otherOperatorsModal')} and {has_class(name)}]")
         if not modal:
             return []
         modal = modal[0]
-        window = re.search(r"entro (\d+) giorni", _text(modal.css(".otherOperatorsModal__disclaimer")), re.I)
+        window = re.search(r"entro (\d+) giorni", text_of(modal.css(".otherOperatorsModal__disclaimer")), re.I)
         out = []
         for title in modal.css(".otherOperatorsModal__blockTitle"):
             full = clean(" ".join(title.xpath(".//del//text()").getall()))
-            plain = _text(title, ".//text()[not(ancestor::del)]")
+            plain = text_of(title, ".//text()[not(ancestor::del)]")
             amounts = re.findall(_EUR, plain)
             if not amounts:
                 continue
             cents = money_cents(amounts[-1] + " €")
-            lst = title.xpath(f"following-sibling::*[{_has_class('otherOperatorsModal__list')}][1]")
+            lst = title.xpath(f"following-sibling::*[{has_class('otherOperatorsModal__list')}][1]")
             names = [clean(x) for x in lst.css("li").xpath("string()").getall() if clean(x)] if lst else []
             slugs = sorted({s for s in map(donor_slug, names) if s})
             if not names:

@@ -22,16 +22,12 @@ import re
 from datetime import date
 
 from spiders.base import OperatorSpider
-from spiders.parsing import clean, data_gb, money_cents, parse_date, slug
+from spiders.parsing import CURRENT_TEXT, clean, data_gb, money_cents, parse_date, slug, text_of
 
 MOBILE = "https://www.iliad.it/offerte-iliad-mobile.html"
 _5G = ("./descendant::*[contains(concat(' ', normalize-space(@class), ' '), ' notice ')"
        " and contains(concat(' ', normalize-space(@class), ' '), ' 5g ')]")
-_PLAIN = ".//text()[not(ancestor::s) and not(ancestor::del) and not(ancestor::script) and not(ancestor::style)]"
 
-
-def _text(sel, xpath=_PLAIN) -> str:
-    return clean(" ".join(sel.xpath(xpath).getall())) if sel else ""
 
 
 def _tracking(raw: str | None) -> dict:
@@ -78,7 +74,7 @@ class IliadSpider(OperatorSpider):
     min_offers = 4
 
     def parse(self, response):
-        legal = _text(response.xpath("//body"), "//body//text()[not(ancestor::*[contains(@class, "
+        legal = text_of(response.xpath("//body"), "//body//text()[not(ancestor::*[contains(@class, "
                                                 "'commercial-offer-tile')]) and not(ancestor::script)]")
         seen: dict[str, dict] = {}
         for card in response.css(".commercial-offer-tile"):
@@ -96,7 +92,7 @@ class IliadSpider(OperatorSpider):
                 yield self.offer(**item)
 
     def card(self, c, response, legal: str) -> dict | None:
-        name = _text(c.css("p.offer-title"))
+        name = text_of(c.css("p.offer-title"), CURRENT_TEXT)
         if not name:
             return None
         tracking = _tracking(c.attrib.get("data-offer-tracking"))
@@ -115,8 +111,8 @@ class IliadSpider(OperatorSpider):
                 eu = data_gb(extra.attrib.get("data-qty-extra"))
                 if eu is not None:
                     break
-        body = _text(c)
-        corner = _text(c.css(".tile-corner"))
+        body = text_of(c, CURRENT_TEXT)
+        corner = text_of(c.css(".tile-corner"), CURRENT_TEXT)
         banner = clean(" ".join(clean(b) for b in c.css("i-packshot-banner::attr(text-banner)").getall()))
         banner = clean(re.sub(r"<[^>]+>", " ", banner))
         ribbon = clean(c.css("i-packshot::attr(text-ribbon)").get())

@@ -138,3 +138,73 @@ def operators_named(text: str | None, exclude: str | None = None) -> list[str]:
     found = [(m.start(), op) for op, pattern in _OPERATOR_PATTERNS
              if op != exclude and (m := pattern.search(t))]
     return [op for _, op in sorted(found)]
+
+
+_EU_GB = re.compile(r"(\d+(?:[.,]\d+)?)\s*(GB|GIGA|MB)\b\s*(?:di\s+|in\s+|per\s+(?:il\s+)?)?(?:roaming\s*)?"
+                    r"(?:in\s+)?(?:\bUE\b|\bEU\b|europa)", re.I)
+_EU_WORD = re.compile(r"roaming|\bUE\b|\bEU\b|europa", re.I)
+_DATA_WORD = r"(?:giga|gb|internet|dati|traffico(?:\s+dati)?)"
+_LIST_TAIL = r"(?:\s*(?:,|\be\b|\bed\b)\s*[a-z]+){0,2}"
+_NETWORK = re.compile(r"\b[2-5]G\b", re.I)  # "anche in 5G" is the network, not 5 GB
+
+
+def _allowance_count(line: str, word: str) -> tuple[int | None, bool] | None:
+    """(count, unlimited) for one word ("minuti", "sms") in one line; None when the line does not state it."""
+    if re.search(rf"\b{word}{_LIST_TAIL}\s+illimitat|illimitat\w*\s+(?:[a-z]+\s+)?{word}\b", line, re.I):
+        return None, True
+    m = re.search(rf"(\d[\d.]*)\s*{word}\b", line, re.I) or re.search(rf"\b{word}\s*:?\s*(\d[\d.]*)\b", line, re.I)
+    return (int(m.group(1).replace(".", "")), False) if m else None
+
+
+def allowances(lines) -> dict:
+    """An offer card's feature lines -> its allowance fields (only what the lines state).
+
+    ['150 GB, anche in 5G', 'Minuti illimitati verso fissi e mobili', '200 SMS', '32 GB di Roaming UE'] ->
+    data_gb 150.0, minutes_unlimited, sms 200, eu_roaming_gb 32.0. 'GB illimitati' / 'minuti e giga illimitati'
+    -> unlimited; '100 GB di cui 10 GB in UE' -> 100 national, 10 in the EU. A roaming line without an EU
+    figure ('Roaming UE incluso senza limiti + 5 GB extra UE') states no national data and no EU GB.
+    The first line stating a figure wins. Returns data_gb, data_unlimited, minutes, minutes_unlimited, sms,
+    sms_unlimited, eu_roaming_gb.
+    """
+    out = {"data_gb": None, "data_unlimited": False, "minutes": None, "minutes_unlimited": False,
+           "sms": None, "sms_unlimited": False, "eu_roaming_gb": None}
+    seen: set[str] = set()
+    for raw in lines or ():
+        line = clean(_NETWORK.sub(" ", clean(raw)))
+        if not line:
+            continue
+        eu = _EU_GB.search(line)
+        if eu and out["eu_roaming_gb"] is None:
+            out["eu_roaming_gb"] = data_gb(eu.group(1) + " " + eu.group(2))
+        national = line[:eu.start()] if eu else ("" if _EU_WORD.search(line) else line)
+        if "data" not in seen and national:
+            gb = data_gb(national)
+            if gb is not None:
+                out["data_gb"] = gb
+                seen.add("data")
+            elif re.search(rf"\b{_DATA_WORD}{_LIST_TAIL}\s+illimitat|illimitat\w*\s+(?:[a-z]+\s+)?{_DATA_WORD}\b",
+                           national, re.I):
+                out["data_unlimited"] = True
+                seen.add("data")
+        for word, key in (("(?:minuti|chiamate)", "minutes"), ("sms", "sms")):
+            found = None if key in seen else _allowance_count(line, word)
+            if found is not None:
+                out[key], out[f"{key}_unlimited"] = found
+                seen.add(key)
+    return out
+
+
+#: XPath of a node's visible text (no script or style)
+VISIBLE_TEXT = ".//text()[not(ancestor::script) and not(ancestor::style)]"
+#: visible text without struck-through old values (<s>, <del>): what the offer is now
+CURRENT_TEXT = ".//text()[not(ancestor::script) and not(ancestor::style) and not(ancestor::del) and not(ancestor::s)]"
+
+
+def text_of(sel, xpath: str = VISIBLE_TEXT) -> str:
+    """The cleaned text of a selector (list) by `xpath`; '' for an empty selection."""
+    return clean(" ".join(sel.xpath(xpath).getall())) if sel else ""
+
+
+def has_class(name: str) -> str:
+    """An XPath predicate body: the node's class list holds `name` (works for classes CSS cannot name, like '5g')."""
+    return f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"

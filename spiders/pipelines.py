@@ -93,3 +93,13 @@ class OfferPipeline:
         log.log(logging.INFO if status == "healthy" else logging.WARNING,
                 "%s crawl %s: %d offers, %d new versions, dropped %s%s", spider.name, status, len(self.items),
                 result.new_versions, dropped or "none", f" ({error})" if error else "")
+        if status == "healthy":  # only a healthy crawl is compared; a detection error leaves it pending
+            from alerts.detect import count_by_kind, detect_after_crawl
+
+            events = detect_after_crawl(result.run_id, self.crawler.settings.get("PROMOWATCH_DATABASE_URL"))
+            if events is not None:
+                self.stats.set_value("promowatch/events", len(events))
+                for kind, n in count_by_kind(events).items():
+                    self.stats.set_value(f"promowatch/events/{kind}", n)
+                log.info("%s crawl %d: %d change events %s", spider.name, result.run_id, len(events),
+                         count_by_kind(events) or "")

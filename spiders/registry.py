@@ -4,13 +4,23 @@ from __future__ import annotations
 import importlib
 
 #: slug -> module under `spiders` (its spider class is the module's OperatorSpider subclass)
-#: Operators with a spider (issue 3 adds the other ten).
+#: every operator of the contract (spiders.items.OPERATORS), in the same order
 OPERATORS: dict[str, str] = {
+    "tim": "spiders.tim",
     "vodafone": "spiders.vodafone",
     "windtre": "spiders.windtre",
     "iliad": "spiders.iliad",
-    "tim": "spiders.tim",
     "ho": "spiders.ho",
+    "very": "spiders.very",
+    "kena": "spiders.kena",
+    "postemobile": "spiders.postemobile",
+    "coopvoce": "spiders.coopvoce",
+    "fastweb": "spiders.fastweb",
+    "spusu": "spiders.spusu",
+    "unomobile": "spiders.unomobile",
+    "lyca": "spiders.lyca",
+    "tiscali": "spiders.tiscali",
+    "sky": "spiders.sky",
 }
 
 

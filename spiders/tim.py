@@ -1,4 +1,5 @@
-"""TIM: the mobile hub page and the "passa a TIM" page (offers for people coming from other operators).
+"""TIM: the mobile hub page, the "passa a TIM" page (offers for people coming from other operators) and the
+TIM Tourist page (SIMs for visitors).
 
 Both pages are server-rendered with the same tile component:
 - tiles `.tm-tile.tm-tile--offerta`; name in `.tm-tile__title` (an h3, sometimes with an h2 inside, or an h2);
@@ -13,18 +14,30 @@ Both pages are server-rendered with the same tile component:
 Tiles without a price box (TIM in Nave, Ricarica Automatica) are services, not offers. The fixed + mobile
 bundle is not a mobile offer. A family tile ("A partire da", links to /mobile/young) that repeats an offer tile
 of the same page (/mobile/young/sim-giovani, same price) is a duplicate.
+
+TIM Tourist (https://www.tim.it/fisso-e-mobile/mobile/tim-tourist, own callback `parse_tourist`; the URL is
+our judgement, no capture exists): ASSUMED to use the same tile component. A pack is a tile whose price is
+one-off ("una tantum", no "al mese") or that states a validity ("Valida 30 giorni"): plan_type tourist,
+period_days = validity days, price_cents = the pack price; "SIM inclusa" in the tile -> sim_cents 0, "Costo
+SIM: 5€" in the tile wins over the page-wide box. A monthly tile on that page stays prepaid.
+On any page, a tile for people born abroad / with a foreign tax code ("nati all'estero", "codice fiscale
+estero") is eligibility foreign_born; minutes towards other countries ("100 minuti verso 60 Paesi esteri",
+"... verso Cina e Albania") are not national minutes: that line goes to notes.
 """
 from __future__ import annotations
 
 import re
 from urllib.parse import urlparse
 
+
 from spiders.base import OperatorSpider
 from spiders.parsing import clean, data_gb, money_cents, operators_named, parse_date, slug, split_price_cents
 
 MOBILE = "https://www.tim.it/fisso-e-mobile/mobile"
 PASSA = "https://www.tim.it/fisso-e-mobile/mobile/passa-a-tim"
+TOURIST = "https://www.tim.it/fisso-e-mobile/mobile/tim-tourist"
 ELIGIBILITY = (
+    (r"nat[ieoa] all['’]\s*estero|codice fiscale ester|anagrafica stranier", "foreign_born"),
     (r"under\s*18|junior|minorenn", "under_18"),
     (r"under\s*30|fino ai 30 anni|meno di 30", "under_30"),
     (r"over\s*60|\b60\+", "over_60"),
@@ -33,6 +46,10 @@ ELIGIBILITY = (
 )
 _LIMITED = re.compile(r"(?<![a-z])limitato[\s_-]*(\d+)", re.I)
 _EUR = r"(\d+(?:,\d{1,2})?)\s*€"
+# a line about calling other countries ("100 minuti verso 60 Paesi esteri", "verso Cina e Albania")
+ABROAD = re.compile(r"\bester[oi]\b|\bpaesi\b(?!\s+(?:ue|dell['’]\s*(?:ue|unione)|europei|membri)\b)|internazional"
+                    r"|\bverso\s+(?:l['’]\s*)?(?!italia|tim\b|numeri|fissi|mobili|tutti)(?-i:[A-Z])", re.I)
+_VALIDITY = re.compile(r"(?:valid[ao]|durata|per)\D{0,12}?(\d{1,3})\s*giorni", re.I)
 
 
 def _text(sel, xpath=".//text()") -> str:
@@ -46,13 +63,21 @@ def origins(text: str) -> list[str]:
 
 class TimSpider(OperatorSpider):
     operator = "tim"
-    start_urls = [MOBILE, PASSA]
+    start_urls = [MOBILE, PASSA, TOURIST]
     min_offers = 5
 
     def parse(self, response):
-        passa = "passa-a-tim" in response.url
+        if urlparse(response.url).path.rstrip("/") == urlparse(TOURIST).path:
+            return self.parse_tourist(response)  # a saved tourist page handed to the default callback
+        return self.parse_tiles(response, passa="passa-a-tim" in response.url)
+
+    def parse_tourist(self, response):
+        return self.parse_tiles(response, tourist=True)
+
+    def parse_tiles(self, response, passa: bool = False, tourist: bool = False):
         sim, activation = self.page_costs(response)
-        tiles = [t for t in (self.tile(s, response, passa) for s in response.css(".tm-tile.tm-tile--offerta")) if t]
+        tiles = [t for t in (self.tile(s, response, passa, tourist) for s in response.css(".tm-tile.tm-tile--offerta"))
+                 if t]
         paths = [(urlparse(t["url"]).path.rstrip("/"), t["price_cents"]) for t in tiles]
         seen: dict[str, tuple] = {}
         for tile in tiles:
@@ -95,7 +120,7 @@ class TimSpider(OperatorSpider):
         return (money_cents(sim.group(1) + " €") if sim else None), activation
 
     # ---------------------------------------------------------------- one tile
-    def tile(self, t, response, passa: bool) -> dict | None:
+    def tile(self, t, response, passa: bool, tourist: bool = False) -> dict | None:
         box = t.css(".ta-price")
         if not box:
             return None  # a service tile (no price box), not an offer
@@ -136,6 +161,9 @@ class TimSpider(OperatorSpider):
         if bottom:
             notes.append(re.sub(r"^(PREZZO BLOCCATO PER \d+ MESI )", "", bottom))
 
+        abroad = [f for f in feats if ABROAD.search(f)]
+        notes += abroad
+        feats = [f for f in feats if f not in abroad]
         body = " ".join(feats + [desc])
         data = self.data_fields(feats, desc, notes)
         eu = re.search(r"di cui (\d+(?:,\d+)?)\s*(?:giga|gb)?[^.]*?(europa|\bue\b)", body, re.I)
@@ -163,6 +191,16 @@ class TimSpider(OperatorSpider):
             plan_type = "data_only"
         else:
             plan_type = "prepaid"
+        period = self.period(tail, body)
+        sim = None
+        if tourist:
+            days = _VALIDITY.search(f"{tail} {body} {bottom}")
+            if (days or re.search(r"una tantum", tail, re.I)) and not re.search(r"\bmese\b|/mese", tail, re.I):
+                plan_type = "tourist"
+                period = int(days.group(1)) if days else period
+            fee = re.search(r"\be?sim\b[^.€\d]{0,20}?(inclus[ao]|gratuit[ao]|" + _EUR + ")", f"{desc} {bottom}", re.I)
+            if fee:
+                sim = money_cents(fee.group(2) + " €") if fee.group(2) else 0
         url = self.tile_url(t, response)
         key = self.key(url, name)
         if passa:
@@ -170,9 +208,9 @@ class TimSpider(OperatorSpider):
         promo = re.search(r"fino al\s*(\d{1,2}/\d{1,2}(?:/\d{2,4})?)", all_text, re.I)
         return {
             "_from": starting, "offer_key": key, "name": name, "url": url, "plan_type": plan_type,
-            "price_cents": price, "period_days": self.period(tail, body), "first_period_cents": first,
+            "price_cents": price, "period_days": period, "first_period_cents": first,
             "activation_cents": 0 if re.search(r"attivazione[^.]*gratuit", bottom, re.I) else None,
-            "sim_cents": None, **data, "data_5g": has_5g, "data_5g_limited": bool(limited),
+            "sim_cents": sim, **data, "data_5g": has_5g, "data_5g_limited": bool(limited),
             "speed_cap_mbps": int(limited.group(1)) if limited else None,
             "eu_roaming_gb": float(eu.group(1).replace(",", ".")) if eu else None,
             "minutes": None if minutes_unl or not minutes else int(minutes.group(1)),

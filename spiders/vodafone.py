@@ -1,4 +1,4 @@
-"""Vodafone: the mobile hub page (Next.js).
+"""Vodafone: the mobile hub page and the visitors' page (Next.js).
 
 The page carries its offers twice:
 - rendered cards (first tab only, "Offerte per tutti"): `div.swiper-slide` cards with the name, a GB line,
@@ -11,16 +11,30 @@ The page carries its offers twice:
   entries with slug, label, category, price ("9,95€"). The other tabs (existing customers, under 18, smart home,
   calls abroad) exist only there.
 Both are parsed and merged by slug: cards give the rendered figures, the JSON adds the offers cards don't show.
+The calls-abroad / foreign-tax-code tab ("Per chiamare verso l'estero") and any entry whose text says it is for
+people born abroad or with a foreign tax code are eligibility foreign_born (plan_type prepaid); spec lines about
+minutes towards other countries ("1000 minuti verso 50 Paesi esteri", "300 minuti verso Cina e Albania") go to
+notes and are not read as national minutes.
+
+Visitors' page https://privati.vodafone.it/mobile/estero/offerte-turisti (linked as "Dolce Vita" in the hub
+page's footer; own callback `parse_tourist`; no capture exists): ASSUMED to carry the same `__NEXT_DATA__`
+structure (PILLS tabs, HUB_CUSTOM_LITE sections, a mobile-line-products query); only the JSON is read there.
+An entry whose specs state a validity ("Valida 30 giorni") is a one-off tourist pack: plan_type tourist,
+period_days = validity days, price_cents = pack price, "SIM inclusa" -> sim_cents 0, "Costo SIM 10€" -> 1000.
+Entries of that page without a validity (monthly plans, e.g. a foreign-tax-code tab) keep their tab's kind.
 """
 from __future__ import annotations
 
 import json
 import re
+from urllib.parse import urlparse
+
 
 from spiders.base import OperatorSpider
 from spiders.parsing import clean, data_gb, is_unlimited, money_cents, parse_date, slug, split_price_cents
 
 BASE = "https://privati.vodafone.it/mobile/telefonia-mobile"
+TOURIST = "https://privati.vodafone.it/mobile/estero/offerte-turisti"
 PRODUCTS_QUERY = "mobile-line-products"
 # tab title keywords -> (eligibility, plan_type); tab-1 (and anything unrecognised) is "all" / prepaid
 TAB_KINDS = (
@@ -29,6 +43,11 @@ TAB_KINDS = (
     (("domotica", "allarm", "smart home"), ("all", "home")),
     (("estero", "internazional", "codice fiscale", "stranier"), ("foreign_born", "prepaid")),
 )
+FOREIGN = re.compile(r"nat[ieoa] all['’]\s*estero|codice fiscale ester|anagrafica stranier", re.I)
+# a spec line about calling other countries ("1000 minuti verso 50 Paesi esteri", "verso Cina e Albania")
+ABROAD = re.compile(r"\bester[oi]\b|\bpaesi\b(?!\s+(?:ue|dell['’]\s*(?:ue|unione)|europei|membri)\b)|internazional"
+                    r"|\bverso\s+(?:l['’]\s*)?(?!italia|vodafone\b|numeri|fissi|mobili|tutti)(?-i:[A-Z])", re.I)
+VALIDITY = re.compile(r"(?:valid[ao]|durata|per)\D{0,12}?(\d{1,3})\s*giorni", re.I)
 _TAG = re.compile(r"<[^>]+>")
 
 
@@ -42,10 +61,22 @@ def _truthy(value) -> bool:
 
 class VodafoneSpider(OperatorSpider):
     operator = "vodafone"
-    start_urls = [BASE]
+    start_urls = [BASE, TOURIST]
     min_offers = 3
 
     def parse(self, response):
+        if urlparse(response.url).path.rstrip("/") == urlparse(TOURIST).path:
+            return self.parse_tourist(response)  # a saved visitors' page handed to the default callback
+        return self.parse_hub(response)
+
+    def parse_tourist(self, response):
+        seen: set[str] = set()
+        for product in self.parse_next_data(response):
+            if product["slug"] not in seen:
+                seen.add(product["slug"])
+                yield self.offer(**self._product_item(product, base=TOURIST))
+
+    def parse_hub(self, response):
         cards = self.parse_cards(response)
         products = self.parse_next_data(response)
         by_id = {p["id"]: p for p in products if p.get("id")}
@@ -171,26 +202,37 @@ class VodafoneSpider(OperatorSpider):
                    if not _truthy(e.get("hideInHub"))]
         return out
 
-    def _product_item(self, p: dict) -> dict:
+    def _product_item(self, p: dict, base: str = BASE) -> dict:
         eligibility, plan_type = "all", "prepaid"
         tab = p["_tab"].lower()
         for words, kind in TAB_KINDS:
             if any(w in tab for w in words):
                 eligibility, plan_type = kind
         label = _text(p.get("label"))
-        specs = p.get("specs") if isinstance(p.get("specs"), list) else []
-        spec_text = " ".join(_text(s) for s in specs)
-        eu = next((_text(s) for s in specs if re.search(r"\bUE\b", _text(s))), "")
+        specs = [_text(s) for s in (p.get("specs") if isinstance(p.get("specs"), list) else [])]
+        abroad = [s for s in specs if ABROAD.search(s) and not FOREIGN.search(s)]
+        spec_text = " ".join(s for s in specs if s not in abroad)
+        if FOREIGN.search(f"{label} {clean(p.get('category'))} {' '.join(specs)}"):
+            eligibility = "foreign_born"
+        eu = next((s for s in specs if re.search(r"\bUE\b", s)), "")
         promo = re.search(r"fino al\s*(\d{1,2}/\d{1,2}(?:/\d{2,4})?)", spec_text, re.I)
         activation = p.get("activationPrice") or p.get("activationCost")
+        price_text = _text(p.get("price"))
+        period, sim = 30, None
+        days = VALIDITY.search(spec_text)
+        if base == TOURIST and days and not re.search(r"mese", price_text, re.I):  # a one-off pack valid N days
+            plan_type, period = "tourist", int(days.group(1))
+            fee = re.search(r"\be?sim\b[^.€\d]{0,20}?(inclus[ao]|gratuit[ao]|gratis|\d+(?:,\d{1,2})?\s*€)", spec_text, re.I)
+            sim = None if not fee else 0 if re.match(r"inclus|gratu|gratis", fee.group(1), re.I) \
+                else money_cents(fee.group(1))
         return {
             "name": label or clean(p.get("category")),
             "plan_type": plan_type,
-            "price_cents": money_cents(_text(p.get("price"))),
-            "period_days": 30,
+            "price_cents": money_cents(price_text),
+            "period_days": period,
             "first_period_cents": None,
             "activation_cents": money_cents(_text(activation)) if activation is not None else None,
-            "sim_cents": None,
+            "sim_cents": sim,
             **self._data_fields(label),
             "data_5g": bool(re.search(r"\b5G\b", f"{p['_heading']} {label}")),
             "data_5g_limited": False,
@@ -200,10 +242,10 @@ class VodafoneSpider(OperatorSpider):
             "eligibility": eligibility,
             "eligible_from": [],
             "promo_until": parse_date(promo.group(1), self.crawl_date) if promo else None,
-            "esim": True if re.search(r"esim", p["_heading"], re.I) else None,
-            "notes": None,
+            "esim": True if re.search(r"esim", f"{p['_heading']} {label}", re.I) else None,
+            "notes": "; ".join(abroad) or None,
             "offer_key": p["slug"],
-            "url": p.get("url") if str(p.get("url", "")).startswith("http") else f"{BASE}/{p['slug']}",
+            "url": p.get("url") if str(p.get("url", "")).startswith("http") else f"{base}/{p['slug']}",
         }
 
     # ---------------------------------------------------------------- helpers
@@ -218,6 +260,7 @@ class VodafoneSpider(OperatorSpider):
 
     @staticmethod
     def _data_fields(text: str) -> dict:
+        text = re.sub(r"\b[2-5]G\b", " ", text)  # the network ("Dolce Vita 5G 100 Giga"), not 5 GB
         unlimited = is_unlimited(text)
         return {"data_gb": None if unlimited else data_gb(text), "data_unlimited": unlimited}
 

@@ -1,6 +1,7 @@
-"""WindTre: the mobile offers page and the "passa a WINDTRE" (change operator) page.
+"""WindTre: the mobile offers page, the "passa a WINDTRE" (change operator) page, the Call Your Country page
+(offers for people born abroad) and the tourist page (SIMs for visitors).
 
-Both pages are client-rendered and guarded by Radware: a plain request gets a block page (the block
+All these pages are client-rendered and guarded by Radware: a plain request gets a block page (the block
 middleware marks that crawl blocked; on a page without offer cards this spider yields nothing). With the
 setting PROMOWATCH_BROWSER on, requests carry `meta={"playwright": True}` so scrapy-playwright renders them.
 
@@ -25,12 +26,23 @@ There is no real capture. The parser assumes this RENDERED DOM (an assumption; t
   "altri operatori" / "qualsiasi" names no closed set: eligible_from [] and the line goes to notes.
   Every card on the change-operator page is a portability offer.
   Origin variants of one offer get their own key: `<id>-da-<slugs>` (or `<id>-passa` without origins).
+
+Call Your Country (https://www.windtre.it/offerte-mobile/call-your-country, callback `parse_call_your_country`)
+and the tourist page (https://www.windtre.it/offerte-mobile/tourist, callback `parse_tourist`): URLs are our
+judgement; both ASSUMED to render the same cards (no capture; live they get the same Radware block page).
+- Call Your Country offers are only for customers born abroad (proved by the tax code): every card of that page,
+  and any card saying "nati all'estero" / "codice fiscale estero", is eligibility foreign_born (plan_type from
+  the card, normally prepaid); an origin line still gives eligible_from and the `-da-<slugs>` key.
+- every card of the tourist page is a one-off pack (plan_type tourist, period_days = "Valida 30 giorni" days,
+  price_cents = pack price, "SIM inclusa" -> sim_cents 0) unless its price says "al mese" / "4 settimane".
+- feature lines about other countries ("1000 minuti verso 60 Paesi esteri", "verso Bangladesh e Pakistan")
+  are not national minutes/data: they go to notes.
 """
 from __future__ import annotations
 
 import re
+from urllib.parse import urlparse
 
-import scrapy
 
 from spiders.base import OperatorSpider
 from spiders.parsing import (clean, data_gb, is_unlimited, money_cents, operators_named, parse_date, slug,
@@ -38,6 +50,8 @@ from spiders.parsing import (clean, data_gb, is_unlimited, money_cents, operator
 
 MOBILE = "https://www.windtre.it/offerte-mobile"
 PASSA = "https://www.windtre.it/passa-a-windtre-offerte-cambio-operatore"
+CYC = "https://www.windtre.it/offerte-mobile/call-your-country"
+TOURIST = "https://www.windtre.it/offerte-mobile/tourist"
 
 CARDS = ("//*[(@data-offer-id or contains(concat(' ', normalize-space(@class), ' '), ' offer-card '))"
          " and not(ancestor::*[@data-offer-id or contains(concat(' ', normalize-space(@class), ' '), ' offer-card ')])"
@@ -49,6 +63,10 @@ TEXT = (".//text()[not(ancestor::s or ancestor::del or ancestor::strike"
         " or ancestor::*[contains(@class, 'old')] or ancestor::script or ancestor::style)]")
 ORIGIN_LINE = re.compile(r"\b(?:passa|passi|provenient\w*|arriv\w*|solo per (?:i )?clienti)\b.*\bda\b", re.I)
 OPEN_ORIGIN = re.compile(r"\baltr[ioe]\b|\bqualsiasi\b|\bogni operatore\b", re.I)
+FOREIGN = re.compile(r"nat[ieoa] all['’]\s*estero|codice fiscale ester|anagrafica stranier", re.I)
+# a line about other countries ("1000 minuti verso 60 Paesi esteri", "verso Bangladesh e Pakistan")
+ABROAD = re.compile(r"\bester[oi]\b|\bpaesi\b(?!\s+(?:ue|dell['’]\s*(?:ue|unione)|europei|membri)\b)|internazional"
+                    r"|\bverso\s+(?:l['’]\s*)?(?!italia|wind|numeri|fissi|mobili|tutti)(?-i:[A-Z])", re.I)
 AMOUNT = r"(gratuit[ao]|gratis|inclus[ao]|\d+(?:[.,]\d{1,2})?\s*€|€\s*\d+(?:[.,]\d{1,2})?)"
 
 
@@ -76,39 +94,43 @@ def _fee(lines: list[str], label: str) -> int | None:
 
 class WindtreSpider(OperatorSpider):
     operator = "windtre"
-    start_urls = [MOBILE, PASSA]
+    start_urls = [MOBILE, PASSA, CYC, TOURIST]
     min_offers = 3
 
-    def _requests(self):
+    def start_meta(self) -> dict:
         browser = self.settings.getbool("PROMOWATCH_BROWSER") if hasattr(self, "settings") else False
-        meta = {"playwright": True, "playwright_page_goto_kwargs": {"wait_until": "networkidle"}} if browser else {}
-        for url in self.start_urls:
-            yield scrapy.Request(url, callback=self.parse, meta=dict(meta), dont_filter=True)
-
-    async def start(self):  # Scrapy >= 2.13
-        for request in self._requests():
-            yield request
-
-    def start_requests(self):  # older Scrapy
-        return self._requests()
+        return {"playwright": True, "playwright_page_goto_kwargs": {"wait_until": "networkidle"}} if browser else {}
 
     def parse(self, response):
+        path = urlparse(response.url).path.rstrip("/")
+        page = {urlparse(CYC).path: "cyc", urlparse(TOURIST).path: "tourist"}.get(path, "")
+        return self.parse_cards(response, page)  # a saved page of any kind handed to the default callback
+
+    def parse_call_your_country(self, response):
+        return self.parse_cards(response, "cyc")
+
+    def parse_tourist(self, response):
+        return self.parse_cards(response, "tourist")
+
+    def parse_cards(self, response, page: str = ""):
         seen = self.__dict__.setdefault("_seen_keys", set())
         passa_page = "passa-a-windtre" in response.url
         for card in response.xpath(CARDS):
-            item = self.parse_card(card, response, passa_page)
+            item = self.parse_card(card, response, passa_page, page)
             if item is None or item["offer_key"] in seen:
                 continue
             seen.add(item["offer_key"])
             yield self.offer(**item)
 
-    def parse_card(self, card, response, passa_page: bool) -> dict | None:
+    def parse_card(self, card, response, passa_page: bool, page: str = "") -> dict | None:
         name = _text(card.css(".offer-card__title")) or clean(card.attrib.get("data-offer-name"))
         name = name.rstrip("*").strip()
         if not name:
             return None
         all_text = _text([card])
         features = _lines(card.css(".offer-card__features li")) or _lines(card.xpath(".//li"))
+        abroad = [f for f in features if ABROAD.search(f) and not FOREIGN.search(f)]
+        features = [f for f in features if f not in abroad]
         lines = features + _lines(card.xpath(".//p | .//span[not(ancestor::p)] | .//div[not(*)]"))
         badges = _text(card.css(".offer-card__badges, .badge"))
         badge_5g = _text(card.css(".badge--5g"))
@@ -128,6 +150,8 @@ class WindtreSpider(OperatorSpider):
         kind = (card.attrib.get("data-offer-type") or "").lower()
         plan_type = "tourist" if "tour" in kind else "data_only" if "data" in kind or "internet" in kind else "prepaid"
         if plan_type == "prepaid" and re.search(r"\btourist\b|\bturist", f"{name} {kind}", re.I):
+            plan_type = "tourist"
+        if page == "tourist" and not re.search(r"\bmese\b|/mese|settiman", box_text or all_text, re.I):
             plan_type = "tourist"
         if re.search(r"4\s*settimane", box_text or all_text, re.I):
             period = 28
@@ -150,7 +174,7 @@ class WindtreSpider(OperatorSpider):
         limited = has_5g and bool(re.search(r"limitat|mbps", badge_5g, re.I))
 
         # origin and eligibility
-        notes = _lines(card.css(".offer-card__note"))
+        notes = _lines(card.css(".offer-card__note")) + abroad
         origin_text = _text(card.css(".offer-card__origin")) or next(
             (t for t in lines if ORIGIN_LINE.search(t) and (origin_slugs(t) or OPEN_ORIGIN.search(t))), "")
         if not origin_text:
@@ -188,7 +212,8 @@ class WindtreSpider(OperatorSpider):
             "sms": None if is_unlimited(sms_line) or not sms else int(sms.group(1)),
             "minutes_unlimited": is_unlimited(minutes_line),
             "sms_unlimited": is_unlimited(sms_line),
-            "eligibility": "portability" if portability else "all",
+            "eligibility": "foreign_born" if page == "cyc" or FOREIGN.search(all_text) else
+                           "portability" if portability else "all",
             "eligible_from": origins,
             "promo_until": parse_date(promo.group(1).replace(" ", ""), self.crawl_date) if promo else None,
             "esim": True if card.css(".badge--esim") or re.search(r"\besim\b", badges, re.I) else None,

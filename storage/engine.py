@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine
 
-HEAD_REVISION = "0001_initial"
+HEAD_REVISION = "0003_subscriptions_outbox"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 

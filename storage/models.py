@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -24,6 +24,9 @@ class CrawlRun(SQLModel, table=True):
     dropped_reasons: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     new_versions: int = 0
     error: Optional[str] = Field(default=None, sa_column=Column(Text))
+    # healthy crawls only: {"missed": {offer_id: consecutive misses incl. this one}, "back": {offer_id: misses before}}
+    presence: Optional[dict] = Field(default=None, sa_column=Column(JSON))
+    detected_at: Optional[datetime] = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
 class Offer(SQLModel, table=True):
@@ -56,3 +59,101 @@ class OfferVersion(SQLModel, table=True):
     content_hash: str = Field(max_length=64)
     valid_from: datetime
     valid_to: Optional[datetime] = None
+
+
+class OfferEvent(SQLModel, table=True):
+    """What one healthy crawl changed about one offer (alerts/detect writes it; at most one per offer per crawl)."""
+    __tablename__ = "offer_event"
+    __table_args__ = (
+        UniqueConstraint("crawl_run_id", "offer_id", name="uq_offer_event_run_offer"),
+        Index("ix_offer_event_created", "created_at"),
+        Index("ix_offer_event_operator_created", "operator", "created_at"),
+        Index("ix_offer_event_kind_created", "kind", "created_at"),
+        Index("ix_offer_event_offer", "offer_id", "id"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    crawl_run_id: int = Field(foreign_key="crawl_run.id")
+    offer_id: int = Field(foreign_key="offer.id")
+    operator: str = Field(max_length=32)
+    offer_key: str = Field(max_length=200)
+    kind: str = Field(max_length=16)  # new | returned | price_drop | price_rise | changed | removed | expiring
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    price_before: Optional[int] = None
+    price_after: Optional[int] = None
+    changes: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # field -> [before, after]
+    item: dict = Field(sa_column=Column(JSON, nullable=False))  # the offer as it now is (last seen, for removed)
+    version_id: Optional[int] = Field(default=None, foreign_key="offer_version.id")
+
+
+class Subscription(SQLModel, table=True):
+    """A subscriber's wishes: language, digest, quiet hours, and the filters an event's offer must pass.
+
+    List filters are empty for "any". Channel URLs (with their secrets) live in SubscriptionChannel.
+    """
+    __tablename__ = "subscription"
+    __table_args__ = (Index("ix_subscription_active", "active"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    active: bool = True
+    lang: str = Field(default="it", max_length=8)  # it | en | zh
+    digest: str = Field(default="off", max_length=8)  # off | daily | weekly
+    timezone: str = Field(default="Europe/Rome", max_length=64)  # for quiet hours and digest times
+    quiet_start: Optional[str] = Field(default=None, max_length=5)  # "22:00" local time; None = no quiet hours
+    quiet_end: Optional[str] = Field(default=None, max_length=5)  # "07:00"
+    rearm_hours: int = 168  # the same offer+kind alerts again only after this long, or when its price moves
+    operators: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    plan_types: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    kinds: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    max_price_cents: Optional[int] = None
+    min_gb: Optional[float] = None
+    only_5g: bool = False
+    origin: Optional[str] = Field(default=None, max_length=32)  # "--from iliad": only offers a customer of it can take
+    max_eur_per_gb_cents: Optional[float] = None
+    max_year_cents: Optional[int] = None  # price x periods + activation + SIM over 12 months
+
+
+class SubscriptionChannel(SQLModel, table=True):
+    """One Apprise URL of a subscription. `url` holds secrets: show `url_masked` (Apprise privacy mode) only."""
+    __tablename__ = "subscription_channel"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    subscription_id: int = Field(foreign_key="subscription.id", index=True)
+    url: str = Field(sa_column=Column(Text, nullable=False))
+    url_masked: str = Field(sa_column=Column(Text, nullable=False))
+    service: str = Field(max_length=32)  # the URL's schema: mailto, json, tgram, ...
+
+
+class Notification(SQLModel, table=True):
+    """The transactional outbox: one row per channel x event (or x digest), written with the events.
+
+    status: pending -> sending (claimed, `claimed_at` set) -> sent | pending again (failed: `attempts`+1, `due_at`
+    pushed back) -> dead (attempt limit reached, `last_error` kept, masked). A `sending` row whose claim is older
+    than the lease is reclaimable after a crash (the only way a message can go out twice).
+    A digest row collects events: `event_ids` lists them and `event_id` is None.
+    """
+    __tablename__ = "notification"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "event_id", name="uq_notification_channel_event"),
+        Index("ix_notification_status_due", "status", "due_at"),
+        Index("ix_notification_debounce", "subscription_id", "operator", "offer_key", "kind", "created_at"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    subscription_id: int = Field(foreign_key="subscription.id")
+    channel_id: int = Field(foreign_key="subscription_channel.id")
+    event_id: Optional[int] = Field(default=None, foreign_key="offer_event.id")
+    event_ids: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # digest rows
+    digest: Optional[str] = Field(default=None, max_length=32)  # e.g. "daily:2026-12-02"; None = one event
+    operator: Optional[str] = Field(default=None, max_length=32)
+    offer_key: Optional[str] = Field(default=None, max_length=200)
+    kind: Optional[str] = Field(default=None, max_length=16)
+    price_cents: Optional[int] = None  # the offer's price when alerted (debounce: re-arms when it moves)
+    status: str = Field(default="pending", max_length=8)  # pending | sending | sent | dead
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    due_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    claimed_at: Optional[datetime] = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    sent_at: Optional[datetime] = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    attempts: int = 0
+    last_error: Optional[str] = Field(default=None, sa_column=Column(Text))  # masked: never a channel secret

@@ -2,7 +2,11 @@
 
 `record_crawl` writes one crawl in one transaction: the CrawlRun, then — for a healthy crawl only —
 a batched upsert of the offers (one SELECT of the operator's offers, bulk inserts and updates) and a
-new OfferVersion only for offers whose content hash changed.
+new OfferVersion only for offers whose content hash changed. It also notes on the CrawlRun
+(`presence`) which active offers this crawl missed (with their consecutive-miss count) and which offers
+came back after missing crawls (with the misses before), so that change detection (alerts/detect, run
+afterwards in its own transaction, possibly late) can tell `removed` and `returned` from stored state.
+Storage never decides that an offer is removed: `Offer.active` is cleared by the detector.
 """
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from sqlmodel import Session
 
 from spiders.items import content_hash
 from storage.engine import get_engine
-from storage.models import CrawlRun, Offer, OfferVersion
+from storage.models import CrawlRun, Offer, OfferEvent, OfferVersion
 
 
 def utcnow() -> datetime:
@@ -42,15 +46,18 @@ def record_crawl(*, operator: str, started_at: datetime, finish_reason: str, sta
         session.flush()
         new_versions = 0
         if status == "healthy":
-            new_versions = _upsert_offers(session, operator, items, run.id, now)
+            new_versions, run.presence = _upsert_offers(session, operator, items, run.id, now)
             run.items_stored = len(items)
             run.new_versions = new_versions
         return CrawlResult(run.id, status, run.items_stored, new_versions)
 
 
-def _upsert_offers(session: Session, operator: str, items: list[dict], run_id: int, now: datetime) -> int:
+def _upsert_offers(session: Session, operator: str, items: list[dict], run_id: int,
+                   now: datetime) -> tuple[int, dict]:
+    """(new versions, presence) — presence: {"missed": {offer id: misses so far}, "back": {offer id: misses before}}."""
     existing = {o.offer_key: o for o in session.execute(select(Offer).where(Offer.operator == operator)).scalars()}
     changed: list[tuple[Offer, dict, str]] = []
+    back: dict[str, int] = {}
     for item in items:
         digest = content_hash(item)
         offer = existing.get(item["offer_key"])
@@ -61,6 +68,8 @@ def _upsert_offers(session: Session, operator: str, items: list[dict], run_id: i
             session.add(offer)
             changed.append((offer, item, digest))
             continue
+        if offer.missed_crawls or not offer.active:  # back after missing crawls: recorded, not silently reset
+            back[str(offer.id)] = offer.missed_crawls
         offer.last_seen, offer.active, offer.missed_crawls = now, True, 0
         if offer.content_hash != digest:
             offer.name, offer.plan_type, offer.price_cents = item["name"], item["plan_type"], item["price_cents"]
@@ -79,9 +88,12 @@ def _upsert_offers(session: Session, operator: str, items: list[dict], run_id: i
             offer.current_version_id = version.id
     seen = {item["offer_key"] for item in items}
     missing = [o for key, o in existing.items() if key not in seen]
+    missed: dict[str, int] = {}
     for offer in missing:
         offer.missed_crawls += 1
-    return len(changed)
+        if offer.active:  # an inactive (removed) offer has nothing more to report
+            missed[str(offer.id)] = offer.missed_crawls
+    return len(changed), {"missed": missed, "back": back}
 
 
 def list_offers(operator: str | None = None, active_only: bool = True, database_url: str | None = None) -> list[dict]:
@@ -132,3 +144,35 @@ def crawl_run(run_id: int, database_url: str | None = None) -> dict | None:
     with Session(get_engine(database_url)) as session:
         run = session.get(CrawlRun, run_id)
         return None if run is None else run.model_dump(mode="json")
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).isoformat()
+
+
+def event_dict(event) -> dict:
+    """An OfferEvent as plain JSON data (what `promowatch events --json` prints)."""
+    return {"id": event.id, "crawl_run_id": event.crawl_run_id, "offer_id": event.offer_id,
+            "operator": event.operator, "offer_key": event.offer_key, "kind": event.kind,
+            "created_at": _iso(event.created_at), "price_before": event.price_before,
+            "price_after": event.price_after, "changes": event.changes, "item": event.item,
+            "version_id": event.version_id}
+
+
+def list_events(operator: str | None = None, kind: str | None = None, since: datetime | None = None,
+                limit: int | None = 100, database_url: str | None = None) -> list[dict]:
+    """Stored change events, newest first."""
+    with Session(get_engine(database_url)) as session:
+        query = select(OfferEvent).order_by(OfferEvent.created_at.desc(), OfferEvent.id.desc())
+        if operator:
+            query = query.where(OfferEvent.operator == operator)
+        if kind:
+            query = query.where(OfferEvent.kind == kind)
+        if since is not None:
+            since = since.astimezone(timezone.utc) if since.tzinfo else since.replace(tzinfo=timezone.utc)
+            query = query.where(OfferEvent.created_at >= since)
+        if limit:
+            query = query.limit(limit)
+        return [event_dict(e) for e in session.execute(query).scalars()]

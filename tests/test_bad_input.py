@@ -1,7 +1,7 @@
 """Bad answers give the right crawl status and drop counts, never a crash, never a change to stored offers.
 
 Each case builds a fixtures folder from the bundled pages (mutated, or answered with an HTTP error) and
-crawls all five operators in one real `promowatch crawl --fixtures` process on a real SQLite file that
+crawls every operator in one real `promowatch crawl --fixtures` process on a real SQLite file that
 already holds a healthy crawl of the bundled pages.
 """
 import json
@@ -51,9 +51,18 @@ CASES = {
     "http_403": (lambda t: ("<html><body>Forbidden</body></html>", 403), {"failed"}),
     "http_500": (lambda t: ("<html><body>Internal Server Error</body></html>", 500), {"failed"}),
     "block_page": (lambda t: (BLOCK_PAGE, 200), {"blocked"}),
-    "layout_changed": (lambda t: (re.sub(r'class="', 'class="renamed-', re.sub(r"<script.*?</script>", "", t, flags=re.S)), 200),
-                       {"failed", "partial"}),
+    "layout_changed": (lambda t: (_renamed(t), 200), {"failed", "partial"}),
 }
+#: operators whose page carries an anti-bot vendor script near its top: cut short, what remains is that
+#: script and next to no text, which is exactly what a challenge page looks like
+TRUNCATED_LOOKS_BLOCKED = {"very"}
+
+
+def _renamed(text: str) -> str:
+    """The same content in a layout the spider does not know: HTML classes and JSON keys renamed."""
+    if text.lstrip()[:1] in ("{", "["):
+        return re.sub(r'"(\w+)"(\s*):', r'"renamed_\1"\2:', text)
+    return re.sub(r'class="', 'class="renamed-', re.sub(r"<script.*?</script>", "", text, flags=re.S))
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -67,7 +76,8 @@ def test_bad_answer_changes_nothing(case, env, tmp_path):
     assert proc.returncode == 1, proc.stderr[-2000:]
     rows = {r["operator"]: r for r in json.loads(proc.stdout)}
     for op in OPS:
-        assert rows[op]["status"] in statuses, (op, rows[op])
+        allowed = statuses | ({"blocked"} if case == "truncated" and op in TRUNCATED_LOOKS_BLOCKED else set())
+        assert rows[op]["status"] in allowed, (op, rows[op])
         assert rows[op]["new_versions"] == 0
     status = {r["operator"]: r for r in json.loads(run(PROMOWATCH + ["status", "--json"], env).stdout)}
     assert all(status[op]["consecutive_failures"] == 1 and status[op]["error"] for op in OPS)

@@ -3,7 +3,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -42,6 +41,13 @@ def test_offline_crawl_twice_adds_no_version(env):
     key = offers[0]["offer_key"]
     history = json.loads(run(PROMOWATCH + ["history", offers[0]["operator"], key, "--json"], env).stdout)
     assert len(history) == 1 and history[0]["valid_to"] is None
+    # every operator's tourist packs where it sells them; what an Iliad customer can take by porting
+    tourist = {o["operator"] for o in offers if o["plan_type"] == "tourist"}
+    assert {"tim", "vodafone", "windtre"} <= tourist
+    porting = json.loads(run(PROMOWATCH + ["offers", "--from", "iliad", "--json"], env).stdout)
+    assert all(o["operator"] != "iliad" and o["eligibility"] not in ("new_number", "existing_customer") for o in porting)
+    targeted = {o["operator"] for o in porting if "iliad" in o["eligible_from"] and o["eligibility"] == "portability"}
+    assert {"very", "ho", "kena"} <= targeted
 
 
 def test_scrapy_crawl_stores_into_the_same_database(env):
@@ -68,3 +74,22 @@ def test_parse_prints_items_without_database(env, tmp_path):
 def test_unknown_operator_is_a_clear_error(env):
     proc = run(PROMOWATCH + ["crawl", "acme", "--offline"], env, check=False)
     assert proc.returncode == 2 and "unknown operator" in proc.stderr
+
+
+def test_parse_follows_saved_detail_pages_from_the_index(env):
+    """1Mobile's list page lacks some figures; `parse` answers its detail requests from index.json beside it."""
+    page = FIXTURES / "unomobile" / "per-tutti.html"
+    items = json.loads(run(PROMOWATCH + ["parse", "unomobile", str(page), "--json", "--today", "2026-09-15"], env).stdout)
+    want = json.loads((FIXTURES / "unomobile" / "per-tutti.html.expected.json").read_text("utf-8"))
+    assert [i["offer_key"] for i in items] == [w["offer_key"] for w in want]
+
+
+def test_operators_lists_every_operator_with_its_facts(env):
+    from spiders.items import OPERATORS
+
+    rows = json.loads(run(PROMOWATCH + ["operators", "--json"], env).stdout)
+    assert [r["operator"] for r in rows] == list(OPERATORS)
+    assert all(r["spider"] and r["start_urls"] and r["min_offers"] >= 1 for r in rows)
+    assert {r["operator"]: r["host_network"] for r in rows}["ho"] == "vodafone"
+    table = run(PROMOWATCH + ["operators"], env).stdout
+    assert "not confirmed" in table and "MyTIM" in table

@@ -51,3 +51,10 @@ def test_operators_named(text, exclude, expected):
     from spiders.parsing import operators_named
 
     assert operators_named(text, exclude) == expected
+
+
+@pytest.mark.parametrize("lines,expected", cases("allowance_cases.json"))
+def test_allowances_from_feature_lines(lines, expected):
+    from spiders.parsing import allowances
+
+    assert allowances(lines) == expected

@@ -1,0 +1,207 @@
+"""Change detection: what a stored healthy crawl changed, as OfferEvent rows (design.md, "Change events").
+
+Runs after `record_crawl` has committed, in its own transaction, and derives everything from stored
+state, so it can run late (after a crash) and gives the same answer:
+
+- the OfferVersion rows this crawl created, each against the previous version of the same offer
+  (`new`, `price_drop`, `price_rise`, `changed`);
+- `CrawlRun.presence`, written by storage: the active offers the crawl missed with their consecutive-miss
+  count (`removed` when it reaches `removed_after`; the Offer becomes inactive) and the offers that came
+  back after missing crawls (`returned` when their last event was `removed`, else nothing unless the
+  content changed);
+- the version current at the crawl (`expiring` when promo_until is 0..`expiring_days` days after the
+  crawl's day, once per version);
+- the earlier healthy, detected crawls of the operator (none: this crawl is the baseline, no events).
+
+At most one event per offer per crawl (a unique constraint enforces it); a content or return event
+takes the slot before `expiring`, which then comes with the next crawl. `CrawlRun.detected_at` is
+claimed first in the same transaction: a crawl already detected yields nothing again, and a failure
+rolls the claim back so `detect_pending` picks the crawl up, oldest first, before the next one.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from datetime import date, datetime, timezone
+
+from sqlalchemy import func, select, update
+from sqlmodel import Session
+
+from spiders.items import FIELDS
+from storage.engine import get_engine
+from storage.models import CrawlRun, Offer, OfferEvent, OfferVersion
+from storage.repository import event_dict, utcnow
+
+log = logging.getLogger(__name__)
+
+KINDS = ("new", "returned", "price_drop", "price_rise", "changed", "removed", "expiring")
+#: the item fields whose difference is a change (price_cents is reported as price_before/price_after)
+COMPARED = tuple(f for f in FIELDS if f not in ("operator", "offer_key", "price_cents"))
+REMOVED_AFTER = 2
+EXPIRING_DAYS = 3
+
+
+def thresholds() -> dict:
+    """removed_after / expiring_days from PROMOWATCH_REMOVED_AFTER / PROMOWATCH_EXPIRING_DAYS (else the defaults)."""
+    return {"removed_after": int(os.environ.get("PROMOWATCH_REMOVED_AFTER") or REMOVED_AFTER),
+            "expiring_days": int(os.environ.get("PROMOWATCH_EXPIRING_DAYS") or EXPIRING_DAYS)}
+
+
+def diff(before: dict, after: dict) -> dict:
+    """field -> [before, after] for the compared fields that differ."""
+    return {f: [before.get(f), after.get(f)] for f in COMPARED if before.get(f) != after.get(f)}
+
+
+def detect_crawl(run_id: int, database_url: str | None = None, removed_after: int = REMOVED_AFTER,
+                 expiring_days: int = EXPIRING_DAYS) -> list[dict]:
+    """Detect the operator's undetected earlier crawls (oldest first), then this one; the events created."""
+    engine = get_engine(database_url)
+    with Session(engine) as session:
+        run = session.get(CrawlRun, run_id)
+        if run is None:
+            raise LookupError(f"no crawl run {run_id}")
+        operator = run.operator
+    events = detect_pending(database_url, operator=operator, before=run_id, removed_after=removed_after,
+                            expiring_days=expiring_days)
+    return events + _detect_one(engine, run_id, removed_after, expiring_days)
+
+
+def detect_pending(database_url: str | None = None, operator: str | None = None, before: int | None = None,
+                   removed_after: int = REMOVED_AFTER, expiring_days: int = EXPIRING_DAYS) -> list[dict]:
+    """Detect every healthy crawl not detected yet (optionally of one operator, before a run id), oldest first."""
+    engine = get_engine(database_url)
+    query = (select(CrawlRun.id).where(CrawlRun.status == "healthy", CrawlRun.detected_at.is_(None))
+             .order_by(CrawlRun.id))
+    if operator:
+        query = query.where(CrawlRun.operator == operator)
+    if before is not None:
+        query = query.where(CrawlRun.id < before)
+    with Session(engine) as session:
+        pending = list(session.execute(query).scalars())
+    events: list[dict] = []
+    for run_id in pending:
+        found = _detect_one(engine, run_id, removed_after, expiring_days)
+        if found:
+            log.info("detected late crawl %d: %d events", run_id, len(found))
+        events += found
+    return events
+
+
+def _detect_one(engine, run_id: int, removed_after: int, expiring_days: int) -> list[dict]:
+    now = utcnow()
+    with Session(engine) as session, session.begin():
+        # claim first: takes the write lock, so two detectors of one crawl never both write
+        claimed = session.execute(
+            update(CrawlRun).where(CrawlRun.id == run_id, CrawlRun.status == "healthy", CrawlRun.detected_at.is_(None))
+            .values(detected_at=now).execution_options(synchronize_session=False)).rowcount
+        if not claimed:
+            return []
+        run = session.get(CrawlRun, run_id)
+        earlier = session.execute(select(CrawlRun.id).where(
+            CrawlRun.operator == run.operator, CrawlRun.status == "healthy", CrawlRun.detected_at.is_not(None),
+            CrawlRun.id < run_id).limit(1)).first()
+        if earlier is None:  # the operator's first healthy crawl: baseline
+            return []
+        events = _events(session, run, now, removed_after, expiring_days)
+        session.add_all(events)
+        session.flush()
+        return [event_dict(e) for e in events]
+
+
+def _crawl_day(run: CrawlRun) -> date:
+    moment = run.finished_at
+    return (moment.astimezone(timezone.utc) if moment.tzinfo else moment).date()
+
+
+def _events(session: Session, run: CrawlRun, now: datetime, removed_after: int, expiring_days: int) -> list[OfferEvent]:
+    offers = {o.id: o for o in session.execute(select(Offer).where(Offer.operator == run.operator)).scalars()}
+    if not offers:
+        return []
+    ids = list(offers)
+    presence = run.presence or {}
+    missed = {int(k): v for k, v in (presence.get("missed") or {}).items()}
+    back = {int(k): v for k, v in (presence.get("back") or {}).items()}
+
+    # the version each offer had at this crawl, and the one before it for those this crawl changed
+    at_run = (select(func.max(OfferVersion.id)).where(OfferVersion.offer_id.in_(ids), OfferVersion.crawl_run_id <= run.id)
+              .group_by(OfferVersion.offer_id))
+    current = {v.offer_id: v for v in session.execute(select(OfferVersion).where(OfferVersion.id.in_(at_run))).scalars()}
+    changed = {oid: v for oid, v in current.items() if v.crawl_run_id == run.id}
+    prior = (select(func.max(OfferVersion.id)).where(OfferVersion.offer_id.in_(list(changed) or [-1]),
+                                                     OfferVersion.crawl_run_id < run.id)
+             .group_by(OfferVersion.offer_id))
+    previous = {v.offer_id: v for v in session.execute(select(OfferVersion).where(OfferVersion.id.in_(prior))).scalars()}
+    # each offer's last event before this crawl (is it currently removed?) and the versions already "expiring"
+    last_ids = (select(func.max(OfferEvent.id)).where(OfferEvent.offer_id.in_(ids), OfferEvent.crawl_run_id < run.id)
+                .group_by(OfferEvent.offer_id))
+    last_kind = dict(session.execute(select(OfferEvent.offer_id, OfferEvent.kind).where(OfferEvent.id.in_(last_ids))).all())
+    expiring_done = set(session.execute(select(OfferEvent.version_id).where(
+        OfferEvent.offer_id.in_(ids), OfferEvent.kind == "expiring")).scalars())
+
+    day = _crawl_day(run)
+    events: list[OfferEvent] = []
+
+    def add(offer_id: int, kind: str, version: OfferVersion, before: int | None, after: int | None,
+            changes: dict | None = None) -> None:
+        offer = offers[offer_id]
+        events.append(OfferEvent(crawl_run_id=run.id, offer_id=offer_id, operator=offer.operator,
+                                 offer_key=offer.offer_key, kind=kind, created_at=now, price_before=before,
+                                 price_after=after, changes=changes or {}, item=version.data, version_id=version.id))
+
+    for offer_id, version in current.items():
+        offer = offers[offer_id]
+        removed_before = last_kind.get(offer_id) == "removed"
+        if offer_id in missed:
+            if missed[offer_id] >= removed_after and not removed_before:
+                add(offer_id, "removed", version, version.data["price_cents"], None)
+                if offer.missed_crawls:  # still absent now (a late detection may find it already back)
+                    offer.active = False
+            continue
+        if removed_before and offer_id not in back:
+            continue  # removed earlier and still absent
+        price = version.data["price_cents"]
+        prev = previous.get(offer_id) if offer_id in changed else None
+        if offer_id in back and removed_before:
+            before = prev.data if prev is not None else version.data
+            add(offer_id, "returned", version, before["price_cents"], price, diff(before, version.data))
+            if not offer.missed_crawls:
+                offer.active = True
+            continue
+        if offer_id in changed:
+            if prev is None:
+                add(offer_id, "new", version, None, price)
+                continue
+            old_price, changes = prev.data["price_cents"], diff(prev.data, version.data)
+            if price != old_price:
+                add(offer_id, "price_drop" if price < old_price else "price_rise", version, old_price, price, changes)
+                continue
+            if changes:
+                add(offer_id, "changed", version, old_price, price, changes)
+                continue
+        promo = version.data.get("promo_until")
+        if promo and version.id not in expiring_done and 0 <= (date.fromisoformat(promo) - day).days <= expiring_days:
+            add(offer_id, "expiring", version, None, price)
+    events.sort(key=lambda e: (e.offer_key, e.kind))
+    return events
+
+
+def count_by_kind(events: list[dict]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for event in events:
+        counts[event["kind"]] = counts.get(event["kind"], 0) + 1
+    return counts
+
+
+def detect_after_crawl(run_id: int, database_url: str | None = None) -> list[dict] | None:
+    """What every entry point calls once a healthy crawl is stored: the events, or None when detection failed.
+
+    A failure is logged and leaves the crawl stored with detected_at NULL; the next detection of the
+    operator picks it up first (detect_pending).
+    """
+    try:
+        events = detect_crawl(run_id, database_url=database_url, **thresholds())
+    except Exception:  # noqa: BLE001 — never lose the crawl over detection
+        log.exception("change detection of crawl %d failed; it stays pending for the next run", run_id)
+        return None
+    log.debug("crawl %d: %d events %s", run_id, len(events), count_by_kind(events) or "")
+    return events

@@ -1,0 +1,4 @@
+"""`python -m promowatch` = the `promowatch` command."""
+from promowatch.cli import main
+
+main()

@@ -1,0 +1,204 @@
+"""`promowatch import` and `promowatch events`, defined on the CLI's Typer app by `register(app)`.
+
+(`register` rather than a module-level `from promowatch.cli import app`: under `python -m promowatch.cli`
+the CLI module is `__main__`, and importing `promowatch.cli` again would define the commands on a copy.)
+
+`import` is a crawl whose items come from a file: the items go through `normalise` (bad ones dropped and
+counted by reason, like the pipeline), the crawl through `record_crawl`, the change detection through
+`detect_after_crawl` — the code a Scrapy crawl uses. Heavy imports happen inside the commands.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True)
+
+KIND_COLOURS = {"new": "green", "returned": "green", "price_drop": "bold green", "price_rise": "red",
+                "changed": "yellow", "removed": "red", "expiring": "magenta"}
+
+
+class ImportUsageError(Exception):
+    """A usage error of `promowatch import` (exit code 2, nothing recorded)."""
+
+
+def _euro(cents) -> str:
+    return "" if cents is None else f"{cents / 100:.2f} €".replace(".", ",")
+
+
+def _print_json(data) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def _fail(message: str, code: int = 2):
+    err.print(f"[red]{message}[/]", highlight=False)
+    raise typer.Exit(code)
+
+
+def import_items(raw_items: list, operator: str | None = None, min_offers: int = 1,
+                 database_url: str | None = None) -> dict:
+    """Record a list of offer items as one crawl of one operator, then detect its changes."""
+    from spiders.items import OPERATORS, InvalidOffer, normalise
+    from storage.repository import record_crawl, utcnow
+
+    started = utcnow()
+    if not isinstance(raw_items, list):
+        raise ImportUsageError(f"expected a JSON list of offer items, got {type(raw_items).__name__}")
+    if operator is not None and operator not in OPERATORS:
+        raise ImportUsageError(f"unknown operator {operator!r}; known: {', '.join(OPERATORS)}")
+    named = [r.get("operator") for r in raw_items if isinstance(r, dict) and r.get("operator") is not None]
+    if operator is None:
+        found = sorted(set(map(str, named)))
+        if not found:
+            raise ImportUsageError("cannot tell the operator: the list has no item naming one; pass --operator")
+        if len(found) > 1:
+            raise ImportUsageError(f"items of several operators ({', '.join(found)}): import one operator at a time")
+        operator = found[0]
+        if operator not in OPERATORS:
+            raise ImportUsageError(f"unknown operator {operator!r} in the items; known: {', '.join(OPERATORS)}")
+    else:
+        others = sorted({str(o) for o in named if o != operator})
+        if others:
+            count = sum(1 for o in named if o != operator)
+            raise ImportUsageError(f"{count} item(s) are of operator {', '.join(others)}, not {operator}")
+    items, keys, dropped = [], set(), {}
+    for raw in raw_items:
+        try:
+            item = normalise({**raw, "operator": operator} if isinstance(raw, dict) else raw)
+        except InvalidOffer as exc:
+            dropped[exc.reason] = dropped.get(exc.reason, 0) + 1
+            continue
+        if item["offer_key"] in keys:
+            dropped["duplicate_offer_key"] = dropped.get("duplicate_offer_key", 0) + 1
+            continue
+        keys.add(item["offer_key"])
+        items.append(item)
+    if not raw_items:
+        status, error = "failed", "empty list: no offer to import"
+    elif not items:
+        status, error = "failed", f"no valid offer among {len(raw_items)} items (dropped: {dropped})"
+    elif len(items) < min_offers:
+        status, error = "partial", f"only {len(items)} offers, expected at least {min_offers}"
+    else:
+        status, error = "healthy", None
+    result = record_crawl(operator=operator, started_at=started, finish_reason="import", status=status, items=items,
+                          items_scraped=len(raw_items), dropped=dropped, error=error, database_url=database_url)
+    events = None
+    if status == "healthy":
+        from alerts.detect import detect_after_crawl
+
+        events = detect_after_crawl(result.run_id, database_url)
+    return {"crawl_run_id": result.run_id, "operator": operator, "status": status, "error": error,
+            "offers": result.stored, "dropped": dropped, "new_versions": result.new_versions,
+            "detected": events is not None, "events": events or []}
+
+
+def _since(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        _fail(f"--since {text!r} is not an ISO date or date-time (e.g. 2026-09-15 or 2026-09-15T08:00)")
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _price(event: dict) -> str:
+    before, after = event.get("price_before"), event.get("price_after")
+    if before is not None and after is not None and before != after:
+        return f"{_euro(before)} → {_euro(after)}"
+    return _euro(after if after is not None else before)
+
+
+def _change_text(changes: dict) -> str:
+    def show(value):
+        if value is None:
+            return "—"
+        if isinstance(value, list):
+            return ",".join(map(str, value)) or "[]"
+        if isinstance(value, float):
+            return f"{value:g}"
+        return str(value)
+
+    return "\n".join(f"{field}: {show(a)} → {show(b)}" for field, (a, b) in changes.items())
+
+
+def events_table(events: list[dict], title: str) -> Table:
+    table = Table(title=title)
+    for col, justify in (("time (UTC)", "left"), ("operator", "left"), ("offer", "left"), ("kind", "left"),
+                         ("price", "right"), ("changed", "left")):
+        table.add_column(col, justify=justify)
+    for e in events:
+        name = (e.get("item") or {}).get("name") or e["offer_key"]
+        colour = KIND_COLOURS.get(e["kind"], "white")
+        table.add_row((e["created_at"] or "")[:16].replace("T", " "), e["operator"], f"{name}\n[dim]{e['offer_key']}[/]",
+                      f"[{colour}]{e['kind']}[/]", _price(e), _change_text(e.get("changes") or {}))
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    """Define `import` and `events` on the CLI's app."""
+
+    @app.command("import")
+    def import_(file: Path = typer.Argument(..., help="JSON list of offer items (what `promowatch parse --json` prints)"),
+                operator: Optional[str] = typer.Option(None, "--operator", help="operator slug (default: the items')"),
+                min_offers: int = typer.Option(1, "--min-offers", help="fewer valid offers make the crawl partial"),
+                as_json: bool = typer.Option(False, "--json")):
+        """Record a file of offer items as one crawl of one operator, then detect what changed."""
+        if not file.is_file():
+            _fail(f"no such file: {file}")
+        try:
+            raw = json.loads(file.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            _fail(f"{file} is not JSON: {exc}")
+        try:
+            summary = import_items(raw, operator=operator, min_offers=min_offers)
+        except ImportUsageError as exc:
+            _fail(str(exc))
+        if as_json:
+            _print_json(summary)
+        else:
+            colour = "green" if summary["status"] == "healthy" else "red"
+            console.print(f"{summary['operator']}: crawl {summary['crawl_run_id']} [{colour}]{summary['status']}[/], "
+                          f"{summary['offers']} offers, {summary['new_versions']} new versions, "
+                          f"dropped {summary['dropped'] or 0}", highlight=False)
+            if summary["events"]:
+                console.print(events_table(summary["events"], title=f"{len(summary['events'])} events"))
+            elif summary["detected"]:
+                console.print("no change events")
+        if summary["status"] != "healthy":
+            err.print(f"[red]crawl {summary['status']}: {summary['error']}[/]", highlight=False)
+            raise typer.Exit(1)
+        if not summary["detected"]:
+            err.print("[red]change detection failed; the crawl is stored and will be detected with the next one[/]")
+            raise typer.Exit(1)
+
+    @app.command()
+    def events(operator: Optional[str] = typer.Option(None, "--operator"),
+               kind: Optional[str] = typer.Option(None, "--kind", help="new, returned, price_drop, price_rise, changed, "
+                                                                        "removed, expiring"),
+               since: Optional[str] = typer.Option(None, "--since", help="ISO date or date-time (UTC when no offset)"),
+               limit: int = typer.Option(100, "--limit", min=1),
+               as_json: bool = typer.Option(False, "--json")):
+        """The change events detected, newest first."""
+        from alerts.detect import KINDS
+        from spiders.items import OPERATORS
+        from storage.repository import list_events
+
+        if operator and operator not in OPERATORS:
+            _fail(f"unknown operator: {operator}; known: {', '.join(OPERATORS)}")
+        if kind and kind not in KINDS:
+            _fail(f"unknown kind: {kind}; known: {', '.join(KINDS)}")
+        rows = list_events(operator=operator, kind=kind, since=_since(since), limit=limit)
+        if as_json:
+            _print_json(rows)
+        else:
+            console.print(events_table(rows, title=f"{len(rows)} events"))

@@ -1,0 +1,84 @@
+"""What a person asks of the stored offers: filters and orderings over offer items.
+
+The rules here (who can take an offer when coming from operator X, what €/GB means for an unlimited
+offer) are the single definition used by `promowatch offers` and by alert matching, so a subscriber's
+filter and the table they check it against always agree.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: eligibilities a person porting their number from another operator can still take
+_PORTING_OK = frozenset({"all", "portability", "under_18", "under_30", "over_60", "foreign_born"})
+SORTS = ("price", "gb", "eur-per-gb", "operator")
+
+
+def can_take_from(item: dict, origin: str) -> bool:
+    """Can a customer of `origin` take this offer by porting their number to its operator?
+
+    Not an offer of `origin` itself, not one for new numbers or existing customers only, and, where the
+    offer names the operators whose customers may take it, `origin` must be one of them.
+    """
+    if item["operator"] == origin or item.get("eligibility", "all") not in _PORTING_OK:
+        return False
+    allowed = item.get("eligible_from") or []
+    return not allowed or origin in allowed
+
+
+def eur_per_gb_cents(item: dict) -> float | None:
+    """Cents per GB of one period: 0 for unlimited data, None for an offer without data."""
+    if item.get("data_unlimited"):
+        return 0.0
+    gb = item.get("data_gb")
+    if not gb:
+        return None
+    return item["price_cents"] / gb
+
+
+def twelve_month_cents(item: dict) -> int:
+    """What the first 12 months cost: every period's price (first period's own where given), activation, SIM."""
+    period = max(int(item.get("period_days") or 30), 1)
+    periods = max(1, round(365 / period)) if item.get("plan_type") != "tourist" else 1
+    first = item.get("first_period_cents")
+    recurring = item["price_cents"] * periods if first is None else first + item["price_cents"] * (periods - 1)
+    return recurring + (item.get("activation_cents") or 0) + (item.get("sim_cents") or 0)
+
+
+@dataclass
+class OfferFilter:
+    operators: set[str] = field(default_factory=set)
+    plan_types: set[str] = field(default_factory=set)
+    max_price_cents: int | None = None
+    min_gb: float | None = None
+    only_5g: bool = False
+    origin: str | None = None
+
+    def matches(self, item: dict) -> bool:
+        if self.operators and item["operator"] not in self.operators:
+            return False
+        if self.plan_types and item["plan_type"] not in self.plan_types:
+            return False
+        if self.max_price_cents is not None and item["price_cents"] > self.max_price_cents:
+            return False
+        if self.min_gb is not None and not item.get("data_unlimited") and (item.get("data_gb") or 0) < self.min_gb:
+            return False
+        if self.only_5g and not item.get("data_5g"):
+            return False
+        return self.origin is None or can_take_from(item, self.origin)
+
+
+def sort_offers(items: list[dict], by: str = "operator") -> list[dict]:
+    """Cheapest first, most data first, cheapest GB first (no-data offers last), or by operator."""
+    if by == "price":
+        key = lambda i: (i["price_cents"], i["operator"], i["offer_key"])  # noqa: E731
+    elif by == "gb":
+        key = lambda i: (0 if i.get("data_unlimited") else 1, -(i.get("data_gb") or 0), i["price_cents"])  # noqa: E731
+    elif by == "eur-per-gb":
+        def key(i):
+            per_gb = eur_per_gb_cents(i)
+            return (per_gb is None, per_gb or 0.0, i["price_cents"], i["operator"])
+    elif by == "operator":
+        key = lambda i: (i["operator"], i["price_cents"], i["offer_key"])  # noqa: E731
+    else:
+        raise ValueError(f"unknown sort {by!r}; one of {', '.join(SORTS)}")
+    return sorted(items, key=key)

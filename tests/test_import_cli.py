@@ -1,0 +1,120 @@
+"""`promowatch import` and `promowatch events` as real processes on a real SQLite file."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import FIXTURES, ROOT
+
+PROMOWATCH = [sys.executable, "-m", "promowatch.cli"]
+
+
+def offer(key, price, operator="iliad", **extra):
+    return {"operator": operator, "offer_key": key, "name": key.upper(), "url": f"https://www.iliad.it/{key}",
+            "plan_type": "prepaid", "price_cents": price, "period_days": 30, **extra}
+
+
+def run(*args, check=True):
+    env = {k: v for k, v in os.environ.items() if k != "PROMOWATCH_LOG_LEVEL"}  # tmp_db set the database URL
+    proc = subprocess.run(PROMOWATCH + list(args), cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{args} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture
+def write(tmp_path):
+    def write(name, data):
+        path = tmp_path / name
+        path.write_text(json.dumps(data))
+        return str(path)
+    return write
+
+
+def test_import_twice_then_list_events(tmp_db, write):
+    first = json.loads(run("import", write("1.json", [offer("a", 999), offer("b", 699, data_gb=100)]), "--json").stdout)
+    assert first["status"] == "healthy" and first["offers"] == 2 and first["events"] == []  # baseline
+    second = json.loads(run("import", write("2.json", [offer("a", 999), offer("b", 599, data_gb=150), offer("c", 499)]),
+                            "--operator", "iliad", "--json").stdout)
+    assert second["status"] == "healthy" and second["new_versions"] == 2
+    assert sorted((e["offer_key"], e["kind"]) for e in second["events"]) == [("b", "price_drop"), ("c", "new")]
+    events = json.loads(run("events", "--json").stdout)
+    assert {e["id"] for e in events} == {e["id"] for e in second["events"]}
+    drop = next(e for e in events if e["kind"] == "price_drop")
+    assert (drop["price_before"], drop["price_after"], drop["changes"]) == (699, 599, {"data_gb": [100.0, 150.0]})
+    assert [e["offer_key"] for e in json.loads(run("events", "--kind", "new", "--json").stdout)] == ["c"]
+    assert json.loads(run("events", "--operator", "ho", "--json").stdout) == []
+    assert json.loads(run("events", "--since", "2999-01-01", "--json").stdout) == []
+    assert len(json.loads(run("events", "--since", "2000-01-01T00:00:00+02:00", "--limit", "1", "--json").stdout)) == 1
+    table = run("events").stdout
+    assert "price_drop" in table and "6,99 € → 5,99 €" in table and "data_gb: 100 → 150" in table
+    # the same file again: stored, compared, nothing changed
+    assert json.loads(run("import", write("3.json", [offer("a", 999), offer("b", 599, data_gb=150), offer("c", 499)]),
+                          "--json").stdout)["events"] == []
+
+
+def test_import_empty_list_is_an_unhealthy_crawl(tmp_db, write):
+    run("import", write("1.json", [offer("a", 999)]))
+    proc = run("import", write("empty.json", []), "--operator", "iliad", "--json", check=False)
+    assert proc.returncode == 1, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["status"] == "failed" and "empty list" in summary["error"] and summary["events"] == []
+    status = {r["operator"]: r for r in json.loads(run("status", "--json").stdout)}
+    assert status["iliad"]["status"] == "failed" and "empty list" in status["iliad"]["error"]
+    assert [o["offer_key"] for o in json.loads(run("offers", "--json").stdout)] == ["a"]
+    assert json.loads(run("events", "--json").stdout) == []
+    # without --operator an empty list names no operator: a usage error, nothing recorded
+    proc = run("import", write("empty.json", []), check=False)
+    assert proc.returncode == 2 and "--operator" in proc.stderr
+
+
+def test_wrong_operator_is_a_clear_error_and_records_nothing(tmp_db, write):
+    proc = run("import", write("x.json", [offer("a", 999), offer("b", 699, operator="ho")]), "--operator", "iliad",
+               check=False)
+    assert proc.returncode == 2 and "1 item(s) are of operator ho, not iliad" in proc.stderr
+    proc = run("import", write("y.json", [offer("a", 999), offer("b", 699, operator="ho")]), check=False)
+    assert proc.returncode == 2 and "several operators" in proc.stderr
+    status = {r["operator"]: r for r in json.loads(run("status", "--json").stdout)}
+    assert status["iliad"]["status"] == "never crawled"
+
+
+def test_bad_items_dropped_by_reason_and_min_offers(tmp_db, write):
+    items = [offer("a", 999), offer("b", 0), offer("c", "9,99"), offer("a", 899), {"offer_key": "d"}]
+    proc = run("import", write("x.json", items), "--min-offers", "2", "--json", check=False)
+    summary = json.loads(proc.stdout)
+    assert proc.returncode == 1 and summary["status"] == "partial" and "at least 2" in summary["error"]
+    assert summary["dropped"] == {"zero_price": 1, "bad_price": 1, "duplicate_offer_key": 1, "no_price": 1}
+    assert json.loads(run("offers", "--json").stdout) == []  # a partial crawl changes nothing
+    summary = json.loads(run("import", write("x.json", items), "--json").stdout)
+    assert summary["status"] == "healthy" and summary["offers"] == 1
+
+
+def test_what_parse_prints_imports(tmp_db, tmp_path):
+    parsed = run("parse", "vodafone", str(FIXTURES / "vodafone" / "mobile.html"), "--json", "--today", "2026-09-15")
+    path = tmp_path / "vodafone.json"
+    path.write_text(parsed.stdout)
+    summary = json.loads(run("import", str(path), "--json").stdout)
+    assert summary["operator"] == "vodafone" and summary["status"] == "healthy"
+    assert summary["offers"] == len(json.loads(parsed.stdout)) > 0 and summary["dropped"] == {}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["events", "--kind", "bogus"], "unknown kind"),
+    (["events", "--operator", "acme"], "unknown operator"),
+    (["events", "--since", "yesterday"], "not an ISO date"),
+    (["import", "/nonexistent.json"], "no such file"),
+])
+def test_usage_errors(tmp_db, args, message):
+    proc = run(*args, check=False)
+    assert proc.returncode == 2 and message in proc.stderr
+
+
+def test_import_items_rejects_non_lists(tmp_db):
+    from promowatch.cli_events import ImportUsageError, import_items
+
+    with pytest.raises(ImportUsageError, match="JSON list"):
+        import_items({"operator": "iliad"})
+    with pytest.raises(ImportUsageError, match="unknown operator 'acme'"):
+        import_items([offer("a", 999, operator="acme")])

@@ -1,0 +1,81 @@
+"""Who can take an offer, €/GB, 12-month cost, filters and orderings (tables in data/offer_query.json),
+and `promowatch offers` with its filters on a real SQLite database."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+from storage.offer_query import OfferFilter, can_take_from, eur_per_gb_cents, sort_offers, twelve_month_cents
+
+CASES = json.loads((ROOT / "tests" / "data" / "offer_query.json").read_text("utf-8"))
+
+
+@pytest.mark.parametrize("case", CASES["can_take_from"], ids=lambda c: f"{c['offer']['operator']}-{c['origin']}-{c['ok']}")
+def test_can_take_from(case):
+    assert can_take_from(case["offer"], case["origin"]) is case["ok"]
+
+
+@pytest.mark.parametrize("case", CASES["eur_per_gb_cents"])
+def test_eur_per_gb(case):
+    assert eur_per_gb_cents(case["offer"]) == case["want"]
+
+
+@pytest.mark.parametrize("case", CASES["twelve_month_cents"])
+def test_twelve_month_cost(case):
+    assert twelve_month_cents(case["offer"]) == case["want"]
+
+
+def _item(op, key, price, gb=None, unlimited=False, g5=False, plan="prepaid", **extra):
+    return {"operator": op, "offer_key": key, "name": key, "url": "https://x.example/", "plan_type": plan,
+            "price_cents": price, "period_days": 30, "data_gb": gb, "data_unlimited": unlimited, "data_5g": g5,
+            **extra}
+
+
+ITEMS = [_item("iliad", "a", 999, 200.0, g5=True), _item("very", "b", 599, 150.0),
+         _item("ho", "c", 1299, unlimited=True, g5=True), _item("tim", "d", 499, plan="voice_only"),
+         _item("kena", "e", 699, 300.0, g5=True, eligibility="portability", eligible_from=["tim"])]
+
+
+def test_filter_and_sort():
+    keys = lambda items: [i["offer_key"] for i in items]  # noqa: E731
+    assert keys(sort_offers(ITEMS, "price")) == ["d", "b", "e", "a", "c"]
+    assert keys(sort_offers(ITEMS, "gb")) == ["c", "e", "a", "b", "d"]
+    assert keys(sort_offers(ITEMS, "eur-per-gb")) == ["c", "e", "b", "a", "d"]
+    assert keys(i for i in ITEMS if OfferFilter(only_5g=True, max_price_cents=1000).matches(i)) == ["a", "e"]
+    assert keys(i for i in ITEMS if OfferFilter(min_gb=180).matches(i)) == ["a", "c", "e"]
+    assert keys(i for i in ITEMS if OfferFilter(origin="iliad").matches(i)) == ["b", "c", "d"]
+    assert keys(i for i in ITEMS if OfferFilter(plan_types={"voice_only"}).matches(i)) == ["d"]
+    with pytest.raises(ValueError):
+        sort_offers(ITEMS, "cheapest")
+
+
+def _cli(*args, env):
+    return subprocess.run([sys.executable, "-m", "promowatch", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_offers_command_filters_a_real_database(tmp_db):
+    env = {**os.environ, "PROMOWATCH_DATABASE_URL": tmp_db}
+    from spiders.items import normalise
+    from storage.repository import record_crawl, utcnow
+
+    by_op: dict[str, list] = {}
+    for it in ITEMS:
+        by_op.setdefault(it["operator"], []).append(normalise(it))
+    for op, items in by_op.items():
+        record_crawl(operator=op, started_at=utcnow(), finish_reason="finished", status="healthy", items=items,
+                     items_scraped=len(items), dropped={}, error=None, database_url=tmp_db)
+    out = _cli("offers", "--from", "iliad", "--sort", "price", "--json", env=env)
+    assert out.returncode == 0, out.stderr
+    assert [i["offer_key"] for i in json.loads(out.stdout)] == ["d", "b", "c"]
+    out = _cli("offers", "--5g", "--min-gb", "250", "--json", env=env)
+    assert [i["offer_key"] for i in json.loads(out.stdout)] == ["c", "e"]
+    table = _cli("offers", "--operator", "iliad", "--operator", "very", "--sort", "eur-per-gb", env=env)
+    assert table.returncode == 0 and "€/GB" in table.stdout and "2 offers" in table.stdout
+    for bad in (["--max-price", "abc"], ["--from", "nokia"], ["--sort", "cheapest"], ["--plan-type", "family"]):
+        out = _cli("offers", *bad, env=env)
+        assert out.returncode == 2, bad
+        assert out.stderr.strip(), bad
