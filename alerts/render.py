@@ -1,0 +1,309 @@
+"""Messages: change events as text a person reads, in the subscriber's language and time zone.
+
+Pure functions, no database: `render_event` (one event), `render_digest` (many, grouped by operator or by
+kind, with a count in the title) and `render_test` (what `promowatch test-notify` sends) each return a
+`Message(title, body)`.
+
+The wording lives in Jinja2 templates, one folder per language (`alerts/templates/<lang>/`: `event.txt.j2`,
+`digest.txt.j2`, `test.txt.j2` and `_macros.j2` with the phrases — price and period, data, eligibility,
+field labels of `changed` events). This module only prepares the facts and formats them with Babel in the
+subscriber's locale: money as EUR (`it` "7,99 €", `en` "€7.99", `zh` "€7.99"), GB with the locale's decimal
+separator, dates and times converted to the subscriber's time zone (zoneinfo).
+
+Rules of the output:
+- templates are plain text (no autoescape) and strict: an undefined variable raises (StrictUndefined);
+- every line is right-stripped, runs of spaces inside a line and of blank lines are collapsed; non-breaking
+  spaces that Babel puts in amounts and times ("7,99\\u00a0€", "12:30\\u202fPM") become plain spaces, so a
+  message reads and searches the same on every channel (SMS gateways, push, mail);
+- a title is one line of at most `MAX_TITLE` characters (push channels), the offer name shortened first;
+- an unknown language falls back to Italian (the service's home language) with a warning in the log,
+  so a bad `Subscription.lang` never keeps a notification from going out; regional forms are understood
+  ("en-GB", "zh_CN", "it_IT" -> en, zh, it). An unknown time zone falls back to Europe/Rome likewise.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from functools import cache, lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel.dates import format_date, format_skeleton, format_time
+from babel.lists import format_list
+from babel.numbers import format_currency, format_decimal
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from spiders.items import DEFAULTS, FIELDS
+
+log = logging.getLogger(__name__)
+
+LANGS = ("it", "en", "zh")
+DEFAULT_LANG = "it"
+DEFAULT_TZ = "Europe/Rome"
+#: the Babel locale of each language
+LOCALES = {"it": "it_IT", "en": "en", "zh": "zh_Hans_CN"}
+TEMPLATES = Path(__file__).with_name("templates")
+MAX_TITLE = 99
+MAX_TITLE_NAME = 60
+#: how events are ordered inside a digest group: what a subscriber wants to see first
+KIND_ORDER = ("price_drop", "new", "returned", "expiring", "changed", "price_rise", "removed")
+GROUP_BY = ("operator", "kind")
+
+
+@dataclass(frozen=True)
+class Message:
+    title: str
+    body: str
+
+
+# ---------------------------------------------------------------- language, time zone, operator names
+
+def resolve_lang(lang: str | None) -> str:
+    """One of LANGS: "en-GB"/"zh_CN"/"IT" are understood; anything else is Italian (logged)."""
+    code = re.split(r"[-_]", (lang or "").strip().lower(), maxsplit=1)[0]
+    if code in LANGS:
+        return code
+    log.warning("no messages in language %r; writing Italian", lang)
+    return DEFAULT_LANG
+
+
+def _zone(tz: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(tz or DEFAULT_TZ)
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("unknown time zone %r; writing times for %s", tz, DEFAULT_TZ)
+        return ZoneInfo(DEFAULT_TZ)
+
+
+@lru_cache(maxsize=1)
+def _operator_names() -> dict[str, str]:
+    try:
+        from promowatch.operator_facts import load
+        return {op: entry["name"] for op, entry in load().items()}
+    except Exception:  # noqa: BLE001 — a broken facts file must not stop messages: slugs then
+        log.exception("operator facts unreadable; operator names fall back to slugs")
+        return {}
+
+
+def operator_name(slug: str | None) -> str:
+    return _operator_names().get(slug or "", slug or "?")
+
+
+def display_name(operator: str, name: str) -> str:
+    """The offer name as a person recognises it: prefixed with the operator unless the name already says it."""
+    op_name = operator_name(operator)
+    for word in {operator, op_name, op_name.split()[0].rstrip(".")}:
+        if word and re.match(rf"{re.escape(word)}(?![a-z0-9])", name, re.IGNORECASE):
+            return name
+    return f"{op_name} {name}"
+
+
+# ---------------------------------------------------------------- Babel formatting, bound to a locale
+
+def _as_date(value) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def _as_datetime(value, zone: ZoneInfo) -> datetime | None:
+    if value is None or value == "":
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if moment.tzinfo is None:  # storage is UTC
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(zone)
+
+
+def _filters(locale: str) -> dict:
+    def money(cents) -> str:
+        return format_currency(Decimal(int(cents)) / 100, "EUR", locale=locale)
+
+    def num(value) -> str:
+        return format_decimal(value, format="#,##0.##", locale=locale)
+
+    def longdate(value) -> str:
+        return format_date(_as_date(value), "long", locale=locale)
+
+    def shortdate(value) -> str:
+        return format_skeleton("MMMd", _as_date(value), locale=locale)
+
+    def hm(moment: datetime) -> str:
+        return format_time(moment, "short", tzinfo=moment.tzinfo, locale=locale)
+
+    def opnames(slugs) -> list[str]:
+        return [operator_name(s) for s in slugs or ()]
+
+    def oplist(slugs, style: str = "standard") -> str:
+        return format_list(opnames(slugs), style=style, locale=locale)
+
+    return {"money": money, "num": num, "longdate": longdate, "shortdate": shortdate, "hm": hm,
+            "opnames": opnames, "oplist": oplist, "lcfirst": lcfirst}
+
+
+def lcfirst(text: str) -> str:
+    """A label inside a sentence: "Costo di attivazione" -> "costo di attivazione"; "SMS", "5G" stay."""
+    return text[:1].lower() + text[1:] if text[1:2].islower() else text
+
+
+@cache
+def _env(lang: str) -> Environment:
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES / lang)), autoescape=False, undefined=StrictUndefined,
+                      extensions=["jinja2.ext.do"], trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
+    env.filters.update(_filters(LOCALES[lang]))
+    env.globals["opname"] = operator_name
+    return env
+
+
+# ---------------------------------------------------------------- tidy output
+
+_SPACES = re.compile(r"(?<=\S)[ \t]{2,}")
+_NBSP = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2007": " "})
+
+
+def tidy(text: str) -> str:
+    """Plain spaces, no trailing blanks, at most one empty line in a row, no blank start or end."""
+    lines = [_SPACES.sub(" ", line.translate(_NBSP)).rstrip() for line in text.splitlines()]
+    out: list[str] = []
+    for line in lines:
+        if line or (out and out[-1]):
+            out.append(line)
+    return "\n".join(out).strip("\n")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.translate(_NBSP).split())
+
+
+def _title(line: str) -> str:
+    return line if len(line) <= MAX_TITLE else line[:MAX_TITLE - 1].rstrip() + "…"
+
+
+def _short(text: str, limit: int = MAX_TITLE_NAME) -> str:
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
+#: Chinese text puts a space between a Han character and a euro amount ("现价 €7.99", "便宜了 €2.00")
+_HAN_EURO = re.compile(r"([\u3400-\u9fff])(?=€)")
+
+
+def _render(lang: str, template: str, context: dict) -> Message:
+    module = _env(lang).get_template(template).make_module(context)
+    title, body = str(module.title), str(module)
+    if lang == "zh":
+        title, body = _HAN_EURO.sub(r"\1 ", title), _HAN_EURO.sub(r"\1 ", body)
+    return Message(title=_one_line(title), body=tidy(body))  # the title is cut to MAX_TITLE by the callers
+
+
+# ---------------------------------------------------------------- events as template facts
+
+def _field_order(field: str) -> tuple[int, str]:
+    return (FIELDS.index(field) if field in FIELDS else len(FIELDS), field)
+
+
+def event_view(event, zone: ZoneInfo) -> dict:
+    """The facts a template writes about one event (all keys always present); an OfferEvent row works too."""
+    if not isinstance(event, dict):
+        from storage.repository import event_dict
+        event = event_dict(event)
+    item = {**DEFAULTS, **(event.get("item") or {})}
+    operator = event.get("operator") or item.get("operator") or ""
+    offer_name = item.get("name") or event.get("offer_key") or "?"
+    kind = event["kind"]
+    before, after = event.get("price_before"), event.get("price_after")
+    price = after if after is not None else (before if before is not None else item.get("price_cents"))
+    old_price = before if before is not None and after is not None and before != after else None
+    detected = _as_datetime(event.get("created_at"), zone)
+    promo_until = _as_date(item.get("promo_until"))
+    days_left = None
+    if promo_until is not None and detected is not None and (promo_until - detected.date()).days >= 0:
+        days_left = (promo_until - detected.date()).days
+    changes = [{"field": f, "before": pair[0], "after": pair[1]}
+               for f, pair in sorted((event.get("changes") or {}).items(), key=lambda kv: _field_order(kv[0]))
+               if f != "price_cents"]
+    name = display_name(operator, offer_name)
+    return {"kind": kind, "operator": operator, "op_name": operator_name(operator), "offer_name": offer_name,
+            "name": name, "title_name": _short(name), "item": item, "url": item.get("url") or "",
+            "price": price, "old_price": old_price,
+            "difference": abs(after - before) if old_price is not None else None,
+            "changes": changes, "detected": detected, "promo_until": promo_until, "days_left": days_left}
+
+
+# ---------------------------------------------------------------- the API
+
+def render_event(event: dict, lang: str, tz: str = DEFAULT_TZ) -> Message:
+    """One event (a `storage.repository.event_dict`) as a message in `lang`, times in `tz`."""
+    lang = resolve_lang(lang)
+    view = event_view(event, _zone(tz))
+    message = _render(lang, "event.txt.j2", {"ev": view})
+    overflow = len(message.title) - MAX_TITLE
+    if overflow > 0:  # too long for a push title: shorten the offer name first, so the price stays readable
+        view["title_name"] = _short(view["title_name"], max(12, len(view["title_name"]) - overflow))
+        message = _render(lang, "event.txt.j2", {"ev": view})
+    return Message(_title(message.title), message.body)
+
+
+def _period(period: str | None) -> tuple[str, date | None]:
+    """("daily" | "weekly" | other word, the day or week start it names) from "daily:2026-12-02" / "weekly"."""
+    word, _, when = (period or "").partition(":")
+    day = None
+    if when:
+        for text in (when, f"{when}-1"):  # an ISO date, or an ISO week ("2026-W49" -> its Monday)
+            try:
+                day = date.fromisoformat(text)
+                break
+            except ValueError:
+                continue
+    return word.strip().lower(), day
+
+
+def render_digest(events: list[dict], lang: str, tz: str = DEFAULT_TZ, period: str = "daily", *,
+                  group_by: str = "operator", max_events: int = 100) -> Message:
+    """Many events as one message: grouped by operator (or by kind), with the count in the title.
+
+    `period` is "daily" / "weekly", optionally with the digest's day ("daily:2026-12-02", the `digest` key of
+    a Notification row) or ISO week ("weekly:2026-W49"). Beyond `max_events` events the rest are counted.
+    """
+    if group_by not in GROUP_BY:
+        raise ValueError(f"group_by must be one of {GROUP_BY}, not {group_by!r}")
+    lang, zone = resolve_lang(lang), _zone(tz)
+    views = [event_view(e, zone) for e in events]
+    rank = {k: n for n, k in enumerate(KIND_ORDER)}
+    views.sort(key=lambda v: (rank.get(v["kind"], len(rank)), v["op_name"].lower(), v["price"] or 0, v["name"]))
+    counts: dict[str, int] = {}
+    for view in views:  # already in KIND_ORDER order
+        counts[view["kind"]] = counts.get(view["kind"], 0) + 1
+    shown, more = views[:max_events], max(0, len(views) - max_events)
+    groups: dict[str, list[dict]] = {}
+    for view in shown:
+        groups.setdefault(view["op_name"] if group_by == "operator" else view["kind"], []).append(view)
+    ordered = sorted(groups.items(), key=lambda kv: kv[0].lower()) if group_by == "operator" else list(groups.items())
+    word, day = _period(period)
+    context = {"count": len(views), "counts": counts, "group_by": group_by, "period": word, "period_day": day,
+               "groups": [{"key": key, "events": evs} for key, evs in ordered], "more": more}
+    message = _render(lang, "digest.txt.j2", context)
+    return Message(_title(message.title), message.body)
+
+
+#: what a test notification shows as an example of an alert
+SAMPLE_EVENT = {
+    "kind": "price_drop", "operator": "ho", "offer_key": "ho-180-giga", "price_before": 999, "price_after": 799,
+    "changes": {}, "created_at": None,
+    "item": {"operator": "ho", "offer_key": "ho-180-giga", "name": "ho. 180 Giga", "plan_type": "prepaid",
+             "url": "https://www.ho-mobile.it/", "price_cents": 799, "period_days": 30, "data_gb": 180.0,
+             "data_5g": True},
+}
+
+
+def render_test(lang: str) -> Message:
+    """The message `promowatch test-notify` sends: says the channel works, with a sample alert line."""
+    lang = resolve_lang(lang)
+    message = _render(lang, "test.txt.j2", {"sample": event_view(SAMPLE_EVENT, _zone(DEFAULT_TZ))})
+    return Message(_title(message.title), message.body)
