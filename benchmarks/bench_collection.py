@@ -20,10 +20,13 @@ ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "real-pages"
 sys.path.insert(0, str(ROOT))
 from spiders.registry import OPERATORS  # noqa: E402  (only operators with a spider)
-#: what a bare extraction selects: each operator's card nodes and all their text
+#: what a bare extraction selects: each operator's card nodes and all their text (None: the page is JSON)
 CARDS = {"tim": ".tm-tile--offerta", "vodafone": "script#__NEXT_DATA__, [class*=card]",
          "windtre": "[class*=card], [class*=offer]", "iliad": ".commercial-offer-tile",
-         "ho": ".offerCarousel__slider__card"}
+         "ho": ".offerCarousel__slider__card", "very": ".offer-card-v2", "kena": "li.product",
+         "postemobile": ".blocco_tariffa", "coopvoce": ".card-offerta", "fastweb": ".offer_card",
+         "spusu": None, "unomobile": "script", "lyca": "script#__NEXT_DATA__, .plan-card",
+         "tiscali": "section.mobile-offers article.offer-card", "sky": "[data-offer-id]"}
 
 
 def pages() -> list[tuple[str, Path, str | None]]:
@@ -51,6 +54,9 @@ def phase(name: str, rounds: int, db: str) -> dict:
         def work():
             n = 0
             for op, body, _ in texts:
+                if CARDS[op] is None:
+                    n += len(json.loads(body))
+                    continue
                 for card in Selector(text=body.decode("utf-8", "replace")).css(CARDS[op]):
                     n += len(" ".join(card.css("*::text").getall()))
             return n

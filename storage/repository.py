@@ -54,46 +54,60 @@ def record_crawl(*, operator: str, started_at: datetime, finish_reason: str, sta
 
 def _upsert_offers(session: Session, operator: str, items: list[dict], run_id: int,
                    now: datetime) -> tuple[int, dict]:
-    """(new versions, presence) — presence: {"missed": {offer id: misses so far}, "back": {offer id: misses before}}."""
-    existing = {o.offer_key: o for o in session.execute(select(Offer).where(Offer.operator == operator)).scalars()}
-    changed: list[tuple[Offer, dict, str]] = []
+    """(new versions, presence) — presence: {"missed": {offer id: misses so far}, "back": {offer id: misses before}}.
+
+    The steady case (nothing changed) costs one narrow SELECT and two set-wise UPDATEs; only new and changed
+    offers are written row by row (with their new OfferVersion).
+    """
+    rows = session.execute(select(Offer.id, Offer.offer_key, Offer.content_hash, Offer.missed_crawls, Offer.active)
+                           .where(Offer.operator == operator)).all()
+    existing = {r.offer_key: r for r in rows}
+    fresh: list[tuple[Offer, dict, str]] = []
+    changed: list[tuple[int, dict, str]] = []
+    seen_ids: list[int] = []
     back: dict[str, int] = {}
     for item in items:
         digest = content_hash(item)
-        offer = existing.get(item["offer_key"])
-        if offer is None:
+        row = existing.get(item["offer_key"])
+        if row is None:
             offer = Offer(operator=operator, offer_key=item["offer_key"], name=item["name"], plan_type=item["plan_type"],
                           price_cents=item["price_cents"], data=item, content_hash=digest, first_seen=now,
                           last_seen=now, active=True, missed_crawls=0)
             session.add(offer)
-            changed.append((offer, item, digest))
+            fresh.append((offer, item, digest))
             continue
-        if offer.missed_crawls or not offer.active:  # back after missing crawls: recorded, not silently reset
-            back[str(offer.id)] = offer.missed_crawls
-        offer.last_seen, offer.active, offer.missed_crawls = now, True, 0
-        if offer.content_hash != digest:
-            offer.name, offer.plan_type, offer.price_cents = item["name"], item["plan_type"], item["price_cents"]
-            offer.data, offer.content_hash = item, digest
-            changed.append((offer, item, digest))
-    session.flush()  # ids for new offers
+        seen_ids.append(row.id)
+        if row.missed_crawls or not row.active:  # back after missing crawls: recorded, not silently reset
+            back[str(row.id)] = row.missed_crawls
+        if row.content_hash != digest:
+            changed.append((row.id, item, digest))
+    if seen_ids:
+        session.execute(update(Offer).where(Offer.id.in_(seen_ids))
+                        .values(last_seen=now, active=True, missed_crawls=0).execution_options(synchronize_session=False))
     if changed:
+        session.execute(update(Offer), [{"id": oid, "name": item["name"], "plan_type": item["plan_type"],
+                                         "price_cents": item["price_cents"], "data": item, "content_hash": digest}
+                                        for oid, item, digest in changed])
+    session.flush()  # ids for new offers
+    versioned = [(o.id, item, digest) for o, item, digest in fresh] + changed
+    if versioned:
         session.execute(update(OfferVersion)
-                        .where(OfferVersion.offer_id.in_([o.id for o, _, _ in changed]), OfferVersion.valid_to.is_(None))
-                        .values(valid_to=now))
-        versions = [OfferVersion(offer_id=o.id, crawl_run_id=run_id, data=item, content_hash=digest, valid_from=now)
-                    for o, item, digest in changed]
+                        .where(OfferVersion.offer_id.in_([oid for oid, _, _ in versioned]), OfferVersion.valid_to.is_(None))
+                        .values(valid_to=now).execution_options(synchronize_session=False))
+        versions = [OfferVersion(offer_id=oid, crawl_run_id=run_id, data=item, content_hash=digest, valid_from=now)
+                    for oid, item, digest in versioned]
         session.add_all(versions)
         session.flush()
-        for (offer, _, _), version in zip(changed, versions):
-            offer.current_version_id = version.id
+        session.execute(update(Offer), [{"id": v.offer_id, "current_version_id": v.id} for v in versions])
     seen = {item["offer_key"] for item in items}
-    missing = [o for key, o in existing.items() if key not in seen]
+    missing = [r for key, r in existing.items() if key not in seen]
     missed: dict[str, int] = {}
-    for offer in missing:
-        offer.missed_crawls += 1
-        if offer.active:  # an inactive (removed) offer has nothing more to report
-            missed[str(offer.id)] = offer.missed_crawls
-    return len(changed), {"missed": missed, "back": back}
+    if missing:
+        session.execute(update(Offer).where(Offer.id.in_([r.id for r in missing]))
+                        .values(missed_crawls=Offer.missed_crawls + 1).execution_options(synchronize_session=False))
+        # an inactive (removed) offer has nothing more to report
+        missed = {str(r.id): r.missed_crawls + 1 for r in missing if r.active}
+    return len(versioned), {"missed": missed, "back": back}
 
 
 def list_offers(operator: str | None = None, active_only: bool = True, database_url: str | None = None) -> list[dict]:
