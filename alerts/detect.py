@@ -27,6 +27,7 @@ from datetime import date, datetime, timezone
 from sqlalchemy import func, select, update
 from sqlmodel import Session
 
+from alerts.match import match_events
 from spiders.items import FIELDS
 from storage.engine import get_engine
 from storage.models import CrawlRun, Offer, OfferEvent, OfferVersion
@@ -105,6 +106,9 @@ def _detect_one(engine, run_id: int, removed_after: int, expiring_days: int) -> 
         events = _events(session, run, now, removed_after, expiring_days)
         session.add_all(events)
         session.flush()
+        queued = match_events(session, events, now)  # the outbox rows, committed with the events or not at all
+        if queued:
+            log.debug("crawl %d: %d notifications queued", run_id, queued)
         return [event_dict(e) for e in events]
 
 

@@ -279,25 +279,33 @@ def operators(as_json: bool = typer.Option(False, "--json")):
 
 @app.command()
 def status(as_json: bool = typer.Option(False, "--json")):
-    """The last crawl of each operator."""
+    """Each operator: last crawl, status, offers, failures in a row, next scheduled crawl (by the service config)."""
+    from promowatch.cli_service import next_run_times
     from spiders.registry import OPERATORS
     from storage.repository import last_crawls
 
     last = last_crawls()
-    rows = [last.get(op, {"operator": op, "status": "never crawled"}) for op in OPERATORS]
+    upcoming = next_run_times()
+    rows = [{**last.get(op, {"operator": op, "status": "never crawled"}), "next_run": upcoming.get(op)}
+            for op in OPERATORS]
     if as_json:
         _print_json(rows)
         return
     table = Table(title="status")
-    for col in ("operator", "last crawl", "status", "offers", "dropped", "failures in a row", "error"):
+    for col in ("operator", "last crawl", "status", "offers", "dropped", "failures in a row", "next run", "error"):
         table.add_column(col)
     for r in rows:
         table.add_row(r["operator"], (r.get("finished_at") or "")[:19], r["status"], str(r.get("items_stored", "")),
-                      str(r.get("items_dropped", "")), str(r.get("consecutive_failures", "")), (r.get("error") or "")[:80])
+                      str(r.get("items_dropped", "")), str(r.get("consecutive_failures", "")),
+                      (r.get("next_run") or "")[:19], (r.get("error") or "")[:80])
     console.print(table)
 
 
-from promowatch.cli_events import register as _register_event_commands; _register_event_commands(app)  # noqa: E402,E702
+# commands defined in their own modules, on this same app (imports there stay lazy)
+from promowatch import cli_events, cli_outbox, cli_service, cli_subscriptions  # noqa: E402
+
+for _module in (cli_events, cli_subscriptions, cli_outbox, cli_service):
+    _module.register(app)
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ class FixturesMiddleware:
     def from_crawler(cls, crawler):
         folder = crawler.settings.get("PROMOWATCH_FIXTURES_DIR") or os.environ.get("PROMOWATCH_FIXTURES_DIR")
         if not folder:
-            raise NotConfigured("PROMOWATCH_FIXTURES_DIR not set: live mode")
+            raise NotConfigured  # live mode (no reason given: Scrapy then disables it without a warning)
         root = Path(folder).expanduser().resolve()
         if not root.is_dir():
             raise NotConfigured(f"PROMOWATCH_FIXTURES_DIR {root} is not a folder")

@@ -26,8 +26,12 @@ def crawl_status(*, reason: str, stored: int, min_offers: int, stats: dict) -> t
                    if k.startswith("downloader/response_status_count/") and not k.endswith(("/200", "/301", "/302", "/404"))}
     if stats.get("httperror/response_ignored_count"):
         errors.append("HTTP error " + ", ".join(f"{code}×{n}" for code, n in sorted(http_errors.items())))
-    if stats.get("downloader/exception_count"):
-        errors.append(f"download errors: {stats['downloader/exception_count']}")
+    # requests our own middlewares refused (IgnoreRequest) are not download errors: a missing saved page
+    # records its own error, a mirror skip is deliberate
+    failed = (stats.get("downloader/exception_count") or 0) - \
+        (stats.get("downloader/exception_type_count/scrapy.exceptions.IgnoreRequest") or 0)
+    if failed > 0:
+        errors.append(f"download errors: {failed}")
     if stats.get("spider_exceptions/count"):
         errors.append(f"spider exceptions: {stats['spider_exceptions/count']}")
     if stats.get("promowatch/blocked"):

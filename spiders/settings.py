@@ -16,7 +16,7 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 RETRY_ENABLED = True
 RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
-DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_TIMEOUT = int(os.environ.get("PROMOWATCH_DOWNLOAD_TIMEOUT") or 30)
 COOKIES_ENABLED = True
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = os.environ.get("PROMOWATCH_LOG_LEVEL", "INFO")
@@ -27,6 +27,8 @@ FEED_EXPORT_ENCODING = "utf-8"
 DOWNLOADER_MIDDLEWARES = {
     # before the HTTP cache/robots/retry stack: offline answers never touch the network
     "spiders.fixtures_middleware.FixturesMiddleware": 50,
+    # live URLs -> a loopback copy (benchmarks, fault drills); the spider sees the live URL again
+    "spiders.mirror_middleware.MirrorMiddleware": 60,
     # after retries have had their go (RetryMiddleware is 550), before the spider sees the page
     "spiders.block_detection.BlockDetectionMiddleware": 560,
 }
@@ -37,6 +39,9 @@ PROMOWATCH_DATABASE_URL = os.environ.get("PROMOWATCH_DATABASE_URL") or None
 PROMOWATCH_TODAY = os.environ.get("PROMOWATCH_TODAY") or None
 PROMOWATCH_MIN_OFFERS: dict = {}
 PROMOWATCH_BROWSER = os.environ.get("PROMOWATCH_BROWSER", "").lower() in ("1", "true", "yes")
+#: mirror mode (spiders/mirror_middleware.py): live URLs fetched from our own loopback copy
+PROMOWATCH_MIRROR = os.environ.get("PROMOWATCH_MIRROR") or None
+PROMOWATCH_MIRROR_INDEX = os.environ.get("PROMOWATCH_MIRROR_INDEX") or None
 
 if PROMOWATCH_FIXTURES_DIR:
     # saved pages: no robots.txt to ask, no reason to wait between answers
@@ -44,6 +49,13 @@ if PROMOWATCH_FIXTURES_DIR:
     AUTOTHROTTLE_ENABLED = False
     DOWNLOAD_DELAY = 0
     RETRY_ENABLED = False
+
+if PROMOWATCH_MIRROR:
+    # our own copy of the pages: nothing to be polite to, but the network stack (retries, timeouts) stays
+    ROBOTSTXT_OBEY = False
+    AUTOTHROTTLE_ENABLED = False
+    DOWNLOAD_DELAY = 0
+    CONCURRENT_REQUESTS_PER_DOMAIN = 16
 
 if PROMOWATCH_BROWSER:  # optional extra `browser`: scrapy-playwright with Debian's chromium
     DOWNLOAD_HANDLERS = {

@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine
 
-HEAD_REVISION = "0003_subscriptions_outbox"
+HEAD_REVISION = "0004_source_health"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 

@@ -157,3 +157,4 @@ class Notification(SQLModel, table=True):
     sent_at: Optional[datetime] = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     attempts: int = 0
     last_error: Optional[str] = Field(default=None, sa_column=Column(Text))  # masked: never a channel secret
+from storage.service_models import SourceHealth  # noqa: E402,F401  (the service's tables)

@@ -35,6 +35,13 @@ def eur_per_gb_cents(item: dict) -> float | None:
     return item["price_cents"] / gb
 
 
+def comparable_gb(item: dict) -> float:
+    """The GB a "at least N GB" filter compares: infinite for unlimited data, 0 for an offer without data."""
+    if item.get("data_unlimited"):
+        return float("inf")
+    return float(item.get("data_gb") or 0)
+
+
 def twelve_month_cents(item: dict) -> int:
     """What the first 12 months cost: every period's price (first period's own where given), activation, SIM."""
     period = max(int(item.get("period_days") or 30), 1)
@@ -52,6 +59,10 @@ class OfferFilter:
     min_gb: float | None = None
     only_5g: bool = False
     origin: str | None = None
+    #: at most this many cents per GB (eur_per_gb_cents: unlimited is 0, an offer without data never passes)
+    max_eur_per_gb_cents: float | None = None
+    #: at most this much over the first 12 months (twelve_month_cents)
+    max_year_cents: int | None = None
 
     def matches(self, item: dict) -> bool:
         if self.operators and item["operator"] not in self.operators:
@@ -60,9 +71,15 @@ class OfferFilter:
             return False
         if self.max_price_cents is not None and item["price_cents"] > self.max_price_cents:
             return False
-        if self.min_gb is not None and not item.get("data_unlimited") and (item.get("data_gb") or 0) < self.min_gb:
+        if self.min_gb is not None and comparable_gb(item) < self.min_gb:
             return False
         if self.only_5g and not item.get("data_5g"):
+            return False
+        if self.max_eur_per_gb_cents is not None:
+            per_gb = eur_per_gb_cents(item)
+            if per_gb is None or per_gb > self.max_eur_per_gb_cents:
+                return False
+        if self.max_year_cents is not None and twelve_month_cents(item) > self.max_year_cents:
             return False
         return self.origin is None or can_take_from(item, self.origin)
 

@@ -1,3 +1,5 @@
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -30,3 +32,24 @@ def tmp_db(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'promowatch.db'}"
     monkeypatch.setenv("PROMOWATCH_DATABASE_URL", url)
     return url
+
+
+#: the command line as a real process (`python -m promowatch.cli`), run from the checkout
+PROMOWATCH = [sys.executable, "-m", "promowatch.cli"]
+
+
+def run(cmd, env, timeout=120, check=True):
+    """A real process from the checkout; with `check`, a non-zero exit fails the test with its output."""
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{cmd} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture
+def env(tmp_path):
+    """The environment of a promowatch process: its own SQLite file, a fixed crawl day, no inherited settings."""
+    e = {k: v for k, v in os.environ.items() if not k.startswith("PROMOWATCH_")}
+    e["PROMOWATCH_DATABASE_URL"] = f"sqlite:///{tmp_path / 'pw.db'}"
+    e["PROMOWATCH_TODAY"] = "2026-09-15"
+    return e

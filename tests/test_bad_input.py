@@ -10,8 +10,7 @@ import shutil
 
 import pytest
 
-from conftest import FIXTURES
-from test_crawl_end_to_end import PROMOWATCH, env, run  # noqa: F401  (fixture re-used)
+from conftest import FIXTURES, PROMOWATCH, run
 
 from spiders.registry import OPERATORS
 

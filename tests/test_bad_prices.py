@@ -12,10 +12,9 @@ import pytest
 from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
 
-from conftest import FIXTURES
+from conftest import FIXTURES, PROMOWATCH, run
 from spiders.pipelines import OfferPipeline
 from test_bad_input import _stored
-from test_crawl_end_to_end import PROMOWATCH, env, run  # noqa: F401  (fixture re-used)
 
 # the "TIM CROSS Iron 5G" tile ("4" + ",99 €"): no other tile stands in for it when it is dropped
 FIRST_PRICE = re.compile(r'<strong>4</strong>(\s*<div class="ta-price__cents"><div><span>),99 €')

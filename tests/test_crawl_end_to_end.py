@@ -1,29 +1,10 @@
 """Real processes on a real SQLite file: `promowatch crawl --offline` and `scrapy crawl <op>` share one path."""
 import json
-import os
-import subprocess
 import sys
 
-import pytest
 
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES, PROMOWATCH, run
 
-PROMOWATCH = [sys.executable, "-m", "promowatch.cli"]
-
-
-def run(cmd, env, timeout=120, check=True):
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{cmd} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-    return proc
-
-
-@pytest.fixture
-def env(tmp_path):
-    e = {k: v for k, v in os.environ.items() if not k.startswith("PROMOWATCH_")}
-    e["PROMOWATCH_DATABASE_URL"] = f"sqlite:///{tmp_path / 'pw.db'}"
-    e["PROMOWATCH_TODAY"] = "2026-09-15"
-    return e
 
 
 def test_offline_crawl_twice_adds_no_version(env):

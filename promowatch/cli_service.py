@@ -1,0 +1,160 @@
+"""`promowatch run` (the foreground service) and `promowatch run --once` (one full cycle), by `register(app)`.
+
+`run` logs to stderr and stops cleanly on SIGTERM/SIGINT (scheduler.py, `Service.stop`). `run --once` crawls
+every operator through the crawl worker (detection and matching happen in the pipeline), sends the due
+notifications, checks the sources' health, prints a summary, and exits 0 only if every crawl was healthy and
+detected and no notification failed; 1 otherwise; 2 for a usage or configuration error.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from datetime import timezone
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 2):
+    err.print(f"[red]{message}[/]", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def scheduler_module():
+    """The root-level scheduler.py: from the checkout when running from it, else as installed."""
+    if "scheduler" in sys.modules and hasattr(sys.modules["scheduler"], "Service"):
+        return sys.modules["scheduler"]
+    root = Path(__file__).resolve().parents[1]
+    if (root / "scheduler.py").is_file() and str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    import scheduler
+
+    return scheduler
+
+
+def _logging(default: str) -> None:
+    level = os.environ.get("PROMOWATCH_LOG_LEVEL", default).upper()
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level != "DEBUG":
+        for name in ("apscheduler", "scrapy", "apprise"):
+            logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def _load(config_path: Optional[Path]):
+    from promowatch.service_config import ConfigError, load_config
+
+    try:
+        return load_config(config_path)
+    except ConfigError as exc:
+        _fail(f"configuration: {exc}")
+
+
+def next_run_times(database_url: str | None = None) -> dict[str, str | None]:
+    """Each operator's next scheduled crawl (ISO, UTC) by the config and its last crawl; {} if the config is bad.
+
+    An estimate without jitter: what the service would do, computed without asking the running service.
+    """
+    from promowatch.service_config import ConfigError, load_config
+    from storage.repository import last_crawls
+
+    try:
+        config = load_config()
+    except ConfigError:
+        return {}
+    runs = scheduler_module().next_runs(config, last_crawls(database_url))
+    return {op: (moment.astimezone(timezone.utc).isoformat(timespec="seconds") if moment else None)
+            for op, moment in runs.items()}
+
+
+def _print_cycle(report) -> None:
+    table = Table(title="crawls")
+    for col, justify in (("operator", "left"), ("status", "left"), ("offers", "right"), ("new versions", "right"),
+                         ("events", "right"), ("seconds", "right"), ("error", "left")):
+        table.add_column(col, justify=justify)
+    for c in report.crawls:
+        colour = "green" if c.status == "healthy" else "red"
+        table.add_row(c.operator, f"[{colour}]{c.status}[/]", str(c.offers), str(c.new_versions),
+                      "-" if c.events is None else str(c.events), f"{c.seconds:.1f}", (c.error or "")[:90])
+    console.print(table)
+    notes = Table(title="notifications")
+    for col in ("sent", "failed", "dead", "skipped"):
+        notes.add_column(col, justify="right")
+    if report.send is not None:
+        notes.add_row(*(str(report.send.get(k, 0)) for k in ("sent", "failed", "dead", "skipped")))
+        console.print(notes)
+    else:
+        console.print("notifications: not sent (" + ("sender disabled in the config)" if report.sender_available
+                                                     else "the sender is not installed)"))
+    for m in report.health:
+        console.print(f"health {m.kind}: {m.title} — {m.delivered} admin channel(s) reached", highlight=False)
+    healthy = sum(c.status == "healthy" for c in report.crawls)
+    colour = "green" if report.ok else "red"
+    console.print(f"[{colour}]{healthy}/{len(report.crawls)} operators healthy; "
+                  f"{sum(c.offers for c in report.crawls)} offers, "
+                  f"{sum(c.events or 0 for c in report.crawls)} events[/]", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Define `run` on the CLI's app."""
+
+    @app.command()
+    def run(once: bool = typer.Option(False, "--once", help="one full cycle (crawl, detect, match, send), then exit"),
+            offline: bool = typer.Option(False, "--offline", help="answer from the bundled saved pages"),
+            fixtures: Optional[Path] = typer.Option(None, "--fixtures", help="answer from saved pages in DIR"),
+            config: Optional[Path] = typer.Option(None, "--config", help="TOML config (default: $PROMOWATCH_CONFIG)"),
+            as_json: bool = typer.Option(False, "--json", help="with --once: print the cycle's summary as JSON")):
+        """Run the service: scheduled crawls, sender and health alerts (foreground, logs to stderr)."""
+        from promowatch.crawling import BUNDLED_FIXTURES
+
+        if offline and fixtures:
+            _fail("--offline and --fixtures exclude each other")
+        if as_json and not once:
+            _fail("--json goes with --once")
+        folder = BUNDLED_FIXTURES if offline else fixtures
+        if folder is not None and not Path(folder).is_dir():
+            _fail(f"fixtures folder {folder} does not exist")
+        cfg = _load(config)
+        _logging("WARNING" if once else "INFO")
+        from storage.engine import get_engine
+
+        get_engine()  # migrate once, before the worker and the jobs use the database
+        sched = scheduler_module()
+        service = sched.Service(cfg, fixtures_dir=str(Path(folder).resolve()) if folder else None)
+        if once:
+            try:
+                report = service.run_cycle()
+            finally:
+                service.worker.shutdown(grace=cfg.shutdown_grace)
+            if as_json:
+                sys.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=2, default=str) + "\n")
+            else:
+                _print_cycle(report)
+            raise typer.Exit(0 if report.ok else 1)
+
+        stop = threading.Event()
+
+        def on_signal(signum, _frame):
+            if stop.is_set():
+                logging.getLogger("promowatch.scheduler").warning("%s again: already stopping",
+                                                                  signal.Signals(signum).name)
+            else:
+                logging.getLogger("promowatch.scheduler").info("%s: stopping", signal.Signals(signum).name)
+            stop.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        mode = f"offline from {service.fixtures_dir}" if service.fixtures_dir else "live"
+        logging.getLogger("promowatch.scheduler").info(
+            "promowatch service starting (%s, %d operators, config %s)", mode, len(cfg.operators),
+            cfg.path or "defaults")
+        service.serve(stop)

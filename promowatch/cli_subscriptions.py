@@ -1,0 +1,328 @@
+"""`promowatch subscribe`, `unsubscribe` and `subscribers`, defined on the CLI's Typer app by `register(app)`.
+
+A subscription is checked whole before anything is stored: every channel URL must be one Apprise can use
+(`apprise.Apprise.instantiate(url)`), and operators, plan types, kinds, language, time zone, quiet hours and
+amounts must be valid; otherwise exit 2 and nothing is written. Channel URLs carry secrets: only their masked
+form (Apprise's privacy mode, kept in SubscriptionChannel.url_masked) is ever printed.
+
+`subscription_spec` (validation) and `store_subscriptions` (one transaction, batched inserts) are plain functions
+so that the match benchmark creates its subscriptions through the same path.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from contextlib import contextmanager
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True)
+
+DIGESTS = ("off", "daily", "weekly")
+_QUIET = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+_PIECE = re.compile(r"[^/:@?&=#]+")
+#: what `subscribers --json` shows of a subscription, in this order (then created_at and the masked channels)
+_SHOWN = ("id", "active", "lang", "digest", "timezone", "quiet_start", "quiet_end", "rearm_hours", "operators",
+          "plan_types", "kinds", "max_price_cents", "min_gb", "only_5g", "origin", "max_eur_per_gb_cents",
+          "max_year_cents")
+_SUB_CENT = re.compile(r"^\s*[€]?\s*0[.,]\d{3,}")
+
+
+class SubscriptionError(ValueError):
+    """A subscription that cannot be stored as asked (the message never contains a channel secret)."""
+
+
+@contextmanager
+def _apprise_quiet():
+    """Apprise logs what it cannot parse, URL included: silence it while checking URLs."""
+    logger = logging.getLogger("apprise")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def mask_unusable(url: str) -> str:
+    """A URL Apprise cannot read, masked like Apprise does: the scheme, and each piece as first...last character."""
+    scheme, sep, rest = url.strip().partition("://")
+    if not sep:
+        scheme, rest = "", url.strip()
+
+    def hide(m: re.Match) -> str:
+        piece = m.group(0)
+        return f"{piece[0]}...{piece[-1]}" if len(piece) > 3 else "***"
+
+    masked = _PIECE.sub(hide, rest)
+    return f"{scheme}://{masked}" if scheme else masked
+
+
+def check_channel(url: str) -> dict:
+    """{"url", "url_masked", "service"} for a usable Apprise URL; SubscriptionError (masked) for another."""
+    import apprise
+
+    with _apprise_quiet():
+        plugin = apprise.Apprise.instantiate(url.strip())
+    if plugin is None:
+        raise SubscriptionError(mask_unusable(url))
+    service = url.strip().partition("://")[0].lower()[:32]
+    return {"url": url.strip(), "url_masked": plugin.url(privacy=True), "service": service}
+
+
+def _amount(text: Optional[str], flag: str) -> Optional[int]:
+    if text is None:
+        return None
+    from spiders.parsing import money_cents
+
+    if _SUB_CENT.match(text):  # "0,005": money_cents would read a thousands separator
+        raise SubscriptionError(f"{flag} {text!r}: at most 2 decimals (whole cents)")
+    cents = money_cents(text)
+    if cents is None or text.strip().startswith("-"):
+        raise SubscriptionError(f"{flag} {text!r} is not an amount in euro (e.g. 9,99 or 10)")
+    return cents
+
+
+def _quiet(text: Optional[str]) -> tuple[Optional[str], Optional[str]]:
+    if text is None:
+        return None, None
+    m = _QUIET.match(text)
+    if not m:
+        raise SubscriptionError(f"--quiet {text!r} is not HH:MM-HH:MM (e.g. 22:00-07:00)")
+    h1, m1, h2, m2 = map(int, m.groups())
+    if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
+        raise SubscriptionError(f"--quiet {text!r}: hours 00-23, minutes 00-59")
+    start, end = f"{h1:02d}:{m1:02d}", f"{h2:02d}:{m2:02d}"
+    if start == end:
+        raise SubscriptionError(f"--quiet {text!r}: start and end are the same time")
+    return start, end
+
+
+def _one_of(values, known, what: str) -> list:
+    bad = [v for v in values if v not in known]
+    if bad:
+        raise SubscriptionError(f"unknown {what}: {', '.join(map(str, bad))}; known: {', '.join(known)}")
+    return list(dict.fromkeys(values))
+
+
+def subscription_spec(channels: list[str], lang: str = "it", digest: str = "off", tz: str = "Europe/Rome",
+                      operators: list[str] = (), plan_types: list[str] = (), kinds: list[str] = (),
+                      max_price: Optional[str] = None, min_gb: Optional[float] = None, only_5g: bool = False,
+                      origin: Optional[str] = None, max_eur_per_gb: Optional[str] = None,
+                      max_year_cost: Optional[str] = None, quiet: Optional[str] = None,
+                      rearm_hours: int = 168) -> dict:
+    """A validated subscription: {"subscription": column values, "channels": [checked channels]}."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from alerts.detect import KINDS
+    from alerts.render import LANGS
+    from spiders.items import OPERATORS, PLAN_TYPES
+
+    if not channels:
+        raise SubscriptionError("at least one --channel URL is needed")
+    checked, bad = [], []
+    for n, url in enumerate(channels, 1):
+        try:
+            checked.append(check_channel(url))
+        except SubscriptionError as exc:
+            bad.append(f"channel {n}: {exc}")
+    if bad:
+        raise SubscriptionError("not a notification URL Apprise can use: " + "; ".join(bad) +
+                                " (see https://github.com/caronc/apprise/wiki for the URL forms)")
+    if lang not in LANGS:
+        raise SubscriptionError(f"unknown language {lang!r}; one of {', '.join(LANGS)}")
+    if digest not in DIGESTS:
+        raise SubscriptionError(f"unknown digest {digest!r}; one of {', '.join(DIGESTS)}")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SubscriptionError(f"unknown time zone {tz!r} (an IANA name such as Europe/Rome)") from None
+    if origin is not None:
+        _one_of([origin], OPERATORS, "operator for --from")
+    if min_gb is not None and min_gb < 0:
+        raise SubscriptionError(f"--min-gb {min_gb:g} is negative")
+    if rearm_hours < 0:
+        raise SubscriptionError(f"--rearm-hours {rearm_hours} is negative")
+    quiet_start, quiet_end = _quiet(quiet)
+    per_gb = _amount(max_eur_per_gb, "--max-eur-per-gb")
+    return {"subscription": {
+        "lang": lang, "digest": digest, "timezone": tz, "quiet_start": quiet_start, "quiet_end": quiet_end,
+        "rearm_hours": rearm_hours, "operators": _one_of(operators or [], OPERATORS, "operator"),
+        "plan_types": _one_of(plan_types or [], PLAN_TYPES, "plan type"),
+        "kinds": _one_of(kinds or [], KINDS, "event kind"), "max_price_cents": _amount(max_price, "--max-price"),
+        "min_gb": min_gb, "only_5g": only_5g, "origin": origin,
+        "max_eur_per_gb_cents": None if per_gb is None else float(per_gb),
+        "max_year_cents": _amount(max_year_cost, "--max-year-cost")}, "channels": checked}
+
+
+def store_subscriptions(specs: list[dict], database_url: Optional[str] = None) -> list[int]:
+    """Store validated specs (subscription_spec) in one transaction, batched; their ids in order."""
+    from sqlalchemy import insert
+    from sqlmodel import Session
+
+    from storage.engine import get_engine
+    from storage.models import Subscription, SubscriptionChannel
+    from storage.repository import utcnow
+
+    if not specs:
+        return []
+    now = utcnow()
+    with Session(get_engine(database_url)) as session, session.begin():
+        rows = [{"created_at": now, "active": True, **spec["subscription"]} for spec in specs]
+        ids = list(session.scalars(insert(Subscription).returning(Subscription.id, sort_by_parameter_order=True),
+                                   rows))
+        channels = [{"subscription_id": sid, **channel}
+                    for sid, spec in zip(ids, specs) for channel in spec["channels"]]
+        session.execute(insert(SubscriptionChannel), channels)
+    return ids
+
+
+def list_subscriptions(database_url: Optional[str] = None, active_only: bool = False) -> list[dict]:
+    """Subscriptions with their channels, masked (never the URL itself)."""
+    from sqlalchemy import select
+    from sqlmodel import Session
+
+    from storage.engine import get_engine
+    from storage.models import Subscription, SubscriptionChannel
+
+    with Session(get_engine(database_url)) as session:
+        query = select(Subscription).order_by(Subscription.id)
+        if active_only:
+            query = query.where(Subscription.active.is_(True))
+        subs = session.execute(query).scalars().all()
+        channels: dict[int, list] = {}
+        rows = session.execute(select(SubscriptionChannel.subscription_id, SubscriptionChannel.id,
+                                      SubscriptionChannel.service, SubscriptionChannel.url_masked)
+                               .order_by(SubscriptionChannel.id))
+        for sid, cid, service, masked in rows:
+            channels.setdefault(sid, []).append({"id": cid, "service": service, "url_masked": masked})
+        return [{**{c: getattr(s, c) for c in _SHOWN}, "created_at": _iso(s.created_at),
+                 "channels": channels.get(s.id, [])} for s in subs]
+
+
+def _iso(moment) -> str:
+    from datetime import timezone
+
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).isoformat()
+
+
+def _euro(cents) -> str:
+    return f"{cents / 100:.2f} €".replace(".", ",")
+
+
+def _filters_text(s: dict) -> str:
+    parts = []
+    for key, label in (("operators", "operators"), ("plan_types", "types"), ("kinds", "kinds")):
+        if s[key]:
+            parts.append(f"{label} {','.join(s[key])}")
+    if s["max_price_cents"] is not None:
+        parts.append(f"≤ {_euro(s['max_price_cents'])}")
+    if s["min_gb"] is not None:
+        parts.append(f"≥ {s['min_gb']:g} GB")
+    if s["only_5g"]:
+        parts.append("5G")
+    if s["origin"]:
+        parts.append(f"from {s['origin']}")
+    if s["max_eur_per_gb_cents"] is not None:
+        parts.append(f"≤ {s['max_eur_per_gb_cents'] / 100:.2f} €/GB".replace(".", ","))
+    if s["max_year_cents"] is not None:
+        parts.append(f"12 months ≤ {_euro(s['max_year_cents'])}")
+    return "\n".join(parts) or "any offer"
+
+
+def _short(masked: str) -> str:
+    return masked.split("?", 1)[0]
+
+
+def _fail(message: str, code: int = 2):
+    err.print(f"[red]{message}[/]", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def register(app: typer.Typer) -> None:
+    """Define `subscribe`, `unsubscribe` and `subscribers` on the CLI's app."""
+
+    @app.command()
+    def subscribe(channel: List[str] = typer.Option(..., "--channel", help="Apprise URL (repeatable), e.g. "
+                                                                          "mailto://user:pass@example.com"),
+                  lang: str = typer.Option("it", "--lang", help="it | en | zh"),
+                  digest: str = typer.Option("off", "--digest", help="off | daily | weekly"),
+                  tz: str = typer.Option("Europe/Rome", "--tz", help="time zone for quiet hours and digests"),
+                  operator: List[str] = typer.Option(None, "--operator", help="only these operators (repeatable)"),
+                  plan_type: List[str] = typer.Option(None, "--plan-type", help="prepaid, postpaid, ... (repeatable)"),
+                  kind: List[str] = typer.Option(None, "--kind", help="new, returned, price_drop, price_rise, changed, "
+                                                                      "removed, expiring (repeatable)"),
+                  max_price: Optional[str] = typer.Option(None, "--max-price", help="euro per period, e.g. 9,99"),
+                  min_gb: Optional[float] = typer.Option(None, "--min-gb", help="at least this many GB"),
+                  only_5g: bool = typer.Option(False, "--5g", help="only offers with 5G"),
+                  origin: Optional[str] = typer.Option(None, "--from", help="only offers a customer of this operator "
+                                                                           "can take by porting"),
+                  max_eur_per_gb: Optional[str] = typer.Option(None, "--max-eur-per-gb", help="e.g. 0,05"),
+                  max_year_cost: Optional[str] = typer.Option(None, "--max-year-cost",
+                                                              help="first 12 months incl. activation/SIM, e.g. 120"),
+                  quiet: Optional[str] = typer.Option(None, "--quiet", help="HH:MM-HH:MM local time, e.g. 22:00-07:00"),
+                  rearm_hours: int = typer.Option(168, "--rearm-hours", help="the same offer+kind alerts again after "
+                                                                             "this long (or when its price moves)"),
+                  as_json: bool = typer.Option(False, "--json")):
+        """Subscribe channels to the events of the offers that pass the filters."""
+        try:
+            spec = subscription_spec(list(channel), lang=lang, digest=digest, tz=tz, operators=list(operator or []),
+                                     plan_types=list(plan_type or []), kinds=list(kind or []), max_price=max_price,
+                                     min_gb=min_gb, only_5g=only_5g, origin=origin, max_eur_per_gb=max_eur_per_gb,
+                                     max_year_cost=max_year_cost, quiet=quiet, rearm_hours=rearm_hours)
+        except SubscriptionError as exc:
+            _fail(f"subscription refused, nothing stored: {_escape(str(exc))}")
+        (sid,) = store_subscriptions([spec])
+        stored = next(s for s in list_subscriptions() if s["id"] == sid)
+        if as_json:
+            sys.stdout.write(json.dumps(stored, ensure_ascii=False, indent=2) + "\n")
+            return
+        console.print(f"subscription {sid}: {len(stored['channels'])} channel(s)", highlight=False)
+        for ch in stored["channels"]:
+            console.print(f"  {_escape(_short(ch['url_masked']))}", highlight=False)
+
+    @app.command()
+    def unsubscribe(subscription_id: int = typer.Argument(..., metavar="ID")):
+        """Deactivate a subscription (it is kept, and gets nothing more)."""
+        from sqlmodel import Session
+
+        from storage.engine import get_engine
+        from storage.models import Subscription
+
+        with Session(get_engine()) as session, session.begin():
+            sub = session.get(Subscription, subscription_id)
+            if sub is None:
+                _fail(f"no subscription {subscription_id} (see `promowatch subscribers`)", code=1)
+            was_active, sub.active = sub.active, False
+        console.print(f"subscription {subscription_id} " + ("deactivated" if was_active else "was already inactive"),
+                      highlight=False)
+
+    @app.command()
+    def subscribers(as_json: bool = typer.Option(False, "--json"),
+                    active_only: bool = typer.Option(False, "--active", help="only active subscriptions")):
+        """The subscriptions, their filters and their channels (masked)."""
+        rows = list_subscriptions(active_only=active_only)
+        if as_json:
+            sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+            return
+        table = Table(title=f"{len(rows)} subscriptions")
+        for col in ("id", "active", "lang", "digest", "time zone", "quiet", "re-arm", "filters", "channels"):
+            table.add_column(col)
+        for s in rows:
+            quiet = f"{s['quiet_start']}-{s['quiet_end']}" if s["quiet_start"] else ""
+            table.add_row(str(s["id"]), "yes" if s["active"] else "no", s["lang"], s["digest"], s["timezone"], quiet,
+                          f"{s['rearm_hours']} h", _escape(_filters_text(s)),
+                          _escape("\n".join(_short(c["url_masked"]) for c in s["channels"])))
+        console.print(table)

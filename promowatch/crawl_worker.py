@@ -1,0 +1,628 @@
+"""The crawl worker: a long-lived child process that keeps Scrapy loaded and runs the crawls it is handed.
+
+Why a child process: a cycle then pays for the crawl and not for interpreter and import start-up, and the
+service survives what a crawl can do to a process (a hang, a leak, a crash). Inside the child, Scrapy's
+`AsyncCrawlerRunner` runs on the asyncio Twisted reactor, which starts once and runs any number of crawls
+(a `CrawlerProcess` cannot be restarted); the crawls go through the project's settings and pipeline, so a
+crawl here stores and detects exactly as `scrapy crawl` and `promowatch crawl` do.
+
+Protocol (two one-way `multiprocessing` pipes, spawn start method, picklable dicts):
+
+    parent -> child  {"cmd": "crawl", "request": n, "operators": [...], "fixtures_dir": str|None,
+                      "database_url": str|None, "settings": {...}}        # extra Scrapy settings (tests, benchmarks)
+                     {"cmd": "stop"}                                      # finish running crawls, then exit
+    child -> parent  {"type": "ready", "pid": p}
+                     {"type": "started", "request": n, "operator": op, "started_at": iso}
+                     {"type": "done", "request": n, "operator": op, "outcome": {...CrawlOutcome fields}}
+
+A request's operators crawl concurrently, and so do several requests. End of the request pipe (the parent
+died) and SIGTERM mean "stop" too; SIGINT is ignored (a Ctrl-C reaches the whole process group: the parent
+decides).
+
+The parent side (`CrawlWorker`) is thread-safe: `crawl()` blocks its calling thread (a scheduler job) until
+each operator's outcome is in. It recycles the child after `recycle_after` crawls (the child is told to stop
+once it has been handed that many, and the next request starts a fresh one), when its RSS passes
+`memory_limit_mb` (checked with psutil after each crawl and every few seconds), when it crashes, and when a
+crawl runs past `time_limit`: Scrapy itself closes a crawl at the limit (CLOSESPIDER_TIMEOUT, recorded by the
+pipeline as a failed crawl), and a worker still busy with it `kill_grace` seconds later (a blocked reactor) is
+killed. A crawl whose worker died, was killed or was stopped before the crawl was stored is recorded here as
+a failed CrawlRun (finish_reason `worker_crashed`, `worker_killed` or `interrupted`) with a clear error; a
+crawl that the child did store before dying keeps its own record (checked in the database), so no crawl is
+recorded twice. Storage writes a crawl in one transaction, so a killed worker never leaves half a crawl.
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timezone
+
+log = logging.getLogger(__name__)
+
+ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+MONITOR_PERIOD = 0.25
+MEMORY_CHECK_PERIOD = 2.0
+_UNSET = object()
+
+
+@dataclass
+class CrawlOutcome:
+    """What one crawl of one operator came to."""
+    operator: str
+    status: str  # healthy | blocked | partial | failed | skipped (a crawl of it was already running)
+    crawl_run_id: int | None = None
+    offers: int = 0
+    new_versions: int = 0
+    events: int | None = None  # None: not detected (unhealthy crawl, or detection failed and stays pending)
+    error: str | None = None
+    finish_reason: str | None = None
+    worker_pid: int | None = None
+    seconds: float = 0.0
+
+    @property
+    def healthy(self) -> bool:
+        return self.status == "healthy"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class WorkerStopped(RuntimeError):
+    """The worker is shutting down and takes no more crawls."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# ============================================================================================ child side
+
+def _child_logging(level: str | None) -> None:
+    level = (level or os.environ.get("PROMOWATCH_LOG_LEVEL") or "INFO").upper()
+    logging.basicConfig(level=level, format=f"%(asctime)s %(levelname)s worker[{os.getpid()}] %(name)s: %(message)s")
+    if level != "DEBUG":
+        for name in ("scrapy", "twisted", "py.warnings", "asyncio"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def child_main(requests, replies, options: dict) -> None:
+    """Entry point of the worker process (multiprocessing target)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ.pop("PROMOWATCH_FIXTURES_DIR", None)  # offline or not is per request, not baked into settings
+    _child_logging(options.get("log_level"))
+    from scrapy.utils.reactor import install_reactor
+
+    install_reactor(ASYNCIO_REACTOR)
+    from twisted.internet import reactor
+
+    import gc
+
+    import scrapy.crawler  # noqa: F401  (the stack every crawl uses, loaded once)
+    import spiders.pipelines  # noqa: F401
+    import storage.repository  # noqa: F401
+
+    gc.freeze()  # what is loaded now lives as long as the worker: keep it out of every later collection
+    loop = _ChildLoop(reactor, requests, replies, options)
+    signal.signal(signal.SIGTERM, lambda *_: reactor.callFromThread(loop.stop, "SIGTERM"))
+    reactor.callWhenRunning(loop.start)
+    reactor.run(installSignalHandlers=False)
+    log.debug("worker exits")
+
+
+class _ChildLoop:
+    def __init__(self, reactor, requests, replies, options: dict):
+        self.reactor, self.requests, self.replies, self.options = reactor, requests, replies, options
+        self.active: set = set()
+        self.stopping = False
+        self._keep: list = []  # strong references (tasks, crawlers) while crawls run
+
+    def send(self, message: dict) -> None:
+        try:
+            self.replies.send(message)
+        except (BrokenPipeError, OSError):  # the parent is gone; keep going, storage is what matters
+            pass
+
+    def start(self) -> None:
+        import scrapy.crawler  # noqa: F401 — load everything a crawl needs once, before the first request
+        import spiders.pipelines  # noqa: F401
+        import alerts.detect  # noqa: F401
+        from spiders.registry import OPERATORS, spider_class
+
+        for op in OPERATORS:
+            spider_class(op)
+        self.send({"type": "ready", "pid": os.getpid()})
+        threading.Thread(target=self._read, name="worker-requests", daemon=True).start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                message = self.requests.recv()
+            except (EOFError, OSError):
+                self.reactor.callFromThread(self.stop, "request pipe closed")
+                return
+            self.reactor.callFromThread(self.handle, message)
+            if message.get("cmd") == "stop":
+                return
+
+    def handle(self, message: dict) -> None:
+        if message.get("cmd") == "stop":
+            self.stop("asked to stop")
+        elif message.get("cmd") == "crawl":
+            for op in message["operators"]:
+                self.crawl(message, op)
+
+    def stop(self, why: str) -> None:
+        if not self.stopping:
+            log.info("stopping (%s) after %d running crawl(s)", why, len(self.active))
+        self.stopping = True
+        if not self.active and self.reactor.running:
+            self.reactor.stop()
+
+    def settings(self, message: dict):
+        from promowatch.crawling import project_settings
+
+        fixtures = message.get("fixtures_dir")
+        if not fixtures:
+            os.environ.pop("PROMOWATCH_FIXTURES_DIR", None)
+        settings = project_settings(fixtures, message.get("database_url"))
+        if not fixtures:
+            settings.set("PROMOWATCH_FIXTURES_DIR", None)
+        if self.options.get("time_limit"):
+            settings.set("CLOSESPIDER_TIMEOUT", float(self.options["time_limit"]))
+        for key, value in (message.get("settings") or {}).items():
+            if isinstance(value, dict) and settings.get(key) is not None:
+                value = {**settings.getdict(key), **value}
+            settings.set(key, value, priority="cmdline")
+        return settings
+
+    def crawl(self, message: dict, op: str) -> None:
+        from scrapy.crawler import AsyncCrawlerRunner
+
+        from spiders.registry import spider_class
+
+        request, started, clock = message["request"], utcnow(), time.monotonic()
+        self.send({"type": "started", "request": request, "operator": op, "started_at": started.isoformat()})
+        key = (request, op)
+        self.active.add(key)
+        crawler = None
+        try:
+            runner = AsyncCrawlerRunner(self.settings(message))
+            crawler = runner.create_crawler(spider_class(op))
+            task = runner.crawl(crawler)
+        except Exception as exc:  # noqa: BLE001 — a crawl that cannot even start is a failed crawl
+            log.exception("%s: the crawl could not start", op)
+            self.finished(message, op, crawler, started, clock, exc)
+            return
+        self._keep.append((key, runner, crawler, task))
+        task.add_done_callback(lambda t: self.finished(message, op, crawler, started, clock,
+                                                       None if t.cancelled() else t.exception()))
+
+    def finished(self, message: dict, op: str, crawler, started: datetime, clock: float, exc) -> None:
+        key = (message["request"], op)
+        self._keep = [k for k in self._keep if k[0] != key]
+        try:
+            stats = crawler.stats.get_stats() if crawler is not None else {}
+        except Exception:  # noqa: BLE001 — stats not created: the crawl failed before it began
+            stats = {}
+        outcome = CrawlOutcome(operator=op, status=stats.get("promowatch/status", "failed"),
+                               crawl_run_id=stats.get("promowatch/crawl_run_id"),
+                               offers=stats.get("item_scraped_count", 0),
+                               new_versions=stats.get("promowatch/new_versions", 0),
+                               events=stats.get("promowatch/events"), finish_reason=stats.get("finish_reason"),
+                               worker_pid=os.getpid())
+        if outcome.status == "healthy" and outcome.events is None:
+            outcome.error = "change detection failed; it stays pending for the next crawl"
+        if outcome.crawl_run_id is None:  # the pipeline never recorded it: record the failure here
+            error = f"crawl crashed before it was stored: {type(exc).__name__}: {exc}" if exc else \
+                "crawl ended without being stored"
+            try:
+                outcome.crawl_run_id = record_failed(op, started, error, "crawl_crashed", message.get("database_url"))
+            except Exception:  # noqa: BLE001
+                log.exception("%s: could not record the failed crawl", op)
+            outcome.status, outcome.error, outcome.finish_reason = "failed", error, "crawl_crashed"
+        elif outcome.status != "healthy":
+            outcome.error = _run_error(outcome.crawl_run_id, message.get("database_url"))
+        outcome.seconds = round(time.monotonic() - clock, 3)
+        self.send({"type": "done", "request": message["request"], "operator": op, "outcome": outcome.as_dict()})
+        self.active.discard(key)
+        if not self.active:
+            _give_back_memory()
+        if self.stopping and not self.active and self.reactor.running:
+            self.reactor.stop()
+
+
+def _give_back_memory() -> None:
+    """Between crawls: free the pages' parse trees and hand the freed heap back to the system (glibc), so
+    a resident worker's RSS is what it keeps, not the high-water mark of the largest page it ever read."""
+    import ctypes
+    import gc
+
+    gc.collect()  # cheap: the modules' objects were frozen out of the collector's sight at start-up
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+def _run_error(run_id: int, database_url: str | None) -> str | None:
+    from storage.repository import crawl_run
+
+    try:
+        return (crawl_run(run_id, database_url) or {}).get("error")
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def record_failed(operator: str, started_at: datetime, error: str, finish_reason: str,
+                  database_url: str | None) -> int:
+    """A failed CrawlRun for a crawl that did not get to record itself; its id."""
+    from storage.repository import record_crawl
+
+    return record_crawl(operator=operator, started_at=started_at, finish_reason=finish_reason, status="failed",
+                        items=[], items_scraped=0, dropped={}, error=error, database_url=database_url).run_id
+
+
+# ============================================================================================ parent side
+
+class _Pending:
+    def __init__(self, operator: str):
+        self.operator = operator
+        self.submitted = time.monotonic()
+        self.started: float | None = None
+        self.started_at: datetime = utcnow()
+        self.outcome: CrawlOutcome | None = None
+
+
+class _Request:
+    def __init__(self, number: int, operators: list[str], fixtures_dir, database_url, baseline: int):
+        self.number = number
+        self.fixtures_dir, self.database_url, self.baseline = fixtures_dir, database_url, baseline
+        self.pending = {op: _Pending(op) for op in operators}
+        self.done = threading.Event()
+
+    def check_done(self) -> None:
+        if all(p.outcome is not None for p in self.pending.values()):
+            self.done.set()
+
+
+class _Child:
+    """One worker process and the crawls it was handed."""
+
+    def __init__(self, owner: "CrawlWorker"):
+        self.owner = owner
+        ctx = multiprocessing.get_context("spawn")
+        req_read, self.req_write = ctx.Pipe(duplex=False)
+        self.rep_read, rep_write = ctx.Pipe(duplex=False)
+        self.process = ctx.Process(target=child_main, name="promowatch-crawl-worker", daemon=True,
+                                   args=(req_read, rep_write, {"time_limit": owner.time_limit,
+                                                                  "log_level": owner.log_level or logging.getLevelName(
+                                                                      logging.getLogger().getEffectiveLevel())}))
+        self.process.start()
+        req_read.close()
+        rep_write.close()
+        self.pid = self.process.pid
+        self.requests: dict[int, _Request] = {}
+        self.assigned = 0
+        self.retiring = False
+        self.exited = threading.Event()
+        self.kill_reason: tuple[str, str] | None = None  # (finish_reason, error) of the crawls it takes down
+        self.ready = False
+        self._send_lock = threading.Lock()
+        self.reader = threading.Thread(target=self._read, name=f"worker-{self.pid}-replies", daemon=True)
+        self.reader.start()
+        log.info("crawl worker started (pid %d)", self.pid)
+
+    @property
+    def busy(self) -> bool:
+        return any(p.outcome is None for r in self.requests.values() for p in r.pending.values())
+
+    def send(self, message: dict) -> bool:
+        with self._send_lock:
+            try:
+                self.req_write.send(message)
+                return True
+            except (BrokenPipeError, OSError):
+                return False
+
+    def submit(self, request: _Request, operators: list[str], settings: dict | None) -> None:
+        self.requests[request.number] = request
+        self.assigned += len(operators)
+        self.send({"cmd": "crawl", "request": request.number, "operators": operators,
+                   "fixtures_dir": request.fixtures_dir, "database_url": request.database_url,
+                   "settings": settings or {}})
+
+    def retire(self, why: str) -> None:
+        if not self.retiring:
+            log.info("crawl worker %d: recycled (%s)", self.pid, why)
+            self.retiring = True
+            self.send({"cmd": "stop"})
+
+    def kill(self, finish_reason: str, error: str) -> None:
+        if self.kill_reason is None:
+            self.kill_reason = (finish_reason, error)
+            log.warning("crawl worker %d killed: %s", self.pid, error)
+        try:
+            self.process.kill()
+        except Exception:  # noqa: BLE001 — already gone
+            pass
+
+    def _read(self) -> None:
+        while True:
+            try:
+                message = self.rep_read.recv()
+            except (EOFError, OSError):
+                break
+            self.owner._on_message(self, message)
+        self.process.join(10)
+        self.owner._on_exit(self)
+        self.exited.set()
+
+
+class CrawlWorker:
+    """The parent's handle on the crawl worker process (started on the first crawl, restarted as needed)."""
+
+    def __init__(self, *, database_url: str | None = None, fixtures_dir: str | None = None, recycle_after: int = 50,
+                 time_limit: float = 900.0, memory_limit_mb: int | None = 1024, start_timeout: float = 60.0,
+                 kill_grace: float | None = None, log_level: str | None = None):
+        self.database_url, self.fixtures_dir = database_url, fixtures_dir
+        self.recycle_after, self.time_limit = max(1, int(recycle_after)), float(time_limit)
+        self.memory_limit = memory_limit_mb * 1024 * 1024 if memory_limit_mb else None
+        self.start_timeout = float(start_timeout)
+        self.kill_grace = kill_grace if kill_grace is not None else min(60.0, max(2.0, self.time_limit * 0.1))
+        self.log_level = log_level  # of the worker's logging; None: the parent's root level when it starts
+        self._lock = threading.RLock()
+        self._children: list[_Child] = []
+        self._current: _Child | None = None
+        self._numbers = itertools.count(1)
+        self._in_flight: set[str] = set()
+        self._stopping = False
+        self._monitor: threading.Thread | None = None
+        self._monitor_stop = threading.Event()
+        self.crawls_done = 0
+        self.workers_started = 0
+
+    @classmethod
+    def from_config(cls, config, database_url: str | None = None, fixtures_dir: str | None = None) -> "CrawlWorker":
+        w = config.worker
+        return cls(database_url=database_url, fixtures_dir=fixtures_dir or config.fixtures_dir,
+                   recycle_after=w.recycle_after, time_limit=w.crawl_time_limit, memory_limit_mb=w.memory_limit_mb,
+                   start_timeout=w.start_timeout)
+
+    def __enter__(self) -> "CrawlWorker":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown(grace=30)
+
+    @property
+    def pid(self) -> int | None:
+        """The current worker process's PID (None before the first crawl)."""
+        with self._lock:
+            child = self._current
+            return child.pid if child is not None and not child.exited.is_set() else None
+
+    # ------------------------------------------------------------------------------------------ crawling
+
+    def crawl(self, operators: list[str], *, fixtures_dir=_UNSET, settings: dict | None = None) -> list[CrawlOutcome]:
+        """Crawl the operators (concurrently, in the worker); each one's outcome, in order. Blocks until done."""
+        operators = list(dict.fromkeys(operators))
+        fixtures = self.fixtures_dir if fixtures_dir is _UNSET else fixtures_dir
+        fixtures = str(fixtures) if fixtures else None
+        skipped: dict[str, CrawlOutcome] = {}
+        with self._lock:
+            if self._stopping:
+                raise WorkerStopped("the crawl worker is shutting down")
+            for op in operators:
+                if op in self._in_flight:
+                    skipped[op] = CrawlOutcome(op, "skipped", error=f"a crawl of {op} is already running")
+            todo = [op for op in operators if op not in skipped]
+            request = None
+            if todo:
+                baseline = _max_run_id(self.database_url)  # also migrates the database before the child uses it
+                child = self._child()
+                request = _Request(next(self._numbers), todo, fixtures, self.database_url, baseline)
+                self._in_flight.update(todo)
+                child.submit(request, todo, settings)
+                if child.assigned >= self.recycle_after:
+                    child.retire(f"{child.assigned} crawls handed to it, recycle_after = {self.recycle_after}")
+                self._ensure_monitor()
+        if request is not None:
+            while not request.done.wait(1.0):
+                pass  # bounded by the monitor: every pending crawl ends with an outcome, killed if need be
+        return [skipped[op] if op in skipped else request.pending[op].outcome for op in operators]
+
+    def _child(self) -> _Child:
+        child = self._current
+        if child is None or child.retiring or child.exited.is_set() or child.kill_reason:
+            child = _Child(self)
+            self.workers_started += 1
+            self._children.append(child)
+            self._current = child
+        return child
+
+    def _on_message(self, child: _Child, message: dict) -> None:
+        kind = message.get("type")
+        if kind == "ready":
+            child.ready = True
+            return
+        with self._lock:
+            request = child.requests.get(message.get("request"))
+            pending = request.pending.get(message.get("operator")) if request else None
+            if pending is None:
+                return
+            if kind == "started":
+                pending.started = time.monotonic()
+                pending.started_at = datetime.fromisoformat(message["started_at"])
+            elif kind == "done" and pending.outcome is None:
+                known = {f.name for f in fields(CrawlOutcome)}
+                pending.outcome = CrawlOutcome(**{k: v for k, v in message["outcome"].items() if k in known})
+                self._finish(pending)
+                request.check_done()
+        if kind == "done":
+            self._check_memory(child)
+
+    def _finish(self, pending: _Pending) -> None:
+        self._in_flight.discard(pending.operator)
+        self.crawls_done += 1
+        o = pending.outcome
+        level = logging.INFO if o.status in ("healthy", "skipped") else logging.WARNING
+        log.log(level, "%s: %s, %d offers, %s events, %.1f s (worker %s)%s", o.operator, o.status, o.offers,
+                "no" if o.events is None else o.events, o.seconds, o.worker_pid, f": {o.error}" if o.error else "")
+
+    def _on_exit(self, child: _Child) -> None:
+        """The child's reply pipe closed: it exited. Record every crawl it did not finish."""
+        code = child.process.exitcode
+        with self._lock:
+            unfinished = [(r, p) for r in child.requests.values() for p in r.pending.values() if p.outcome is None]
+            if self._current is child:
+                self._current = None
+            if child in self._children:
+                self._children.remove(child)
+        if not unfinished:
+            log.info("crawl worker %d exited (code %s)", child.pid, code)
+            return
+        if child.kill_reason:
+            finish_reason, error = child.kill_reason
+        else:
+            finish_reason = "worker_crashed"
+            error = f"crawl worker (pid {child.pid}) died with exit code {code} during the crawl"
+        for request, pending in unfinished:
+            run_id, status, own_error = _run_since(pending.operator, request.baseline, request.database_url)
+            if run_id is None:  # not stored before the worker died: record it as failed
+                reason = error
+                if child.kill_reason and child.kill_reason[0] == "worker_killed" and pending.started is not None \
+                        and time.monotonic() - pending.started < self.time_limit:
+                    reason = f"{error} (this crawl was killed with it: another crawl of the worker hung)"
+                try:
+                    run_id = record_failed(pending.operator, pending.started_at, reason, finish_reason,
+                                           request.database_url)
+                except Exception:  # noqa: BLE001
+                    log.exception("%s: could not record the failed crawl", pending.operator)
+                status, own_error = "failed", reason
+            with self._lock:
+                pending.outcome = CrawlOutcome(pending.operator, status, crawl_run_id=run_id, error=own_error,
+                                               finish_reason=finish_reason if status == "failed" else None,
+                                               worker_pid=child.pid,
+                                               seconds=round(time.monotonic() - pending.submitted, 3))
+                self._finish(pending)
+                request.check_done()
+
+    # ------------------------------------------------------------------------------------------ supervision
+
+    def _ensure_monitor(self) -> None:
+        if self._monitor is None or not self._monitor.is_alive():
+            self._monitor_stop.clear()
+            self._monitor = threading.Thread(target=self._watch, name="crawl-worker-monitor", daemon=True)
+            self._monitor.start()
+
+    def _watch(self) -> None:
+        last_memory = 0.0
+        while not self._monitor_stop.wait(MONITOR_PERIOD):
+            try:
+                last_memory = self._watch_once(last_memory)
+            except Exception:  # noqa: BLE001 — the monitor bounds every wait: it must outlive any surprise
+                log.exception("crawl worker monitor")
+            with self._lock:
+                if not self._children and not self._stopping:
+                    self._monitor = None
+                    return
+
+    def _watch_once(self, last_memory: float) -> float:
+        now = time.monotonic()
+        with self._lock:
+            children = list(self._children)
+        for child in children:
+            if child.exited.is_set() or child.kill_reason:
+                continue
+            for request in list(child.requests.values()):
+                for pending in list(request.pending.values()):
+                    if pending.outcome is not None:
+                        continue
+                    if pending.started is None and now - pending.submitted > self.start_timeout:
+                        child.kill("worker_killed", f"crawl worker (pid {child.pid}) did not start the crawl "
+                                                    f"within {self.start_timeout:g} s")
+                    elif pending.started is not None and now - pending.started > self.time_limit + self.kill_grace:
+                        child.kill("worker_killed",
+                                   f"crawl of {pending.operator} hung past the crawl time limit of "
+                                   f"{self.time_limit:g} s: worker (pid {child.pid}) killed")
+        if now - last_memory > MEMORY_CHECK_PERIOD:
+            last_memory = now
+            for child in children:
+                self._check_memory(child)
+        return last_memory
+
+    def _check_memory(self, child: _Child) -> None:
+        if not self.memory_limit or child.retiring or child.exited.is_set():
+            return
+        rss = rss_bytes(child.pid)
+        if rss is not None and rss > self.memory_limit:
+            with self._lock:
+                child.retire(f"RSS {rss / 2**20:.0f} MiB over the limit of {self.memory_limit / 2**20:.0f} MiB")
+
+    # ------------------------------------------------------------------------------------------ stopping
+
+    def shutdown(self, grace: float = 60.0) -> None:
+        """Take no more crawls; let running ones finish for `grace` seconds, then record them interrupted."""
+        with self._lock:
+            self._stopping = True
+            children = list(self._children)
+        for child in children:
+            child.retire("service stopping")
+        deadline = time.monotonic() + max(0.0, grace)
+        for child in children:
+            child.exited.wait(max(0.0, deadline - time.monotonic()))
+        for child in children:
+            if not child.exited.is_set():
+                child.kill("interrupted", f"interrupted: the service stopped and the crawl did not finish within "
+                                          f"{grace:g} s")
+        for child in children:
+            child.exited.wait(30)
+        self._monitor_stop.set()
+        if self._monitor is not None:
+            self._monitor.join(5)
+
+
+def rss_bytes(pid: int) -> int | None:
+    """Resident memory of a process (psutil; /proc as a fallback), or None."""
+    try:
+        import psutil
+
+        return psutil.Process(pid).memory_info().rss
+    except ImportError:
+        try:
+            with open(f"/proc/{pid}/statm") as f:
+                return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, IndexError):
+            return None
+    except Exception:  # noqa: BLE001 — gone
+        return None
+
+
+def _max_run_id(database_url: str | None) -> int:
+    from sqlalchemy import func, select
+    from sqlmodel import Session
+
+    from storage.engine import get_engine
+    from storage.models import CrawlRun
+
+    with Session(get_engine(database_url)) as session:
+        return session.execute(select(func.max(CrawlRun.id))).scalar() or 0
+
+
+def _run_since(operator: str, baseline: int, database_url: str | None) -> tuple[int | None, str | None, str | None]:
+    """The CrawlRun of `operator` stored after `baseline` (by a worker that died after storing it), if any."""
+    from sqlalchemy import select
+    from sqlmodel import Session
+
+    from storage.engine import get_engine
+    from storage.models import CrawlRun
+
+    with Session(get_engine(database_url)) as session:
+        run = session.execute(select(CrawlRun).where(CrawlRun.operator == operator, CrawlRun.id > baseline)
+                              .order_by(CrawlRun.id.desc()).limit(1)).scalar()
+        return (run.id, run.status, run.error) if run is not None else (None, None, None)

@@ -1,0 +1,297 @@
+"""The service's TOML configuration (`PROMOWATCH_CONFIG`): schedules, crawl worker, sender, health alerts.
+
+Every key has a default, so no file at all is a valid configuration (every operator every 6 h, jitter 15 min).
+`docs/config.example.toml` documents every key. Durations are seconds (a number) or a string of
+number+unit parts: "90s", "10m", "6h", "1d", "1h30m". Unknown tables or keys are errors (a typo must not
+silently fall back to a default), and every error names the file, the table and the key.
+
+The database is not configured here: it is `PROMOWATCH_DATABASE_URL`, as for every other command.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_INTERVAL = 6 * 3600.0
+DEFAULT_JITTER = 15 * 60.0
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
+_DAY_NAMES = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
+
+
+class ConfigError(ValueError):
+    """The configuration file cannot be used; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class OperatorSchedule:
+    operator: str
+    interval: float | None = DEFAULT_INTERVAL  # seconds; None when `cron` is set
+    cron: str | None = None  # five crontab fields, in `timezone`
+    jitter: float = DEFAULT_JITTER  # seconds added at random to each run
+    enabled: bool = True
+
+    def describe(self) -> str:
+        return f"cron {self.cron!r}" if self.cron else f"every {format_duration(self.interval)}"
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    recycle_after: int = 50  # crawls per worker process, then a fresh one
+    crawl_time_limit: float = 15 * 60.0  # seconds per crawl; Scrapy closes it, the worker is killed a bit later
+    memory_limit_mb: int | None = 1024  # RSS of the worker; over it, the worker is recycled after its crawls
+    start_timeout: float = 60.0  # how long a crawl may wait for a worker to pick it up
+
+
+@dataclass(frozen=True)
+class SenderConfig:
+    enabled: bool = True
+    interval: float = 60.0
+    after_crawl: bool = True  # run the sender right after a crawl (new events go out at once)
+    batch: int = 500
+    concurrency: int = 8
+    max_attempts: int = 6
+
+
+@dataclass(frozen=True)
+class HealthConfig:
+    threshold: int = 3  # unhealthy crawls in a row before the one alert
+    interval: float = 300.0  # the health job (also run after every crawl)
+    admin_channels: tuple[str, ...] = ()  # Apprise URLs; secrets: logged masked only
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    schedules: dict[str, OperatorSchedule] = field(default_factory=dict)  # every operator with a spider
+    timezone: str = "Europe/Rome"  # of cron expressions
+    misfire_grace_time: float = 3600.0
+    startup_spread: float = 60.0  # overdue operators start within this many seconds of a service start
+    worker: WorkerConfig = field(default_factory=WorkerConfig)
+    sender: SenderConfig = field(default_factory=SenderConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
+    shutdown_grace: float = 60.0  # on SIGTERM, running crawls get this long to finish
+    fixtures_dir: str | None = None  # offline service: answer from saved pages in this folder
+    path: str | None = None  # the file it was read from
+
+    @property
+    def operators(self) -> list[str]:
+        return [op for op, s in self.schedules.items() if s.enabled]
+
+
+def parse_duration(value: Any, where: str, *, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ConfigError(f"{where}: expected a duration (seconds, or e.g. \"90s\", \"10m\", \"6h\", \"1d\"), "
+                          f"got {value!r}")
+    if isinstance(value, str):
+        text = value.strip().lower().replace(" ", "")
+        parts = _DURATION.findall(text)
+        if not text or _DURATION.sub("", text):
+            if re.fullmatch(r"\d+(\.\d+)?", text):
+                seconds = float(text)
+            else:
+                raise ConfigError(f"{where}: {value!r} is not a duration (seconds, or e.g. \"90s\", \"10m\", "
+                                  f"\"6h\", \"1d\", \"1h30m\")")
+        else:
+            seconds = sum(float(n) * _UNITS[u] for n, u in parts)
+    else:
+        seconds = float(value)
+    if seconds < 0 or (seconds == 0 and not allow_zero):
+        raise ConfigError(f"{where}: {value!r} must be {'0 or more' if allow_zero else 'more than 0'}")
+    return seconds
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    seconds = float(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def validate_cron(expr: Any, where: str) -> str:
+    if not isinstance(expr, str) or len(expr.split()) != 5:
+        raise ConfigError(f"{where}: {expr!r} is not a crontab expression of five fields "
+                          f"(minute hour day month day-of-week, e.g. \"15 7,19 * * *\")")
+    dow = expr.split()[4]
+    if re.search(r"\d", dow):
+        raise ConfigError(f"{where}: write the day-of-week field with names (mon,tue,...,sun or mon-fri), not "
+                          f"numbers: {dow!r} (cron and APScheduler number the days differently)")
+    if any(name not in _DAY_NAMES for name in re.findall(r"[a-z]+", dow.lower())):
+        raise ConfigError(f"{where}: unknown day name in {dow!r}; use mon, tue, wed, thu, fri, sat, sun")
+    from apscheduler.triggers.cron import CronTrigger
+
+    fields = expr.split()
+    try:
+        CronTrigger(minute=fields[0], hour=fields[1], day=fields[2], month=fields[3], day_of_week=fields[4])
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {expr!r}: {exc}") from None
+    return expr
+
+
+class _Table:
+    """A TOML table read key by key; `done()` rejects the keys nobody asked for."""
+
+    def __init__(self, data: Any, name: str, source: str):
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: [{name}] must be a table, got {type(data).__name__}")
+        self.data, self.name, self.source, self.seen = data, name, source, set()
+
+    def where(self, key: str) -> str:
+        return f"{self.source}: [{self.name}] {key}"
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.seen.add(key)
+        return self.data.get(key, default)
+
+    def has(self, key: str) -> bool:
+        self.seen.add(key)
+        return key in self.data
+
+    def duration(self, key: str, default: float, allow_zero: bool = False) -> float:
+        return parse_duration(self.get(key), self.where(key), allow_zero=allow_zero) if self.has(key) else default
+
+    def integer(self, key: str, default: int | None, minimum: int = 1) -> int | None:
+        value = self.get(key, default)
+        if value is default:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ConfigError(f"{self.where(key)}: expected a whole number of at least {minimum}, got {value!r}")
+        return value
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.get(key, default)
+        if not isinstance(value, bool):
+            raise ConfigError(f"{self.where(key)}: expected true or false, got {value!r}")
+        return value
+
+    def string(self, key: str, default: str | None) -> str | None:
+        value = self.get(key, default)
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(f"{self.where(key)}: expected a string, got {value!r}")
+        return value
+
+    def table(self, key: str) -> "_Table":
+        return _Table(self.get(key, {}), f"{self.name}.{key}" if self.name else key, self.source)
+
+    def done(self, known: set[str] | None = None) -> None:
+        extra = set(self.data) - (known or self.seen)
+        if extra:
+            key = sorted(extra)[0]
+            close = difflib.get_close_matches(key, sorted(known or self.seen), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f"; known keys: {', '.join(sorted(known or self.seen))}"
+            where = f"[{self.name}]" if self.name else "top level"
+            raise ConfigError(f"{self.source}: unknown key {key!r} in {where}{hint}")
+
+
+def _schedule(table: _Table, base: OperatorSchedule | None, operator: str) -> OperatorSchedule:
+    if table.has("interval") and table.has("cron"):
+        raise ConfigError(f"{table.source}: [{table.name}] has both interval and cron; choose one")
+    interval, cron = (base.interval, base.cron) if base else (DEFAULT_INTERVAL, None)
+    if table.has("interval"):
+        interval, cron = table.duration("interval", DEFAULT_INTERVAL), None
+    if table.has("cron"):
+        interval, cron = None, validate_cron(table.get("cron"), table.where("cron"))
+    jitter = table.duration("jitter", base.jitter if base else DEFAULT_JITTER, allow_zero=True)
+    enabled = table.boolean("enabled", base.enabled if base else True)
+    return OperatorSchedule(operator, interval, cron, jitter, enabled)
+
+
+def parse_config(data: dict, source: str = "<config>", operators: list[str] | None = None) -> ServiceConfig:
+    """A ServiceConfig from the parsed TOML; ConfigError when a value is wrong."""
+    if operators is None:
+        from spiders.registry import OPERATORS
+
+        operators = list(OPERATORS)
+    top = _Table(data, "", source)
+    sched = top.table("schedule")
+    default = _schedule(sched, None, "*")
+    timezone = sched.string("timezone", "Europe/Rome")
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(timezone)
+    except Exception:  # noqa: BLE001 — ZoneInfoNotFoundError, ValueError
+        raise ConfigError(f"{sched.where('timezone')}: unknown time zone {timezone!r} (e.g. \"Europe/Rome\")") from None
+    misfire = sched.duration("misfire_grace_time", 3600.0)
+    spread = sched.duration("startup_spread", 60.0, allow_zero=True)
+    per_op = sched.table("operators")
+    for name in per_op.data:
+        if name not in operators:
+            close = difflib.get_close_matches(name, operators, n=1)
+            raise ConfigError(f"{source}: [schedule.operators.{name}]: unknown operator"
+                              + (f" (did you mean {close[0]!r}?)" if close else f"; known: {', '.join(operators)}"))
+    schedules = {}
+    for op in operators:
+        if per_op.has(op):
+            own = per_op.table(op)
+            schedules[op] = _schedule(own, default, op)
+            own.done({"interval", "cron", "jitter", "enabled"})
+        else:
+            schedules[op] = replace(default, operator=op)
+    sched.done({"interval", "cron", "jitter", "enabled", "timezone", "misfire_grace_time", "startup_spread", "operators"})
+
+    w = top.table("worker")
+    worker = WorkerConfig(
+        recycle_after=w.integer("recycle_after", 50),
+        crawl_time_limit=w.duration("crawl_time_limit", 15 * 60.0),
+        memory_limit_mb=w.integer("memory_limit_mb", 1024, minimum=0) or None,  # 0: no limit
+        start_timeout=w.duration("start_timeout", 60.0),
+    )
+    w.done({"recycle_after", "crawl_time_limit", "memory_limit_mb", "start_timeout"})
+    s = top.table("sender")
+    sender = SenderConfig(enabled=s.boolean("enabled", True), interval=s.duration("interval", 60.0),
+                          after_crawl=s.boolean("after_crawl", True), batch=s.integer("batch", 500),
+                          concurrency=s.integer("concurrency", 8), max_attempts=s.integer("max_attempts", 6))
+    s.done({"enabled", "interval", "after_crawl", "batch", "concurrency", "max_attempts"})
+    h = top.table("health")
+    channels = h.get("admin_channels", [])
+    if isinstance(channels, str):
+        channels = [channels]
+    if not isinstance(channels, list) or not all(isinstance(c, str) and c.strip() for c in channels):
+        raise ConfigError(f"{h.where('admin_channels')}: expected a list of Apprise URLs, e.g. "
+                          f"[\"mailto://user:pass@example.com\"]")
+    for url in channels:
+        if "://" not in url:
+            raise ConfigError(f"{h.where('admin_channels')}: {_mask(url)!r} is not an Apprise URL (scheme://...)")
+    health = HealthConfig(threshold=h.integer("threshold", 3), interval=h.duration("interval", 300.0),
+                          admin_channels=tuple(c.strip() for c in channels))
+    h.done({"threshold", "interval", "admin_channels"})
+    svc = top.table("service")
+    shutdown_grace = svc.duration("shutdown_grace", 60.0, allow_zero=True)
+    fixtures = svc.string("fixtures_dir", None) or None
+    if fixtures:
+        base = Path(source).parent if source and not source.startswith("<") else Path.cwd()
+        fixtures = str((base / Path(fixtures).expanduser()).resolve())
+        if not Path(fixtures).is_dir():
+            raise ConfigError(f"{svc.where('fixtures_dir')}: {fixtures} is not a folder")
+    svc.done({"shutdown_grace", "fixtures_dir"})
+    top.done({"schedule", "worker", "sender", "health", "service"})
+    return ServiceConfig(schedules=schedules, timezone=timezone, misfire_grace_time=misfire, startup_spread=spread,
+                         worker=worker, sender=sender, health=health, shutdown_grace=shutdown_grace,
+                         fixtures_dir=fixtures, path=None if source.startswith("<") else source)
+
+
+def _mask(url: str) -> str:
+    return re.sub(r"(://)[^/@]*@", r"\1***@", url)
+
+
+def load_config(path: str | os.PathLike | None = None) -> ServiceConfig:
+    """The configuration from `path`, else from PROMOWATCH_CONFIG, else the defaults."""
+    path = path or os.environ.get("PROMOWATCH_CONFIG") or None
+    if not path:
+        return parse_config({}, "<defaults>")
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ConfigError(f"configuration file {file} does not exist (PROMOWATCH_CONFIG or --config)")
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    return parse_config(data, str(file))

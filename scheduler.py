@@ -1,0 +1,274 @@
+"""The promowatch service's scheduler (APScheduler 3.x): one crawl job per operator, the sender, the health check.
+
+Jobs (ids as `promowatch status` and the logs show them):
+
+- ``crawl:<operator>`` — interval or cron from the config (`[schedule]`, `[schedule.operators.<op>]`), with
+  jitter so the operators do not fire together; ``max_instances=1`` (at most one crawl per operator at a
+  time; the worker refuses a second one too), misfires coalesced, ``misfire_grace_time`` from the config.
+  The crawl runs in the long-lived crawl worker (promowatch/crawl_worker.py); detection and matching happen
+  in the pipeline as for any crawl; then the operator's health is checked and, when the crawl produced
+  events, the sender job is woken so new alerts go out at once (`[sender] after_crawl`).
+- ``send`` — `alerts.deliver.send_due` every `[sender] interval`. Digests need no job of their own: the
+  matcher writes each digest as an outbox row due at the subscriber's digest time (in their time zone), so
+  the sender sending due rows sends the digests on time.
+- ``health`` — promowatch/health.py every `[health] interval` (also run after each crawl), which also sees
+  crawls stored by `promowatch crawl` or `scrapy crawl`.
+
+Job state: recomputed at start from the config and the last stored crawls, not kept in an APScheduler job
+store. Each crawl job's first run is its operator's last crawl (`CrawlRun.started_at`) plus its interval, or
+the first cron time after that crawl; when that moment passed while the service was down, the crawl runs once
+(missed runs coalesced) within `startup_spread` seconds of the start. This survives restarts as a job store
+would (nothing is crawled again just because the service restarted, nothing overdue waits another interval),
+and unlike a job store it follows config edits at the next start and cannot hold stale pickled jobs; the
+database stays the only state. `next_runs()` gives the same schedule to `promowatch status` without asking
+the running service.
+
+One scheduler process at a time (APScheduler 3 job stores are not shareable anyway); `Service.stop()` stops
+it cleanly: no new jobs, running crawls finish within `[service] shutdown_grace` or are recorded as
+interrupted, then the scheduler waits for its job threads.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from promowatch.service_config import OperatorSchedule, ServiceConfig
+
+log = logging.getLogger("promowatch.scheduler")
+
+
+# ============================================================================================ schedules
+
+def crawl_trigger(schedule: OperatorSchedule, tz: str, start_date: datetime | None = None, jitter: bool = True):
+    jit = (schedule.jitter or None) if jitter else None
+    if schedule.cron:
+        minute, hour, day, month, dow = schedule.cron.split()
+        return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=dow, timezone=ZoneInfo(tz),
+                           jitter=jit)
+    return IntervalTrigger(seconds=schedule.interval, start_date=start_date, timezone=ZoneInfo(tz), jitter=jit)
+
+
+@dataclass
+class JobSpec:
+    id: str
+    trigger: object
+    next_run_time: datetime | None  # None: the trigger's own next time
+    kind: str  # crawl | send | health
+    operator: str | None = None
+    describe: str = ""
+
+
+def _started(last: dict | None) -> datetime | None:
+    if not last or not last.get("started_at"):
+        return None
+    moment = datetime.fromisoformat(last["started_at"])
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def crawl_spec(schedule: OperatorSchedule, config: ServiceConfig, last: dict | None, now: datetime,
+               rng=random, jitter: bool = True) -> JobSpec:
+    """The crawl job of one operator: its trigger and its first run, from its last stored crawl."""
+    previous = _started(last)
+    spread = config.startup_spread if jitter else 0.0
+    if schedule.cron:
+        trigger = crawl_trigger(schedule, config.timezone, jitter=jitter)
+        due = trigger.get_next_fire_time(None, previous) if previous else now
+        first = now + timedelta(seconds=rng.uniform(0, spread)) if due is None or due <= now else \
+            trigger.get_next_fire_time(None, now)
+    else:
+        due = previous + timedelta(seconds=schedule.interval) if previous else now
+        if due <= now:
+            first = now + timedelta(seconds=rng.uniform(0, spread))
+        else:
+            first = due + timedelta(seconds=rng.uniform(0, schedule.jitter) if jitter else 0)
+        trigger = crawl_trigger(schedule, config.timezone, start_date=first, jitter=jitter)
+    return JobSpec(f"crawl:{schedule.operator}", trigger, first, "crawl", schedule.operator,
+                   f"{schedule.describe()}, jitter {schedule.jitter:g} s")
+
+
+def job_specs(config: ServiceConfig, last: dict[str, dict], now: datetime | None = None, rng=random,
+              sender_available: bool = True, jitter: bool = True) -> list[JobSpec]:
+    """Every job of the service, not started: crawl jobs of the enabled operators, sender, health."""
+    now = now or datetime.now(timezone.utc)
+    specs = [crawl_spec(config.schedules[op], config, last.get(op), now, rng, jitter) for op in config.operators]
+    tz = ZoneInfo(config.timezone)
+    if config.sender.enabled and sender_available:
+        specs.append(JobSpec("send", IntervalTrigger(seconds=config.sender.interval, timezone=tz), now, "send",
+                             describe=f"every {config.sender.interval:g} s"))
+    specs.append(JobSpec("health", IntervalTrigger(seconds=config.health.interval, timezone=tz), now, "health",
+                         describe=f"every {config.health.interval:g} s, threshold {config.health.threshold}"))
+    return specs
+
+
+def next_runs(config: ServiceConfig, last: dict[str, dict], now: datetime | None = None) -> dict[str, datetime]:
+    """When each operator's next crawl is due by the config and its last crawl (jitter left out)."""
+    now = now or datetime.now(timezone.utc)
+    return {spec.operator: spec.next_run_time for spec in job_specs(config, last, now, jitter=False)
+            if spec.kind == "crawl"}
+
+
+def sender_function():
+    """alerts.deliver.send_due, or None while the sender is not installed."""
+    try:
+        from alerts.deliver import send_due
+    except ImportError as exc:
+        log.warning("the sender (alerts.deliver) is not available (%s): notifications are not sent", exc)
+        return None
+    return send_due
+
+
+# ============================================================================================ the service
+
+@dataclass
+class CycleReport:
+    """One full cycle (`promowatch run --once`)."""
+    crawls: list = field(default_factory=list)  # CrawlOutcome
+    send: dict | None = None  # the sender's counts; None when it did not run
+    sender_available: bool = True
+    health: list = field(default_factory=list)  # HealthMessage
+
+    @property
+    def ok(self) -> bool:
+        crawls_ok = all(c.status == "healthy" and c.events is not None for c in self.crawls)
+        send_ok = self.send is None or not (self.send.get("failed") or self.send.get("dead"))
+        health_ok = all(m.delivered or not m.failed for m in self.health)
+        return bool(self.crawls) and crawls_ok and send_ok and health_ok
+
+    def as_dict(self) -> dict:
+        return {"ok": self.ok, "crawls": [c.as_dict() for c in self.crawls], "notifications": self.send,
+                "sender_available": self.sender_available, "health": [m.as_dict() for m in self.health]}
+
+
+class Service:
+    def __init__(self, config: ServiceConfig, *, database_url: str | None = None, fixtures_dir: str | None = None,
+                 worker=None):
+        from promowatch.crawl_worker import CrawlWorker
+
+        self.config = config
+        self.database_url = database_url
+        # offline when asked (CLI), configured ([service] fixtures_dir) or set in the environment, as for `crawl`
+        self.fixtures_dir = str(fixtures_dir or config.fixtures_dir or os.environ.get("PROMOWATCH_FIXTURES_DIR") or "") \
+            or None
+        self.worker = worker or CrawlWorker.from_config(config, database_url, self.fixtures_dir)
+        self.scheduler: BackgroundScheduler | None = None
+        self._send_due = sender_function() if config.sender.enabled else None
+        self._stopping = threading.Event()
+
+    # ------------------------------------------------------------------------------------------ jobs
+
+    def crawl(self, operator: str):
+        from promowatch.crawl_worker import WorkerStopped
+
+        if self._stopping.is_set():
+            return []
+        try:
+            outcomes = self.worker.crawl([operator])
+        except WorkerStopped:
+            return []
+        if self.config.sender.after_crawl and any(o.events for o in outcomes):
+            self.wake_sender()
+        self.check_health([operator])
+        return outcomes
+
+    def send(self) -> dict | None:
+        if self._send_due is None:
+            return None
+        s = self.config.sender
+        report = self._send_due(database_url=self.database_url, limit=s.batch, concurrency=s.concurrency,
+                                max_attempts=s.max_attempts)
+        data = report.as_dict() if hasattr(report, "as_dict") else dict(vars(report))
+        data.pop("rows", None)
+        return data
+
+    def check_health(self, operators: list[str] | None = None) -> list:
+        from promowatch import health
+
+        h = self.config.health
+        try:
+            return health.check(operators or self.config.operators, threshold=h.threshold,
+                                channels=h.admin_channels, database_url=self.database_url)
+        except Exception:  # noqa: BLE001 — a health check must not take the crawl job down
+            log.exception("health check failed")
+            return []
+
+    def wake_sender(self) -> None:
+        job = self.scheduler.get_job("send") if self.scheduler is not None else None
+        if job is not None and not self._stopping.is_set():
+            job.modify(next_run_time=datetime.now(timezone.utc))
+
+    # ------------------------------------------------------------------------------------------ scheduling
+
+    def build_scheduler(self, now: datetime | None = None, last: dict[str, dict] | None = None) -> BackgroundScheduler:
+        """A BackgroundScheduler with every job added, not started."""
+        if last is None:
+            from storage.repository import last_crawls
+
+            last = last_crawls(self.database_url)
+        config = self.config
+        scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers=len(config.operators) + 4)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": int(config.misfire_grace_time)},
+            timezone=ZoneInfo(config.timezone))
+        for spec in job_specs(config, last, now, sender_available=self._send_due is not None):
+            func, args = {"crawl": (self.crawl, (spec.operator,)), "send": (self.send, ()),
+                          "health": (self.check_health, ())}[spec.kind]
+            scheduler.add_job(func, spec.trigger, args=args, id=spec.id, name=f"{spec.id} ({spec.describe})",
+                              next_run_time=spec.next_run_time, replace_existing=True, max_instances=1,
+                              coalesce=True, misfire_grace_time=int(config.misfire_grace_time))
+        scheduler.add_listener(self._on_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+        self.scheduler = scheduler
+        return scheduler
+
+    @staticmethod
+    def _on_event(event) -> None:
+        if event.code == EVENT_JOB_ERROR:
+            log.error("job %s failed: %r", event.job_id, event.exception, exc_info=event.exception)
+        elif event.code == EVENT_JOB_MISSED:
+            log.warning("job %s missed its run at %s (coalesced)", event.job_id, event.scheduled_run_time)
+        else:
+            log.info("job %s still running: this run skipped", event.job_id)
+
+    def start(self) -> None:
+        scheduler = self.scheduler or self.build_scheduler()
+        scheduler.start()
+        for job in scheduler.get_jobs():
+            log.info("job %s: next run %s", job.name, job.next_run_time)
+
+    def stop(self) -> None:
+        """No new jobs; running crawls finish within shutdown_grace or are recorded interrupted; then exit."""
+        self._stopping.set()
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.pause()
+        log.info("stopping: waiting up to %g s for running crawls", self.config.shutdown_grace)
+        self.worker.shutdown(grace=self.config.shutdown_grace)
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        log.info("stopped")
+
+    def serve(self, stop: threading.Event) -> None:
+        """Run until `stop` is set (the CLI sets it on SIGTERM/SIGINT), then stop cleanly."""
+        self.start()
+        try:
+            while not stop.wait(1.0):
+                pass
+        finally:
+            self.stop()
+
+    def run_cycle(self, operators: list[str] | None = None) -> CycleReport:
+        """One full cycle: crawl every operator (detection and matching in the pipeline), send, check health."""
+        report = CycleReport(sender_available=self._send_due is not None)
+        report.crawls = self.worker.crawl(operators or self.config.operators)
+        report.send = self.send()
+        report.health = self.check_health(operators)
+        return report

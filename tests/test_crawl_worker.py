@@ -1,0 +1,135 @@
+"""The crawl worker as real child processes on a real SQLite file: reuse, recycling, hang, crash, memory, stop.
+
+The faults are downloader middlewares defined here and handed to the worker as extra Scrapy settings (the
+worker's child process imports this module); every wait is bounded.
+"""
+import os
+import threading
+import time
+
+import pytest
+
+from conftest import FIXTURES
+from promowatch.crawl_worker import CrawlWorker, WorkerStopped
+from storage.repository import crawl_run, last_crawls
+
+
+class HangMiddleware:
+    """Blocks the worker's reactor: a crawl that never ends (the worker must be killed)."""
+
+    def process_request(self, request, spider=None):
+        if not request.url.endswith("robots.txt"):
+            time.sleep(float(os.environ.get("PW_TEST_HANG_SECONDS", "600")))
+
+
+class CrashMiddleware:
+    """The worker process dies in the middle of a crawl."""
+
+    def process_request(self, request, spider=None):
+        os._exit(3)
+
+
+HANG = {"DOWNLOADER_MIDDLEWARES": {"test_crawl_worker.HangMiddleware": 10}}
+CRASH = {"DOWNLOADER_MIDDLEWARES": {"test_crawl_worker.CrashMiddleware": 10}}
+
+
+@pytest.fixture
+def worker(tmp_db):
+    made = []
+
+    def make(**kwargs):
+        kwargs.setdefault("database_url", tmp_db)
+        kwargs.setdefault("fixtures_dir", str(FIXTURES))
+        w = CrawlWorker(**kwargs)
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        w.shutdown(grace=5)
+
+
+def timed(seconds, fn, *args, **kwargs):
+    """fn(...) in a thread, failing the test if it takes longer than `seconds`."""
+    box = {}
+
+    def target():
+        try:
+            box["value"] = fn(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"{fn.__name__} still running after {seconds} s"
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def test_two_crawls_in_one_child_then_recycled_after_n(worker, tmp_db):
+    w = worker(recycle_after=2)
+    [first] = timed(60, w.crawl, ["iliad"])
+    [second] = timed(60, w.crawl, ["iliad"])
+    assert first.status == second.status == "healthy", (first, second)
+    assert first.worker_pid == second.worker_pid and first.worker_pid != os.getpid()
+    assert first.offers > 0 and first.new_versions == first.offers and second.new_versions == 0
+    assert first.events == 0 and second.events == 0  # baseline, then nothing changed
+    assert first.crawl_run_id < second.crawl_run_id
+    [third] = timed(60, w.crawl, ["vodafone"])
+    assert third.status == "healthy" and third.worker_pid != first.worker_pid  # recycled after 2 crawls
+    assert w.workers_started == 2
+    assert last_crawls(tmp_db)["iliad"]["consecutive_failures"] == 0
+
+
+def test_a_hung_crawl_is_killed_recorded_failed_and_the_next_one_works(worker, tmp_db):
+    w = worker(time_limit=2, kill_grace=1)
+    started = time.monotonic()
+    [hung] = timed(30, w.crawl, ["iliad"], settings=HANG)
+    assert time.monotonic() - started < 20
+    assert hung.status == "failed" and hung.finish_reason == "worker_killed"
+    assert "time limit" in hung.error and "iliad" in hung.error
+    run = crawl_run(hung.crawl_run_id, tmp_db)
+    assert run["status"] == "failed" and run["finish_reason"] == "worker_killed" and "time limit" in run["error"]
+    [after] = timed(60, w.crawl, ["iliad"])
+    assert after.status == "healthy" and after.worker_pid != hung.worker_pid and after.offers > 0
+
+
+def test_a_crashed_worker_is_recorded_and_restarted(worker, tmp_db):
+    w = worker()
+    [crashed] = timed(60, w.crawl, ["iliad"], settings=CRASH)
+    assert crashed.status == "failed" and crashed.finish_reason == "worker_crashed"
+    assert "exit code 3" in crashed.error
+    assert crawl_run(crashed.crawl_run_id, tmp_db)["error"] == crashed.error
+    [after] = timed(60, w.crawl, ["iliad"])
+    assert after.status == "healthy" and after.worker_pid != crashed.worker_pid
+
+
+def test_memory_limit_recycles_the_worker(worker):
+    w = worker(memory_limit_mb=1)  # any Python process is over 1 MiB: recycled after every crawl
+    [a] = timed(60, w.crawl, ["iliad"])
+    [b] = timed(60, w.crawl, ["iliad"])
+    assert a.status == b.status == "healthy" and a.worker_pid != b.worker_pid
+
+
+def test_one_crawl_per_operator_at_a_time_and_stop_records_interrupted(worker, tmp_db, monkeypatch):
+    monkeypatch.setenv("PW_TEST_HANG_SECONDS", "30")
+    w = worker(time_limit=60)
+    box = {}
+    thread = threading.Thread(target=lambda: box.setdefault("r", w.crawl(["iliad"], settings=HANG)), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while w.pid is None or "iliad" not in w._in_flight:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    [again] = w.crawl(["iliad"])
+    assert again.status == "skipped" and again.crawl_run_id is None
+    timed(30, w.shutdown, grace=1)
+    thread.join(10)
+    [interrupted] = box["r"]
+    assert interrupted.status == "failed" and interrupted.finish_reason == "interrupted"
+    run = crawl_run(interrupted.crawl_run_id, tmp_db)
+    assert run["finish_reason"] == "interrupted" and "stopped" in run["error"]
+    with pytest.raises(WorkerStopped):
+        w.crawl(["iliad"])

@@ -1,0 +1,450 @@
+"""Delivery from the outbox on a real SQLite file, through Apprise, to real servers on 127.0.0.1: an aiosmtpd SMTP
+server (mailto://, no TLS, no AUTH) and an HTTP server taking json:// posts (tests/servers.py).
+
+Rows are made directly through SQLModel (no matcher): an OfferEvent per offer, a Subscription with its channels,
+Notification rows pointing at them. Every wait is bounded (servers' wait_for, Apprise's socket timeouts).
+"""
+import logging
+import re
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from servers import HttpServer, SmtpServer
+from sqlmodel import Session
+
+from alerts import deliver as deliver_mod
+from alerts.deliver import LEASE, backoff, claim_due, mask_text, mask_url, send_due
+from alerts.render import render_digest, render_event
+from spiders.items import normalise
+from storage.engine import get_engine
+from storage.models import (
+    CrawlRun,
+    Notification,
+    Offer,
+    OfferEvent,
+    Subscription,
+    SubscriptionChannel,
+)
+from storage.repository import event_dict
+
+T0 = datetime(2026, 12, 2, 9, 0, tzinfo=timezone.utc)
+PASSWORD = "Pa55w0rd-s3cret"
+HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def utc(moment):
+    return None if moment is None else (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc))
+
+
+def add_event(engine, key="giga-150", kind="price_drop", before=999, after=799, operator="iliad", name=None,
+              at=T0) -> int:
+    item = normalise({"operator": operator, "offer_key": key, "name": name or f"Giga {key}",
+                      "url": f"https://example.it/{key}", "plan_type": "prepaid", "price_cents": after,
+                      "period_days": 30, "data_gb": 150, "data_5g": True})
+    with Session(engine) as s:
+        run = CrawlRun(operator=operator, started_at=at, finished_at=at, finish_reason="finished", status="healthy")
+        offer = Offer(operator=operator, offer_key=key, name=item["name"], plan_type="prepaid", price_cents=after,
+                      data=item, content_hash=key, first_seen=at, last_seen=at)
+        s.add_all([run, offer])
+        s.flush()
+        event = OfferEvent(crawl_run_id=run.id, offer_id=offer.id, operator=operator, offer_key=key, kind=kind,
+                           created_at=at, price_before=before, price_after=after, changes={}, item=item)
+        s.add(event)
+        s.commit()
+        return event.id
+
+
+def add_subscriber(engine, *urls, lang="it", tz="Europe/Rome", active=True) -> tuple[int, list[int]]:
+    with Session(engine) as s:
+        sub = Subscription(created_at=T0, lang=lang, timezone=tz, active=active)
+        s.add(sub)
+        s.flush()
+        channels = [SubscriptionChannel(subscription_id=sub.id, url=u, url_masked=mask_url(u),
+                                        service=u.split("://")[0]) for u in urls]
+        s.add_all(channels)
+        s.commit()
+        return sub.id, [c.id for c in channels]
+
+
+def queue(engine, sub_id, channel_id, event_id=None, event_ids=(), digest=None, due=T0, status="pending",
+          attempts=0, claimed_at=None) -> int:
+    with Session(engine) as s:
+        event = s.get(OfferEvent, event_id) if event_id else None
+        row = Notification(subscription_id=sub_id, channel_id=channel_id, event_id=event_id,
+                           event_ids=list(event_ids), digest=digest, operator=event.operator if event else None,
+                           offer_key=event.offer_key if event else None, kind=event.kind if event else None,
+                           price_cents=event.price_after if event else None, status=status, created_at=T0,
+                           due_at=due, claimed_at=claimed_at, attempts=attempts)
+        s.add(row)
+        s.commit()
+        return row.id
+
+
+def row(engine, nid) -> Notification:
+    with Session(engine) as s:
+        n = s.get(Notification, nid)
+        s.expunge(n)
+        return n
+
+
+def event_of(engine, event_id) -> dict:
+    with Session(engine) as s:
+        return event_dict(s.get(OfferEvent, event_id))
+
+
+@pytest.fixture
+def engine(tmp_db):
+    return get_engine(tmp_db)
+
+
+@pytest.fixture
+def http():
+    with HttpServer() as server:
+        yield server
+
+
+@pytest.fixture
+def smtp():
+    with SmtpServer() as server:
+        yield server
+
+
+def mail_url(smtp, to):
+    return f"mailto://127.0.0.1:{smtp.port}?from=promowatch@example.com&to={to}"
+
+
+def text_of(message) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n").strip()
+
+
+# ------------------------------------------------------------------------------------------ real channels
+
+def test_email_to_real_smtp_server_in_each_subscribers_language(engine, smtp):
+    event_id = add_event(engine, name="Giga 150 5G")
+    zh_sub, [zh_channel] = add_subscriber(engine, mail_url(smtp, "li@example.com"), lang="zh", tz="Asia/Shanghai")
+    it_sub, [it_channel] = add_subscriber(engine, mail_url(smtp, "anna@example.com"), lang="it")
+    zh_row, it_row = queue(engine, zh_sub, zh_channel, event_id), queue(engine, it_sub, it_channel, event_id)
+
+    report = send_due(now=T0 + timedelta(seconds=1))
+
+    assert (report.claimed, report.sent, report.failed, report.dead) == (2, 2, 0, 0)
+    mails = {m["To"]: m for m in smtp.wait_for(2, timeout=10)}
+    event = event_of(engine, event_id)
+    for to, lang, tz in (("li@example.com", "zh", "Asia/Shanghai"), ("anna@example.com", "it", "Europe/Rome")):
+        expected = render_event(event, lang, tz)
+        mail = mails[to]
+        assert mail["Subject"] == expected.title
+        assert mail["From"] == "promowatch@example.com"
+        assert text_of(mail) == expected.body.strip()
+    assert HAN.search(mails["li@example.com"]["Subject"]) and HAN.search(text_of(mails["li@example.com"]))
+    assert not HAN.search(text_of(mails["anna@example.com"]))
+    assert "17:00" in text_of(mails["li@example.com"])  # 09:00 UTC in the subscriber's Asia/Shanghai
+    for nid in (zh_row, it_row):
+        n = row(engine, nid)
+        assert (n.status, n.attempts, n.last_error, n.claimed_at) == ("sent", 1, None, None)
+        assert utc(n.sent_at) == T0 + timedelta(seconds=1)
+
+
+def test_json_channel_answering_500_first_is_retried_after_backoff(engine, http):
+    http.rule("/flaky", fail_first=1)
+    event_id = add_event(engine)
+    sub, [channel] = add_subscriber(engine, http.url("/flaky"), lang="en")
+    nid = queue(engine, sub, channel, event_id)
+    first = T0 + timedelta(minutes=1)
+
+    report = send_due(now=first)
+    assert (report.sent, report.failed, report.dead) == (0, 1, 0)
+    n = row(engine, nid)
+    assert (n.status, n.attempts) == ("pending", 1)
+    assert utc(n.due_at) == first + timedelta(seconds=60) > first
+    assert "500" in n.last_error and "Internal server error" in n.last_error
+    assert report.rows[0]["status"] == "pending" and report.rows[0]["error"] == n.last_error
+
+    assert send_due(now=first + timedelta(seconds=30)).claimed == 0  # not due yet
+    assert http.hits("/flaky") == 1
+
+    report = send_due(now=first + timedelta(seconds=61))
+    assert (report.claimed, report.sent, report.failed) == (1, 1, 0)
+    [post] = http.wait_for(1, timeout=5)
+    expected = render_event(event_of(engine, event_id), "en")
+    assert post["json"]["title"] == expected.title and post["json"]["message"] == expected.body
+    n = row(engine, nid)
+    assert (n.status, n.attempts, n.last_error) == ("sent", 2, None)
+
+
+def test_channel_that_keeps_failing_goes_dead_with_masked_error(engine, http, caplog):
+    caplog.set_level(logging.DEBUG)  # everything anything logs, Apprise and urllib3 included
+    http.rule("/down", fail_first=10**6)
+    url = http.url("/down", user="alice", password=PASSWORD)
+    sub, [channel] = add_subscriber(engine, url)
+    nid = queue(engine, sub, channel, add_event(engine))
+    now = T0
+    for attempt in (1, 2, 3):
+        report = send_due(now=now, max_attempts=3)
+        n = row(engine, nid)
+        assert n.attempts == attempt
+        if attempt < 3:
+            assert report.failed == 1 and n.status == "pending"
+            assert utc(n.due_at) - now == backoff(attempt) == timedelta(seconds=60 * 2 ** (attempt - 1))
+            now = utc(n.due_at) + timedelta(seconds=1)
+    assert report.dead == 1 and not report.ok
+    assert n.status == "dead" and "500" in n.last_error
+    assert send_due(now=now + timedelta(days=30)).claimed == 0  # a dead row is never sent again
+    assert http.hits("/down") == 3
+    assert "is dead after 3 attempt(s)" in caplog.text and "alice:****@" in caplog.text
+    assert "JSON POST URL" in caplog.text  # Apprise's DEBUG records were captured too ...
+    for text in (n.last_error, caplog.text, repr(report.as_dict())):  # ... and none carries the password
+        assert PASSWORD not in text
+
+
+def test_each_channel_gets_its_own_result(engine, http):
+    http.rule("/bad", fail_first=10**6)
+    sub, [good, bad] = add_subscriber(engine, http.url("/good"), http.url("/bad"))
+    event_id = add_event(engine)
+    ok_row, bad_row = queue(engine, sub, good, event_id), queue(engine, sub, bad, event_id)
+    report = send_due(now=T0)
+    assert (report.sent, report.failed) == (1, 1)
+    assert row(engine, ok_row).status == "sent" and row(engine, bad_row).status == "pending"
+    assert [p["path"] for p in http.wait_for(1)] == ["/good"]
+
+
+def test_digest_row_renders_all_its_events(engine, http):
+    first = add_event(engine, key="a", at=T0)
+    second = add_event(engine, key="b", kind="new", before=None, after=500, at=T0 + timedelta(hours=2))
+    sub, [channel] = add_subscriber(engine, http.url("/digest"), lang="en", tz="America/New_York")
+    nid = queue(engine, sub, channel, event_ids=[second, first], digest="daily:2026-12-02")
+    report = send_due(now=T0 + timedelta(hours=10))
+    assert report.sent == 1
+    [post] = http.wait_for(1)
+    expected = render_digest([event_of(engine, first), event_of(engine, second)], "en", "America/New_York",
+                             "daily:2026-12-02")
+    assert (post["json"]["title"], post["json"]["message"]) == (expected.title, expected.body)
+    assert "Giga a" in post["json"]["message"] and "Giga b" in post["json"]["message"]
+    assert row(engine, nid).status == "sent"
+
+
+# ------------------------------------------------------------------------------------------ crash safety
+
+def test_row_left_sending_by_a_dead_sender_is_reclaimed_after_the_lease(engine, http):
+    sub, [channel] = add_subscriber(engine, http.url("/hook"))
+    event_id = add_event(engine)
+    now = T0 + timedelta(hours=1)
+    stale = queue(engine, sub, channel, event_id, status="sending", claimed_at=now - LEASE - timedelta(seconds=1))
+    fresh = queue(engine, sub, channel, add_event(engine, key="other"), status="sending",
+                  claimed_at=now - timedelta(minutes=1))
+    report = send_due(now=now)
+    assert (report.claimed, report.reclaimed, report.sent) == (1, 1, 1)
+    assert row(engine, stale).status == "sent"
+    assert row(engine, fresh).status == "sending"  # another sender may still be working on it
+    assert len(http.wait_for(1)) == 1
+
+
+def test_sent_and_dead_rows_are_never_sent_again(engine, http):
+    sub, [channel] = add_subscriber(engine, http.url("/hook"))
+    sent = queue(engine, sub, channel, add_event(engine, key="a"), status="sent", attempts=1)
+    dead = queue(engine, sub, channel, add_event(engine, key="b"), status="dead", attempts=6)
+    report = send_due(now=T0 + timedelta(days=365), lease=timedelta(0))
+    assert report.claimed == 0
+    assert row(engine, sent).status == "sent" and row(engine, dead).status == "dead"
+    time.sleep(0.2)
+    assert http.received == []
+
+
+def test_crash_after_sending_before_recording_resends_once_after_the_lease(engine, http, monkeypatch):
+    sub, [channel] = add_subscriber(engine, http.url("/hook"))
+    nid = queue(engine, sub, channel, add_event(engine))
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("simulated crash")
+
+    with monkeypatch.context() as patch, pytest.raises(RuntimeError):  # not .undo(): tmp_db's setenv stays
+        patch.setattr(deliver_mod, "_record", crash)
+        send_due(now=T0)
+    assert len(http.wait_for(1)) == 1
+    n = row(engine, nid)
+    assert n.status == "sending" and utc(n.claimed_at) == T0
+    assert send_due(now=T0 + LEASE - timedelta(seconds=1)).claimed == 0  # within the lease: left alone
+    report = send_due(now=T0 + LEASE)
+    assert (report.reclaimed, report.sent) == (1, 1)
+    assert len(http.wait_for(2)) == 2  # the one case a message goes out twice
+    assert row(engine, nid).status == "sent"
+
+
+def test_crash_before_sending_loses_nothing(engine, http, monkeypatch):
+    sub, [channel] = add_subscriber(engine, http.url("/hook"))
+    nid = queue(engine, sub, channel, add_event(engine))
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("simulated crash")
+
+    with monkeypatch.context() as patch, pytest.raises(RuntimeError):  # not .undo(): tmp_db's setenv stays
+        patch.setattr(deliver_mod, "_prepare", crash)
+        send_due(now=T0)
+    assert row(engine, nid).status == "sending" and http.received == []
+    report = send_due(now=T0 + LEASE + timedelta(seconds=1))
+    assert (report.reclaimed, report.sent) == (1, 1)
+    assert len(http.wait_for(1)) == 1
+
+
+def test_a_late_result_of_a_lost_claim_does_not_undo_the_new_claim(engine, http):
+    sub, [channel] = add_subscriber(engine, http.url("/hook"))
+    nid = queue(engine, sub, channel, add_event(engine))
+    [claimed], _ = claim_due(engine, T0, 10)
+    [again], reclaimed = claim_due(engine, T0 + LEASE, 10)  # the first sender looked dead
+    assert claimed == again == nid and reclaimed == 1
+    report = deliver_mod.SendReport()
+    job = deliver_mod._Job(nid, 0, T0)  # the first sender's failure arrives late: ignored
+    deliver_mod._record(engine, job, deliver_mod.Outcome(False, "timeout"), T0 + LEASE, 6, report)
+    n = row(engine, nid)
+    assert (n.status, n.attempts, utc(n.claimed_at)) == ("sending", 0, T0 + LEASE)
+    assert report.rows[0]["status"] == "superseded"
+
+
+# ------------------------------------------------------------------------------------------ claiming, concurrency
+
+def test_sends_concurrently_but_bounded(engine, http):
+    http.delay = 0.2
+    sub, channels = add_subscriber(engine, *[http.url(f"/c{i}") for i in range(12)])
+    event_id = add_event(engine)
+    for channel in channels:
+        queue(engine, sub, channel, event_id)
+    started = time.perf_counter()
+    report = send_due(now=T0, concurrency=4)
+    elapsed = time.perf_counter() - started
+    assert report.sent == 12
+    assert 2 <= http.max_in_flight <= 4
+    assert elapsed < 0.75 * 12 * 0.2  # well below one after the other
+
+
+def test_two_senders_at_once_send_each_row_once(engine, http):
+    http.delay = 0.02
+    sub, channels = add_subscriber(engine, *[http.url(f"/c{i}") for i in range(30)])
+    event_id = add_event(engine)
+    for channel in channels:
+        queue(engine, sub, channel, event_id)
+    reports, errors = [], []
+
+    def sender():
+        try:
+            reports.append(send_due(now=T0, concurrency=4, limit=20))
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sender) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors and len(reports) == 2
+    rest = send_due(now=T0)  # whatever the two limits left
+    assert sum(r.sent for r in reports) + rest.sent == 30
+    assert sorted(http.hits(f"/c{i}") for i in range(30)) == [1] * 30
+
+
+def test_limit_and_due_order(engine, http):
+    sub, [channel] = add_subscriber(engine, http.url("/hook"))
+    ids = [queue(engine, sub, channel, add_event(engine, key=f"k{i}"), due=T0 - timedelta(minutes=i))
+           for i in range(3)]
+    later = queue(engine, sub, channel, add_event(engine, key="later"), due=T0 + timedelta(hours=1))
+    report = send_due(now=T0, limit=2)
+    assert [r["id"] for r in report.rows] == sorted(ids[1:])  # the two that were due first
+    assert row(engine, ids[0]).status == "pending" and row(engine, later).status == "pending"
+
+
+# ------------------------------------------------------------------------------------------ rows that cannot go out
+
+def test_unusable_channel_url_is_dead_at_once_with_a_masked_reason(engine):
+    url = f"foo://alice:{PASSWORD}@example.org/x"
+    sub, [channel] = add_subscriber(engine, url)
+    nid = queue(engine, sub, channel, add_event(engine))
+    report = send_due(now=T0)
+    n = row(engine, nid)
+    assert report.dead == 1 and n.status == "dead" and n.attempts == 1
+    assert "foo://****" in n.last_error and PASSWORD not in n.last_error and "alice" not in n.last_error
+
+
+def test_inactive_subscription_is_not_sent(engine, http):
+    sub, [channel] = add_subscriber(engine, http.url("/hook"), active=False)
+    nid = queue(engine, sub, channel, add_event(engine))
+    report = send_due(now=T0)
+    assert (report.skipped, report.sent, report.failed, report.dead) == (1, 0, 0, 0) and report.ok
+    n = row(engine, nid)
+    assert n.status == "dead" and "no longer active" in n.last_error and n.attempts == 0
+    time.sleep(0.2)
+    assert http.received == []
+
+
+def test_render_failure_is_a_retried_failure(engine, http, monkeypatch):
+    sub, [channel] = add_subscriber(engine, http.url("/hook"))
+    nid = queue(engine, sub, channel, add_event(engine))
+
+    def broken(*args, **kwargs):
+        raise KeyError("price")
+
+    monkeypatch.setattr(deliver_mod, "render_event", broken)
+    report = send_due(now=T0)
+    n = row(engine, nid)
+    assert report.failed == 1 and n.status == "pending" and n.attempts == 1
+    assert "render failed: KeyError" in n.last_error
+
+
+# ------------------------------------------------------------------------------------------ masking
+
+def test_mask_text_hides_tokens_apprise_masks():
+    url = "tgram://123456789:AAHsecretTokenXYZ/987654/"
+    masked = mask_url(url)
+    assert "AAHsecretTokenXYZ" not in masked
+    text = mask_text(f"could not reach {url}; token AAHsecretTokenXYZ was refused", url)
+    assert "AAHsecretTokenXYZ" not in text and "123456789" not in text and masked in text
+
+
+def test_custom_header_values_are_masked():
+    url = "json://127.0.0.1:8080/hook?+X-Api-Key=topsecret123"
+    assert "topsecret123" not in mask_url(url)
+    assert mask_text("header topsecret123 rejected", url) == "header **** rejected"
+
+
+def test_apprise_log_records_are_masked_while_a_url_is_in_use(caplog):
+    caplog.set_level(logging.DEBUG)
+    url = f"json://alice:{PASSWORD}@127.0.0.1:9/hook"
+    with deliver_mod._masking.active(url, mask_url(url)):
+        logging.getLogger("apprise").debug("posting to %s with %s", url, PASSWORD)
+    logging.getLogger("apprise").debug("after: %s", "plain")
+    assert PASSWORD not in caplog.text and "alice:****@127.0.0.1" in caplog.text and "after: plain" in caplog.text
+    assert not logging.getLogger("apprise").filters  # removed when no URL is in use
+
+
+def test_concurrent_failures_keep_their_own_reasons(engine, http):
+    from servers import free_port
+
+    http.rule("/e500", fail_first=10**6)
+    closed = f"json://127.0.0.1:{free_port()}/nobody"  # connection refused
+    urls = [http.url("/ok"), http.url("/e500"), closed] * 3
+    sub, channels = add_subscriber(engine, *urls)
+    event_id = add_event(engine)
+    ids = [queue(engine, sub, channel, event_id) for channel in channels]
+    report = send_due(now=T0, concurrency=9)
+    assert (report.sent, report.failed) == (3, 6)
+    for nid, url in zip(ids, urls):
+        n = row(engine, nid)
+        if url.endswith("/ok"):
+            assert n.status == "sent"
+        elif url.endswith("/e500"):
+            assert "500" in n.last_error and "onnection" not in n.last_error
+        else:
+            assert "onnection" in n.last_error and "500" not in n.last_error
+
+
+def test_claim_query_skips_locked_rows_on_postgresql_only():
+    from types import SimpleNamespace
+
+    from sqlalchemy import select
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    query = select(Notification.id)
+    pg = deliver_mod._lock_for_claim(query, SimpleNamespace(dialect=SimpleNamespace(name="postgresql")))
+    lite = deliver_mod._lock_for_claim(query, SimpleNamespace(dialect=SimpleNamespace(name="sqlite")))
+    assert "FOR UPDATE SKIP LOCKED" in str(pg.compile(dialect=postgresql.dialect()))
+    assert "FOR UPDATE" not in str(lite.compile(dialect=sqlite.dialect()))

@@ -1,0 +1,145 @@
+"""`promowatch subscribe / unsubscribe / subscribers` as real processes on a real SQLite file; secrets never shown.
+
+Ends with the whole path from the command line: subscribe, `promowatch import` twice, the outbox rows."""
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+SECRET_URLS = {"json://user:s3cretpw@127.0.0.1:8080/hook": "s3cretpw",
+               "tgram://123456:ABCDEF-token/987": "ABCDEF-token"}
+
+
+def run(*args, check=True):
+    env = {k: v for k, v in os.environ.items() if k != "PROMOWATCH_LOG_LEVEL"}  # tmp_db set the database URL
+    proc = subprocess.run([sys.executable, "-m", "promowatch", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{args} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def assert_no_secret(*texts):
+    for text in texts:
+        for secret in SECRET_URLS.values():
+            assert secret not in text
+
+
+def db_rows(tmp_db, sql):
+    with sqlite3.connect(tmp_db.removeprefix("sqlite:///")) as con:
+        return con.execute(sql).fetchall()
+
+
+def stored_subscriptions(tmp_db):
+    """How many subscriptions the database holds (a refused subscription may not even create the file)."""
+    path = tmp_db.removeprefix("sqlite:///")
+    if not os.path.exists(path) or not db_rows(tmp_db, "SELECT name FROM sqlite_master WHERE name = 'subscription'"):
+        return 0
+    return db_rows(tmp_db, "SELECT count(*) FROM subscription")[0][0]
+
+
+def test_subscribe_prints_the_id_and_masked_channels_and_stores_the_filters(tmp_db):
+    channels = [a for url in SECRET_URLS for a in ("--channel", url)]
+    out = run("subscribe", *channels, "--operator", "iliad", "--operator", "ho", "--max-price", "9,99")
+    assert "subscription 1: 2 channel(s)" in out.stdout
+    assert "json://user:****@127.0.0.1:8080/hook" in out.stdout and "tgram://" in out.stdout
+    assert_no_secret(out.stdout, out.stderr)
+    data = json.loads(run("subscribe", "--channel", "mailto://me:hunter22@example.com", "--lang", "en",
+                          "--digest", "weekly", "--tz", "Europe/London", "--plan-type", "prepaid",
+                          "--kind", "price_drop", "--kind", "new", "--max-price", "7,99 €", "--min-gb", "100", "--5g",
+                          "--from", "iliad",
+                          "--max-eur-per-gb", "0,05", "--max-year-cost", "120", "--quiet", "22:30-7:00",
+                          "--rearm-hours", "24", "--json").stdout)
+    assert data["id"] == 2 and [c["service"] for c in data["channels"]] == ["mailto"]
+    assert "hunter22" not in json.dumps(data)
+    assert {k: data[k] for k in ("lang", "digest", "timezone", "plan_types", "kinds", "max_price_cents", "min_gb",
+                                 "only_5g", "origin", "max_eur_per_gb_cents", "max_year_cents", "quiet_start",
+                                 "quiet_end", "rearm_hours", "operators", "active")} == {
+        "lang": "en", "digest": "weekly", "timezone": "Europe/London", "plan_types": ["prepaid"],
+        "kinds": ["price_drop", "new"], "max_price_cents": 799, "min_gb": 100.0, "only_5g": True, "origin": "iliad",
+        "max_eur_per_gb_cents": 5.0, "max_year_cents": 12000, "quiet_start": "22:30", "quiet_end": "07:00",
+        "rearm_hours": 24, "operators": [], "active": True}
+    # the real URLs are stored (the sender needs them), beside their masked form
+    assert sorted(u for (u,) in db_rows(tmp_db, "SELECT url FROM subscription_channel")) == sorted(
+        [*SECRET_URLS, "mailto://me:hunter22@example.com"])
+
+
+def test_subscribers_never_show_a_secret(tmp_db):
+    run("subscribe", *[a for url in SECRET_URLS for a in ("--channel", url)], "--quiet", "22:00-07:00")
+    table = run("subscribers")
+    listed = run("subscribers", "--json")
+    assert_no_secret(table.stdout, table.stderr, listed.stdout, listed.stderr)
+    (sub,) = json.loads(listed.stdout)
+    assert [c["url_masked"].split("?")[0] for c in sub["channels"]] == ["json://user:****@127.0.0.1:8080/hook",
+                                                                        "tgram://1...n/987/"]
+    assert "json://user:****@127.0.0.1:8080/hook" in table.stdout and "22:00-07:00" in table.stdout
+
+
+def test_a_bad_url_refuses_the_whole_subscription(tmp_db):
+    proc = run("subscribe", "--channel", "json://user:s3cretpw@127.0.0.1:8080/hook",
+               "--channel", "nosuchservice://admin:s3cretpw@host/ABCDEF-token", check=False)
+    assert proc.returncode == 2
+    assert "channel 2" in proc.stderr and "nosuchservice://a...n:s...w@h...t/A...n" in proc.stderr
+    assert "nothing stored" in proc.stderr
+    assert_no_secret(proc.stdout, proc.stderr)
+    assert json.loads(run("subscribers", "--json").stdout) == []
+    assert stored_subscriptions(tmp_db) == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--operator", "nokia"], "unknown operator: nokia"),
+    (["--from", "nokia"], "unknown operator for --from: nokia"),
+    (["--plan-type", "family"], "unknown plan type: family"),
+    (["--kind", "cheaper"], "unknown event kind: cheaper"),
+    (["--lang", "fr"], "unknown language 'fr'"),
+    (["--digest", "hourly"], "unknown digest 'hourly'"),
+    (["--tz", "Europe/Atlantis"], "unknown time zone 'Europe/Atlantis'"),
+    (["--quiet", "22-07"], "is not HH:MM-HH:MM"),
+    (["--quiet", "24:00-07:00"], "hours 00-23"),
+    (["--max-price", "cheap"], "--max-price 'cheap' is not an amount"),
+    (["--max-eur-per-gb", "0,005"], "at most 2 decimals"),
+])
+def test_invalid_options_are_refused(tmp_db, args, message):
+    proc = run("subscribe", "--channel", "json://user:s3cretpw@127.0.0.1:8080/hook", *args, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and "nothing stored" in proc.stderr
+    assert_no_secret(proc.stdout, proc.stderr)
+    assert stored_subscriptions(tmp_db) == 0
+
+
+def test_unsubscribe(tmp_db):
+    run("subscribe", "--channel", "json://user:s3cretpw@127.0.0.1:8080/hook")
+    assert "deactivated" in run("unsubscribe", "1").stdout
+    assert "already inactive" in run("unsubscribe", "1").stdout
+    missing = run("unsubscribe", "42", check=False)
+    assert missing.returncode == 1 and "no subscription 42" in missing.stderr
+    assert [s["active"] for s in json.loads(run("subscribers", "--json").stdout)] == [False]
+
+
+def test_subscribe_then_import_queues_the_right_rows(tmp_db, tmp_path):
+    def offer(key, price, **extra):
+        return {"operator": "iliad", "offer_key": key, "name": key.upper(), "url": f"https://www.iliad.it/{key}",
+                "plan_type": "prepaid", "price_cents": price, "period_days": 30, **extra}
+
+    run("subscribe", "--channel", "json://user:s3cretpw@127.0.0.1:8080/hook", "--channel", "json://u:p@127.0.0.1/two",
+        "--max-price", "9,99", "--kind", "price_drop", "--kind", "new")
+    run("subscribe", "--channel", "json://u:p@127.0.0.1/three", "--operator", "ho")
+    run("subscribe", "--channel", "json://u:p@127.0.0.1/four")
+    run("unsubscribe", "3")
+    for n, items in enumerate([[offer("a", 999), offer("b", 1299)],
+                               [offer("a", 899), offer("b", 1399), offer("c", 499)]]):
+        path = tmp_path / f"{n}.json"
+        path.write_text(json.dumps(items))
+        run("import", str(path))
+    events = {e["offer_key"]: (e["id"], e["kind"]) for e in json.loads(run("events", "--json").stdout)}
+    assert {key: kind for key, (_, kind) in events.items()} == {"a": "price_drop", "b": "price_rise", "c": "new"}
+    rows = db_rows(tmp_db, "SELECT subscription_id, channel_id, event_id, kind, price_cents, status "
+                           "FROM notification ORDER BY subscription_id, channel_id, event_id")
+    want = sorted((1, channel, events[key][0], events[key][1], price, "pending")
+                  for key, price in (("a", 899), ("c", 499)) for channel in (1, 2))
+    assert rows == want  # b rose (and costs 13,99 €): not for 1; 2 wants ho; 3 is unsubscribed
