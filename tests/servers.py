@@ -121,11 +121,14 @@ class HttpServer(_Recorder):
                 if status < 400:
                     recorder._add({"path": self.path, "json": payload, "headers": dict(self.headers)})
                 body = b"{}" if status < 400 else b'{"error": "boom"}'
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):  # the sender was killed mid-request
+                    pass
 
             def do_GET(self):
                 body = json.dumps({"received": len(recorder.received), "max_in_flight": recorder.max_in_flight,

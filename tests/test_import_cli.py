@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -118,3 +119,31 @@ def test_import_items_rejects_non_lists(tmp_db):
         import_items({"operator": "iliad"})
     with pytest.raises(ImportUsageError, match="unknown operator 'acme'"):
         import_items([offer("a", 999, operator="acme")])
+
+
+def _replayable(path):
+    """Detection cases whose crawls are all healthy Iliad crawls on the crawl day: what `import` can replay."""
+    case = json.loads(path.read_text("utf-8"))
+    return "removed_after" not in case and all(
+        c.get("status", "healthy") == "healthy" and "day" not in c and c.get("operator", "iliad") == "iliad"
+        for c in case["crawls"])
+
+
+REPLAYABLE = [p for p in sorted((Path(__file__).parent / "data" / "detect").glob("*.json")) if _replayable(p)]
+
+
+@pytest.mark.parametrize("case_file", REPLAYABLE, ids=[p.stem for p in REPLAYABLE])
+def test_replaying_crawls_through_import_gives_the_rules_events(tmp_db, tmp_path, case_file):
+    """The detection cases again, each crawl a real `promowatch import` process on one SQLite file."""
+    case = json.loads(case_file.read_text("utf-8"))
+    seen = 0
+    for n, crawl in enumerate(case["crawls"]):
+        feed = tmp_path / f"crawl{n}.json"
+        feed.write_text(json.dumps([{"operator": "iliad", "name": i["offer_key"].upper(), "plan_type": "prepaid",
+                                     "url": f"https://example.it/{i['offer_key']}", "period_days": 30, **i}
+                                    for i in crawl["items"]]), "utf-8")
+        run("import", str(feed), "--operator", "iliad", "--json")
+        events = json.loads(run("events", "--json", "--limit", "1000").stdout)
+        new = sorted((e["offer_key"], e["kind"]) for e in events[: len(events) - seen])
+        seen = len(events)
+        assert new == sorted((e["offer_key"], e["kind"]) for e in crawl["events"]), f"crawl {n}"
