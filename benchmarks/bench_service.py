@@ -45,6 +45,15 @@ def _proc_figures(pids: list[int]) -> dict:
     return {"cpu_s": cpu, "rss_mib": rss / 2**20, "fds": int(files)}
 
 
+def _pss_mib(pid: int) -> float:
+    """Proportional set size: shared library pages split between the processes that map them (Linux)."""
+    try:
+        line = next(l for l in open(f"/proc/{pid}/smaps_rollup") if l.startswith("Pss:"))
+        return int(line.split()[1]) / 1024
+    except (OSError, StopIteration):
+        return 0.0
+
+
 def _service(tmp: Path, operators: list[str], admin: list[str] | None = None, fixtures: str | None = None):
     from promowatch.service_config import load_config
     from scheduler import Service
@@ -118,6 +127,7 @@ def peers(cycles: int) -> None:
         for line in proc.stdout:
             row = json.loads(line)
             rows.append(row)
+            row["pss_mib"] = sum(_pss_mib(pid) for pid in (row["service_pid"], row["worker_pid"]))
             for pid in (row["service_pid"], row["worker_pid"]):
                 try:  # peak RSS as the kernel counts it (VmHWM), of each process
                     peak_kib = int(next(l for l in open(f"/proc/{pid}/status") if l.startswith("VmHWM")).split()[1])
@@ -132,7 +142,8 @@ def peers(cycles: int) -> None:
     print(f"cold cycle (worker start + baseline crawl): wall {cold['wall_s']:.2f} s, RSS {cold['rss_mib']:.0f} MiB")
     print(f"steady cycle: wall {statistics.median(r['wall_s'] for r in steady):.3f} s, "
           f"CPU {statistics.median(r['cpu_s'] for r in steady):.3f} s (service + crawl worker), "
-          f"RSS max {max(r['rss_mib'] for r in steady):.1f} MiB (both), peak {max(r.get('peak_mib', 0) for r in steady):.1f} MiB")
+          f"RSS max {max(r['rss_mib'] for r in steady):.1f} MiB (both), peak {max(r.get('peak_mib', 0) for r in steady):.1f} MiB, "
+          f"PSS {max(r['pss_mib'] for r in steady):.1f} MiB (both, shared pages counted once)")
     print(f"  of which the service process: CPU {statistics.median(r['service_cpu_s'] for r in steady):.3f} s, "
           f"RSS {max(r['service_rss_mib'] for r in steady):.1f} MiB; the crawl worker RSS "
           f"{max(r['worker_rss_mib'] for r in steady):.1f} MiB")

@@ -12,33 +12,41 @@ import re
 
 from scrapy.exceptions import IgnoreRequest
 
-STRONG = [re.compile(p, re.I) for p in (
-    r"Incapsula incident ID", r"Request unsuccessful\. Incapsula", r"Radware Bot Manager",
-    r"Attention Required! \| Cloudflare", r"<title>\s*Just a moment\.\.\.",
-    r"cf-chl-(?:bypass|widget|opt)", r"/cdn-cgi/challenge-platform/h/", r"verify (?:that )?you are (?:a )?human",
-    r"Access Denied.{0,80}Reference #", r"are you a robot",
+#: phrases only challenge pages show (lower case: matched as plain substrings of the lower-cased page, one fast
+#: scan each instead of a case-insensitive regex over up to 200 KB)
+STRONG = ("incapsula incident id", "request unsuccessful. incapsula", "radware bot manager",
+          "attention required! | cloudflare", "cf-chl-bypass", "cf-chl-widget", "cf-chl-opt",
+          "/cdn-cgi/challenge-platform/h/", "are you a robot")
+#: the same, where the wording varies: (a literal that must be there, the exact pattern)
+STRONG_PATTERNS = [(literal, re.compile(pattern, re.I)) for literal, pattern in (
+    ("just a moment", r"<title>\s*Just a moment\.\.\."), ("you are", r"verify (?:that )?you are (?:a )?human"),
+    ("reference #", r"Access Denied.{0,80}Reference #"),
 )]
-WEAK = [re.compile(p, re.I) for p in (
-    r"incapsula", r"perfdrive|radware", r"cloudflare", r"captcha", r"imperva", r"distil_r_captcha",
-)]
-_TAGS = re.compile(r"<script.*?</script>|<style.*?</style>|<[^>]+>", re.S | re.I)
+#: vendor and captcha names: real offer pages load these vendors' scripts too
+WEAK = ("incapsula", "perfdrive", "radware", "cloudflare", "captcha", "imperva", "distil_r_captcha")
+_HIDDEN = re.compile(r"<script.*?</script>|<style.*?</style>", re.S | re.I)
+_TAGS = re.compile(r"<[^>]+>")
 MIN_TEXT = 1500  # visible characters: below this, a marker page is a challenge, not an offer page
 
 
 def block_reason(status: int, body: str) -> str | None:
     """Why this answer is a block page, or None."""
     head = body[:200_000]
-    for pattern in STRONG:
-        if pattern.search(head):
+    lower = head.lower()
+    for phrase in STRONG:
+        if phrase in lower:
+            return f"challenge page ({phrase})"
+    for literal, pattern in STRONG_PATTERNS:
+        if literal in lower and pattern.search(head):
             return f"challenge page ({pattern.pattern})"
-    weak = next((p for p in WEAK if p.search(head)), None)
+    weak = next((w for w in WEAK if w in lower), None)
     if weak is None:
         return None
     if status in (403, 429, 503):
-        return f"HTTP {status} with anti-bot marker ({weak.pattern})"
-    text = re.sub(r"\s+", " ", _TAGS.sub(" ", head)).strip()
+        return f"HTTP {status} with anti-bot marker ({weak})"
+    text = " ".join(_TAGS.sub(" ", _HIDDEN.sub(" ", head)).split())
     if len(text) < MIN_TEXT:
-        return f"near-empty page with anti-bot marker ({weak.pattern})"
+        return f"near-empty page with anti-bot marker ({weak})"
     return None
 
 
