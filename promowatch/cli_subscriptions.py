@@ -72,8 +72,10 @@ def check_channel(url: str) -> dict:
         plugin = apprise.Apprise.instantiate(url.strip())
     if plugin is None:
         raise SubscriptionError(mask_unusable(url))
+    from alerts.masking import mask_url
+
     service = url.strip().partition("://")[0].lower()[:32]
-    return {"url": url.strip(), "url_masked": plugin.url(privacy=True), "service": service}
+    return {"url": url.strip(), "url_masked": mask_url(url.strip()), "service": service}
 
 
 def _amount(text: Optional[str], flag: str) -> Optional[int]:

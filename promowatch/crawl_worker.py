@@ -29,6 +29,10 @@ killed. A crawl whose worker died, was killed or was stopped before the crawl wa
 a failed CrawlRun (finish_reason `worker_crashed`, `worker_killed` or `interrupted`) with a clear error; a
 crawl that the child did store before dying keeps its own record (checked in the database), so no crawl is
 recorded twice. Storage writes a crawl in one transaction, so a killed worker never leaves half a crawl.
+
+This module is the parent side and what both sides share; the child side (`child_main`, the code that runs
+inside the worker process) is in `promowatch.worker_child`, which imports from here (never the reverse, but
+for the lazy import of the multiprocessing target).
 """
 from __future__ import annotations
 
@@ -36,7 +40,6 @@ import itertools
 import logging
 import multiprocessing
 import os
-import signal
 import threading
 import time
 from dataclasses import asdict, dataclass, fields
@@ -80,182 +83,13 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-# ============================================================================================ child side
+def __getattr__(name: str):
+    """`child_main` is still importable from here (lazily: it lives in `promowatch.worker_child`)."""
+    if name == "child_main":
+        from promowatch.worker_child import child_main
 
-def _child_logging(level: str | None) -> None:
-    level = (level or os.environ.get("PROMOWATCH_LOG_LEVEL") or "INFO").upper()
-    logging.basicConfig(level=level, format=f"%(asctime)s %(levelname)s worker[{os.getpid()}] %(name)s: %(message)s")
-    if level != "DEBUG":
-        for name in ("scrapy", "twisted", "py.warnings", "asyncio"):
-            logging.getLogger(name).setLevel(logging.WARNING)
-
-
-def child_main(requests, replies, options: dict) -> None:
-    """Entry point of the worker process (multiprocessing target)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    os.environ.pop("PROMOWATCH_FIXTURES_DIR", None)  # offline or not is per request, not baked into settings
-    _child_logging(options.get("log_level"))
-    from scrapy.utils.reactor import install_reactor
-
-    install_reactor(ASYNCIO_REACTOR)
-    from twisted.internet import reactor
-
-    import gc
-
-    import scrapy.crawler  # noqa: F401  (the stack every crawl uses, loaded once)
-    import spiders.pipelines  # noqa: F401
-    import storage.repository  # noqa: F401
-
-    gc.freeze()  # what is loaded now lives as long as the worker: keep it out of every later collection
-    loop = _ChildLoop(reactor, requests, replies, options)
-    signal.signal(signal.SIGTERM, lambda *_: reactor.callFromThread(loop.stop, "SIGTERM"))
-    reactor.callWhenRunning(loop.start)
-    reactor.run(installSignalHandlers=False)
-    log.debug("worker exits")
-
-
-class _ChildLoop:
-    def __init__(self, reactor, requests, replies, options: dict):
-        self.reactor, self.requests, self.replies, self.options = reactor, requests, replies, options
-        self.active: set = set()
-        self.stopping = False
-        self._keep: list = []  # strong references (tasks, crawlers) while crawls run
-
-    def send(self, message: dict) -> None:
-        try:
-            self.replies.send(message)
-        except (BrokenPipeError, OSError):  # the parent is gone; keep going, storage is what matters
-            pass
-
-    def start(self) -> None:
-        import scrapy.crawler  # noqa: F401 — load everything a crawl needs once, before the first request
-        import spiders.pipelines  # noqa: F401
-        import alerts.detect  # noqa: F401
-        from spiders.registry import OPERATORS, spider_class
-
-        for op in OPERATORS:
-            spider_class(op)
-        self.send({"type": "ready", "pid": os.getpid()})
-        threading.Thread(target=self._read, name="worker-requests", daemon=True).start()
-
-    def _read(self) -> None:
-        while True:
-            try:
-                message = self.requests.recv()
-            except (EOFError, OSError):
-                self.reactor.callFromThread(self.stop, "request pipe closed")
-                return
-            self.reactor.callFromThread(self.handle, message)
-            if message.get("cmd") == "stop":
-                return
-
-    def handle(self, message: dict) -> None:
-        if message.get("cmd") == "stop":
-            self.stop("asked to stop")
-        elif message.get("cmd") == "crawl":
-            for op in message["operators"]:
-                self.crawl(message, op)
-
-    def stop(self, why: str) -> None:
-        if not self.stopping:
-            log.info("stopping (%s) after %d running crawl(s)", why, len(self.active))
-        self.stopping = True
-        if not self.active and self.reactor.running:
-            self.reactor.stop()
-
-    def settings(self, message: dict):
-        from promowatch.crawling import project_settings
-
-        fixtures = message.get("fixtures_dir")
-        if not fixtures:
-            os.environ.pop("PROMOWATCH_FIXTURES_DIR", None)
-        settings = project_settings(fixtures, message.get("database_url"))
-        if not fixtures:
-            settings.set("PROMOWATCH_FIXTURES_DIR", None)
-        if self.options.get("time_limit"):
-            settings.set("CLOSESPIDER_TIMEOUT", float(self.options["time_limit"]))
-        for key, value in (message.get("settings") or {}).items():
-            if isinstance(value, dict) and settings.get(key) is not None:
-                value = {**settings.getdict(key), **value}
-            settings.set(key, value, priority="cmdline")
-        return settings
-
-    def crawl(self, message: dict, op: str) -> None:
-        from scrapy.crawler import AsyncCrawlerRunner
-
-        from spiders.registry import spider_class
-
-        request, started, clock = message["request"], utcnow(), time.monotonic()
-        self.send({"type": "started", "request": request, "operator": op, "started_at": started.isoformat()})
-        key = (request, op)
-        self.active.add(key)
-        crawler = None
-        try:
-            runner = AsyncCrawlerRunner(self.settings(message))
-            crawler = runner.create_crawler(spider_class(op))
-            task = runner.crawl(crawler)
-        except Exception as exc:  # noqa: BLE001 — a crawl that cannot even start is a failed crawl
-            log.exception("%s: the crawl could not start", op)
-            self.finished(message, op, crawler, started, clock, exc)
-            return
-        self._keep.append((key, runner, crawler, task))
-        task.add_done_callback(lambda t: self.finished(message, op, crawler, started, clock,
-                                                       None if t.cancelled() else t.exception()))
-
-    def finished(self, message: dict, op: str, crawler, started: datetime, clock: float, exc) -> None:
-        key = (message["request"], op)
-        self._keep = [k for k in self._keep if k[0] != key]
-        try:
-            stats = crawler.stats.get_stats() if crawler is not None else {}
-        except Exception:  # noqa: BLE001 — stats not created: the crawl failed before it began
-            stats = {}
-        outcome = CrawlOutcome(operator=op, status=stats.get("promowatch/status", "failed"),
-                               crawl_run_id=stats.get("promowatch/crawl_run_id"),
-                               offers=stats.get("item_scraped_count", 0),
-                               new_versions=stats.get("promowatch/new_versions", 0),
-                               events=stats.get("promowatch/events"), finish_reason=stats.get("finish_reason"),
-                               worker_pid=os.getpid())
-        if outcome.status == "healthy" and outcome.events is None:
-            outcome.error = "change detection failed; it stays pending for the next crawl"
-        if outcome.crawl_run_id is None:  # the pipeline never recorded it: record the failure here
-            error = f"crawl crashed before it was stored: {type(exc).__name__}: {exc}" if exc else \
-                "crawl ended without being stored"
-            try:
-                outcome.crawl_run_id = record_failed(op, started, error, "crawl_crashed", message.get("database_url"))
-            except Exception:  # noqa: BLE001
-                log.exception("%s: could not record the failed crawl", op)
-            outcome.status, outcome.error, outcome.finish_reason = "failed", error, "crawl_crashed"
-        elif outcome.status != "healthy":
-            outcome.error = _run_error(outcome.crawl_run_id, message.get("database_url"))
-        outcome.seconds = round(time.monotonic() - clock, 3)
-        self.send({"type": "done", "request": message["request"], "operator": op, "outcome": outcome.as_dict()})
-        self.active.discard(key)
-        if not self.active:
-            _give_back_memory()
-        if self.stopping and not self.active and self.reactor.running:
-            self.reactor.stop()
-
-
-def _give_back_memory() -> None:
-    """Between crawls: free the pages' parse trees and hand the freed heap back to the system (glibc), so
-    a resident worker's RSS is what it keeps, not the high-water mark of the largest page it ever read."""
-    import ctypes
-    import gc
-
-    gc.collect()  # cheap: the modules' objects were frozen out of the collector's sight at start-up
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
-
-
-def _run_error(run_id: int, database_url: str | None) -> str | None:
-    from storage.repository import crawl_run
-
-    try:
-        return (crawl_run(run_id, database_url) or {}).get("error")
-    except Exception:  # noqa: BLE001
-        return None
+        return child_main
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def record_failed(operator: str, started_at: datetime, error: str, finish_reason: str,
@@ -294,6 +128,8 @@ class _Child:
     """One worker process and the crawls it was handed."""
 
     def __init__(self, owner: "CrawlWorker"):
+        from promowatch.worker_child import child_main  # lazily: worker_child imports this module
+
         self.owner = owner
         ctx = multiprocessing.get_context("spawn")
         req_read, self.req_write = ctx.Pipe(duplex=False)

@@ -154,13 +154,10 @@ def _span(seconds: float) -> str:
 
 
 def mask(url: str) -> str:
-    """An Apprise URL in privacy mode (secrets replaced), for logs; the scheme only if Apprise cannot read it."""
-    import apprise
+    """An Apprise URL with its secrets hidden, for logs (the one masking of the project: alerts/masking.py)."""
+    from alerts.masking import mask_url
 
-    apobj = apprise.Apprise()
-    if apobj.add(url) and len(apobj):
-        return apobj[0].url(privacy=True)
-    return url.split("://", 1)[0] + "://***"
+    return mask_url(url)
 
 
 def notify(channels: tuple[str, ...] | list[str], title: str, body: str, failure: bool) -> tuple[int, list[str]]:

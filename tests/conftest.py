@@ -28,6 +28,14 @@ def real_offers(operator: str, today: str) -> list[dict]:
 
 
 @pytest.fixture
+def engine(tmp_db):
+    """The migrated engine of the test's own SQLite file."""
+    from storage.engine import get_engine
+
+    return get_engine(tmp_db)
+
+
+@pytest.fixture
 def tmp_db(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'promowatch.db'}"
     monkeypatch.setenv("PROMOWATCH_DATABASE_URL", url)

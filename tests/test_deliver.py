@@ -18,7 +18,6 @@ from alerts import deliver as deliver_mod
 from alerts.deliver import LEASE, backoff, claim_due, mask_text, mask_url, send_due
 from alerts.render import render_digest, render_event
 from spiders.items import normalise
-from storage.engine import get_engine
 from storage.models import (
     CrawlRun,
     Notification,
@@ -92,11 +91,6 @@ def row(engine, nid) -> Notification:
 def event_of(engine, event_id) -> dict:
     with Session(engine) as s:
         return event_dict(s.get(OfferEvent, event_id))
-
-
-@pytest.fixture
-def engine(tmp_db):
-    return get_engine(tmp_db)
 
 
 @pytest.fixture

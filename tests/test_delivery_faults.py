@@ -7,12 +7,10 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from datetime import timedelta
 
-import pytest
 from sqlmodel import Session, select
 
 from alerts.deliver import LEASE, send_due
@@ -20,7 +18,7 @@ from conftest import FIXTURES, PROMOWATCH, ROOT, run
 from servers import HttpServer
 from storage.models import Notification
 from storage.repository import utcnow
-from test_deliver import PASSWORD, T0, add_event, add_subscriber, engine, queue, row  # noqa: F401  (fixture)
+from test_deliver import PASSWORD, T0, add_event, add_subscriber, queue, row
 
 
 class SilentServer:

@@ -1,0 +1,231 @@
+"""The in-memory subscription index `alerts.match.match_events` builds once per call.
+
+Why a module of its own: this is the fast path of matching (bit sets, sweeps, C-loop read-outs) and the one read
+of every active subscription that feeds it; it knows nothing of the outbox. The definition it must agree with is
+`alerts.match.subscription_matches` (tests/test_match.py compares the two).
+
+How it is fast: `SubscriptionIndex` is built once per call from the active subscriptions. Each subscription
+gets a bit position; every dimension keeps Python ints used as bit sets:
+  - list filters (kinds, operators, plan types): value -> subscriptions naming it OR-ed with the "any" set;
+  - origin: origin -> subscriptions, plus the "no origin" set; an event passes the origins
+    `can_take_from` accepts for its item (evaluated once per distinct origin, not per subscription);
+  - 5G: the subscriptions not asking for 5G (all pass when the offer has 5G);
+  - thresholds (max price, min GB, max €/GB, max 12-month cost): one sweep over the thresholds sorted
+    against the batch's distinct event values sorted the same way gives, per value, the set of passing
+    subscriptions (plus those without the threshold).
+An event's matches are the AND of its ~10 sets (about a microsecond per AND for 100,000 subscriptions), then
+the set bits are read out by C loops (str.split / itertools), so Python only touches the matches found. No loop
+over subscription x event pairs. The subscriptions are read with one SELECT of the filter columns (rows
+straight from the DBAPI cursor); the scheduling columns are read afterwards for the matched ones only
+(`alerts.outbox`). Measured in benchmarks/bench_match.py.
+"""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from functools import lru_cache
+from itertools import accumulate, compress, repeat
+from operator import add
+from typing import Iterable, Mapping, Sequence
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from storage.models import Subscription
+from storage.offer_query import can_take_from, comparable_gb, eur_per_gb_cents, twelve_month_cents
+
+#: the subscription columns the index is built from (read for every active subscription)
+FILTERS = ("id", "operators", "plan_types", "kinds", "max_price_cents", "min_gb", "only_5g", "origin",
+           "max_eur_per_gb_cents", "max_year_cents")
+_LISTS = ("operators", "plan_types", "kinds")
+
+
+# --- bit sets -------------------------------------------------------------------------------------------------
+
+_BIT = tuple(1 << i for i in range(8))
+_ZERO_ONE = bytes.maketrans(b"01", b"\x00\x01")
+
+
+def _bitset(positions: Iterable[int], nbytes: int) -> int:
+    buf = bytearray(nbytes)
+    for p in positions:
+        buf[p >> 3] |= _BIT[p & 7]
+    return int.from_bytes(buf, "little")
+
+
+@lru_cache(maxsize=4)
+def _bit_range(nbits: int) -> list[int]:
+    return list(range(nbits))
+
+
+def _positions(mask: int, nbits: int) -> list[int]:
+    """The set bits of `mask`, ascending; every loop runs in C, none in Python per bit or per subscription."""
+    if not mask:
+        return []
+    bits = format(mask, "b")[::-1]  # bits[i] is bit i
+    if mask.bit_count() * 8 > nbits:  # dense: pick the positions of the "1"s
+        return list(compress(_bit_range(nbits), bits.encode().translate(_ZERO_ONE)))
+    gaps = bits.split("1")  # sparse: the runs of "0" between the "1"s -> positions by a running sum
+    gaps.pop()
+    out = list(accumulate(map(add, map(len, gaps), repeat(1)), initial=-1))
+    del out[0]
+    return out
+
+
+def _groups(values: Sequence) -> dict:
+    """value -> positions holding it."""
+    out: dict = defaultdict(list)
+    for p, v in enumerate(values):
+        out[v].append(p)
+    return out
+
+
+class _Listed:
+    """A list filter (empty = any): value -> bit set of the subscriptions an event with that value passes."""
+
+    def __init__(self, lists: Sequence, nbytes: int):
+        self.any = 0
+        named: dict[str, int] = defaultdict(int)
+        for raw, positions in _groups(lists).items():  # few distinct lists (as stored): one bit set each
+            mask = _bitset(positions, nbytes)
+            values = list_value(raw)
+            if not values:
+                self.any |= mask
+            for v in values:
+                named[v] |= mask
+        self.passing = {v: self.any | mask for v, mask in named.items()}
+
+    def __call__(self, value) -> int:
+        return self.passing.get(value, self.any)
+
+
+class _Threshold:
+    """A numeric filter: `at_most` (the event's value must be <= the threshold) or at least (>=); None = no filter."""
+
+    def __init__(self, thresholds: Sequence, nbytes: int, at_most: bool):
+        self.nbytes, self.at_most = nbytes, at_most
+        groups = _groups(thresholds)
+        self.none = _bitset(groups.pop(None, ()), nbytes)
+        # in the order the sweep admits them: highest first for "at most", lowest first for "at least"
+        self.sorted = sorted(groups.items(), reverse=at_most)
+
+    def passing(self, values: Iterable) -> dict:
+        """value -> bit set of the subscriptions an event with that value passes (value None: only the unfiltered)."""
+        out = {None: self.none}
+        wanted = sorted({v for v in values if v is not None}, reverse=self.at_most)
+        buf, i, admitted = bytearray(self.nbytes), 0, self.sorted
+        for v in wanted:
+            while i < len(admitted) and (admitted[i][0] >= v if self.at_most else admitted[i][0] <= v):
+                for p in admitted[i][1]:
+                    buf[p >> 3] |= _BIT[p & 7]
+                i += 1
+            out[v] = self.none | int.from_bytes(buf, "little")
+        return out
+
+
+class Subscriptions:
+    """Subscriptions column by column (FILTERS): position p is the p-th subscription. List filters stay as
+    stored (JSON text, or tuples), hashable: the index parses each distinct one once (`list_value`)."""
+
+    def __init__(self, columns: dict[str, Sequence]):
+        self.columns = columns
+        self.ids = columns["id"]
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[Mapping]) -> "Subscriptions":
+        columns = {c: [r.get(c) for r in rows] for c in FILTERS}
+        for c in _LISTS:
+            columns[c] = [tuple(v or ()) for v in columns[c]]
+        return cls(columns)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def row(self, p: int) -> dict:
+        row = {c: self.columns[c][p] for c in FILTERS}
+        for c in _LISTS:
+            row[c] = list_value(row[c])
+        return row
+
+
+class SubscriptionIndex:
+    """Subscriptions indexed by filter dimension, for matching a batch of events (see the module docstring)."""
+
+    def __init__(self, subs: Subscriptions | Sequence[Mapping]):
+        self.subs = subs if isinstance(subs, Subscriptions) else Subscriptions.from_rows(subs)
+        n = len(self.subs)
+        self.nbits, self.nbytes = n, max(1, (n + 7) // 8)
+        nb = self.nbytes
+        col = self.subs.columns
+        self.kinds = _Listed(col["kinds"], nb)
+        self.operators = _Listed(col["operators"], nb)
+        self.plan_types = _Listed(col["plan_types"], nb)
+        origins = _groups(col["origin"])
+        self.no_origin = _bitset(origins.pop(None, ()), nb)
+        self.by_origin = {o: _bitset(ps, nb) for o, ps in origins.items()}
+        self.everyone = (1 << n) - 1
+        self.not_5g = _bitset((p for p, s in enumerate(col["only_5g"]) if not s), nb)
+        self.price = _Threshold(col["max_price_cents"], nb, at_most=True)
+        self.gb = _Threshold(col["min_gb"], nb, at_most=False)
+        self.per_gb = _Threshold(col["max_eur_per_gb_cents"], nb, at_most=True)
+        self.year = _Threshold(col["max_year_cents"], nb, at_most=True)
+
+    def __len__(self) -> int:
+        return len(self.subs)
+
+    def match(self, events: Sequence[tuple[str, dict]]) -> list[list[int]]:
+        """For each (kind, item): the positions (into `subs`) of the subscriptions it concerns, ascending."""
+        if not len(self.subs):
+            return [[] for _ in events]
+        items = [item for _, item in events]
+        price = self.price.passing(i["price_cents"] for i in items)
+        gb = self.gb.passing(comparable_gb(i) for i in items)
+        per_gb = self.per_gb.passing(eur_per_gb_cents(i) for i in items)
+        year = self.year.passing(twelve_month_cents(i) for i in items)
+        origin_cache: dict = {}
+        out = []
+        for kind, item in events:
+            who = (item["operator"], item.get("eligibility", "all"), tuple(item.get("eligible_from") or ()))
+            origin = origin_cache.get(who)
+            if origin is None:
+                origin = self.no_origin
+                for o, mask in self.by_origin.items():
+                    if can_take_from(item, o):
+                        origin |= mask
+                origin_cache[who] = origin
+            mask = (self.kinds(kind) & self.operators(item["operator"]) & self.plan_types(item["plan_type"]) & origin
+                    & (self.everyone if item.get("data_5g") else self.not_5g) & price[item["price_cents"]]
+                    & gb[comparable_gb(item)] & per_gb[eur_per_gb_cents(item)] & year[twelve_month_cents(item)])
+            out.append(_positions(mask, self.nbits))
+        return out
+
+
+# --- reading the subscriptions --------------------------------------------------------------------------------
+
+def load_subscriptions(session: Session) -> Subscriptions:
+    """The active subscriptions' filter columns: one SELECT, rows straight from the DBAPI cursor (no ORM objects,
+    no result processing: this is the one read of every subscription), list columns parsed once per distinct text."""
+    table = Subscription.__table__
+    stmt = select(*(table.c[c] for c in FILTERS)).where(table.c.active.is_(True)).order_by(table.c.id)
+    conn = session.connection()
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})))
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    columns = dict(zip(FILTERS, zip(*rows))) if rows else {c: () for c in FILTERS}
+    for c in _LISTS:  # JSON text (SQLite) stays text; drivers that decode JSON give lists: made hashable
+        if columns[c] and not isinstance(columns[c][0], str):
+            columns[c] = [tuple(v or ()) for v in columns[c]]
+    return Subscriptions(columns)
+
+
+@lru_cache(maxsize=8192)
+def _parse_list(text: str) -> tuple:
+    return tuple(json.loads(text) or ())
+
+
+def list_value(raw) -> tuple:
+    """A list filter as stored (JSON text or a sequence) -> a tuple."""
+    return _parse_list(raw) if isinstance(raw, str) else tuple(raw or ())
