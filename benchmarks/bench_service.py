@@ -67,7 +67,14 @@ def _service(tmp: Path, operators: list[str], admin: list[str] | None = None, fi
     for op in list(config.schedules):
         if op not in operators:
             del config.schedules[op]
-    return Service(config, database_url=f"sqlite:///{tmp / 'service.db'}", fixtures_dir=fixtures)
+    url = f"sqlite:///{tmp / 'service.db'}"
+    # as the systemd unit does (ExecStartPre=promowatch db upgrade): migrations run in their own process,
+    # so the long-running service never loads Alembic
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "promowatch", "db", "upgrade"], cwd=ROOT, check=True, capture_output=True,
+                   env={**os.environ, "PROMOWATCH_DATABASE_URL": url})
+    return Service(config, database_url=url, fixtures_dir=fixtures)
 
 
 def _cycle(service) -> tuple[float, dict, object]:
