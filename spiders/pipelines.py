@@ -107,3 +107,17 @@ class OfferPipeline:
                     self.stats.set_value(f"promowatch/events/{kind}", n)
                 log.info("%s crawl %d: %d change events %s", spider.name, result.run_id, len(events),
                          count_by_kind(events) or "")
+            if events and self.crawler.settings.getbool("PROMOWATCH_SEND_AFTER_CRAWL"):
+                self._send_now()
+
+    def _send_now(self) -> None:
+        """A manual refresh that sends at once (PROMOWATCH_SEND_AFTER_CRAWL): the due outbox rows, through the
+        same sender as `promowatch send`; a failure is retried by the next sender run, never lost."""
+        try:
+            from alerts.deliver import send_due
+
+            report = send_due(database_url=self.crawler.settings.get("PROMOWATCH_DATABASE_URL"))
+            self.stats.set_value("promowatch/sent", report.sent)
+            log.info("sent %d notifications, %d failed (retried later)", report.sent, report.failed)
+        except Exception:  # noqa: BLE001 — the crawl is stored; the outbox keeps the rows for the next send
+            log.exception("sending after the crawl failed; the notifications stay in the outbox")

@@ -38,6 +38,8 @@ PROMOWATCH_FIXTURES_DIR = os.environ.get("PROMOWATCH_FIXTURES_DIR") or None
 PROMOWATCH_DATABASE_URL = os.environ.get("PROMOWATCH_DATABASE_URL") or None
 PROMOWATCH_TODAY = os.environ.get("PROMOWATCH_TODAY") or None
 PROMOWATCH_MIN_OFFERS: dict = {}
+#: a manual `scrapy crawl` sends the notifications it queued at once (else the next `promowatch send` does)
+PROMOWATCH_SEND_AFTER_CRAWL = os.environ.get("PROMOWATCH_SEND_AFTER_CRAWL", "").lower() in ("1", "true", "yes")
 PROMOWATCH_BROWSER = os.environ.get("PROMOWATCH_BROWSER", "").lower() in ("1", "true", "yes")
 #: mirror mode (spiders/mirror_middleware.py): live URLs fetched from our own loopback copy
 PROMOWATCH_MIRROR = os.environ.get("PROMOWATCH_MIRROR") or None

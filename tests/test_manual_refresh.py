@@ -85,3 +85,17 @@ def test_scrapy_crawl_matches_a_scheduled_crawl(tmp_path, pages):
     timeless = lambda m: [line for line in m.splitlines() if not re.search(r"\d:\d\d", line)]  # noqa: E731
     assert timeless(received[1]["json"]["message"]) == timeless(sent_by_service["json"]["message"])
     assert _outcome(manual)[1] == by_service[1]  # both sent now
+
+
+def test_scrapy_crawl_can_send_at_once(tmp_path, pages):
+    """PROMOWATCH_SEND_AFTER_CRAWL=1: the manual refresh delivers its notification without a `send`."""
+    base, changed = pages
+    with HttpServer() as channel:
+        env = _env(tmp_path, "now.db")
+        _run(PROMOWATCH + ["subscribe", "--channel", channel.url("/hook"), "--operator", "iliad"], env)
+        for folder in (base, changed):
+            _run(SCRAPY + ["crawl", "iliad"], {**env, "PROMOWATCH_FIXTURES_DIR": str(folder),
+                                               "PROMOWATCH_SEND_AFTER_CRAWL": "1"})
+        [message] = channel.wait_for(1, timeout=10)
+    assert "GIGA 200" in message["json"]["title"]
+    assert _outcome(env)[1] == [("price_drop", "giga200", "sent")]
