@@ -37,9 +37,32 @@ def engine(tmp_db):
 
 @pytest.fixture
 def tmp_db(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'promowatch.db'}"
+    """A fresh database of the test's own: a SQLite file, or with PROMOWATCH_TEST_SERVER_URL (e.g.
+    postgresql+psycopg://postgres@127.0.0.1:55432/postgres) a new database on that server, dropped after."""
+    server = os.environ.get("PROMOWATCH_TEST_SERVER_URL")
+    if not server:
+        url = f"sqlite:///{tmp_path / 'promowatch.db'}"
+        monkeypatch.setenv("PROMOWATCH_DATABASE_URL", url)
+        yield url
+        return
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"pw_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
     monkeypatch.setenv("PROMOWATCH_DATABASE_URL", url)
-    return url
+    yield url
+    from storage.engine import _engine
+
+    _engine.cache_clear()  # close pooled connections before the drop
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 #: the command line as a real process (`python -m promowatch.cli`), run from the checkout
@@ -55,9 +78,9 @@ def run(cmd, env, timeout=120, check=True):
 
 
 @pytest.fixture
-def env(tmp_path):
-    """The environment of a promowatch process: its own SQLite file, a fixed crawl day, no inherited settings."""
+def env(tmp_db):
+    """The environment of a promowatch process: its own database (tmp_db), a fixed crawl day, no inherited settings."""
     e = {k: v for k, v in os.environ.items() if not k.startswith("PROMOWATCH_")}
-    e["PROMOWATCH_DATABASE_URL"] = f"sqlite:///{tmp_path / 'pw.db'}"
+    e["PROMOWATCH_DATABASE_URL"] = tmp_db
     e["PROMOWATCH_TODAY"] = "2026-09-15"
     return e

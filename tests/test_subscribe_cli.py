@@ -3,11 +3,11 @@
 Ends with the whole path from the command line: subscribe, `promowatch import` twice, the outbox rows."""
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 
 import pytest
+from sqlalchemy import create_engine, inspect, text
 
 from conftest import ROOT
 
@@ -25,21 +25,31 @@ def run(*args, check=True):
 
 
 def assert_no_secret(*texts):
-    for text in texts:
+    for output in texts:
         for secret in SECRET_URLS.values():
-            assert secret not in text
+            assert secret not in output
 
 
 def db_rows(tmp_db, sql):
-    with sqlite3.connect(tmp_db.removeprefix("sqlite:///")) as con:
-        return con.execute(sql).fetchall()
+    """Rows of a plain SQL query, read without the project's engine (any database the test runs on)."""
+    engine = create_engine(tmp_db)
+    try:
+        with engine.connect() as con:
+            return [tuple(r) for r in con.execute(text(sql)).fetchall()]
+    finally:
+        engine.dispose()
 
 
 def stored_subscriptions(tmp_db):
-    """How many subscriptions the database holds (a refused subscription may not even create the file)."""
-    path = tmp_db.removeprefix("sqlite:///")
-    if not os.path.exists(path) or not db_rows(tmp_db, "SELECT name FROM sqlite_master WHERE name = 'subscription'"):
+    """How many subscriptions the database holds (a refused subscription may not even create the tables)."""
+    if tmp_db.startswith("sqlite:///") and not os.path.exists(tmp_db.removeprefix("sqlite:///")):
         return 0
+    engine = create_engine(tmp_db)
+    try:
+        if not inspect(engine).has_table("subscription"):
+            return 0
+    finally:
+        engine.dispose()
     return db_rows(tmp_db, "SELECT count(*) FROM subscription")[0][0]
 
 
