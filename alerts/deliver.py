@@ -35,7 +35,7 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 import apprise
@@ -48,7 +48,7 @@ from alerts.masking import (  # noqa: F401 - re-exported: alerts.deliver's names
 from alerts.render import render_digest, render_event, render_test
 from storage.engine import get_engine
 from storage.models import Notification, OfferEvent, Subscription, SubscriptionChannel
-from storage.repository import event_dict, utcnow
+from storage.repository import as_utc, event_dict, utcnow
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())  # a library: the application decides where records go
@@ -161,10 +161,7 @@ class SendReport:
         return asdict(self)
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+_utc = as_utc  # stored times come back naive from SQLite
 
 
 def backoff(attempts: int) -> timedelta:

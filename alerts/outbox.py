@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Mapping, Sequence
 from zoneinfo import ZoneInfo
@@ -30,6 +30,7 @@ from sqlalchemy import bindparam, literal_column, select, update
 from sqlmodel import Session
 
 from storage.models import Notification, OfferEvent, Subscription, SubscriptionChannel
+from storage.repository import as_utc
 
 if TYPE_CHECKING:
     from alerts.subscription_index import Subscriptions
@@ -51,8 +52,7 @@ def event_price(item: dict) -> int:
 
 # --- times ----------------------------------------------------------------------------------------------------
 
-def _utc(moment: datetime) -> datetime:
-    return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+_utc = as_utc  # stored times come back naive from SQLite
 
 
 def _hm(text: str) -> time:

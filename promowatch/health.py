@@ -28,6 +28,7 @@ from sqlmodel import Session
 
 from storage.engine import get_engine
 from storage.models import CrawlRun
+from storage.repository import as_utc
 from storage.service_models import SourceHealth
 
 log = logging.getLogger(__name__)
@@ -50,10 +51,7 @@ class HealthMessage:
         return asdict(self)
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+_utc = as_utc  # stored times come back naive from SQLite
 
 
 def _when(moment: datetime | None) -> str:

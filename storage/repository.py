@@ -25,6 +25,14 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def as_utc(moment: datetime | None) -> datetime | None:
+    """A stored time as an aware UTC datetime: SQLite hands timezone-aware columns back naive (they were
+    written in UTC), PostgreSQL aware; every reader of a stored time goes through this."""
+    if moment is None:
+        return None
+    return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
 @dataclass
 class CrawlResult:
     run_id: int
@@ -161,9 +169,7 @@ def crawl_run(run_id: int, database_url: str | None = None) -> dict | None:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).isoformat()
+    return None if moment is None else as_utc(moment).isoformat()
 
 
 def event_dict(event) -> dict:
