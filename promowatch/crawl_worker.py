@@ -83,15 +83,6 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def __getattr__(name: str):
-    """`child_main` is still importable from here (lazily: it lives in `promowatch.worker_child`)."""
-    if name == "child_main":
-        from promowatch.worker_child import child_main
-
-        return child_main
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def record_failed(operator: str, started_at: datetime, error: str, finish_reason: str,
                   database_url: str | None) -> int:
     """A failed CrawlRun for a crawl that did not get to record itself; its id."""

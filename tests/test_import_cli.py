@@ -2,15 +2,11 @@
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, ROOT
-
-PROMOWATCH = [sys.executable, "-m", "promowatch.cli"]
-
+from conftest import FIXTURES, PROMOWATCH, ROOT
 
 def offer(key, price, operator="iliad", **extra):
     return {"operator": operator, "offer_key": key, "name": key.upper(), "url": f"https://www.iliad.it/{key}",

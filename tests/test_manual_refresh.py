@@ -9,22 +9,14 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 
 import pytest
 
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES, PROMOWATCH, run
 from servers import HttpServer
 
-PROMOWATCH = [sys.executable, "-m", "promowatch.cli"]
 SCRAPY = [sys.executable, "-m", "scrapy.cmdline"]
-
-
-def _run(cmd, env, timeout=180):
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, f"{cmd} exited {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
-    return proc
 
 
 @pytest.fixture
@@ -52,8 +44,8 @@ def _env(tmp_path, name):
 
 
 def _outcome(env):
-    events = json.loads(_run(PROMOWATCH + ["events", "--json"], env).stdout)
-    notes = json.loads(_run(PROMOWATCH + ["notifications", "--json"], env).stdout)
+    events = json.loads(run(PROMOWATCH + ["events", "--json"], env).stdout)
+    notes = json.loads(run(PROMOWATCH + ["notifications", "--json"], env).stdout)
     return ([(e["operator"], e["offer_key"], e["kind"], e["price_before"], e["price_after"]) for e in events],
             sorted((n["kind"], n["offer_key"], n["status"]) for n in notes))
 
@@ -63,22 +55,22 @@ def test_scrapy_crawl_matches_a_scheduled_crawl(tmp_path, pages):
     with HttpServer() as channel:
         scheduled, manual = _env(tmp_path, "scheduled.db"), _env(tmp_path, "manual.db")
         for env in (scheduled, manual):
-            _run(PROMOWATCH + ["subscribe", "--channel", channel.url("/hook"), "--operator", "iliad", "--lang", "en"], env)
+            run(PROMOWATCH + ["subscribe", "--channel", channel.url("/hook"), "--operator", "iliad", "--lang", "en"], env)
 
-        _run(PROMOWATCH + ["run", "--once", "--fixtures", str(base)], scheduled)
-        _run(PROMOWATCH + ["run", "--once", "--fixtures", str(changed)], scheduled)
+        run(PROMOWATCH + ["run", "--once", "--fixtures", str(base)], scheduled)
+        run(PROMOWATCH + ["run", "--once", "--fixtures", str(changed)], scheduled)
         by_service = _outcome(scheduled)
         got = channel.wait_for(1, timeout=10)
         assert len(got) == 1, [g["json"]["title"] for g in got]
         sent_by_service = got[0]
 
         for folder in (base, changed):
-            _run(SCRAPY + ["crawl", "iliad"], {**manual, "PROMOWATCH_FIXTURES_DIR": str(folder)})
+            run(SCRAPY + ["crawl", "iliad"], {**manual, "PROMOWATCH_FIXTURES_DIR": str(folder)})
         events, queued = _outcome(manual)
         assert events == by_service[0]
         assert [(kind, key) for kind, key, _ in queued] == [(kind, key) for kind, key, _ in by_service[1]]
         assert {status for _, _, status in queued} == {"pending"}  # until the next send
-        _run(PROMOWATCH + ["send"], manual)
+        run(PROMOWATCH + ["send"], manual)
         received = channel.wait_for(2, timeout=10)
     assert events == [("iliad", "giga200", "price_drop", 999, 899)]
     assert received[1]["json"]["title"] == sent_by_service["json"]["title"]
@@ -92,9 +84,9 @@ def test_scrapy_crawl_can_send_at_once(tmp_path, pages):
     base, changed = pages
     with HttpServer() as channel:
         env = _env(tmp_path, "now.db")
-        _run(PROMOWATCH + ["subscribe", "--channel", channel.url("/hook"), "--operator", "iliad"], env)
+        run(PROMOWATCH + ["subscribe", "--channel", channel.url("/hook"), "--operator", "iliad"], env)
         for folder in (base, changed):
-            _run(SCRAPY + ["crawl", "iliad"], {**env, "PROMOWATCH_FIXTURES_DIR": str(folder),
+            run(SCRAPY + ["crawl", "iliad"], {**env, "PROMOWATCH_FIXTURES_DIR": str(folder),
                                                "PROMOWATCH_SEND_AFTER_CRAWL": "1"})
         [message] = channel.wait_for(1, timeout=10)
     assert "GIGA 200" in message["json"]["title"]

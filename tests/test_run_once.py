@@ -1,29 +1,18 @@
 """`promowatch run --once` as a real process on a real SQLite file: a full cycle, its exit code, its summary."""
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
-from conftest import FIXTURES, ROOT
+import conftest
+from conftest import FIXTURES
 from spiders.registry import OPERATORS
 from test_health import Hook
 
-PROMOWATCH = [sys.executable, "-m", "promowatch.cli"]
-
 
 def run(args, env, timeout=180):
-    return subprocess.run(PROMOWATCH + args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-
-
-@pytest.fixture
-def env(tmp_path):
-    e = {k: v for k, v in os.environ.items() if not k.startswith("PROMOWATCH_")}
-    e["PROMOWATCH_DATABASE_URL"] = f"sqlite:///{tmp_path / 'pw.db'}"
-    e["PROMOWATCH_TODAY"] = "2026-09-15"
-    return e
+    """`promowatch ARGS` as a real process (the shared runner, exit code left to the test)."""
+    return conftest.run(conftest.PROMOWATCH + args, env, timeout=timeout, check=False)
 
 
 @pytest.fixture
