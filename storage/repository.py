@@ -1,7 +1,7 @@
 """Reads and writes of the storage layer; the only place that knows the tables' shape.
 
-`record_crawl` writes one crawl in one transaction: the CrawlRun, then — for a healthy crawl only —
-a batched upsert of the offers (one SELECT of the operator's offers, bulk inserts and updates) and a
+`record_crawl` writes one crawl in one transaction (SQLAlchemy Core, prebuilt statements): the CrawlRun,
+then — for a healthy crawl only — a batched upsert of the offers (one SELECT of the operator's offers, bulk inserts and updates) and a
 new OfferVersion only for offers whose content hash changed. It also notes on the CrawlRun
 (`presence`) which active offers this crawl missed (with their consecutive-miss count) and which offers
 came back after missing crawls (with the misses before), so that change detection (alerts/detect, run
@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session
 
 from spiders.items import content_hash
@@ -41,78 +41,87 @@ class CrawlResult:
     new_versions: int
 
 
+_RUN, _OFFER, _VERSION = CrawlRun.__table__, Offer.__table__, OfferVersion.__table__
+_IDS = bindparam("ids", expanding=True)
+# built once: a crawl's steady path then costs no statement construction, only execution
+_EXISTING = select(_OFFER.c.id, _OFFER.c.offer_key, _OFFER.c.content_hash, _OFFER.c.missed_crawls,
+                   _OFFER.c.active).where(_OFFER.c.operator == bindparam("operator"))
+_SEEN = (update(_OFFER).where(_OFFER.c.id.in_(_IDS))
+         .values(last_seen=bindparam("now"), active=True, missed_crawls=0))
+_MISSED = update(_OFFER).where(_OFFER.c.id.in_(_IDS)).values(missed_crawls=_OFFER.c.missed_crawls + 1)
+_CHANGED = (update(_OFFER).where(_OFFER.c.id == bindparam("oid"))
+            .values(name=bindparam("name"), plan_type=bindparam("plan_type"), price_cents=bindparam("price_cents"),
+                    data=bindparam("data", type_=_OFFER.c.data.type), content_hash=bindparam("content_hash")))
+_CLOSE_VERSIONS = (update(_VERSION).where(_VERSION.c.offer_id.in_(_IDS), _VERSION.c.valid_to.is_(None))
+                   .values(valid_to=bindparam("now")))
+_CURRENT_VERSION = update(_OFFER).where(_OFFER.c.id == bindparam("oid")).values(current_version_id=bindparam("vid"))
+_RUN_DONE = (update(_RUN).where(_RUN.c.id == bindparam("rid"))
+             .values(items_stored=bindparam("stored"), new_versions=bindparam("versions"),
+                     presence=bindparam("presence", type_=_RUN.c.presence.type)))
+
+
 def record_crawl(*, operator: str, started_at: datetime, finish_reason: str, status: str, items: list[dict],
                  items_scraped: int, dropped: dict, error: str | None, database_url: str | None = None,
                  finished_at: datetime | None = None) -> CrawlResult:
+    """Store one crawl in one transaction (SQLAlchemy Core: this runs every crawl, the ORM's unit of work
+    would cost more than the writes themselves)."""
     engine = get_engine(database_url)
     now = finished_at or utcnow()
-    with Session(engine) as session, session.begin():
-        run = CrawlRun(operator=operator, started_at=started_at, finished_at=now, finish_reason=finish_reason,
-                       status=status, items_scraped=items_scraped, items_stored=0,
-                       items_dropped=sum(dropped.values()), dropped_reasons=dict(dropped), error=error)
-        session.add(run)
-        session.flush()
-        new_versions = 0
-        if status == "healthy":
-            new_versions, run.presence = _upsert_offers(session, operator, items, run.id, now)
-            run.items_stored = len(items)
-            run.new_versions = new_versions
-        return CrawlResult(run.id, status, run.items_stored, new_versions)
+    with engine.begin() as conn:
+        run_id = conn.execute(insert(_RUN).values(
+            operator=operator, started_at=started_at, finished_at=now, finish_reason=finish_reason, status=status,
+            items_scraped=items_scraped, items_stored=0, items_dropped=sum(dropped.values()),
+            dropped_reasons=dict(dropped), new_versions=0, error=error)).inserted_primary_key[0]
+        if status != "healthy":
+            return CrawlResult(run_id, status, 0, 0)
+        new_versions, presence = _upsert_offers(conn, operator, items, run_id, now)
+        conn.execute(_RUN_DONE, {"rid": run_id, "stored": len(items), "versions": new_versions, "presence": presence})
+        return CrawlResult(run_id, status, len(items), new_versions)
 
 
-def _upsert_offers(session: Session, operator: str, items: list[dict], run_id: int,
-                   now: datetime) -> tuple[int, dict]:
+def _upsert_offers(conn, operator: str, items: list[dict], run_id: int, now: datetime) -> tuple[int, dict]:
     """(new versions, presence) — presence: {"missed": {offer id: misses so far}, "back": {offer id: misses before}}.
 
-    The steady case (nothing changed) costs one narrow SELECT and two set-wise UPDATEs; only new and changed
+    The steady case (nothing changed) costs one narrow SELECT and one set-wise UPDATE; only new and changed
     offers are written row by row (with their new OfferVersion).
     """
-    rows = session.execute(select(Offer.id, Offer.offer_key, Offer.content_hash, Offer.missed_crawls, Offer.active)
-                           .where(Offer.operator == operator)).all()
-    existing = {r.offer_key: r for r in rows}
-    fresh: list[tuple[Offer, dict, str]] = []
-    changed: list[tuple[int, dict, str]] = []
+    existing = {r.offer_key: r for r in conn.execute(_EXISTING, {"operator": operator})}
+    versioned: list[tuple[int, dict, str]] = []
+    changed: list[dict] = []
     seen_ids: list[int] = []
     back: dict[str, int] = {}
     for item in items:
         digest = content_hash(item)
         row = existing.get(item["offer_key"])
         if row is None:
-            offer = Offer(operator=operator, offer_key=item["offer_key"], name=item["name"], plan_type=item["plan_type"],
-                          price_cents=item["price_cents"], data=item, content_hash=digest, first_seen=now,
-                          last_seen=now, active=True, missed_crawls=0)
-            session.add(offer)
-            fresh.append((offer, item, digest))
+            offer_id = conn.execute(insert(_OFFER).values(
+                operator=operator, offer_key=item["offer_key"], name=item["name"], plan_type=item["plan_type"],
+                price_cents=item["price_cents"], data=item, content_hash=digest, first_seen=now, last_seen=now,
+                active=True, missed_crawls=0)).inserted_primary_key[0]
+            versioned.append((offer_id, item, digest))
             continue
         seen_ids.append(row.id)
         if row.missed_crawls or not row.active:  # back after missing crawls: recorded, not silently reset
             back[str(row.id)] = row.missed_crawls
         if row.content_hash != digest:
-            changed.append((row.id, item, digest))
+            changed.append({"oid": row.id, "name": item["name"], "plan_type": item["plan_type"],
+                            "price_cents": item["price_cents"], "data": item, "content_hash": digest})
+            versioned.append((row.id, item, digest))
     if seen_ids:
-        session.execute(update(Offer).where(Offer.id.in_(seen_ids))
-                        .values(last_seen=now, active=True, missed_crawls=0).execution_options(synchronize_session=False))
+        conn.execute(_SEEN, {"ids": seen_ids, "now": now})
     if changed:
-        session.execute(update(Offer), [{"id": oid, "name": item["name"], "plan_type": item["plan_type"],
-                                         "price_cents": item["price_cents"], "data": item, "content_hash": digest}
-                                        for oid, item, digest in changed])
-    session.flush()  # ids for new offers
-    versioned = [(o.id, item, digest) for o, item, digest in fresh] + changed
+        conn.execute(_CHANGED, changed)
     if versioned:
-        session.execute(update(OfferVersion)
-                        .where(OfferVersion.offer_id.in_([oid for oid, _, _ in versioned]), OfferVersion.valid_to.is_(None))
-                        .values(valid_to=now).execution_options(synchronize_session=False))
-        versions = [OfferVersion(offer_id=oid, crawl_run_id=run_id, data=item, content_hash=digest, valid_from=now)
-                    for oid, item, digest in versioned]
-        session.add_all(versions)
-        session.flush()
-        session.execute(update(Offer), [{"id": v.offer_id, "current_version_id": v.id} for v in versions])
+        conn.execute(_CLOSE_VERSIONS, {"ids": [oid for oid, _, _ in versioned], "now": now})
+        for oid, item, digest in versioned:
+            vid = conn.execute(insert(_VERSION).values(offer_id=oid, crawl_run_id=run_id, data=item,
+                                                       content_hash=digest, valid_from=now)).inserted_primary_key[0]
+            conn.execute(_CURRENT_VERSION, {"oid": oid, "vid": vid})
     seen = {item["offer_key"] for item in items}
     missing = [r for key, r in existing.items() if key not in seen]
     missed: dict[str, int] = {}
     if missing:
-        session.execute(update(Offer).where(Offer.id.in_([r.id for r in missing]))
-                        .values(missed_crawls=Offer.missed_crawls + 1).execution_options(synchronize_session=False))
+        conn.execute(_MISSED, {"ids": [r.id for r in missing]})
         # an inactive (removed) offer has nothing more to report
         missed = {str(r.id): r.missed_crawls + 1 for r in missing if r.active}
     return len(versioned), {"missed": missed, "back": back}
