@@ -21,6 +21,7 @@ import re
 from urllib.parse import urlparse
 
 from spiders.base import OperatorSpider
+from spiders.card_index import indexed
 from spiders.parsing import CURRENT_TEXT, data_gb, is_unlimited, money_cents, parse_date, slug, text_of
 
 MOBILE = "https://www.coopvoce.it/portale/offerte.html"
@@ -95,6 +96,7 @@ class CoopVoceSpider(OperatorSpider):
 
     def card(self, c, response) -> list[dict]:
         fields: dict[str, str] = {}
+        c = indexed(c)
         prices: list[tuple[str, str, str, int, int | None]] = []
         for label, value in pairs(c):
             plain = text_of(value, CURRENT_TEXT)

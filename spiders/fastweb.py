@@ -22,6 +22,7 @@ import re
 from urllib.parse import urlparse
 
 from spiders.base import OperatorSpider
+from spiders.card_index import indexed
 from spiders.parsing import CURRENT_TEXT, allowances, clean, join_text, money_cents, slug, text_of
 
 MOBILE = "https://www.fastweb.it/adsl-fibra-ottica/offerta-mobile"
@@ -46,6 +47,7 @@ class FastwebSpider(OperatorSpider):
 
     def card(self, c, response) -> dict | None:
         box = c.css(".pricebox .price")[:1]
+        c = indexed(c)
         price_text = join_text(box.xpath("./text() | ./*[not(self::a) and not(self::del) and not(self::s) and "
                                          "not(self::div)]//text()").getall()) if box else ""
         price = money_cents(price_text) if re.search(r"\d", price_text) else None

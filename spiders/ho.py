@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 
 from spiders.base import OperatorSpider
+from spiders.card_index import indexed
 from spiders.parsing import (clean, data_gb, has_class, is_unlimited, money_cents, operators_named, parse_date, slug,
                              split_price_cents, text_of)
 
@@ -85,6 +86,7 @@ class HoSpider(OperatorSpider):
     # ---------------------------------------------------------------- one card
     def card(self, c, response, link: str, flash_date: str | None) -> dict:
         label = text_of(c.css(".offerCarousel__slider__card__label"))
+        c = indexed(c)
         first = text_of(c.css(".offerCarousel__slider__card__stripe__firstLine"))
         second = text_of(c.css(".offerCarousel__slider__card__stripe__secondLine"))
         units = text_of(c.css(".offerCarousel__slider__card__price__value"))

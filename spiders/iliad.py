@@ -22,7 +22,8 @@ import re
 from datetime import date
 
 from spiders.base import OperatorSpider
-from spiders.parsing import CURRENT_TEXT, clean, data_gb, money_cents, parse_date, slug, text_of
+from spiders.card_index import indexed
+from spiders.parsing import CURRENT_TEXT, clean, data_gb, money_cents, parse_date, slug, text_of, text_outside
 
 MOBILE = "https://www.iliad.it/offerte-iliad-mobile.html"
 _5G = ("./descendant::*[contains(concat(' ', normalize-space(@class), ' '), ' notice ')"
@@ -74,8 +75,7 @@ class IliadSpider(OperatorSpider):
     min_offers = 4
 
     def parse(self, response):
-        legal = text_of(response.xpath("//body"), "//body//text()[not(ancestor::*[contains(@class, "
-                                                "'commercial-offer-tile')]) and not(ancestor::script)]")
+        legal = text_outside(response.xpath("//body"), "commercial-offer-tile")
         seen: dict[str, dict] = {}
         for card in response.css(".commercial-offer-tile"):
             item = self.card(card, response, legal)
@@ -93,6 +93,7 @@ class IliadSpider(OperatorSpider):
 
     def card(self, c, response, legal: str) -> dict | None:
         name = text_of(c.css("p.offer-title"), CURRENT_TEXT)
+        c = indexed(c)
         if not name:
             return None
         tracking = _tracking(c.attrib.get("data-offer-tracking"))

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 
 from spiders.base import OperatorSpider
+from spiders.card_index import indexed
 from spiders.parsing import CURRENT_TEXT, clean, data_gb, money_cents, operators_named, parse_date, slug, text_of
 
 MOBILE = "https://www.kenamobile.it/offerte/"
@@ -109,6 +110,7 @@ class KenaSpider(OperatorSpider):
 
     def card(self, c, response) -> dict | None:
         name = text_of(c.css(".woocommerce-loop-product__title"), CURRENT_TEXT)
+        c = indexed(c)
         if not name:
             return None
         price_box = c.css(".price")

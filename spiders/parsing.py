@@ -200,9 +200,53 @@ VISIBLE_TEXT = ".//text()[not(ancestor::script) and not(ancestor::style)]"
 CURRENT_TEXT = ".//text()[not(ancestor::script) and not(ancestor::style) and not(ancestor::del) and not(ancestor::s)]"
 
 
+#: the element names whose text each of those XPaths leaves out
+_SKIPPED = {VISIBLE_TEXT: frozenset({"script", "style"}),
+            CURRENT_TEXT: frozenset({"script", "style", "del", "s"}),
+            ".//text()": frozenset(), ".//text()[not(ancestor::del)]": frozenset({"del"}),
+            ".//text()[not(ancestor::s) and not(ancestor::del)]": frozenset({"del", "s"})}
+
+
+def _append_text(element, skipped: frozenset, out: list, skipped_class: str | None = None) -> None:
+    """The text nodes under `element` in document order, not entering comments, `skipped` elements or
+    elements whose class attribute contains `skipped_class`."""
+    if element.text:
+        out.append(element.text)
+    for child in element:
+        if isinstance(child.tag, str) and child.tag not in skipped and not (
+                skipped_class and skipped_class in (child.get("class") or "")):
+            _append_text(child, skipped, out, skipped_class)
+        if child.tail:
+            out.append(child.tail)
+
+
+def text_outside(sel, skipped_class: str) -> str:
+    """The visible text under the node(s) except inside elements whose class contains `skipped_class`
+    (a page's small print outside its offer cards)."""
+    parts: list[str] = []
+    for node in [sel] if hasattr(sel, "root") else sel:
+        _append_text(node.root, _SKIPPED[VISIBLE_TEXT], parts, skipped_class)
+    return clean(" ".join(parts))
+
+
 def text_of(sel, xpath: str = VISIBLE_TEXT) -> str:
-    """The cleaned text of a selector (list) by `xpath`; '' for an empty selection."""
-    return clean(" ".join(sel.xpath(xpath).getall())) if sel else ""
+    """The cleaned text of a selector (list) by `xpath`; '' for an empty selection.
+
+    The two common XPaths are answered by walking the lxml tree under each node: the same text nodes,
+    without testing every one's ancestors up to the document root (which cost most of a page's parse).
+    """
+    if not sel:
+        return ""
+    skipped = _SKIPPED.get(xpath)
+    nodes = [sel] if hasattr(sel, "root") else list(sel)
+    if skipped is None or not all(hasattr(n.root, "iterchildren") for n in nodes):
+        return clean(" ".join(sel.xpath(xpath).getall()))
+    parts: list[str] = []
+    for node in nodes:
+        chunk: list[str] = []
+        _append_text(node.root, skipped, chunk)
+        parts.extend(chunk)
+    return clean(" ".join(parts))
 
 
 def has_class(name: str) -> str:

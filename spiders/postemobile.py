@@ -25,6 +25,7 @@ import re
 from urllib.parse import urlparse
 
 from spiders.base import OperatorSpider
+from spiders.card_index import indexed
 from spiders.parsing import (CURRENT_TEXT, clean, data_gb, is_unlimited, join_text, money_cents, parse_date, slug,
                              text_of)
 
@@ -81,6 +82,7 @@ class PosteMobileSpider(OperatorSpider):
 
     def card(self, c, response) -> dict | None:
         name = self.name_of(c)
+        c = indexed(c)
         if not name:
             return None
         info = c.css(".elenco_tariffe_2")

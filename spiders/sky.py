@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 
 from spiders.base import OperatorSpider
+from spiders.card_index import indexed
 from spiders.parsing import (CURRENT_TEXT, allowances, join_text, money_cents, parse_date, slug, split_price_cents,
                              text_of)
 
@@ -50,6 +51,7 @@ class SkySpider(OperatorSpider):
 
     def card(self, c, response) -> list[dict]:
         name = text_of(c.css(".c-offer-card__title"), CURRENT_TEXT)
+        c = indexed(c)
         if not name or "c-offer-card--bundle" in (c.attrib.get("class") or "") or _BUNDLE.search(name):
             return []
         key = slug(c.attrib.get("data-offer-id") or "") or slug(name)

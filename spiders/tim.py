@@ -31,7 +31,8 @@ from urllib.parse import urlparse
 
 
 from spiders.base import OperatorSpider
-from spiders.parsing import clean, data_gb, money_cents, operators_named, parse_date, slug, split_price_cents
+from spiders.card_index import indexed
+from spiders.parsing import clean, data_gb, money_cents, operators_named, parse_date, slug, split_price_cents, text_of
 
 MOBILE = "https://www.tim.it/fisso-e-mobile/mobile"
 PASSA = "https://www.tim.it/fisso-e-mobile/mobile/passa-a-tim"
@@ -53,7 +54,7 @@ _VALIDITY = re.compile(r"(?:valid[ao]|durata|per)\D{0,12}?(\d{1,3})\s*giorni", r
 
 
 def _text(sel, xpath=".//text()") -> str:
-    return clean(" ".join(sel.xpath(xpath).getall()))
+    return text_of(sel, xpath)
 
 
 def origins(text: str) -> list[str]:
@@ -122,6 +123,7 @@ class TimSpider(OperatorSpider):
     # ---------------------------------------------------------------- one tile
     def tile(self, t, response, passa: bool, tourist: bool = False) -> dict | None:
         box = t.css(".ta-price")
+        t = indexed(t)
         if not box:
             return None  # a service tile (no price box), not an offer
         title = t.css(".tm-tile__title")

@@ -21,6 +21,7 @@ import re
 from urllib.parse import parse_qs, urlparse
 
 from spiders.base import OperatorSpider
+from spiders.card_index import indexed
 from spiders.parsing import clean, data_gb, is_unlimited, money_cents, operators_named, parse_date, slug, text_of
 
 MOBILE = "https://casa.tiscali.it/mobile/"
@@ -71,6 +72,7 @@ class TiscaliSpider(OperatorSpider):
 
     def card(self, c, response) -> dict | None:
         name = text_of(c.css(".offer-card__title"))
+        c = indexed(c)
         label = text_of(c.css(".offer-card__label"))
         if not name or _NOT_MOBILE.search(name):
             return None

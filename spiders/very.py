@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 
 from spiders.base import OperatorSpider
+from spiders.card_index import indexed
 from spiders.parsing import (clean, data_gb, has_class, is_unlimited, join_text, money_cents, operators_named, slug,
                              split_price_cents, text_of)
 
@@ -98,6 +99,7 @@ class VerySpider(OperatorSpider):
 
     def card(self, c, response, info: dict) -> dict | None:
         offer_text = text_of(c.css(".offer-card-v2__offer-text"))
+        c = indexed(c)
         units = text_of(c.css(".cmp-price-giga-text__price-wrapper"))
         decimals = text_of(c.css(".cmp-price-giga-text__decimal-price"))
         recurrence = text_of(c.css(".cmp-price-giga-text__decimal-recurrence-wrapper"))

@@ -31,6 +31,7 @@ from urllib.parse import urlparse
 
 
 from spiders.base import OperatorSpider
+from spiders.card_index import indexed
 from spiders.parsing import clean, data_gb, is_unlimited, money_cents, parse_date, slug, split_price_cents
 
 BASE = "https://privati.vodafone.it/mobile/telefonia-mobile"
@@ -114,6 +115,7 @@ class VodafoneSpider(OperatorSpider):
 
     def _card(self, slide, heading: str) -> dict | None:
         per_month = slide.xpath('.//span[contains(., "/mese")]/parent::div')
+        slide = indexed(slide)
         if not per_month:
             return None  # benefit slides, "/anno" bundles
         text = clean(" ".join(slide.xpath(".//text()").getall()))

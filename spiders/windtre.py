@@ -45,6 +45,7 @@ from urllib.parse import urlparse
 
 
 from spiders.base import OperatorSpider
+from spiders.card_index import indexed
 from spiders.parsing import (clean, data_gb, is_unlimited, money_cents, operators_named, parse_date, slug,
                              split_price_cents)
 
@@ -124,6 +125,7 @@ class WindtreSpider(OperatorSpider):
 
     def parse_card(self, card, response, passa_page: bool, page: str = "") -> dict | None:
         name = _text(card.css(".offer-card__title")) or clean(card.attrib.get("data-offer-name"))
+        card = indexed(card)
         name = name.rstrip("*").strip()
         if not name:
             return None

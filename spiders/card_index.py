@@ -1,0 +1,58 @@
+"""An offer card whose `.css(".some-class")` lookups are answered from one walk of its elements.
+
+A spider asks ten or more class selectors of every card. Each one, through parsel, evaluates
+`descendant-or-self::*[contains(concat(' ', normalize-space(@class), ' '), ' x ')]` over the whole card
+and wraps the results: on the real pages that was most of the parse time. `indexed(card)` walks the
+card once, files its elements by class name, and answers single-class selectors (`.name`) from that
+index: the same elements in the same (document) order. Every other selector, and every other method
+(`xpath`, `get`, `attrib`, ...), goes to the wrapped selector unchanged.
+"""
+from __future__ import annotations
+
+import re
+
+from parsel import SelectorList
+
+_SINGLE_CLASS = re.compile(r"\.(-?[_a-zA-Z][\w-]*)")
+
+
+class IndexedCard:
+    __slots__ = ("_sel", "_by_class")
+
+    def __init__(self, sel):
+        self._sel = sel
+        self._by_class: dict[str, list] | None = None  # built on the first class lookup
+
+    def _index(self) -> dict[str, list]:
+        by_class: dict[str, list] = {}
+        for element in self._sel.root.iter():  # the card itself too: descendant-or-self
+            names = element.get("class") if isinstance(element.tag, str) else None
+            if names:
+                for name in dict.fromkeys(names.split()):
+                    by_class.setdefault(name, []).append(element)
+        return by_class
+
+    def css(self, query: str):
+        match = _SINGLE_CLASS.fullmatch(query.strip())
+        if match is None:
+            return self._sel.css(query)
+        if self._by_class is None:
+            self._by_class = self._index()
+        make = self._sel.__class__
+        return SelectorList(make(root=e, type="html") for e in self._by_class.get(match.group(1), ()))
+
+    def __getattr__(self, name):
+        return getattr(self._sel, name)
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return f"IndexedCard({self._sel!r})"
+
+
+def indexed(sel):
+    """`sel` (an HTML Selector) with indexed class lookups; anything else is returned as it is."""
+    if isinstance(sel, IndexedCard) or getattr(sel, "type", None) != "html" or not hasattr(sel.root, "iter"):
+        return sel
+    return IndexedCard(sel)
