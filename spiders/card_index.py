@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import re
 
-from parsel import SelectorList
+from parsel import Selector, SelectorList
 
 _SINGLE_CLASS = re.compile(r"\.(-?[_a-zA-Z][\w-]*)")
+#: `[tag].class`, then an attribute or a descendant selector: "a.cta", "a.cta::attr(href)", ".price img::attr(src)"
+_CLASS_THEN = re.compile(r"([a-zA-Z][\w-]*)?\.(-?[_a-zA-Z][\w-]*)(?:::attr\(([\w-]+)\)|\s+([^,>+~]+))?")
+_DESCENDANT_OR_SELF = "descendant-or-self::"
 
 
 class IndexedCard:
@@ -33,13 +36,23 @@ class IndexedCard:
         return by_class
 
     def css(self, query: str):
-        match = _SINGLE_CLASS.fullmatch(query.strip())
+        match = _CLASS_THEN.fullmatch(query.strip())
         if match is None:
             return self._sel.css(query)
+        tag, name, attribute, rest = match.groups()
         if self._by_class is None:
             self._by_class = self._index()
-        make = self._sel.__class__
-        return SelectorList(make(root=e, type="html") for e in self._by_class.get(match.group(1), ()))
+        found = [e for e in self._by_class.get(name, ()) if tag is None or e.tag == tag]
+        if attribute is not None:
+            return SelectorList(x for e in found for x in Selector(root=e, type="html").xpath(f"@{attribute}"))
+        if rest is None:
+            return SelectorList(Selector(root=e, type="html") for e in found)
+        # `.a rest`: `rest` under each .a element, strictly below it (not the element itself)
+        xpath = self._sel._css2xpath(rest)
+        if not xpath.startswith(_DESCENDANT_OR_SELF) or "|" in xpath or _nested(found):
+            return self._sel.css(query)
+        below = "descendant::" + xpath[len(_DESCENDANT_OR_SELF):]
+        return SelectorList(x for e in found for x in Selector(root=e, type="html").xpath(below))
 
     def __getattr__(self, name):
         return getattr(self._sel, name)
@@ -49,6 +62,14 @@ class IndexedCard:
 
     def __repr__(self) -> str:
         return f"IndexedCard({self._sel!r})"
+
+
+def _nested(elements: list) -> bool:
+    """Whether one of the elements lies inside another (their descendants would then be listed twice)."""
+    if len(elements) < 2:
+        return False
+    members = set(elements)
+    return any(a in members for e in elements for a in e.iterancestors())
 
 
 def indexed(sel):

@@ -66,9 +66,11 @@ class HoSpider(OperatorSpider):
             item = self.card(card, response, link, flash_date)
             item["data_5g"] = item["data_5g"] or in_5g_tab
             cards[link] = item
+        # the hidden origin modals, found once per page (a whole-page search per card cost most of the parse)
+        modals = list(response.xpath(f"//*[{has_class('otherOperatorsModal')}]"))
         for item in cards.values():
             modal = item.pop("_modal")
-            variants = self.variants(response, modal) if modal else []
+            variants = self.variants(modals, modal) if modal else []
             if not variants:
                 yield self.offer(**item)
                 continue
@@ -142,11 +144,11 @@ class HoSpider(OperatorSpider):
 
     # ---------------------------------------------------------------- origin variants from a modal
     @staticmethod
-    def variants(response, name: str) -> list[dict]:
-        modal = response.xpath(f"//*[{has_class('otherOperatorsModal')} and {has_class(name)}]")
-        if not modal:
+    def variants(modals: list, name: str) -> list[dict]:
+        modal = next((m for m in modals if name in m.attrib.get("class", "").split()), None)
+        if modal is None:
             return []
-        modal = modal[0]
+        modal = indexed(modal)
         window = re.search(r"entro (\d+) giorni", text_of(modal.css(".otherOperatorsModal__disclaimer")), re.I)
         out = []
         for title in modal.css(".otherOperatorsModal__blockTitle"):

@@ -220,13 +220,21 @@ def _append_text(element, skipped: frozenset, out: list, skipped_class: str | No
             out.append(child.tail)
 
 
-def text_outside(sel, skipped_class: str) -> str:
-    """The visible text under the node(s) except inside elements whose class contains `skipped_class`
-    (a page's small print outside its offer cards)."""
+def text_skipping(sel, tags: frozenset, skipped_class: str | None = None) -> str:
+    """The text under the node(s), not entering elements named in `tags` or whose class attribute contains
+    `skipped_class` (e.g. a page's small print outside its offer cards, or a card without its old prices)."""
     parts: list[str] = []
     for node in [sel] if hasattr(sel, "root") else sel:
-        _append_text(node.root, _SKIPPED[VISIBLE_TEXT], parts, skipped_class)
+        if isinstance(node.root, str):  # an attribute or text selection
+            parts.append(node.root)
+        else:
+            _append_text(node.root, tags, parts, skipped_class)
     return clean(" ".join(parts))
+
+
+def text_outside(sel, skipped_class: str) -> str:
+    """The visible text under the node(s) except inside elements whose class contains `skipped_class`."""
+    return text_skipping(sel, _SKIPPED[VISIBLE_TEXT], skipped_class)
 
 
 def text_of(sel, xpath: str = VISIBLE_TEXT) -> str:

@@ -47,7 +47,7 @@ from urllib.parse import urlparse
 from spiders.base import OperatorSpider
 from spiders.card_index import indexed
 from spiders.parsing import (clean, data_gb, is_unlimited, money_cents, operators_named, parse_date, slug,
-                             split_price_cents)
+                             split_price_cents, text_skipping)
 
 MOBILE = "https://www.windtre.it/offerte-mobile"
 PASSA = "https://www.windtre.it/passa-a-windtre-offerte-cambio-operatore"
@@ -59,9 +59,6 @@ CARDS = ("//*[(@data-offer-id or contains(concat(' ', normalize-space(@class), '
          " and not(ancestor-or-self::*[@role='dialog' or @aria-modal='true'"
          " or contains(concat(' ', normalize-space(@class), ' '), ' modal ')"
          " or contains(@class, '-modal') or contains(@class, 'modal-')])]")
-# visible text of a node, without struck-through old values
-TEXT = (".//text()[not(ancestor::s or ancestor::del or ancestor::strike"
-        " or ancestor::*[contains(@class, 'old')] or ancestor::script or ancestor::style)]")
 ORIGIN_LINE = re.compile(r"\b(?:passa|passi|provenient\w*|arriv\w*|solo per (?:i )?clienti)\b.*\bda\b", re.I)
 OPEN_ORIGIN = re.compile(r"\baltr[ioe]\b|\bqualsiasi\b|\bogni operatore\b", re.I)
 FOREIGN = re.compile(r"nat[ieoa] all['’]\s*estero|codice fiscale ester|anagrafica stranier", re.I)
@@ -71,9 +68,12 @@ ABROAD = re.compile(r"\bester[oi]\b|\bpaesi\b(?!\s+(?:ue|dell['’]\s*(?:ue|unio
 AMOUNT = r"(gratuit[ao]|gratis|inclus[ao]|\d+(?:[.,]\d{1,2})?\s*€|€\s*\d+(?:[.,]\d{1,2})?)"
 
 
+_SKIPPED_TAGS = frozenset({"s", "del", "strike", "script", "style"})
+
+
 def _text(sel) -> str:
-    """Visible text of a selection (struck old values left out)."""
-    return clean(" ".join(t for s in sel for t in s.xpath(TEXT).getall()))
+    """Visible text of a selection, struck-through old values (s, del, strike, class '*old*') left out."""
+    return text_skipping(sel, _SKIPPED_TAGS, "old")
 
 
 def _lines(sel) -> list[str]:

@@ -55,76 +55,91 @@ _CHANGED = (update(_OFFER).where(_OFFER.c.id == bindparam("oid"))
 _CLOSE_VERSIONS = (update(_VERSION).where(_VERSION.c.offer_id.in_(_IDS), _VERSION.c.valid_to.is_(None))
                    .values(valid_to=bindparam("now")))
 _CURRENT_VERSION = update(_OFFER).where(_OFFER.c.id == bindparam("oid")).values(current_version_id=bindparam("vid"))
-_RUN_DONE = (update(_RUN).where(_RUN.c.id == bindparam("rid"))
-             .values(items_stored=bindparam("stored"), new_versions=bindparam("versions"),
-                     presence=bindparam("presence", type_=_RUN.c.presence.type)))
+
+
+@dataclass
+class _Plan:
+    """What one healthy crawl will write, worked out from one SELECT before anything is written."""
+    fresh: list  # (item, digest): offers never seen
+    changed: list  # (offer id, item, digest): content hash differs
+    seen_ids: list
+    missing_ids: list
+    presence: dict
+
+    @property
+    def new_versions(self) -> int:
+        return len(self.fresh) + len(self.changed)
 
 
 def record_crawl(*, operator: str, started_at: datetime, finish_reason: str, status: str, items: list[dict],
                  items_scraped: int, dropped: dict, error: str | None, database_url: str | None = None,
                  finished_at: datetime | None = None) -> CrawlResult:
-    """Store one crawl in one transaction (SQLAlchemy Core: this runs every crawl, the ORM's unit of work
-    would cost more than the writes themselves)."""
+    """Store one crawl in one transaction (SQLAlchemy Core: this runs every crawl, and the ORM's unit of
+    work cost more than the writes themselves). The steady case (nothing changed) is four statements:
+    the SELECT of the operator's offers, the CrawlRun INSERT, one set-wise UPDATE, the commit."""
     engine = get_engine(database_url)
     now = finished_at or utcnow()
+    healthy = status == "healthy"
     with engine.begin() as conn:
+        plan = _plan(conn, operator, items) if healthy else None
         run_id = conn.execute(insert(_RUN).values(
             operator=operator, started_at=started_at, finished_at=now, finish_reason=finish_reason, status=status,
-            items_scraped=items_scraped, items_stored=0, items_dropped=sum(dropped.values()),
-            dropped_reasons=dict(dropped), new_versions=0, error=error)).inserted_primary_key[0]
-        if status != "healthy":
-            return CrawlResult(run_id, status, 0, 0)
-        new_versions, presence = _upsert_offers(conn, operator, items, run_id, now)
-        conn.execute(_RUN_DONE, {"rid": run_id, "stored": len(items), "versions": new_versions, "presence": presence})
-        return CrawlResult(run_id, status, len(items), new_versions)
+            items_scraped=items_scraped, items_stored=len(items) if healthy else 0,
+            items_dropped=sum(dropped.values()), dropped_reasons=dict(dropped),
+            new_versions=plan.new_versions if plan else 0, presence=plan.presence if plan else None,
+            error=error)).inserted_primary_key[0]
+        if plan is not None:
+            _write(conn, plan, operator, run_id, now)
+        return CrawlResult(run_id, status, len(items) if healthy else 0, plan.new_versions if plan else 0)
 
 
-def _upsert_offers(conn, operator: str, items: list[dict], run_id: int, now: datetime) -> tuple[int, dict]:
-    """(new versions, presence) — presence: {"missed": {offer id: misses so far}, "back": {offer id: misses before}}.
-
-    The steady case (nothing changed) costs one narrow SELECT and one set-wise UPDATE; only new and changed
-    offers are written row by row (with their new OfferVersion).
-    """
+def _plan(conn, operator: str, items: list[dict]) -> _Plan:
+    """presence: {"missed": {offer id: misses so far}, "back": {offer id: misses before}}."""
     existing = {r.offer_key: r for r in conn.execute(_EXISTING, {"operator": operator})}
-    versioned: list[tuple[int, dict, str]] = []
-    changed: list[dict] = []
-    seen_ids: list[int] = []
-    back: dict[str, int] = {}
+    plan = _Plan([], [], [], [], {"missed": {}, "back": {}})
     for item in items:
         digest = content_hash(item)
         row = existing.get(item["offer_key"])
         if row is None:
-            offer_id = conn.execute(insert(_OFFER).values(
-                operator=operator, offer_key=item["offer_key"], name=item["name"], plan_type=item["plan_type"],
-                price_cents=item["price_cents"], data=item, content_hash=digest, first_seen=now, last_seen=now,
-                active=True, missed_crawls=0)).inserted_primary_key[0]
-            versioned.append((offer_id, item, digest))
+            plan.fresh.append((item, digest))
             continue
-        seen_ids.append(row.id)
+        plan.seen_ids.append(row.id)
         if row.missed_crawls or not row.active:  # back after missing crawls: recorded, not silently reset
-            back[str(row.id)] = row.missed_crawls
+            plan.presence["back"][str(row.id)] = row.missed_crawls
         if row.content_hash != digest:
-            changed.append({"oid": row.id, "name": item["name"], "plan_type": item["plan_type"],
-                            "price_cents": item["price_cents"], "data": item, "content_hash": digest})
-            versioned.append((row.id, item, digest))
-    if seen_ids:
-        conn.execute(_SEEN, {"ids": seen_ids, "now": now})
-    if changed:
-        conn.execute(_CHANGED, changed)
+            plan.changed.append((row.id, item, digest))
+    seen = {item["offer_key"] for item in items}
+    for key, row in existing.items():
+        if key not in seen:
+            plan.missing_ids.append(row.id)
+            if row.active:  # an inactive (removed) offer has nothing more to report
+                plan.presence["missed"][str(row.id)] = row.missed_crawls + 1
+    return plan
+
+
+def _write(conn, plan: _Plan, operator: str, run_id: int, now: datetime) -> None:
+    """The plan's writes: new and changed offers row by row (with their new OfferVersion), the rest set-wise."""
+    versioned = list(plan.changed)
+    for item, digest in plan.fresh:
+        offer_id = conn.execute(insert(_OFFER).values(
+            operator=operator, offer_key=item["offer_key"], name=item["name"], plan_type=item["plan_type"],
+            price_cents=item["price_cents"], data=item, content_hash=digest, first_seen=now, last_seen=now,
+            active=True, missed_crawls=0)).inserted_primary_key[0]
+        versioned.append((offer_id, item, digest))
+    if plan.seen_ids:
+        conn.execute(_SEEN, {"ids": plan.seen_ids, "now": now})
+    if plan.changed:
+        conn.execute(_CHANGED, [{"oid": oid, "name": item["name"], "plan_type": item["plan_type"],
+                                 "price_cents": item["price_cents"], "data": item, "content_hash": digest}
+                                for oid, item, digest in plan.changed])
     if versioned:
         conn.execute(_CLOSE_VERSIONS, {"ids": [oid for oid, _, _ in versioned], "now": now})
         for oid, item, digest in versioned:
             vid = conn.execute(insert(_VERSION).values(offer_id=oid, crawl_run_id=run_id, data=item,
                                                        content_hash=digest, valid_from=now)).inserted_primary_key[0]
             conn.execute(_CURRENT_VERSION, {"oid": oid, "vid": vid})
-    seen = {item["offer_key"] for item in items}
-    missing = [r for key, r in existing.items() if key not in seen]
-    missed: dict[str, int] = {}
-    if missing:
-        conn.execute(_MISSED, {"ids": [r.id for r in missing]})
-        # an inactive (removed) offer has nothing more to report
-        missed = {str(r.id): r.missed_crawls + 1 for r in missing if r.active}
-    return len(versioned), {"missed": missed, "back": back}
+    if plan.missing_ids:
+        conn.execute(_MISSED, {"ids": plan.missing_ids})
 
 
 def list_offers(operator: str | None = None, active_only: bool = True, database_url: str | None = None) -> list[dict]:
