@@ -36,21 +36,30 @@ class IndexedCard:
         return by_class
 
     def css(self, query: str):
+        found = self.lookup(query)
+        return self._sel.css(query) if found is None else found
+
+    def lookup(self, query: str, within: list | None = None):
+        """The answer to `query` from the index (only under the elements `within`, when given), or None
+        when the index cannot answer it exactly."""
         match = _CLASS_THEN.fullmatch(query.strip())
         if match is None:
-            return self._sel.css(query)
+            return None
         tag, name, attribute, rest = match.groups()
         if self._by_class is None:
             self._by_class = self._index()
         found = [e for e in self._by_class.get(name, ()) if tag is None or e.tag == tag]
-        if attribute is not None:
-            return SelectorList(x for e in found for x in Selector(root=e, type="html").xpath(f"@{attribute}"))
+        if within is not None:
+            members = set(within)
+            found = [e for e in found if e in members or any(a in members for a in e.iterancestors())]
+        if attribute is not None:  # what parsel yields for an attribute: a Selector over the string
+            return SelectorList(Selector(root=v, type="html") for e in found if (v := e.get(attribute)) is not None)
         if rest is None:
-            return SelectorList(Selector(root=e, type="html") for e in found)
+            return _IndexedList((Selector(root=e, type="html") for e in found), card=self)
         # `.a rest`: `rest` under each .a element, strictly below it (not the element itself)
         xpath = self._sel._css2xpath(rest)
         if not xpath.startswith(_DESCENDANT_OR_SELF) or "|" in xpath or _nested(found):
-            return self._sel.css(query)
+            return None
         below = "descendant::" + xpath[len(_DESCENDANT_OR_SELF):]
         return SelectorList(x for e in found for x in Selector(root=e, type="html").xpath(below))
 
@@ -62,6 +71,23 @@ class IndexedCard:
 
     def __repr__(self) -> str:
         return f"IndexedCard({self._sel!r})"
+
+
+class _IndexedList(SelectorList):
+    """Elements found through a card's index; their own `.css(".class")` is answered from it too."""
+
+    def __init__(self, items=(), card: IndexedCard | None = None):
+        super().__init__(items)
+        self._card = card
+
+    def css(self, query: str):
+        card = getattr(self, "_card", None)  # a slice of the list is a plain copy without it
+        roots = [s.root for s in self]
+        if card is not None and roots and all(hasattr(r, "iter") for r in roots) and not _nested(roots):
+            found = card.lookup(query, within=roots)
+            if found is not None:
+                return found
+        return super().css(query)
 
 
 def _nested(elements: list) -> bool:

@@ -18,6 +18,7 @@ The "offerta per la casa" box (`.ho-offerta-box`, home internet) is not a mobile
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from spiders.base import OperatorSpider
 from spiders.card_index import indexed
@@ -31,6 +32,7 @@ _EUR = r"(\d+(?:,\d{1,2})?)\s*€"
 
 
 
+@lru_cache(maxsize=512)  # every modal lists the same few dozen operator names
 def donor_slug(name: str) -> str | None:
     """The slug of one donor operator as a modal lists it (ho. itself is never a donor)."""
     return next(iter(operators_named(name, exclude="ho")), None)
@@ -159,7 +161,8 @@ class HoSpider(OperatorSpider):
                 continue
             cents = money_cents(amounts[-1] + " €")
             lst = title.xpath(f"following-sibling::*[{has_class('otherOperatorsModal__list')}][1]")
-            names = [clean(x) for x in lst.css("li").xpath("string()").getall() if clean(x)] if lst else []
+            items = ("".join(li.itertext()) for li in lst[0].root.iter("li")) if lst else ()
+            names = [name for name in map(clean, items) if name]
             slugs = sorted({s for s in map(donor_slug, names) if s})
             if not names:
                 continue

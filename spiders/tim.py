@@ -104,9 +104,11 @@ class TimSpider(OperatorSpider):
     # ---------------------------------------------------------------- page-wide costs
     @staticmethod
     def page_costs(response) -> tuple[int | None, int | None]:
-        boxes = response.xpath(
-            '//*[contains(@class, "informa__paragraph") or contains(@class, "bottom-legals")]'
-            '[contains(., "Costo SIM")][not(ancestor::*[contains(@class, "tm-modal-overlay")])]')
+        # the text test in Python: `contains(., "Costo SIM")` in the XPath took the string value of every box
+        boxes = [b for b in response.xpath('//*[contains(@class, "informa__paragraph") or '
+                                           'contains(@class, "bottom-legals")]')
+                 if "Costo SIM" in "".join(b.root.itertext())
+                 and not any("tm-modal-overlay" in (a.get("class") or "") for a in b.root.iterancestors())]
         box = _text(boxes[0]) if boxes else ""
         sim = re.search(r"Costo SIM:?[^€]*?" + _EUR, box, re.I)
         act = re.search(r"Attivazione offerta:?\s*([^.]*)", box, re.I)
