@@ -43,6 +43,7 @@ class CrawlResult:
 
 _RUN, _OFFER, _VERSION = CrawlRun.__table__, Offer.__table__, OfferVersion.__table__
 _IDS = bindparam("ids", expanding=True)
+_INSERT_RUN, _INSERT_OFFER, _INSERT_VERSION = insert(_RUN), insert(_OFFER), insert(_VERSION)
 # built once: a crawl's steady path then costs no statement construction, only execution
 _EXISTING = select(_OFFER.c.id, _OFFER.c.offer_key, _OFFER.c.content_hash, _OFFER.c.missed_crawls,
                    _OFFER.c.active).where(_OFFER.c.operator == bindparam("operator"))
@@ -82,12 +83,12 @@ def record_crawl(*, operator: str, started_at: datetime, finish_reason: str, sta
     healthy = status == "healthy"
     with engine.begin() as conn:
         plan = _plan(conn, operator, items) if healthy else None
-        run_id = conn.execute(insert(_RUN).values(
+        run_id = conn.execute(_INSERT_RUN, dict(
             operator=operator, started_at=started_at, finished_at=now, finish_reason=finish_reason, status=status,
             items_scraped=items_scraped, items_stored=len(items) if healthy else 0,
             items_dropped=sum(dropped.values()), dropped_reasons=dict(dropped),
             new_versions=plan.new_versions if plan else 0, presence=plan.presence if plan else None,
-            error=error)).inserted_primary_key[0]
+            error=error, detected_at=None)).inserted_primary_key[0]
         if plan is not None:
             _write(conn, plan, operator, run_id, now)
         return CrawlResult(run_id, status, len(items) if healthy else 0, plan.new_versions if plan else 0)
@@ -121,10 +122,10 @@ def _write(conn, plan: _Plan, operator: str, run_id: int, now: datetime) -> None
     """The plan's writes: new and changed offers row by row (with their new OfferVersion), the rest set-wise."""
     versioned = list(plan.changed)
     for item, digest in plan.fresh:
-        offer_id = conn.execute(insert(_OFFER).values(
+        offer_id = conn.execute(_INSERT_OFFER, dict(
             operator=operator, offer_key=item["offer_key"], name=item["name"], plan_type=item["plan_type"],
             price_cents=item["price_cents"], data=item, content_hash=digest, first_seen=now, last_seen=now,
-            active=True, missed_crawls=0)).inserted_primary_key[0]
+            active=True, missed_crawls=0, current_version_id=None)).inserted_primary_key[0]
         versioned.append((offer_id, item, digest))
     if plan.seen_ids:
         conn.execute(_SEEN, {"ids": plan.seen_ids, "now": now})
@@ -135,8 +136,8 @@ def _write(conn, plan: _Plan, operator: str, run_id: int, now: datetime) -> None
     if versioned:
         conn.execute(_CLOSE_VERSIONS, {"ids": [oid for oid, _, _ in versioned], "now": now})
         for oid, item, digest in versioned:
-            vid = conn.execute(insert(_VERSION).values(offer_id=oid, crawl_run_id=run_id, data=item,
-                                                       content_hash=digest, valid_from=now)).inserted_primary_key[0]
+            vid = conn.execute(_INSERT_VERSION, dict(offer_id=oid, crawl_run_id=run_id, data=item, content_hash=digest,
+                                                     valid_from=now, valid_to=None)).inserted_primary_key[0]
             conn.execute(_CURRENT_VERSION, {"oid": oid, "vid": vid})
     if plan.missing_ids:
         conn.execute(_MISSED, {"ids": plan.missing_ids})
