@@ -30,13 +30,19 @@ def database_url(explicit: str | None = None) -> str:
 
 def _dialect_setup(engine: Engine) -> None:
     if engine.dialect.name == "sqlite":
+        synchronous = os.environ.get("PROMOWATCH_SQLITE_SYNCHRONOUS", "NORMAL").upper()
+        if synchronous not in ("NORMAL", "FULL", "EXTRA"):
+            raise ValueError(f"PROMOWATCH_SQLITE_SYNCHRONOUS must be NORMAL, FULL or EXTRA, not {synchronous!r}")
+
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):  # WAL: readers (CLI) never block the crawl's writer
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            # NORMAL under WAL: consistent after any crash, no fsync per commit; a power cut may lose the last
+            # commits (a crawl done again next cycle). FULL fsyncs every commit.
+            cur.execute(f"PRAGMA synchronous={synchronous}")
             cur.close()
 
 

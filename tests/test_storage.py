@@ -1,4 +1,5 @@
 """Storage on a real SQLite file: history, no new version for identical content, unhealthy crawls change nothing."""
+import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
@@ -54,3 +55,23 @@ def test_missing_offer_is_counted_not_deleted(tmp_db):
     crawl([item("a", 999)])
     offers = {o["offer_key"]: o for o in list_offers()}
     assert offers["b"]["missed_crawls"] == 1 and offers["a"]["missed_crawls"] == 0
+
+
+@pytest.mark.parametrize(("setting", "expected"), [(None, 1), ("full", 2), ("EXTRA", 3)])
+def test_sqlite_synchronous_setting(tmp_path, monkeypatch, setting, expected):
+    """PRAGMA synchronous: NORMAL (1) by default under WAL, FULL (2) / EXTRA (3) on request."""
+    from sqlalchemy import text
+
+    if setting:
+        monkeypatch.setenv("PROMOWATCH_SQLITE_SYNCHRONOUS", setting)
+    else:
+        monkeypatch.delenv("PROMOWATCH_SQLITE_SYNCHRONOUS", raising=False)
+    with get_engine(f"sqlite:///{tmp_path / f'sync-{expected}.db'}").connect() as conn:
+        assert conn.execute(text("PRAGMA synchronous")).scalar() == expected
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+
+
+def test_sqlite_synchronous_refuses_unknown_value(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROMOWATCH_SQLITE_SYNCHRONOUS", "OFF")
+    with pytest.raises(ValueError, match="PROMOWATCH_SQLITE_SYNCHRONOUS"):
+        get_engine(f"sqlite:///{tmp_path / 'off.db'}")
