@@ -95,8 +95,8 @@ class CoopVoceSpider(OperatorSpider):
                 yield self.offer(**item)
 
     def card(self, c, response) -> list[dict]:
-        fields: dict[str, str] = {}
         c = indexed(c)
+        fields: dict[str, str] = {}
         prices: list[tuple[str, str, str, int, int | None]] = []
         for label, value in pairs(c):
             plain = text_of(value, CURRENT_TEXT)

@@ -46,8 +46,8 @@ class FastwebSpider(OperatorSpider):
             yield self.offer(**item)
 
     def card(self, c, response) -> dict | None:
-        box = c.css(".pricebox .price")[:1]
         c = indexed(c)
+        box = c.css(".pricebox .price")[:1]
         price_text = join_text(box.xpath("./text() | ./*[not(self::a) and not(self::del) and not(self::s) and "
                                          "not(self::div)]//text()").getall()) if box else ""
         price = money_cents(price_text) if re.search(r"\d", price_text) else None

@@ -89,8 +89,8 @@ class HoSpider(OperatorSpider):
 
     # ---------------------------------------------------------------- one card
     def card(self, c, response, link: str, flash_date: str | None) -> dict:
-        label = text_of(c.css(".offerCarousel__slider__card__label"))
         c = indexed(c)
+        label = text_of(c.css(".offerCarousel__slider__card__label"))
         first = text_of(c.css(".offerCarousel__slider__card__stripe__firstLine"))
         second = text_of(c.css(".offerCarousel__slider__card__stripe__secondLine"))
         units = text_of(c.css(".offerCarousel__slider__card__price__value"))

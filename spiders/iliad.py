@@ -92,8 +92,8 @@ class IliadSpider(OperatorSpider):
                 yield self.offer(**item)
 
     def card(self, c, response, legal: str) -> dict | None:
-        name = text_of(c.css("p.offer-title"), CURRENT_TEXT)
         c = indexed(c)
+        name = text_of(c.css("p.offer-title"), CURRENT_TEXT)
         if not name:
             return None
         tracking = _tracking(c.attrib.get("data-offer-tracking"))

@@ -109,8 +109,8 @@ class KenaSpider(OperatorSpider):
                     yield self.offer(**item)
 
     def card(self, c, response) -> dict | None:
-        name = text_of(c.css(".woocommerce-loop-product__title"), CURRENT_TEXT)
         c = indexed(c)
+        name = text_of(c.css(".woocommerce-loop-product__title"), CURRENT_TEXT)
         if not name:
             return None
         price_box = c.css(".price")

@@ -81,8 +81,8 @@ class PosteMobileSpider(OperatorSpider):
             yield self.offer(**{**item, "offer_key": key})
 
     def card(self, c, response) -> dict | None:
-        name = self.name_of(c)
         c = indexed(c)
+        name = self.name_of(c)
         if not name:
             return None
         info = c.css(".elenco_tariffe_2")

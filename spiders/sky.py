@@ -50,8 +50,8 @@ class SkySpider(OperatorSpider):
                 yield self.offer(**item)
 
     def card(self, c, response) -> list[dict]:
-        name = text_of(c.css(".c-offer-card__title"), CURRENT_TEXT)
         c = indexed(c)
+        name = text_of(c.css(".c-offer-card__title"), CURRENT_TEXT)
         if not name or "c-offer-card--bundle" in (c.attrib.get("class") or "") or _BUNDLE.search(name):
             return []
         key = slug(c.attrib.get("data-offer-id") or "") or slug(name)

@@ -124,8 +124,8 @@ class TimSpider(OperatorSpider):
 
     # ---------------------------------------------------------------- one tile
     def tile(self, t, response, passa: bool, tourist: bool = False) -> dict | None:
-        box = t.css(".ta-price")
         t = indexed(t)
+        box = t.css(".ta-price")
         if not box:
             return None  # a service tile (no price box), not an offer
         title = t.css(".tm-tile__title")

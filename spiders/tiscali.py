@@ -71,8 +71,8 @@ class TiscaliSpider(OperatorSpider):
             yield self.offer(**item)
 
     def card(self, c, response) -> dict | None:
-        name = text_of(c.css(".offer-card__title"))
         c = indexed(c)
+        name = text_of(c.css(".offer-card__title"))
         label = text_of(c.css(".offer-card__label"))
         if not name or _NOT_MOBILE.search(name):
             return None

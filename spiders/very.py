@@ -98,8 +98,8 @@ class VerySpider(OperatorSpider):
         return join_text(h2[0].xpath(".//text()").getall()) if h2 else ""
 
     def card(self, c, response, info: dict) -> dict | None:
-        offer_text = text_of(c.css(".offer-card-v2__offer-text"))
         c = indexed(c)
+        offer_text = text_of(c.css(".offer-card-v2__offer-text"))
         units = text_of(c.css(".cmp-price-giga-text__price-wrapper"))
         decimals = text_of(c.css(".cmp-price-giga-text__decimal-price"))
         recurrence = text_of(c.css(".cmp-price-giga-text__decimal-recurrence-wrapper"))

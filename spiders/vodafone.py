@@ -114,8 +114,8 @@ class VodafoneSpider(OperatorSpider):
         return cards
 
     def _card(self, slide, heading: str) -> dict | None:
-        per_month = slide.xpath('.//span[contains(., "/mese")]/parent::div')
         slide = indexed(slide)
+        per_month = slide.xpath('.//span[contains(., "/mese")]/parent::div')
         if not per_month:
             return None  # benefit slides, "/anno" bundles
         text = clean(" ".join(slide.xpath(".//text()").getall()))

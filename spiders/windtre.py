@@ -124,8 +124,8 @@ class WindtreSpider(OperatorSpider):
             yield self.offer(**item)
 
     def parse_card(self, card, response, passa_page: bool, page: str = "") -> dict | None:
-        name = _text(card.css(".offer-card__title")) or clean(card.attrib.get("data-offer-name"))
         card = indexed(card)
+        name = _text(card.css(".offer-card__title")) or clean(card.attrib.get("data-offer-name"))
         name = name.rstrip("*").strip()
         if not name:
             return None
