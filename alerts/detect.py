@@ -24,7 +24,7 @@ import logging
 import os
 from datetime import date, datetime, timezone
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlmodel import Session
 
 from alerts.match import match_events
@@ -42,6 +42,20 @@ REMOVED_AFTER = 2
 EXPIRING_DAYS = 3
 
 
+_RUN, _OFFER = CrawlRun.__table__, Offer.__table__
+# the steady path's statements, built once (SQLAlchemy Core): see _quiet
+_FACTS = select(_RUN.c.operator, _RUN.c.new_versions, _RUN.c.presence, _RUN.c.finished_at).where(
+    _RUN.c.id == bindparam("run"))
+_PENDING_OF = (select(_RUN.c.id).where(_RUN.c.operator == bindparam("operator"), _RUN.c.status == "healthy",
+                                       _RUN.c.detected_at.is_(None), _RUN.c.id < bindparam("run")).order_by(_RUN.c.id))
+_LATEST = select(func.max(_RUN.c.id)).where(_RUN.c.operator == bindparam("operator"))
+_CURRENT = select(_OFFER.c.data).where(_OFFER.c.operator == bindparam("operator"), _OFFER.c.active.is_(True))
+_CLAIM = (update(_RUN).where(_RUN.c.id == bindparam("run"), _RUN.c.status == "healthy", _RUN.c.detected_at.is_(None))
+          .values(detected_at=bindparam("now")))
+_EARLIER = select(_RUN.c.id).where(_RUN.c.operator == bindparam("operator"), _RUN.c.status == "healthy",
+                                   _RUN.c.detected_at.is_not(None), _RUN.c.id < bindparam("run")).limit(1)
+
+
 def thresholds() -> dict:
     """removed_after / expiring_days from PROMOWATCH_REMOVED_AFTER / PROMOWATCH_EXPIRING_DAYS (else the defaults)."""
     return {"removed_after": int(os.environ.get("PROMOWATCH_REMOVED_AFTER") or REMOVED_AFTER),
@@ -57,13 +71,12 @@ def detect_crawl(run_id: int, database_url: str | None = None, removed_after: in
                  expiring_days: int = EXPIRING_DAYS) -> list[dict]:
     """Detect the operator's undetected earlier crawls (oldest first), then this one; the events created."""
     engine = get_engine(database_url)
-    with Session(engine) as session:
-        run = session.get(CrawlRun, run_id)
-        if run is None:
+    with engine.connect() as conn:
+        operator = conn.execute(_FACTS, {"run": run_id}).scalar()
+        if operator is None:
             raise LookupError(f"no crawl run {run_id}")
-        operator = run.operator
-    events = detect_pending(database_url, operator=operator, before=run_id, removed_after=removed_after,
-                            expiring_days=expiring_days)
+        pending = list(conn.execute(_PENDING_OF, {"operator": operator, "run": run_id}).scalars())
+    events = _detect_all(engine, pending, removed_after, expiring_days)
     return events + _detect_one(engine, run_id, removed_after, expiring_days)
 
 
@@ -79,6 +92,10 @@ def detect_pending(database_url: str | None = None, operator: str | None = None,
         query = query.where(CrawlRun.id < before)
     with Session(engine) as session:
         pending = list(session.execute(query).scalars())
+    return _detect_all(engine, pending, removed_after, expiring_days)
+
+
+def _detect_all(engine, pending: list[int], removed_after: int, expiring_days: int) -> list[dict]:
     events: list[dict] = []
     for run_id in pending:
         found = _detect_one(engine, run_id, removed_after, expiring_days)
@@ -91,18 +108,16 @@ def detect_pending(database_url: str | None = None, operator: str | None = None,
 def _detect_one(engine, run_id: int, removed_after: int, expiring_days: int) -> list[dict]:
     now = utcnow()
     with Session(engine) as session, session.begin():
+        conn = session.connection()
         # claim first: takes the write lock, so two detectors of one crawl never both write
-        claimed = session.execute(
-            update(CrawlRun).where(CrawlRun.id == run_id, CrawlRun.status == "healthy", CrawlRun.detected_at.is_(None))
-            .values(detected_at=now).execution_options(synchronize_session=False)).rowcount
-        if not claimed:
+        if not conn.execute(_CLAIM, {"run": run_id, "now": now}).rowcount:
+            return []
+        facts = conn.execute(_FACTS, {"run": run_id}).one()
+        if conn.execute(_EARLIER, {"run": run_id, "operator": facts.operator}).first() is None:
+            return []  # the operator's first healthy crawl: baseline
+        if _quiet(conn, run_id, facts, expiring_days):
             return []
         run = session.get(CrawlRun, run_id)
-        earlier = session.execute(select(CrawlRun.id).where(
-            CrawlRun.operator == run.operator, CrawlRun.status == "healthy", CrawlRun.detected_at.is_not(None),
-            CrawlRun.id < run_id).limit(1)).first()
-        if earlier is None:  # the operator's first healthy crawl: baseline
-            return []
         events = _events(session, run, now, removed_after, expiring_days)
         session.add_all(events)
         session.flush()
@@ -112,8 +127,29 @@ def _detect_one(engine, run_id: int, removed_after: int, expiring_days: int) -> 
         return [event_dict(e) for e in events]
 
 
-def _crawl_day(run: CrawlRun) -> date:
-    moment = run.finished_at
+def _quiet(conn, run_id: int, facts, expiring_days: int) -> bool:
+    """Whether this crawl can have no event, decided from the crawl and the operator's current offers
+    without loading versions and events: most crawls change nothing, and this runs after every crawl.
+
+    True only for the operator's latest crawl (the offers' current state is then their state at this
+    crawl) that created no version and missed or got back no offer (storage's `presence`), when no current
+    offer's promo ends within `expiring_days` of the crawl's day: the only event such a crawl could yield
+    is `expiring`. Everything else goes through `_events`."""
+    presence = facts.presence or {}
+    if facts.new_versions != 0 or presence.get("missed") or presence.get("back"):
+        return False
+    if conn.execute(_LATEST, {"operator": facts.operator}).scalar() != run_id:
+        return False  # a late detection: later crawls have moved the offers on
+    day = _day_of(facts.finished_at)
+    for (data,) in conn.execute(_CURRENT, {"operator": facts.operator}):
+        promo = data.get("promo_until")
+        if promo and 0 <= (date.fromisoformat(promo) - day).days <= expiring_days:
+            return False
+    return True
+
+
+def _day_of(moment: datetime) -> date:
+    """The UTC day of a stored time (SQLite hands it back naive, in UTC)."""
     return (moment.astimezone(timezone.utc) if moment.tzinfo else moment).date()
 
 
@@ -142,7 +178,7 @@ def _events(session: Session, run: CrawlRun, now: datetime, removed_after: int, 
     expiring_done = set(session.execute(select(OfferEvent.version_id).where(
         OfferEvent.offer_id.in_(ids), OfferEvent.kind == "expiring")).scalars())
 
-    day = _crawl_day(run)
+    day = _day_of(run.finished_at)
     events: list[OfferEvent] = []
 
     def add(offer_id: int, kind: str, version: OfferVersion, before: int | None, after: int | None,

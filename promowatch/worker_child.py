@@ -19,6 +19,7 @@ from datetime import datetime
 from promowatch.crawl_worker import ASYNCIO_REACTOR, CrawlOutcome, record_failed, utcnow
 
 log = logging.getLogger(__name__)
+RUNNERS_KEPT = 4  # distinct crawl settings (offline, live, a test's extras) whose runner stays built
 
 
 def _child_logging(level: str | None) -> None:
@@ -59,6 +60,8 @@ class _ChildLoop:
         self.active: set = set()
         self.stopping = False
         self._keep: list = []  # strong references (tasks, crawlers) while crawls run
+        self._runners: dict = {}  # settings key -> AsyncCrawlerRunner, see runner()
+        self.idle_before = False  # whether the worker has been idle (all crawls done) once already
 
     def send(self, message: dict) -> None:
         try:
@@ -119,6 +122,20 @@ class _ChildLoop:
             settings.set(key, value, priority="cmdline")
         return settings
 
+    def runner(self, message: dict, runner_class):
+        """The runner for this request's settings, made once per distinct settings and kept: building the
+        project settings and the runner's spider loader (which walks every spider module) cost more than
+        a steady crawl's parse. Each crawler still gets its own copy of the settings from Scrapy."""
+        import json
+
+        key = json.dumps([message.get("fixtures_dir"), message.get("database_url"), message.get("settings") or {}],
+                         sort_keys=True, default=str)
+        runner = self._runners.pop(key, None) or runner_class(self.settings(message))
+        self._runners[key] = runner  # most recently used last
+        while len(self._runners) > RUNNERS_KEPT:
+            del self._runners[next(iter(self._runners))]
+        return runner
+
     def crawl(self, message: dict, op: str) -> None:
         from scrapy.crawler import AsyncCrawlerRunner
 
@@ -130,7 +147,7 @@ class _ChildLoop:
         self.active.add(key)
         crawler = None
         try:
-            runner = AsyncCrawlerRunner(self.settings(message))
+            runner = self.runner(message, AsyncCrawlerRunner)
             crawler = runner.create_crawler(spider_class(op))
             task = runner.crawl(crawler)
         except Exception as exc:  # noqa: BLE001 — a crawl that cannot even start is a failed crawl
@@ -170,18 +187,27 @@ class _ChildLoop:
         self.send({"type": "done", "request": message["request"], "operator": op, "outcome": outcome.as_dict()})
         self.active.discard(key)
         if not self.active:
-            _give_back_memory()
+            _give_back_memory(freeze=not self.idle_before)
+            self.idle_before = True
         if self.stopping and not self.active and self.reactor.running:
             self.reactor.stop()
 
 
-def _give_back_memory() -> None:
+def _give_back_memory(freeze: bool = False) -> None:
     """Between crawls: free the pages' parse trees and hand the freed heap back to the system (glibc), so
-    a resident worker's RSS is what it keeps, not the high-water mark of the largest page it ever read."""
+    a resident worker's RSS is what it keeps, not the high-water mark of the largest page it ever read.
+
+    The collection is cheap because what lives as long as the worker is frozen out of the collector's
+    sight: the modules at start-up, and (`freeze`, the first time the worker is idle) what the first crawls
+    loaded lazily (Scrapy's components, SQLAlchemy's compiled statements). What survives that first full
+    collection is held by module state; should some of it become cyclic garbage later, it stays until the
+    worker is recycled (`recycle_after`)."""
     import ctypes
     import gc
 
-    gc.collect()  # cheap: the modules' objects were frozen out of the collector's sight at start-up
+    gc.collect()
+    if freeze:
+        gc.freeze()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc
