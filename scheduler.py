@@ -118,14 +118,18 @@ def next_runs(config: ServiceConfig, last: dict[str, dict], now: datetime | None
             if spec.kind == "crawl"}
 
 
-def sender_function():
-    """alerts.deliver.send_due, or None while the sender is not installed."""
+def sender_installed() -> bool:
+    """Whether the sender (alerts.deliver and Apprise) is installed, found without importing it: the crawl
+    worker runs it, the scheduler process never loads it."""
+    from importlib.util import find_spec
+
     try:
-        from alerts.deliver import send_due
-    except ImportError as exc:
-        log.warning("the sender (alerts.deliver) is not available (%s): notifications are not sent", exc)
-        return None
-    return send_due
+        found = find_spec("alerts.deliver") is not None and find_spec("apprise") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        log.warning("the sender (alerts.deliver, Apprise) is not installed: notifications are not sent")
+    return found
 
 
 # ============================================================================================ the service
@@ -136,21 +140,25 @@ class CycleReport:
     crawls: list = field(default_factory=list)  # CrawlOutcome
     send: dict | None = None  # the sender's counts; None when it did not run
     sender_available: bool = True
-    health: list = field(default_factory=list)  # HealthMessage
+    health: list = field(default_factory=list)  # promowatch.health.HealthMessage, as dicts
 
     @property
     def ok(self) -> bool:
         crawls_ok = all(c.status == "healthy" and c.events is not None for c in self.crawls)
         send_ok = self.send is None or not (self.send.get("failed") or self.send.get("dead"))
-        health_ok = all(m.delivered or not m.failed for m in self.health)
+        health_ok = all(m["delivered"] or not m["failed"] for m in self.health)
         return bool(self.crawls) and crawls_ok and send_ok and health_ok
 
     def as_dict(self) -> dict:
         return {"ok": self.ok, "crawls": [c.as_dict() for c in self.crawls], "notifications": self.send,
-                "sender_available": self.sender_available, "health": [m.as_dict() for m in self.health]}
+                "sender_available": self.sender_available, "health": list(self.health)}
 
 
 class Service:
+    """The scheduler process: jobs and the crawl worker. Storage, Apprise and the alert code are never
+    imported here: crawls, sending, health checks and the last crawls all run in the worker
+    (`CrawlWorker.call`), so the long-running process holds only APScheduler and the worker's handle."""
+
     def __init__(self, config: ServiceConfig, *, database_url: str | None = None, fixtures_dir: str | None = None,
                  worker=None):
         from promowatch.crawl_worker import CrawlWorker
@@ -162,7 +170,7 @@ class Service:
             or None
         self.worker = worker or CrawlWorker.from_config(config, database_url, self.fixtures_dir)
         self.scheduler: BackgroundScheduler | None = None
-        self._send_due = sender_function() if config.sender.enabled else None
+        self.sender_available = sender_installed()  # and config.sender.enabled says whether it runs
         self._stopping = threading.Event()
 
     # ------------------------------------------------------------------------------------------ jobs
@@ -182,24 +190,27 @@ class Service:
         return outcomes
 
     def send(self) -> dict | None:
-        if self._send_due is None:
+        """The sender's run (in the worker): its counts, or None when there is no sender."""
+        from promowatch.crawl_worker import WorkerStopped
+
+        if not (self.config.sender.enabled and self.sender_available):
             return None
         s = self.config.sender
-        report = self._send_due(database_url=self.database_url, limit=s.batch, concurrency=s.concurrency,
-                                max_attempts=s.max_attempts)
-        data = report.as_dict() if hasattr(report, "as_dict") else dict(vars(report))
-        data.pop("rows", None)
-        return data
+        try:
+            return self.worker.call("send", database_url=self.database_url, limit=s.batch,
+                                    concurrency=s.concurrency, max_attempts=s.max_attempts)
+        except WorkerStopped:
+            return None
 
-    def check_health(self, operators: list[str] | None = None) -> list:
-        from promowatch import health
-
+    def check_health(self, operators: list[str] | None = None) -> list[dict]:
+        """The health check (in the worker): the alerts and recoveries it sent, as dicts."""
         h = self.config.health
         try:
-            return health.check(operators or self.config.operators, threshold=h.threshold,
-                                channels=h.admin_channels, database_url=self.database_url)
+            return self.worker.call("health", operators=operators or self.config.operators, threshold=h.threshold,
+                                    channels=list(h.admin_channels), database_url=self.database_url)
         except Exception:  # noqa: BLE001 — a health check must not take the crawl job down
-            log.exception("health check failed")
+            if not self._stopping.is_set():
+                log.exception("health check failed")
             return []
 
     def wake_sender(self) -> None:
@@ -212,15 +223,13 @@ class Service:
     def build_scheduler(self, now: datetime | None = None, last: dict[str, dict] | None = None) -> BackgroundScheduler:
         """A BackgroundScheduler with every job added, not started."""
         if last is None:
-            from storage.repository import last_crawls
-
-            last = last_crawls(self.database_url)
+            last = self.worker.call("last_crawls", database_url=self.database_url)
         config = self.config
         scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=len(config.operators) + 4)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": int(config.misfire_grace_time)},
             timezone=ZoneInfo(config.timezone))
-        for spec in job_specs(config, last, now, sender_available=self._send_due is not None):
+        for spec in job_specs(config, last, now, sender_available=self.sender_available):
             func, args = {"crawl": (self.crawl, (spec.operator,)), "send": (self.send, ()),
                           "health": (self.check_health, ())}[spec.kind]
             scheduler.add_job(func, spec.trigger, args=args, id=spec.id, name=f"{spec.id} ({spec.describe})",
@@ -267,7 +276,7 @@ class Service:
 
     def run_cycle(self, operators: list[str] | None = None) -> CycleReport:
         """One full cycle: crawl every operator (detection and matching in the pipeline), send, check health."""
-        report = CycleReport(sender_available=self._send_due is not None)
+        report = CycleReport(sender_available=self.sender_available)
         report.crawls = self.worker.crawl(operators or self.config.operators)
         report.send = self.send()
         report.health = self.check_health(operators)

@@ -38,14 +38,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-import apprise
 from sqlalchemy import and_, or_, select, update
 from sqlmodel import Session
 
 from alerts.masking import (  # noqa: F401 - re-exported: alerts.deliver's names as before the split
     _ANY_URL, _HEADER_ARG, _PART, _MaskingFilter, _masking, _raw_forms, _scheme_only, _secrets, mask_text, mask_url,
 )
-from alerts.render import render_digest, render_event, render_test
 from storage.engine import get_engine
 from storage.models import Notification, OfferEvent, Subscription, SubscriptionChannel
 from storage.repository import as_utc, event_dict, utcnow
@@ -61,7 +59,6 @@ STATUSES = ("pending", "sending", "sent", "dead")
 ERROR_CHARS = 1000
 CLAIM_TRIES = 10
 
-_APPRISE2 = int(apprise.__version__.split(".")[0]) >= 2
 _IN = 500  # ids per IN (...) list
 
 
@@ -78,17 +75,30 @@ class UnusableURL(ValueError):
     """Apprise cannot use this channel URL; the message is masked."""
 
 
+def _apprise():
+    """Apprise, imported on the first send: a sender with nothing due (most of its runs) never loads it."""
+    import apprise
+
+    return apprise
+
+
+def _apprise2() -> bool:
+    return int(_apprise().__version__.split(".")[0]) >= 2
+
+
 @lru_cache(maxsize=1)
-def _asset() -> apprise.AppriseAsset:
+def _asset():
     """Apprise 2 runs a service with a time budget in its shared pool (os.cpu_count() + 4 workers: on a small
     machine that, not `concurrency`, would bound every sender). Without the budget the send runs in the calling
     thread, our pool bounds it, and its wait is bounded by the plugin's own socket timeouts (seconds, retries
     off), well inside the lease. One asset (settings only) serves every send."""
-    return apprise.AppriseAsset(service_timeout=0) if _APPRISE2 else apprise.AppriseAsset()
+    apprise = _apprise()
+    return apprise.AppriseAsset(service_timeout=0) if _apprise2() else apprise.AppriseAsset()
 
 
-def _load(url: str, masked: str | None = None) -> apprise.Apprise:
+def _load(url: str, masked: str | None = None):
     """An Apprise object holding only `url`, or UnusableURL with Apprise's reason (masked)."""
+    apprise = _apprise()
     apobj = apprise.Apprise(asset=_asset())
     if apobj.add(url) and len(apobj) == 1:
         return apobj
@@ -109,8 +119,9 @@ def deliver(url: str, title: str, body: str, masked: str | None = None) -> Outco
             apobj = _load(url, masked)
         except UnusableURL as exc:
             return Outcome(False, str(exc)[:ERROR_CHARS], permanent=True)
+        apprise = _apprise()
         try:
-            if _APPRISE2:  # the call's own log entries: isolated from the other threads' sends
+            if _apprise2():  # the call's own log entries: isolated from the other threads' sends
                 result = apobj.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT)
                 ok = bool(result)
                 lines = [] if ok else [entry.message for entry in result.logs()]
@@ -247,11 +258,13 @@ def _prepare(engine, ids: list[int]) -> list[_Job]:
 
 def _render_and_send(job: _Job) -> Outcome:
     """A worker's part: render the row's message in the subscriber's language and time zone, send it."""
+    from alerts import render  # Jinja2 and the templates, loaded on the first message to send
+
     try:
         if job.digest:
-            message = render_digest(job.events, job.lang, job.tz, job.digest)
+            message = render.render_digest(job.events, job.lang, job.tz, job.digest)
         else:
-            message = render_event(job.events[0], job.lang, job.tz)
+            message = render.render_event(job.events[0], job.lang, job.tz)
     except Exception as exc:  # a rendering bug: a failure of this row, retried (maybe after a fix)
         return Outcome(False, mask_text(f"render failed: {type(exc).__name__}: {exc}", job.url,
                                         job.masked)[:ERROR_CHARS])
@@ -336,6 +349,8 @@ def send_test(url: str, lang: str = "it") -> Outcome:
     masked = mask_url(url)
     with _masking.active(url, masked):
         _load(url)  # raises UnusableURL
+    from alerts.render import render_test
+
     message = render_test(lang)
     return deliver(url, message.title, message.body, masked)
 

@@ -96,7 +96,8 @@ def _print_cycle(report) -> None:
         console.print("notifications: not sent (" + ("sender disabled in the config)" if report.sender_available
                                                      else "the sender is not installed)"))
     for m in report.health:
-        console.print(f"health {m.kind}: {m.title} — {m.delivered} admin channel(s) reached", highlight=False)
+        console.print(f"health {m['kind']}: {m['title']} — {m['delivered']} admin channel(s) reached",
+                      highlight=False)
     healthy = sum(c.status == "healthy" for c in report.crawls)
     colour = "green" if report.ok else "red"
     console.print(f"[{colour}]{healthy}/{len(report.crawls)} operators healthy; "
@@ -125,9 +126,7 @@ def register(app: typer.Typer) -> None:
             _fail(f"fixtures folder {folder} does not exist")
         cfg = _load(config)
         _logging("WARNING" if once else "INFO")
-        from storage.engine import get_engine
-
-        get_engine()  # migrate once, before the worker and the jobs use the database
+        # the database is migrated by the crawl worker's first use of it: this process never loads storage
         sched = scheduler_module()
         service = sched.Service(cfg, fixtures_dir=str(Path(folder).resolve()) if folder else None)
         if once:

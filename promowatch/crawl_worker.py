@@ -10,10 +10,17 @@ Protocol (two one-way `multiprocessing` pipes, spawn start method, picklable dic
 
     parent -> child  {"cmd": "crawl", "request": n, "operators": [...], "fixtures_dir": str|None,
                       "database_url": str|None, "settings": {...}}        # extra Scrapy settings (tests, benchmarks)
+                     {"cmd": "call", "request": n, "task": name, "kwargs": {...}}  # send | health | last_crawls
                      {"cmd": "stop"}                                      # finish running crawls, then exit
     child -> parent  {"type": "ready", "pid": p}
-                     {"type": "started", "request": n, "operator": op, "started_at": iso}
+                     {"type": "started", "request": n, "operator": op, "started_at": iso, "baseline": run id}
                      {"type": "done", "request": n, "operator": op, "outcome": {...CrawlOutcome fields}}
+                     {"type": "result", "request": n, "value": ..., "error": str|None}  # of a call
+
+Calls: everything that needs the database, Apprise or the alert code runs in the child too (`CrawlWorker.call`,
+in a thread of the child so that crawls go on meanwhile), so the scheduler process imports none of it and
+stays small. The parent touches the database itself only when a worker died or was killed with crawls it
+had not stored (to record them failed), and then imports storage.
 
 A request's operators crawl concurrently, and so do several requests. End of the request pipe (the parent
 died) and SIGTERM mean "stop" too; SIGINT is ignored (a Ctrl-C reaches the whole process group: the parent
@@ -104,15 +111,31 @@ class _Pending:
 
 
 class _Request:
-    def __init__(self, number: int, operators: list[str], fixtures_dir, database_url, baseline: int):
+    def __init__(self, number: int, operators: list[str], fixtures_dir, database_url):
         self.number = number
-        self.fixtures_dir, self.database_url, self.baseline = fixtures_dir, database_url, baseline
+        self.fixtures_dir, self.database_url = fixtures_dir, database_url
+        # the highest CrawlRun id when the child started the request's crawls (None: none started)
+        self.baseline: int | None = None
         self.pending = {op: _Pending(op) for op in operators}
         self.done = threading.Event()
 
     def check_done(self) -> None:
         if all(p.outcome is not None for p in self.pending.values()):
             self.done.set()
+
+
+class _Call:
+    """A task run in the child for the parent (see `CrawlWorker.call`)."""
+
+    def __init__(self, number: int, task: str):
+        self.number, self.task = number, task
+        self.value = None
+        self.error: str | None = None
+        self.done = threading.Event()
+
+
+class WorkerCallError(RuntimeError):
+    """A task run in the crawl worker failed, or the worker died before it answered."""
 
 
 class _Child:
@@ -134,6 +157,7 @@ class _Child:
         rep_write.close()
         self.pid = self.process.pid
         self.requests: dict[int, _Request] = {}
+        self.calls: dict[int, _Call] = {}
         self.assigned = 0
         self.retiring = False
         self.exited = threading.Event()
@@ -143,10 +167,6 @@ class _Child:
         self.reader = threading.Thread(target=self._read, name=f"worker-{self.pid}-replies", daemon=True)
         self.reader.start()
         log.info("crawl worker started (pid %d)", self.pid)
-
-    @property
-    def busy(self) -> bool:
-        return any(p.outcome is None for r in self.requests.values() for p in r.pending.values())
 
     def send(self, message: dict) -> bool:
         with self._send_lock:
@@ -162,6 +182,13 @@ class _Child:
         self.send({"cmd": "crawl", "request": request.number, "operators": operators,
                    "fixtures_dir": request.fixtures_dir, "database_url": request.database_url,
                    "settings": settings or {}})
+
+    def submit_call(self, call: _Call, kwargs: dict) -> None:
+        self.calls[call.number] = call
+        if not self.send({"cmd": "call", "request": call.number, "task": call.task, "kwargs": kwargs}):
+            self.calls.pop(call.number, None)
+            call.error = f"crawl worker (pid {self.pid}) is gone"
+            call.done.set()
 
     def retire(self, why: str) -> None:
         if not self.retiring:
@@ -250,9 +277,8 @@ class CrawlWorker:
             todo = [op for op in operators if op not in skipped]
             request = None
             if todo:
-                baseline = _max_run_id(self.database_url)  # also migrates the database before the child uses it
                 child = self._child()
-                request = _Request(next(self._numbers), todo, fixtures, self.database_url, baseline)
+                request = _Request(next(self._numbers), todo, fixtures, self.database_url)
                 self._in_flight.update(todo)
                 child.submit(request, todo, settings)
                 if child.assigned >= self.recycle_after:
@@ -262,6 +288,24 @@ class CrawlWorker:
             while not request.done.wait(1.0):
                 pass  # bounded by the monitor: every pending crawl ends with an outcome, killed if need be
         return [skipped[op] if op in skipped else request.pending[op].outcome for op in operators]
+
+    def call(self, task: str, timeout: float | None = None, **kwargs):
+        """Run `task` (send, health, last_crawls: promowatch.worker_child.TASKS) with `kwargs` in the worker
+        (started if need be) and return its value; WorkerCallError when it failed or the worker died,
+        TimeoutError after `timeout` seconds (default: the crawl time limit)."""
+        with self._lock:
+            if self._stopping:
+                raise WorkerStopped("the crawl worker is shutting down")
+            child = self._child()
+            call = _Call(next(self._numbers), task)
+            child.submit_call(call, kwargs)
+            self._ensure_monitor()
+        if not call.done.wait(self.time_limit if timeout is None else timeout):
+            raise TimeoutError(f"the crawl worker did not answer {task!r} within "
+                               f"{self.time_limit if timeout is None else timeout:g} s")
+        if call.error is not None:
+            raise WorkerCallError(f"{task} in the crawl worker failed: {call.error}")
+        return call.value
 
     def _child(self) -> _Child:
         child = self._current
@@ -277,6 +321,13 @@ class CrawlWorker:
         if kind == "ready":
             child.ready = True
             return
+        if kind == "result":
+            with self._lock:
+                call = child.calls.pop(message.get("request"), None)
+            if call is not None:
+                call.value, call.error = message.get("value"), message.get("error")
+                call.done.set()
+            return
         with self._lock:
             request = child.requests.get(message.get("request"))
             pending = request.pending.get(message.get("operator")) if request else None
@@ -285,6 +336,8 @@ class CrawlWorker:
             if kind == "started":
                 pending.started = time.monotonic()
                 pending.started_at = datetime.fromisoformat(message["started_at"])
+                if request.baseline is None:
+                    request.baseline = message.get("baseline")
             elif kind == "done" and pending.outcome is None:
                 known = {f.name for f in fields(CrawlOutcome)}
                 pending.outcome = CrawlOutcome(**{k: v for k, v in message["outcome"].items() if k in known})
@@ -306,10 +359,14 @@ class CrawlWorker:
         code = child.process.exitcode
         with self._lock:
             unfinished = [(r, p) for r in child.requests.values() for p in r.pending.values() if p.outcome is None]
+            calls, child.calls = list(child.calls.values()), {}
             if self._current is child:
                 self._current = None
             if child in self._children:
                 self._children.remove(child)
+        for call in calls:
+            call.error = f"crawl worker (pid {child.pid}) exited (code {code}) before it answered"
+            call.done.set()
         if not unfinished:
             log.info("crawl worker %d exited (code %s)", child.pid, code)
             return
@@ -319,7 +376,8 @@ class CrawlWorker:
             finish_reason = "worker_crashed"
             error = f"crawl worker (pid {child.pid}) died with exit code {code} during the crawl"
         for request, pending in unfinished:
-            run_id, status, own_error = _run_since(pending.operator, request.baseline, request.database_url)
+            run_id, status, own_error = (None, None, None) if request.baseline is None or pending.started is None \
+                else _run_since(pending.operator, request.baseline, request.database_url)
             if run_id is None:  # not stored before the worker died: record it as failed
                 reason = error
                 if child.kill_reason and child.kill_reason[0] == "worker_killed" and pending.started is not None \
@@ -428,17 +486,6 @@ def rss_bytes(pid: int) -> int | None:
             return None
     except Exception:  # noqa: BLE001 — gone
         return None
-
-
-def _max_run_id(database_url: str | None) -> int:
-    from sqlalchemy import func, select
-    from sqlmodel import Session
-
-    from storage.engine import get_engine
-    from storage.models import CrawlRun
-
-    with Session(get_engine(database_url)) as session:
-        return session.execute(select(func.max(CrawlRun.id))).scalar() or 0
 
 
 def _run_since(operator: str, baseline: int, database_url: str | None) -> tuple[int | None, str | None, str | None]:

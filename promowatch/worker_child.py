@@ -95,8 +95,35 @@ class _ChildLoop:
         if message.get("cmd") == "stop":
             self.stop("asked to stop")
         elif message.get("cmd") == "crawl":
+            try:  # what the parent compares with to find a crawl stored by a worker that then died
+                message["baseline"] = _max_run_id(message.get("database_url"))
+            except Exception:  # noqa: BLE001 — the crawls will fail and say why
+                log.exception("could not read the database")
+                message["baseline"] = None
             for op in message["operators"]:
                 self.crawl(message, op)
+        elif message.get("cmd") == "call":
+            self.call(message)
+
+    def call(self, message: dict) -> None:
+        """Run a task for the parent in a thread of the reactor's pool (crawls go on meanwhile); reply."""
+        from twisted.internet import threads
+
+        key = ("call", message["request"])
+        self.active.add(key)
+
+        def reply(value, error):
+            self.send({"type": "result", "request": message["request"], "value": value, "error": error})
+            self.active.discard(key)
+            if self.stopping and not self.active and self.reactor.running:
+                self.reactor.stop()
+
+        def failed(failure):
+            log.error("task %s failed: %s", message.get("task"), failure.getTraceback())
+            reply(None, f"{failure.type.__name__}: {failure.getErrorMessage()}")
+
+        d = threads.deferToThread(run_task, message.get("task"), message.get("kwargs") or {})
+        d.addCallbacks(lambda value: reply(value, None), failed)
 
     def stop(self, why: str) -> None:
         if not self.stopping:
@@ -142,7 +169,8 @@ class _ChildLoop:
         from spiders.registry import spider_class
 
         request, started, clock = message["request"], utcnow(), time.monotonic()
-        self.send({"type": "started", "request": request, "operator": op, "started_at": started.isoformat()})
+        self.send({"type": "started", "request": request, "operator": op, "started_at": started.isoformat(),
+                   "baseline": message.get("baseline")})
         key = (request, op)
         self.active.add(key)
         crawler = None
@@ -212,6 +240,47 @@ def _give_back_memory(freeze: bool = False) -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc
         pass
+
+
+def _send(database_url=None, limit=500, concurrency=8, max_attempts=6) -> dict:
+    from alerts.deliver import send_due
+
+    data = send_due(database_url=database_url, limit=limit, concurrency=concurrency,
+                    max_attempts=max_attempts).as_dict()
+    data.pop("rows", None)
+    return data
+
+
+def _health(**kwargs) -> list[dict]:
+    from promowatch import health
+
+    return [m.as_dict() for m in health.check(**kwargs)]
+
+
+def _last_crawls(database_url=None) -> dict:
+    from storage.repository import last_crawls
+
+    return last_crawls(database_url)
+
+
+#: what the parent may ask the worker to run (`CrawlWorker.call`); values and results are plain data
+TASKS = {"send": _send, "health": _health, "last_crawls": _last_crawls}
+
+
+def run_task(name: str, kwargs: dict):
+    if name not in TASKS:
+        raise KeyError(f"no task {name!r} (known: {', '.join(TASKS)})")
+    return TASKS[name](**kwargs)
+
+
+def _max_run_id(database_url: str | None) -> int:
+    from sqlalchemy import func, select
+
+    from storage.engine import get_engine
+    from storage.models import CrawlRun
+
+    with get_engine(database_url).connect() as conn:  # the first use also migrates the database
+        return conn.execute(select(func.max(CrawlRun.id))).scalar() or 0
 
 
 def _run_error(run_id: int, database_url: str | None) -> str | None:

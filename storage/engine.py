@@ -7,6 +7,7 @@ Alembic is imported only when the schema is behind, so commands start fast.
 from __future__ import annotations
 
 import os
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -64,9 +65,15 @@ def current_revision(engine: Engine) -> str | None:
         return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
+_CREATING = threading.Lock()
+
+
 def get_engine(url: str | None = None) -> Engine:
-    """The engine for `url` (default: PROMOWATCH_DATABASE_URL or the user's data file), migrated."""
-    return _engine(database_url(url))
+    """The engine for `url` (default: PROMOWATCH_DATABASE_URL or the user's data file), migrated.
+    Thread-safe: the crawl worker's reactor and its task threads may ask for it first at the same time,
+    and two migrations of one database must never run at once."""
+    with _CREATING:
+        return _engine(database_url(url))
 
 
 @lru_cache(maxsize=8)

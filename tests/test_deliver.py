@@ -377,7 +377,7 @@ def test_render_failure_is_a_retried_failure(engine, http, monkeypatch):
     def broken(*args, **kwargs):
         raise KeyError("price")
 
-    monkeypatch.setattr(deliver_mod, "render_event", broken)
+    monkeypatch.setattr("alerts.render.render_event", broken)
     report = send_due(now=T0)
     n = row(engine, nid)
     assert report.failed == 1 and n.status == "pending" and n.attempts == 1

@@ -1,4 +1,5 @@
 """The service's configuration and job list (not started), and `promowatch run` stopped by SIGTERM."""
+import json
 import os
 import random
 import signal
@@ -94,7 +95,7 @@ def test_job_list_from_the_config_without_starting():
     jobs = {job.id: job for job in sched.get_jobs()}
     assert not sched.running
     expected = {f"crawl:{op}" for op in OPERATORS if op != "sky"} | {"health"}
-    if service._send_due is not None:
+    if service.sender_available:
         expected.add("send")
     assert set(jobs) == expected
     iliad, tim, windtre = jobs["crawl:iliad"], jobs["crawl:tim"], jobs["crawl:windtre"]
@@ -212,3 +213,35 @@ def test_next_run_times_for_status(tmp_db, monkeypatch, tmp_path):
     assert set(times) == set(OPERATORS)
     assert datetime.fromisoformat(times["iliad"]) == (started + timedelta(hours=1)).replace(microsecond=0)
     assert datetime.fromisoformat(times["vodafone"]) <= datetime.now(timezone.utc)  # never crawled: due now
+
+
+def test_the_scheduler_process_loads_no_storage_alerts_or_scrapy(tmp_path):
+    """Crawls, sending, health checks and the last crawls run in the crawl worker: the long-running scheduler
+    process stays small. One real cycle (two operators offline, one admin channel) in a fresh interpreter."""
+    config = tmp_path / "c.toml"
+    config.write_text('[health]\nadmin_channels = ["json://127.0.0.1:9/admin"]\n', "utf-8")
+    code = f"""
+import json, sys
+sys.path.insert(0, {str(ROOT)!r})
+from promowatch.service_config import load_config
+from scheduler import Service
+service = Service(load_config({str(config)!r}), database_url={f"sqlite:///{tmp_path / 'pw.db'}"!r},
+                  fixtures_dir={str(ROOT / "spiders" / "fixtures")!r})
+try:
+    report = service.run_cycle(["iliad", "ho"])
+    service.build_scheduler()
+finally:
+    service.stop()
+# the bare `alerts` package (a docstring) is imported by find_spec("alerts.deliver"); none of its modules is
+heavy = sorted({{m.split(".")[0] for m in sys.modules if m != "alerts"}} & {{"sqlalchemy", "sqlmodel", "pydantic", "storage", "alerts",
+                                                         "apprise", "jinja2", "scrapy", "twisted", "lxml"}})
+print(json.dumps({{"heavy": heavy, "statuses": [c.status for c in report.crawls], "send": report.send}}))
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROMOWATCH_")}
+    env.update(PROMOWATCH_TODAY="2026-09-15", PROMOWATCH_LOG_LEVEL="WARNING")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["statuses"] == ["healthy", "healthy"]
+    assert out["send"] is not None and out["send"]["claimed"] == 0  # the sender ran, in the worker
+    assert out["heavy"] == []
