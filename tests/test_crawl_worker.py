@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conftest import FIXTURES
-from promowatch.crawl_worker import CrawlWorker, WorkerStopped
+from promowatch.crawl_worker import CrawlWorker, WorkerCallError, WorkerStopped
 from storage.repository import crawl_run, last_crawls
 
 
@@ -133,3 +133,34 @@ def test_one_crawl_per_operator_at_a_time_and_stop_records_interrupted(worker, t
     assert run["finish_reason"] == "interrupted" and "stopped" in run["error"]
     with pytest.raises(WorkerStopped):
         w.crawl(["iliad"])
+
+
+def test_tasks_run_in_the_worker_while_it_crawls(worker, tmp_db, monkeypatch):
+    """send / health / last_crawls answer from the child, even while a crawl of it is running; a failing or
+    unknown task is an error in the caller, the worker stays usable; a call to a dying worker does not hang."""
+    monkeypatch.setenv("PW_TEST_HANG_SECONDS", "4")
+    w = worker(time_limit=60)
+    [first] = timed(60, w.crawl, ["iliad"])
+    box = {}
+    thread = threading.Thread(target=lambda: box.setdefault("r", w.crawl(["ho"], settings=HANG)), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while "ho" not in w._in_flight:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    last = timed(10, w.call, "last_crawls", database_url=tmp_db)  # the reactor is busy with ho: a thread answers
+    assert last["iliad"]["crawl_run_id"] == first.crawl_run_id and last["iliad"]["status"] == "healthy"
+    assert timed(10, w.call, "send", database_url=tmp_db)["claimed"] == 0
+    assert timed(10, w.call, "health", operators=["iliad"], threshold=1, channels=[], database_url=tmp_db) == []
+    with pytest.raises(WorkerCallError, match="no task 'nope'"):
+        timed(10, w.call, "nope")
+    with pytest.raises(WorkerCallError, match="OperationalError"):
+        timed(20, w.call, "last_crawls", database_url="sqlite:////nonexistent-dir/x.db")
+    thread.join(30)
+    assert box["r"][0].status == "healthy"
+    assert timed(10, w.call, "last_crawls", database_url=tmp_db)["ho"]["status"] == "healthy"
+    pid = w.pid
+    os.kill(pid, 9)
+    with pytest.raises(WorkerCallError):  # answered by the dead worker's exit or by a fresh worker's failure
+        timed(30, w.call, "nope")
+    assert w.pid != pid
