@@ -95,15 +95,25 @@ def _start_urls(ops: list[str]) -> dict[str, str]:
 
 def _measured_cycles(cycles: int, ops: list[str], tmp: str) -> None:
     """In its own process (the service as it runs): cycles of one Service; one JSON line per cycle."""
+    import psutil
+
     service = _service(Path(tmp), ops)
+
+    def children() -> list[int]:  # the crawl worker and any other process the service started (whole tree)
+        return [c.pid for c in psutil.Process().children(recursive=True)]
+
     try:
         for n in range(cycles + 1):
-            own, worker = _proc_figures([os.getpid()]), _proc_figures([service.worker.pid] if service.worker.pid else [])
+            before = children()
+            own, kids = _proc_figures([os.getpid()]), _proc_figures(before)
             wall, report = _cycle(service)
-            own2, worker2 = _proc_figures([os.getpid()]), _proc_figures([service.worker.pid])
-            print(json.dumps({"cycle": n, "wall_s": wall, "cpu_s": own2["cpu_s"] - own["cpu_s"] + worker2["cpu_s"] - worker["cpu_s"],
+            after = children()
+            own2, kids2 = _proc_figures([os.getpid()]), _proc_figures(after)
+            kids_cpu = kids2["cpu_s"] - (kids["cpu_s"] if before == after else 0.0)  # a new worker: all its CPU
+            print(json.dumps({"cycle": n, "wall_s": wall, "cpu_s": own2["cpu_s"] - own["cpu_s"] + kids_cpu,
                               "service_cpu_s": own2["cpu_s"] - own["cpu_s"], "service_rss_mib": own2["rss_mib"],
-                              "worker_rss_mib": worker2["rss_mib"], "rss_mib": own2["rss_mib"] + worker2["rss_mib"], "service_pid": os.getpid(), "worker_pid": service.worker.pid,
+                              "worker_rss_mib": kids2["rss_mib"], "rss_mib": own2["rss_mib"] + kids2["rss_mib"],
+                              "pids": [os.getpid(), *after], "processes": 1 + len(after),
                               "crawls": {c.operator: [c.status, c.offers, c.events or 0] for c in report.crawls}}),
                   flush=True)
     finally:
@@ -134,8 +144,8 @@ def peers(cycles: int) -> None:
         for line in proc.stdout:
             row = json.loads(line)
             rows.append(row)
-            row["pss_mib"] = sum(_pss_mib(pid) for pid in (row["service_pid"], row["worker_pid"]))
-            for pid in (row["service_pid"], row["worker_pid"]):
+            row["pss_mib"] = sum(_pss_mib(pid) for pid in row["pids"])
+            for pid in row["pids"]:
                 try:  # peak RSS as the kernel counts it (VmHWM), of each process
                     peak_kib = int(next(l for l in open(f"/proc/{pid}/status") if l.startswith("VmHWM")).split()[1])
                     row.setdefault("peak_mib", 0.0)
@@ -148,12 +158,13 @@ def peers(cycles: int) -> None:
     print(f"pages: {', '.join(ops)} from 127.0.0.1 (new bytes every answer); steady = median of {len(steady)} cycles")
     print(f"cold cycle (worker start + baseline crawl): wall {cold['wall_s']:.2f} s, RSS {cold['rss_mib']:.0f} MiB")
     print(f"steady cycle: wall {statistics.median(r['wall_s'] for r in steady):.3f} s, "
-          f"CPU {statistics.median(r['cpu_s'] for r in steady):.3f} s (service + crawl worker), "
-          f"RSS max {max(r['rss_mib'] for r in steady):.1f} MiB (both), peak {max(r.get('peak_mib', 0) for r in steady):.1f} MiB, "
-          f"PSS {max(r['pss_mib'] for r in steady):.1f} MiB (both, shared pages counted once)")
+          f"CPU {statistics.median(r['cpu_s'] for r in steady):.3f} s (service + crawl worker, whole process tree), "
+          f"RSS max {max(r['rss_mib'] for r in steady):.1f} MiB (whole tree), peak {max(r.get('peak_mib', 0) for r in steady):.1f} MiB, "
+          f"PSS {max(r['pss_mib'] for r in steady):.1f} MiB (shared pages counted once)")
     print(f"  of which the service process: CPU {statistics.median(r['service_cpu_s'] for r in steady):.3f} s, "
-          f"RSS {max(r['service_rss_mib'] for r in steady):.1f} MiB; the crawl worker RSS "
-          f"{max(r['worker_rss_mib'] for r in steady):.1f} MiB")
+          f"RSS {max(r['service_rss_mib'] for r in steady):.1f} MiB; its children (the crawl worker) RSS "
+          f"{max(r['worker_rss_mib'] for r in steady):.1f} MiB; processes in the tree: "
+          f"{max(r['processes'] for r in steady)}")
     print(f"offers read per cycle: {sum(c[1] for c in crawls.values())} "
           f"({', '.join(f'{op} {c[1]}' for op, c in crawls.items())}); all healthy: "
           f"{all(c[0] == 'healthy' for r in steady for c in r['crawls'].values())}; "

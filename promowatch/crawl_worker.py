@@ -6,7 +6,7 @@ service survives what a crawl can do to a process (a hang, a leak, a crash). Ins
 (a `CrawlerProcess` cannot be restarted); the crawls go through the project's settings and pipeline, so a
 crawl here stores and detects exactly as `scrapy crawl` and `promowatch crawl` do.
 
-Protocol (two one-way `multiprocessing` pipes, spawn start method, picklable dicts):
+Protocol (two one-way pipes carrying pickled dicts, `multiprocessing.connection.Connection` on each end):
 
     parent -> child  {"cmd": "crawl", "request": n, "operators": [...], "fixtures_dir": str|None,
                       "database_url": str|None, "settings": {...}}        # extra Scrapy settings (tests, benchmarks)
@@ -39,14 +39,16 @@ recorded twice. Storage writes a crawl in one transaction, so a killed worker ne
 
 This module is the parent side and what both sides share; the child side (`child_main`, the code that runs
 inside the worker process) is in `promowatch.worker_child`, which imports from here (never the reverse, but
-for the lazy import of the multiprocessing target).
+for the child's entry, which names it by module path).
 """
 from __future__ import annotations
 
 import itertools
 import logging
-import multiprocessing
+import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, fields
@@ -101,6 +103,10 @@ def record_failed(operator: str, started_at: datetime, error: str, finish_reason
 
 # ============================================================================================ parent side
 
+#: what the worker process runs: the parent's sys.path, then promowatch.worker_child on the two pipes' fds
+_CHILD_ENTRY = ("import json, sys; sys.path[:0] = json.loads(sys.argv[1]); "
+                "from promowatch.worker_child import main_from_fds; main_from_fds(*sys.argv[2:])")
+
 class _Pending:
     def __init__(self, operator: str):
         self.operator = operator
@@ -142,19 +148,25 @@ class _Child:
     """One worker process and the crawls it was handed."""
 
     def __init__(self, owner: "CrawlWorker"):
-        from promowatch.worker_child import child_main  # lazily: worker_child imports this module
+        from multiprocessing.connection import Connection
 
         self.owner = owner
-        ctx = multiprocessing.get_context("spawn")
-        req_read, self.req_write = ctx.Pipe(duplex=False)
-        self.rep_read, rep_write = ctx.Pipe(duplex=False)
-        self.process = ctx.Process(target=child_main, name="promowatch-crawl-worker", daemon=True,
-                                   args=(req_read, rep_write, {"time_limit": owner.time_limit,
-                                                                  "log_level": owner.log_level or logging.getLevelName(
-                                                                      logging.getLogger().getEffectiveLevel())}))
-        self.process.start()
-        req_read.close()
-        rep_write.close()
+        # a plain child process on two pipes rather than multiprocessing's spawn: spawn also starts its resource
+        # tracker (one more resident Python process) and re-imports the parent's __main__ (the whole CLI) in
+        # the worker. The child gets the parent's sys.path, so it imports the same code.
+        req_read, req_write = os.pipe()
+        rep_read, rep_write = os.pipe()
+        options = {"time_limit": owner.time_limit,
+                   "log_level": owner.log_level or logging.getLevelName(logging.getLogger().getEffectiveLevel())}
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _CHILD_ENTRY, json.dumps([p for p in sys.path if p]), str(req_read),
+                 str(rep_write), json.dumps(options)], pass_fds=(req_read, rep_write), stdin=subprocess.DEVNULL)
+        finally:
+            os.close(req_read)
+            os.close(rep_write)
+        self.req_write = Connection(req_write, readable=False)
+        self.rep_read = Connection(rep_read, writable=False)
         self.pid = self.process.pid
         self.requests: dict[int, _Request] = {}
         self.calls: dict[int, _Call] = {}
@@ -212,7 +224,12 @@ class _Child:
             except (EOFError, OSError):
                 break
             self.owner._on_message(self, message)
-        self.process.join(10)
+        self.rep_read.close()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:  # its reply pipe closed but it lingers: it will be gone soon
+            self.process.kill()
+            self.process.wait(10)
         self.owner._on_exit(self)
         self.exited.set()
 
@@ -356,7 +373,7 @@ class CrawlWorker:
 
     def _on_exit(self, child: _Child) -> None:
         """The child's reply pipe closed: it exited. Record every crawl it did not finish."""
-        code = child.process.exitcode
+        code = child.process.returncode
         with self._lock:
             unfinished = [(r, p) for r in child.requests.values() for p in r.pending.values() if p.outcome is None]
             calls, child.calls = list(child.calls.values()), {}

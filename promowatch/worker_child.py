@@ -1,11 +1,11 @@
 """The child side of the crawl worker: the code that only runs inside the worker process.
 
 Why a module of its own: `crawl_worker` is the parent's supervisor (thread-safe `CrawlWorker`, recycling,
-kills, failed-crawl records); this is what the spawned process runs: it installs the asyncio reactor, loads
+kills, failed-crawl records); this is what the worker process runs: it installs the asyncio reactor, loads
 Scrapy and the project once, and runs each crawl it is handed with `AsyncCrawlerRunner`, replying over the
 pipe. The protocol and the reasons for a resident child are described in `promowatch.crawl_worker`'s
 docstring. The import goes one way: this module imports from `crawl_worker`, and `crawl_worker` imports
-`child_main` only lazily, as the multiprocessing target (spawn imports it by module path).
+this module only by name, in the command line that starts the worker process.
 """
 from __future__ import annotations
 
@@ -30,8 +30,17 @@ def _child_logging(level: str | None) -> None:
             logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def main_from_fds(requests_fd: str, replies_fd: str, options_json: str) -> None:
+    """Entry point of the worker process: the two pipes' file descriptors and the options, from its argv."""
+    import json
+    from multiprocessing.connection import Connection
+
+    child_main(Connection(int(requests_fd), writable=False), Connection(int(replies_fd), readable=False),
+               json.loads(options_json))
+
+
 def child_main(requests, replies, options: dict) -> None:
-    """Entry point of the worker process (multiprocessing target)."""
+    """The worker: a Twisted reactor on asyncio running the crawls and tasks read from `requests`."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.pop("PROMOWATCH_FIXTURES_DIR", None)  # offline or not is per request, not baked into settings
     _child_logging(options.get("log_level"))
