@@ -1,6 +1,7 @@
 """`promowatch run` (the foreground service) and `promowatch run --once` (one full cycle), by `register(app)`.
 
-`run` logs to stderr and stops cleanly on SIGTERM/SIGINT (scheduler.py, `Service.stop`). `run --once` crawls
+`run` checks its options and the config, then becomes the lean service process (promowatch/serve.py: logs to
+stderr, stops cleanly on SIGTERM/SIGINT through `Service.stop`). `run --once` crawls
 every operator through the crawl worker (detection and matching happen in the pipeline), sends the due
 notifications, checks the sources' health, prints a summary, and exits 0 only if every crawl was healthy and
 detected and no notification failed; 1 otherwise; 2 for a usage or configuration error.
@@ -8,11 +9,8 @@ detected and no notification failed; 1 otherwise; 2 for a usage or configuration
 from __future__ import annotations
 
 import json
-import logging
 import os
-import signal
 import sys
-import threading
 from datetime import timezone
 from pathlib import Path
 from typing import Optional
@@ -31,23 +29,9 @@ def _fail(message: str, code: int = 2):
 
 
 def scheduler_module():
-    """The root-level scheduler.py: from the checkout when running from it, else as installed."""
-    if "scheduler" in sys.modules and hasattr(sys.modules["scheduler"], "Service"):
-        return sys.modules["scheduler"]
-    root = Path(__file__).resolve().parents[1]
-    if (root / "scheduler.py").is_file() and str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    import scheduler
+    from promowatch.serve import scheduler_module as found
 
-    return scheduler
-
-
-def _logging(default: str) -> None:
-    level = os.environ.get("PROMOWATCH_LOG_LEVEL", default).upper()
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if level != "DEBUG":
-        for name in ("apscheduler", "scrapy", "apprise"):
-            logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
+    return found()
 
 
 def _load(config_path: Optional[Path]):
@@ -125,35 +109,24 @@ def register(app: typer.Typer) -> None:
         if folder is not None and not Path(folder).is_dir():
             _fail(f"fixtures folder {folder} does not exist")
         cfg = _load(config)
-        _logging("WARNING" if once else "INFO")
+        if not once:  # the long-running process: replaced by the lean one (promowatch/serve.py), same PID
+            args = [sys.executable, "-m", "promowatch.serve"] + (["--config", str(config)] if config else []) + \
+                (["--fixtures", str(Path(folder).resolve())] if folder else [])
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.execv(sys.executable, args)
+        from promowatch.serve import setup_logging
+
+        setup_logging("WARNING")
         # the database is migrated by the crawl worker's first use of it: this process never loads storage
         sched = scheduler_module()
         service = sched.Service(cfg, fixtures_dir=str(Path(folder).resolve()) if folder else None)
-        if once:
-            try:
-                report = service.run_cycle()
-            finally:
-                service.worker.shutdown(grace=cfg.shutdown_grace)
-            if as_json:
-                sys.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=2, default=str) + "\n")
-            else:
-                _print_cycle(report)
-            raise typer.Exit(0 if report.ok else 1)
-
-        stop = threading.Event()
-
-        def on_signal(signum, _frame):
-            if stop.is_set():
-                logging.getLogger("promowatch.scheduler").warning("%s again: already stopping",
-                                                                  signal.Signals(signum).name)
-            else:
-                logging.getLogger("promowatch.scheduler").info("%s: stopping", signal.Signals(signum).name)
-            stop.set()
-
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
-        mode = f"offline from {service.fixtures_dir}" if service.fixtures_dir else "live"
-        logging.getLogger("promowatch.scheduler").info(
-            "promowatch service starting (%s, %d operators, config %s)", mode, len(cfg.operators),
-            cfg.path or "defaults")
-        service.serve(stop)
+        try:
+            report = service.run_cycle()
+        finally:
+            service.worker.shutdown(grace=cfg.shutdown_grace)
+        if as_json:
+            sys.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=2, default=str) + "\n")
+        else:
+            _print_cycle(report)
+        raise typer.Exit(0 if report.ok else 1)

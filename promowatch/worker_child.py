@@ -68,6 +68,7 @@ class _ChildLoop:
         self.reactor, self.requests, self.replies, self.options = reactor, requests, replies, options
         self.active: set = set()
         self.stopping = False
+        self._reactor_stopped = False
         self._keep: list = []  # strong references (tasks, crawlers) while crawls run
         self._runners: dict = {}  # settings key -> AsyncCrawlerRunner, see runner()
         self.idle_before = False  # whether the worker has been idle (all crawls done) once already
@@ -124,8 +125,7 @@ class _ChildLoop:
         def reply(value, error):
             self.send({"type": "result", "request": message["request"], "value": value, "error": error})
             self.active.discard(key)
-            if self.stopping and not self.active and self.reactor.running:
-                self.reactor.stop()
+            self.stop_if_idle()
 
         def failed(failure):
             log.error("task %s failed: %s", message.get("task"), failure.getTraceback())
@@ -138,7 +138,13 @@ class _ChildLoop:
         if not self.stopping:
             log.info("stopping (%s) after %d running crawl(s)", why, len(self.active))
         self.stopping = True
-        if not self.active and self.reactor.running:
+        self.stop_if_idle()
+
+    def stop_if_idle(self) -> None:
+        """Stop the reactor once stopping and nothing runs; once only (a SIGTERM and the parent's "stop"
+        may both ask)."""
+        if self.stopping and not self.active and self.reactor.running and not self._reactor_stopped:
+            self._reactor_stopped = True
             self.reactor.stop()
 
     def settings(self, message: dict):
@@ -226,8 +232,7 @@ class _ChildLoop:
         if not self.active:
             _give_back_memory(freeze=not self.idle_before)
             self.idle_before = True
-        if self.stopping and not self.active and self.reactor.running:
-            self.reactor.stop()
+        self.stop_if_idle()
 
 
 def _give_back_memory(freeze: bool = False) -> None:

@@ -1,0 +1,73 @@
+"""The long-running service process: what `promowatch run` becomes once its arguments are checked.
+
+Why a module of its own: the CLI (Typer, Rich, every command's module) costs ~11 MiB that a process running for
+months never uses again. `promowatch run` checks its options and the config, then replaces itself (`os.execv`,
+same PID: systemd, signals and logs are unaffected) with `python -m promowatch.serve`, which holds only the
+scheduler (scheduler.py, APScheduler) and the crawl worker's handle. Storage, Apprise and Scrapy live in the
+crawl worker.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+
+def scheduler_module():
+    """The root-level scheduler.py: from the checkout when running from it, else as installed."""
+    if "scheduler" in sys.modules and hasattr(sys.modules["scheduler"], "Service"):
+        return sys.modules["scheduler"]
+    root = Path(__file__).resolve().parents[1]
+    if (root / "scheduler.py").is_file() and str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    import scheduler
+
+    return scheduler
+
+
+def setup_logging(default: str) -> None:
+    """Logs to stderr at PROMOWATCH_LOG_LEVEL (else `default`); the libraries' chatter only from WARNING."""
+    level = os.environ.get("PROMOWATCH_LOG_LEVEL", default).upper()
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level != "DEBUG":
+        for name in ("apscheduler", "scrapy", "apprise"):
+            logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="promowatch run", description="the promowatch service (foreground)")
+    parser.add_argument("--config", help="TOML config (default: $PROMOWATCH_CONFIG)")
+    parser.add_argument("--fixtures", help="answer every request from the saved pages in this folder")
+    args = parser.parse_args(argv)
+    from promowatch.service_config import ConfigError, load_config
+
+    try:
+        config = load_config(Path(args.config) if args.config else None)
+    except ConfigError as exc:
+        print(f"configuration: {exc}", file=sys.stderr)
+        return 2
+    setup_logging("INFO")
+    log = logging.getLogger("promowatch.scheduler")
+    service = scheduler_module().Service(config, fixtures_dir=args.fixtures)
+    stop = threading.Event()
+
+    def on_signal(signum, _frame):
+        log.warning("%s again: already stopping", signal.Signals(signum).name) if stop.is_set() else \
+            log.info("%s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    mode = f"offline from {service.fixtures_dir}" if service.fixtures_dir else "live"
+    log.info("promowatch service starting (%s, %d operators, config %s)", mode, len(config.operators),
+             config.path or "defaults")
+    service.serve(stop)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
