@@ -130,11 +130,13 @@ def main() -> None:
                     best[name] = got
         results = [best["parsel"], best["parse"], best["stored"]]
         print(f"best of {args.repeat} runs per phase, {args.rounds} rounds over the pages each")
-        base = results[0]["seconds"]
-        print(f"{'phase':<8} {'pages':>6} {'seconds':>8} {'pages/s':>9} {'x parsel':>9} {'peak RSS MiB':>13}")
+        base, base_cpu = results[0]["seconds"], results[0]["cpu_s"]
+        print(f"{'phase':<8} {'pages':>6} {'seconds':>8} {'pages/s':>9} {'x parsel':>9} {'CPU s':>7} "
+              f"{'x parsel CPU':>13} {'peak RSS MiB':>13}")
         for r in results:
             print(f"{r['phase']:<8} {r['pages']:>6} {r['seconds']:>8.3f} {r['pages_per_s']:>9.1f} "
-                  f"{r['seconds'] / base:>9.2f} {r['peak_rss_mib']:>13.1f}")
+                  f"{r['seconds'] / base:>9.2f} {r['cpu_s']:>7.3f} {r['cpu_s'] / base_cpu:>13.2f} "
+                  f"{r['peak_rss_mib']:>13.1f}")
         env = {**os.environ, "PROMOWATCH_DATABASE_URL": f"sqlite:///{tmp}/crawl.db"}
         floor = timed([sys.executable, "-c", "import scrapy, sqlmodel"], env)
         crawls = [timed([sys.executable, "-m", "promowatch.cli", "crawl", "--offline", "--json"], env) for _ in range(3)]

@@ -246,15 +246,10 @@ def text_of(sel, xpath: str = VISIBLE_TEXT) -> str:
     if not sel:
         return ""
     skipped = _SKIPPED.get(xpath)
-    nodes = [sel] if hasattr(sel, "root") else list(sel)
+    nodes = [sel] if hasattr(sel, "root") else sel
     if skipped is None or not all(hasattr(n.root, "iterchildren") for n in nodes):
         return clean(" ".join(sel.xpath(xpath).getall()))
-    parts: list[str] = []
-    for node in nodes:
-        chunk: list[str] = []
-        _append_text(node.root, skipped, chunk)
-        parts.extend(chunk)
-    return clean(" ".join(parts))
+    return text_skipping(sel, skipped)
 
 
 def has_class(name: str) -> str:
