@@ -162,7 +162,11 @@ class _Child:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", _CHILD_ENTRY, json.dumps([p for p in sys.path if p]), str(req_read),
                  str(rep_write), json.dumps(options)], pass_fds=(req_read, rep_write), stdin=subprocess.DEVNULL)
-        finally:
+        except BaseException:
+            os.close(req_write)
+            os.close(rep_read)
+            raise
+        finally:  # the child's ends: the child holds them now (or there is no child)
             os.close(req_read)
             os.close(rep_write)
         self.req_write = Connection(req_write, readable=False)
