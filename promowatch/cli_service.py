@@ -19,6 +19,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from promowatch.serve import scheduler_module, setup_logging
+
 console = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True)
 
@@ -26,12 +28,6 @@ err = Console(stderr=True)
 def _fail(message: str, code: int = 2):
     err.print(f"[red]{message}[/]", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
-
-
-def scheduler_module():
-    from promowatch.serve import scheduler_module as found
-
-    return found()
 
 
 def _load(config_path: Optional[Path]):
@@ -115,8 +111,6 @@ def register(app: typer.Typer) -> None:
             sys.stdout.flush()
             sys.stderr.flush()
             os.execv(sys.executable, args)
-        from promowatch.serve import setup_logging
-
         setup_logging("WARNING")
         # the database is migrated by the crawl worker's first use of it: this process never loads storage
         sched = scheduler_module()

@@ -229,6 +229,8 @@ class _Child:
                 break
             self.owner._on_message(self, message)
         self.rep_read.close()
+        with self._send_lock:  # nothing more to send it: its request pipe goes too (a recycled worker leaks no fd)
+            self.req_write.close()
         try:
             self.process.wait(10)
         except subprocess.TimeoutExpired:  # its reply pipe closed but it lingers: it will be gone soon

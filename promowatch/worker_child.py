@@ -164,23 +164,23 @@ class _ChildLoop:
             settings.set(key, value, priority="cmdline")
         return settings
 
-    def runner(self, message: dict, runner_class):
+    def runner(self, message: dict):
         """The runner for this request's settings, made once per distinct settings and kept: building the
         project settings and the runner's spider loader (which walks every spider module) cost more than
         a steady crawl's parse. Each crawler still gets its own copy of the settings from Scrapy."""
         import json
 
+        from scrapy.crawler import AsyncCrawlerRunner
+
         key = json.dumps([message.get("fixtures_dir"), message.get("database_url"), message.get("settings") or {}],
                          sort_keys=True, default=str)
-        runner = self._runners.pop(key, None) or runner_class(self.settings(message))
+        runner = self._runners.pop(key, None) or AsyncCrawlerRunner(self.settings(message))
         self._runners[key] = runner  # most recently used last
         while len(self._runners) > RUNNERS_KEPT:
             del self._runners[next(iter(self._runners))]
         return runner
 
     def crawl(self, message: dict, op: str) -> None:
-        from scrapy.crawler import AsyncCrawlerRunner
-
         from spiders.registry import spider_class
 
         request, started, clock = message["request"], utcnow(), time.monotonic()
@@ -190,7 +190,7 @@ class _ChildLoop:
         self.active.add(key)
         crawler = None
         try:
-            runner = self.runner(message, AsyncCrawlerRunner)
+            runner = self.runner(message)
             crawler = runner.create_crawler(spider_class(op))
             task = runner.crawl(crawler)
         except Exception as exc:  # noqa: BLE001 — a crawl that cannot even start is a failed crawl

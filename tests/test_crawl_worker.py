@@ -83,6 +83,26 @@ def test_two_crawls_in_one_child_then_recycled_after_n(worker, tmp_db):
     assert last_crawls(tmp_db)["iliad"]["consecutive_failures"] == 0
 
 
+def test_recycled_workers_leave_no_open_pipe_behind(worker):
+    """Months of recycling must not leak the parent's file descriptors: each retired worker's pipes close."""
+    w = worker(recycle_after=1)
+    timed(60, w.crawl, ["iliad"])
+    deadline = time.monotonic() + 30
+    while len(w._children) > 1:  # the first worker retires after its crawl
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(3):
+        [outcome] = timed(60, w.crawl, ["iliad"])
+        assert outcome.status == "healthy"
+    while w._children and not all(c.exited.is_set() for c in w._children if c is not w._current):
+        assert time.monotonic() < deadline + 60
+        time.sleep(0.05)
+    time.sleep(0.5)
+    assert w.workers_started == 4
+    assert len(os.listdir("/proc/self/fd")) <= before + 2  # at most the current worker's two pipe ends more
+
+
 def test_a_hung_crawl_is_killed_recorded_failed_and_the_next_one_works(worker, tmp_db):
     w = worker(time_limit=2, kill_grace=1)
     started = time.monotonic()
