@@ -16,8 +16,6 @@ from contextlib import contextmanager
 from functools import lru_cache
 from urllib.parse import quote, unquote
 
-import apprise
-
 
 def _scheme_only(url: str) -> str:
     head = url.split("://", 1)[0] if "://" in url else ""
@@ -31,6 +29,8 @@ _HEADER_ARG = re.compile(r"([?&](?:\+|%2B)[^=&#]+=)[^&#]*", re.IGNORECASE)
 def mask_url(url: str) -> str:
     """The URL as Apprise shows it in privacy mode, custom header values (`+X-Api-Key=...`, often a token)
     hidden too (Apprise shows them); for a URL Apprise cannot load, only its scheme."""
+    import apprise  # here, not at the top: a worker whose sender finds nothing due never loads Apprise (3.7 MiB)
+
     plugin = apprise.Apprise.instantiate(url)
     if plugin is None:
         return _scheme_only(url)
@@ -50,6 +50,8 @@ def _secrets(url: str, masked: str) -> tuple[str, ...]:
         for part in _PART.findall(text.split("://", 1)[-1]):
             if len(part) >= 3 and not any(part in s for s in shown):
                 found.update((part, quote(part, safe="")))
+    import apprise
+
     plugin = apprise.Apprise.instantiate(url)
     if plugin is not None:  # the plugin's private values, even where one happens to appear in the masked form
         private = [getattr(plugin, "password", None)]

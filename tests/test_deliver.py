@@ -442,3 +442,25 @@ def test_claim_query_skips_locked_rows_on_postgresql_only():
     lite = deliver_mod._lock_for_claim(query, SimpleNamespace(dialect=SimpleNamespace(name="sqlite")))
     assert "FOR UPDATE SKIP LOCKED" in str(pg.compile(dialect=postgresql.dialect()))
     assert "FOR UPDATE" not in str(lite.compile(dialect=sqlite.dialect()))
+
+
+def test_a_sender_with_nothing_due_loads_neither_apprise_nor_jinja2(tmp_path):
+    """The resident crawl worker runs the sender every cycle; with nothing due it must not grow by Apprise and
+    Jinja2 (masking included: it loads Apprise only to mask a URL)."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = f"""
+import json, sys
+sys.path.insert(0, {str(ROOT)!r})
+from alerts.deliver import send_due
+report = send_due(database_url={f"sqlite:///{tmp_path / 'pw.db'}"!r})
+print(json.dumps({{"claimed": report.claimed,
+                  "loaded": sorted({{m.split(".")[0] for m in sys.modules}} & {{"apprise", "jinja2"}})}}))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"claimed": 0, "loaded": []}
