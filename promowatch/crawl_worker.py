@@ -11,8 +11,9 @@ Protocol (two one-way pipes carrying pickled dicts, `multiprocessing.connection.
     parent -> child  {"cmd": "crawl", "request": n, "operators": [...], "fixtures_dir": str|None,
                       "database_url": str|None, "settings": {...}}        # extra Scrapy settings (tests, benchmarks)
                      {"cmd": "call", "request": n, "task": name, "kwargs": {...}}  # send | health | last_crawls
-                     {"cmd": "stop"}                                      # finish running crawls, then exit
+                     {"cmd": "stop", "drain": bool}    # finish running (drain: and queued) crawls, then exit
     child -> parent  {"type": "ready", "pid": p}
+                     {"type": "accepted", "request": n, "operators": [...]}  # queued in the child
                      {"type": "started", "request": n, "operator": op, "started_at": iso, "baseline": run id}
                      {"type": "done", "request": n, "operator": op, "outcome": {...CrawlOutcome fields}}
                      {"type": "result", "request": n, "value": ..., "error": str|None}  # of a call
@@ -22,9 +23,12 @@ in a thread of the child so that crawls go on meanwhile), so the scheduler proce
 stays small. The parent touches the database itself only when a worker died or was killed with crawls it
 had not stored (to record them failed), and then imports storage.
 
-A request's operators crawl concurrently, and so do several requests. End of the request pipe (the parent
-died) and SIGTERM mean "stop" too; SIGINT is ignored (a Ctrl-C reaches the whole process group: the parent
-decides).
+A request's operators crawl concurrently, and so do several requests, `parallel_crawls` at a time (the others
+wait in the child's queue, in order): the cap bounds the worker's memory when a whole cycle arrives at once.
+`start_timeout` bounds how long the child takes to accept a request; a queued crawl waits behind running
+ones, which are each bounded by the time limit. End of the request pipe (the parent died) and SIGTERM mean
+"stop" too; SIGINT is ignored (a Ctrl-C reaches the whole process group: the parent decides). A recycle lets
+the queued crawls run first; a stop of the service does not start them: the child records them interrupted.
 
 The parent side (`CrawlWorker`) is thread-safe: `crawl()` blocks its calling thread (a scheduler job) until
 each operator's outcome is in. It recycles the child after `recycle_after` crawls (the child is told to stop
@@ -111,6 +115,7 @@ class _Pending:
     def __init__(self, operator: str):
         self.operator = operator
         self.submitted = time.monotonic()
+        self.accepted: float | None = None  # the child queued it
         self.started: float | None = None
         self.started_at: datetime = utcnow()
         self.outcome: CrawlOutcome | None = None
@@ -156,7 +161,7 @@ class _Child:
         # the worker. The child gets the parent's sys.path, so it imports the same code.
         req_read, req_write = os.pipe()
         rep_read, rep_write = os.pipe()
-        options = {"time_limit": owner.time_limit,
+        options = {"time_limit": owner.time_limit, "parallel_crawls": owner.parallel_crawls,
                    "log_level": owner.log_level or logging.getLevelName(logging.getLogger().getEffectiveLevel())}
         try:
             self.process = subprocess.Popen(
@@ -206,11 +211,12 @@ class _Child:
             call.error = f"crawl worker (pid {self.pid}) is gone"
             call.done.set()
 
-    def retire(self, why: str) -> None:
+    def retire(self, why: str, drain: bool = True) -> None:
+        """Send it no more crawls and let it exit after its running ones (`drain`: and its queued ones)."""
         if not self.retiring:
-            log.info("crawl worker %d: recycled (%s)", self.pid, why)
+            log.info("crawl worker %d: %s (%s)", self.pid, "recycled" if drain else "stopping", why)
             self.retiring = True
-            self.send({"cmd": "stop"})
+            self.send({"cmd": "stop", "drain": drain})
 
     def kill(self, finish_reason: str, error: str) -> None:
         if self.kill_reason is None:
@@ -245,11 +251,12 @@ class CrawlWorker:
 
     def __init__(self, *, database_url: str | None = None, fixtures_dir: str | None = None, recycle_after: int = 50,
                  time_limit: float = 900.0, memory_limit_mb: int | None = 1024, start_timeout: float = 60.0,
-                 kill_grace: float | None = None, log_level: str | None = None):
+                 kill_grace: float | None = None, log_level: str | None = None, parallel_crawls: int = 2):
         self.database_url, self.fixtures_dir = database_url, fixtures_dir
         self.recycle_after, self.time_limit = max(1, int(recycle_after)), float(time_limit)
         self.memory_limit = memory_limit_mb * 1024 * 1024 if memory_limit_mb else None
         self.start_timeout = float(start_timeout)
+        self.parallel_crawls = max(0, int(parallel_crawls))  # 0: no cap
         self.kill_grace = kill_grace if kill_grace is not None else min(60.0, max(2.0, self.time_limit * 0.1))
         self.log_level = log_level  # of the worker's logging; None: the parent's root level when it starts
         self._lock = threading.RLock()
@@ -268,7 +275,7 @@ class CrawlWorker:
         w = config.worker
         return cls(database_url=database_url, fixtures_dir=fixtures_dir or config.fixtures_dir,
                    recycle_after=w.recycle_after, time_limit=w.crawl_time_limit, memory_limit_mb=w.memory_limit_mb,
-                   start_timeout=w.start_timeout)
+                   start_timeout=w.start_timeout, parallel_crawls=w.parallel_crawls)
 
     def __enter__(self) -> "CrawlWorker":
         return self
@@ -354,9 +361,13 @@ class CrawlWorker:
         with self._lock:
             request = child.requests.get(message.get("request"))
             pending = request.pending.get(message.get("operator")) if request else None
-            if pending is None:
+            if pending is None and not (kind == "accepted" and request):
                 return
-            if kind == "started":
+            if kind == "accepted":
+                for op in message.get("operators") or ():
+                    if op in request.pending:
+                        request.pending[op].accepted = time.monotonic()
+            elif kind == "started":
                 pending.started = time.monotonic()
                 pending.started_at = datetime.fromisoformat(message["started_at"])
                 if request.baseline is None:
@@ -451,8 +462,8 @@ class CrawlWorker:
                 for pending in list(request.pending.values()):
                     if pending.outcome is not None:
                         continue
-                    if pending.started is None and now - pending.submitted > self.start_timeout:
-                        child.kill("worker_killed", f"crawl worker (pid {child.pid}) did not start the crawl "
+                    if pending.accepted is None and now - pending.submitted > self.start_timeout:
+                        child.kill("worker_killed", f"crawl worker (pid {child.pid}) did not take the crawl "
                                                     f"within {self.start_timeout:g} s")
                     elif pending.started is not None and now - pending.started > self.time_limit + self.kill_grace:
                         child.kill("worker_killed",
@@ -480,7 +491,7 @@ class CrawlWorker:
             self._stopping = True
             children = list(self._children)
         for child in children:
-            child.retire("service stopping")
+            child.retire("service stopping", drain=False)
         deadline = time.monotonic() + max(0.0, grace)
         for child in children:
             child.exited.wait(max(0.0, deadline - time.monotonic()))

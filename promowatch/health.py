@@ -28,12 +28,11 @@ from sqlmodel import Session
 
 from storage.engine import get_engine
 from storage.models import CrawlRun
-from storage.repository import as_utc
+from storage.repository import NOT_THE_SOURCE, as_utc
 from storage.service_models import SourceHealth
 
 log = logging.getLogger(__name__)
 
-IGNORED_FINISH_REASONS = ("interrupted",)
 _LOCK = threading.Lock()
 
 
@@ -90,7 +89,7 @@ class Streak:
 
 
 def streak(session: Session, operator: str) -> Streak:
-    counted = (CrawlRun.operator == operator) & CrawlRun.finish_reason.not_in(IGNORED_FINISH_REASONS)
+    counted = (CrawlRun.operator == operator) & CrawlRun.finish_reason.not_in(NOT_THE_SOURCE)
     last_ok_id = session.execute(select(func.max(CrawlRun.id)).where(counted, CrawlRun.status == "healthy")).scalar()
     after = counted & (CrawlRun.id > (last_ok_id or 0))
     count = session.execute(select(func.count()).select_from(CrawlRun).where(after)).scalar() or 0

@@ -46,6 +46,7 @@ class WorkerConfig:
     crawl_time_limit: float = 15 * 60.0  # seconds per crawl; Scrapy closes it, the worker is killed a bit later
     memory_limit_mb: int | None = 1024  # RSS of the worker; over it, the worker is recycled after its crawls
     start_timeout: float = 60.0  # how long a crawl may wait for a worker to pick it up
+    parallel_crawls: int = 2  # crawls the worker runs at a time (the others wait their turn); 0: no cap
 
 
 @dataclass(frozen=True)
@@ -243,8 +244,9 @@ def parse_config(data: dict, source: str = "<config>", operators: list[str] | No
         crawl_time_limit=w.duration("crawl_time_limit", 15 * 60.0),
         memory_limit_mb=w.integer("memory_limit_mb", 1024, minimum=0) or None,  # 0: no limit
         start_timeout=w.duration("start_timeout", 60.0),
+        parallel_crawls=w.integer("parallel_crawls", 2, minimum=0),
     )
-    w.done({"recycle_after", "crawl_time_limit", "memory_limit_mb", "start_timeout"})
+    w.done({"recycle_after", "crawl_time_limit", "memory_limit_mb", "start_timeout", "parallel_crawls"})
     s = top.table("sender")
     sender = SenderConfig(enabled=s.boolean("enabled", True), interval=s.duration("interval", 60.0),
                           after_crawl=s.boolean("after_crawl", True), batch=s.integer("batch", 500),

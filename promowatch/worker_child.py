@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import deque
 import signal
 import threading
 import time
@@ -66,7 +67,12 @@ def child_main(requests, replies, options: dict) -> None:
 class _ChildLoop:
     def __init__(self, reactor, requests, replies, options: dict):
         self.reactor, self.requests, self.replies, self.options = reactor, requests, replies, options
-        self.active: set = set()
+        self.active: set = set()  # (request, operator) of crawls running or queued, ("call", n) of tasks
+        self.queue: deque = deque()  # (message, operator) of crawls waiting for a free place
+        self.running = 0
+        # crawls at a time (0: no cap): each running crawl holds its crawler and its page's parse tree, so the cap
+        # bounds the worker's high-water mark when a whole cycle's crawls arrive at once
+        self.parallel = max(0, int(options.get("parallel_crawls") or 0))
         self.stopping = False
         self._reactor_stopped = False
         self._keep: list = []  # strong references (tasks, crawlers) while crawls run
@@ -95,7 +101,7 @@ class _ChildLoop:
             try:
                 message = self.requests.recv()
             except (EOFError, OSError):
-                self.reactor.callFromThread(self.stop, "request pipe closed")
+                self.reactor.callFromThread(self.stop, "request pipe closed", False)
                 return
             self.reactor.callFromThread(self.handle, message)
             if message.get("cmd") == "stop":
@@ -103,15 +109,18 @@ class _ChildLoop:
 
     def handle(self, message: dict) -> None:
         if message.get("cmd") == "stop":
-            self.stop("asked to stop")
+            self.stop("asked to stop", bool(message.get("drain", True)))
         elif message.get("cmd") == "crawl":
             try:  # what the parent compares with to find a crawl stored by a worker that then died
                 message["baseline"] = _max_run_id(message.get("database_url"))
             except Exception:  # noqa: BLE001 — the crawls will fail and say why
                 log.exception("could not read the database")
                 message["baseline"] = None
+            self.send({"type": "accepted", "request": message["request"], "operators": message["operators"]})
             for op in message["operators"]:
-                self.crawl(message, op)
+                self.active.add((message["request"], op))
+                self.queue.append((message, op))
+            self.start_queued()
         elif message.get("cmd") == "call":
             self.call(message)
 
@@ -134,11 +143,32 @@ class _ChildLoop:
         d = threads.deferToThread(run_task, message.get("task"), message.get("kwargs") or {})
         d.addCallbacks(lambda value: reply(value, None), failed)
 
-    def stop(self, why: str) -> None:
+    def start_queued(self) -> None:
+        while self.queue and not (self.parallel and self.running >= self.parallel):
+            self.crawl(*self.queue.popleft())
+
+    def stop(self, why: str, drain: bool = False) -> None:
+        """Exit once the running crawls are done. `drain` (a recycle): the queued crawls run first; otherwise
+        (the service stops, SIGTERM, the parent is gone) they are recorded as interrupted without starting."""
         if not self.stopping:
-            log.info("stopping (%s) after %d running crawl(s)", why, len(self.active))
+            log.info("stopping (%s) after %d running crawl(s)%s", why, self.running,
+                     f" and {len(self.queue)} queued" if drain and self.queue else "")
         self.stopping = True
+        while self.queue and not drain:
+            self.interrupted(*self.queue.popleft())
         self.stop_if_idle()
+
+    def interrupted(self, message: dict, op: str) -> None:
+        """A queued crawl the worker will not start: a failed CrawlRun the health check ignores."""
+        error, run_id = "interrupted: the service stopped before this crawl began", None
+        try:
+            run_id = record_failed(op, utcnow(), error, "interrupted", message.get("database_url"))
+        except Exception:  # noqa: BLE001 — the database is unreachable: nothing can be recorded
+            log.exception("%s: could not record the interrupted crawl", op)
+        outcome = CrawlOutcome(operator=op, status="failed", crawl_run_id=run_id, error=error,
+                               finish_reason="interrupted", worker_pid=os.getpid())
+        self.send({"type": "done", "request": message["request"], "operator": op, "outcome": outcome.as_dict()})
+        self.active.discard((message["request"], op))
 
     def stop_if_idle(self) -> None:
         """Stop the reactor once stopping and nothing runs; once only (a SIGTERM and the parent's "stop"
@@ -187,7 +217,7 @@ class _ChildLoop:
         self.send({"type": "started", "request": request, "operator": op, "started_at": started.isoformat(),
                    "baseline": message.get("baseline")})
         key = (request, op)
-        self.active.add(key)
+        self.running += 1
         crawler = None
         try:
             runner = self.runner(message)
@@ -229,7 +259,10 @@ class _ChildLoop:
         outcome.seconds = round(time.monotonic() - clock, 3)
         self.send({"type": "done", "request": message["request"], "operator": op, "outcome": outcome.as_dict()})
         self.active.discard(key)
-        if not self.active:
+        self.running -= 1
+        if self.queue:  # next turn of the reactor: not from inside this crawl's own callbacks
+            self.reactor.callLater(0, self.start_queued)
+        elif not self.active:
             _give_back_memory(freeze=not self.idle_before)
             self.idle_before = True
         self.stop_if_idle()

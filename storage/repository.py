@@ -166,17 +166,23 @@ def offer_history(operator: str, offer_key: str, database_url: str | None = None
                  "item": v.data} for v in rows]
 
 
+#: crawls ended by a stop of the service, not by the source: they count neither as unhealthy nor as healthy
+NOT_THE_SOURCE = ("interrupted",)
+
+
 def last_crawls(database_url: str | None = None) -> dict[str, dict]:
-    """The latest CrawlRun per operator, plus how many unhealthy crawls in a row led up to it."""
+    """The latest CrawlRun per operator, plus how many unhealthy crawls in a row led up to it (crawls ended
+    by a service stop not counted)."""
     with Session(get_engine(database_url)) as session:
         latest = select(CrawlRun.operator, func.max(CrawlRun.id).label("id")).group_by(CrawlRun.operator).subquery()
         runs = session.execute(select(CrawlRun).join(latest, CrawlRun.id == latest.c.id)).scalars().all()
         result = {}
         for run in runs:
+            counted = (CrawlRun.operator == run.operator) & CrawlRun.finish_reason.not_in(NOT_THE_SOURCE)
             last_ok = session.execute(select(func.max(CrawlRun.id)).where(
-                CrawlRun.operator == run.operator, CrawlRun.status == "healthy")).scalar() or 0
+                counted, CrawlRun.status == "healthy")).scalar() or 0
             failures = session.execute(select(func.count()).select_from(CrawlRun).where(
-                CrawlRun.operator == run.operator, CrawlRun.id > last_ok)).scalar()
+                counted, CrawlRun.id > last_ok)).scalar()
             result[run.operator] = {
                 "operator": run.operator, "crawl_run_id": run.id, "started_at": run.started_at.isoformat(),
                 "finished_at": run.finished_at.isoformat(), "status": run.status, "finish_reason": run.finish_reason,

@@ -29,7 +29,33 @@ class CrashMiddleware:
         os._exit(3)
 
 
+class SlowMiddleware:
+    """Each page takes PW_TEST_SLOW_SECONDS without blocking the reactor; when and which, appended to a file."""
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    async def process_request(self, request, spider=None):
+        import asyncio
+
+        spider = self.crawler.spider
+
+        if request.url.endswith("robots.txt"):
+            return None
+        with open(os.environ["PW_TEST_SLOW_LOG"], "a") as f:
+            f.write(f"start {spider.name} {time.monotonic()}\n")
+        await asyncio.sleep(float(os.environ.get("PW_TEST_SLOW_SECONDS", "1")))
+        with open(os.environ["PW_TEST_SLOW_LOG"], "a") as f:
+            f.write(f"end {spider.name} {time.monotonic()}\n")
+        return None
+
+
 HANG = {"DOWNLOADER_MIDDLEWARES": {"test_crawl_worker.HangMiddleware": 10}}
+SLOW = {"DOWNLOADER_MIDDLEWARES": {"test_crawl_worker.SlowMiddleware": 10}}
 CRASH = {"DOWNLOADER_MIDDLEWARES": {"test_crawl_worker.CrashMiddleware": 10}}
 
 
@@ -153,6 +179,59 @@ def test_one_crawl_per_operator_at_a_time_and_stop_records_interrupted(worker, t
     assert run["finish_reason"] == "interrupted" and "stopped" in run["error"]
     with pytest.raises(WorkerStopped):
         w.crawl(["iliad"])
+
+
+def _most_at_once(log_file) -> int:
+    running, most = 0, 0
+    for line in sorted(open(log_file), key=lambda line: (float(line.split()[2]), line.startswith("start"))):
+        running += 1 if line.startswith("start") else -1
+        most = max(most, running)
+    return most
+
+
+def test_crawls_wait_their_turn_in_order_and_a_recycle_runs_the_queued_ones(worker, tmp_db, tmp_path, monkeypatch):
+    """parallel_crawls = 1: one crawl at a time, in the order asked. A crawl waiting in the child's queue longer
+    than start_timeout is not taken for a stuck worker (the child accepted it); the recycle the request
+    triggers (recycle_after) lets the queued crawls run first."""
+    monkeypatch.setenv("PW_TEST_SLOW_SECONDS", "2")
+    monkeypatch.setenv("PW_TEST_SLOW_LOG", str(tmp_path / "slow.log"))
+    w = worker(parallel_crawls=1, start_timeout=5, recycle_after=3)
+    outcomes = timed(90, w.crawl, ["iliad", "ho", "kena"], settings=SLOW)
+    assert [o.status for o in outcomes] == ["healthy"] * 3, outcomes
+    assert len({o.worker_pid for o in outcomes}) == 1
+    starts = [line.split()[1] for line in open(tmp_path / "slow.log") if line.startswith("start")]
+    assert starts == ["iliad", "ho", "kena"] and _most_at_once(tmp_path / "slow.log") == 1
+    assert all(crawl_run(o.crawl_run_id, tmp_db)["status"] == "healthy" for o in outcomes)
+    (tmp_path / "slow.log").unlink()
+    w2 = worker(parallel_crawls=2)
+    assert [o.status for o in timed(90, w2.crawl, ["iliad", "ho", "kena"], settings=SLOW)] == ["healthy"] * 3
+    assert _most_at_once(tmp_path / "slow.log") == 2
+
+
+def test_a_stopping_service_does_not_start_the_queued_crawls(worker, tmp_db, tmp_path, monkeypatch):
+    """The running crawl finishes within the grace; the queued ones are recorded interrupted (ignored by the
+    health check), not started."""
+    monkeypatch.setenv("PW_TEST_SLOW_SECONDS", "3")
+    monkeypatch.setenv("PW_TEST_SLOW_LOG", str(tmp_path / "slow.log"))
+    w = worker(parallel_crawls=1)
+    box = {}
+    thread = threading.Thread(target=lambda: box.setdefault("r", w.crawl(["iliad", "ho", "kena"], settings=SLOW)),
+                              daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "slow.log").exists():  # iliad's page is being fetched
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    timed(30, w.shutdown, grace=20)
+    thread.join(10)
+    iliad, ho, kena = box["r"]
+    assert iliad.status == "healthy" and iliad.offers > 0
+    for queued in (ho, kena):
+        assert queued.status == "failed" and queued.finish_reason == "interrupted"
+        assert crawl_run(queued.crawl_run_id, tmp_db)["error"] == "interrupted: the service stopped before this " \
+                                                                  "crawl began"
+    assert [line.split()[1] for line in open(tmp_path / "slow.log")] == ["iliad", "iliad"]
+    assert last_crawls(tmp_db)["ho"]["consecutive_failures"] == 0
 
 
 def test_tasks_run_in_the_worker_while_it_crawls(worker, tmp_db, monkeypatch):
