@@ -145,13 +145,14 @@ def peers(cycles: int) -> None:
             row = json.loads(line)
             rows.append(row)
             row["pss_mib"] = sum(_pss_mib(pid) for pid in row["pids"])
+            row["peaks_mib"] = []
             for pid in row["pids"]:
                 try:  # peak RSS as the kernel counts it (VmHWM), of each process
                     peak_kib = int(next(l for l in open(f"/proc/{pid}/status") if l.startswith("VmHWM")).split()[1])
-                    row.setdefault("peak_mib", 0.0)
-                    row["peak_mib"] += peak_kib / 1024
+                    row["peaks_mib"].append(peak_kib / 1024)
                 except (OSError, StopIteration, psutil.Error):
                     pass
+            row["peak_mib"] = sum(row["peaks_mib"])
         proc.wait(timeout=120)
     cold, steady = rows[0], rows[1:]
     crawls = steady[-1]["crawls"]
@@ -159,7 +160,8 @@ def peers(cycles: int) -> None:
     print(f"cold cycle (worker start + baseline crawl): wall {cold['wall_s']:.2f} s, RSS {cold['rss_mib']:.0f} MiB")
     print(f"steady cycle: wall {statistics.median(r['wall_s'] for r in steady):.3f} s, "
           f"CPU {statistics.median(r['cpu_s'] for r in steady):.3f} s (service + crawl worker, whole process tree), "
-          f"RSS max {max(r['rss_mib'] for r in steady):.1f} MiB (whole tree), peak {max(r.get('peak_mib', 0) for r in steady):.1f} MiB, "
+          f"RSS max {max(r['rss_mib'] for r in steady):.1f} MiB (whole tree), peak {steady[-1]['peak_mib']:.1f} MiB "
+          f"({' + '.join(f'{p:.1f}' for p in steady[-1]['peaks_mib'])}), "
           f"PSS {max(r['pss_mib'] for r in steady):.1f} MiB (shared pages counted once)")
     print(f"  of which the service process: CPU {statistics.median(r['service_cpu_s'] for r in steady):.3f} s, "
           f"RSS {max(r['service_rss_mib'] for r in steady):.1f} MiB; its children (the crawl worker) RSS "
