@@ -54,7 +54,10 @@ def child_main(requests, replies, options: dict) -> None:
 
     import scrapy.crawler  # noqa: F401  (the stack every crawl uses, loaded once)
     import spiders.pipelines  # noqa: F401
+    import storage.engine
     import storage.repository  # noqa: F401
+
+    storage.engine.MIGRATE_IN_SUBPROCESS = True  # Alembic would stay loaded in the worker for good: ~12 MiB
 
     gc.freeze()  # what is loaded now lives as long as the worker: keep it out of every later collection
     loop = _ChildLoop(reactor, requests, replies, options)

@@ -2,11 +2,15 @@
 
 PROMOWATCH_DATABASE_URL takes any SQLAlchemy URL; the default is a SQLite file in the user's data
 directory. The only dialect-specific code of the project lives in `_dialect_setup` (SQLite pragmas).
-Alembic is imported only when the schema is behind, so commands start fast.
+Alembic is imported only when the schema is behind, so commands start fast. A resident process (the crawl
+worker) sets `MIGRATE_IN_SUBPROCESS`: its migration then runs in a one-off child process, so that Alembic and
+Mako (about 12 MiB) do not stay loaded in it for as long as it lives.
 """
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +20,8 @@ from sqlalchemy.engine import Engine
 
 HEAD_REVISION = "0004_source_health"
 MIGRATIONS = Path(__file__).with_name("migrations")
+#: migrate a database that is behind in a one-off child process rather than in this one (see the docstring)
+MIGRATE_IN_SUBPROCESS = False
 
 
 def database_url(explicit: str | None = None) -> str:
@@ -58,6 +64,26 @@ def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(cfg, revision)
 
 
+def upgrade_in_subprocess(url: str, timeout: float = 600.0) -> None:
+    """`upgrade(url)` in a child process with this one's import path. The URL goes through the environment,
+    not the command line (where `ps` would show its password); an error names it with the password hidden."""
+    import json
+
+    from sqlalchemy.engine import make_url
+
+    code = ("import json, sys; sys.path[:0] = json.loads(sys.argv[1]); "
+            "from storage.engine import database_url, upgrade; upgrade(database_url())")
+    env = {**os.environ, "PROMOWATCH_DATABASE_URL": url}
+    proc = subprocess.run([sys.executable, "-c", code, json.dumps([p for p in sys.path if p])], env=env,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        parsed = make_url(url)
+        shown, tail = parsed.render_as_string(hide_password=True), proc.stderr.strip()[-2000:]
+        if parsed.password:
+            tail = tail.replace(str(parsed.password), "***")
+        raise RuntimeError(f"migrating {shown} failed (exit code {proc.returncode}): {tail}")
+
+
 def current_revision(engine: Engine) -> str | None:
     if not inspect(engine).has_table("alembic_version"):
         return None
@@ -81,5 +107,5 @@ def _engine(url: str) -> Engine:
     engine = create_engine(url, future=True)
     _dialect_setup(engine)
     if current_revision(engine) != HEAD_REVISION:
-        upgrade(url)
+        upgrade_in_subprocess(url) if MIGRATE_IN_SUBPROCESS else upgrade(url)
     return engine

@@ -75,3 +75,38 @@ def test_sqlite_synchronous_refuses_unknown_value(tmp_path, monkeypatch):
     monkeypatch.setenv("PROMOWATCH_SQLITE_SYNCHRONOUS", "OFF")
     with pytest.raises(ValueError, match="PROMOWATCH_SQLITE_SYNCHRONOUS"):
         get_engine(f"sqlite:///{tmp_path / 'off.db'}")
+
+
+def test_a_resident_process_migrates_in_a_child_and_never_loads_alembic(tmp_path):
+    """The crawl worker's way (MIGRATE_IN_SUBPROCESS): the database is migrated to the head by a one-off child
+    process, and Alembic is never imported in the process itself."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = f"""
+import json, sys
+sys.path.insert(0, {str(ROOT)!r})
+import storage.engine as e
+e.MIGRATE_IN_SUBPROCESS = True
+revision = e.current_revision(e.get_engine({f"sqlite:///{tmp_path / 'pw.db'}"!r}))
+print(json.dumps({{"revision": revision, "alembic": "alembic" in sys.modules}}))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out == {"revision": HEAD_REVISION, "alembic": False}
+
+
+def test_a_failed_migration_in_a_child_is_a_clear_error_without_the_password():
+    import pytest as _pytest
+
+    from storage.engine import upgrade_in_subprocess
+
+    with _pytest.raises(RuntimeError) as failed:  # nothing listens on port 9 (or no PostgreSQL driver)
+        upgrade_in_subprocess("postgresql://promo:s3cr3t-pw@127.0.0.1:9/promo", timeout=60)
+    message = str(failed.value)
+    assert message.startswith("migrating postgresql://promo:***@127.0.0.1:9/promo failed (exit code 1): ")
+    assert "s3cr3t-pw" not in message
