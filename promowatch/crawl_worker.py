@@ -360,14 +360,16 @@ class CrawlWorker:
             return
         with self._lock:
             request = child.requests.get(message.get("request"))
-            pending = request.pending.get(message.get("operator")) if request else None
-            if pending is None and not (kind == "accepted" and request):
-                return
-            if kind == "accepted":
+            if request is not None and kind == "accepted":
+                now = time.monotonic()
                 for op in message.get("operators") or ():
                     if op in request.pending:
-                        request.pending[op].accepted = time.monotonic()
-            elif kind == "started":
+                        request.pending[op].accepted = now
+                return
+            pending = request.pending.get(message.get("operator")) if request else None
+            if pending is None:
+                return
+            if kind == "started":
                 pending.started = time.monotonic()
                 pending.started_at = datetime.fromisoformat(message["started_at"])
                 if request.baseline is None:

@@ -28,7 +28,7 @@ from sqlmodel import Session
 
 from storage.engine import get_engine
 from storage.models import CrawlRun
-from storage.repository import NOT_THE_SOURCE, as_utc
+from storage.repository import as_utc, since_last_healthy
 from storage.service_models import SourceHealth
 
 log = logging.getLogger(__name__)
@@ -89,9 +89,7 @@ class Streak:
 
 
 def streak(session: Session, operator: str) -> Streak:
-    counted = (CrawlRun.operator == operator) & CrawlRun.finish_reason.not_in(NOT_THE_SOURCE)
-    last_ok_id = session.execute(select(func.max(CrawlRun.id)).where(counted, CrawlRun.status == "healthy")).scalar()
-    after = counted & (CrawlRun.id > (last_ok_id or 0))
+    last_ok_id, after = since_last_healthy(session, operator)
     count = session.execute(select(func.count()).select_from(CrawlRun).where(after)).scalar() or 0
     first = last = None
     statuses: dict = {}

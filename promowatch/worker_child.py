@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 import os
-from collections import deque
 import signal
 import threading
 import time
+from collections import deque
 from datetime import datetime
 
 from promowatch.crawl_worker import ASYNCIO_REACTOR, CrawlOutcome, record_failed, utcnow

@@ -170,6 +170,15 @@ def offer_history(operator: str, offer_key: str, database_url: str | None = None
 NOT_THE_SOURCE = ("interrupted",)
 
 
+def since_last_healthy(session: Session, operator: str):
+    """(the id of the operator's last healthy crawl or None, a WHERE clause for its counted crawls after it):
+    the unhealthy streak that `status` counts and the health check alerts on. Crawls of NOT_THE_SOURCE count
+    neither way."""
+    counted = (CrawlRun.operator == operator) & CrawlRun.finish_reason.not_in(NOT_THE_SOURCE)
+    last_ok = session.execute(select(func.max(CrawlRun.id)).where(counted, CrawlRun.status == "healthy")).scalar()
+    return last_ok, counted & (CrawlRun.id > (last_ok or 0))
+
+
 def last_crawls(database_url: str | None = None) -> dict[str, dict]:
     """The latest CrawlRun per operator, plus how many unhealthy crawls in a row led up to it (crawls ended
     by a service stop not counted)."""
@@ -178,11 +187,8 @@ def last_crawls(database_url: str | None = None) -> dict[str, dict]:
         runs = session.execute(select(CrawlRun).join(latest, CrawlRun.id == latest.c.id)).scalars().all()
         result = {}
         for run in runs:
-            counted = (CrawlRun.operator == run.operator) & CrawlRun.finish_reason.not_in(NOT_THE_SOURCE)
-            last_ok = session.execute(select(func.max(CrawlRun.id)).where(
-                counted, CrawlRun.status == "healthy")).scalar() or 0
-            failures = session.execute(select(func.count()).select_from(CrawlRun).where(
-                counted, CrawlRun.id > last_ok)).scalar()
+            _, after = since_last_healthy(session, run.operator)
+            failures = session.execute(select(func.count()).select_from(CrawlRun).where(after)).scalar()
             result[run.operator] = {
                 "operator": run.operator, "crawl_run_id": run.id, "started_at": run.started_at.isoformat(),
                 "finished_at": run.finished_at.isoformat(), "status": run.status, "finish_reason": run.finish_reason,
