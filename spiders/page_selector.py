@@ -9,6 +9,9 @@ hands parsel's own `create_root_node` the raw bytes, their encoding and `lxml.et
 tree, plain elements made in C (walking the elements of the real TIM page: 4.7 ms -> 1.0 ms), no decoded
 copy of the page unless a spider asks for `response.text`. parsel falls back to decoding the body itself
 when it is not valid UTF-8 or not UTF-8 at all, as it does for any body it is given.
+The selector is parsel's own `Selector`, not Scrapy's subclass: Scrapy's registers every selector it makes
+(each result of every `.css`/`.xpath`, a thousand and more per round of pages) in its live-object tracker
+(`scrapy.utils.trackref`, a weak reference each); the spiders use nothing the subclass adds.
 
 `use_page_selector(response)` installs it as the response's cached selector (Scrapy's `_cached_selector`,
 the attribute behind `response.selector`): `PageSelectorMiddleware` does so before a spider reads a page,
@@ -19,7 +22,7 @@ from __future__ import annotations
 from lxml import etree
 from parsel.selector import create_root_node
 from scrapy.http import HtmlResponse
-from scrapy.selector import Selector
+from parsel import Selector
 
 
 def page_selector(response: HtmlResponse) -> Selector:
