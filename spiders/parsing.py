@@ -10,7 +10,9 @@ from __future__ import annotations
 import html
 import re
 from datetime import date
+from functools import lru_cache
 
+from lxml import etree
 from price_parser import Price
 
 _FREE = re.compile(r"\b(gratis|gratuit[ao]|free|omaggio|incluso)\b", re.I)
@@ -240,16 +242,29 @@ def text_outside(sel, skipped_class: str) -> str:
 def text_of(sel, xpath: str = VISIBLE_TEXT) -> str:
     """The cleaned text of a selector (list) by `xpath`; '' for an empty selection.
 
-    The two common XPaths are answered by walking the lxml tree under each node: the same text nodes,
+    The common XPaths are answered by walking the lxml tree under each node: the same text nodes,
     without testing every one's ancestors up to the document root (which cost most of a page's parse).
+    Any other XPath runs compiled on the lxml nodes themselves: its text results are joined as they come,
+    not first wrapped in a Selector each (parsel's `.xpath().getall()`), which is the same text.
     """
     if not sel:
         return ""
     skipped = _SKIPPED.get(xpath)
     nodes = [sel] if hasattr(sel, "root") else sel
-    if skipped is None or not all(hasattr(n.root, "iterchildren") for n in nodes):
+    if not all(hasattr(n.root, "iterchildren") for n in nodes):
         return clean(" ".join(sel.xpath(xpath).getall()))
-    return text_skipping(sel, skipped)
+    if skipped is not None:
+        return text_skipping(sel, skipped)
+    found = [_compiled(xpath)(n.root) for n in nodes]
+    if not all(isinstance(r, list) and all(isinstance(t, str) for t in r) for r in found):
+        return clean(" ".join(sel.xpath(xpath).getall()))  # a number, elements: parsel's serialisation
+    return clean(" ".join(t for r in found for t in r))
+
+
+@lru_cache(maxsize=512)
+def _compiled(xpath: str) -> etree.XPath:
+    """`xpath` compiled once, returning plain strings as parsel's selectors do (no smart strings)."""
+    return etree.XPath(xpath, smart_strings=False)
 
 
 def has_class(name: str) -> str:

@@ -3,7 +3,7 @@ import pytest
 from scrapy.http import HtmlResponse
 
 from spiders.card_index import IndexedCard, indexed
-from spiders.parsing import CURRENT_TEXT, VISIBLE_TEXT, text_of, text_skipping
+from spiders.parsing import CURRENT_TEXT, VISIBLE_TEXT, clean, text_of, text_skipping
 
 PAGE = b"""<html><body><div class="card top">
   <h3 class="title  name">Giga <b>150</b><!-- hidden --></h3>
@@ -50,6 +50,14 @@ def test_text_of_walk_matches_its_xpath(card, xpath):
     expected = " ".join(" ".join(card.xpath(xpath).getall()).split())
     assert text_of(card, xpath) == expected
     assert text_of(card.css(".f"), xpath) == " ".join(" ".join(card.css(".f").xpath(xpath).getall()).split())
+
+
+@pytest.mark.parametrize("xpath", ["./strong//text()", ".//del//text() | .//s//text()", "(.//h3|.//h2)[1]//text()",
+                                   ".//a/@href", "string()", "count(.//li)", ".//li", ".//comment()", ".//missing"])
+def test_text_of_other_xpaths_matches_parsel(card, xpath):
+    """Compiled on the lxml nodes: text and attribute results joined directly, anything else as parsel has it."""
+    for sel in (card, card.css(".price"), card.css(".f"), card.css(".cta::attr(href)")):
+        assert text_of(sel, xpath) == clean(" ".join(sel.xpath(xpath).getall()))
 
 
 def test_text_skipping_leaves_out_tags_and_classes(card):
