@@ -33,7 +33,16 @@ from lxml import etree
 
 from spiders.base import OperatorSpider
 from spiders.card_index import indexed
-from spiders.parsing import clean, data_gb, money_cents, operators_named, parse_date, slug, split_price_cents, text_of
+from spiders.parsing import (
+    clean,
+    data_gb,
+    money_cents,
+    operators_named,
+    parse_date,
+    slug,
+    split_price_cents,
+    text_of,
+)
 
 MOBILE = "https://www.tim.it/fisso-e-mobile/mobile"
 PASSA = "https://www.tim.it/fisso-e-mobile/mobile/passa-a-tim"
