@@ -3,9 +3,11 @@
 A spider asks ten or more class selectors of every card. Each one, through parsel, evaluates
 `descendant-or-self::*[contains(concat(' ', normalize-space(@class), ' '), ' x ')]` over the whole card
 and wraps the results: on the real pages that was most of the parse time. `indexed(card)` walks the
-card once, files its elements by class name, and answers single-class selectors (`.name`) from that
-index: the same elements in the same (document) order. Every other selector, and every other method
-(`xpath`, `get`, `attrib`, ...), goes to the wrapped selector unchanged.
+card once, files its elements by class name, and answers class selectors (`.name`, `a.cta`) from that
+index, and files them by tag name too: tag selectors (`a::attr(href)`, `ul li`) and unions of such selectors
+(`h2, h3`, `img::attr(src), img::attr(alt)`) are answered from it as well: the same elements in the same
+(document) order. Every other selector, and every other method (`xpath`, `get`, `attrib`, ...), goes to the
+wrapped selector unchanged.
 """
 from __future__ import annotations
 
@@ -13,23 +15,30 @@ import re
 
 from parsel import Selector, SelectorList
 
-_SINGLE_CLASS = re.compile(r"\.(-?[_a-zA-Z][\w-]*)")
-#: `[tag].class`, then an attribute or a descendant selector: "a.cta", "a.cta::attr(href)", ".price img::attr(src)"
-_CLASS_THEN = re.compile(r"([a-zA-Z][\w-]*)?\.(-?[_a-zA-Z][\w-]*)(?:::attr\(([\w-]+)\)|\s+([^,>+~]+))?")
+#: `tag`, `.class` or `tag.class`, then an attribute or a descendant selector: "a.cta", "a::attr(href)",
+#: ".price img::attr(src)", "ul li"
+_BASE_THEN = re.compile(r"([a-zA-Z][\w-]*)?(?:\.(-?[_a-zA-Z][\w-]*))?(?:::attr\(([\w-]+)\)|\s+([^,>+~]+))?")
 _DESCENDANT_OR_SELF = "descendant-or-self::"
 
 
 class IndexedCard:
-    __slots__ = ("_sel", "_by_class")
+    __slots__ = ("_sel", "_by_class", "_by_tag", "_order")
 
     def __init__(self, sel):
         self._sel = sel
-        self._by_class: dict[str, list] | None = None  # built on the first class lookup
+        self._by_class: dict[str, list] | None = None  # built on the first lookup
+        self._by_tag: dict[str, list] = {}
+        self._order: dict | None = None  # element -> document position, for unions
 
     def _index(self) -> dict[str, list]:
         by_class: dict[str, list] = {}
+        by_tag = self._by_tag
         for element in self._sel.root.iter():  # the card itself too: descendant-or-self
-            names = element.get("class") if isinstance(element.tag, str) else None
+            tag = element.tag
+            if not isinstance(tag, str):
+                continue  # a comment or processing instruction
+            by_tag.setdefault(tag, []).append(element)
+            names = element.get("class")
             if names:
                 for name in dict.fromkeys(names.split()):
                     by_class.setdefault(name, []).append(element)
@@ -42,16 +51,13 @@ class IndexedCard:
     def lookup(self, query: str, within: list | None = None):
         """The answer to `query` from the index (only under the elements `within`, when given), or None
         when the index cannot answer it exactly."""
-        match = _CLASS_THEN.fullmatch(query.strip())
-        if match is None:
+        if "," in query:
+            return self._union([part.strip() for part in query.split(",")], within)
+        match = _BASE_THEN.fullmatch(query.strip())
+        if match is None or not (match.group(1) or match.group(2)):
             return None
         tag, name, attribute, rest = match.groups()
-        if self._by_class is None:
-            self._by_class = self._index()
-        found = [e for e in self._by_class.get(name, ()) if tag is None or e.tag == tag]
-        if within is not None:
-            members = set(within)
-            found = [e for e in found if e in members or any(a in members for a in e.iterancestors())]
+        found = self._elements(tag, name, within)
         if attribute is not None:  # what parsel yields for an attribute: a Selector over the string
             return SelectorList(Selector(root=v, type="html") for e in found if (v := e.get(attribute)) is not None)
         if rest is None:
@@ -62,6 +68,39 @@ class IndexedCard:
             return None
         below = "descendant::" + xpath[len(_DESCENDANT_OR_SELF):]
         return SelectorList(x for e in found for x in Selector(root=e, type="html").xpath(below))
+
+    def _elements(self, tag: str | None, name: str | None, within: list | None) -> list:
+        if self._by_class is None:
+            self._by_class = self._index()
+        tag = tag and tag.lower()  # HTML element names, as parsel's CSS translator reads them
+        if name is None:
+            found = self._by_tag.get(tag, [])
+        else:
+            found = [e for e in self._by_class.get(name, ()) if tag is None or e.tag == tag]
+        if within is not None:
+            members = set(within)
+            found = [e for e in found if e in members or any(a in members for a in e.iterancestors())]
+        return found
+
+    def _union(self, parts: list[str], within: list | None):
+        """`a, b, ...` as parsel answers it (one XPath union, in document order): element selectors
+        (`h2, h3`, `.badge, .tag`) or attributes of one base (`img::attr(src), img::attr(alt)`: per element in
+        document order, its attributes in the element's own order)."""
+        matches = [_BASE_THEN.fullmatch(part) for part in parts]
+        if not all(m and (m.group(1) or m.group(2)) and m.group(4) is None for m in matches):
+            return None
+        attributes = [m.group(3) for m in matches]
+        if all(a is None for a in attributes):
+            if self._order is None:
+                self._order = {e: i for i, e in enumerate(self._sel.root.iter())}
+            found = {e for m in matches for e in self._elements(m.group(1), m.group(2), within)}
+            return _IndexedList((Selector(root=e, type="html") for e in sorted(found, key=self._order.__getitem__)),
+                                card=self)
+        if None in attributes or len({m.group(1, 2) for m in matches}) != 1:
+            return None
+        wanted = set(attributes)
+        return SelectorList(Selector(root=v, type="html") for e in self._elements(*matches[0].group(1, 2), within)
+                            for k, v in e.attrib.items() if k in wanted)
 
     def __getattr__(self, name):
         return getattr(self._sel, name)

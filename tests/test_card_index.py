@@ -17,7 +17,9 @@ PAGE = b"""<html><body><div class="card top">
 QUERIES = [".title", ".name", ".price", "h3.title", "div.title", ".f", "li.f", ".cta::attr(href)",
            "a.cta::attr(href)", ".logo::attr(alt)", ".logo::attr(title)", ".features li", ".features .f",
            ".price strong", ".features li::attr(class)", ".missing", ".box .tag", ".card", ".cta, .logo",
-           "ul li", ".tag"]
+           "ul li", ".tag", "a::attr(href)", "img::attr(src), img::attr(alt), img::attr(title)", "li", "A", "h3",
+           "h3, .price", ".tag, .box", ".title, h3", ".cta::attr(class), .cta::attr(href)", "a, img::attr(src)",
+           "div", "a[href]::attr(href)", "ul li::attr(class)", "h3.title, del"]
 
 
 @pytest.fixture
@@ -30,7 +32,8 @@ def test_indexed_css_matches_parsel(card, query):
     assert indexed(card).css(query).getall() == card.css(query).getall()
 
 
-@pytest.mark.parametrize("query", [".tag", ".f", "li.f", ".features", ".missing"])
+@pytest.mark.parametrize("query", [".tag", ".f", "li.f", ".features", ".missing", "li", "span, li",
+                                   "li::attr(class)", "s"])
 def test_lists_from_the_index_answer_like_parsel(card, query):
     assert indexed(card).css(".features, .box").css(query).getall() == card.css(".features, .box").css(query).getall()
     assert indexed(card).css(".box").css(query).getall() == card.css(".box").css(query).getall()  # nested boxes
