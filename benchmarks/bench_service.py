@@ -6,6 +6,8 @@
       server by PROMOWATCH_MIRROR; one resident Service (scheduler.py) runs cycles of crawl, store, detect,
       match, send. Per steady cycle: wall, CPU of the service process plus its crawl worker, RSS of both, offers
       read. Run ../shared/peers/run_peers.sh in the same session for the peers' figures.
+      The service runs in a child process that imports nothing to measure itself; this process measures it
+      (psutil, /proc) between cycles, as run_peers.sh measures the peers from outside.
   python benchmarks/bench_service.py soak [--cycles 100]
       The bundled fixtures offline, all operators, --cycles cycles in one service: RSS at cycles 10 and N, cycle
       wall time, open files of both processes.
@@ -93,37 +95,68 @@ def _start_urls(ops: list[str]) -> dict[str, str]:
     return json.loads(out.stdout)
 
 
-def _measured_cycles(cycles: int, ops: list[str], tmp: str) -> None:
-    """In its own process (the service as it runs): cycles of one Service; one JSON line per cycle."""
-    import psutil
-
-    service = _service(Path(tmp), ops)
-
-    def children() -> list[int]:  # the crawl worker and any other process the service started (whole tree)
-        return [c.pid for c in psutil.Process().children(recursive=True)]
-
+def _serve_cycles(ops: list[str], tmp: str, fixtures: str | None) -> None:
+    """The service as it runs, in its own process: one Service; a cycle for each line read from stdin, one
+    JSON line written per cycle. It imports nothing to measure itself (psutil alone is 2.6 MiB): the
+    benchmark measures it from outside, between cycles."""
+    service = _service(Path(tmp), ops, fixtures=fixtures)
     try:
-        for n in range(cycles + 1):
-            before = children()
-            own, kids = _proc_figures([os.getpid()]), _proc_figures(before)
+        for n, _ in enumerate(sys.stdin):
             wall, report = _cycle(service)
-            after = children()
-            own2, kids2 = _proc_figures([os.getpid()]), _proc_figures(after)
-            kids_cpu = kids2["cpu_s"] - (kids["cpu_s"] if before == after else 0.0)  # a new worker: all its CPU
-            print(json.dumps({"cycle": n, "wall_s": wall, "cpu_s": own2["cpu_s"] - own["cpu_s"] + kids_cpu,
-                              "service_cpu_s": own2["cpu_s"] - own["cpu_s"], "service_rss_mib": own2["rss_mib"],
-                              "worker_rss_mib": kids2["rss_mib"], "rss_mib": own2["rss_mib"] + kids2["rss_mib"],
-                              "pids": [os.getpid(), *after], "processes": 1 + len(after),
+            print(json.dumps({"cycle": n, "wall_s": wall, "pid": os.getpid(), "worker_pid": service.worker.pid,
                               "crawls": {c.operator: [c.status, c.offers, c.events or 0] for c in report.crawls}}),
                   flush=True)
     finally:
         service.stop()
 
 
-def peers(cycles: int) -> None:
-    import subprocess
+class _ServiceProcess:
+    """The `_cycles` child (the service) driven a cycle at a time; CPU, RSS, PSS, peak RSS and open files of
+    it and of its whole process tree (the crawl worker) read between cycles."""
 
-    import psutil
+    def __init__(self, ops: list[str], tmp: str, env: dict, fixtures: str | None = None):
+        import subprocess
+
+        cmd = [sys.executable, __file__, "_cycles", "--ops", ",".join(ops), "--tmp", tmp]
+        self.proc = subprocess.Popen(cmd + (["--fixtures", fixtures] if fixtures else []), cwd=ROOT, env=env,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def tree(self) -> list[int]:
+        import psutil
+
+        return [self.proc.pid, *(c.pid for c in psutil.Process(self.proc.pid).children(recursive=True))]
+
+    def cycle(self) -> dict:
+        before_pids = self.tree()
+        before, own_before = _proc_figures(before_pids), _proc_figures([self.proc.pid])
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+        row = json.loads(self.proc.stdout.readline())
+        pids = self.tree()
+        after, own = _proc_figures(pids), _proc_figures([self.proc.pid])
+        row["cpu_s"] = after["cpu_s"] - (before["cpu_s"] if pids == before_pids else 0.0)  # a new worker: all its CPU
+        row.update(rss_mib=after["rss_mib"], fds=after["fds"], service_rss_mib=own["rss_mib"],
+                   service_cpu_s=own["cpu_s"] - own_before["cpu_s"],
+                   worker_rss_mib=after["rss_mib"] - own["rss_mib"], pids=pids, processes=len(pids),
+                   pss_mib=sum(_pss_mib(pid) for pid in pids), peaks_mib=[_peak_mib(pid) for pid in pids])
+        row["peak_mib"] = sum(row["peaks_mib"])
+        return row
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=120)
+
+
+def _peak_mib(pid: int) -> float:
+    """Peak RSS as the kernel counts it (VmHWM) of one process (Linux)."""
+    try:
+        return int(next(l for l in open(f"/proc/{pid}/status") if l.startswith("VmHWM")).split()[1]) / 1024
+    except (OSError, StopIteration):
+        return 0.0
+
+
+def peers(cycles: int) -> None:
+
     from servers import PageServer
 
     if not REAL.is_dir():
@@ -138,22 +171,11 @@ def peers(cycles: int) -> None:
         env = {**os.environ, "PROMOWATCH_MIRROR": server.url, "PROMOWATCH_MIRROR_INDEX": str(tmp / "index"),
                "PROMOWATCH_LOG_LEVEL": "ERROR"}
         env.pop("PROMOWATCH_FIXTURES_DIR", None)
-        proc = subprocess.Popen([sys.executable, __file__, "_cycles", "--cycles", str(cycles), "--ops", ",".join(ops),
-                                 "--tmp", tmp_name], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
-        rows = []
-        for line in proc.stdout:
-            row = json.loads(line)
-            rows.append(row)
-            row["pss_mib"] = sum(_pss_mib(pid) for pid in row["pids"])
-            row["peaks_mib"] = []
-            for pid in row["pids"]:
-                try:  # peak RSS as the kernel counts it (VmHWM), of each process
-                    peak_kib = int(next(l for l in open(f"/proc/{pid}/status") if l.startswith("VmHWM")).split()[1])
-                    row["peaks_mib"].append(peak_kib / 1024)
-                except (OSError, StopIteration, psutil.Error):
-                    pass
-            row["peak_mib"] = sum(row["peaks_mib"])
-        proc.wait(timeout=120)
+        service = _ServiceProcess(ops, tmp_name, env)
+        try:
+            rows = [service.cycle() for _ in range(cycles + 1)]
+        finally:
+            service.close()
     cold, steady = rows[0], rows[1:]
     crawls = steady[-1]["crawls"]
     print(f"pages: {', '.join(ops)} from 127.0.0.1 (new bytes every answer); steady = median of {len(steady)} cycles")
@@ -176,23 +198,25 @@ def peers(cycles: int) -> None:
 def soak(cycles: int) -> None:
     from spiders.registry import OPERATORS
 
-    os.environ["PROMOWATCH_LOG_LEVEL"] = "ERROR"
+    env = {**os.environ, "PROMOWATCH_LOG_LEVEL": "ERROR"}
+    env.pop("PROMOWATCH_MIRROR", None)
     with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        service = _service(tmp, list(OPERATORS), fixtures=str(ROOT / "spiders" / "fixtures"))
+        service = _ServiceProcess(list(OPERATORS), tmp_name, env, fixtures=str(ROOT / "spiders" / "fixtures"))
         marks, walls = {}, []
         try:
             for n in range(1, cycles + 1):
-                wall, report = _cycle(service)
-                walls.append(wall)
-                if not all(c.status == "healthy" for c in report.crawls):
-                    print(f"cycle {n}: not healthy: {[(c.operator, c.status) for c in report.crawls if not c.healthy]}")
+                row = service.cycle()
+                walls.append(row["wall_s"])
+                unhealthy = [(op, c[0]) for op, c in row["crawls"].items() if c[0] != "healthy"]
+                if unhealthy:
+                    print(f"cycle {n}: not healthy: {unhealthy}")
                 if n in (1, 10, cycles) or n % 25 == 0:
-                    marks[n] = _proc_figures([os.getpid(), service.worker.pid])
-                    print(f"cycle {n:>4}: wall {wall:.2f} s, RSS {marks[n]['rss_mib']:.1f} MiB, open files {marks[n]['fds']}",
+                    marks[n] = row
+                    print(f"cycle {n:>4}: wall {row['wall_s']:.2f} s, RSS {row['rss_mib']:.1f} MiB "
+                          f"({row['service_rss_mib']:.1f} + {row['worker_rss_mib']:.1f}), open files {row['fds']}",
                           flush=True)
         finally:
-            service.stop()
+            service.close()
     growth = (marks[cycles]["rss_mib"] - marks[10]["rss_mib"]) / marks[10]["rss_mib"] * 100
     print(f"{cycles} cycles of {len(OPERATORS)} operators: wall median {statistics.median(walls):.2f} s, "
           f"max {max(walls):.2f} s; RSS cycle 10 {marks[10]['rss_mib']:.1f} MiB -> cycle {cycles} "
@@ -201,6 +225,7 @@ def soak(cycles: int) -> None:
 
 def faults() -> None:
     from servers import HttpServer, PageServer
+
     from spiders.registry import OPERATORS
     from storage.repository import list_events
 
@@ -235,9 +260,10 @@ def main() -> None:
     ap.add_argument("--cycles", type=int)
     ap.add_argument("--ops")
     ap.add_argument("--tmp")
+    ap.add_argument("--fixtures")
     args = ap.parse_args()
     if args.mode == "_cycles":
-        _measured_cycles(args.cycles, args.ops.split(","), args.tmp)
+        _serve_cycles(args.ops.split(","), args.tmp, args.fixtures)
     elif args.mode == "peers":
         peers(args.cycles or 7)
     elif args.mode == "soak":

@@ -33,7 +33,7 @@ the queued crawls run first; a stop of the service does not start them: the chil
 The parent side (`CrawlWorker`) is thread-safe: `crawl()` blocks its calling thread (a scheduler job) until
 each operator's outcome is in. It recycles the child after `recycle_after` crawls (the child is told to stop
 once it has been handed that many, and the next request starts a fresh one), when its RSS passes
-`memory_limit_mb` (checked with psutil after each crawl and every few seconds), when it crashes, and when a
+`memory_limit_mb` (checked after each crawl and every few seconds, `rss_bytes`), when it crashes, and when a
 crawl runs past `time_limit`: Scrapy itself closes a crawl at the limit (CLOSESPIDER_TIMEOUT, recorded by the
 pipeline as a failed crawl), and a worker still busy with it `kill_grace` seconds later (a blocked reactor) is
 killed. A crawl whose worker died, was killed or was stopped before the crawl was stored is recorded here as
@@ -509,18 +509,21 @@ class CrawlWorker:
 
 
 def rss_bytes(pid: int) -> int | None:
-    """Resident memory of a process (psutil; /proc as a fallback), or None."""
+    """Resident memory of a process, or None when it is gone: read from /proc (Linux) without importing
+    anything (psutil would add 2.6 MiB to the service process for one number), psutil where there is no /proc."""
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except FileNotFoundError:
+        if os.path.isdir("/proc/self"):
+            return None  # Linux: the process is gone
+    except (OSError, ValueError, IndexError):
+        return None
     try:
         import psutil
 
         return psutil.Process(pid).memory_info().rss
-    except ImportError:
-        try:
-            with open(f"/proc/{pid}/statm") as f:
-                return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, ValueError, IndexError):
-            return None
-    except Exception:  # noqa: BLE001 — gone
+    except Exception:  # noqa: BLE001 — no psutil, or the process is gone
         return None
 
 

@@ -159,6 +159,23 @@ def test_memory_limit_recycles_the_worker(worker):
     assert a.status == b.status == "healthy" and a.worker_pid != b.worker_pid
 
 
+def test_rss_is_read_without_psutil_and_agrees_with_it():
+    """The service process reads its worker's memory from /proc: psutil (2.6 MiB) is not loaded for it."""
+    import subprocess
+    import sys
+
+    code = ("import os, sys; from promowatch.crawl_worker import rss_bytes; n = rss_bytes(os.getpid()); "
+            "print(n, 'psutil' in sys.modules, rss_bytes(2 ** 22 + 7))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    rss, loaded, gone = out.stdout.split()
+    assert loaded == "False" and gone == "None" and int(rss) > 5 * 2**20
+    psutil = pytest.importorskip("psutil")
+    from promowatch.crawl_worker import rss_bytes
+
+    ours, theirs = rss_bytes(os.getpid()), psutil.Process().memory_info().rss
+    assert abs(ours - theirs) < 4 * 2**20
+
+
 def test_one_crawl_per_operator_at_a_time_and_stop_records_interrupted(worker, tmp_db, monkeypatch):
     monkeypatch.setenv("PW_TEST_HANG_SECONDS", "30")
     w = worker(time_limit=60)
