@@ -19,7 +19,9 @@ RETRY_ENABLED = True
 RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 DOWNLOAD_TIMEOUT = int(os.environ.get("PROMOWATCH_DOWNLOAD_TIMEOUT") or 30)
-COOKIES_ENABLED = True
+#: no cookies by default, as Scrapy's "avoiding getting banned" advice has it: each crawl asks for public pages
+#: afresh. PROMOWATCH_COOKIES=1 turns Scrapy's CookiesMiddleware on (see DOWNLOADER_MIDDLEWARES_BASE below).
+COOKIES_ENABLED = os.environ.get("PROMOWATCH_COOKIES", "").lower() in ("1", "true", "yes")
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = os.environ.get("PROMOWATCH_LOG_LEVEL", "INFO")
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
@@ -44,6 +46,12 @@ SPIDER_MIDDLEWARES = {"spiders.page_middleware.PageSelectorMiddleware": 10}
 _UNUSED_EXTENSIONS = ("scrapy.extensions.telnet.TelnetConsole", "scrapy.extensions.remote_control.RemoteControl",
                       "scrapy.extensions.memdebug.MemoryDebugger", "scrapy.extensions.spiderstate.SpiderState")
 EXTENSIONS_BASE = {k: v for k, v in _default_settings.EXTENSIONS_BASE.items() if k not in _UNUSED_EXTENSIONS}
+#: likewise the cookies middleware while cookies are off: its module imports tldextract and with it requests
+#: (134 modules, 2.6 MiB), and the first cookie with a domain would load the public suffix list (+8 MiB) after
+#: trying to download it, blocking the crawl's thread
+_COOKIES_MIDDLEWARE = "scrapy.downloadermiddlewares.cookies.CookiesMiddleware"
+DOWNLOADER_MIDDLEWARES_BASE = {k: v for k, v in _default_settings.DOWNLOADER_MIDDLEWARES_BASE.items()
+                               if COOKIES_ENABLED or k != _COOKIES_MIDDLEWARE}
 
 PROMOWATCH_FIXTURES_DIR = os.environ.get("PROMOWATCH_FIXTURES_DIR") or None
 PROMOWATCH_DATABASE_URL = os.environ.get("PROMOWATCH_DATABASE_URL") or None

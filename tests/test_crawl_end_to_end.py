@@ -74,3 +74,14 @@ def test_operators_lists_every_operator_with_its_facts(env):
     assert {r["operator"]: r["host_network"] for r in rows}["ho"] == "vodafone"
     table = run(PROMOWATCH + ["operators"], env).stdout
     assert "not confirmed" in table and "MyTIM" in table
+
+
+def test_cookies_are_off_unless_asked_for(env):
+    """No cookies by default: Scrapy's CookiesMiddleware is not even loaded (its module imports tldextract and
+    requests); PROMOWATCH_COOKIES=1 turns it on. Scrapy logs the downloader middlewares a crawl runs with."""
+    env.update(PROMOWATCH_FIXTURES_DIR=str(FIXTURES), PROMOWATCH_LOG_LEVEL="INFO")
+    off = run([sys.executable, "-m", "scrapy", "crawl", "iliad"], env)
+    assert "Enabled downloader middlewares" in off.stderr and "CookiesMiddleware" not in off.stderr
+    env["PROMOWATCH_COOKIES"] = "1"
+    on = run([sys.executable, "-m", "scrapy", "crawl", "iliad"], env)
+    assert "scrapy.downloadermiddlewares.cookies.CookiesMiddleware" in on.stderr
