@@ -20,8 +20,9 @@ def project_settings(fixtures_dir: str | None = None, database_url: str | None =
     settings = get_project_settings()
     if fixtures_dir:
         settings.set("PROMOWATCH_FIXTURES_DIR", str(fixtures_dir))
-        for key, value in (("ROBOTSTXT_OBEY", False), ("AUTOTHROTTLE_ENABLED", False), ("DOWNLOAD_DELAY", 0),
-                           ("RETRY_ENABLED", False)):
+        from spiders.settings import OFFLINE_SETTINGS
+
+        for key, value in OFFLINE_SETTINGS.items():
             settings.set(key, value)
     if database_url:
         settings.set("PROMOWATCH_DATABASE_URL", database_url)

@@ -64,12 +64,14 @@ PROMOWATCH_BROWSER = os.environ.get("PROMOWATCH_BROWSER", "").lower() in ("1", "
 PROMOWATCH_MIRROR = os.environ.get("PROMOWATCH_MIRROR") or None
 PROMOWATCH_MIRROR_INDEX = os.environ.get("PROMOWATCH_MIRROR_INDEX") or None
 
+#: saved pages (PROMOWATCH_FIXTURES_DIR, set here from the environment or by promowatch.crawling per crawl): no
+#: robots.txt to ask, no reason to wait between answers, and no network: FixturesMiddleware answers every
+#: request or refuses it, so the HTTP(S) download handlers are not loaded (with them Twisted's TLS and
+#: pyOpenSSL/cryptography, ~55 ms of an offline crawl's start)
+OFFLINE_SETTINGS = {"ROBOTSTXT_OBEY": False, "AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0,
+                    "RETRY_ENABLED": False, "DOWNLOAD_HANDLERS": {"http": None, "https": None}}
 if PROMOWATCH_FIXTURES_DIR:
-    # saved pages: no robots.txt to ask, no reason to wait between answers
-    ROBOTSTXT_OBEY = False
-    AUTOTHROTTLE_ENABLED = False
-    DOWNLOAD_DELAY = 0
-    RETRY_ENABLED = False
+    globals().update(OFFLINE_SETTINGS)
 
 if PROMOWATCH_MIRROR:
     # our own copy of the pages: nothing to be polite to, but the network stack (retries, timeouts) stays

@@ -85,3 +85,17 @@ def test_cookies_are_off_unless_asked_for(env):
     env["PROMOWATCH_COOKIES"] = "1"
     on = run([sys.executable, "-m", "scrapy", "crawl", "iliad"], env)
     assert "scrapy.downloadermiddlewares.cookies.CookiesMiddleware" in on.stderr
+
+
+def test_an_offline_crawl_loads_no_download_handler(env):
+    """Offline, the fixtures answer every request: Scrapy's HTTP(S) handlers (and their TLS stack) stay unloaded.
+    A live crawl's settings keep them."""
+    code = ("import json, sys; from promowatch.crawling import BUNDLED_FIXTURES, project_settings, run_crawls; "
+            "stats = run_crawls(['iliad'], project_settings(BUNDLED_FIXTURES)); "
+            "print(json.dumps([stats['iliad'].get('promowatch/status'), "
+            "'scrapy.core.downloader.handlers.http11' in sys.modules]))")
+    status, loaded = json.loads(run([sys.executable, "-c", code], env).stdout.splitlines()[-1])
+    assert status == "healthy" and loaded is False
+    code = ("import json; from promowatch.crawling import project_settings; "
+            "print(json.dumps(project_settings().getwithbase('DOWNLOAD_HANDLERS').get('https')))")
+    assert "HTTP11DownloadHandler" in json.loads(run([sys.executable, "-c", code], env).stdout.splitlines()[-1])
