@@ -2,9 +2,7 @@
 import json
 import sys
 
-
 from conftest import FIXTURES, PROMOWATCH, run
-
 
 
 def test_offline_crawl_twice_adds_no_version(env):
