@@ -47,11 +47,10 @@ def _proc_figures(pids: list[int]) -> dict:
     return {"cpu_s": cpu, "rss_mib": rss / 2**20, "fds": int(files)}
 
 
-def _pss_mib(pid: int) -> float:
-    """Proportional set size: shared library pages split between the processes that map them (Linux)."""
+def _proc_mib(pid: int, file: str, key: str) -> float:
+    """A kB figure of /proc/<pid>/<file> (Linux) in MiB; 0 when the process is gone."""
     try:
-        line = next(l for l in open(f"/proc/{pid}/smaps_rollup") if l.startswith("Pss:"))
-        return int(line.split()[1]) / 1024
+        return int(next(l for l in open(f"/proc/{pid}/{file}") if l.startswith(key)).split()[1]) / 1024
     except (OSError, StopIteration):
         return 0.0
 
@@ -103,7 +102,7 @@ def _serve_cycles(ops: list[str], tmp: str, fixtures: str | None) -> None:
     try:
         for n, _ in enumerate(sys.stdin):
             wall, report = _cycle(service)
-            print(json.dumps({"cycle": n, "wall_s": wall, "pid": os.getpid(), "worker_pid": service.worker.pid,
+            print(json.dumps({"cycle": n, "wall_s": wall,
                               "crawls": {c.operator: [c.status, c.offers, c.events or 0] for c in report.crawls}}),
                   flush=True)
     finally:
@@ -138,7 +137,9 @@ class _ServiceProcess:
         row.update(rss_mib=after["rss_mib"], fds=after["fds"], service_rss_mib=own["rss_mib"],
                    service_cpu_s=own["cpu_s"] - own_before["cpu_s"],
                    worker_rss_mib=after["rss_mib"] - own["rss_mib"], pids=pids, processes=len(pids),
-                   pss_mib=sum(_pss_mib(pid) for pid in pids), peaks_mib=[_peak_mib(pid) for pid in pids])
+                   # PSS: shared library pages split between the processes that map them; peak RSS as the kernel counts it
+                   pss_mib=sum(_proc_mib(pid, "smaps_rollup", "Pss:") for pid in pids),
+                   peaks_mib=[_proc_mib(pid, "status", "VmHWM") for pid in pids])
         row["peak_mib"] = sum(row["peaks_mib"])
         return row
 
@@ -147,16 +148,7 @@ class _ServiceProcess:
         self.proc.wait(timeout=120)
 
 
-def _peak_mib(pid: int) -> float:
-    """Peak RSS as the kernel counts it (VmHWM) of one process (Linux)."""
-    try:
-        return int(next(l for l in open(f"/proc/{pid}/status") if l.startswith("VmHWM")).split()[1]) / 1024
-    except (OSError, StopIteration):
-        return 0.0
-
-
 def peers(cycles: int) -> None:
-
     from servers import PageServer
 
     if not REAL.is_dir():

@@ -26,13 +26,13 @@ class IndexedCard:
 
     def __init__(self, sel):
         self._sel = sel
-        self._by_class: dict[str, list] | None = None  # built on the first lookup
-        self._by_tag: dict[str, list] = {}
+        self._by_class: dict[str, list] | None = None  # both built on the first lookup (_index)
+        self._by_tag: dict[str, list] | None = None
         self._order: dict | None = None  # element -> document position, for unions
 
-    def _index(self) -> dict[str, list]:
+    def _index(self) -> None:
         by_class: dict[str, list] = {}
-        by_tag = self._by_tag
+        by_tag: dict[str, list] = {}
         for element in self._sel.root.iter():  # the card itself too: descendant-or-self
             tag = element.tag
             if not isinstance(tag, str):
@@ -42,7 +42,7 @@ class IndexedCard:
             if names:
                 for name in dict.fromkeys(names.split()):
                     by_class.setdefault(name, []).append(element)
-        return by_class
+        self._by_class, self._by_tag = by_class, by_tag
 
     def css(self, query: str):
         found = self.lookup(query)
@@ -71,7 +71,7 @@ class IndexedCard:
 
     def _elements(self, tag: str | None, name: str | None, within: list | None) -> list:
         if self._by_class is None:
-            self._by_class = self._index()
+            self._index()
         tag = tag and tag.lower()  # HTML element names, as parsel's CSS translator reads them
         if name is None:
             found = self._by_tag.get(tag, [])

@@ -20,9 +20,9 @@ and `spiders.saved_page` for `promowatch parse`.
 from __future__ import annotations
 
 from lxml import etree
+from parsel import Selector
 from parsel.selector import create_root_node
 from scrapy.http import HtmlResponse
-from parsel import Selector
 
 
 def page_selector(response: HtmlResponse) -> Selector:

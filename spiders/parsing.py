@@ -255,7 +255,10 @@ def text_of(sel, xpath: str = VISIBLE_TEXT) -> str:
         return clean(" ".join(sel.xpath(xpath).getall()))
     if skipped is not None:
         return text_skipping(sel, skipped)
-    found = [_compiled(xpath)(n.root) for n in nodes]
+    try:
+        found = [_compiled(xpath)(n.root) for n in nodes]
+    except etree.XPathError:  # e.g. parsel's EXSLT prefixes (re:, set:), which only parsel registers
+        return clean(" ".join(sel.xpath(xpath).getall()))
     if not all(isinstance(r, list) and all(isinstance(t, str) for t in r) for r in found):
         return clean(" ".join(sel.xpath(xpath).getall()))  # a number, elements: parsel's serialisation
     return clean(" ".join(t for r in found for t in r))

@@ -56,7 +56,8 @@ def test_text_of_walk_matches_its_xpath(card, xpath):
 
 
 @pytest.mark.parametrize("xpath", ["./strong//text()", ".//del//text() | .//s//text()", "(.//h3|.//h2)[1]//text()",
-                                   ".//a/@href", "string()", "count(.//li)", ".//li", ".//comment()", ".//missing"])
+                                   ".//a/@href", "string()", "count(.//li)", ".//li", ".//comment()", ".//missing",
+                                   ".//li[re:test(@class, 'o.d')]//text()"])
 def test_text_of_other_xpaths_matches_parsel(card, xpath):
     """Compiled on the lxml nodes: text and attribute results joined directly, anything else as parsel has it."""
     for sel in (card, card.css(".price"), card.css(".f"), card.css(".cta::attr(href)")):
