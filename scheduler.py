@@ -27,6 +27,7 @@ One scheduler process at a time (APScheduler 3 job stores are not shareable anyw
 it cleanly: no new jobs, running crawls finish within `[service] shutdown_grace` or are recorded as
 interrupted, then the scheduler waits for its job threads.
 """
+
 from __future__ import annotations
 
 import logging
@@ -50,12 +51,14 @@ log = logging.getLogger("promowatch.scheduler")
 
 # ============================================================================================ schedules
 
+
 def crawl_trigger(schedule: OperatorSchedule, tz: str, start_date: datetime | None = None, jitter: bool = True):
     jit = (schedule.jitter or None) if jitter else None
     if schedule.cron:
         minute, hour, day, month, dow = schedule.cron.split()
-        return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=dow, timezone=ZoneInfo(tz),
-                           jitter=jit)
+        return CronTrigger(
+            minute=minute, hour=hour, day=day, month=month, day_of_week=dow, timezone=ZoneInfo(tz), jitter=jit
+        )
     return IntervalTrigger(seconds=schedule.interval, start_date=start_date, timezone=ZoneInfo(tz), jitter=jit)
 
 
@@ -76,16 +79,20 @@ def _started(last: dict | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def crawl_spec(schedule: OperatorSchedule, config: ServiceConfig, last: dict | None, now: datetime,
-               rng=random, jitter: bool = True) -> JobSpec:
+def crawl_spec(
+    schedule: OperatorSchedule, config: ServiceConfig, last: dict | None, now: datetime, rng=random, jitter: bool = True
+) -> JobSpec:
     """The crawl job of one operator: its trigger and its first run, from its last stored crawl."""
     previous = _started(last)
     spread = config.startup_spread if jitter else 0.0
     if schedule.cron:
         trigger = crawl_trigger(schedule, config.timezone, jitter=jitter)
         due = trigger.get_next_fire_time(None, previous) if previous else now
-        first = now + timedelta(seconds=rng.uniform(0, spread)) if due is None or due <= now else \
-            trigger.get_next_fire_time(None, now)
+        first = (
+            now + timedelta(seconds=rng.uniform(0, spread))
+            if due is None or due <= now
+            else trigger.get_next_fire_time(None, now)
+        )
     else:
         due = previous + timedelta(seconds=schedule.interval) if previous else now
         if due <= now:
@@ -93,29 +100,56 @@ def crawl_spec(schedule: OperatorSchedule, config: ServiceConfig, last: dict | N
         else:
             first = due + timedelta(seconds=rng.uniform(0, schedule.jitter) if jitter else 0)
         trigger = crawl_trigger(schedule, config.timezone, start_date=first, jitter=jitter)
-    return JobSpec(f"crawl:{schedule.operator}", trigger, first, "crawl", schedule.operator,
-                   f"{schedule.describe()}, jitter {schedule.jitter:g} s")
+    return JobSpec(
+        f"crawl:{schedule.operator}",
+        trigger,
+        first,
+        "crawl",
+        schedule.operator,
+        f"{schedule.describe()}, jitter {schedule.jitter:g} s",
+    )
 
 
-def job_specs(config: ServiceConfig, last: dict[str, dict], now: datetime | None = None, rng=random,
-              sender_available: bool = True, jitter: bool = True) -> list[JobSpec]:
+def job_specs(
+    config: ServiceConfig,
+    last: dict[str, dict],
+    now: datetime | None = None,
+    rng=random,
+    sender_available: bool = True,
+    jitter: bool = True,
+) -> list[JobSpec]:
     """Every job of the service, not started: crawl jobs of the enabled operators, sender, health."""
     now = now or datetime.now(timezone.utc)
     specs = [crawl_spec(config.schedules[op], config, last.get(op), now, rng, jitter) for op in config.operators]
     tz = ZoneInfo(config.timezone)
     if config.sender.enabled and sender_available:
-        specs.append(JobSpec("send", IntervalTrigger(seconds=config.sender.interval, timezone=tz), now, "send",
-                             describe=f"every {config.sender.interval:g} s"))
-    specs.append(JobSpec("health", IntervalTrigger(seconds=config.health.interval, timezone=tz), now, "health",
-                         describe=f"every {config.health.interval:g} s, threshold {config.health.threshold}"))
+        specs.append(
+            JobSpec(
+                "send",
+                IntervalTrigger(seconds=config.sender.interval, timezone=tz),
+                now,
+                "send",
+                describe=f"every {config.sender.interval:g} s",
+            )
+        )
+    specs.append(
+        JobSpec(
+            "health",
+            IntervalTrigger(seconds=config.health.interval, timezone=tz),
+            now,
+            "health",
+            describe=f"every {config.health.interval:g} s, threshold {config.health.threshold}",
+        )
+    )
     return specs
 
 
 def next_runs(config: ServiceConfig, last: dict[str, dict], now: datetime | None = None) -> dict[str, datetime]:
     """When each operator's next crawl is due by the config and its last crawl (jitter left out)."""
     now = now or datetime.now(timezone.utc)
-    return {spec.operator: spec.next_run_time for spec in job_specs(config, last, now, jitter=False)
-            if spec.kind == "crawl"}
+    return {
+        spec.operator: spec.next_run_time for spec in job_specs(config, last, now, jitter=False) if spec.kind == "crawl"
+    }
 
 
 def sender_installed() -> bool:
@@ -134,9 +168,11 @@ def sender_installed() -> bool:
 
 # ============================================================================================ the service
 
+
 @dataclass
 class CycleReport:
     """One full cycle (`promowatch run --once`)."""
+
     crawls: list = field(default_factory=list)  # CrawlOutcome
     send: dict | None = None  # the sender's counts; None when it did not run
     sender_available: bool = True
@@ -150,8 +186,13 @@ class CycleReport:
         return bool(self.crawls) and crawls_ok and send_ok and health_ok
 
     def as_dict(self) -> dict:
-        return {"ok": self.ok, "crawls": [c.as_dict() for c in self.crawls], "notifications": self.send,
-                "sender_available": self.sender_available, "health": list(self.health)}
+        return {
+            "ok": self.ok,
+            "crawls": [c.as_dict() for c in self.crawls],
+            "notifications": self.send,
+            "sender_available": self.sender_available,
+            "health": list(self.health),
+        }
 
 
 class Service:
@@ -159,15 +200,17 @@ class Service:
     imported here: crawls, sending, health checks and the last crawls all run in the worker
     (`CrawlWorker.call`), so the long-running process holds only APScheduler and the worker's handle."""
 
-    def __init__(self, config: ServiceConfig, *, database_url: str | None = None, fixtures_dir: str | None = None,
-                 worker=None):
+    def __init__(
+        self, config: ServiceConfig, *, database_url: str | None = None, fixtures_dir: str | None = None, worker=None
+    ):
         from promowatch.crawl_worker import CrawlWorker
 
         self.config = config
         self.database_url = database_url
         # offline when asked (CLI), configured ([service] fixtures_dir) or set in the environment, as for `crawl`
-        self.fixtures_dir = str(fixtures_dir or config.fixtures_dir or os.environ.get("PROMOWATCH_FIXTURES_DIR") or "") \
-            or None
+        self.fixtures_dir = (
+            str(fixtures_dir or config.fixtures_dir or os.environ.get("PROMOWATCH_FIXTURES_DIR") or "") or None
+        )
         self.worker = worker or CrawlWorker.from_config(config, database_url, self.fixtures_dir)
         self.scheduler: BackgroundScheduler | None = None
         self.sender_available = sender_installed()  # and config.sender.enabled says whether it runs
@@ -197,8 +240,13 @@ class Service:
             return None
         s = self.config.sender
         try:
-            return self.worker.call("send", database_url=self.database_url, limit=s.batch,
-                                    concurrency=s.concurrency, max_attempts=s.max_attempts)
+            return self.worker.call(
+                "send",
+                database_url=self.database_url,
+                limit=s.batch,
+                concurrency=s.concurrency,
+                max_attempts=s.max_attempts,
+            )
         except WorkerStopped:
             return None
 
@@ -206,8 +254,13 @@ class Service:
         """The health check (in the worker): the alerts and recoveries it sent, as dicts."""
         h = self.config.health
         try:
-            return self.worker.call("health", operators=operators or self.config.operators, threshold=h.threshold,
-                                    channels=list(h.admin_channels), database_url=self.database_url)
+            return self.worker.call(
+                "health",
+                operators=operators or self.config.operators,
+                threshold=h.threshold,
+                channels=list(h.admin_channels),
+                database_url=self.database_url,
+            )
         except Exception:  # noqa: BLE001 — a health check must not take the crawl job down
             if not self._stopping.is_set():
                 log.exception("health check failed")
@@ -228,13 +281,26 @@ class Service:
         scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=len(config.operators) + 4)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": int(config.misfire_grace_time)},
-            timezone=ZoneInfo(config.timezone))
+            timezone=ZoneInfo(config.timezone),
+        )
         for spec in job_specs(config, last, now, sender_available=self.sender_available):
-            func, args = {"crawl": (self.crawl, (spec.operator,)), "send": (self.send, ()),
-                          "health": (self.check_health, ())}[spec.kind]
-            scheduler.add_job(func, spec.trigger, args=args, id=spec.id, name=f"{spec.id} ({spec.describe})",
-                              next_run_time=spec.next_run_time, replace_existing=True, max_instances=1,
-                              coalesce=True, misfire_grace_time=int(config.misfire_grace_time))
+            func, args = {
+                "crawl": (self.crawl, (spec.operator,)),
+                "send": (self.send, ()),
+                "health": (self.check_health, ()),
+            }[spec.kind]
+            scheduler.add_job(
+                func,
+                spec.trigger,
+                args=args,
+                id=spec.id,
+                name=f"{spec.id} ({spec.describe})",
+                next_run_time=spec.next_run_time,
+                replace_existing=True,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=int(config.misfire_grace_time),
+            )
         scheduler.add_listener(self._on_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         self.scheduler = scheduler
         return scheduler

@@ -29,6 +29,7 @@ every secret part of it. While a URL is in use, a logging filter on Apprise's an
 records too, so a DEBUG log of the process does not carry the secret either. The masking lives in
 alerts.masking; its names are re-exported here.
 """
+
 from __future__ import annotations
 
 import logging
@@ -42,7 +43,16 @@ from sqlalchemy import and_, or_, select, update
 from sqlmodel import Session
 
 from alerts.masking import (  # noqa: F401 - re-exported: alerts.deliver's names as before the split
-    _ANY_URL, _HEADER_ARG, _PART, _MaskingFilter, _masking, _raw_forms, _scheme_only, _secrets, mask_text, mask_url,
+    _ANY_URL,
+    _HEADER_ARG,
+    _PART,
+    _masking,
+    _MaskingFilter,
+    _raw_forms,
+    _scheme_only,
+    _secrets,
+    mask_text,
+    mask_url,
 )
 from storage.engine import get_engine
 from storage.models import Notification, OfferEvent, Subscription, SubscriptionChannel
@@ -63,6 +73,7 @@ _IN = 500  # ids per IN (...) list
 
 
 # --------------------------------------------------------------------------------------------- sending
+
 
 @dataclass
 class Outcome:
@@ -139,6 +150,7 @@ def deliver(url: str, title: str, body: str, masked: str | None = None) -> Outco
 
 # --------------------------------------------------------------------------------------------- the outbox
 
+
 @dataclass
 class _Job:
     id: int
@@ -189,8 +201,10 @@ def _lock_for_claim(query, engine):
 
 def _due(now: datetime, lease: timedelta):
     N = Notification
-    return or_(and_(N.status == "pending", N.due_at <= now),
-               and_(N.status == "sending", or_(N.claimed_at.is_(None), N.claimed_at <= now - lease)))
+    return or_(
+        and_(N.status == "pending", N.due_at <= now),
+        and_(N.status == "sending", or_(N.claimed_at.is_(None), N.claimed_at <= now - lease)),
+    )
 
 
 def claim_due(engine, now: datetime, limit: int, lease: timedelta = LEASE) -> tuple[list[int], int]:
@@ -209,8 +223,12 @@ def claim_due(engine, now: datetime, limit: int, lease: timedelta = LEASE) -> tu
             if not found:
                 return [], 0
             ids = [r.id for r in found]
-            moved = session.execute(update(N).where(N.id.in_(ids), due).values(status="sending", claimed_at=now)
-                                    .execution_options(synchronize_session=False)).rowcount
+            moved = session.execute(
+                update(N)
+                .where(N.id.in_(ids), due)
+                .values(status="sending", claimed_at=now)
+                .execution_options(synchronize_session=False)
+            ).rowcount
             if moved == len(ids):
                 return ids, sum(1 for r in found if r.status == "sending")
             session.rollback()  # another sender took some of them first: look again
@@ -221,7 +239,7 @@ def claim_due(engine, now: datetime, limit: int, lease: timedelta = LEASE) -> tu
 def _by_id(session: Session, model, ids) -> dict:
     ids, out = sorted(set(ids)), {}
     for start in range(0, len(ids), _IN):
-        chunk = ids[start:start + _IN]
+        chunk = ids[start : start + _IN]
         out.update((row.id, row) for row in session.execute(select(model).where(model.id.in_(chunk))).scalars())
     return out
 
@@ -249,8 +267,10 @@ def _prepare(engine, ids: list[int]) -> list[_Job]:
             job.events = [events[n.event_id]] if n.event_id in events else []
         else:
             job.digest = n.digest or "daily"
-            job.events = sorted((events[i] for i in dict.fromkeys(n.event_ids or []) if i in events),
-                                key=lambda e: (e["created_at"] or "", e["id"]))
+            job.events = sorted(
+                (events[i] for i in dict.fromkeys(n.event_ids or []) if i in events),
+                key=lambda e: (e["created_at"] or "", e["id"]),
+            )
         if not job.events:
             job.skip = "its event(s) no longer exist: not sent"
     return jobs
@@ -266,8 +286,9 @@ def _render_and_send(job: _Job) -> Outcome:
         else:
             message = render.render_event(job.events[0], job.lang, job.tz)
     except Exception as exc:  # a rendering bug: a failure of this row, retried (maybe after a fix)
-        return Outcome(False, mask_text(f"render failed: {type(exc).__name__}: {exc}", job.url,
-                                        job.masked)[:ERROR_CHARS])
+        return Outcome(
+            False, mask_text(f"render failed: {type(exc).__name__}: {exc}", job.url, job.masked)[:ERROR_CHARS]
+        )
     return deliver(job.url, message.title, message.body, job.masked)
 
 
@@ -283,8 +304,9 @@ def _record(engine, job: _Job, outcome: Outcome, at: datetime, max_attempts: int
         guard = and_(N.status == "sending", N.claimed_at == job.claimed_at)
     else:
         dead = outcome.permanent or attempts >= max_attempts
-        values = dict(status="dead" if dead else "pending", claimed_at=None, attempts=attempts,
-                      last_error=outcome.error)
+        values = dict(
+            status="dead" if dead else "pending", claimed_at=None, attempts=attempts, last_error=outcome.error
+        )
         if not dead:
             values["due_at"] = at + backoff(attempts)
         guard = and_(N.status == "sending", N.claimed_at == job.claimed_at)  # only the current claimer
@@ -292,8 +314,9 @@ def _record(engine, job: _Job, outcome: Outcome, at: datetime, max_attempts: int
         changed = conn.execute(update(N).where(N.id == job.id, guard).values(**values)).rowcount
     status = values["status"]
     if not changed:
-        log.warning("notification %s: result %s not recorded, the row was claimed again or already sent",
-                    job.id, status)
+        log.warning(
+            "notification %s: result %s not recorded, the row was claimed again or already sent", job.id, status
+        )
         status = "superseded"
     elif job.skip:
         report.skipped += 1
@@ -301,19 +324,37 @@ def _record(engine, job: _Job, outcome: Outcome, at: datetime, max_attempts: int
         report.sent += 1
     elif status == "dead":
         report.dead += 1
-        log.error("notification %s to %s is dead after %d attempt(s): %s", job.id, job.masked, attempts,
-                  outcome.error)
+        log.error("notification %s to %s is dead after %d attempt(s): %s", job.id, job.masked, attempts, outcome.error)
     else:
         report.failed += 1
-        log.warning("notification %s to %s failed (attempt %d, next at %s): %s", job.id, job.masked, attempts,
-                    values["due_at"].isoformat(timespec="seconds"), outcome.error)
-    report.rows.append({"id": job.id, "channel": job.masked, "status": status, "attempts": attempts,
-                        "due_at": values["due_at"].isoformat() if "due_at" in values else None,
-                        "error": values.get("last_error")})
+        log.warning(
+            "notification %s to %s failed (attempt %d, next at %s): %s",
+            job.id,
+            job.masked,
+            attempts,
+            values["due_at"].isoformat(timespec="seconds"),
+            outcome.error,
+        )
+    report.rows.append(
+        {
+            "id": job.id,
+            "channel": job.masked,
+            "status": status,
+            "attempts": attempts,
+            "due_at": values["due_at"].isoformat() if "due_at" in values else None,
+            "error": values.get("last_error"),
+        }
+    )
 
 
-def send_due(database_url: str | None = None, now: datetime | None = None, limit: int = 500, concurrency: int = 8,
-             max_attempts: int = MAX_ATTEMPTS, lease: timedelta = LEASE) -> SendReport:
+def send_due(
+    database_url: str | None = None,
+    now: datetime | None = None,
+    limit: int = 500,
+    concurrency: int = 8,
+    max_attempts: int = MAX_ATTEMPTS,
+    lease: timedelta = LEASE,
+) -> SendReport:
     """Claim the due outbox rows, send them (at most `concurrency` at a time), record each result."""
     started = time.perf_counter()
     engine = get_engine(database_url)
@@ -331,16 +372,24 @@ def send_due(database_url: str | None = None, now: datetime | None = None, limit
         if job.skip:
             _record(engine, job, Outcome(False), clock(), max_attempts, report)
     if ready:
-        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(ready))),
-                                thread_name_prefix="promowatch-send") as pool:
+        with ThreadPoolExecutor(
+            max_workers=max(1, min(concurrency, len(ready))), thread_name_prefix="promowatch-send"
+        ) as pool:
             futures = {pool.submit(_render_and_send, j): j for j in ready}
             for future in as_completed(futures):
                 _record(engine, futures[future], future.result(), clock(), max_attempts, report)
     report.rows.sort(key=lambda r: r["id"])
     report.seconds = time.perf_counter() - started
-    log.info("outbox: %d claimed (%d reclaimed), %d sent, %d failed, %d dead, %d skipped in %.2f s",
-             report.claimed, report.reclaimed, report.sent, report.failed, report.dead, report.skipped,
-             report.seconds)
+    log.info(
+        "outbox: %d claimed (%d reclaimed), %d sent, %d failed, %d dead, %d skipped in %.2f s",
+        report.claimed,
+        report.reclaimed,
+        report.sent,
+        report.failed,
+        report.dead,
+        report.skipped,
+        report.seconds,
+    )
     return report
 
 
@@ -355,12 +404,12 @@ def send_test(url: str, lang: str = "it") -> Outcome:
     return deliver(url, message.title, message.body, masked)
 
 
-def list_notifications(status: str | None = None, limit: int | None = 100,
-                       database_url: str | None = None) -> list[dict]:
+def list_notifications(
+    status: str | None = None, limit: int | None = 100, database_url: str | None = None
+) -> list[dict]:
     """Outbox rows, newest first, with the channel's masked URL (never the raw one)."""
     N, C = Notification, SubscriptionChannel
-    query = (select(N, C.url, C.service).join(C, C.id == N.channel_id, isouter=True)
-             .order_by(N.id.desc()))
+    query = select(N, C.url, C.service).join(C, C.id == N.channel_id, isouter=True).order_by(N.id.desc())
     if status:
         query = query.where(N.status == status)
     if limit:
@@ -370,10 +419,27 @@ def list_notifications(status: str | None = None, limit: int | None = 100,
         return _utc(moment).isoformat() if moment else None
 
     with Session(get_engine(database_url)) as session:
-        return [{"id": n.id, "subscription_id": n.subscription_id, "channel_id": n.channel_id,
-                 "channel": mask_url(url) if url else None, "service": service, "kind": n.kind, "operator": n.operator,
-                 "offer_key": n.offer_key, "event_id": n.event_id, "event_ids": list(n.event_ids or []),
-                 "digest": n.digest, "price_cents": n.price_cents, "status": n.status, "attempts": n.attempts,
-                 "created_at": iso(n.created_at), "due_at": iso(n.due_at), "claimed_at": iso(n.claimed_at),
-                 "sent_at": iso(n.sent_at), "last_error": n.last_error}
-                for n, url, service in session.execute(query)]
+        return [
+            {
+                "id": n.id,
+                "subscription_id": n.subscription_id,
+                "channel_id": n.channel_id,
+                "channel": mask_url(url) if url else None,
+                "service": service,
+                "kind": n.kind,
+                "operator": n.operator,
+                "offer_key": n.offer_key,
+                "event_id": n.event_id,
+                "event_ids": list(n.event_ids or []),
+                "digest": n.digest,
+                "price_cents": n.price_cents,
+                "status": n.status,
+                "attempts": n.attempts,
+                "created_at": iso(n.created_at),
+                "due_at": iso(n.due_at),
+                "claimed_at": iso(n.claimed_at),
+                "sent_at": iso(n.sent_at),
+                "last_error": n.last_error,
+            }
+            for n, url, service in session.execute(query)
+        ]

@@ -18,6 +18,7 @@ takes the slot before `expiring`, which then comes with the next crawl. `CrawlRu
 claimed first in the same transaction: a crawl already detected yields nothing again, and a failure
 rolls the claim back so `detect_pending` picks the crawl up, oldest first, before the next one.
 """
+
 from __future__ import annotations
 
 import logging
@@ -45,21 +46,43 @@ EXPIRING_DAYS = 3
 _RUN, _OFFER = CrawlRun.__table__, Offer.__table__
 # the steady path's statements, built once (SQLAlchemy Core): see _quiet
 _FACTS = select(_RUN.c.operator, _RUN.c.new_versions, _RUN.c.presence, _RUN.c.finished_at).where(
-    _RUN.c.id == bindparam("run"))
-_PENDING_OF = (select(_RUN.c.id).where(_RUN.c.operator == bindparam("operator"), _RUN.c.status == "healthy",
-                                       _RUN.c.detected_at.is_(None), _RUN.c.id < bindparam("run")).order_by(_RUN.c.id))
+    _RUN.c.id == bindparam("run")
+)
+_PENDING_OF = (
+    select(_RUN.c.id)
+    .where(
+        _RUN.c.operator == bindparam("operator"),
+        _RUN.c.status == "healthy",
+        _RUN.c.detected_at.is_(None),
+        _RUN.c.id < bindparam("run"),
+    )
+    .order_by(_RUN.c.id)
+)
 _LATEST = select(func.max(_RUN.c.id)).where(_RUN.c.operator == bindparam("operator"))
 _CURRENT = select(_OFFER.c.data).where(_OFFER.c.operator == bindparam("operator"), _OFFER.c.active.is_(True))
-_CLAIM = (update(_RUN).where(_RUN.c.id == bindparam("run"), _RUN.c.status == "healthy", _RUN.c.detected_at.is_(None))
-          .values(detected_at=bindparam("now")))
-_EARLIER = select(_RUN.c.id).where(_RUN.c.operator == bindparam("operator"), _RUN.c.status == "healthy",
-                                   _RUN.c.detected_at.is_not(None), _RUN.c.id < bindparam("run")).limit(1)
+_CLAIM = (
+    update(_RUN)
+    .where(_RUN.c.id == bindparam("run"), _RUN.c.status == "healthy", _RUN.c.detected_at.is_(None))
+    .values(detected_at=bindparam("now"))
+)
+_EARLIER = (
+    select(_RUN.c.id)
+    .where(
+        _RUN.c.operator == bindparam("operator"),
+        _RUN.c.status == "healthy",
+        _RUN.c.detected_at.is_not(None),
+        _RUN.c.id < bindparam("run"),
+    )
+    .limit(1)
+)
 
 
 def thresholds() -> dict:
     """removed_after / expiring_days from PROMOWATCH_REMOVED_AFTER / PROMOWATCH_EXPIRING_DAYS (else the defaults)."""
-    return {"removed_after": int(os.environ.get("PROMOWATCH_REMOVED_AFTER") or REMOVED_AFTER),
-            "expiring_days": int(os.environ.get("PROMOWATCH_EXPIRING_DAYS") or EXPIRING_DAYS)}
+    return {
+        "removed_after": int(os.environ.get("PROMOWATCH_REMOVED_AFTER") or REMOVED_AFTER),
+        "expiring_days": int(os.environ.get("PROMOWATCH_EXPIRING_DAYS") or EXPIRING_DAYS),
+    }
 
 
 def diff(before: dict, after: dict) -> dict:
@@ -67,8 +90,9 @@ def diff(before: dict, after: dict) -> dict:
     return {f: [before.get(f), after.get(f)] for f in COMPARED if before.get(f) != after.get(f)}
 
 
-def detect_crawl(run_id: int, database_url: str | None = None, removed_after: int = REMOVED_AFTER,
-                 expiring_days: int = EXPIRING_DAYS) -> list[dict]:
+def detect_crawl(
+    run_id: int, database_url: str | None = None, removed_after: int = REMOVED_AFTER, expiring_days: int = EXPIRING_DAYS
+) -> list[dict]:
     """Detect the operator's undetected earlier crawls (oldest first), then this one; the events created."""
     engine = get_engine(database_url)
     with engine.connect() as conn:
@@ -80,12 +104,18 @@ def detect_crawl(run_id: int, database_url: str | None = None, removed_after: in
     return events + _detect_one(engine, run_id, removed_after, expiring_days)
 
 
-def detect_pending(database_url: str | None = None, operator: str | None = None, before: int | None = None,
-                   removed_after: int = REMOVED_AFTER, expiring_days: int = EXPIRING_DAYS) -> list[dict]:
+def detect_pending(
+    database_url: str | None = None,
+    operator: str | None = None,
+    before: int | None = None,
+    removed_after: int = REMOVED_AFTER,
+    expiring_days: int = EXPIRING_DAYS,
+) -> list[dict]:
     """Detect every healthy crawl not detected yet (optionally of one operator, before a run id), oldest first."""
     engine = get_engine(database_url)
-    query = (select(CrawlRun.id).where(CrawlRun.status == "healthy", CrawlRun.detected_at.is_(None))
-             .order_by(CrawlRun.id))
+    query = (
+        select(CrawlRun.id).where(CrawlRun.status == "healthy", CrawlRun.detected_at.is_(None)).order_by(CrawlRun.id)
+    )
     if operator:
         query = query.where(CrawlRun.operator == operator)
     if before is not None:
@@ -163,30 +193,65 @@ def _events(session: Session, run: CrawlRun, now: datetime, removed_after: int, 
     back = {int(k): v for k, v in (presence.get("back") or {}).items()}
 
     # the version each offer had at this crawl, and the one before it for those this crawl changed
-    at_run = (select(func.max(OfferVersion.id)).where(OfferVersion.offer_id.in_(ids), OfferVersion.crawl_run_id <= run.id)
-              .group_by(OfferVersion.offer_id))
-    current = {v.offer_id: v for v in session.execute(select(OfferVersion).where(OfferVersion.id.in_(at_run))).scalars()}
+    at_run = (
+        select(func.max(OfferVersion.id))
+        .where(OfferVersion.offer_id.in_(ids), OfferVersion.crawl_run_id <= run.id)
+        .group_by(OfferVersion.offer_id)
+    )
+    current = {
+        v.offer_id: v for v in session.execute(select(OfferVersion).where(OfferVersion.id.in_(at_run))).scalars()
+    }
     changed = {oid: v for oid, v in current.items() if v.crawl_run_id == run.id}
-    prior = (select(func.max(OfferVersion.id)).where(OfferVersion.offer_id.in_(list(changed) or [-1]),
-                                                     OfferVersion.crawl_run_id < run.id)
-             .group_by(OfferVersion.offer_id))
-    previous = {v.offer_id: v for v in session.execute(select(OfferVersion).where(OfferVersion.id.in_(prior))).scalars()}
+    prior = (
+        select(func.max(OfferVersion.id))
+        .where(OfferVersion.offer_id.in_(list(changed) or [-1]), OfferVersion.crawl_run_id < run.id)
+        .group_by(OfferVersion.offer_id)
+    )
+    previous = {
+        v.offer_id: v for v in session.execute(select(OfferVersion).where(OfferVersion.id.in_(prior))).scalars()
+    }
     # each offer's last event before this crawl (is it currently removed?) and the versions already "expiring"
-    last_ids = (select(func.max(OfferEvent.id)).where(OfferEvent.offer_id.in_(ids), OfferEvent.crawl_run_id < run.id)
-                .group_by(OfferEvent.offer_id))
-    last_kind = dict(session.execute(select(OfferEvent.offer_id, OfferEvent.kind).where(OfferEvent.id.in_(last_ids))).all())
-    expiring_done = set(session.execute(select(OfferEvent.version_id).where(
-        OfferEvent.offer_id.in_(ids), OfferEvent.kind == "expiring")).scalars())
+    last_ids = (
+        select(func.max(OfferEvent.id))
+        .where(OfferEvent.offer_id.in_(ids), OfferEvent.crawl_run_id < run.id)
+        .group_by(OfferEvent.offer_id)
+    )
+    last_kind = dict(
+        session.execute(select(OfferEvent.offer_id, OfferEvent.kind).where(OfferEvent.id.in_(last_ids))).all()
+    )
+    expiring_done = set(
+        session.execute(
+            select(OfferEvent.version_id).where(OfferEvent.offer_id.in_(ids), OfferEvent.kind == "expiring")
+        ).scalars()
+    )
 
     day = _day_of(run.finished_at)
     events: list[OfferEvent] = []
 
-    def add(offer_id: int, kind: str, version: OfferVersion, before: int | None, after: int | None,
-            changes: dict | None = None) -> None:
+    def add(
+        offer_id: int,
+        kind: str,
+        version: OfferVersion,
+        before: int | None,
+        after: int | None,
+        changes: dict | None = None,
+    ) -> None:
         offer = offers[offer_id]
-        events.append(OfferEvent(crawl_run_id=run.id, offer_id=offer_id, operator=offer.operator,
-                                 offer_key=offer.offer_key, kind=kind, created_at=now, price_before=before,
-                                 price_after=after, changes=changes or {}, item=version.data, version_id=version.id))
+        events.append(
+            OfferEvent(
+                crawl_run_id=run.id,
+                offer_id=offer_id,
+                operator=offer.operator,
+                offer_key=offer.offer_key,
+                kind=kind,
+                created_at=now,
+                price_before=before,
+                price_after=after,
+                changes=changes or {},
+                item=version.data,
+                version_id=version.id,
+            )
+        )
 
     for offer_id, version in current.items():
         offer = offers[offer_id]

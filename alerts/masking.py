@@ -7,6 +7,7 @@ too); `mask_text` replaces the raw URL and every secret part of it (`_secrets`) 
 use, `_masking` (a logging filter on Apprise's and urllib3's loggers) masks their records too, so a DEBUG log
 of the process does not carry the secret either. alerts.deliver re-exports these names.
 """
+
 from __future__ import annotations
 
 import logging
@@ -102,8 +103,9 @@ class _MaskingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a malformed record: let logging report it as usual
             return True
-        exc_text = record.exc_text or (logging.Formatter().formatException(record.exc_info)
-                                       if record.exc_info else None)
+        exc_text = record.exc_text or (
+            logging.Formatter().formatException(record.exc_info) if record.exc_info else None
+        )
         nested = getattr(self._busy, "on", False)
         self._busy.on = True
         try:

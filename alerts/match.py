@@ -16,6 +16,7 @@ module imports them, they never import it):
   - `alerts.outbox`: what is written (debounce, quiet hours, digest rows, batched Notification inserts).
 Their names stay importable from here, as before the split.
 """
+
 from __future__ import annotations
 
 import gc
@@ -113,12 +114,19 @@ __all__ = [
 
 # --- the definition, one pair at a time ---------------------------------------------------------------------
 
+
 def subscription_filter(sub: Mapping) -> OfferFilter:
     """The offer filter of a subscription (a mapping with the Subscription columns)."""
-    return OfferFilter(operators=set(sub.get("operators") or ()), plan_types=set(sub.get("plan_types") or ()),
-                       max_price_cents=sub.get("max_price_cents"), min_gb=sub.get("min_gb"),
-                       only_5g=bool(sub.get("only_5g")), origin=sub.get("origin"),
-                       max_eur_per_gb_cents=sub.get("max_eur_per_gb_cents"), max_year_cents=sub.get("max_year_cents"))
+    return OfferFilter(
+        operators=set(sub.get("operators") or ()),
+        plan_types=set(sub.get("plan_types") or ()),
+        max_price_cents=sub.get("max_price_cents"),
+        min_gb=sub.get("min_gb"),
+        only_5g=bool(sub.get("only_5g")),
+        origin=sub.get("origin"),
+        max_eur_per_gb_cents=sub.get("max_eur_per_gb_cents"),
+        max_year_cents=sub.get("max_year_cents"),
+    )
 
 
 def subscription_matches(sub: Mapping, kind: str, item: dict) -> bool:
@@ -128,6 +136,7 @@ def subscription_matches(sub: Mapping, kind: str, item: dict) -> bool:
 
 
 # --- the entry point -----------------------------------------------------------------------------------------
+
 
 @contextmanager
 def gc_paused():

@@ -17,6 +17,7 @@ What is written (design: alerts contract):
 Inserts are batched (one executemany per kind of row), digest appends one executemany UPDATE by primary key.
 A failure raises: the caller's transaction then writes neither the events nor their notifications.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -106,11 +107,10 @@ def schedule(sub: Mapping, now: datetime) -> tuple[str | None, datetime]:
 # --- the database side ----------------------------------------------------------------------------------------
 def _chunks(values: Sequence, size: int = CHUNK):
     for i in range(0, len(values), size):
-        yield values[i:i + size]
+        yield values[i : i + size]
 
 
-def _last_alerts(session: Session, sub_ids: list[int], operators: list[str], keys: set[str],
-                 cutoff: datetime) -> dict:
+def _last_alerts(session: Session, sub_ids: list[int], operators: list[str], keys: set[str], cutoff: datetime) -> dict:
     """(subscription id, operator, offer_key, kind) -> (alerted at, price) of the latest alert since `cutoff`."""
     last: dict = {}
 
@@ -121,23 +121,41 @@ def _last_alerts(session: Session, sub_ids: list[int], operators: list[str], key
 
     digest_events: dict[int, set[int]] = defaultdict(set)
     for chunk in _chunks(sub_ids):
-        single = select(Notification.subscription_id, Notification.operator, Notification.offer_key,
-                        Notification.kind, Notification.price_cents, Notification.created_at).where(
-            Notification.subscription_id.in_(chunk), Notification.operator.in_(operators),
-            Notification.event_id.is_not(None), Notification.created_at >= cutoff)
+        single = select(
+            Notification.subscription_id,
+            Notification.operator,
+            Notification.offer_key,
+            Notification.kind,
+            Notification.price_cents,
+            Notification.created_at,
+        ).where(
+            Notification.subscription_id.in_(chunk),
+            Notification.operator.in_(operators),
+            Notification.event_id.is_not(None),
+            Notification.created_at >= cutoff,
+        )
         for sid, op, key, kind, price, at in session.execute(single):
             if key in keys:
                 note((sid, op, key, kind), at, price)
         digests = select(Notification.subscription_id, Notification.event_ids).where(
-            Notification.subscription_id.in_(chunk), Notification.digest.is_not(None), Notification.due_at >= cutoff)
+            Notification.subscription_id.in_(chunk), Notification.digest.is_not(None), Notification.due_at >= cutoff
+        )
         for sid, ids in session.execute(digests):
             for eid in ids or ():
                 digest_events[eid].add(sid)
     if digest_events:
         for chunk in _chunks(sorted(digest_events)):
-            rows = session.execute(select(OfferEvent.id, OfferEvent.operator, OfferEvent.offer_key, OfferEvent.kind,
-                                          OfferEvent.price_before, OfferEvent.price_after, OfferEvent.created_at)
-                                   .where(OfferEvent.id.in_(chunk), OfferEvent.created_at >= cutoff))
+            rows = session.execute(
+                select(
+                    OfferEvent.id,
+                    OfferEvent.operator,
+                    OfferEvent.offer_key,
+                    OfferEvent.kind,
+                    OfferEvent.price_before,
+                    OfferEvent.price_after,
+                    OfferEvent.created_at,
+                ).where(OfferEvent.id.in_(chunk), OfferEvent.created_at >= cutoff)
+            )
             for eid, op, key, kind, before, after, at in rows:
                 if key in keys:
                     for sid in digest_events[eid]:
@@ -151,16 +169,18 @@ def _settings(session: Session, sub_ids: list[int]) -> dict[int, dict]:
     cols = [getattr(Subscription, c) for c in SCHEDULE]
     for chunk in _chunks(sub_ids):
         for sid, *values in session.execute(select(Subscription.id, *cols).where(Subscription.id.in_(chunk))):
-            out[sid] = dict(zip(SCHEDULE, values))
+            out[sid] = dict(zip(SCHEDULE, values, strict=False))
     return out
 
 
 def _channels(session: Session, sub_ids: list[int]) -> dict[int, list[int]]:
     out: dict[int, list[int]] = defaultdict(list)
     for chunk in _chunks(sub_ids):
-        rows = session.execute(select(SubscriptionChannel.subscription_id, SubscriptionChannel.id)
-                               .where(SubscriptionChannel.subscription_id.in_(chunk))
-                               .order_by(SubscriptionChannel.id))
+        rows = session.execute(
+            select(SubscriptionChannel.subscription_id, SubscriptionChannel.id)
+            .where(SubscriptionChannel.subscription_id.in_(chunk))
+            .order_by(SubscriptionChannel.id)
+        )
         for sid, cid in rows:
             out[sid].append(cid)
     return out
@@ -178,8 +198,9 @@ class Queued:
         return self.rows + self.digest_appends
 
 
-def queue(session: Session, events: Sequence, matches: Sequence[Sequence[int]], subs: Subscriptions,
-          now: datetime) -> Queued:
+def queue(
+    session: Session, events: Sequence, matches: Sequence[Sequence[int]], subs: Subscriptions, now: datetime
+) -> Queued:
     """Write the outbox rows for `matches` (per event, positions into `subs`), after debounce."""
     now = _utc(now)
     result = Queued()
@@ -189,16 +210,26 @@ def queue(session: Session, events: Sequence, matches: Sequence[Sequence[int]], 
     ids = subs.ids
     sub_ids = [ids[p] for p in matched]
     settings = _settings(session, sub_ids)
-    last = _last_alerts(session, sub_ids, sorted({e.operator for e in events}), {e.offer_key for e in events},
-                        now - timedelta(hours=max(s["rearm_hours"] for s in settings.values())))
+    last = _last_alerts(
+        session,
+        sub_ids,
+        sorted({e.operator for e in events}),
+        {e.offer_key for e in events},
+        now - timedelta(hours=max(s["rearm_hours"] for s in settings.values())),
+    )
     channels = _channels(session, sub_ids)
     rearm = {sid: timedelta(hours=s["rearm_hours"]) for sid, s in settings.items()}
     plans: dict[int, tuple] = {}
     singles: list[dict] = []
     to_digest: dict[tuple[int, str], tuple[datetime, list[int]]] = {}  # (subscription id, key) -> (due, event ids)
-    for event, positions in zip(events, matches):
-        price, operator, offer_key, kind, event_id = (event_price(event.item), event.operator, event.offer_key,
-                                                      event.kind, event.id)
+    for event, positions in zip(events, matches, strict=False):
+        price, operator, offer_key, kind, event_id = (
+            event_price(event.item),
+            event.operator,
+            event.offer_key,
+            event.kind,
+            event.id,
+        )
         for p in positions:
             sid = ids[p]
             debounce_key = (sid, operator, offer_key, kind)
@@ -212,9 +243,20 @@ def queue(session: Session, events: Sequence, matches: Sequence[Sequence[int]], 
                 plan = plans[sid] = schedule(settings[sid], now)
             key, due = plan
             if key is None:
-                singles.extend({"subscription_id": sid, "channel_id": cid, "event_id": event_id, "operator": operator,
-                                "offer_key": offer_key, "kind": kind, "price_cents": price, "created_at": now,
-                                "due_at": due} for cid in channels.get(sid, ()))
+                singles.extend(
+                    {
+                        "subscription_id": sid,
+                        "channel_id": cid,
+                        "event_id": event_id,
+                        "operator": operator,
+                        "offer_key": offer_key,
+                        "kind": kind,
+                        "price_cents": price,
+                        "created_at": now,
+                        "due_at": due,
+                    }
+                    for cid in channels.get(sid, ())
+                )
             else:
                 to_digest.setdefault((sid, key), (due, []))[1].append(event_id)
     if singles:
@@ -228,21 +270,32 @@ def queue(session: Session, events: Sequence, matches: Sequence[Sequence[int]], 
 def _new_rows():
     """INSERT of pending single-event rows; the columns every new row has alike are SQL literals, not parameters
     processed once per row."""
-    return Notification.__table__.insert().values(event_ids=literal_column("'[]'"), status=literal_column("'pending'"),
-                                                  attempts=literal_column("0"))
+    return Notification.__table__.insert().values(
+        event_ids=literal_column("'[]'"), status=literal_column("'pending'"), attempts=literal_column("0")
+    )
 
 
-def _append_to_digests(session: Session, wanted: dict, channels: dict[int, list[int]], now: datetime,
-                       result: Queued) -> None:
+def _append_to_digests(
+    session: Session, wanted: dict, channels: dict[int, list[int]], now: datetime, result: Queued
+) -> None:
     sub_ids = sorted({sid for sid, _ in wanted})
     keys = sorted({key for _, key in wanted})
     open_rows: dict[tuple[int, str], dict[int, tuple[int, list]]] = defaultdict(dict)
     for chunk in _chunks(sub_ids):
-        rows = session.execute(select(Notification.id, Notification.subscription_id, Notification.channel_id,
-                                      Notification.digest, Notification.event_ids)
-                               .where(Notification.subscription_id.in_(chunk), Notification.digest.in_(keys),
-                                      Notification.status == "pending")
-                               .order_by(Notification.id).with_for_update())
+        rows = session.execute(
+            select(
+                Notification.id,
+                Notification.subscription_id,
+                Notification.channel_id,
+                Notification.digest,
+                Notification.event_ids,
+            )
+            .where(
+                Notification.subscription_id.in_(chunk), Notification.digest.in_(keys), Notification.status == "pending"
+            )
+            .order_by(Notification.id)
+            .with_for_update()
+        )
         for nid, sid, cid, key, ids in rows:
             open_rows[(sid, key)].setdefault(cid, (nid, list(ids or ())))
     updates, inserts = [], []
@@ -256,14 +309,27 @@ def _append_to_digests(session: Session, wanted: dict, channels: dict[int, list[
                 updates.append({"nid": nid, "ids": ids + new})
                 result.digest_appends += len(new)
             else:
-                inserts.append({"subscription_id": sid, "channel_id": cid, "event_id": None, "event_ids": event_ids,
-                                "digest": key, "operator": None, "offer_key": None, "kind": None, "price_cents": None,
-                                "status": "pending", "created_at": now, "due_at": due, "attempts": 0})
+                inserts.append(
+                    {
+                        "subscription_id": sid,
+                        "channel_id": cid,
+                        "event_id": None,
+                        "event_ids": event_ids,
+                        "digest": key,
+                        "operator": None,
+                        "offer_key": None,
+                        "kind": None,
+                        "price_cents": None,
+                        "status": "pending",
+                        "created_at": now,
+                        "due_at": due,
+                        "attempts": 0,
+                    }
+                )
                 result.digest_rows += 1
                 result.digest_appends += len(event_ids)
     table = Notification.__table__
     if updates:
-        session.execute(update(table).where(table.c.id == bindparam("nid")).values(event_ids=bindparam("ids")),
-                        updates)
+        session.execute(update(table).where(table.c.id == bindparam("nid")).values(event_ids=bindparam("ids")), updates)
     if inserts:
         session.execute(table.insert(), inserts)

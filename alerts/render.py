@@ -20,6 +20,7 @@ Rules of the output:
   so a bad `Subscription.lang` never keeps a notification from going out; regional forms are understood
   ("en-GB", "zh_CN", "it_IT" -> en, zh, it). An unknown time zone falls back to Europe/Rome likewise.
 """
+
 from __future__ import annotations
 
 import logging
@@ -61,6 +62,7 @@ class Message:
 
 # ---------------------------------------------------------------- language, time zone, operator names
 
+
 def resolve_lang(lang: str | None) -> str:
     """One of LANGS: "en-GB"/"zh_CN"/"IT" are understood; anything else is Italian (logged)."""
     code = re.split(r"[-_]", (lang or "").strip().lower(), maxsplit=1)[0]
@@ -82,6 +84,7 @@ def _zone(tz: str | None) -> ZoneInfo:
 def _operator_names() -> dict[str, str]:
     try:
         from promowatch.operator_facts import load
+
         return {op: entry["name"] for op, entry in load().items()}
     except Exception:  # noqa: BLE001 — a broken facts file must not stop messages: slugs then
         log.exception("operator facts unreadable; operator names fall back to slugs")
@@ -102,6 +105,7 @@ def display_name(operator: str, name: str) -> str:
 
 
 # ---------------------------------------------------------------- Babel formatting, bound to a locale
+
 
 def _as_date(value) -> date | None:
     if value is None or value == "":
@@ -144,8 +148,16 @@ def _filters(locale: str) -> dict:
     def oplist(slugs, style: str = "standard") -> str:
         return format_list(opnames(slugs), style=style, locale=locale)
 
-    return {"money": money, "num": num, "longdate": longdate, "shortdate": shortdate, "hm": hm,
-            "opnames": opnames, "oplist": oplist, "lcfirst": lcfirst}
+    return {
+        "money": money,
+        "num": num,
+        "longdate": longdate,
+        "shortdate": shortdate,
+        "hm": hm,
+        "opnames": opnames,
+        "oplist": oplist,
+        "lcfirst": lcfirst,
+    }
 
 
 def lcfirst(text: str) -> str:
@@ -155,8 +167,15 @@ def lcfirst(text: str) -> str:
 
 @cache
 def _env(lang: str) -> Environment:
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES / lang)), autoescape=False, undefined=StrictUndefined,
-                      extensions=["jinja2.ext.do"], trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES / lang)),
+        autoescape=False,
+        undefined=StrictUndefined,
+        extensions=["jinja2.ext.do"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
     env.filters.update(_filters(LOCALES[lang]))
     env.globals["opname"] = operator_name
     return env
@@ -183,11 +202,11 @@ def _one_line(text: str) -> str:
 
 
 def _title(line: str) -> str:
-    return line if len(line) <= MAX_TITLE else line[:MAX_TITLE - 1].rstrip() + "…"
+    return line if len(line) <= MAX_TITLE else line[: MAX_TITLE - 1].rstrip() + "…"
 
 
 def _short(text: str, limit: int = MAX_TITLE_NAME) -> str:
-    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 #: Chinese text puts a space between a Han character and a euro amount ("现价 €7.99", "便宜了 €2.00")
@@ -204,6 +223,7 @@ def _render(lang: str, template: str, context: dict) -> Message:
 
 # ---------------------------------------------------------------- events as template facts
 
+
 def _field_order(field: str) -> tuple[int, str]:
     return (FIELDS.index(field) if field in FIELDS else len(FIELDS), field)
 
@@ -212,6 +232,7 @@ def event_view(event, zone: ZoneInfo) -> dict:
     """The facts a template writes about one event (all keys always present); an OfferEvent row works too."""
     if not isinstance(event, dict):
         from storage.repository import event_dict
+
         event = event_dict(event)
     item = {**DEFAULTS, **(event.get("item") or {})}
     operator = event.get("operator") or item.get("operator") or ""
@@ -225,18 +246,33 @@ def event_view(event, zone: ZoneInfo) -> dict:
     days_left = None
     if promo_until is not None and detected is not None and (promo_until - detected.date()).days >= 0:
         days_left = (promo_until - detected.date()).days
-    changes = [{"field": f, "before": pair[0], "after": pair[1]}
-               for f, pair in sorted((event.get("changes") or {}).items(), key=lambda kv: _field_order(kv[0]))
-               if f != "price_cents"]
+    changes = [
+        {"field": f, "before": pair[0], "after": pair[1]}
+        for f, pair in sorted((event.get("changes") or {}).items(), key=lambda kv: _field_order(kv[0]))
+        if f != "price_cents"
+    ]
     name = display_name(operator, offer_name)
-    return {"kind": kind, "operator": operator, "op_name": operator_name(operator), "offer_name": offer_name,
-            "name": name, "title_name": _short(name), "item": item, "url": item.get("url") or "",
-            "price": price, "old_price": old_price,
-            "difference": abs(after - before) if old_price is not None else None,
-            "changes": changes, "detected": detected, "promo_until": promo_until, "days_left": days_left}
+    return {
+        "kind": kind,
+        "operator": operator,
+        "op_name": operator_name(operator),
+        "offer_name": offer_name,
+        "name": name,
+        "title_name": _short(name),
+        "item": item,
+        "url": item.get("url") or "",
+        "price": price,
+        "old_price": old_price,
+        "difference": abs(after - before) if old_price is not None else None,
+        "changes": changes,
+        "detected": detected,
+        "promo_until": promo_until,
+        "days_left": days_left,
+    }
 
 
 # ---------------------------------------------------------------- the API
+
 
 def render_event(event: dict, lang: str, tz: str = DEFAULT_TZ) -> Message:
     """One event (a `storage.repository.event_dict`) as a message in `lang`, times in `tz`."""
@@ -264,8 +300,15 @@ def _period(period: str | None) -> tuple[str, date | None]:
     return word.strip().lower(), day
 
 
-def render_digest(events: list[dict], lang: str, tz: str = DEFAULT_TZ, period: str = "daily", *,
-                  group_by: str = "operator", max_events: int = 100) -> Message:
+def render_digest(
+    events: list[dict],
+    lang: str,
+    tz: str = DEFAULT_TZ,
+    period: str = "daily",
+    *,
+    group_by: str = "operator",
+    max_events: int = 100,
+) -> Message:
     """Many events as one message: grouped by operator (or by kind), with the count in the title.
 
     `period` is "daily" / "weekly", optionally with the digest's day ("daily:2026-12-02", the `digest` key of
@@ -286,19 +329,39 @@ def render_digest(events: list[dict], lang: str, tz: str = DEFAULT_TZ, period: s
         groups.setdefault(view["op_name"] if group_by == "operator" else view["kind"], []).append(view)
     ordered = sorted(groups.items(), key=lambda kv: kv[0].lower()) if group_by == "operator" else list(groups.items())
     word, day = _period(period)
-    context = {"count": len(views), "counts": counts, "group_by": group_by, "period": word, "period_day": day,
-               "groups": [{"key": key, "events": evs} for key, evs in ordered], "more": more}
+    context = {
+        "count": len(views),
+        "counts": counts,
+        "group_by": group_by,
+        "period": word,
+        "period_day": day,
+        "groups": [{"key": key, "events": evs} for key, evs in ordered],
+        "more": more,
+    }
     message = _render(lang, "digest.txt.j2", context)
     return Message(_title(message.title), message.body)
 
 
 #: what a test notification shows as an example of an alert
 SAMPLE_EVENT = {
-    "kind": "price_drop", "operator": "ho", "offer_key": "ho-180-giga", "price_before": 999, "price_after": 799,
-    "changes": {}, "created_at": None,
-    "item": {"operator": "ho", "offer_key": "ho-180-giga", "name": "ho. 180 Giga", "plan_type": "prepaid",
-             "url": "https://www.ho-mobile.it/", "price_cents": 799, "period_days": 30, "data_gb": 180.0,
-             "data_5g": True},
+    "kind": "price_drop",
+    "operator": "ho",
+    "offer_key": "ho-180-giga",
+    "price_before": 999,
+    "price_after": 799,
+    "changes": {},
+    "created_at": None,
+    "item": {
+        "operator": "ho",
+        "offer_key": "ho-180-giga",
+        "name": "ho. 180 Giga",
+        "plan_type": "prepaid",
+        "url": "https://www.ho-mobile.it/",
+        "price_cents": 799,
+        "period_days": 30,
+        "data_gb": 180.0,
+        "data_5g": True,
+    },
 }
 
 

@@ -19,6 +19,7 @@ over subscription x event pairs. The subscriptions are read with one SELECT of t
 straight from the DBAPI cursor); the scheduling columns are read afterwards for the matched ones only
 (`alerts.outbox`). Measured in benchmarks/bench_match.py.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,18 @@ from storage.models import Subscription
 from storage.offer_query import can_take_from, comparable_gb, eur_per_gb_cents, twelve_month_cents
 
 #: the subscription columns the index is built from (read for every active subscription)
-FILTERS = ("id", "operators", "plan_types", "kinds", "max_price_cents", "min_gb", "only_5g", "origin",
-           "max_eur_per_gb_cents", "max_year_cents")
+FILTERS = (
+    "id",
+    "operators",
+    "plan_types",
+    "kinds",
+    "max_price_cents",
+    "min_gb",
+    "only_5g",
+    "origin",
+    "max_eur_per_gb_cents",
+    "max_year_cents",
+)
 _LISTS = ("operators", "plan_types", "kinds")
 
 
@@ -193,14 +204,23 @@ class SubscriptionIndex:
                     if can_take_from(item, o):
                         origin |= mask
                 origin_cache[who] = origin
-            mask = (self.kinds(kind) & self.operators(item["operator"]) & self.plan_types(item["plan_type"]) & origin
-                    & (self.everyone if item.get("data_5g") else self.not_5g) & price[item["price_cents"]]
-                    & gb[comparable_gb(item)] & per_gb[eur_per_gb_cents(item)] & year[twelve_month_cents(item)])
+            mask = (
+                self.kinds(kind)
+                & self.operators(item["operator"])
+                & self.plan_types(item["plan_type"])
+                & origin
+                & (self.everyone if item.get("data_5g") else self.not_5g)
+                & price[item["price_cents"]]
+                & gb[comparable_gb(item)]
+                & per_gb[eur_per_gb_cents(item)]
+                & year[twelve_month_cents(item)]
+            )
             out.append(_positions(mask, self.nbits))
         return out
 
 
 # --- reading the subscriptions --------------------------------------------------------------------------------
+
 
 def load_subscriptions(session: Session) -> Subscriptions:
     """The active subscriptions' filter columns: one SELECT, rows straight from the DBAPI cursor (no ORM objects,
@@ -214,7 +234,7 @@ def load_subscriptions(session: Session) -> Subscriptions:
         rows = cursor.fetchall()
     finally:
         cursor.close()
-    columns = dict(zip(FILTERS, zip(*rows))) if rows else {c: () for c in FILTERS}
+    columns = dict(zip(FILTERS, zip(*rows, strict=False), strict=False)) if rows else {c: () for c in FILTERS}
     for c in _LISTS:  # JSON text (SQLite) stays text; drivers that decode JSON give lists: made hashable
         if columns[c] and not isinstance(columns[c][0], str):
             columns[c] = [tuple(v or ()) for v in columns[c]]

@@ -4,6 +4,7 @@ Each phase runs in its own child process so its peak RSS is its own. Then the wa
 one whole `promowatch crawl --offline` process beside the import floor (`import scrapy, sqlmodel`).
 Run: python benchmarks/bench_collection.py [--rounds N] [--repeat N]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,13 +21,25 @@ ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "real-pages"
 sys.path.insert(0, str(ROOT))
 from spiders.registry import OPERATORS  # noqa: E402  (only operators with a spider)
+
 #: what a bare extraction selects: each operator's card nodes and all their text (None: the page is JSON)
-CARDS = {"tim": ".tm-tile--offerta", "vodafone": "script#__NEXT_DATA__, [class*=card]",
-         "windtre": "[class*=card], [class*=offer]", "iliad": ".commercial-offer-tile",
-         "ho": ".offerCarousel__slider__card", "very": ".offer-card-v2", "kena": "li.product",
-         "postemobile": ".blocco_tariffa", "coopvoce": ".card-offerta", "fastweb": ".offer_card",
-         "spusu": None, "unomobile": "script", "lyca": "script#__NEXT_DATA__, .plan-card",
-         "tiscali": "section.mobile-offers article.offer-card", "sky": "[data-offer-id]"}
+CARDS = {
+    "tim": ".tm-tile--offerta",
+    "vodafone": "script#__NEXT_DATA__, [class*=card]",
+    "windtre": "[class*=card], [class*=offer]",
+    "iliad": ".commercial-offer-tile",
+    "ho": ".offerCarousel__slider__card",
+    "very": ".offer-card-v2",
+    "kena": "li.product",
+    "postemobile": ".blocco_tariffa",
+    "coopvoce": ".card-offerta",
+    "fastweb": ".offer_card",
+    "spusu": None,
+    "unomobile": "script",
+    "lyca": "script#__NEXT_DATA__, .plan-card",
+    "tiscali": "section.mobile-offers article.offer-card",
+    "sky": "[data-offer-id]",
+}
 
 
 def pages() -> list[tuple[str, Path, str | None]]:
@@ -74,6 +87,7 @@ def phase(name: str, rounds: int, db: str) -> dict:
             return got
 
         if name == "parse":
+
             def work():
                 return sum(len(items_of(op, p, url)) for op, p, url in todo)
         else:
@@ -84,18 +98,32 @@ def phase(name: str, rounds: int, db: str) -> dict:
                 n = 0
                 for op, p, url in todo:
                     got = items_of(op, p, url)
-                    record_crawl(operator=op, started_at=utcnow(), finish_reason="finished", status="healthy",
-                                 items=got, items_scraped=len(got), dropped={}, error=None)
+                    record_crawl(
+                        operator=op,
+                        started_at=utcnow(),
+                        finish_reason="finished",
+                        status="healthy",
+                        items=got,
+                        items_scraped=len(got),
+                        dropped={},
+                        error=None,
+                    )
                     n += len(got)
                 return n
+
     work()  # warm-up (imports, first migration)
     start, cpu_start = time.perf_counter(), time.process_time()
     for _ in range(rounds):
         work()
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
-    return {"phase": name, "pages": len(todo) * rounds, "seconds": elapsed, "cpu_s": cpu,
-            "pages_per_s": len(todo) * rounds / elapsed,
-            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "phase": name,
+        "pages": len(todo) * rounds,
+        "seconds": elapsed,
+        "cpu_s": cpu,
+        "pages_per_s": len(todo) * rounds / elapsed,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def timed(cmd: list[str], env: dict) -> dict:
@@ -123,27 +151,42 @@ def main() -> None:
         best: dict[str, dict] = {}
         for _ in range(args.repeat):  # phases in rotation, best of N each: this VM's speed drifts by tens of %
             for name in ("parsel", "parse", "stored"):
-                out = subprocess.run([sys.executable, __file__, "--phase", name, "--rounds", str(args.rounds),
-                                      "--db", db], capture_output=True, text=True, check=True).stdout
+                out = subprocess.run(
+                    [sys.executable, __file__, "--phase", name, "--rounds", str(args.rounds), "--db", db],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
                 got = json.loads(out)
                 if name not in best or got["seconds"] < best[name]["seconds"]:
                     best[name] = got
         results = [best["parsel"], best["parse"], best["stored"]]
         print(f"best of {args.repeat} runs per phase, {args.rounds} rounds over the pages each")
         base, base_cpu = results[0]["seconds"], results[0]["cpu_s"]
-        print(f"{'phase':<8} {'pages':>6} {'seconds':>8} {'pages/s':>9} {'x parsel':>9} {'CPU s':>7} "
-              f"{'x parsel CPU':>13} {'peak RSS MiB':>13}")
+        print(
+            f"{'phase':<8} {'pages':>6} {'seconds':>8} {'pages/s':>9} {'x parsel':>9} {'CPU s':>7} "
+            f"{'x parsel CPU':>13} {'peak RSS MiB':>13}"
+        )
         for r in results:
-            print(f"{r['phase']:<8} {r['pages']:>6} {r['seconds']:>8.3f} {r['pages_per_s']:>9.1f} "
-                  f"{r['seconds'] / base:>9.2f} {r['cpu_s']:>7.3f} {r['cpu_s'] / base_cpu:>13.2f} "
-                  f"{r['peak_rss_mib']:>13.1f}")
+            print(
+                f"{r['phase']:<8} {r['pages']:>6} {r['seconds']:>8.3f} {r['pages_per_s']:>9.1f} "
+                f"{r['seconds'] / base:>9.2f} {r['cpu_s']:>7.3f} {r['cpu_s'] / base_cpu:>13.2f} "
+                f"{r['peak_rss_mib']:>13.1f}"
+            )
         env = {**os.environ, "PROMOWATCH_DATABASE_URL": f"sqlite:///{tmp}/crawl.db"}
         floor = timed([sys.executable, "-c", "import scrapy, sqlmodel"], env)
-        crawls = [timed([sys.executable, "-m", "promowatch.cli", "crawl", "--offline", "--json"], env) for _ in range(3)]
-        print(f"\nimport floor (python -c 'import scrapy, sqlmodel'): wall {floor['wall_s']:.2f} s, CPU {floor['cpu_s']:.2f} s")
+        crawls = [
+            timed([sys.executable, "-m", "promowatch.cli", "crawl", "--offline", "--json"], env) for _ in range(3)
+        ]
+        print(
+            "\nimport floor (python -c 'import scrapy, sqlmodel'):"
+            f" wall {floor['wall_s']:.2f} s, CPU {floor['cpu_s']:.2f} s"
+        )
         for i, c in enumerate(crawls, 1):
-            print(f"promowatch crawl --offline ({len(OPERATORS)} operators) run {i}: wall {c['wall_s']:.2f} s, "
-                  f"CPU {c['cpu_s']:.2f} s, exit {c['rc']} {c['tail']}")
+            print(
+                f"promowatch crawl --offline ({len(OPERATORS)} operators) run {i}: wall {c['wall_s']:.2f} s, "
+                f"CPU {c['cpu_s']:.2f} s, exit {c['rc']} {c['tail']}"
+            )
 
 
 if __name__ == "__main__":

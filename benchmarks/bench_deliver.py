@@ -10,6 +10,7 @@ N notifications, each to its own json:// channel, are queued in a fresh SQLite f
 Target: send_due >= 5x the baseline's notifications per second.
 Run: python benchmarks/bench_deliver.py [--n 200] [--delay 0.05] [--concurrency 8] [--json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,23 +52,60 @@ def queue(engine, urls: list[str], at: datetime) -> list[dict]:
         s.add(run)
         s.flush()
         for n, url in enumerate(urls):
-            item = normalise({"operator": "iliad", "offer_key": f"giga-{n}", "name": f"Giga {n}",
-                              "plan_type": "prepaid", "url": f"https://example.it/giga-{n}", "price_cents": 799,
-                              "period_days": 30, "data_gb": 100 + n})
-            offer = Offer(operator="iliad", offer_key=item["offer_key"], name=item["name"], plan_type="prepaid",
-                          price_cents=799, data=item, content_hash=str(n), first_seen=at, last_seen=at)
+            item = normalise(
+                {
+                    "operator": "iliad",
+                    "offer_key": f"giga-{n}",
+                    "name": f"Giga {n}",
+                    "plan_type": "prepaid",
+                    "url": f"https://example.it/giga-{n}",
+                    "price_cents": 799,
+                    "period_days": 30,
+                    "data_gb": 100 + n,
+                }
+            )
+            offer = Offer(
+                operator="iliad",
+                offer_key=item["offer_key"],
+                name=item["name"],
+                plan_type="prepaid",
+                price_cents=799,
+                data=item,
+                content_hash=str(n),
+                first_seen=at,
+                last_seen=at,
+            )
             sub = Subscription(created_at=at, lang=("it", "en", "zh")[n % 3])
             s.add_all([offer, sub])
             s.flush()
             channel = SubscriptionChannel(subscription_id=sub.id, url=url, url_masked=url, service="json")
-            event = OfferEvent(crawl_run_id=run.id, offer_id=offer.id, operator="iliad", offer_key=item["offer_key"],
-                               kind="price_drop", created_at=at, price_before=999, price_after=799, changes={},
-                               item=item)
+            event = OfferEvent(
+                crawl_run_id=run.id,
+                offer_id=offer.id,
+                operator="iliad",
+                offer_key=item["offer_key"],
+                kind="price_drop",
+                created_at=at,
+                price_before=999,
+                price_after=799,
+                changes={},
+                item=item,
+            )
             s.add_all([channel, event])
             s.flush()
-            s.add(Notification(subscription_id=sub.id, channel_id=channel.id, event_id=event.id, operator="iliad",
-                               offer_key=item["offer_key"], kind="price_drop", price_cents=799, created_at=at,
-                               due_at=at))
+            s.add(
+                Notification(
+                    subscription_id=sub.id,
+                    channel_id=channel.id,
+                    event_id=event.id,
+                    operator="iliad",
+                    offer_key=item["offer_key"],
+                    kind="price_drop",
+                    price_cents=799,
+                    created_at=at,
+                    due_at=at,
+                )
+            )
             events.append((event_dict(event), sub.lang))
         s.commit()
     return events
@@ -76,8 +114,12 @@ def queue(engine, urls: list[str], at: datetime) -> list[dict]:
 @contextmanager
 def channel_server(delay: float):
     """tests/servers.py's HttpServer in a child process; yields its port."""
-    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "servers.py"), "--delay", str(delay)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "servers.py"), "--delay", str(delay)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         ready = select.select([proc.stdout], [], [], 30)[0]
         if not ready:
@@ -121,11 +163,10 @@ def main() -> None:
 
             started = time.perf_counter()
             ok = 0
-            for url, message in zip(urls, messages):
+            for url, message in zip(urls, messages, strict=False):
                 apobj = apprise.Apprise()
                 apobj.add(url)
-                ok += bool(apobj.notify(body=message.body, title=message.title,
-                                        body_format=apprise.NotifyFormat.TEXT))
+                ok += bool(apobj.notify(body=message.body, title=message.title, body_format=apprise.NotifyFormat.TEXT))
             baseline = time.perf_counter() - started
 
             started = time.perf_counter()
@@ -136,20 +177,34 @@ def main() -> None:
             peak = stats["max_in_flight"]
 
         if ok != args.n or report.sent != args.n or stats["received"] != 2 * args.n + 1:
-            raise SystemExit(f"not everything was sent: baseline {ok}/{args.n}, send_due {report.sent}/{args.n}, "
-                             f"server received {stats['received']}")
-        result = {"n": args.n, "server_delay_s": args.delay, "concurrency": args.concurrency,
-                  "baseline_s": round(baseline, 3), "baseline_per_s": round(args.n / baseline, 1),
-                  "send_due_s": round(ours, 3), "send_due_per_s": round(args.n / ours, 1),
-                  "ratio": round(baseline / ours, 2), "target": TARGET, "max_in_flight": peak}
+            raise SystemExit(
+                f"not everything was sent: baseline {ok}/{args.n}, send_due {report.sent}/{args.n}, "
+                f"server received {stats['received']}"
+            )
+        result = {
+            "n": args.n,
+            "server_delay_s": args.delay,
+            "concurrency": args.concurrency,
+            "baseline_s": round(baseline, 3),
+            "baseline_per_s": round(args.n / baseline, 1),
+            "send_due_s": round(ours, 3),
+            "send_due_per_s": round(args.n / ours, 1),
+            "ratio": round(baseline / ours, 2),
+            "target": TARGET,
+            "max_in_flight": peak,
+        }
     if args.json:
         print(json.dumps(result, indent=2))
         return
     print(f"{args.n} notifications, server answers each POST after {args.delay * 1000:.0f} ms")
-    print(f"  Apprise notify(), one URL after the other: {result['baseline_s']:7.2f} s "
-          f"{result['baseline_per_s']:7.1f} notifications/s")
-    print(f"  send_due (concurrency {args.concurrency}):               {result['send_due_s']:7.2f} s "
-          f"{result['send_due_per_s']:7.1f} notifications/s")
+    print(
+        f"  Apprise notify(), one URL after the other: {result['baseline_s']:7.2f} s "
+        f"{result['baseline_per_s']:7.1f} notifications/s"
+    )
+    print(
+        f"  send_due (concurrency {args.concurrency}):               {result['send_due_s']:7.2f} s "
+        f"{result['send_due_per_s']:7.1f} notifications/s"
+    )
     verdict = "met" if result["ratio"] >= TARGET else "MISSED"
     print(f"  ratio {result['ratio']:.2f}x (target >= {TARGET:g}x: {verdict}); at most {peak} requests at once")
 

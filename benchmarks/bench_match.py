@@ -11,6 +11,7 @@ Target: load + build + match <= 1 s. What matching costs grows with the matches 
 write), so two populations: `broad` (filters people leave open) and `selective` (every filter set).
 Run: python benchmarks/bench_match.py [--population broad|selective] [--subscriptions N] [--db PATH]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,13 +34,28 @@ def offer(rng: random.Random, operator: str, key: str) -> dict:
     plan = rng.choice(PLAN_TYPES)
     gb = None if unlimited or plan == "voice_only" else float(rng.choice([10, 50, 100, 150, 200, 250, 300, 350]))
     variant = rng.random()
-    eligibility, origins = (("portability", sorted(rng.sample(OPERATORS, 2))) if variant < 0.25 else
-                            ("new_number", []) if variant < 0.35 else ("all", []))
-    return {"operator": operator, "offer_key": key, "name": key.upper(), "url": f"https://example.it/{operator}/{key}",
-            "plan_type": plan, "price_cents": rng.choice(PRICES), "period_days": rng.choice([30, 30, 28]),
-            "data_gb": gb, "data_unlimited": unlimited, "data_5g": rng.random() < 0.5, "eligibility": eligibility,
-            "eligible_from": [o for o in origins if o != operator],
-            "activation_cents": rng.choice([None, 0, 0, 499, 999, 2990])}
+    eligibility, origins = (
+        ("portability", sorted(rng.sample(OPERATORS, 2)))
+        if variant < 0.25
+        else ("new_number", [])
+        if variant < 0.35
+        else ("all", [])
+    )
+    return {
+        "operator": operator,
+        "offer_key": key,
+        "name": key.upper(),
+        "url": f"https://example.it/{operator}/{key}",
+        "plan_type": plan,
+        "price_cents": rng.choice(PRICES),
+        "period_days": rng.choice([30, 30, 28]),
+        "data_gb": gb,
+        "data_unlimited": unlimited,
+        "data_5g": rng.random() < 0.5,
+        "eligibility": eligibility,
+        "eligible_from": [o for o in origins if o != operator],
+        "activation_cents": rng.choice([None, 0, 0, 499, 999, 2990]),
+    }
 
 
 def make_events(url: str, rng: random.Random) -> int:
@@ -67,8 +83,18 @@ def make_events(url: str, rng: random.Random) -> int:
             second.append(item)
         for at, items in ((t0, first), (t0 + timedelta(hours=1), second)):
             items = [normalise(i) for i in items]
-            run = record_crawl(operator=op, started_at=at, finished_at=at, finish_reason="finished", status="healthy",
-                               items=items, items_scraped=len(items), dropped={}, error=None, database_url=url)
+            run = record_crawl(
+                operator=op,
+                started_at=at,
+                finished_at=at,
+                finish_reason="finished",
+                status="healthy",
+                items=items,
+                items_scraped=len(items),
+                dropped={},
+                error=None,
+                database_url=url,
+            )
             count += len(detect_crawl(run.run_id, database_url=url))
     return count
 
@@ -79,35 +105,48 @@ KIND_WEIGHTS = {"price_drop": 40, "new": 30, "returned": 8, "expiring": 8, "pric
 def broad(rng: random.Random) -> dict:
     """What a person asks for, often loosely: a few operators (or "what can I take from mine"), mostly price
     drops and new offers, usually a price ceiling, often a GB minimum; some leave kinds or operators open."""
+
     def some(values, weights, k):
         return list(dict.fromkeys(rng.choices(values, weights, k=rng.randint(1, k))))
 
     origin = rng.choice(OPERATORS) if rng.random() < 0.4 else None
-    return {**_common(rng), "operators": [] if origin or rng.random() < 0.2 else some(OPERATORS, None, 3),
-            "plan_types": [] if rng.random() < 0.25 else some(["prepaid", "data_only", "postpaid"], [8, 1, 1], 1),
-            "kinds": [] if rng.random() < 0.15 else some(list(KIND_WEIGHTS), list(KIND_WEIGHTS.values()), 2),
-            "max_price": rng.choice([None, "5", "6,99", "7,99", "8,99", "9,99", "9,99", "10", "12,99", "15"]),
-            "min_gb": rng.choice([None, None, None, 50, 100, 100, 150, 200]), "only_5g": rng.random() < 0.25,
-            "origin": origin}
+    return {
+        **_common(rng),
+        "operators": [] if origin or rng.random() < 0.2 else some(OPERATORS, None, 3),
+        "plan_types": [] if rng.random() < 0.25 else some(["prepaid", "data_only", "postpaid"], [8, 1, 1], 1),
+        "kinds": [] if rng.random() < 0.15 else some(list(KIND_WEIGHTS), list(KIND_WEIGHTS.values()), 2),
+        "max_price": rng.choice([None, "5", "6,99", "7,99", "8,99", "9,99", "9,99", "10", "12,99", "15"]),
+        "min_gb": rng.choice([None, None, None, 50, 100, 100, 150, 200]),
+        "only_5g": rng.random() < 0.25,
+        "origin": origin,
+    }
 
 
 def selective(rng: random.Random) -> dict:
     """Every filter set: one or two operators or an origin, one kind, one plan type, a price ceiling."""
     origin = rng.choice(OPERATORS) if rng.random() < 0.3 else None
-    return {**_common(rng), "operators": [] if origin else rng.sample(OPERATORS, rng.randint(1, 2)),
-            "plan_types": [rng.choices(["prepaid", "data_only", "postpaid"], [17, 2, 1])[0]],
-            "kinds": rng.choices(list(KIND_WEIGHTS), list(KIND_WEIGHTS.values())),
-            "max_price": rng.choice(["5", "6,99", "7,99", "8,99", "9,99", "10", "12,99"]),
-            "min_gb": rng.choice([None, 50, 100, 100, 150, 200]), "only_5g": rng.random() < 0.3, "origin": origin}
+    return {
+        **_common(rng),
+        "operators": [] if origin else rng.sample(OPERATORS, rng.randint(1, 2)),
+        "plan_types": [rng.choices(["prepaid", "data_only", "postpaid"], [17, 2, 1])[0]],
+        "kinds": rng.choices(list(KIND_WEIGHTS), list(KIND_WEIGHTS.values())),
+        "max_price": rng.choice(["5", "6,99", "7,99", "8,99", "9,99", "10", "12,99"]),
+        "min_gb": rng.choice([None, 50, 100, 100, 150, 200]),
+        "only_5g": rng.random() < 0.3,
+        "origin": origin,
+    }
 
 
 def _common(rng: random.Random) -> dict:
     digest = rng.random()
-    return {"lang": rng.choice(["it", "it", "it", "en", "zh"]),
-            "digest": "daily" if digest < 0.2 else "weekly" if digest < 0.3 else "off",
-            "max_eur_per_gb": rng.choice([None] * 9 + ["0,05", "0,10"]),
-            "max_year_cost": rng.choice([None] * 9 + ["100", "150"]),
-            "quiet": rng.choice([None, None, "22:00-07:00", "23:00-08:00"]), "rearm_hours": rng.choice([24, 168])}
+    return {
+        "lang": rng.choice(["it", "it", "it", "en", "zh"]),
+        "digest": "daily" if digest < 0.2 else "weekly" if digest < 0.3 else "off",
+        "max_eur_per_gb": rng.choice([None] * 9 + ["0,05", "0,10"]),
+        "max_year_cost": rng.choice([None] * 9 + ["100", "150"]),
+        "quiet": rng.choice([None, None, "22:00-07:00", "23:00-08:00"]),
+        "rearm_hours": rng.choice([24, 168]),
+    }
 
 
 POPULATIONS = {"broad": broad, "selective": selective}
@@ -133,8 +172,12 @@ def main() -> None:
     ap.add_argument("--subscriptions", type=int, default=100_000)
     ap.add_argument("--sample", type=int, default=2_000, help="subscriptions in the naive double loop")
     ap.add_argument("--repeat", type=int, default=3, help="runs of load + build + match")
-    ap.add_argument("--population", choices=sorted(POPULATIONS), default="broad",
-                    help="how wide the subscriptions' filters are (see broad / selective)")
+    ap.add_argument(
+        "--population",
+        choices=sorted(POPULATIONS),
+        default="broad",
+        help="how wide the subscriptions' filters are (see broad / selective)",
+    )
     ap.add_argument("--db", help="SQLite file to use (and reuse when it already holds the data)")
     args = ap.parse_args()
 
@@ -159,8 +202,10 @@ def main() -> None:
     if have_subs < args.subscriptions:
         t = time.perf_counter()
         make_subscriptions(url, args.subscriptions - have_subs, rng, POPULATIONS[args.population])
-        print(f"setup: {args.subscriptions - have_subs} subscriptions (Apprise-checked, batched inserts) "
-              f"in {time.perf_counter() - t:.1f} s")
+        print(
+            f"setup: {args.subscriptions - have_subs} subscriptions (Apprise-checked, batched inserts) "
+            f"in {time.perf_counter() - t:.1f} s"
+        )
     print(f"database: {path} ({args.population} subscriptions: {POPULATIONS[args.population].__doc__.split(':')[0]})")
 
     with Session(engine) as session:
@@ -190,12 +235,18 @@ def main() -> None:
     print(f"\nindex: {len(subs)} active subscriptions x {len(events)} events (best of {len(runs)} runs)")
     print(f"  load    {best[0]:7.3f} s   (one SELECT of the active subscriptions' filter columns)")
     print(f"  build   {best[1]:7.3f} s")
-    print(f"  match   {best[2]:7.3f} s   {found} matches ({found / len(events):.0f} per event, "
-          f"{found / len(events) / max(1, len(subs)):.2%} of the subscriptions)")
-    print(f"  total   {best[3]:7.3f} s   load + build + match, median {median:.3f} s "
-          f"(target <= 1 s: {'met' if best[3] <= 1 else 'MISSED'})")
-    print(f"  queue   {queue_s:7.3f} s   {queued.rows} rows + {queued.digest_rows} digest rows "
-          f"({queued.digest_appends} digest entries), {queued.debounced} debounced; rolled back")
+    print(
+        f"  match   {best[2]:7.3f} s   {found} matches ({found / len(events):.0f} per event, "
+        f"{found / len(events) / max(1, len(subs)):.2%} of the subscriptions)"
+    )
+    print(
+        f"  total   {best[3]:7.3f} s   load + build + match, median {median:.3f} s "
+        f"(target <= 1 s: {'met' if best[3] <= 1 else 'MISSED'})"
+    )
+    print(
+        f"  queue   {queue_s:7.3f} s   {queued.rows} rows + {queued.digest_rows} digest rows "
+        f"({queued.digest_appends} digest entries), {queued.debounced} debounced; rolled back"
+    )
 
     sample = random.Random(1).sample(range(len(subs)), min(args.sample, len(subs)))
     t = time.perf_counter()
@@ -204,11 +255,13 @@ def main() -> None:
         naive = [[p for p in sample if subscription_matches(rows[p], kind, item)] for kind, item in pairs]
     naive_s = time.perf_counter() - t
     wanted = set(sample)
-    same = all(sorted(p for p in got if p in wanted) == sorted(want) for got, want in zip(matches, naive))
+    same = all(sorted(p for p in got if p in wanted) == sorted(want) for got, want in zip(matches, naive, strict=False))
     factor = len(subs) / len(sample)
-    print(f"\nnaive double loop: {len(sample)} subscriptions x {len(events)} events in {naive_s:.3f} s "
-          f"-> {naive_s * factor:.1f} s extrapolated to {len(subs)} ({naive_s * factor / best[2]:.0f}x the "
-          f"index's match, {naive_s * factor / best[3]:.0f}x load + build + match)")
+    print(
+        f"\nnaive double loop: {len(sample)} subscriptions x {len(events)} events in {naive_s:.3f} s "
+        f"-> {naive_s * factor:.1f} s extrapolated to {len(subs)} ({naive_s * factor / best[2]:.0f}x the "
+        f"index's match, {naive_s * factor / best[3]:.0f}x load + build + match)"
+    )
     print(f"index and double loop agree on the sample: {same}")
     if not same:
         raise SystemExit(1)

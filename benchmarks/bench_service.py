@@ -1,20 +1,21 @@
 """Service benchmark: promowatch's resident service cycle, beside the peers or as a soak.
 
-  python benchmarks/bench_service.py peers [--cycles 7]
-      The real captures of ../shared/real-pages served from 127.0.0.1 (every answer new bytes, same offers, as
-      ../shared/peers/run_peers.sh serves them to urlwatch and changedetection.io); the spiders pointed at that
-      server by PROMOWATCH_MIRROR; one resident Service (scheduler.py) runs cycles of crawl, store, detect,
-      match, send. Per steady cycle: wall, CPU of the service process plus its crawl worker, RSS of both, offers
-      read. Run ../shared/peers/run_peers.sh in the same session for the peers' figures.
-      The service runs in a child process that imports nothing to measure itself; this process measures it
-      (psutil, /proc) between cycles, as run_peers.sh measures the peers from outside.
-  python benchmarks/bench_service.py soak [--cycles 100]
-      The bundled fixtures offline, all operators, --cycles cycles in one service: RSS at cycles 10 and N, cycle
-      wall time, open files of both processes.
-  python benchmarks/bench_service.py faults
-      One cycle of the fixtures served over HTTP with faults injected on some operators (500, block page, empty
-      page, slow answer): the others unaffected, the faulty ones no removed events and one admin alert each.
+python benchmarks/bench_service.py peers [--cycles 7]
+    The real captures of ../shared/real-pages served from 127.0.0.1 (every answer new bytes, same offers, as
+    ../shared/peers/run_peers.sh serves them to urlwatch and changedetection.io); the spiders pointed at that
+    server by PROMOWATCH_MIRROR; one resident Service (scheduler.py) runs cycles of crawl, store, detect,
+    match, send. Per steady cycle: wall, CPU of the service process plus its crawl worker, RSS of both, offers
+    read. Run ../shared/peers/run_peers.sh in the same session for the peers' figures.
+    The service runs in a child process that imports nothing to measure itself; this process measures it
+    (psutil, /proc) between cycles, as run_peers.sh measures the peers from outside.
+python benchmarks/bench_service.py soak [--cycles 100]
+    The bundled fixtures offline, all operators, --cycles cycles in one service: RSS at cycles 10 and N, cycle
+    wall time, open files of both processes.
+python benchmarks/bench_service.py faults
+    One cycle of the fixtures served over HTTP with faults injected on some operators (500, block page, empty
+    page, slow answer): the others unaffected, the faulty ones no removed events and one admin alert each.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,7 +51,7 @@ def _proc_figures(pids: list[int]) -> dict:
 def _proc_mib(pid: int, file: str, key: str) -> float:
     """A kB figure of /proc/<pid>/<file> (Linux) in MiB; 0 when the process is gone."""
     try:
-        return int(next(l for l in open(f"/proc/{pid}/{file}") if l.startswith(key)).split()[1]) / 1024
+        return int(next(line for line in open(f"/proc/{pid}/{file}") if line.startswith(key)).split()[1]) / 1024
     except (OSError, StopIteration):
         return 0.0
 
@@ -73,8 +74,13 @@ def _service(tmp: Path, operators: list[str], admin: list[str] | None = None, fi
     # so the long-running service never loads Alembic
     import subprocess
 
-    subprocess.run([sys.executable, "-m", "promowatch", "db", "upgrade"], cwd=ROOT, check=True, capture_output=True,
-                   env={**os.environ, "PROMOWATCH_DATABASE_URL": url})
+    subprocess.run(
+        [sys.executable, "-m", "promowatch", "db", "upgrade"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PROMOWATCH_DATABASE_URL": url},
+    )
     return Service(config, database_url=url, fixtures_dir=fixtures)
 
 
@@ -88,8 +94,10 @@ def _start_urls(ops: list[str]) -> dict[str, str]:
     """Each operator's offers page, asked of a child process so that this one never imports Scrapy."""
     import subprocess
 
-    code = ("import json,sys; from spiders.registry import spider_class; "
-            "print(json.dumps({op: spider_class(op).start_urls[0] for op in sys.argv[1:]}))")
+    code = (
+        "import json,sys; from spiders.registry import spider_class; "
+        "print(json.dumps({op: spider_class(op).start_urls[0] for op in sys.argv[1:]}))"
+    )
     out = subprocess.run([sys.executable, "-c", code, *ops], cwd=ROOT, capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
 
@@ -102,9 +110,16 @@ def _serve_cycles(ops: list[str], tmp: str, fixtures: str | None) -> None:
     try:
         for n, _ in enumerate(sys.stdin):
             wall, report = _cycle(service)
-            print(json.dumps({"cycle": n, "wall_s": wall,
-                              "crawls": {c.operator: [c.status, c.offers, c.events or 0] for c in report.crawls}}),
-                  flush=True)
+            print(
+                json.dumps(
+                    {
+                        "cycle": n,
+                        "wall_s": wall,
+                        "crawls": {c.operator: [c.status, c.offers, c.events or 0] for c in report.crawls},
+                    }
+                ),
+                flush=True,
+            )
     finally:
         service.stop()
 
@@ -117,8 +132,14 @@ class _ServiceProcess:
         import subprocess
 
         cmd = [sys.executable, __file__, "_cycles", "--ops", ",".join(ops), "--tmp", tmp]
-        self.proc = subprocess.Popen(cmd + (["--fixtures", fixtures] if fixtures else []), cwd=ROOT, env=env,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            cmd + (["--fixtures", fixtures] if fixtures else []),
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
 
     def tree(self) -> list[int]:
         import psutil
@@ -134,12 +155,18 @@ class _ServiceProcess:
         pids = self.tree()
         after, own = _proc_figures(pids), _proc_figures([self.proc.pid])
         row["cpu_s"] = after["cpu_s"] - (before["cpu_s"] if pids == before_pids else 0.0)  # a new worker: all its CPU
-        row.update(rss_mib=after["rss_mib"], fds=after["fds"], service_rss_mib=own["rss_mib"],
-                   service_cpu_s=own["cpu_s"] - own_before["cpu_s"],
-                   worker_rss_mib=after["rss_mib"] - own["rss_mib"], pids=pids, processes=len(pids),
-                   # PSS: shared library pages split between the processes that map them; peak RSS as the kernel counts it
-                   pss_mib=sum(_proc_mib(pid, "smaps_rollup", "Pss:") for pid in pids),
-                   peaks_mib=[_proc_mib(pid, "status", "VmHWM") for pid in pids])
+        row.update(
+            rss_mib=after["rss_mib"],
+            fds=after["fds"],
+            service_rss_mib=own["rss_mib"],
+            service_cpu_s=own["cpu_s"] - own_before["cpu_s"],
+            worker_rss_mib=after["rss_mib"] - own["rss_mib"],
+            pids=pids,
+            processes=len(pids),
+            # PSS: shared library pages split between the processes that map them; peak RSS as the kernel counts it
+            pss_mib=sum(_proc_mib(pid, "smaps_rollup", "Pss:") for pid in pids),
+            peaks_mib=[_proc_mib(pid, "status", "VmHWM") for pid in pids],
+        )
         row["peak_mib"] = sum(row["peaks_mib"])
         return row
 
@@ -160,8 +187,12 @@ def peers(cycles: int) -> None:
         for op in ops:  # the mirror index: each operator's offers page -> its capture
             (tmp / "index" / op).mkdir(parents=True)
             (tmp / "index" / op / "index.json").write_text(json.dumps({urls[op]: "mobile.html"}))
-        env = {**os.environ, "PROMOWATCH_MIRROR": server.url, "PROMOWATCH_MIRROR_INDEX": str(tmp / "index"),
-               "PROMOWATCH_LOG_LEVEL": "ERROR"}
+        env = {
+            **os.environ,
+            "PROMOWATCH_MIRROR": server.url,
+            "PROMOWATCH_MIRROR_INDEX": str(tmp / "index"),
+            "PROMOWATCH_LOG_LEVEL": "ERROR",
+        }
         env.pop("PROMOWATCH_FIXTURES_DIR", None)
         service = _ServiceProcess(ops, tmp_name, env)
         try:
@@ -172,19 +203,25 @@ def peers(cycles: int) -> None:
     crawls = steady[-1]["crawls"]
     print(f"pages: {', '.join(ops)} from 127.0.0.1 (new bytes every answer); steady = median of {len(steady)} cycles")
     print(f"cold cycle (worker start + baseline crawl): wall {cold['wall_s']:.2f} s, RSS {cold['rss_mib']:.0f} MiB")
-    print(f"steady cycle: wall {statistics.median(r['wall_s'] for r in steady):.3f} s, "
-          f"CPU {statistics.median(r['cpu_s'] for r in steady):.3f} s (service + crawl worker, whole process tree), "
-          f"RSS max {max(r['rss_mib'] for r in steady):.1f} MiB (whole tree), peak {steady[-1]['peak_mib']:.1f} MiB "
-          f"({' + '.join(f'{p:.1f}' for p in steady[-1]['peaks_mib'])}), "
-          f"PSS {max(r['pss_mib'] for r in steady):.1f} MiB (shared pages counted once)")
-    print(f"  of which the service process: CPU {statistics.median(r['service_cpu_s'] for r in steady):.3f} s, "
-          f"RSS {max(r['service_rss_mib'] for r in steady):.1f} MiB; its children (the crawl worker) RSS "
-          f"{max(r['worker_rss_mib'] for r in steady):.1f} MiB; processes in the tree: "
-          f"{max(r['processes'] for r in steady)}")
-    print(f"offers read per cycle: {sum(c[1] for c in crawls.values())} "
-          f"({', '.join(f'{op} {c[1]}' for op, c in crawls.items())}); all healthy: "
-          f"{all(c[0] == 'healthy' for r in steady for c in r['crawls'].values())}; "
-          f"events after the baseline: {sum(c[2] for r in steady for c in r['crawls'].values())}")
+    print(
+        f"steady cycle: wall {statistics.median(r['wall_s'] for r in steady):.3f} s, "
+        f"CPU {statistics.median(r['cpu_s'] for r in steady):.3f} s (service + crawl worker, whole process tree), "
+        f"RSS max {max(r['rss_mib'] for r in steady):.1f} MiB (whole tree), peak {steady[-1]['peak_mib']:.1f} MiB "
+        f"({' + '.join(f'{p:.1f}' for p in steady[-1]['peaks_mib'])}), "
+        f"PSS {max(r['pss_mib'] for r in steady):.1f} MiB (shared pages counted once)"
+    )
+    print(
+        f"  of which the service process: CPU {statistics.median(r['service_cpu_s'] for r in steady):.3f} s, "
+        f"RSS {max(r['service_rss_mib'] for r in steady):.1f} MiB; its children (the crawl worker) RSS "
+        f"{max(r['worker_rss_mib'] for r in steady):.1f} MiB; processes in the tree: "
+        f"{max(r['processes'] for r in steady)}"
+    )
+    print(
+        f"offers read per cycle: {sum(c[1] for c in crawls.values())} "
+        f"({', '.join(f'{op} {c[1]}' for op, c in crawls.items())}); all healthy: "
+        f"{all(c[0] == 'healthy' for r in steady for c in r['crawls'].values())}; "
+        f"events after the baseline: {sum(c[2] for r in steady for c in r['crawls'].values())}"
+    )
 
 
 def soak(cycles: int) -> None:
@@ -204,15 +241,19 @@ def soak(cycles: int) -> None:
                     print(f"cycle {n}: not healthy: {unhealthy}")
                 if n in (1, 10, cycles) or n % 25 == 0:
                     marks[n] = row
-                    print(f"cycle {n:>4}: wall {row['wall_s']:.2f} s, RSS {row['rss_mib']:.1f} MiB "
-                          f"({row['service_rss_mib']:.1f} + {row['worker_rss_mib']:.1f}), open files {row['fds']}",
-                          flush=True)
+                    print(
+                        f"cycle {n:>4}: wall {row['wall_s']:.2f} s, RSS {row['rss_mib']:.1f} MiB "
+                        f"({row['service_rss_mib']:.1f} + {row['worker_rss_mib']:.1f}), open files {row['fds']}",
+                        flush=True,
+                    )
         finally:
             service.close()
     growth = (marks[cycles]["rss_mib"] - marks[10]["rss_mib"]) / marks[10]["rss_mib"] * 100
-    print(f"{cycles} cycles of {len(OPERATORS)} operators: wall median {statistics.median(walls):.2f} s, "
-          f"max {max(walls):.2f} s; RSS cycle 10 {marks[10]['rss_mib']:.1f} MiB -> cycle {cycles} "
-          f"{marks[cycles]['rss_mib']:.1f} MiB ({growth:+.1f} %); open files {marks[10]['fds']} -> {marks[cycles]['fds']}")
+    print(
+        f"{cycles} cycles of {len(OPERATORS)} operators: wall median {statistics.median(walls):.2f} s, "
+        f"max {max(walls):.2f} s; RSS cycle 10 {marks[10]['rss_mib']:.1f} MiB -> cycle {cycles} "
+        f"{marks[cycles]['rss_mib']:.1f} MiB ({growth:+.1f} %); open files {marks[10]['fds']} -> {marks[cycles]['fds']}"
+    )
 
 
 def faults() -> None:
@@ -225,8 +266,12 @@ def faults() -> None:
     fixtures = ROOT / "spiders" / "fixtures"
     with tempfile.TemporaryDirectory() as tmp_name, PageServer(fixtures) as pages, HttpServer() as admin:
         tmp = Path(tmp_name)
-        os.environ.update(PROMOWATCH_MIRROR=pages.url, PROMOWATCH_MIRROR_INDEX=str(fixtures),
-                          PROMOWATCH_LOG_LEVEL="ERROR", PROMOWATCH_DOWNLOAD_TIMEOUT="4")
+        os.environ.update(
+            PROMOWATCH_MIRROR=pages.url,
+            PROMOWATCH_MIRROR_INDEX=str(fixtures),
+            PROMOWATCH_LOG_LEVEL="ERROR",
+            PROMOWATCH_DOWNLOAD_TIMEOUT="4",
+        )
         os.environ.pop("PROMOWATCH_FIXTURES_DIR", None)
         service = _service(tmp, list(OPERATORS), admin=[f"json://127.0.0.1:{admin.port}/admin"])
         try:
@@ -241,9 +286,11 @@ def faults() -> None:
     print(f"baseline: {sum(c.status == 'healthy' for c in baseline.crawls)}/{len(baseline.crawls)} healthy")
     print(f"faulty cycle ({wall:.1f} s): " + ", ".join(f"{op} {injected[op]} -> {status[op]}" for op in injected))
     others = {op: s for op, s in status.items() if op not in injected}
-    print(f"other operators healthy: {sum(s == 'healthy' for s in others.values())}/{len(others)}; "
-          f"removed events: {sum(e['kind'] == 'removed' for e in events)}; admin alerts: {len(alerts)} "
-          f"({', '.join(sorted(a['json'].get('title', '')[:60] for a in alerts))})")
+    print(
+        f"other operators healthy: {sum(s == 'healthy' for s in others.values())}/{len(others)}; "
+        f"removed events: {sum(e['kind'] == 'removed' for e in events)}; admin alerts: {len(alerts)} "
+        f"({', '.join(sorted(a['json'].get('title', '')[:60] for a in alerts))})"
+    )
 
 
 def main() -> None:

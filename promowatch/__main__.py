@@ -1,4 +1,5 @@
 """`python -m promowatch` = the `promowatch` command."""
+
 from promowatch.cli import main
 
 main()

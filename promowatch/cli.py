@@ -1,37 +1,30 @@
 """The `promowatch` command line (Typer + Rich). Heavy imports happen inside the commands that need them."""
+
 from __future__ import annotations
 
-import json
 import logging
 import os
-import sys
 from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-app = typer.Typer(help="Offers of Italian mobile operators: collect, store with history, compare.",
-                  no_args_is_help=True, add_completion=False)
+from promowatch.cli_common import console, err, euro, print_json
+
+app = typer.Typer(
+    help="Offers of Italian mobile operators: collect, store with history, compare.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-console = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True)
-
-
-def _euro(cents) -> str:
-    return "" if cents is None else f"{cents / 100:.2f} €".replace(".", ",")
 
 
 def _gb(item) -> str:
     if item.get("data_unlimited"):
         return "unlimited"
     return "" if item.get("data_gb") is None else f"{item['data_gb']:g}"
-
-
-def _print_json(data) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
 def _operators_or_exit(names: list[str], contract: bool = False) -> list[str]:
@@ -61,10 +54,12 @@ def db_upgrade(revision: str = typer.Argument("head")):
 
 
 @app.command()
-def crawl(operators: List[str] = typer.Argument(None, help="operator slugs; all when omitted"),
-          offline: bool = typer.Option(False, "--offline", help="answer from the bundled saved pages"),
-          fixtures: Optional[Path] = typer.Option(None, "--fixtures", help="answer from saved pages in DIR"),
-          as_json: bool = typer.Option(False, "--json")):
+def crawl(
+    operators: List[str] = typer.Argument(None, help="operator slugs; all when omitted"),
+    offline: bool = typer.Option(False, "--offline", help="answer from the bundled saved pages"),
+    fixtures: Optional[Path] = typer.Option(None, "--fixtures", help="answer from saved pages in DIR"),
+    as_json: bool = typer.Option(False, "--json"),
+):
     """Run the spiders, store what they find, and print a summary per operator."""
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
@@ -83,8 +78,14 @@ def crawl(operators: List[str] = typer.Argument(None, help="operator slugs; all 
     get_engine(settings.get("PROMOWATCH_DATABASE_URL"))  # migrate before spiders start
     logging.getLogger("scrapy").setLevel(logging.WARNING)
     settings.set("LOG_LEVEL", os.environ.get("PROMOWATCH_LOG_LEVEL", "WARNING"))
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.fields[state]}"),
-                  console=err, transient=as_json, disable=as_json) as progress:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.fields[state]}"),
+        console=err,
+        transient=as_json,
+        disable=as_json,
+    ) as progress:
         tasks = {op: progress.add_task(op, total=None, state="0 offers") for op in ops}
         counts = dict.fromkeys(ops, 0)
 
@@ -100,29 +101,45 @@ def crawl(operators: List[str] = typer.Argument(None, help="operator slugs; all 
     for op in ops:
         s = stats[op]
         dropped = {k.rsplit("/", 1)[-1]: v for k, v in s.items() if k.startswith("promowatch/dropped/")}
-        rows.append({"operator": op, "status": s.get("promowatch/status", "failed"),
-                     "crawl_run_id": s.get("promowatch/crawl_run_id"), "offers": s.get("item_scraped_count", 0),
-                     "new_versions": s.get("promowatch/new_versions", 0), "dropped": dropped,
-                     "errors": s.get("promowatch/errors") or []})
+        rows.append(
+            {
+                "operator": op,
+                "status": s.get("promowatch/status", "failed"),
+                "crawl_run_id": s.get("promowatch/crawl_run_id"),
+                "offers": s.get("item_scraped_count", 0),
+                "new_versions": s.get("promowatch/new_versions", 0),
+                "dropped": dropped,
+                "errors": s.get("promowatch/errors") or [],
+            }
+        )
     if as_json:
-        _print_json(rows)
+        print_json(rows)
     else:
         table = Table(title="crawl")
         for col in ("operator", "status", "offers", "new versions", "dropped"):
             table.add_column(col)
         for r in rows:
             colour = "green" if r["status"] == "healthy" else "red"
-            table.add_row(r["operator"], f"[{colour}]{r['status']}[/]", str(r["offers"]), str(r["new_versions"]),
-                          ", ".join(f"{k}: {v}" for k, v in r["dropped"].items()) or "0")
+            table.add_row(
+                r["operator"],
+                f"[{colour}]{r['status']}[/]",
+                str(r["offers"]),
+                str(r["new_versions"]),
+                ", ".join(f"{k}: {v}" for k, v in r["dropped"].items()) or "0",
+            )
         console.print(table)
     if any(r["status"] != "healthy" for r in rows):
         raise typer.Exit(1)
 
 
 @app.command()
-def parse(operator: str, file: Path, url: Optional[str] = typer.Option(None, help="URL the page was saved from"),
-          today: Optional[str] = typer.Option(None, help="crawl day for year-less dates (ISO)"),
-          as_json: bool = typer.Option(False, "--json")):
+def parse(
+    operator: str,
+    file: Path,
+    url: Optional[str] = typer.Option(None, help="URL the page was saved from"),
+    today: Optional[str] = typer.Option(None, help="crawl day for year-less dates (ISO)"),
+    as_json: bool = typer.Option(False, "--json"),
+):
     """Parse one saved page into offer items (no database).
 
     Follow-up pages (details, JSON endpoints) are read from an `index.json` beside the file when there is one.
@@ -142,7 +159,7 @@ def parse(operator: str, file: Path, url: Optional[str] = typer.Option(None, hel
         except InvalidOffer as exc:
             dropped[exc.reason] = dropped.get(exc.reason, 0) + 1
     if as_json:
-        _print_json(items)
+        print_json(items)
     else:
         _offers_table(items, title=f"{operator}: {file.name}")
         if dropped:
@@ -156,19 +173,38 @@ def _offers_table(items: list[dict], title: str) -> None:
     from storage.offer_query import eur_per_gb_cents
 
     table = Table(title=title)
-    for col, justify in (("operator", "left"), ("offer", "left"), ("type", "left"), ("price", "right"),
-                         ("days", "right"), ("GB", "right"), ("€/GB", "right"), ("5G", "center"),
-                         ("activation", "right"), ("who", "left"), ("promo until", "left")):
+    for col, justify in (
+        ("operator", "left"),
+        ("offer", "left"),
+        ("type", "left"),
+        ("price", "right"),
+        ("days", "right"),
+        ("GB", "right"),
+        ("€/GB", "right"),
+        ("5G", "center"),
+        ("activation", "right"),
+        ("who", "left"),
+        ("promo until", "left"),
+    ):
         table.add_column(col, justify=justify)
     for it in items:
         who = it.get("eligibility", "all")
         if it.get("eligible_from"):
             who += " from " + ",".join(it["eligible_from"])
         per_gb = eur_per_gb_cents(it)
-        table.add_row(it["operator"], it["name"], it["plan_type"], _euro(it["price_cents"]), str(it["period_days"]),
-                      _gb(it), "" if per_gb is None or it.get("data_unlimited") else f"{per_gb / 100:.3f}".replace(".", ","),
-                      ("yes*" if it.get("data_5g_limited") else "yes") if it.get("data_5g") else "",
-                      _euro(it.get("activation_cents")), who, it.get("promo_until") or "")
+        table.add_row(
+            it["operator"],
+            it["name"],
+            it["plan_type"],
+            euro(it["price_cents"]),
+            str(it["period_days"]),
+            _gb(it),
+            "" if per_gb is None or it.get("data_unlimited") else f"{per_gb / 100:.3f}".replace(".", ","),
+            ("yes*" if it.get("data_5g_limited") else "yes") if it.get("data_5g") else "",
+            euro(it.get("activation_cents")),
+            who,
+            it.get("promo_until") or "",
+        )
     console.print(table)
 
 
@@ -185,14 +221,16 @@ def _cents_option(text: Optional[str], flag: str) -> Optional[int]:
 
 
 @app.command()
-def offers(operator: List[str] = typer.Option(None, "--operator", help="only these operators (repeatable)"),
-           plan_type: List[str] = typer.Option(None, "--plan-type", help="prepaid, postpaid, tourist, data_only, ..."),
-           max_price: Optional[str] = typer.Option(None, "--max-price", help="euro per period, e.g. 9,99"),
-           min_gb: Optional[float] = typer.Option(None, "--min-gb", help="at least this many GB (unlimited passes)"),
-           only_5g: bool = typer.Option(False, "--5g", help="only offers with 5G"),
-           origin: Optional[str] = typer.Option(None, "--from", help="what a customer of this operator can take by porting"),
-           sort: str = typer.Option("operator", "--sort", help="price | gb | eur-per-gb | operator"),
-           as_json: bool = typer.Option(False, "--json")):
+def offers(
+    operator: List[str] = typer.Option(None, "--operator", help="only these operators (repeatable)"),
+    plan_type: List[str] = typer.Option(None, "--plan-type", help="prepaid, postpaid, tourist, data_only, ..."),
+    max_price: Optional[str] = typer.Option(None, "--max-price", help="euro per period, e.g. 9,99"),
+    min_gb: Optional[float] = typer.Option(None, "--min-gb", help="at least this many GB (unlimited passes)"),
+    only_5g: bool = typer.Option(False, "--5g", help="only offers with 5G"),
+    origin: Optional[str] = typer.Option(None, "--from", help="what a customer of this operator can take by porting"),
+    sort: str = typer.Option("operator", "--sort", help="price | gb | eur-per-gb | operator"),
+    as_json: bool = typer.Option(False, "--json"),
+):
     """The offers currently stored, filtered and sorted."""
     from spiders.items import PLAN_TYPES
     from storage.offer_query import SORTS, OfferFilter, sort_offers
@@ -203,15 +241,22 @@ def offers(operator: List[str] = typer.Option(None, "--operator", help="only the
         _operators_or_exit([origin], contract=True)
     bad = [p for p in plan_type or [] if p not in PLAN_TYPES]
     if bad or sort not in SORTS:
-        err.print(f"[red]unknown {'plan type ' + ', '.join(bad) if bad else 'sort ' + sort}[/]; "
-                  f"known: {', '.join(PLAN_TYPES if bad else SORTS)}")
+        err.print(
+            f"[red]unknown {'plan type ' + ', '.join(bad) if bad else 'sort ' + sort}[/]; "
+            f"known: {', '.join(PLAN_TYPES if bad else SORTS)}"
+        )
         raise typer.Exit(2)
-    wanted = OfferFilter(operators=set(ops), plan_types=set(plan_type or []),
-                         max_price_cents=_cents_option(max_price, "--max-price"), min_gb=min_gb,
-                         only_5g=only_5g, origin=origin)
+    wanted = OfferFilter(
+        operators=set(ops),
+        plan_types=set(plan_type or []),
+        max_price_cents=_cents_option(max_price, "--max-price"),
+        min_gb=min_gb,
+        only_5g=only_5g,
+        origin=origin,
+    )
     items = sort_offers([i for i in list_offers(ops[0] if len(ops) == 1 else None) if wanted.matches(i)], sort)
     if as_json:
-        _print_json(items)
+        print_json(items)
     else:
         title = f"{len(items)} offers" + (f" a customer of {origin} can take by porting" if origin else "")
         _offers_table(items, title=title)
@@ -227,15 +272,21 @@ def history(operator: str, offer_key: str, as_json: bool = typer.Option(False, "
         err.print(f"[red]no offer {offer_key!r} of {operator}[/]")
         raise typer.Exit(1)
     if as_json:
-        _print_json(versions)
+        print_json(versions)
         return
     table = Table(title=f"{operator} / {offer_key}")
     for col in ("from", "to", "price", "GB", "activation", "promo until"):
         table.add_column(col)
     for v in versions:
         it = v["item"]
-        table.add_row(v["valid_from"][:19], (v["valid_to"] or "now")[:19], _euro(it["price_cents"]), _gb(it),
-                      _euro(it.get("activation_cents")), it.get("promo_until") or "")
+        table.add_row(
+            v["valid_from"][:19],
+            (v["valid_to"] or "now")[:19],
+            euro(it["price_cents"]),
+            _gb(it),
+            euro(it.get("activation_cents")),
+            it.get("promo_until") or "",
+        )
     console.print(table)
 
 
@@ -258,22 +309,47 @@ def operators(as_json: bool = typer.Option(False, "--json")):
     rows = []
     for op in ALL:
         spider = spider_class(op) if op in OPERATORS else None
-        rows.append({"operator": op, **{k: v for k, v in facts.get(op, {}).items()},
-                     "spider": spider is not None, "start_urls": list(spider.start_urls) if spider else [],
-                     "min_offers": spider.min_offers if spider else None})
+        rows.append(
+            {
+                "operator": op,
+                **{k: v for k, v in facts.get(op, {}).items()},
+                "spider": spider is not None,
+                "start_urls": list(spider.start_urls) if spider else [],
+                "min_offers": spider.min_offers if spider else None,
+            }
+        )
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     table = Table(title="operators ('?' = not confirmed)")
-    for col in ("operator", "network", "5G", "eSIM", "top up online", "renews", "from", "billing", "app",
-                "offers page", "min offers"):
+    for col in (
+        "operator",
+        "network",
+        "5G",
+        "eSIM",
+        "top up online",
+        "renews",
+        "from",
+        "billing",
+        "app",
+        "offers page",
+        "min offers",
+    ):
         table.add_column(col)
     for r in rows:
-        table.add_row(r.get("name", r["operator"]), _fact(r.get("host_network")) if not r.get("network_note")
-                      else r["network_note"], _fact(r.get("has_5g")), _fact(r.get("esim")),
-                      _fact(r.get("top_up_online")), _fact(r.get("renews_automatically")), _fact(r.get("renews_from")),
-                      _fact(r.get("billing")), _fact(r.get("app")), r.get("offers_page") or "",
-                      "no spider" if r["min_offers"] is None else str(r["min_offers"]))
+        table.add_row(
+            r.get("name", r["operator"]),
+            _fact(r.get("host_network")) if not r.get("network_note") else r["network_note"],
+            _fact(r.get("has_5g")),
+            _fact(r.get("esim")),
+            _fact(r.get("top_up_online")),
+            _fact(r.get("renews_automatically")),
+            _fact(r.get("renews_from")),
+            _fact(r.get("billing")),
+            _fact(r.get("app")),
+            r.get("offers_page") or "",
+            "no spider" if r["min_offers"] is None else str(r["min_offers"]),
+        )
     console.print(table)
 
 
@@ -286,18 +362,26 @@ def status(as_json: bool = typer.Option(False, "--json")):
 
     last = last_crawls()
     upcoming = next_run_times()
-    rows = [{**last.get(op, {"operator": op, "status": "never crawled"}), "next_run": upcoming.get(op)}
-            for op in OPERATORS]
+    rows = [
+        {**last.get(op, {"operator": op, "status": "never crawled"}), "next_run": upcoming.get(op)} for op in OPERATORS
+    ]
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     table = Table(title="status")
     for col in ("operator", "last crawl", "status", "offers", "dropped", "failures in a row", "next run", "error"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["operator"], (r.get("finished_at") or "")[:19], r["status"], str(r.get("items_stored", "")),
-                      str(r.get("items_dropped", "")), str(r.get("consecutive_failures", "")),
-                      (r.get("next_run") or "")[:19], (r.get("error") or "")[:80])
+        table.add_row(
+            r["operator"],
+            (r.get("finished_at") or "")[:19],
+            r["status"],
+            str(r.get("items_stored", "")),
+            str(r.get("items_dropped", "")),
+            str(r.get("consecutive_failures", "")),
+            (r.get("next_run") or "")[:19],
+            (r.get("error") or "")[:80],
+        )
     console.print(table)
 
 

@@ -7,44 +7,37 @@ the CLI module is `__main__`, and importing `promowatch.cli` again would define 
 counted by reason, like the pipeline), the crawl through `record_crawl`, the change detection through
 `detect_after_crawl` — the code a Scrapy crawl uses. Heavy imports happen inside the commands.
 """
+
 from __future__ import annotations
 
 import json
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-console = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True)
+from promowatch.cli_common import console, err, euro, fail, print_json
 
-KIND_COLOURS = {"new": "green", "returned": "green", "price_drop": "bold green", "price_rise": "red",
-                "changed": "yellow", "removed": "red", "expiring": "magenta"}
+KIND_COLOURS = {
+    "new": "green",
+    "returned": "green",
+    "price_drop": "bold green",
+    "price_rise": "red",
+    "changed": "yellow",
+    "removed": "red",
+    "expiring": "magenta",
+}
 
 
 class ImportUsageError(Exception):
     """A usage error of `promowatch import` (exit code 2, nothing recorded)."""
 
 
-def _euro(cents) -> str:
-    return "" if cents is None else f"{cents / 100:.2f} €".replace(".", ",")
-
-
-def _print_json(data) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-
-
-def _fail(message: str, code: int = 2):
-    err.print(f"[red]{message}[/]", highlight=False)
-    raise typer.Exit(code)
-
-
-def import_items(raw_items: list, operator: str | None = None, min_offers: int = 1,
-                 database_url: str | None = None) -> dict:
+def import_items(
+    raw_items: list, operator: str | None = None, min_offers: int = 1, database_url: str | None = None
+) -> dict:
     """Record a list of offer items as one crawl of one operator, then detect its changes."""
     from spiders.items import OPERATORS, InvalidOffer, normalise
     from storage.repository import record_crawl, utcnow
@@ -89,16 +82,33 @@ def import_items(raw_items: list, operator: str | None = None, min_offers: int =
         status, error = "partial", f"only {len(items)} offers, expected at least {min_offers}"
     else:
         status, error = "healthy", None
-    result = record_crawl(operator=operator, started_at=started, finish_reason="import", status=status, items=items,
-                          items_scraped=len(raw_items), dropped=dropped, error=error, database_url=database_url)
+    result = record_crawl(
+        operator=operator,
+        started_at=started,
+        finish_reason="import",
+        status=status,
+        items=items,
+        items_scraped=len(raw_items),
+        dropped=dropped,
+        error=error,
+        database_url=database_url,
+    )
     events = None
     if status == "healthy":
         from alerts.detect import detect_after_crawl
 
         events = detect_after_crawl(result.run_id, database_url)
-    return {"crawl_run_id": result.run_id, "operator": operator, "status": status, "error": error,
-            "offers": result.stored, "dropped": dropped, "new_versions": result.new_versions,
-            "detected": events is not None, "events": events or []}
+    return {
+        "crawl_run_id": result.run_id,
+        "operator": operator,
+        "status": status,
+        "error": error,
+        "offers": result.stored,
+        "dropped": dropped,
+        "new_versions": result.new_versions,
+        "detected": events is not None,
+        "events": events or [],
+    }
 
 
 def _since(text: str | None) -> datetime | None:
@@ -107,15 +117,15 @@ def _since(text: str | None) -> datetime | None:
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        _fail(f"--since {text!r} is not an ISO date or date-time (e.g. 2026-09-15 or 2026-09-15T08:00)")
+        fail(f"--since {text!r} is not an ISO date or date-time (e.g. 2026-09-15 or 2026-09-15T08:00)")
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _price(event: dict) -> str:
     before, after = event.get("price_before"), event.get("price_after")
     if before is not None and after is not None and before != after:
-        return f"{_euro(before)} → {_euro(after)}"
-    return _euro(after if after is not None else before)
+        return f"{euro(before)} → {euro(after)}"
+    return euro(after if after is not None else before)
 
 
 def _change_text(changes: dict) -> str:
@@ -133,14 +143,26 @@ def _change_text(changes: dict) -> str:
 
 def events_table(events: list[dict], title: str) -> Table:
     table = Table(title=title)
-    for col, justify in (("time (UTC)", "left"), ("operator", "left"), ("offer", "left"), ("kind", "left"),
-                         ("price", "right"), ("changed", "left")):
+    for col, justify in (
+        ("time (UTC)", "left"),
+        ("operator", "left"),
+        ("offer", "left"),
+        ("kind", "left"),
+        ("price", "right"),
+        ("changed", "left"),
+    ):
         table.add_column(col, justify=justify)
     for e in events:
         name = (e.get("item") or {}).get("name") or e["offer_key"]
         colour = KIND_COLOURS.get(e["kind"], "white")
-        table.add_row((e["created_at"] or "")[:16].replace("T", " "), e["operator"], f"{name}\n[dim]{e['offer_key']}[/]",
-                      f"[{colour}]{e['kind']}[/]", _price(e), _change_text(e.get("changes") or {}))
+        table.add_row(
+            (e["created_at"] or "")[:16].replace("T", " "),
+            e["operator"],
+            f"{name}\n[dim]{e['offer_key']}[/]",
+            f"[{colour}]{e['kind']}[/]",
+            _price(e),
+            _change_text(e.get("changes") or {}),
+        )
     return table
 
 
@@ -148,28 +170,33 @@ def register(app: typer.Typer) -> None:
     """Define `import` and `events` on the CLI's app."""
 
     @app.command("import")
-    def import_(file: Path = typer.Argument(..., help="JSON list of offer items (what `promowatch parse --json` prints)"),
-                operator: Optional[str] = typer.Option(None, "--operator", help="operator slug (default: the items')"),
-                min_offers: int = typer.Option(1, "--min-offers", help="fewer valid offers make the crawl partial"),
-                as_json: bool = typer.Option(False, "--json")):
+    def import_(
+        file: Path = typer.Argument(..., help="JSON list of offer items (what `promowatch parse --json` prints)"),
+        operator: Optional[str] = typer.Option(None, "--operator", help="operator slug (default: the items')"),
+        min_offers: int = typer.Option(1, "--min-offers", help="fewer valid offers make the crawl partial"),
+        as_json: bool = typer.Option(False, "--json"),
+    ):
         """Record a file of offer items as one crawl of one operator, then detect what changed."""
         if not file.is_file():
-            _fail(f"no such file: {file}")
+            fail(f"no such file: {file}")
         try:
             raw = json.loads(file.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
-            _fail(f"{file} is not JSON: {exc}")
+            fail(f"{file} is not JSON: {exc}")
         try:
             summary = import_items(raw, operator=operator, min_offers=min_offers)
         except ImportUsageError as exc:
-            _fail(str(exc))
+            fail(str(exc))
         if as_json:
-            _print_json(summary)
+            print_json(summary)
         else:
             colour = "green" if summary["status"] == "healthy" else "red"
-            console.print(f"{summary['operator']}: crawl {summary['crawl_run_id']} [{colour}]{summary['status']}[/], "
-                          f"{summary['offers']} offers, {summary['new_versions']} new versions, "
-                          f"dropped {summary['dropped'] or 0}", highlight=False)
+            console.print(
+                f"{summary['operator']}: crawl {summary['crawl_run_id']} [{colour}]{summary['status']}[/], "
+                f"{summary['offers']} offers, {summary['new_versions']} new versions, "
+                f"dropped {summary['dropped'] or 0}",
+                highlight=False,
+            )
             if summary["events"]:
                 console.print(events_table(summary["events"], title=f"{len(summary['events'])} events"))
             elif summary["detected"]:
@@ -182,23 +209,26 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
     @app.command()
-    def events(operator: Optional[str] = typer.Option(None, "--operator"),
-               kind: Optional[str] = typer.Option(None, "--kind", help="new, returned, price_drop, price_rise, changed, "
-                                                                        "removed, expiring"),
-               since: Optional[str] = typer.Option(None, "--since", help="ISO date or date-time (UTC when no offset)"),
-               limit: int = typer.Option(100, "--limit", min=1),
-               as_json: bool = typer.Option(False, "--json")):
+    def events(
+        operator: Optional[str] = typer.Option(None, "--operator"),
+        kind: Optional[str] = typer.Option(
+            None, "--kind", help="new, returned, price_drop, price_rise, changed, removed, expiring"
+        ),
+        since: Optional[str] = typer.Option(None, "--since", help="ISO date or date-time (UTC when no offset)"),
+        limit: int = typer.Option(100, "--limit", min=1),
+        as_json: bool = typer.Option(False, "--json"),
+    ):
         """The change events detected, newest first."""
         from alerts.detect import KINDS
         from spiders.items import OPERATORS
         from storage.repository import list_events
 
         if operator and operator not in OPERATORS:
-            _fail(f"unknown operator: {operator}; known: {', '.join(OPERATORS)}")
+            fail(f"unknown operator: {operator}; known: {', '.join(OPERATORS)}")
         if kind and kind not in KINDS:
-            _fail(f"unknown kind: {kind}; known: {', '.join(KINDS)}")
+            fail(f"unknown kind: {kind}; known: {', '.join(KINDS)}")
         rows = list_events(operator=operator, kind=kind, since=_since(since), limit=limit)
         if as_json:
-            _print_json(rows)
+            print_json(rows)
         else:
             console.print(events_table(rows, title=f"{len(rows)} events"))

@@ -6,6 +6,7 @@ every operator through the crawl worker (detection and matching happen in the pi
 notifications, checks the sources' health, prints a summary, and exits 0 only if every crawl was healthy and
 detected and no notification failed; 1 otherwise; 2 for a usage or configuration error.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,18 +17,10 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from promowatch.cli_common import console, fail
 from promowatch.serve import scheduler_module, setup_logging
-
-console = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True)
-
-
-def _fail(message: str, code: int = 2):
-    err.print(f"[red]{message}[/]", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
 
 
 def _load(config_path: Optional[Path]):
@@ -36,7 +29,7 @@ def _load(config_path: Optional[Path]):
     try:
         return load_config(config_path)
     except ConfigError as exc:
-        _fail(f"configuration: {exc}")
+        fail(f"configuration: {exc}")
 
 
 def next_run_times(database_url: str | None = None) -> dict[str, str | None]:
@@ -52,19 +45,35 @@ def next_run_times(database_url: str | None = None) -> dict[str, str | None]:
     except ConfigError:
         return {}
     runs = scheduler_module().next_runs(config, last_crawls(database_url))
-    return {op: (moment.astimezone(timezone.utc).isoformat(timespec="seconds") if moment else None)
-            for op, moment in runs.items()}
+    return {
+        op: (moment.astimezone(timezone.utc).isoformat(timespec="seconds") if moment else None)
+        for op, moment in runs.items()
+    }
 
 
 def _print_cycle(report) -> None:
     table = Table(title="crawls")
-    for col, justify in (("operator", "left"), ("status", "left"), ("offers", "right"), ("new versions", "right"),
-                         ("events", "right"), ("seconds", "right"), ("error", "left")):
+    for col, justify in (
+        ("operator", "left"),
+        ("status", "left"),
+        ("offers", "right"),
+        ("new versions", "right"),
+        ("events", "right"),
+        ("seconds", "right"),
+        ("error", "left"),
+    ):
         table.add_column(col, justify=justify)
     for c in report.crawls:
         colour = "green" if c.status == "healthy" else "red"
-        table.add_row(c.operator, f"[{colour}]{c.status}[/]", str(c.offers), str(c.new_versions),
-                      "-" if c.events is None else str(c.events), f"{c.seconds:.1f}", (c.error or "")[:90])
+        table.add_row(
+            c.operator,
+            f"[{colour}]{c.status}[/]",
+            str(c.offers),
+            str(c.new_versions),
+            "-" if c.events is None else str(c.events),
+            f"{c.seconds:.1f}",
+            (c.error or "")[:90],
+        )
     console.print(table)
     notes = Table(title="notifications")
     for col in ("sent", "failed", "dead", "skipped"):
@@ -73,41 +82,50 @@ def _print_cycle(report) -> None:
         notes.add_row(*(str(report.send.get(k, 0)) for k in ("sent", "failed", "dead", "skipped")))
         console.print(notes)
     else:
-        console.print("notifications: not sent (" + ("sender disabled in the config)" if report.sender_available
-                                                     else "the sender is not installed)"))
+        console.print(
+            "notifications: not sent ("
+            + ("sender disabled in the config)" if report.sender_available else "the sender is not installed)")
+        )
     for m in report.health:
-        console.print(f"health {m['kind']}: {m['title']} — {m['delivered']} admin channel(s) reached",
-                      highlight=False)
+        console.print(f"health {m['kind']}: {m['title']} — {m['delivered']} admin channel(s) reached", highlight=False)
     healthy = sum(c.status == "healthy" for c in report.crawls)
     colour = "green" if report.ok else "red"
-    console.print(f"[{colour}]{healthy}/{len(report.crawls)} operators healthy; "
-                  f"{sum(c.offers for c in report.crawls)} offers, "
-                  f"{sum(c.events or 0 for c in report.crawls)} events[/]", highlight=False)
+    console.print(
+        f"[{colour}]{healthy}/{len(report.crawls)} operators healthy; "
+        f"{sum(c.offers for c in report.crawls)} offers, "
+        f"{sum(c.events or 0 for c in report.crawls)} events[/]",
+        highlight=False,
+    )
 
 
 def register(app: typer.Typer) -> None:
     """Define `run` on the CLI's app."""
 
     @app.command()
-    def run(once: bool = typer.Option(False, "--once", help="one full cycle (crawl, detect, match, send), then exit"),
-            offline: bool = typer.Option(False, "--offline", help="answer from the bundled saved pages"),
-            fixtures: Optional[Path] = typer.Option(None, "--fixtures", help="answer from saved pages in DIR"),
-            config: Optional[Path] = typer.Option(None, "--config", help="TOML config (default: $PROMOWATCH_CONFIG)"),
-            as_json: bool = typer.Option(False, "--json", help="with --once: print the cycle's summary as JSON")):
+    def run(
+        once: bool = typer.Option(False, "--once", help="one full cycle (crawl, detect, match, send), then exit"),
+        offline: bool = typer.Option(False, "--offline", help="answer from the bundled saved pages"),
+        fixtures: Optional[Path] = typer.Option(None, "--fixtures", help="answer from saved pages in DIR"),
+        config: Optional[Path] = typer.Option(None, "--config", help="TOML config (default: $PROMOWATCH_CONFIG)"),
+        as_json: bool = typer.Option(False, "--json", help="with --once: print the cycle's summary as JSON"),
+    ):
         """Run the service: scheduled crawls, sender and health alerts (foreground, logs to stderr)."""
         from promowatch.crawling import BUNDLED_FIXTURES
 
         if offline and fixtures:
-            _fail("--offline and --fixtures exclude each other")
+            fail("--offline and --fixtures exclude each other")
         if as_json and not once:
-            _fail("--json goes with --once")
+            fail("--json goes with --once")
         folder = BUNDLED_FIXTURES if offline else fixtures
         if folder is not None and not Path(folder).is_dir():
-            _fail(f"fixtures folder {folder} does not exist")
+            fail(f"fixtures folder {folder} does not exist")
         cfg = _load(config)
         if not once:  # the long-running process: replaced by the lean one (promowatch/serve.py), same PID
-            args = [sys.executable, "-m", "promowatch.serve"] + (["--config", str(config)] if config else []) + \
-                (["--fixtures", str(Path(folder).resolve())] if folder else [])
+            args = (
+                [sys.executable, "-m", "promowatch.serve"]
+                + (["--config", str(config)] if config else [])
+                + (["--fixtures", str(Path(folder).resolve())] if folder else [])
+            )
             sys.stdout.flush()
             sys.stderr.flush()
             os.execv(sys.executable, args)

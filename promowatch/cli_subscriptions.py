@@ -8,6 +8,7 @@ form (Apprise's privacy mode, kept in SubscriptionChannel.url_masked) is ever pr
 `subscription_spec` (validation) and `store_subscriptions` (one transaction, batched inserts) are plain functions
 so that the match benchmark creates its subscriptions through the same path.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,19 +19,33 @@ from contextlib import contextmanager
 from typing import List, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-console = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True)
+from promowatch.cli_common import console, euro, fail
 
 DIGESTS = ("off", "daily", "weekly")
 _QUIET = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 _PIECE = re.compile(r"[^/:@?&=#]+")
 #: what `subscribers --json` shows of a subscription, in this order (then created_at and the masked channels)
-_SHOWN = ("id", "active", "lang", "digest", "timezone", "quiet_start", "quiet_end", "rearm_hours", "operators",
-          "plan_types", "kinds", "max_price_cents", "min_gb", "only_5g", "origin", "max_eur_per_gb_cents",
-          "max_year_cents")
+_SHOWN = (
+    "id",
+    "active",
+    "lang",
+    "digest",
+    "timezone",
+    "quiet_start",
+    "quiet_end",
+    "rearm_hours",
+    "operators",
+    "plan_types",
+    "kinds",
+    "max_price_cents",
+    "min_gb",
+    "only_5g",
+    "origin",
+    "max_eur_per_gb_cents",
+    "max_year_cents",
+)
 _SUB_CENT = re.compile(r"^\s*[€]?\s*0[.,]\d{3,}")
 
 
@@ -113,12 +128,23 @@ def _one_of(values, known, what: str) -> list:
     return list(dict.fromkeys(values))
 
 
-def subscription_spec(channels: list[str], lang: str = "it", digest: str = "off", tz: str = "Europe/Rome",
-                      operators: list[str] = (), plan_types: list[str] = (), kinds: list[str] = (),
-                      max_price: Optional[str] = None, min_gb: Optional[float] = None, only_5g: bool = False,
-                      origin: Optional[str] = None, max_eur_per_gb: Optional[str] = None,
-                      max_year_cost: Optional[str] = None, quiet: Optional[str] = None,
-                      rearm_hours: int = 168) -> dict:
+def subscription_spec(
+    channels: list[str],
+    lang: str = "it",
+    digest: str = "off",
+    tz: str = "Europe/Rome",
+    operators: list[str] = (),
+    plan_types: list[str] = (),
+    kinds: list[str] = (),
+    max_price: Optional[str] = None,
+    min_gb: Optional[float] = None,
+    only_5g: bool = False,
+    origin: Optional[str] = None,
+    max_eur_per_gb: Optional[str] = None,
+    max_year_cost: Optional[str] = None,
+    quiet: Optional[str] = None,
+    rearm_hours: int = 168,
+) -> dict:
     """A validated subscription: {"subscription": column values, "channels": [checked channels]}."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -135,8 +161,11 @@ def subscription_spec(channels: list[str], lang: str = "it", digest: str = "off"
         except SubscriptionError as exc:
             bad.append(f"channel {n}: {exc}")
     if bad:
-        raise SubscriptionError("not a notification URL Apprise can use: " + "; ".join(bad) +
-                                " (see https://github.com/caronc/apprise/wiki for the URL forms)")
+        raise SubscriptionError(
+            "not a notification URL Apprise can use: "
+            + "; ".join(bad)
+            + " (see https://github.com/caronc/apprise/wiki for the URL forms)"
+        )
     if lang not in LANGS:
         raise SubscriptionError(f"unknown language {lang!r}; one of {', '.join(LANGS)}")
     if digest not in DIGESTS:
@@ -153,14 +182,26 @@ def subscription_spec(channels: list[str], lang: str = "it", digest: str = "off"
         raise SubscriptionError(f"--rearm-hours {rearm_hours} is negative")
     quiet_start, quiet_end = _quiet(quiet)
     per_gb = _amount(max_eur_per_gb, "--max-eur-per-gb")
-    return {"subscription": {
-        "lang": lang, "digest": digest, "timezone": tz, "quiet_start": quiet_start, "quiet_end": quiet_end,
-        "rearm_hours": rearm_hours, "operators": _one_of(operators or [], OPERATORS, "operator"),
-        "plan_types": _one_of(plan_types or [], PLAN_TYPES, "plan type"),
-        "kinds": _one_of(kinds or [], KINDS, "event kind"), "max_price_cents": _amount(max_price, "--max-price"),
-        "min_gb": min_gb, "only_5g": only_5g, "origin": origin,
-        "max_eur_per_gb_cents": None if per_gb is None else float(per_gb),
-        "max_year_cents": _amount(max_year_cost, "--max-year-cost")}, "channels": checked}
+    return {
+        "subscription": {
+            "lang": lang,
+            "digest": digest,
+            "timezone": tz,
+            "quiet_start": quiet_start,
+            "quiet_end": quiet_end,
+            "rearm_hours": rearm_hours,
+            "operators": _one_of(operators or [], OPERATORS, "operator"),
+            "plan_types": _one_of(plan_types or [], PLAN_TYPES, "plan type"),
+            "kinds": _one_of(kinds or [], KINDS, "event kind"),
+            "max_price_cents": _amount(max_price, "--max-price"),
+            "min_gb": min_gb,
+            "only_5g": only_5g,
+            "origin": origin,
+            "max_eur_per_gb_cents": None if per_gb is None else float(per_gb),
+            "max_year_cents": _amount(max_year_cost, "--max-year-cost"),
+        },
+        "channels": checked,
+    }
 
 
 def store_subscriptions(specs: list[dict], database_url: Optional[str] = None) -> list[int]:
@@ -177,10 +218,12 @@ def store_subscriptions(specs: list[dict], database_url: Optional[str] = None) -
     now = utcnow()
     with Session(get_engine(database_url)) as session, session.begin():
         rows = [{"created_at": now, "active": True, **spec["subscription"]} for spec in specs]
-        ids = list(session.scalars(insert(Subscription).returning(Subscription.id, sort_by_parameter_order=True),
-                                   rows))
-        channels = [{"subscription_id": sid, **channel}
-                    for sid, spec in zip(ids, specs) for channel in spec["channels"]]
+        ids = list(session.scalars(insert(Subscription).returning(Subscription.id, sort_by_parameter_order=True), rows))
+        channels = [
+            {"subscription_id": sid, **channel}
+            for sid, spec in zip(ids, specs, strict=False)
+            for channel in spec["channels"]
+        ]
         session.execute(insert(SubscriptionChannel), channels)
     return ids
 
@@ -199,13 +242,20 @@ def list_subscriptions(database_url: Optional[str] = None, active_only: bool = F
             query = query.where(Subscription.active.is_(True))
         subs = session.execute(query).scalars().all()
         channels: dict[int, list] = {}
-        rows = session.execute(select(SubscriptionChannel.subscription_id, SubscriptionChannel.id,
-                                      SubscriptionChannel.service, SubscriptionChannel.url_masked)
-                               .order_by(SubscriptionChannel.id))
+        rows = session.execute(
+            select(
+                SubscriptionChannel.subscription_id,
+                SubscriptionChannel.id,
+                SubscriptionChannel.service,
+                SubscriptionChannel.url_masked,
+            ).order_by(SubscriptionChannel.id)
+        )
         for sid, cid, service, masked in rows:
             channels.setdefault(sid, []).append({"id": cid, "service": service, "url_masked": masked})
-        return [{**{c: getattr(s, c) for c in _SHOWN}, "created_at": _iso(s.created_at),
-                 "channels": channels.get(s.id, [])} for s in subs]
+        return [
+            {**{c: getattr(s, c) for c in _SHOWN}, "created_at": _iso(s.created_at), "channels": channels.get(s.id, [])}
+            for s in subs
+        ]
 
 
 def _iso(moment) -> str:
@@ -214,17 +264,13 @@ def _iso(moment) -> str:
     return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).isoformat()
 
 
-def _euro(cents) -> str:
-    return f"{cents / 100:.2f} €".replace(".", ",")
-
-
 def _filters_text(s: dict) -> str:
     parts = []
     for key, label in (("operators", "operators"), ("plan_types", "types"), ("kinds", "kinds")):
         if s[key]:
             parts.append(f"{label} {','.join(s[key])}")
     if s["max_price_cents"] is not None:
-        parts.append(f"≤ {_euro(s['max_price_cents'])}")
+        parts.append(f"≤ {euro(s['max_price_cents'])}")
     if s["min_gb"] is not None:
         parts.append(f"≥ {s['min_gb']:g} GB")
     if s["only_5g"]:
@@ -234,17 +280,12 @@ def _filters_text(s: dict) -> str:
     if s["max_eur_per_gb_cents"] is not None:
         parts.append(f"≤ {s['max_eur_per_gb_cents'] / 100:.2f} €/GB".replace(".", ","))
     if s["max_year_cents"] is not None:
-        parts.append(f"12 months ≤ {_euro(s['max_year_cents'])}")
+        parts.append(f"12 months ≤ {euro(s['max_year_cents'])}")
     return "\n".join(parts) or "any offer"
 
 
 def _short(masked: str) -> str:
     return masked.split("?", 1)[0]
-
-
-def _fail(message: str, code: int = 2):
-    err.print(f"[red]{message}[/]", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
 
 
 def _escape(text: str) -> str:
@@ -257,35 +298,55 @@ def register(app: typer.Typer) -> None:
     """Define `subscribe`, `unsubscribe` and `subscribers` on the CLI's app."""
 
     @app.command()
-    def subscribe(channel: List[str] = typer.Option(..., "--channel", help="Apprise URL (repeatable), e.g. "
-                                                                          "mailto://user:pass@example.com"),
-                  lang: str = typer.Option("it", "--lang", help="it | en | zh"),
-                  digest: str = typer.Option("off", "--digest", help="off | daily | weekly"),
-                  tz: str = typer.Option("Europe/Rome", "--tz", help="time zone for quiet hours and digests"),
-                  operator: List[str] = typer.Option(None, "--operator", help="only these operators (repeatable)"),
-                  plan_type: List[str] = typer.Option(None, "--plan-type", help="prepaid, postpaid, ... (repeatable)"),
-                  kind: List[str] = typer.Option(None, "--kind", help="new, returned, price_drop, price_rise, changed, "
-                                                                      "removed, expiring (repeatable)"),
-                  max_price: Optional[str] = typer.Option(None, "--max-price", help="euro per period, e.g. 9,99"),
-                  min_gb: Optional[float] = typer.Option(None, "--min-gb", help="at least this many GB"),
-                  only_5g: bool = typer.Option(False, "--5g", help="only offers with 5G"),
-                  origin: Optional[str] = typer.Option(None, "--from", help="only offers a customer of this operator "
-                                                                           "can take by porting"),
-                  max_eur_per_gb: Optional[str] = typer.Option(None, "--max-eur-per-gb", help="e.g. 0,05"),
-                  max_year_cost: Optional[str] = typer.Option(None, "--max-year-cost",
-                                                              help="first 12 months incl. activation/SIM, e.g. 120"),
-                  quiet: Optional[str] = typer.Option(None, "--quiet", help="HH:MM-HH:MM local time, e.g. 22:00-07:00"),
-                  rearm_hours: int = typer.Option(168, "--rearm-hours", help="the same offer+kind alerts again after "
-                                                                             "this long (or when its price moves)"),
-                  as_json: bool = typer.Option(False, "--json")):
+    def subscribe(
+        channel: List[str] = typer.Option(
+            ..., "--channel", help="Apprise URL (repeatable), e.g. mailto://user:pass@example.com"
+        ),
+        lang: str = typer.Option("it", "--lang", help="it | en | zh"),
+        digest: str = typer.Option("off", "--digest", help="off | daily | weekly"),
+        tz: str = typer.Option("Europe/Rome", "--tz", help="time zone for quiet hours and digests"),
+        operator: List[str] = typer.Option(None, "--operator", help="only these operators (repeatable)"),
+        plan_type: List[str] = typer.Option(None, "--plan-type", help="prepaid, postpaid, ... (repeatable)"),
+        kind: List[str] = typer.Option(
+            None, "--kind", help="new, returned, price_drop, price_rise, changed, removed, expiring (repeatable)"
+        ),
+        max_price: Optional[str] = typer.Option(None, "--max-price", help="euro per period, e.g. 9,99"),
+        min_gb: Optional[float] = typer.Option(None, "--min-gb", help="at least this many GB"),
+        only_5g: bool = typer.Option(False, "--5g", help="only offers with 5G"),
+        origin: Optional[str] = typer.Option(
+            None, "--from", help="only offers a customer of this operator can take by porting"
+        ),
+        max_eur_per_gb: Optional[str] = typer.Option(None, "--max-eur-per-gb", help="e.g. 0,05"),
+        max_year_cost: Optional[str] = typer.Option(
+            None, "--max-year-cost", help="first 12 months incl. activation/SIM, e.g. 120"
+        ),
+        quiet: Optional[str] = typer.Option(None, "--quiet", help="HH:MM-HH:MM local time, e.g. 22:00-07:00"),
+        rearm_hours: int = typer.Option(
+            168, "--rearm-hours", help="the same offer+kind alerts again after this long (or when its price moves)"
+        ),
+        as_json: bool = typer.Option(False, "--json"),
+    ):
         """Subscribe channels to the events of the offers that pass the filters."""
         try:
-            spec = subscription_spec(list(channel), lang=lang, digest=digest, tz=tz, operators=list(operator or []),
-                                     plan_types=list(plan_type or []), kinds=list(kind or []), max_price=max_price,
-                                     min_gb=min_gb, only_5g=only_5g, origin=origin, max_eur_per_gb=max_eur_per_gb,
-                                     max_year_cost=max_year_cost, quiet=quiet, rearm_hours=rearm_hours)
+            spec = subscription_spec(
+                list(channel),
+                lang=lang,
+                digest=digest,
+                tz=tz,
+                operators=list(operator or []),
+                plan_types=list(plan_type or []),
+                kinds=list(kind or []),
+                max_price=max_price,
+                min_gb=min_gb,
+                only_5g=only_5g,
+                origin=origin,
+                max_eur_per_gb=max_eur_per_gb,
+                max_year_cost=max_year_cost,
+                quiet=quiet,
+                rearm_hours=rearm_hours,
+            )
         except SubscriptionError as exc:
-            _fail(f"subscription refused, nothing stored: {_escape(str(exc))}")
+            fail(f"subscription refused, nothing stored: {_escape(str(exc))}")
         (sid,) = store_subscriptions([spec])
         stored = next(s for s in list_subscriptions() if s["id"] == sid)
         if as_json:
@@ -306,14 +367,18 @@ def register(app: typer.Typer) -> None:
         with Session(get_engine()) as session, session.begin():
             sub = session.get(Subscription, subscription_id)
             if sub is None:
-                _fail(f"no subscription {subscription_id} (see `promowatch subscribers`)", code=1)
+                fail(f"no subscription {subscription_id} (see `promowatch subscribers`)", code=1)
             was_active, sub.active = sub.active, False
-        console.print(f"subscription {subscription_id} " + ("deactivated" if was_active else "was already inactive"),
-                      highlight=False)
+        console.print(
+            f"subscription {subscription_id} " + ("deactivated" if was_active else "was already inactive"),
+            highlight=False,
+        )
 
     @app.command()
-    def subscribers(as_json: bool = typer.Option(False, "--json"),
-                    active_only: bool = typer.Option(False, "--active", help="only active subscriptions")):
+    def subscribers(
+        as_json: bool = typer.Option(False, "--json"),
+        active_only: bool = typer.Option(False, "--active", help="only active subscriptions"),
+    ):
         """The subscriptions, their filters and their channels (masked)."""
         rows = list_subscriptions(active_only=active_only)
         if as_json:
@@ -324,7 +389,15 @@ def register(app: typer.Typer) -> None:
             table.add_column(col)
         for s in rows:
             quiet = f"{s['quiet_start']}-{s['quiet_end']}" if s["quiet_start"] else ""
-            table.add_row(str(s["id"]), "yes" if s["active"] else "no", s["lang"], s["digest"], s["timezone"], quiet,
-                          f"{s['rearm_hours']} h", _escape(_filters_text(s)),
-                          _escape("\n".join(_short(c["url_masked"]) for c in s["channels"])))
+            table.add_row(
+                str(s["id"]),
+                "yes" if s["active"] else "no",
+                s["lang"],
+                s["digest"],
+                s["timezone"],
+                quiet,
+                f"{s['rearm_hours']} h",
+                _escape(_filters_text(s)),
+                _escape("\n".join(_short(c["url_masked"]) for c in s["channels"])),
+            )
         console.print(table)

@@ -45,11 +45,12 @@ This module is the parent side and what both sides share; the child side (`child
 inside the worker process) is in `promowatch.worker_child`, which imports from here (never the reverse, but
 for the child's entry, which names it by module path).
 """
+
 from __future__ import annotations
 
 import itertools
-import logging
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -69,6 +70,7 @@ _UNSET = object()
 @dataclass
 class CrawlOutcome:
     """What one crawl of one operator came to."""
+
     operator: str
     status: str  # healthy | blocked | partial | failed | skipped (a crawl of it was already running)
     crawl_run_id: int | None = None
@@ -96,20 +98,31 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def record_failed(operator: str, started_at: datetime, error: str, finish_reason: str,
-                  database_url: str | None) -> int:
+def record_failed(operator: str, started_at: datetime, error: str, finish_reason: str, database_url: str | None) -> int:
     """A failed CrawlRun for a crawl that did not get to record itself; its id."""
     from storage.repository import record_crawl
 
-    return record_crawl(operator=operator, started_at=started_at, finish_reason=finish_reason, status="failed",
-                        items=[], items_scraped=0, dropped={}, error=error, database_url=database_url).run_id
+    return record_crawl(
+        operator=operator,
+        started_at=started_at,
+        finish_reason=finish_reason,
+        status="failed",
+        items=[],
+        items_scraped=0,
+        dropped={},
+        error=error,
+        database_url=database_url,
+    ).run_id
 
 
 # ============================================================================================ parent side
 
 #: what the worker process runs: the parent's sys.path, then promowatch.worker_child on the two pipes' fds
-_CHILD_ENTRY = ("import json, sys; sys.path[:0] = json.loads(sys.argv[1]); "
-                "from promowatch.worker_child import main_from_fds; main_from_fds(*sys.argv[2:])")
+_CHILD_ENTRY = (
+    "import json, sys; sys.path[:0] = json.loads(sys.argv[1]); "
+    "from promowatch.worker_child import main_from_fds; main_from_fds(*sys.argv[2:])"
+)
+
 
 class _Pending:
     def __init__(self, operator: str):
@@ -161,12 +174,25 @@ class _Child:
         # the worker. The child gets the parent's sys.path, so it imports the same code.
         req_read, req_write = os.pipe()
         rep_read, rep_write = os.pipe()
-        options = {"time_limit": owner.time_limit, "parallel_crawls": owner.parallel_crawls,
-                   "log_level": owner.log_level or logging.getLevelName(logging.getLogger().getEffectiveLevel())}
+        options = {
+            "time_limit": owner.time_limit,
+            "parallel_crawls": owner.parallel_crawls,
+            "log_level": owner.log_level or logging.getLevelName(logging.getLogger().getEffectiveLevel()),
+        }
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", _CHILD_ENTRY, json.dumps([p for p in sys.path if p]), str(req_read),
-                 str(rep_write), json.dumps(options)], pass_fds=(req_read, rep_write), stdin=subprocess.DEVNULL)
+                [
+                    sys.executable,
+                    "-c",
+                    _CHILD_ENTRY,
+                    json.dumps([p for p in sys.path if p]),
+                    str(req_read),
+                    str(rep_write),
+                    json.dumps(options),
+                ],
+                pass_fds=(req_read, rep_write),
+                stdin=subprocess.DEVNULL,
+            )
         except BaseException:
             os.close(req_write)
             os.close(rep_read)
@@ -200,9 +226,16 @@ class _Child:
     def submit(self, request: _Request, operators: list[str], settings: dict | None) -> None:
         self.requests[request.number] = request
         self.assigned += len(operators)
-        self.send({"cmd": "crawl", "request": request.number, "operators": operators,
-                   "fixtures_dir": request.fixtures_dir, "database_url": request.database_url,
-                   "settings": settings or {}})
+        self.send(
+            {
+                "cmd": "crawl",
+                "request": request.number,
+                "operators": operators,
+                "fixtures_dir": request.fixtures_dir,
+                "database_url": request.database_url,
+                "settings": settings or {},
+            }
+        )
 
     def submit_call(self, call: _Call, kwargs: dict) -> None:
         self.calls[call.number] = call
@@ -249,9 +282,19 @@ class _Child:
 class CrawlWorker:
     """The parent's handle on the crawl worker process (started on the first crawl, restarted as needed)."""
 
-    def __init__(self, *, database_url: str | None = None, fixtures_dir: str | None = None, recycle_after: int = 50,
-                 time_limit: float = 900.0, memory_limit_mb: int | None = 1024, start_timeout: float = 60.0,
-                 kill_grace: float | None = None, log_level: str | None = None, parallel_crawls: int = 2):
+    def __init__(
+        self,
+        *,
+        database_url: str | None = None,
+        fixtures_dir: str | None = None,
+        recycle_after: int = 50,
+        time_limit: float = 900.0,
+        memory_limit_mb: int | None = 1024,
+        start_timeout: float = 60.0,
+        kill_grace: float | None = None,
+        log_level: str | None = None,
+        parallel_crawls: int = 2,
+    ):
         self.database_url, self.fixtures_dir = database_url, fixtures_dir
         self.recycle_after, self.time_limit = max(1, int(recycle_after)), float(time_limit)
         self.memory_limit = memory_limit_mb * 1024 * 1024 if memory_limit_mb else None
@@ -273,9 +316,15 @@ class CrawlWorker:
     @classmethod
     def from_config(cls, config, database_url: str | None = None, fixtures_dir: str | None = None) -> "CrawlWorker":
         w = config.worker
-        return cls(database_url=database_url, fixtures_dir=fixtures_dir or config.fixtures_dir,
-                   recycle_after=w.recycle_after, time_limit=w.crawl_time_limit, memory_limit_mb=w.memory_limit_mb,
-                   start_timeout=w.start_timeout, parallel_crawls=w.parallel_crawls)
+        return cls(
+            database_url=database_url,
+            fixtures_dir=fixtures_dir or config.fixtures_dir,
+            recycle_after=w.recycle_after,
+            time_limit=w.crawl_time_limit,
+            memory_limit_mb=w.memory_limit_mb,
+            start_timeout=w.start_timeout,
+            parallel_crawls=w.parallel_crawls,
+        )
 
     def __enter__(self) -> "CrawlWorker":
         return self
@@ -331,8 +380,9 @@ class CrawlWorker:
             child.submit_call(call, kwargs)
             self._ensure_monitor()
         if not call.done.wait(self.time_limit if timeout is None else timeout):
-            raise TimeoutError(f"the crawl worker did not answer {task!r} within "
-                               f"{self.time_limit if timeout is None else timeout:g} s")
+            raise TimeoutError(
+                f"the crawl worker did not answer {task!r} within {self.time_limit if timeout is None else timeout:g} s"
+            )
         if call.error is not None:
             raise WorkerCallError(f"{task} in the crawl worker failed: {call.error}")
         return call.value
@@ -387,8 +437,17 @@ class CrawlWorker:
         self.crawls_done += 1
         o = pending.outcome
         level = logging.INFO if o.status in ("healthy", "skipped") else logging.WARNING
-        log.log(level, "%s: %s, %d offers, %s events, %.1f s (worker %s)%s", o.operator, o.status, o.offers,
-                "no" if o.events is None else o.events, o.seconds, o.worker_pid, f": {o.error}" if o.error else "")
+        log.log(
+            level,
+            "%s: %s, %d offers, %s events, %.1f s (worker %s)%s",
+            o.operator,
+            o.status,
+            o.offers,
+            "no" if o.events is None else o.events,
+            o.seconds,
+            o.worker_pid,
+            f": {o.error}" if o.error else "",
+        )
 
     def _on_exit(self, child: _Child) -> None:
         """The child's reply pipe closed: it exited. Record every crawl it did not finish."""
@@ -412,24 +471,37 @@ class CrawlWorker:
             finish_reason = "worker_crashed"
             error = f"crawl worker (pid {child.pid}) died with exit code {code} during the crawl"
         for request, pending in unfinished:
-            run_id, status, own_error = (None, None, None) if request.baseline is None or pending.started is None \
+            run_id, status, own_error = (
+                (None, None, None)
+                if request.baseline is None or pending.started is None
                 else _run_since(pending.operator, request.baseline, request.database_url)
+            )
             if run_id is None:  # not stored before the worker died: record it as failed
                 reason = error
-                if child.kill_reason and child.kill_reason[0] == "worker_killed" and pending.started is not None \
-                        and time.monotonic() - pending.started < self.time_limit:
+                if (
+                    child.kill_reason
+                    and child.kill_reason[0] == "worker_killed"
+                    and pending.started is not None
+                    and time.monotonic() - pending.started < self.time_limit
+                ):
                     reason = f"{error} (this crawl was killed with it: another crawl of the worker hung)"
                 try:
-                    run_id = record_failed(pending.operator, pending.started_at, reason, finish_reason,
-                                           request.database_url)
+                    run_id = record_failed(
+                        pending.operator, pending.started_at, reason, finish_reason, request.database_url
+                    )
                 except Exception:  # noqa: BLE001
                     log.exception("%s: could not record the failed crawl", pending.operator)
                 status, own_error = "failed", reason
             with self._lock:
-                pending.outcome = CrawlOutcome(pending.operator, status, crawl_run_id=run_id, error=own_error,
-                                               finish_reason=finish_reason if status == "failed" else None,
-                                               worker_pid=child.pid,
-                                               seconds=round(time.monotonic() - pending.submitted, 3))
+                pending.outcome = CrawlOutcome(
+                    pending.operator,
+                    status,
+                    crawl_run_id=run_id,
+                    error=own_error,
+                    finish_reason=finish_reason if status == "failed" else None,
+                    worker_pid=child.pid,
+                    seconds=round(time.monotonic() - pending.submitted, 3),
+                )
                 self._finish(pending)
                 request.check_done()
 
@@ -465,12 +537,16 @@ class CrawlWorker:
                     if pending.outcome is not None:
                         continue
                     if pending.accepted is None and now - pending.submitted > self.start_timeout:
-                        child.kill("worker_killed", f"crawl worker (pid {child.pid}) did not take the crawl "
-                                                    f"within {self.start_timeout:g} s")
+                        child.kill(
+                            "worker_killed",
+                            f"crawl worker (pid {child.pid}) did not take the crawl within {self.start_timeout:g} s",
+                        )
                     elif pending.started is not None and now - pending.started > self.time_limit + self.kill_grace:
-                        child.kill("worker_killed",
-                                   f"crawl of {pending.operator} hung past the crawl time limit of "
-                                   f"{self.time_limit:g} s: worker (pid {child.pid}) killed")
+                        child.kill(
+                            "worker_killed",
+                            f"crawl of {pending.operator} hung past the crawl time limit of "
+                            f"{self.time_limit:g} s: worker (pid {child.pid}) killed",
+                        )
         if now - last_memory > MEMORY_CHECK_PERIOD:
             last_memory = now
             for child in children:
@@ -499,8 +575,9 @@ class CrawlWorker:
             child.exited.wait(max(0.0, deadline - time.monotonic()))
         for child in children:
             if not child.exited.is_set():
-                child.kill("interrupted", f"interrupted: the service stopped and the crawl did not finish within "
-                                          f"{grace:g} s")
+                child.kill(
+                    "interrupted", f"interrupted: the service stopped and the crawl did not finish within {grace:g} s"
+                )
         for child in children:
             child.exited.wait(30)
         self._monitor_stop.set()
@@ -536,6 +613,10 @@ def _run_since(operator: str, baseline: int, database_url: str | None) -> tuple[
     from storage.models import CrawlRun
 
     with Session(get_engine(database_url)) as session:
-        run = session.execute(select(CrawlRun).where(CrawlRun.operator == operator, CrawlRun.id > baseline)
-                              .order_by(CrawlRun.id.desc()).limit(1)).scalar()
+        run = session.execute(
+            select(CrawlRun)
+            .where(CrawlRun.operator == operator, CrawlRun.id > baseline)
+            .order_by(CrawlRun.id.desc())
+            .limit(1)
+        ).scalar()
         return (run.id, run.status, run.error) if run is not None else (None, None, None)

@@ -3,6 +3,7 @@
 Offline mode is only a setting (PROMOWATCH_FIXTURES_DIR): the spiders, pipeline and storage are the
 ones `scrapy crawl` uses, so there is one code path from page to storage.
 """
+
 from __future__ import annotations
 
 import os

@@ -16,6 +16,7 @@ accepted the message the claim is undone and the next check tries again. Crawls 
 
 Admin URLs hold secrets: logs and stored errors show them through Apprise's privacy mode only.
 """
+
 from __future__ import annotations
 
 import logging
@@ -96,8 +97,9 @@ def streak(session: Session, operator: str) -> Streak:
     if count:
         first = session.execute(select(CrawlRun).where(after).order_by(CrawlRun.id).limit(1)).scalar()
         last = session.execute(select(CrawlRun).where(after).order_by(CrawlRun.id.desc()).limit(1)).scalar()
-        statuses = dict(session.execute(select(CrawlRun.status, func.count()).where(after)
-                                        .group_by(CrawlRun.status)).all())
+        statuses = dict(
+            session.execute(select(CrawlRun.status, func.count()).where(after).group_by(CrawlRun.status)).all()
+        )
     last_ok = session.get(CrawlRun, last_ok_id) if last_ok_id else None
     return Streak(count, first, last or last_ok, last_ok, statuses)
 
@@ -167,8 +169,12 @@ def notify(channels: tuple[str, ...] | list[str], title: str, body: str, failure
             failed.append(f"{masked}: Apprise cannot use this URL")
             continue
         try:
-            ok = apobj.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT,
-                              notify_type=apprise.NotifyType.FAILURE if failure else apprise.NotifyType.SUCCESS)
+            ok = apobj.notify(
+                title=title,
+                body=body,
+                body_format=apprise.NotifyFormat.TEXT,
+                notify_type=apprise.NotifyType.FAILURE if failure else apprise.NotifyType.SUCCESS,
+            )
         except Exception as exc:  # noqa: BLE001 — a plugin error must not stop the check
             ok, failed_reason = False, f"{type(exc).__name__}"
         else:
@@ -182,8 +188,13 @@ def notify(channels: tuple[str, ...] | list[str], title: str, body: str, failure
     return delivered, failed
 
 
-def check(operators: list[str] | None = None, *, threshold: int = 3, channels: tuple[str, ...] | list[str] = (),
-          database_url: str | None = None) -> list[HealthMessage]:
+def check(
+    operators: list[str] | None = None,
+    *,
+    threshold: int = 3,
+    channels: tuple[str, ...] | list[str] = (),
+    database_url: str | None = None,
+) -> list[HealthMessage]:
     """Look at each operator's latest crawls; send the alerts and recoveries due. What was sent."""
     if operators is None:
         from spiders.registry import OPERATORS
@@ -211,12 +222,22 @@ def _check_one(engine, op: str, threshold: int, channels: tuple[str, ...]) -> He
             state = session.get(SourceHealth, op)
         if not state.alerting and s.count >= threshold:
             kind, title_body, run = "alert", alert_text(op, s), s.last
-            claim = {"alerting": True, "since": s.first.started_at, "alert_run_id": run.id,
-                     "alerted_at": datetime.now(timezone.utc), "recovery_run_id": None, "recovered_at": None}
+            claim = {
+                "alerting": True,
+                "since": s.first.started_at,
+                "alert_run_id": run.id,
+                "alerted_at": datetime.now(timezone.utc),
+                "recovery_run_id": None,
+                "recovered_at": None,
+            }
             undo = {"alerting": False}
             was = False
-        elif state.alerting and s.count == 0 and s.last_healthy is not None \
-                and s.last_healthy.id > (state.alert_run_id or 0):
+        elif (
+            state.alerting
+            and s.count == 0
+            and s.last_healthy is not None
+            and s.last_healthy.id > (state.alert_run_id or 0)
+        ):
             kind, title_body, run = "recovery", recovery_text(op, state, s.last_healthy), s.last_healthy
             claim = {"alerting": False, "recovery_run_id": run.id, "recovered_at": datetime.now(timezone.utc)}
             undo = {"alerting": True, "recovery_run_id": None, "recovered_at": None}
@@ -224,8 +245,9 @@ def _check_one(engine, op: str, threshold: int, channels: tuple[str, ...]) -> He
         else:
             return None
         run_id = run.id
-        claimed = session.execute(update(SourceHealth).where(SourceHealth.operator == op,
-                                                             SourceHealth.alerting.is_(was)).values(**claim)).rowcount
+        claimed = session.execute(
+            update(SourceHealth).where(SourceHealth.operator == op, SourceHealth.alerting.is_(was)).values(**claim)
+        ).rowcount
         session.commit()
     if not claimed:
         return None  # someone else said it
@@ -237,23 +259,37 @@ def _check_one(engine, op: str, threshold: int, channels: tuple[str, ...]) -> He
         log.warning("health (no admin channel configured): %s\n%s", title, body)
     if channels and not delivered:  # nobody heard it: try again at the next check
         with Session(engine) as session:
-            session.execute(update(SourceHealth).where(SourceHealth.operator == op)
-                            .values(**undo, last_error="; ".join(failed)[:2000]))
+            session.execute(
+                update(SourceHealth)
+                .where(SourceHealth.operator == op)
+                .values(**undo, last_error="; ".join(failed)[:2000])
+            )
             session.commit()
     elif failed:
         with Session(engine) as session:
-            session.execute(update(SourceHealth).where(SourceHealth.operator == op)
-                            .values(last_error="; ".join(failed)[:2000]))
+            session.execute(
+                update(SourceHealth).where(SourceHealth.operator == op).values(last_error="; ".join(failed)[:2000])
+            )
             session.commit()
-    (log.warning if kind == "alert" else log.info)("health: %s %s for %s (crawl #%d), %d channel(s) reached",
-                                                   kind, "sent" if delivered or not channels else "NOT sent",
-                                                   op, run_id, delivered)
+    (log.warning if kind == "alert" else log.info)(
+        "health: %s %s for %s (crawl #%d), %d channel(s) reached",
+        kind,
+        "sent" if delivered or not channels else "NOT sent",
+        op,
+        run_id,
+        delivered,
+    )
     return HealthMessage(op, kind, title, body, delivered, failed, run_id)
 
 
 def health_rows(database_url: str | None = None) -> dict[str, dict]:
     """Each operator's stored alert state (for `status`)."""
     with Session(get_engine(database_url)) as session:
-        return {h.operator: {"alerting": h.alerting, "since": h.since.isoformat() if h.since else None,
-                             "alerted_at": h.alerted_at.isoformat() if h.alerted_at else None}
-                for h in session.execute(select(SourceHealth)).scalars()}
+        return {
+            h.operator: {
+                "alerting": h.alerting,
+                "since": h.since.isoformat() if h.since else None,
+                "alerted_at": h.alerted_at.isoformat() if h.alerted_at else None,
+            }
+            for h in session.execute(select(SourceHealth)).scalars()
+        }

@@ -3,6 +3,7 @@
 Kept by hand; `load()` checks its shape so a typo (an unknown key, a method we do not know, a guessed
 value where null belongs) fails in the tests rather than showing wrong facts to a user.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,9 +16,18 @@ METHODS = ("app", "website", "card", "paypal", "satispay", "voucher", "bank_acco
 BILLING = ("prepaid", "postpaid")
 #: key -> allowed values (None: any text), every key of an entry; lists may be null (unconfirmed)
 FIELDS: dict[str, tuple | None] = {
-    "name": None, "host_network": NETWORKS, "has_5g": (True, False), "esim": (True, False),
-    "top_up_online": METHODS, "renews_automatically": (True, False), "renews_from": METHODS,
-    "billing": BILLING, "offers_page": None, "app": None, "sources": None, "checked": None,
+    "name": None,
+    "host_network": NETWORKS,
+    "has_5g": (True, False),
+    "esim": (True, False),
+    "top_up_online": METHODS,
+    "renews_automatically": (True, False),
+    "renews_from": METHODS,
+    "billing": BILLING,
+    "offers_page": None,
+    "app": None,
+    "sources": None,
+    "checked": None,
 }
 OPTIONAL = {"network_note"}
 LISTS = {"top_up_online", "renews_from", "billing", "sources"}

@@ -6,6 +6,7 @@ same PID: systemd, signals and logs are unaffected) with `python -m promowatch.s
 scheduler (scheduler.py, APScheduler) and the crawl worker's handle. Storage, Apprise and Scrapy live in the
 crawl worker.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,15 +57,20 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
 
     def on_signal(signum, _frame):
-        log.warning("%s again: already stopping", signal.Signals(signum).name) if stop.is_set() else \
-            log.info("%s: stopping", signal.Signals(signum).name)
+        log.warning("%s again: already stopping", signal.Signals(signum).name) if stop.is_set() else log.info(
+            "%s: stopping", signal.Signals(signum).name
+        )
         stop.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     mode = f"offline from {service.fixtures_dir}" if service.fixtures_dir else "live"
-    log.info("promowatch service starting (%s, %d operators, config %s)", mode, len(config.operators),
-             config.path or "defaults")
+    log.info(
+        "promowatch service starting (%s, %d operators, config %s)",
+        mode,
+        len(config.operators),
+        config.path or "defaults",
+    )
     service.serve(stop)
     return 0
 

@@ -7,6 +7,7 @@ silently fall back to a default), and every error names the file, the table and 
 
 The database is not configured here: it is `PROMOWATCH_DATABASE_URL`, as for every other command.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -86,8 +87,7 @@ class ServiceConfig:
 
 def parse_duration(value: Any, where: str, *, allow_zero: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ConfigError(f"{where}: expected a duration (seconds, or e.g. \"90s\", \"10m\", \"6h\", \"1d\"), "
-                          f"got {value!r}")
+        raise ConfigError(f'{where}: expected a duration (seconds, or e.g. "90s", "10m", "6h", "1d"), got {value!r}')
     if isinstance(value, str):
         text = value.strip().lower().replace(" ", "")
         parts = _DURATION.findall(text)
@@ -95,8 +95,9 @@ def parse_duration(value: Any, where: str, *, allow_zero: bool = False) -> float
             if re.fullmatch(r"\d+(\.\d+)?", text):
                 seconds = float(text)
             else:
-                raise ConfigError(f"{where}: {value!r} is not a duration (seconds, or e.g. \"90s\", \"10m\", "
-                                  f"\"6h\", \"1d\", \"1h30m\")")
+                raise ConfigError(
+                    f'{where}: {value!r} is not a duration (seconds, or e.g. "90s", "10m", "6h", "1d", "1h30m")'
+                )
         else:
             seconds = sum(float(n) * _UNITS[u] for n, u in parts)
     else:
@@ -118,12 +119,16 @@ def format_duration(seconds: float | None) -> str:
 
 def validate_cron(expr: Any, where: str) -> str:
     if not isinstance(expr, str) or len(expr.split()) != 5:
-        raise ConfigError(f"{where}: {expr!r} is not a crontab expression of five fields "
-                          f"(minute hour day month day-of-week, e.g. \"15 7,19 * * *\")")
+        raise ConfigError(
+            f"{where}: {expr!r} is not a crontab expression of five fields "
+            f'(minute hour day month day-of-week, e.g. "15 7,19 * * *")'
+        )
     dow = expr.split()[4]
     if re.search(r"\d", dow):
-        raise ConfigError(f"{where}: write the day-of-week field with names (mon,tue,...,sun or mon-fri), not "
-                          f"numbers: {dow!r} (cron and APScheduler number the days differently)")
+        raise ConfigError(
+            f"{where}: write the day-of-week field with names (mon,tue,...,sun or mon-fri), not "
+            f"numbers: {dow!r} (cron and APScheduler number the days differently)"
+        )
     if any(name not in _DAY_NAMES for name in re.findall(r"[a-z]+", dow.lower())):
         raise ConfigError(f"{where}: unknown day name in {dow!r}; use mon, tue, wed, thu, fri, sat, sun")
     from apscheduler.triggers.cron import CronTrigger
@@ -186,7 +191,9 @@ class _Table:
         if extra:
             key = sorted(extra)[0]
             close = difflib.get_close_matches(key, sorted(known or self.seen), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else f"; known keys: {', '.join(sorted(known or self.seen))}"
+            hint = (
+                f" (did you mean {close[0]!r}?)" if close else f"; known keys: {', '.join(sorted(known or self.seen))}"
+            )
             where = f"[{self.name}]" if self.name else "top level"
             raise ConfigError(f"{self.source}: unknown key {key!r} in {where}{hint}")
 
@@ -219,15 +226,17 @@ def parse_config(data: dict, source: str = "<config>", operators: list[str] | No
 
         ZoneInfo(timezone)
     except Exception:  # noqa: BLE001 — ZoneInfoNotFoundError, ValueError
-        raise ConfigError(f"{sched.where('timezone')}: unknown time zone {timezone!r} (e.g. \"Europe/Rome\")") from None
+        raise ConfigError(f'{sched.where("timezone")}: unknown time zone {timezone!r} (e.g. "Europe/Rome")') from None
     misfire = sched.duration("misfire_grace_time", 3600.0)
     spread = sched.duration("startup_spread", 60.0, allow_zero=True)
     per_op = sched.table("operators")
     for name in per_op.data:
         if name not in operators:
             close = difflib.get_close_matches(name, operators, n=1)
-            raise ConfigError(f"{source}: [schedule.operators.{name}]: unknown operator"
-                              + (f" (did you mean {close[0]!r}?)" if close else f"; known: {', '.join(operators)}"))
+            raise ConfigError(
+                f"{source}: [schedule.operators.{name}]: unknown operator"
+                + (f" (did you mean {close[0]!r}?)" if close else f"; known: {', '.join(operators)}")
+            )
     schedules = {}
     for op in operators:
         if per_op.has(op):
@@ -236,7 +245,9 @@ def parse_config(data: dict, source: str = "<config>", operators: list[str] | No
             own.done({"interval", "cron", "jitter", "enabled"})
         else:
             schedules[op] = replace(default, operator=op)
-    sched.done({"interval", "cron", "jitter", "enabled", "timezone", "misfire_grace_time", "startup_spread", "operators"})
+    sched.done(
+        {"interval", "cron", "jitter", "enabled", "timezone", "misfire_grace_time", "startup_spread", "operators"}
+    )
 
     w = top.table("worker")
     worker = WorkerConfig(
@@ -248,22 +259,31 @@ def parse_config(data: dict, source: str = "<config>", operators: list[str] | No
     )
     w.done({"recycle_after", "crawl_time_limit", "memory_limit_mb", "start_timeout", "parallel_crawls"})
     s = top.table("sender")
-    sender = SenderConfig(enabled=s.boolean("enabled", True), interval=s.duration("interval", 60.0),
-                          after_crawl=s.boolean("after_crawl", True), batch=s.integer("batch", 500),
-                          concurrency=s.integer("concurrency", 8), max_attempts=s.integer("max_attempts", 6))
+    sender = SenderConfig(
+        enabled=s.boolean("enabled", True),
+        interval=s.duration("interval", 60.0),
+        after_crawl=s.boolean("after_crawl", True),
+        batch=s.integer("batch", 500),
+        concurrency=s.integer("concurrency", 8),
+        max_attempts=s.integer("max_attempts", 6),
+    )
     s.done({"enabled", "interval", "after_crawl", "batch", "concurrency", "max_attempts"})
     h = top.table("health")
     channels = h.get("admin_channels", [])
     if isinstance(channels, str):
         channels = [channels]
     if not isinstance(channels, list) or not all(isinstance(c, str) and c.strip() for c in channels):
-        raise ConfigError(f"{h.where('admin_channels')}: expected a list of Apprise URLs, e.g. "
-                          f"[\"mailto://user:pass@example.com\"]")
+        raise ConfigError(
+            f'{h.where("admin_channels")}: expected a list of Apprise URLs, e.g. ["mailto://user:pass@example.com"]'
+        )
     for url in channels:
         if "://" not in url:
             raise ConfigError(f"{h.where('admin_channels')}: {_mask(url)!r} is not an Apprise URL (scheme://...)")
-    health = HealthConfig(threshold=h.integer("threshold", 3), interval=h.duration("interval", 300.0),
-                          admin_channels=tuple(c.strip() for c in channels))
+    health = HealthConfig(
+        threshold=h.integer("threshold", 3),
+        interval=h.duration("interval", 300.0),
+        admin_channels=tuple(c.strip() for c in channels),
+    )
     h.done({"threshold", "interval", "admin_channels"})
     svc = top.table("service")
     shutdown_grace = svc.duration("shutdown_grace", 60.0, allow_zero=True)
@@ -275,9 +295,18 @@ def parse_config(data: dict, source: str = "<config>", operators: list[str] | No
             raise ConfigError(f"{svc.where('fixtures_dir')}: {fixtures} is not a folder")
     svc.done({"shutdown_grace", "fixtures_dir"})
     top.done({"schedule", "worker", "sender", "health", "service"})
-    return ServiceConfig(schedules=schedules, timezone=timezone, misfire_grace_time=misfire, startup_spread=spread,
-                         worker=worker, sender=sender, health=health, shutdown_grace=shutdown_grace,
-                         fixtures_dir=fixtures, path=None if source.startswith("<") else source)
+    return ServiceConfig(
+        schedules=schedules,
+        timezone=timezone,
+        misfire_grace_time=misfire,
+        startup_spread=spread,
+        worker=worker,
+        sender=sender,
+        health=health,
+        shutdown_grace=shutdown_grace,
+        fixtures_dir=fixtures,
+        path=None if source.startswith("<") else source,
+    )
 
 
 def _mask(url: str) -> str:

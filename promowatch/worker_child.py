@@ -7,6 +7,7 @@ pipe. The protocol and the reasons for a resident child are described in `promow
 docstring. The import goes one way: this module imports from `crawl_worker`, and `crawl_worker` imports
 this module only by name, in the command line that starts the worker process.
 """
+
 from __future__ import annotations
 
 import logging
@@ -36,8 +37,11 @@ def main_from_fds(requests_fd: str, replies_fd: str, options_json: str) -> None:
     import json
     from multiprocessing.connection import Connection
 
-    child_main(Connection(int(requests_fd), writable=False), Connection(int(replies_fd), readable=False),
-               json.loads(options_json))
+    child_main(
+        Connection(int(requests_fd), writable=False),
+        Connection(int(replies_fd), readable=False),
+        json.loads(options_json),
+    )
 
 
 def child_main(requests, replies, options: dict) -> None:
@@ -48,11 +52,11 @@ def child_main(requests, replies, options: dict) -> None:
     from scrapy.utils.reactor import install_reactor
 
     install_reactor(ASYNCIO_REACTOR)
-    from twisted.internet import reactor
-
     import gc
 
     import scrapy.crawler  # noqa: F401  (the stack every crawl uses, loaded once)
+    from twisted.internet import reactor
+
     import spiders.pipelines  # noqa: F401
     import storage.engine
     import storage.repository  # noqa: F401
@@ -90,8 +94,9 @@ class _ChildLoop:
 
     def start(self) -> None:
         import scrapy.crawler  # noqa: F401 — load everything a crawl needs once, before the first request
-        import spiders.pipelines  # noqa: F401
+
         import alerts.detect  # noqa: F401
+        import spiders.pipelines  # noqa: F401
         from spiders.registry import OPERATORS, spider_class
 
         for op in OPERATORS:
@@ -154,8 +159,12 @@ class _ChildLoop:
         """Exit once the running crawls are done. `drain` (a recycle): the queued crawls run first; otherwise
         (the service stops, SIGTERM, the parent is gone) they are recorded as interrupted without starting."""
         if not self.stopping:
-            log.info("stopping (%s) after %d running crawl(s)%s", why, self.running,
-                     f" and {len(self.queue)} queued" if drain and self.queue else "")
+            log.info(
+                "stopping (%s) after %d running crawl(s)%s",
+                why,
+                self.running,
+                f" and {len(self.queue)} queued" if drain and self.queue else "",
+            )
         self.stopping = True
         while self.queue and not drain:
             self.interrupted(*self.queue.popleft())
@@ -168,8 +177,14 @@ class _ChildLoop:
             run_id = record_failed(op, utcnow(), error, "interrupted", message.get("database_url"))
         except Exception:  # noqa: BLE001 — the database is unreachable: nothing can be recorded
             log.exception("%s: could not record the interrupted crawl", op)
-        outcome = CrawlOutcome(operator=op, status="failed", crawl_run_id=run_id, error=error,
-                               finish_reason="interrupted", worker_pid=os.getpid())
+        outcome = CrawlOutcome(
+            operator=op,
+            status="failed",
+            crawl_run_id=run_id,
+            error=error,
+            finish_reason="interrupted",
+            worker_pid=os.getpid(),
+        )
         self.send({"type": "done", "request": message["request"], "operator": op, "outcome": outcome.as_dict()})
         self.active.discard((message["request"], op))
 
@@ -205,8 +220,11 @@ class _ChildLoop:
 
         from scrapy.crawler import AsyncCrawlerRunner
 
-        key = json.dumps([message.get("fixtures_dir"), message.get("database_url"), message.get("settings") or {}],
-                         sort_keys=True, default=str)
+        key = json.dumps(
+            [message.get("fixtures_dir"), message.get("database_url"), message.get("settings") or {}],
+            sort_keys=True,
+            default=str,
+        )
         runner = self._runners.pop(key, None) or AsyncCrawlerRunner(self.settings(message))
         self._runners[key] = runner  # most recently used last
         while len(self._runners) > RUNNERS_KEPT:
@@ -217,8 +235,15 @@ class _ChildLoop:
         from spiders.registry import spider_class
 
         request, started, clock = message["request"], utcnow(), time.monotonic()
-        self.send({"type": "started", "request": request, "operator": op, "started_at": started.isoformat(),
-                   "baseline": message.get("baseline")})
+        self.send(
+            {
+                "type": "started",
+                "request": request,
+                "operator": op,
+                "started_at": started.isoformat(),
+                "baseline": message.get("baseline"),
+            }
+        )
         key = (request, op)
         self.running += 1
         crawler = None
@@ -231,8 +256,9 @@ class _ChildLoop:
             self.finished(message, op, crawler, started, clock, exc)
             return
         self._keep.append((key, runner, crawler, task))
-        task.add_done_callback(lambda t: self.finished(message, op, crawler, started, clock,
-                                                       None if t.cancelled() else t.exception()))
+        task.add_done_callback(
+            lambda t: self.finished(message, op, crawler, started, clock, None if t.cancelled() else t.exception())
+        )
 
     def finished(self, message: dict, op: str, crawler, started: datetime, clock: float, exc) -> None:
         key = (message["request"], op)
@@ -241,17 +267,24 @@ class _ChildLoop:
             stats = crawler.stats.get_stats() if crawler is not None else {}
         except Exception:  # noqa: BLE001 — stats not created: the crawl failed before it began
             stats = {}
-        outcome = CrawlOutcome(operator=op, status=stats.get("promowatch/status", "failed"),
-                               crawl_run_id=stats.get("promowatch/crawl_run_id"),
-                               offers=stats.get("item_scraped_count", 0),
-                               new_versions=stats.get("promowatch/new_versions", 0),
-                               events=stats.get("promowatch/events"), finish_reason=stats.get("finish_reason"),
-                               worker_pid=os.getpid())
+        outcome = CrawlOutcome(
+            operator=op,
+            status=stats.get("promowatch/status", "failed"),
+            crawl_run_id=stats.get("promowatch/crawl_run_id"),
+            offers=stats.get("item_scraped_count", 0),
+            new_versions=stats.get("promowatch/new_versions", 0),
+            events=stats.get("promowatch/events"),
+            finish_reason=stats.get("finish_reason"),
+            worker_pid=os.getpid(),
+        )
         if outcome.status == "healthy" and outcome.events is None:
             outcome.error = "change detection failed; it stays pending for the next crawl"
         if outcome.crawl_run_id is None:  # the pipeline never recorded it: record the failure here
-            error = f"crawl crashed before it was stored: {type(exc).__name__}: {exc}" if exc else \
-                "crawl ended without being stored"
+            error = (
+                f"crawl crashed before it was stored: {type(exc).__name__}: {exc}"
+                if exc
+                else "crawl ended without being stored"
+            )
             try:
                 outcome.crawl_run_id = record_failed(op, started, error, "crawl_crashed", message.get("database_url"))
             except Exception:  # noqa: BLE001
@@ -295,8 +328,9 @@ def _give_back_memory(freeze: bool = False) -> None:
 def _send(database_url=None, limit=500, concurrency=8, max_attempts=6) -> dict:
     from alerts.deliver import send_due
 
-    data = send_due(database_url=database_url, limit=limit, concurrency=concurrency,
-                    max_attempts=max_attempts).as_dict()
+    data = send_due(
+        database_url=database_url, limit=limit, concurrency=concurrency, max_attempts=max_attempts
+    ).as_dict()
     data.pop("rows", None)
     return data
 

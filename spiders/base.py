@@ -4,6 +4,7 @@ A spider yields plain dict items with the fields of design.md's offer table; the
 defaults, validates and drops. `crawl_date` is the day relative to which year-less dates resolve
 (UTC today, or the PROMOWATCH_TODAY setting so tests and fixtures are reproducible).
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime, timezone

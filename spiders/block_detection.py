@@ -6,6 +6,7 @@ only challenge pages show, or a vendor/captcha marker on a page with almost no t
 with a vendor marker. A block page marks the crawl `blocked` and never reaches the spider, so it
 cannot be read as "all offers gone".
 """
+
 from __future__ import annotations
 
 import re
@@ -14,21 +15,35 @@ from scrapy.exceptions import IgnoreRequest
 
 #: phrases only challenge pages show, lower case. The page is scanned as bytes: ASCII lower-casing and plain
 #: substring search of up to 200 KB, no decoding and no case-insensitive regex over the whole page
-STRONG = (b"incapsula incident id", b"request unsuccessful. incapsula", b"radware bot manager",
-          b"attention required! | cloudflare", b"cf-chl-bypass", b"cf-chl-widget", b"cf-chl-opt",
-          b"/cdn-cgi/challenge-platform/h/", b"are you a robot")
+STRONG = (
+    b"incapsula incident id",
+    b"request unsuccessful. incapsula",
+    b"radware bot manager",
+    b"attention required! | cloudflare",
+    b"cf-chl-bypass",
+    b"cf-chl-widget",
+    b"cf-chl-opt",
+    b"/cdn-cgi/challenge-platform/h/",
+    b"are you a robot",
+)
 #: the same, where the wording varies: (a literal that must be there, the exact pattern)
-STRONG_PATTERNS = [(literal, re.compile(pattern, re.I)) for literal, pattern in (
-    (b"just a moment", rb"<title>\s*Just a moment\.\.\."), (b"you are", rb"verify (?:that )?you are (?:a )?human"),
-    (b"reference #", rb"Access Denied.{0,80}Reference #"),
-)]
+STRONG_PATTERNS = [
+    (literal, re.compile(pattern, re.I))
+    for literal, pattern in (
+        (b"just a moment", rb"<title>\s*Just a moment\.\.\."),
+        (b"you are", rb"verify (?:that )?you are (?:a )?human"),
+        (b"reference #", rb"Access Denied.{0,80}Reference #"),
+    )
+]
 #: vendor and captcha names: real offer pages load these vendors' scripts too
 WEAK = (b"incapsula", b"perfdrive", b"radware", b"cloudflare", b"captcha", b"imperva", b"distil_r_captcha")
 MIN_TEXT = 1500  # visible characters: below this, a marker page is a challenge, not an offer page
 #: what is not visible text: scripts, styles, comments, tags (on the lower-cased page; "unrolled" so that a
 #: long inline script is skipped by one character-class run instead of a lazy match tried at every byte)
-_NOT_TEXT = re.compile(rb"<script\b[^<]*(?:<(?!/script)[^<]*)*</script\s*>|<style\b[^<]*(?:<(?!/style)[^<]*)*</style\s*>"
-                       rb"|<!--[^-]*(?:-(?!->)[^-]*)*-->|<[^>]*>")
+_NOT_TEXT = re.compile(
+    rb"<script\b[^<]*(?:<(?!/script)[^<]*)*</script\s*>|<style\b[^<]*(?:<(?!/style)[^<]*)*</style\s*>"
+    rb"|<!--[^-]*(?:-(?!->)[^-]*)*-->|<[^>]*>"
+)
 
 
 def visible_text_at_least(lower: bytes, minimum: int) -> bool:
@@ -38,7 +53,7 @@ def visible_text_at_least(lower: bytes, minimum: int) -> bool:
     count, at = 0, 0
     for match in _NOT_TEXT.finditer(lower):
         if match.start() > at:
-            stretch = len(lower[at:match.start()].strip())
+            stretch = len(lower[at : match.start()].strip())
             count += stretch + 1 if stretch else 0  # + the space that joins it to the next stretch
             if count >= minimum:
                 return True

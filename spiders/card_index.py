@@ -9,6 +9,7 @@ index, and files them by tag name too: tag selectors (`a::attr(href)`, `ul li`) 
 (document) order. Every other selector, and every other method (`xpath`, `get`, `attrib`, ...), goes to the
 wrapped selector unchanged.
 """
+
 from __future__ import annotations
 
 import re
@@ -66,7 +67,7 @@ class IndexedCard:
         xpath = self._sel._css2xpath(rest)
         if not xpath.startswith(_DESCENDANT_OR_SELF) or "|" in xpath or _nested(found):
             return None
-        below = "descendant::" + xpath[len(_DESCENDANT_OR_SELF):]
+        below = "descendant::" + xpath[len(_DESCENDANT_OR_SELF) :]
         return SelectorList(x for e in found for x in Selector(root=e, type="html").xpath(below))
 
     def _elements(self, tag: str | None, name: str | None, within: list | None) -> list:
@@ -94,13 +95,18 @@ class IndexedCard:
             if self._order is None:
                 self._order = {e: i for i, e in enumerate(self._sel.root.iter())}
             found = {e for m in matches for e in self._elements(m.group(1), m.group(2), within)}
-            return _IndexedList((Selector(root=e, type="html") for e in sorted(found, key=self._order.__getitem__)),
-                                card=self)
+            return _IndexedList(
+                (Selector(root=e, type="html") for e in sorted(found, key=self._order.__getitem__)), card=self
+            )
         if None in attributes or len({m.group(1, 2) for m in matches}) != 1:
             return None
         wanted = set(attributes)
-        return SelectorList(Selector(root=v, type="html") for e in self._elements(*matches[0].group(1, 2), within)
-                            for k, v in e.attrib.items() if k in wanted)
+        return SelectorList(
+            Selector(root=v, type="html")
+            for e in self._elements(*matches[0].group(1, 2), within)
+            for k, v in e.attrib.items()
+            if k in wanted
+        )
 
     def __getattr__(self, name):
         return getattr(self._sel, name)

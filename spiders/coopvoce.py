@@ -15,6 +15,7 @@ No real capture exists; the page facts this parser builds on (see operators.md) 
 The card's link (/portale/offerte/<slug>.html) is its URL and gives the offer_key slug. Header banners ("a partire
 da 4,90 €") and the footer carry unrelated prices: only the cards are read.
 """
+
 from __future__ import annotations
 
 import re
@@ -32,11 +33,9 @@ _5G = re.compile(r"(?<![a-z0-9])5g(?![a-z0-9])", re.I)
 #: price label -> (variant, eligibility, note)
 _PRICES = (
     (r"costo\s+al|costo\s+nuov[oa]\s+(?:linea|numero)", "al", "new_number", "Costo AL: prezzo per un nuovo numero"),
-    (r"costo\s+mnp|costo\s+(?:in\s+)?portabilit\w*", "mnp", "portability",
-     "Costo MNP: prezzo per chi porta il numero"),
+    (r"costo\s+mnp|costo\s+(?:in\s+)?portabilit\w*", "mnp", "portability", "Costo MNP: prezzo per chi porta il numero"),
     (r"costo(?:\s+mensile)?|prezzo", "", "all", ""),
 )
-
 
 
 def _euros(cents: int) -> str:
@@ -117,30 +116,42 @@ class CoopVoceSpider(OperatorSpider):
         act = fields.get("attivazione") or fields.get("costoattivazione")
         sim = fields.get("sim") or fields.get("costosim")
         body = text_of(c, CURRENT_TEXT)
-        if re.search(r"solo\s+(?:internet|dati)", body, re.I) or (
-                minutes == 0 and sms == 0 and (gb or unlimited)):
+        if re.search(r"solo\s+(?:internet|dati)", body, re.I) or (minutes == 0 and sms == 0 and (gb or unlimited)):
             plan_type = "data_only"
         elif gb == 0 and not unlimited and (minutes or minutes_unl):
             plan_type = "voice_only"
         else:
             plan_type = "prepaid"
         promo = re.search(r"promo\w*\s+valid\w*\s+fino\s+(.*)", body, re.I)
-        icons = " ".join(c.xpath(".//img/@src | .//img/@alt | .//i/@class | .//*[contains(@class, 'icon')]/@class")
-                         .getall())
+        icons = " ".join(
+            c.xpath(".//img/@src | .//img/@alt | .//i/@class | .//*[contains(@class, 'icon')]/@class").getall()
+        )
         link = c.css("a[href]::attr(href)").get()
         url = response.urljoin(link) if link else response.url
         path = urlparse(url).path.rstrip("/")
-        base = slug(re.sub(r"\.html?$", "", path.rsplit("/", 1)[-1])) if link and path != urlparse(MOBILE).path \
+        base = (
+            slug(re.sub(r"\.html?$", "", path.rsplit("/", 1)[-1]))
+            if link and path != urlparse(MOBILE).path
             else slug(name)
+        )
         common = {
-            "name": name, "url": url, "plan_type": plan_type,
+            "name": name,
+            "url": url,
+            "plan_type": plan_type,
             "period_days": 28 if re.search(r"4\s+settimane|28\s+giorni", body, re.I) else 30,
             "first_period_cents": None,
             "activation_cents": money_cents(act) if act else None,
             "sim_cents": money_cents(sim) if sim else None,
-            "data_gb": gb, "data_unlimited": unlimited, "data_5g": bool(_5G.search(icons)),
-            "data_5g_limited": False, "speed_cap_mbps": None, "eu_roaming_gb": None,
-            "minutes": minutes, "sms": sms, "minutes_unlimited": minutes_unl, "sms_unlimited": sms_unl,
+            "data_gb": gb,
+            "data_unlimited": unlimited,
+            "data_5g": bool(_5G.search(icons)),
+            "data_5g_limited": False,
+            "speed_cap_mbps": None,
+            "eu_roaming_gb": None,
+            "minutes": minutes,
+            "sms": sms,
+            "minutes_unlimited": minutes_unl,
+            "sms_unlimited": sms_unl,
             "eligible_from": [],
             "promo_until": parse_date(promo.group(1), self.crawl_date) if promo else None,
             "esim": True if re.search(r"\besim\b", body, re.I) else None,
@@ -148,6 +159,13 @@ class CoopVoceSpider(OperatorSpider):
         out = []
         for variant, eligibility, note, cents, old in prices:
             notes = [x for x in (note, f"invece di {_euros(old)}" if old and old != cents else "") if x]
-            out.append({**common, "offer_key": f"{base}:{variant}" if variant else base, "price_cents": cents,
-                        "eligibility": eligibility, "notes": "; ".join(notes) or None})
+            out.append(
+                {
+                    **common,
+                    "offer_key": f"{base}:{variant}" if variant else base,
+                    "price_cents": cents,
+                    "eligibility": eligibility,
+                    "notes": "; ".join(notes) or None,
+                }
+            )
         return out

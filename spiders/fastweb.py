@@ -16,6 +16,7 @@ Page facts this parser builds on (see operators.md and the real capture):
 - no card or page text states an activation fee, a SIM fee or eSIM: those stay null.
 - a card that names no mobile minutes/SMS but GB (a "solo internet" tile) is data_only.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,9 +27,10 @@ from spiders.card_index import indexed
 from spiders.parsing import CURRENT_TEXT, allowances, clean, join_text, money_cents, slug, text_of
 
 MOBILE = "https://www.fastweb.it/adsl-fibra-ottica/offerta-mobile"
-CARD = ("//*[@id='Main']//*[contains(concat(' ', normalize-space(@class), ' '), ' offer_card ')]"
-        "[not(contains(concat(' ', normalize-space(@class), ' '), ' offer_card_conv '))]")
-
+CARD = (
+    "//*[@id='Main']//*[contains(concat(' ', normalize-space(@class), ' '), ' offer_card ')]"
+    "[not(contains(concat(' ', normalize-space(@class), ' '), ' offer_card_conv '))]"
+)
 
 
 class FastwebSpider(OperatorSpider):
@@ -48,14 +50,23 @@ class FastwebSpider(OperatorSpider):
     def card(self, c, response) -> dict | None:
         c = indexed(c)
         box = c.css(".pricebox .price")[:1]
-        price_text = join_text(box.xpath("./text() | ./*[not(self::a) and not(self::del) and not(self::s) and "
-                                         "not(self::div)]//text()").getall()) if box else ""
+        price_text = (
+            join_text(
+                box.xpath(
+                    "./text() | ./*[not(self::a) and not(self::del) and not(self::s) and not(self::div)]//text()"
+                ).getall()
+            )
+            if box
+            else ""
+        )
         price = money_cents(price_text) if re.search(r"\d", price_text) else None
         if price is None:
             return None
         label = text_of(c.css(".oname label, .oname .tag"), CURRENT_TEXT)
-        name = text_of(c.css(".oname")[:1], "./text() | ./*[not(self::label) and not(self::svg) and "
-                                          "not(contains(@class, 'labelhdr'))]//text()")
+        name = text_of(
+            c.css(".oname")[:1],
+            "./text() | ./*[not(self::label) and not(self::svg) and not(contains(@class, 'labelhdr'))]//text()",
+        )
         tag = text_of((c.css(".oname_tag .tag") or c.css(".oname_tag"))[:1], CURRENT_TEXT)
         desc = text_of(c.css(".odesc"), CURRENT_TEXT)
         lines = [text_of(li, CURRENT_TEXT) for li in c.css("ul li")]
@@ -87,13 +98,22 @@ class FastwebSpider(OperatorSpider):
         if old:
             notes.append(f"invece di {old}")
         return {
-            "offer_key": self.key(url, name, response), "name": name, "url": url, "plan_type": plan_type,
+            "offer_key": self.key(url, name, response),
+            "name": name,
+            "url": url,
+            "plan_type": plan_type,
             "price_cents": price,
             "period_days": 28 if re.search(r"4 settimane|28 giorni", price_text, re.I) else 30,
-            "first_period_cents": None, "activation_cents": None, "sim_cents": None, **feats,
+            "first_period_cents": None,
+            "activation_cents": None,
+            "sim_cents": None,
+            **feats,
             "data_5g": bool(c.css("img.logo5g")) or bool(re.search(r"\b5G\b", body)),
-            "data_5g_limited": False, "speed_cap_mbps": None,
-            "eligibility": eligibility, "eligible_from": [], "promo_until": None,
+            "data_5g_limited": False,
+            "speed_cap_mbps": None,
+            "eligibility": eligibility,
+            "eligible_from": [],
+            "promo_until": None,
             "esim": True if re.search(r"\besim\b", body, re.I) else None,
             "notes": "; ".join(dict.fromkeys(n for n in notes if n)) or None,
         }

@@ -5,6 +5,7 @@ middleware raises NotConfigured and Scrapy drops it. Layout: DIR/<operator>/inde
 to a file in that folder, either "page.html" or {"file": "page.html", "status": 500} (to replay an
 error answer). A request with no saved page is an error counted in the crawl's stats, not a silent hole.
 """
+
 from __future__ import annotations
 
 import json
@@ -56,5 +57,11 @@ class FixturesMiddleware:
             entry = {"file": entry}
         body = (self.root / operator / entry["file"]).read_bytes()
         cls = TextResponse if entry["file"].endswith(".json") else HtmlResponse
-        return cls(url=request.url, status=int(entry.get("status", 200)), body=body, encoding="utf-8",
-                   request=request, headers={"Content-Type": "application/json" if cls is TextResponse else "text/html; charset=utf-8"})
+        return cls(
+            url=request.url,
+            status=int(entry.get("status", 200)),
+            body=body,
+            encoding="utf-8",
+            request=request,
+            headers={"Content-Type": "application/json" if cls is TextResponse else "text/html; charset=utf-8"},
+        )

@@ -15,6 +15,7 @@ Page facts this parser builds on (see operators.md):
 - the flash end date sits in a script variable (`var flashDate="24\\/09";`, no year -> resolved on crawl_date).
 The "offerta per la casa" box (`.ho-offerta-box`, home internet) is not a mobile offer card and is not parsed.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,14 +23,22 @@ from functools import lru_cache
 
 from spiders.base import OperatorSpider
 from spiders.card_index import indexed
-from spiders.parsing import (clean, data_gb, has_class, is_unlimited, money_cents, operators_named, parse_date, slug,
-                             split_price_cents, text_of)
+from spiders.parsing import (
+    clean,
+    data_gb,
+    has_class,
+    is_unlimited,
+    money_cents,
+    operators_named,
+    parse_date,
+    slug,
+    split_price_cents,
+    text_of,
+)
 
 MOBILE = "https://www.ho-mobile.it/tutte-le-offerte"
 CARD = ".offerCarousel__slider__card[data-offerlink]"
 _EUR = r"(\d+(?:,\d{1,2})?)\s*€"
-
-
 
 
 @lru_cache(maxsize=512)  # every modal lists the same few dozen operator names
@@ -83,8 +92,14 @@ class HoSpider(OperatorSpider):
                     key, n = f"{item['offer_key']}:{v['variant']}-{n}", n + 1
                 used.add(key)
                 notes = "; ".join(x for x in (v["note"], item["notes"]) if x)
-                out = {**item, "offer_key": key, "activation_cents": v["cents"], "eligibility": "portability",
-                       "eligible_from": v["from"], "notes": notes or None}
+                out = {
+                    **item,
+                    "offer_key": key,
+                    "activation_cents": v["cents"],
+                    "eligibility": "portability",
+                    "eligible_from": v["from"],
+                    "notes": notes or None,
+                }
                 yield self.offer(**out)
 
     # ---------------------------------------------------------------- one card
@@ -128,20 +143,39 @@ class HoSpider(OperatorSpider):
 
         gb_text = "Giga illimitati" if unlimited else (f"{gb:g} Giga" if gb is not None else "")
         name = clean(" ".join(x for x in ("ho.", gb_text, _euros(price) if price is not None else "") if x))
-        notes = [x for x in (label if not c.css(".flashDate") else "",
-                             f"offerta flash fino al {promo}" if promo else "") if x]
+        notes = [
+            x
+            for x in (label if not c.css(".flashDate") else "", f"offerta flash fino al {promo}" if promo else "")
+            if x
+        ]
         if price is None:
             notes.append("prezzo non leggibile")
         return {
-            "offer_key": slug(re.sub(r"\.html?$", "", link)) or slug(name), "name": name,
-            "url": response.urljoin(link) if link else response.url, "plan_type": plan_type,
-            "price_cents": price, "period_days": 28 if re.search(r"4 settimane|28 giorni", freq, re.I) else 30,
-            "first_period_cents": None, "activation_cents": activation, "sim_cents": None,
-            "data_gb": gb, "data_unlimited": unlimited, "data_5g": bool(re.search(r"\b5G\b", label)),
-            "data_5g_limited": False, "speed_cap_mbps": None, "eu_roaming_gb": None,
-            "minutes": minutes, "sms": sms, "minutes_unlimited": minutes_unl, "sms_unlimited": sms_unl,
-            "eligibility": "all", "eligible_from": [], "promo_until": promo, "esim": None,
-            "notes": "; ".join(notes) or None, "_modal": modal,
+            "offer_key": slug(re.sub(r"\.html?$", "", link)) or slug(name),
+            "name": name,
+            "url": response.urljoin(link) if link else response.url,
+            "plan_type": plan_type,
+            "price_cents": price,
+            "period_days": 28 if re.search(r"4 settimane|28 giorni", freq, re.I) else 30,
+            "first_period_cents": None,
+            "activation_cents": activation,
+            "sim_cents": None,
+            "data_gb": gb,
+            "data_unlimited": unlimited,
+            "data_5g": bool(re.search(r"\b5G\b", label)),
+            "data_5g_limited": False,
+            "speed_cap_mbps": None,
+            "eu_roaming_gb": None,
+            "minutes": minutes,
+            "sms": sms,
+            "minutes_unlimited": minutes_unl,
+            "sms_unlimited": sms_unl,
+            "eligibility": "all",
+            "eligible_from": [],
+            "promo_until": promo,
+            "esim": None,
+            "notes": "; ".join(notes) or None,
+            "_modal": modal,
         }
 
     # ---------------------------------------------------------------- origin variants from a modal
@@ -171,6 +205,5 @@ class HoSpider(OperatorSpider):
             note += f" per chi porta il numero da uno dei {len(names)} operatori elencati"
             if window:
                 note += f" (portabilità entro {window.group(1)} giorni dall'attivazione)"
-            out.append({"variant": "sconto" if discounted else "pieno", "cents": cents, "from": slugs,
-                        "note": note})
+            out.append({"variant": "sconto" if discounted else "pieno", "cents": cents, "from": slugs, "note": note})
         return out

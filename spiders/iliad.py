@@ -15,6 +15,7 @@ Page facts this parser builds on (see operators.md):
 - page-wide legal notes restrict some offers ("Offerta Domotica solo per nuovi numeri").
 Data-only and smart-home (domotica) cards are offers with their own plan_type, not dropped.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,9 +27,10 @@ from spiders.card_index import indexed
 from spiders.parsing import CURRENT_TEXT, clean, data_gb, money_cents, parse_date, slug, text_of, text_outside
 
 MOBILE = "https://www.iliad.it/offerte-iliad-mobile.html"
-_5G = ("./descendant::*[contains(concat(' ', normalize-space(@class), ' '), ' notice ')"
-       " and contains(concat(' ', normalize-space(@class), ' '), ' 5g ')]")
-
+_5G = (
+    "./descendant::*[contains(concat(' ', normalize-space(@class), ' '), ' notice ')"
+    " and contains(concat(' ', normalize-space(@class), ' '), ' 5g ')]"
+)
 
 
 def _tracking(raw: str | None) -> dict:
@@ -118,8 +120,12 @@ class IliadSpider(OperatorSpider):
         banner = clean(re.sub(r"<[^>]+>", " ", banner))
         ribbon = clean(c.css("i-packshot::attr(text-ribbon)").get())
 
-        fee = re.search(r"Attivazione(?: SIM)?\s*:?\s*([^\n]*?(?:\d+(?:[.,]\d{1,2})?\s*€|€\s*\d+(?:[.,]\d{1,2})?|"
-                        r"gratis|gratuit[ao]))", body, re.I)
+        fee = re.search(
+            r"Attivazione(?: SIM)?\s*:?\s*([^\n]*?(?:\d+(?:[.,]\d{1,2})?\s*€|€\s*\d+(?:[.,]\d{1,2})?|"
+            r"gratis|gratuit[ao]))",
+            body,
+            re.I,
+        )
         activation = money_cents(fee.group(1)) if fee else None
         if fee and activation is None and re.search(r"gratis|gratuit", fee.group(1), re.I):
             activation = 0
@@ -135,12 +141,14 @@ class IliadSpider(OperatorSpider):
             else:
                 promo = parse_date(countdown, self.crawl_date)
 
-        signals = " ".join([str(tracking.get("offer_id", "")), str(tracking.get("offer_variant", "")),
-                            corner, banner, name])
+        signals = " ".join(
+            [str(tracking.get("offer_id", "")), str(tracking.get("offer_variant", "")), corner, banner, name]
+        )
         if re.search(r"domotic|smart[ _]?home|oggetti smart|antifurt", signals, re.I):
             plan_type = "home"
         elif re.search(r"solo giga|solo dati|\bdata\b|_data\b", signals, re.I) or (
-                minutes == 0 and sms == 0 and (gb or data_unl)):
+            minutes == 0 and sms == 0 and (gb or data_unl)
+        ):
             plan_type = "data_only"
         elif re.search(r"solo minuti|voice[_ ]only", signals, re.I):
             plan_type = "voice_only"
@@ -168,13 +176,28 @@ class IliadSpider(OperatorSpider):
 
         url = self.card_url(c, response)
         return {
-            "offer_key": self.key(tracking, url, name), "name": name, "url": url, "plan_type": plan_type,
-            "price_cents": price, "period_days": 28 if re.search(r"4 settimane|28 giorni", period, re.I) else 30,
-            "first_period_cents": None, "activation_cents": activation, "sim_cents": None,
-            "data_gb": gb, "data_unlimited": data_unl, "data_5g": bool(c.xpath(_5G)), "data_5g_limited": False,
-            "speed_cap_mbps": None, "eu_roaming_gb": eu, "minutes": minutes, "sms": sms,
-            "minutes_unlimited": minutes_unl, "sms_unlimited": sms_unl, "eligibility": eligibility,
-            "eligible_from": [], "promo_until": promo,
+            "offer_key": self.key(tracking, url, name),
+            "name": name,
+            "url": url,
+            "plan_type": plan_type,
+            "price_cents": price,
+            "period_days": 28 if re.search(r"4 settimane|28 giorni", period, re.I) else 30,
+            "first_period_cents": None,
+            "activation_cents": activation,
+            "sim_cents": None,
+            "data_gb": gb,
+            "data_unlimited": data_unl,
+            "data_5g": bool(c.xpath(_5G)),
+            "data_5g_limited": False,
+            "speed_cap_mbps": None,
+            "eu_roaming_gb": eu,
+            "minutes": minutes,
+            "sms": sms,
+            "minutes_unlimited": minutes_unl,
+            "sms_unlimited": sms_unl,
+            "eligibility": eligibility,
+            "eligible_from": [],
+            "promo_until": promo,
             "esim": True if re.search(r"\besim\b", body, re.I) else None,
             "notes": "; ".join(dict.fromkeys(notes)) or None,
         }
@@ -187,11 +210,17 @@ class IliadSpider(OperatorSpider):
 
     @staticmethod
     def card_url(c, response) -> str:
-        hrefs = [h for q in (".button-discover a::attr(href)", "a[href*='offerta-iliad']::attr(href)",
-                             ".button-subscribe a::attr(href)") for h in c.css(q).getall()]
+        hrefs = [
+            h
+            for q in (
+                ".button-discover a::attr(href)",
+                "a[href*='offerta-iliad']::attr(href)",
+                ".button-subscribe a::attr(href)",
+            )
+            for h in c.css(q).getall()
+        ]
         hrefs = [response.urljoin(h) for h in hrefs if h and not h.startswith(("#", "javascript:"))]
-        hrefs = [h for h in hrefs if h.startswith("http") and "5g.iliad.it" not in h.lower()
-                 and "assistenza." not in h]
+        hrefs = [h for h in hrefs if h.startswith("http") and "5g.iliad.it" not in h.lower() and "assistenza." not in h]
         return hrefs[0] if hrefs else response.url
 
     @staticmethod

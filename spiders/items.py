@@ -4,6 +4,7 @@
 the same thing whichever way it entered. It raises `InvalidOffer(reason)`; the reason is the key the
 crawl's drop counts are kept under.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -11,19 +12,55 @@ import json
 import math
 from datetime import date
 
-OPERATORS = ("tim", "vodafone", "windtre", "iliad", "ho", "very", "kena", "postemobile", "coopvoce",
-             "fastweb", "spusu", "unomobile", "lyca", "tiscali", "sky")
+OPERATORS = (
+    "tim",
+    "vodafone",
+    "windtre",
+    "iliad",
+    "ho",
+    "very",
+    "kena",
+    "postemobile",
+    "coopvoce",
+    "fastweb",
+    "spusu",
+    "unomobile",
+    "lyca",
+    "tiscali",
+    "sky",
+)
 PLAN_TYPES = ("prepaid", "postpaid", "tourist", "data_only", "voice_only", "home")
-ELIGIBILITY = ("all", "new_number", "portability", "under_18", "under_30", "over_60",
-               "existing_customer", "foreign_born")
+ELIGIBILITY = (
+    "all",
+    "new_number",
+    "portability",
+    "under_18",
+    "under_30",
+    "over_60",
+    "existing_customer",
+    "foreign_born",
+)
 REQUIRED = ("operator", "offer_key", "name", "url", "plan_type", "price_cents", "period_days")
 #: field -> default for the optional fields
 DEFAULTS: dict = {
-    "first_period_cents": None, "activation_cents": None, "sim_cents": None,
-    "data_gb": None, "data_unlimited": False, "data_5g": False, "data_5g_limited": False,
-    "speed_cap_mbps": None, "eu_roaming_gb": None, "minutes": None, "sms": None,
-    "minutes_unlimited": False, "sms_unlimited": False, "eligibility": "all", "eligible_from": [],
-    "promo_until": None, "esim": None, "notes": None,
+    "first_period_cents": None,
+    "activation_cents": None,
+    "sim_cents": None,
+    "data_gb": None,
+    "data_unlimited": False,
+    "data_5g": False,
+    "data_5g_limited": False,
+    "speed_cap_mbps": None,
+    "eu_roaming_gb": None,
+    "minutes": None,
+    "sms": None,
+    "minutes_unlimited": False,
+    "sms_unlimited": False,
+    "eligibility": "all",
+    "eligible_from": [],
+    "promo_until": None,
+    "esim": None,
+    "notes": None,
 }
 FIELDS = REQUIRED + tuple(DEFAULTS)
 #: a recurring price above this is not a mobile offer but a parsing error (cents)
@@ -40,7 +77,11 @@ class InvalidOffer(ValueError):
 def _int(value, field):
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (isinstance(value, float) and not value.is_integer()):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (isinstance(value, float) and not value.is_integer())
+    ):
         raise InvalidOffer(f"bad_{field}", repr(value))
     return int(value)
 

@@ -20,6 +20,7 @@ No real capture exists; the page facts this parser builds on (see operators.md) 
 The header mini-cart and the footer product widgets (`ul.product_list_widget`, top-ups) carry prices that are
 not offers: only `li.product` inside `ul.products` is read.
 """
+
 from __future__ import annotations
 
 import re
@@ -30,14 +31,15 @@ from spiders.parsing import CURRENT_TEXT, clean, data_gb, money_cents, operators
 
 MOBILE = "https://www.kenamobile.it/offerte/"
 _PRODUCT = "contains(concat(' ', normalize-space(@class), ' '), ' product ')"
-_PLAIN = (".//text()[not(ancestor::del) and not(ancestor::s) and not(ancestor::script) and not(ancestor::style)"
-          " and not(ancestor::*[contains(concat(' ', normalize-space(@class), ' '), ' screen-reader-text ')])]")
+_PLAIN = (
+    ".//text()[not(ancestor::del) and not(ancestor::s) and not(ancestor::script) and not(ancestor::style)"
+    " and not(ancestor::*[contains(concat(' ', normalize-space(@class), ' '), ' screen-reader-text ')])]"
+)
 _HEADING = f"preceding::*[self::h1 or self::h2 or self::h3 or self::h4][not(ancestor::li[{_PRODUCT}])][1]"
 _EUR = r"\d+(?:,\d{1,2})?\s*€"
 _FEE = r"\s*:?\s*(gratis|gratuit[ao]|" + _EUR + ")"
 _QTY = re.compile(r"(\d+(?:[.,]\d+)?)\s*(GB|Giga|MB|Mega|TB)\b", re.I)
 _EU = re.compile(r"\s*(?:di\s+roaming\s+)?(?:in|nei paesi de(?:ll[a']?|i))\s*(?:UE|Europa|U\.E\.)\b", re.I)
-
 
 
 def _euros(cents: int) -> str:
@@ -46,8 +48,12 @@ def _euros(cents: int) -> str:
 
 def _count(text: str, word: str) -> tuple[int | None, bool]:
     """'Minuti illimitati', 'Minuti e SMS illimitati', '1000 minuti', '200 SMS' -> (count, unlimited)."""
-    if re.search(rf"{word}\s+illimitat|illimitat\w*\s+{word}|{word}\s+e\s+\w+\s+illimitat|"
-                 rf"\w+\s+e\s+{word}\s+illimitat", text, re.I):
+    if re.search(
+        rf"{word}\s+illimitat|illimitat\w*\s+{word}|{word}\s+e\s+\w+\s+illimitat|"
+        rf"\w+\s+e\s+{word}\s+illimitat",
+        text,
+        re.I,
+    ):
         return None, True
     if re.search(rf"(?:niente|nessun\w*|senza|né)\s+{word}", text, re.I):
         return 0, False
@@ -96,8 +102,9 @@ class KenaSpider(OperatorSpider):
                     continue
                 base = f"{item['offer_key']}:{segment}"
                 notes = [heading] if origins else []
-                item.update(eligibility=eligibility, eligible_from=origins,
-                            notes="; ".join(notes + item["notes"]) or None)
+                item.update(
+                    eligibility=eligibility, eligible_from=origins, notes="; ".join(notes + item["notes"]) or None
+                )
                 key, n = base, 2
                 while key in seen:
                     if seen[key] == {**item, "offer_key": key}:
@@ -114,14 +121,19 @@ class KenaSpider(OperatorSpider):
         if not name:
             return None
         price_box = c.css(".price")
-        amounts = [text_of(a, CURRENT_TEXT) for a in price_box.xpath(
-            ".//*[contains(concat(' ', normalize-space(@class), ' '), ' woocommerce-Price-amount ')]"
-            "[not(ancestor::del)]")]
+        amounts = [
+            text_of(a, CURRENT_TEXT)
+            for a in price_box.xpath(
+                ".//*[contains(concat(' ', normalize-space(@class), ' '), ' woocommerce-Price-amount ')]"
+                "[not(ancestor::del)]"
+            )
+        ]
         price = next((p for p in map(money_cents, amounts) if p is not None), None)
         if price is None:
             price = money_cents(text_of(price_box, CURRENT_TEXT))
-        old = next((p for p in map(money_cents, price_box.xpath(".//del").xpath("string()").getall())
-                    if p is not None), None)
+        old = next(
+            (p for p in map(money_cents, price_box.xpath(".//del").xpath("string()").getall()) if p is not None), None
+        )
         body = text_of(c, CURRENT_TEXT)
 
         gb, unlimited, eu = _data(body)
@@ -148,16 +160,26 @@ class KenaSpider(OperatorSpider):
         post = re.search(r"\bpost-(\d+)\b", c.attrib.get("class", ""))
         pid = post.group(1) if post else clean(c.css("[data-product_id]::attr(data-product_id)").get())
         return {
-            "offer_key": f"product-{pid}" if pid else slug(name), "name": name,
-            "url": response.urljoin(link) if link else response.url, "plan_type": plan_type,
+            "offer_key": f"product-{pid}" if pid else slug(name),
+            "name": name,
+            "url": response.urljoin(link) if link else response.url,
+            "plan_type": plan_type,
             "price_cents": price,
             "period_days": 28 if re.search(r"4\s+settimane|28\s+giorni", body, re.I) else 30,
             "first_period_cents": first,
             "activation_cents": money_cents(act.group(1)) if act else None,
             "sim_cents": money_cents(sim.group(1)) if sim else None,
-            "data_gb": gb, "data_unlimited": unlimited, "data_5g": bool(re.search(r"\b5G\b", body)),
-            "data_5g_limited": False, "speed_cap_mbps": None, "eu_roaming_gb": eu,
-            "minutes": minutes, "sms": sms, "minutes_unlimited": minutes_unl, "sms_unlimited": sms_unl,
+            "data_gb": gb,
+            "data_unlimited": unlimited,
+            "data_5g": bool(re.search(r"\b5G\b", body)),
+            "data_5g_limited": False,
+            "speed_cap_mbps": None,
+            "eu_roaming_gb": eu,
+            "minutes": minutes,
+            "sms": sms,
+            "minutes_unlimited": minutes_unl,
+            "sms_unlimited": sms_unl,
             "promo_until": parse_date(promo.group(1), self.crawl_date) if promo else None,
-            "esim": True if re.search(r"\besim\b", body, re.I) else None, "notes": notes,
+            "esim": True if re.search(r"\besim\b", body, re.I) else None,
+            "notes": notes,
         }

@@ -20,6 +20,7 @@ No real capture of this page exists (operators.md: "client-rendered"; prices as 
 - porting-only plans: eligibility "portability", eligible_from = operators named in the eligibility text; when
   the page names none, [] and a note says so. International minutes are kept in the notes.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,11 +31,20 @@ from spiders.card_index import indexed
 from spiders.parsing import clean, data_gb, is_unlimited, money_cents, operators_named, parse_date, slug, text_of
 
 MOBILE = "https://www.lycamobile.it/it/offerte-mobile-5g/"
-CATEGORIES = {"data": "data_only", "dati": "data_only", "tourist": "tourist", "turisti": "tourist",
-              "voice": "voice_only", "voce": "voice_only", "home": "home"}
-_PORTING = re.compile(r"solo (in |per la |con (la )?)?portabilit|solo per chi (passa|porta)|"
-                      r"riservat\w* a chi (passa|porta)|esclusiv\w* per chi (passa|porta)", re.I)
-
+CATEGORIES = {
+    "data": "data_only",
+    "dati": "data_only",
+    "tourist": "tourist",
+    "turisti": "tourist",
+    "voice": "voice_only",
+    "voce": "voice_only",
+    "home": "home",
+}
+_PORTING = re.compile(
+    r"solo (in |per la |con (la )?)?portabilit|solo per chi (passa|porta)|"
+    r"riservat\w* a chi (passa|porta)|esclusiv\w* per chi (passa|porta)",
+    re.I,
+)
 
 
 def _cents(value) -> int | None:
@@ -145,12 +155,16 @@ class LycaSpider(OperatorSpider):
         fee = next((x for x in extra if "attivazione" in x.lower()), None)
         feats = " ".join(extra + badges)
         return {
-            "id": clean(card.attrib.get("data-plan-id")), "slug": "", "title": title,
+            "id": clean(card.attrib.get("data-plan-id")),
+            "slug": "",
+            "title": title,
             "category": clean(card.attrib.get("data-category")),
-            "price": text_of(card.css(".plan-card__price")), "validity": text_of(card.css(".plan-card__validity")),
+            "price": text_of(card.css(".plan-card__price")),
+            "validity": text_of(card.css(".plan-card__validity")),
             "allowances": allowances,
             "network": "5G" if re.search(r"\b5G\b", title + " " + " ".join(allowances.values())) else "",
-            "portingOnly": bool(porting), "eligibilityText": " ".join(porting),
+            "portingOnly": bool(porting),
+            "eligibilityText": " ".join(porting),
             "activationFee": (re.sub(r"(?i)attivazione\s*:?", "", fee) or None) if fee else None,
             "esim": True if re.search(r"\besim\b", feats, re.I) else None,
             "labels": [b for b in badges if b not in porting],
@@ -192,16 +206,27 @@ class LycaSpider(OperatorSpider):
         url = clean(str(p.get("url") or ""))
         return {
             "offer_key": slug(str(p.get("id") or "")) or slug(str(p.get("slug") or "")) or slug(f"{name} {category}"),
-            "name": name, "url": response.urljoin(url) if url else response.url, "plan_type": plan_type,
-            "price_cents": price, "period_days": _period(str(p.get("validity") or "")),
+            "name": name,
+            "url": response.urljoin(url) if url else response.url,
+            "plan_type": plan_type,
+            "price_cents": price,
+            "period_days": _period(str(p.get("validity") or "")),
             "first_period_cents": first if first != price else None,
-            "activation_cents": _cents(fee) if fee is not None else None, "sim_cents": _cents(p.get("simFee")),
-            "data_gb": gb, "data_unlimited": unlimited,
+            "activation_cents": _cents(fee) if fee is not None else None,
+            "sim_cents": _cents(p.get("simFee")),
+            "data_gb": gb,
+            "data_unlimited": unlimited,
             "data_5g": bool(re.search(r"\b5G\b", network)) or p.get("is5G") is True,
-            "data_5g_limited": False, "speed_cap_mbps": None,
+            "data_5g_limited": False,
+            "speed_cap_mbps": None,
             "eu_roaming_gb": data_gb(str(allow.get("euData") or "")),
-            "minutes": minutes, "sms": sms, "minutes_unlimited": minutes_unl, "sms_unlimited": sms_unl,
-            "eligibility": eligibility, "eligible_from": origins, "promo_until": promo,
+            "minutes": minutes,
+            "sms": sms,
+            "minutes_unlimited": minutes_unl,
+            "sms_unlimited": sms_unl,
+            "eligibility": eligibility,
+            "eligible_from": origins,
+            "promo_until": promo,
             "esim": p.get("esim") if isinstance(p.get("esim"), bool) else None,
             "notes": "; ".join(dict.fromkeys(notes)) or None,
         }

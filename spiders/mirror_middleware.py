@@ -8,6 +8,7 @@ http://127.0.0.1:8123) with PROMOWATCH_MIRROR_INDEX, a folder laid out like `spi
 reads it exactly as it would the operator's own page. A live URL the index does not list is skipped
 (counted in `promowatch/mirror_skipped`, not an error): a mirror of a few pages measures those pages.
 """
+
 from __future__ import annotations
 
 import json

@@ -9,6 +9,7 @@ Python's cyclic collector runs, which in a resident crawl worker is after the cy
 of the cycle alive at once, the worker's memory peak. Once the spider's output for a response is exhausted,
 this spider middleware drops that cache, so reference counting frees the page at once.
 """
+
 from __future__ import annotations
 
 from spiders.page_selector import use_page_selector

@@ -17,6 +17,7 @@ The selector is parsel's own `Selector`, not Scrapy's subclass: Scrapy's registe
 the attribute behind `response.selector`): `PageSelectorMiddleware` does so before a spider reads a page,
 and `spiders.saved_page` for `promowatch parse`.
 """
+
 from __future__ import annotations
 
 from lxml import etree
@@ -27,8 +28,7 @@ from scrapy.http import HtmlResponse
 
 def page_selector(response: HtmlResponse) -> Selector:
     """The HTML response's selector: parsed from its body in its encoding, elements of plain lxml classes."""
-    root = create_root_node("", etree.HTMLParser, base_url=response.url, body=response.body,
-                            encoding=response.encoding)
+    root = create_root_node("", etree.HTMLParser, base_url=response.url, body=response.body, encoding=response.encoding)
     return Selector(root=root, type="html")
 
 

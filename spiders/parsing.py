@@ -5,6 +5,7 @@ Operator pages write money and data in many ways ("9,99 €", "€5.99", "6" + "
 cents, GB as float, ISO dates) and return None when the text holds no usable value, so a spider never
 invents a figure.
 """
+
 from __future__ import annotations
 
 import html
@@ -125,11 +126,21 @@ def slug(text: str) -> str:
 
 #: how pages spell each operator (slug -> pattern); used to read "per chi viene da ..." origin lists
 OPERATOR_NAMES = (
-    ("tim", r"\btim\b"), ("vodafone", r"\bvodafone\b"), ("windtre", r"\bwind\s*-?\s*(?:3|tre)\b|\bwind\b"),
-    ("iliad", r"\biliad\b"), ("ho", r"\bho(?:\.|\s*-?\s*mobile\b)"), ("very", r"\bvery\b"), ("kena", r"\bkena\b"),
-    ("postemobile", r"\bposte\s*-?\s*mobile\b|\bposte\b"), ("coopvoce", r"\bcoop\s*-?\s*voce\b|\bcoop\b"),
-    ("fastweb", r"\bfastweb\b"), ("spusu", r"\bspusu\b"), ("unomobile", r"\b(?:1|uno)\s*-?\s*mobile\b"),
-    ("lyca", r"\blyca"), ("tiscali", r"\btiscali\b"), ("sky", r"\bsky\b"),
+    ("tim", r"\btim\b"),
+    ("vodafone", r"\bvodafone\b"),
+    ("windtre", r"\bwind\s*-?\s*(?:3|tre)\b|\bwind\b"),
+    ("iliad", r"\biliad\b"),
+    ("ho", r"\bho(?:\.|\s*-?\s*mobile\b)"),
+    ("very", r"\bvery\b"),
+    ("kena", r"\bkena\b"),
+    ("postemobile", r"\bposte\s*-?\s*mobile\b|\bposte\b"),
+    ("coopvoce", r"\bcoop\s*-?\s*voce\b|\bcoop\b"),
+    ("fastweb", r"\bfastweb\b"),
+    ("spusu", r"\bspusu\b"),
+    ("unomobile", r"\b(?:1|uno)\s*-?\s*mobile\b"),
+    ("lyca", r"\blyca"),
+    ("tiscali", r"\btiscali\b"),
+    ("sky", r"\bsky\b"),
 )
 _OPERATOR_PATTERNS = [(op, re.compile(p, re.I)) for op, p in OPERATOR_NAMES]
 
@@ -137,13 +148,15 @@ _OPERATOR_PATTERNS = [(op, re.compile(p, re.I)) for op, p in OPERATOR_NAMES]
 def operators_named(text: str | None, exclude: str | None = None) -> list[str]:
     """Operator slugs named in the text, in order of first mention ('da Iliad e ho. Mobile' -> iliad, ho)."""
     t = clean(text)
-    found = [(m.start(), op) for op, pattern in _OPERATOR_PATTERNS
-             if op != exclude and (m := pattern.search(t))]
+    found = [(m.start(), op) for op, pattern in _OPERATOR_PATTERNS if op != exclude and (m := pattern.search(t))]
     return [op for _, op in sorted(found)]
 
 
-_EU_GB = re.compile(r"(\d+(?:[.,]\d+)?)\s*(GB|GIGA|MB)\b\s*(?:di\s+|in\s+|per\s+(?:il\s+)?)?(?:roaming\s*)?"
-                    r"(?:in\s+)?(?:\bUE\b|\bEU\b|europa)", re.I)
+_EU_GB = re.compile(
+    r"(\d+(?:[.,]\d+)?)\s*(GB|GIGA|MB)\b\s*(?:di\s+|in\s+|per\s+(?:il\s+)?)?(?:roaming\s*)?"
+    r"(?:in\s+)?(?:\bUE\b|\bEU\b|europa)",
+    re.I,
+)
 _EU_WORD = re.compile(r"roaming|\bUE\b|\bEU\b|europa", re.I)
 _DATA_WORD = r"(?:giga|gb|internet|dati|traffico(?:\s+dati)?)"
 _LIST_TAIL = r"(?:\s*(?:,|\be\b|\bed\b)\s*[a-z]+){0,2}"
@@ -168,8 +181,15 @@ def allowances(lines) -> dict:
     The first line stating a figure wins. Returns data_gb, data_unlimited, minutes, minutes_unlimited, sms,
     sms_unlimited, eu_roaming_gb.
     """
-    out = {"data_gb": None, "data_unlimited": False, "minutes": None, "minutes_unlimited": False,
-           "sms": None, "sms_unlimited": False, "eu_roaming_gb": None}
+    out = {
+        "data_gb": None,
+        "data_unlimited": False,
+        "minutes": None,
+        "minutes_unlimited": False,
+        "sms": None,
+        "sms_unlimited": False,
+        "eu_roaming_gb": None,
+    }
     seen: set[str] = set()
     for raw in lines or ():
         line = clean(_NETWORK.sub(" ", clean(raw)))
@@ -178,14 +198,15 @@ def allowances(lines) -> dict:
         eu = _EU_GB.search(line)
         if eu and out["eu_roaming_gb"] is None:
             out["eu_roaming_gb"] = data_gb(eu.group(1) + " " + eu.group(2))
-        national = line[:eu.start()] if eu else ("" if _EU_WORD.search(line) else line)
+        national = line[: eu.start()] if eu else ("" if _EU_WORD.search(line) else line)
         if "data" not in seen and national:
             gb = data_gb(national)
             if gb is not None:
                 out["data_gb"] = gb
                 seen.add("data")
-            elif re.search(rf"\b{_DATA_WORD}{_LIST_TAIL}\s+illimitat|illimitat\w*\s+(?:[a-z]+\s+)?{_DATA_WORD}\b",
-                           national, re.I):
+            elif re.search(
+                rf"\b{_DATA_WORD}{_LIST_TAIL}\s+illimitat|illimitat\w*\s+(?:[a-z]+\s+)?{_DATA_WORD}\b", national, re.I
+            ):
                 out["data_unlimited"] = True
                 seen.add("data")
         for word, key in (("(?:minuti|chiamate)", "minutes"), ("sms", "sms")):
@@ -203,10 +224,13 @@ CURRENT_TEXT = ".//text()[not(ancestor::script) and not(ancestor::style) and not
 
 
 #: the element names whose text each of those XPaths leaves out
-_SKIPPED = {VISIBLE_TEXT: frozenset({"script", "style"}),
-            CURRENT_TEXT: frozenset({"script", "style", "del", "s"}),
-            ".//text()": frozenset(), ".//text()[not(ancestor::del)]": frozenset({"del"}),
-            ".//text()[not(ancestor::s) and not(ancestor::del)]": frozenset({"del", "s"})}
+_SKIPPED = {
+    VISIBLE_TEXT: frozenset({"script", "style"}),
+    CURRENT_TEXT: frozenset({"script", "style", "del", "s"}),
+    ".//text()": frozenset(),
+    ".//text()[not(ancestor::del)]": frozenset({"del"}),
+    ".//text()[not(ancestor::s) and not(ancestor::del)]": frozenset({"del", "s"}),
+}
 
 
 def _append_text(element, skipped: frozenset, out: list, skipped_class: str | None = None) -> None:
@@ -215,8 +239,11 @@ def _append_text(element, skipped: frozenset, out: list, skipped_class: str | No
     if element.text:
         out.append(element.text)
     for child in element:
-        if isinstance(child.tag, str) and child.tag not in skipped and not (
-                skipped_class and skipped_class in (child.get("class") or "")):
+        if (
+            isinstance(child.tag, str)
+            and child.tag not in skipped
+            and not (skipped_class and skipped_class in (child.get("class") or ""))
+        ):
             _append_text(child, skipped, out, skipped_class)
         if child.tail:
             out.append(child.tail)

@@ -5,6 +5,7 @@ Items are validated as they come (bad ones dropped and counted by reason under
 crawl is written in one transaction. Only a healthy crawl touches offers; any other is recorded as a
 CrawlRun and changes nothing, so a broken page never reads as "all offers gone".
 """
+
 from __future__ import annotations
 
 import logging
@@ -22,14 +23,18 @@ log = logging.getLogger(__name__)
 def crawl_status(*, reason: str, stored: int, min_offers: int, stats: dict) -> tuple[str, str | None]:
     """(status, error text) for a closed crawl, from its finish reason, items and stats."""
     errors = list(stats.get("promowatch/errors") or [])
-    http_errors = {k.rsplit("/", 1)[-1]: v for k, v in stats.items()
-                   if k.startswith("downloader/response_status_count/") and not k.endswith(("/200", "/301", "/302", "/404"))}
+    http_errors = {
+        k.rsplit("/", 1)[-1]: v
+        for k, v in stats.items()
+        if k.startswith("downloader/response_status_count/") and not k.endswith(("/200", "/301", "/302", "/404"))
+    }
     if stats.get("httperror/response_ignored_count"):
         errors.append("HTTP error " + ", ".join(f"{code}×{n}" for code, n in sorted(http_errors.items())))
     # requests our own middlewares refused (IgnoreRequest) are not download errors: a missing saved page
     # records its own error, a mirror skip is deliberate
-    failed = (stats.get("downloader/exception_count") or 0) - \
-        (stats.get("downloader/exception_type_count/scrapy.exceptions.IgnoreRequest") or 0)
+    failed = (stats.get("downloader/exception_count") or 0) - (
+        stats.get("downloader/exception_type_count/scrapy.exceptions.IgnoreRequest") or 0
+    )
     if failed > 0:
         errors.append(f"download errors: {failed}")
     if stats.get("spider_exceptions/count"):
@@ -84,19 +89,34 @@ class OfferPipeline:
         from storage.repository import record_crawl
 
         stats = self.stats.get_stats()
-        status, error = crawl_status(reason=reason, stored=len(self.items), min_offers=self.min_offers(spider), stats=stats)
+        status, error = crawl_status(
+            reason=reason, stored=len(self.items), min_offers=self.min_offers(spider), stats=stats
+        )
         dropped = {k.rsplit("/", 1)[-1]: v for k, v in stats.items() if k.startswith("promowatch/dropped/")}
         result = record_crawl(
-            operator=spider.name, started_at=self.started, finish_reason=reason, status=status,
-            items=self.items, items_scraped=len(self.items) + sum(dropped.values()), dropped=dropped, error=error,
+            operator=spider.name,
+            started_at=self.started,
+            finish_reason=reason,
+            status=status,
+            items=self.items,
+            items_scraped=len(self.items) + sum(dropped.values()),
+            dropped=dropped,
+            error=error,
             database_url=self.crawler.settings.get("PROMOWATCH_DATABASE_URL"),
         )
         self.stats.set_value("promowatch/crawl_run_id", result.run_id)
         self.stats.set_value("promowatch/status", status)
         self.stats.set_value("promowatch/new_versions", result.new_versions)
-        log.log(logging.INFO if status == "healthy" else logging.WARNING,
-                "%s crawl %s: %d offers, %d new versions, dropped %s%s", spider.name, status, len(self.items),
-                result.new_versions, dropped or "none", f" ({error})" if error else "")
+        log.log(
+            logging.INFO if status == "healthy" else logging.WARNING,
+            "%s crawl %s: %d offers, %d new versions, dropped %s%s",
+            spider.name,
+            status,
+            len(self.items),
+            result.new_versions,
+            dropped or "none",
+            f" ({error})" if error else "",
+        )
         if status == "healthy":  # only a healthy crawl is compared; a detection error leaves it pending
             from alerts.detect import count_by_kind, detect_after_crawl
 
@@ -105,8 +125,13 @@ class OfferPipeline:
                 self.stats.set_value("promowatch/events", len(events))
                 for kind, n in count_by_kind(events).items():
                     self.stats.set_value(f"promowatch/events/{kind}", n)
-                log.info("%s crawl %d: %d change events %s", spider.name, result.run_id, len(events),
-                         count_by_kind(events) or "")
+                log.info(
+                    "%s crawl %d: %d change events %s",
+                    spider.name,
+                    result.run_id,
+                    len(events),
+                    count_by_kind(events) or "",
+                )
             if events and self.crawler.settings.getbool("PROMOWATCH_SEND_AFTER_CRAWL"):
                 self._send_now()
 

@@ -15,10 +15,12 @@ Page facts this parser builds on (see operators.md and the real capture):
   SMS" (credit = minutes/SMS), "Chiamate e SMS 18 cent/min/SMS" (pay per use). GB are read from the features
   only ("20 credit di bonus se usi meno di 100GB" is a condition, not the allowance).
 - labels in the card's `p` and `.dettagli_div`: "Esclusiva online" / "Esclusiva Ufficio Postale" go to notes,
-  "Per nuovi clienti" (anyone not yet a customer, porting included) stays eligibility all, noted; "Disponibile fino al 31/10/2026" (year optional) is promo_until.
+  "Per nuovi clienti" (anyone not yet a customer, porting included) stays eligibility all, noted;
+"Disponibile fino al 31/10/2026" (year optional) is promo_until.
 - offer_key = the last path segment of the card's "Scopri di più" link (`a.acquista`).
 Data-only tiles (no calls/SMS feature) and home-internet tiles get their own plan_type.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,13 +28,26 @@ from urllib.parse import urlparse
 
 from spiders.base import OperatorSpider
 from spiders.card_index import indexed
-from spiders.parsing import (CURRENT_TEXT, clean, data_gb, is_unlimited, join_text, money_cents, parse_date, slug,
-                             text_of)
+from spiders.parsing import (
+    CURRENT_TEXT,
+    clean,
+    data_gb,
+    is_unlimited,
+    join_text,
+    money_cents,
+    parse_date,
+    slug,
+    text_of,
+)
 
 MOBILE = "https://www.postemobile.it/privati/offerte-telefonia-mobile"
 _AMOUNT = r"(€\s*\d+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?\s*€)"
-_COST = re.compile(r"Costo(?:\s+(?:piano|mensile|offerta))?\s*:?\s*" + _AMOUNT
-                   + r"\s*(?:/|al |a )\s*(4 settimane|mese|giorno|settimana)", re.I)
+_COST = re.compile(
+    r"Costo(?:\s+(?:piano|mensile|offerta))?\s*:?\s*"
+    + _AMOUNT
+    + r"\s*(?:/|al |a )\s*(4 settimane|mese|giorno|settimana)",
+    re.I,
+)
 _PERIODS = {"mese": 30, "4 settimane": 28, "settimana": 7, "giorno": 1}
 _LABELS = (
     (re.compile(r"^esclusiva\s+online$", re.I), "esclusiva online"),
@@ -43,7 +58,6 @@ _NEW_NUMBER = re.compile(r"nuov[oi] numer|nuova linea", re.I)
 _UNTIL = re.compile(r"(?:disponibile|valid[ao]|attivabile)\s+fino\s+al\s*(\d{1,2}/\d{1,2}(?:/\d{2,4})?)", re.I)
 _VOICE = re.compile(r"chiamat|minut|\bsms\b|credit", re.I)
 _HOME = re.compile(r"\bcasa\b|domotic|smart\s*home|oggetti smart|\biot\b|modem|router", re.I)
-
 
 
 def _sentences(sel) -> list[str]:
@@ -163,12 +177,28 @@ class PosteMobileSpider(OperatorSpider):
 
         url = self.card_url(c, response)
         return {
-            "offer_key": self.key(url, name, response), "name": name, "url": url, "plan_type": plan_type,
-            "price_cents": price, "period_days": period, "first_period_cents": None, "activation_cents": None,
-            "sim_cents": None, "data_gb": gb, "data_unlimited": unlimited, "data_5g": has_5g,
-            "data_5g_limited": False, "speed_cap_mbps": None, "eu_roaming_gb": None,
-            "minutes": minutes, "sms": sms, "minutes_unlimited": minutes_unl, "sms_unlimited": sms_unl,
-            "eligibility": eligibility, "eligible_from": [], "promo_until": promo,
+            "offer_key": self.key(url, name, response),
+            "name": name,
+            "url": url,
+            "plan_type": plan_type,
+            "price_cents": price,
+            "period_days": period,
+            "first_period_cents": None,
+            "activation_cents": None,
+            "sim_cents": None,
+            "data_gb": gb,
+            "data_unlimited": unlimited,
+            "data_5g": has_5g,
+            "data_5g_limited": False,
+            "speed_cap_mbps": None,
+            "eu_roaming_gb": None,
+            "minutes": minutes,
+            "sms": sms,
+            "minutes_unlimited": minutes_unl,
+            "sms_unlimited": sms_unl,
+            "eligibility": eligibility,
+            "eligible_from": [],
+            "promo_until": promo,
             "esim": True if re.search(r"\be-?sim\b", " ".join(features + labels), re.I) else None,
             "notes": "; ".join(dict.fromkeys(n for n in notes if n)) or None,
         }
@@ -196,8 +226,11 @@ class PosteMobileSpider(OperatorSpider):
 
     @staticmethod
     def card_url(c, response) -> str:
-        hrefs = [response.urljoin(h) for h in c.css("a.acquista::attr(href)").getall()
-                 if h and not h.startswith(("#", "javascript:"))]
+        hrefs = [
+            response.urljoin(h)
+            for h in c.css("a.acquista::attr(href)").getall()
+            if h and not h.startswith(("#", "javascript:"))
+        ]
         hrefs = [h for h in hrefs if h.startswith("http")]
         return hrefs[0] if hrefs else response.url
 

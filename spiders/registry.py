@@ -1,4 +1,5 @@
 """Which operators exist and where their spider lives. Importing this module imports no spider."""
+
 from __future__ import annotations
 
 import importlib

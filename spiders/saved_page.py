@@ -3,6 +3,7 @@
 Used by `promowatch parse OP FILE`, by the fixture tests and the real-page tests. Requests the
 callback yields (follow-up pages) are answered from files beside the page when an index maps them.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -35,8 +36,13 @@ def index_beside(path: str | Path) -> tuple[str | None, dict[str, Path]]:
     return own, pages
 
 
-def parse_file(operator: str, path: str | Path, url: str | None = None, today: str | None = None,
-               pages: dict[str, Path] | None = None) -> list[dict]:
+def parse_file(
+    operator: str,
+    path: str | Path,
+    url: str | None = None,
+    today: str | None = None,
+    pages: dict[str, Path] | None = None,
+) -> list[dict]:
     """Items the spider yields for the saved page at `path` (follow-ups answered from `pages`)."""
     from spiders.registry import spider_class
 

@@ -1,4 +1,5 @@
 """Scrapy settings: polite by default in live mode, offline when PROMOWATCH_FIXTURES_DIR is set."""
+
 import os
 
 from scrapy.settings import default_settings as _default_settings
@@ -43,15 +44,22 @@ SPIDER_MIDDLEWARES = {"spiders.page_middleware.PageSelectorMiddleware": 10}
 #: Scrapy extensions promowatch never uses, all off by their own settings anyway, left out of the base list so
 #: that they are not even imported (RemoteControl's module alone loads aiohttp, ~10 MiB in every crawl process
 #: and in the crawl worker). Through EXTENSIONS_BASE: an EXTENSIONS entry set to None still imports its class.
-_UNUSED_EXTENSIONS = ("scrapy.extensions.telnet.TelnetConsole", "scrapy.extensions.remote_control.RemoteControl",
-                      "scrapy.extensions.memdebug.MemoryDebugger", "scrapy.extensions.spiderstate.SpiderState")
+_UNUSED_EXTENSIONS = (
+    "scrapy.extensions.telnet.TelnetConsole",
+    "scrapy.extensions.remote_control.RemoteControl",
+    "scrapy.extensions.memdebug.MemoryDebugger",
+    "scrapy.extensions.spiderstate.SpiderState",
+)
 EXTENSIONS_BASE = {k: v for k, v in _default_settings.EXTENSIONS_BASE.items() if k not in _UNUSED_EXTENSIONS}
 #: likewise the cookies middleware while cookies are off: its module imports tldextract and with it requests
 #: (134 modules, 2.6 MiB), and the first cookie with a domain would load the public suffix list (+8 MiB) after
 #: trying to download it, blocking the crawl's thread
 _COOKIES_MIDDLEWARE = "scrapy.downloadermiddlewares.cookies.CookiesMiddleware"
-DOWNLOADER_MIDDLEWARES_BASE = {k: v for k, v in _default_settings.DOWNLOADER_MIDDLEWARES_BASE.items()
-                               if COOKIES_ENABLED or k != _COOKIES_MIDDLEWARE}
+DOWNLOADER_MIDDLEWARES_BASE = {
+    k: v
+    for k, v in _default_settings.DOWNLOADER_MIDDLEWARES_BASE.items()
+    if COOKIES_ENABLED or k != _COOKIES_MIDDLEWARE
+}
 
 PROMOWATCH_FIXTURES_DIR = os.environ.get("PROMOWATCH_FIXTURES_DIR") or None
 PROMOWATCH_DATABASE_URL = os.environ.get("PROMOWATCH_DATABASE_URL") or None
@@ -68,8 +76,13 @@ PROMOWATCH_MIRROR_INDEX = os.environ.get("PROMOWATCH_MIRROR_INDEX") or None
 #: robots.txt to ask, no reason to wait between answers, and no network: FixturesMiddleware answers every
 #: request or refuses it, so the HTTP(S) download handlers are not loaded (with them Twisted's TLS and
 #: pyOpenSSL/cryptography, ~55 ms of an offline crawl's start)
-OFFLINE_SETTINGS = {"ROBOTSTXT_OBEY": False, "AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0,
-                    "RETRY_ENABLED": False, "DOWNLOAD_HANDLERS": {"http": None, "https": None}}
+OFFLINE_SETTINGS = {
+    "ROBOTSTXT_OBEY": False,
+    "AUTOTHROTTLE_ENABLED": False,
+    "DOWNLOAD_DELAY": 0,
+    "RETRY_ENABLED": False,
+    "DOWNLOAD_HANDLERS": {"http": None, "https": None},
+}
 if PROMOWATCH_FIXTURES_DIR:
     globals().update(OFFLINE_SETTINGS)
 

@@ -18,21 +18,31 @@ prices (Sky TV, Sky Wifi packages). The parser assumes this structure (an assump
   line or TV with a SIM, not a mobile offer: skipped.
 - a card whose lines state data but no minutes or SMS is data_only.
 """
+
 from __future__ import annotations
 
 import re
 
 from spiders.base import OperatorSpider
 from spiders.card_index import indexed
-from spiders.parsing import (CURRENT_TEXT, allowances, join_text, money_cents, parse_date, slug, split_price_cents,
-                             text_of)
+from spiders.parsing import (
+    CURRENT_TEXT,
+    allowances,
+    join_text,
+    money_cents,
+    parse_date,
+    slug,
+    split_price_cents,
+    text_of,
+)
 
 MOBILE = "https://www.sky.it/sky-mobile-telefonia"
-CARD = ("//*[@data-offer-id][not(ancestor::header) and not(ancestor::nav) and not(ancestor::footer)]"
-        "[not(ancestor::*[@data-offer-id])]")
+CARD = (
+    "//*[@data-offer-id][not(ancestor::header) and not(ancestor::nav) and not(ancestor::footer)]"
+    "[not(ancestor::*[@data-offer-id])]"
+)
 _CUSTOMERS = re.compile(r"già cliente|clienti sky|abbonat[oi] sky|se hai sky", re.I)
 _BUNDLE = re.compile(r"\bwi-?fi\b|sky tv|sky glass|sky calcio|sky cinema|netflix", re.I)
-
 
 
 class SkySpider(OperatorSpider):
@@ -73,13 +83,24 @@ class SkySpider(OperatorSpider):
         elif re.search(r"\d", activation_text):
             activation = money_cents(re.sub(r"^[^\d]*", "", activation_text).split(" invece")[0])
         first = 0 if re.search(r"primo mese (gratis|gratuito|in regalo|a 0)", promo_text, re.I) else None
-        promo = parse_date(promo_text, self.crawl_date) if re.search(r"\bfino al\b|\bentro il\b", promo_text,
-                                                                      re.I) else None
+        promo = (
+            parse_date(promo_text, self.crawl_date)
+            if re.search(r"\bfino al\b|\bentro il\b", promo_text, re.I)
+            else None
+        )
         base = {
-            "name": name, "url": self.card_url(c, response), "plan_type": plan_type, "first_period_cents": first,
-            "activation_cents": activation, "sim_cents": None, **feats,
+            "name": name,
+            "url": self.card_url(c, response),
+            "plan_type": plan_type,
+            "first_period_cents": first,
+            "activation_cents": activation,
+            "sim_cents": None,
+            **feats,
             "data_5g": bool(re.search(r"\b5G\b", body)) or bool(c.css(".c-offer-card__5g")),
-            "data_5g_limited": False, "speed_cap_mbps": None, "eligible_from": [], "promo_until": promo,
+            "data_5g_limited": False,
+            "speed_cap_mbps": None,
+            "eligible_from": [],
+            "promo_until": promo,
             "esim": True if re.search(r"\besim\b", body, re.I) else None,
         }
         out = []
@@ -89,8 +110,9 @@ class SkySpider(OperatorSpider):
             if re.search(r"\d", units):
                 price = split_price_cents(units, join_text(row.css(".c-price__dec").xpath(CURRENT_TEXT).getall()))
             else:
-                rest = join_text(row.xpath(CURRENT_TEXT + "[not(ancestor::*[contains(@class, 'c-price__label')])]")
-                                 .getall())
+                rest = join_text(
+                    row.xpath(CURRENT_TEXT + "[not(ancestor::*[contains(@class, 'c-price__label')])]").getall()
+                )
                 price = money_cents(rest) if re.search(r"\d", rest) else None
             if price is None:
                 continue
@@ -99,12 +121,16 @@ class SkySpider(OperatorSpider):
             customers = bool(_CUSTOMERS.search(label))
             notes = [badge] + ([label] if customers else []) + ([f"invece di {old}"] if old else [])
             notes += [promo_text] + [t for t in tags if not re.search(r"\besim\b", t, re.I)]
-            out.append({
-                **base, "offer_key": f"{key}:clienti-sky" if customers else key, "price_cents": price,
-                "period_days": 28 if re.search(r"4 settimane|28 giorni", period, re.I) else 30,
-                "eligibility": "existing_customer" if customers else "all",
-                "notes": "; ".join(dict.fromkeys(n for n in notes if n)) or None,
-            })
+            out.append(
+                {
+                    **base,
+                    "offer_key": f"{key}:clienti-sky" if customers else key,
+                    "price_cents": price,
+                    "period_days": 28 if re.search(r"4 settimane|28 giorni", period, re.I) else 30,
+                    "eligibility": "existing_customer" if customers else "all",
+                    "notes": "; ".join(dict.fromkeys(n for n in notes if n)) or None,
+                }
+            )
         return out
 
     @staticmethod

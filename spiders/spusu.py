@@ -23,6 +23,7 @@ There is no real capture. The parser assumes this JSON (an assumption; tolerant 
 Data only (national data, 0 minutes and 0 SMS) -> data_only; no data but minutes -> voice_only.
 A body that is not JSON (a changed endpoint, an HTML error page) yields nothing: the crawl is unhealthy.
 """
+
 from __future__ import annotations
 
 import json
@@ -71,8 +72,11 @@ def _num(value: float) -> str:
 def _balance(b: dict) -> tuple[float | None, bool]:
     """(amount in the balance's unit, unlimited)."""
     amount = b.get("amount")
-    if b.get("unlimited") is True or str(amount).strip() == "-1" or re.search(r"illimitat|unlimited",
-                                                                               str(amount), re.I):
+    if (
+        b.get("unlimited") is True
+        or str(amount).strip() == "-1"
+        or re.search(r"illimitat|unlimited", str(amount), re.I)
+    ):
         return None, True
     if isinstance(amount, bool) or amount is None:
         return None, False
@@ -163,15 +167,28 @@ class SpusuSpider(OperatorSpider):
         features = " ".join([str(t.get("technology") or ""), *map(str, t.get("features") or [])])
         notes = [x for x in (deal_text, *foreign) if x]
         return {
-            "offer_key": slug(str(ident)), "name": name, "url": TARIFFE, "plan_type": plan_type,
+            "offer_key": slug(str(ident)),
+            "name": name,
+            "url": TARIFFE,
+            "plan_type": plan_type,
             "price_cents": price,
             "period_days": 28 if re.search(r"four.?week|4.?settiman|28", period, re.I) else 30,
             "first_period_cents": 0 if re.search(r"primo mese (gratis|gratuito|omaggio)", deal_text, re.I) else None,
             "activation_cents": 0 if re.search(r"attivazione (gratis|gratuita)", deal_text, re.I) else None,
-            "sim_cents": None, "data_gb": gb, "data_unlimited": data_unl,
-            "data_5g": bool(re.search(r"\b5G\b", features)), "data_5g_limited": False, "speed_cap_mbps": None,
-            "eu_roaming_gb": eu, "minutes": minutes, "sms": sms,
-            "minutes_unlimited": minutes_unl, "sms_unlimited": sms_unl, "eligibility": "all", "eligible_from": [],
-            "promo_until": promo, "esim": True if re.search(r"\besim\b", features, re.I) else None,
+            "sim_cents": None,
+            "data_gb": gb,
+            "data_unlimited": data_unl,
+            "data_5g": bool(re.search(r"\b5G\b", features)),
+            "data_5g_limited": False,
+            "speed_cap_mbps": None,
+            "eu_roaming_gb": eu,
+            "minutes": minutes,
+            "sms": sms,
+            "minutes_unlimited": minutes_unl,
+            "sms_unlimited": sms_unl,
+            "eligibility": "all",
+            "eligible_from": [],
+            "promo_until": promo,
+            "esim": True if re.search(r"\besim\b", features, re.I) else None,
             "notes": "; ".join(notes) or None,
         }

@@ -24,6 +24,7 @@ On any page, a tile for people born abroad / with a foreign tax code ("nati all'
 estero") is eligibility foreign_born; minutes towards other countries ("100 minuti verso 60 Paesi esteri",
 "... verso Cina e Albania") are not national minutes: that line goes to notes.
 """
+
 from __future__ import annotations
 
 import re
@@ -58,8 +59,11 @@ ELIGIBILITY = (
 _LIMITED = re.compile(r"(?<![a-z])limitato[\s_-]*(\d+)", re.I)
 _EUR = r"(\d+(?:,\d{1,2})?)\s*€"
 # a line about calling other countries ("100 minuti verso 60 Paesi esteri", "verso Cina e Albania")
-ABROAD = re.compile(r"\bester[oi]\b|\bpaesi\b(?!\s+(?:ue|dell['’]\s*(?:ue|unione)|europei|membri)\b)|internazional"
-                    r"|\bverso\s+(?:l['’]\s*)?(?!italia|tim\b|numeri|fissi|mobili|tutti)(?-i:[A-Z])", re.I)
+ABROAD = re.compile(
+    r"\bester[oi]\b|\bpaesi\b(?!\s+(?:ue|dell['’]\s*(?:ue|unione)|europei|membri)\b)|internazional"
+    r"|\bverso\s+(?:l['’]\s*)?(?!italia|tim\b|numeri|fissi|mobili|tutti)(?-i:[A-Z])",
+    re.I,
+)
 _TILE = {"tm-tile", "tm-tile--offerta"}
 _VALIDITY = re.compile(r"(?:valid[ao]|durata|per)\D{0,12}?(\d{1,3})\s*giorni", re.I)
 
@@ -112,8 +116,9 @@ class TimSpider(OperatorSpider):
         seen: dict[str, tuple] = {}
         for tile in tiles:
             path = urlparse(tile["url"]).path.rstrip("/")
-            if tile.pop("_from") and any(p.startswith(path + "/") and price == tile["price_cents"]
-                                         for p, price in paths):
+            if tile.pop("_from") and any(
+                p.startswith(path + "/") and price == tile["price_cents"] for p, price in paths
+            ):
                 continue  # family tile repeating an offer tile of this page
             key, sig = tile["offer_key"], (tile["name"], tile["price_cents"], tile["data_gb"], tile["eligible_from"])
             if seen.get(key) == sig:
@@ -135,8 +140,12 @@ class TimSpider(OperatorSpider):
     def page_costs(boxes: list) -> tuple[int | None, int | None]:
         """SIM and activation costs from the first page-wide info box that states them (not one in a modal)."""
         # the text test in Python: `contains(., "Costo SIM")` in an XPath took the string value of every box
-        boxes = [b for b in boxes if "Costo SIM" in "".join(b.root.itertext())
-                 and not any("tm-modal-overlay" in (a.get("class") or "") for a in b.root.iterancestors())]
+        boxes = [
+            b
+            for b in boxes
+            if "Costo SIM" in "".join(b.root.itertext())
+            and not any("tm-modal-overlay" in (a.get("class") or "") for a in b.root.iterancestors())
+        ]
         box = _text(boxes[0]) if boxes else ""
         sim = re.search(r"Costo SIM:?[^€]*?" + _EUR, box, re.I)
         act = re.search(r"Attivazione offerta:?\s*([^.]*)", box, re.I)
@@ -168,8 +177,11 @@ class TimSpider(OperatorSpider):
         # price: only the price text nodes (no <del> old price, no "info 5G" link, no tail)
         units = _text(center, "./strong//text()")
         decimals = _text(center, './/*[contains(@class, "ta-price__cents")]/div/span[1]//text()')
-        tail = _text(center, './/*[contains(@class, "ta-price__cents")]//text()'
-                             '[not(ancestor::a) and not(ancestor::span[parent::div[parent::*[contains(@class, "ta-price__cents")]]])]')
+        tail = _text(
+            center,
+            './/*[contains(@class, "ta-price__cents")]//text()'
+            '[not(ancestor::a) and not(ancestor::span[parent::div[parent::*[contains(@class, "ta-price__cents")]]])]',
+        )
         old = _text(center, ".//del//text()")
         if re.search(r"offerta fisso|fisso\s*\+\s*mobile", f"{tags} {tail}", re.I):
             return None  # fixed line + mobile bundle
@@ -239,16 +251,27 @@ class TimSpider(OperatorSpider):
             key = "passa-a-tim-" + key + (f"-{from_ops[0]}" if from_ops else "")
         promo = re.search(r"fino al\s*(\d{1,2}/\d{1,2}(?:/\d{2,4})?)", all_text, re.I)
         return {
-            "_from": starting, "offer_key": key, "name": name, "url": url, "plan_type": plan_type,
-            "price_cents": price, "period_days": period, "first_period_cents": first,
+            "_from": starting,
+            "offer_key": key,
+            "name": name,
+            "url": url,
+            "plan_type": plan_type,
+            "price_cents": price,
+            "period_days": period,
+            "first_period_cents": first,
             "activation_cents": 0 if re.search(r"attivazione[^.]*gratuit", bottom, re.I) else None,
-            "sim_cents": sim, **data, "data_5g": has_5g, "data_5g_limited": bool(limited),
+            "sim_cents": sim,
+            **data,
+            "data_5g": has_5g,
+            "data_5g_limited": bool(limited),
             "speed_cap_mbps": int(limited.group(1)) if limited else None,
             "eu_roaming_gb": float(eu.group(1).replace(",", ".")) if eu else None,
             "minutes": None if minutes_unl or not minutes else int(minutes.group(1)),
             "sms": None if sms_unl or not sms else int(sms.group(1)),
-            "minutes_unlimited": minutes_unl, "sms_unlimited": sms_unl,
-            "eligibility": eligibility, "eligible_from": from_ops,
+            "minutes_unlimited": minutes_unl,
+            "sms_unlimited": sms_unl,
+            "eligibility": eligibility,
+            "eligible_from": from_ops,
             "promo_until": parse_date(promo.group(1), self.crawl_date) if promo else None,
             "esim": True if re.search(r"\besim\b", all_text, re.I) else None,
             "notes": "; ".join(dict.fromkeys(n for n in notes if n)) or None,
@@ -298,8 +321,11 @@ class TimSpider(OperatorSpider):
         parts = urlparse(url)
         if parts.netloc == "www.tim.it" and not parts.fragment:
             path = parts.path.rstrip("/")
-            path = path.split("/fisso-e-mobile/mobile/", 1)[1] if "/fisso-e-mobile/mobile/" in path \
+            path = (
+                path.split("/fisso-e-mobile/mobile/", 1)[1]
+                if "/fisso-e-mobile/mobile/" in path
                 else path.rsplit("/", 1)[-1]
+            )
             path = path.removeprefix("passa-a-tim").strip("/")
             if path:
                 return slug(path)

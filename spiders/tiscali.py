@@ -15,6 +15,7 @@ structure below is ASSUMED, and the bundled fixture reproduces it:
 - porting-only offers ("solo per chi passa a Tiscali", "riservata a chi porta il numero"): eligibility
   "portability", eligible_from = the operators the card names ([] when it names none).
 """
+
 from __future__ import annotations
 
 import re
@@ -28,10 +29,10 @@ MOBILE = "https://casa.tiscali.it/mobile/"
 CARD = "section.mobile-offers article.offer-card"
 _AMOUNT = r"(?:\d+(?:[.,]\d{1,2})?\s*€|€\s*\d+(?:[.,]\d{1,2})?)"
 _FEE = r"\s*:?\s*(?:e\s+\w+\s+)?(gratuit\w*|gratis|" + _AMOUNT + ")"
-_PORTING = re.compile(r"solo per chi passa a tiscali|riservat\w* a chi (porta|passa)|solo (in |con (la )?)?portabilit",
-                      re.I)
+_PORTING = re.compile(
+    r"solo per chi passa a tiscali|riservat\w* a chi (porta|passa)|solo (in |con (la )?)?portabilit", re.I
+)
 _NOT_MOBILE = re.compile(r"\b(fibra|ftth|fttc|adsl|modem|internet casa)\b", re.I)
-
 
 
 def _count(text: str, word: str) -> tuple[int | None, bool]:
@@ -49,8 +50,9 @@ def _fee(text: str, word: str) -> int | None:
 
     money_cents reads 'gratuita'/'gratuito' as 0 but not the plurals 'gratuite'/'gratuiti', so free is read here.
     """
-    m = re.search(r"\b" + word + _FEE, text, re.I) or re.search(r"\b" + word + r"\b[^;.]*?(gratuit\w*|gratis)",
-                                                             text, re.I)
+    m = re.search(r"\b" + word + _FEE, text, re.I) or re.search(
+        r"\b" + word + r"\b[^;.]*?(gratuit\w*|gratis)", text, re.I
+    )
     if not m:
         return None
     return 0 if re.match(r"gratuit|gratis", m.group(1), re.I) else money_cents(m.group(1))  # "gratuite", "gratuiti"
@@ -116,15 +118,27 @@ class TiscaliSpider(OperatorSpider):
         url = response.urljoin(href) if href and not href.startswith(("#", "javascript:")) else response.url
         key = clean(c.attrib.get("data-offer-id")) or (parse_qs(urlparse(url).query).get("offerta") or [""])[0]
         return {
-            "offer_key": slug(key) or slug(name), "name": name, "url": url, "plan_type": plan_type,
-            "price_cents": price, "period_days": 28 if re.search(r"4 settimane|28 giorni", period, re.I) else 30,
-            "first_period_cents": first, "activation_cents": _fee(features, "attivazione"),
+            "offer_key": slug(key) or slug(name),
+            "name": name,
+            "url": url,
+            "plan_type": plan_type,
+            "price_cents": price,
+            "period_days": 28 if re.search(r"4 settimane|28 giorni", period, re.I) else 30,
+            "first_period_cents": first,
+            "activation_cents": _fee(features, "attivazione"),
             "sim_cents": _fee(features, "SIM"),
-            "data_gb": gb, "data_unlimited": unlimited,
-            "data_5g": bool(re.search(r"\b5G\b", f"{signals} {features}")), "data_5g_limited": False,
-            "speed_cap_mbps": None, "eu_roaming_gb": data_gb(eu.group(1)) if eu else None,
-            "minutes": minutes, "sms": sms, "minutes_unlimited": minutes_unl, "sms_unlimited": sms_unl,
-            "eligibility": eligibility, "eligible_from": origins,
+            "data_gb": gb,
+            "data_unlimited": unlimited,
+            "data_5g": bool(re.search(r"\b5G\b", f"{signals} {features}")),
+            "data_5g_limited": False,
+            "speed_cap_mbps": None,
+            "eu_roaming_gb": data_gb(eu.group(1)) if eu else None,
+            "minutes": minutes,
+            "sms": sms,
+            "minutes_unlimited": minutes_unl,
+            "sms_unlimited": sms_unl,
+            "eligibility": eligibility,
+            "eligible_from": origins,
             "promo_until": parse_date(promo.group(1), self.crawl_date) if promo else None,
             "esim": True if re.search(r"\besim\b", features, re.I) else None,
             "notes": "; ".join(dict.fromkeys(x for x in (label, note) if x)) or None,

@@ -22,6 +22,7 @@ There is no real capture. The parser assumes (an assumption; tolerant where chea
 Text fields are unescaped until stable and stripped of tags. Data-only (data, 0 minutes, 0 SMS) -> data_only;
 no data but minutes -> voice_only.
 """
+
 from __future__ import annotations
 
 import html
@@ -101,8 +102,12 @@ class UnoMobileSpider(OperatorSpider):
             href = _text(bundle.get("url"))
             url = response.urljoin(href) if href and not href.startswith(("#", "javascript:")) else response.url
             if url != response.url and any(bundle.get(f) in (None, "") for f in DETAIL_FIELDS):
-                yield scrapy.Request(url, callback=self.parse_detail, errback=self.detail_failed,
-                                     meta={"bundle": bundle, "offer_url": url})
+                yield scrapy.Request(
+                    url,
+                    callback=self.parse_detail,
+                    errback=self.detail_failed,
+                    meta={"bundle": bundle, "offer_url": url},
+                )
                 continue
             item = self.item(bundle, url)
             if item:
@@ -114,8 +119,9 @@ class UnoMobileSpider(OperatorSpider):
         if detail is None:
             self.logger.warning("unomobile: no `window.bundle` on %s; list figures only", response.url)
         elif str(detail.get("id", bundle["id"])) != str(bundle["id"]):
-            self.logger.warning("unomobile: %s describes bundle %r, not %r", response.url, detail.get("id"),
-                                bundle["id"])
+            self.logger.warning(
+                "unomobile: %s describes bundle %r, not %r", response.url, detail.get("id"), bundle["id"]
+            )
             detail = None
         merged = {**bundle, **{k: v for k, v in (detail or {}).items() if v not in (None, "")}}
         item = self.item(merged, url)
@@ -163,20 +169,36 @@ class UnoMobileSpider(OperatorSpider):
         if m:
             promo = parse_date(m.group(1), self.crawl_date)
         first = None
-        fm = re.search(r"primo mese\s+(?:a\s+)?(gratis|gratuito|omaggio|\d+(?:,\d{1,2})?\s*€)", f"{badge} {notes}",
-                       re.I)
+        fm = re.search(
+            r"primo mese\s+(?:a\s+)?(gratis|gratuito|omaggio|\d+(?:,\d{1,2})?\s*€)", f"{badge} {notes}", re.I
+        )
         if fm:
             first = money_cents(fm.group(1))
         network = _text(b.get("network"))
         esim = b.get("esim")
         return {
-            "offer_key": slug(str(b["id"])), "name": name, "url": url, "plan_type": plan_type, "price_cents": price,
+            "offer_key": slug(str(b["id"])),
+            "name": name,
+            "url": url,
+            "plan_type": plan_type,
+            "price_cents": price,
             "period_days": 28 if re.search(r"4 settimane|28 giorni", label, re.I) else 30,
-            "first_period_cents": first, "activation_cents": _money(b.get("activationFee")),
-            "sim_cents": _money(b.get("simFee")), "data_gb": gb, "data_unlimited": data_unl,
-            "data_5g": bool(re.search(r"\b5G\b", network, re.I)), "data_5g_limited": False, "speed_cap_mbps": None,
-            "eu_roaming_gb": data_gb(_text(b.get("euData"))), "minutes": minutes, "sms": sms,
-            "minutes_unlimited": minutes_unl, "sms_unlimited": sms_unl, "eligibility": eligibility,
-            "eligible_from": origins, "promo_until": promo, "esim": esim if isinstance(esim, bool) else None,
+            "first_period_cents": first,
+            "activation_cents": _money(b.get("activationFee")),
+            "sim_cents": _money(b.get("simFee")),
+            "data_gb": gb,
+            "data_unlimited": data_unl,
+            "data_5g": bool(re.search(r"\b5G\b", network, re.I)),
+            "data_5g_limited": False,
+            "speed_cap_mbps": None,
+            "eu_roaming_gb": data_gb(_text(b.get("euData"))),
+            "minutes": minutes,
+            "sms": sms,
+            "minutes_unlimited": minutes_unl,
+            "sms_unlimited": sms_unl,
+            "eligibility": eligibility,
+            "eligible_from": origins,
+            "promo_until": promo,
+            "esim": esim if isinstance(esim, bool) else None,
             "notes": "; ".join(x for x in (badge, target_text, notes) if x) or None,
         }

@@ -19,24 +19,33 @@ Page facts this parser builds on (see operators.md):
   page (its slug carries the price, "/offerte/very-699", so it is not used as the key), `data-card-type="esim"`.
 offer_key = GB of the card + the block ("200-giga-da-iliad", "150-giga-nuovi-numeri", "giga-illimitati-solo-dati").
 """
+
 from __future__ import annotations
 
 import re
 
 from spiders.base import OperatorSpider
 from spiders.card_index import indexed
-from spiders.parsing import (clean, data_gb, has_class, is_unlimited, join_text, money_cents, operators_named, slug,
-                             split_price_cents, text_of)
+from spiders.parsing import (
+    clean,
+    data_gb,
+    has_class,
+    is_unlimited,
+    join_text,
+    money_cents,
+    operators_named,
+    slug,
+    split_price_cents,
+    text_of,
+)
 
 MOBILE = "https://verymobile.it/offerte"
-
 
 
 CARD = f"div[{has_class('offer-card-v2')}]"
 #: outer cards only: the page nests `.offer-card-v2` inside `.offer-card-v2`
 OUTER_CARD = f".//{CARD}[not(ancestor::{CARD})]"
 SECTION = f"//section[{has_class('visual--tabs-banner')}]"
-
 
 
 def _euros(cents: int) -> str:
@@ -66,8 +75,13 @@ def section_info(heading: str) -> dict:
     else:
         key, eligibility = slug(heading) or "offerte", "all"
     note = f"{heading} (gli altri operatori non sono elencati sulla pagina)" if origins and others else None
-    return {"key": key, "eligibility": eligibility, "eligible_from": origins,
-            "plan_type": "data_only" if data_only else "prepaid", "note": note}
+    return {
+        "key": key,
+        "eligibility": eligibility,
+        "eligible_from": origins,
+        "plan_type": "data_only" if data_only else "prepaid",
+        "note": note,
+    }
 
 
 class VerySpider(OperatorSpider):
@@ -113,8 +127,11 @@ class VerySpider(OperatorSpider):
             return None  # an empty slide
 
         unlimited = is_unlimited(offer_text) and not re.search(r"\d", offer_text)
-        gb = None if unlimited else data_gb(offer_text if re.search(r"giga|gb|mb|tb", offer_text, re.I)
-                                            else offer_text + " GB")
+        gb = (
+            None
+            if unlimited
+            else data_gb(offer_text if re.search(r"giga|gb|mb|tb", offer_text, re.I) else offer_text + " GB")
+        )
         gb_text = "Giga illimitati" if unlimited else (f"{gb:g} Giga" if gb is not None else offer_text)
 
         badge = " ".join(c.css(".offer-card-v2__energylabel img::attr(src)").getall())
@@ -122,8 +139,10 @@ class VerySpider(OperatorSpider):
         has_5g = "5g" in badge_name
         limited = has_5g and bool(re.search(r"giall|yellow|limit", badge_name))
 
-        gift = " ".join(c.css(".offer-card-v2__price-details [data-asset]::attr(data-asset)").getall()
-                        + c.css(".offer-card-v2__price-details img::attr(src)").getall())
+        gift = " ".join(
+            c.css(".offer-card-v2__price-details [data-asset]::attr(data-asset)").getall()
+            + c.css(".offer-card-v2__price-details img::attr(src)").getall()
+        )
         months_free = re.search(r"(\d+)-mes[ei]-omaggio", gift.lower())
         first_period = 0 if months_free else None
 
@@ -136,8 +155,12 @@ class VerySpider(OperatorSpider):
         elif plan_type == "prepaid" and gb is None and not unlimited and (minutes or minutes_unl):
             plan_type = "voice_only"
 
-        old = text_of(c.xpath(f".//*[{has_class('cmp-price-giga-text')}]/div[{has_class('text')}]"
-                        "[not(contains(@class, '__details'))][1]"))
+        old = text_of(
+            c.xpath(
+                f".//*[{has_class('cmp-price-giga-text')}]/div[{has_class('text')}]"
+                "[not(contains(@class, '__details'))][1]"
+            )
+        )
         old_cents = money_cents(old) if re.search(r"\d", old) else None
         notes = [header, info["note"]]
         if old_cents is not None and old_cents != price:
@@ -157,13 +180,25 @@ class VerySpider(OperatorSpider):
             "offer_key": f"{slug(gb_text) or 'offerta'}-{info['key']}",
             "name": f"Very {gb_text}",
             "url": response.urljoin(href) if href else response.url,
-            "plan_type": plan_type, "price_cents": price,
+            "plan_type": plan_type,
+            "price_cents": price,
             "period_days": 28 if re.search(r"4 settimane|28 giorni", recurrence, re.I) else 30,
-            "first_period_cents": first_period, "activation_cents": None, "sim_cents": sim,
-            "data_gb": gb, "data_unlimited": unlimited, "data_5g": has_5g, "data_5g_limited": limited,
-            "speed_cap_mbps": None, "eu_roaming_gb": None,
-            "minutes": minutes, "sms": sms, "minutes_unlimited": minutes_unl, "sms_unlimited": sms_unl,
-            "eligibility": info["eligibility"], "eligible_from": info["eligible_from"],
-            "promo_until": None, "esim": True if card_type == "esim" else None,
+            "first_period_cents": first_period,
+            "activation_cents": None,
+            "sim_cents": sim,
+            "data_gb": gb,
+            "data_unlimited": unlimited,
+            "data_5g": has_5g,
+            "data_5g_limited": limited,
+            "speed_cap_mbps": None,
+            "eu_roaming_gb": None,
+            "minutes": minutes,
+            "sms": sms,
+            "minutes_unlimited": minutes_unl,
+            "sms_unlimited": sms_unl,
+            "eligibility": info["eligibility"],
+            "eligible_from": info["eligible_from"],
+            "promo_until": None,
+            "esim": True if card_type == "esim" else None,
             "notes": "; ".join(dict.fromkeys(x for x in notes if x)) or None,
         }

@@ -23,12 +23,12 @@ An entry whose specs state a validity ("Valida 30 giorni") is a one-off tourist 
 period_days = validity days, price_cents = pack price, "SIM inclusa" -> sim_cents 0, "Costo SIM 10€" -> 1000.
 Entries of that page without a validity (monthly plans, e.g. a foreign-tax-code tab) keep their tab's kind.
 """
+
 from __future__ import annotations
 
 import json
 import re
 from urllib.parse import urlparse
-
 
 from spiders.base import OperatorSpider
 from spiders.card_index import indexed
@@ -46,8 +46,11 @@ TAB_KINDS = (
 )
 FOREIGN = re.compile(r"nat[ieoa] all['’]\s*estero|codice fiscale ester|anagrafica stranier", re.I)
 # a spec line about calling other countries ("1000 minuti verso 50 Paesi esteri", "verso Cina e Albania")
-ABROAD = re.compile(r"\bester[oi]\b|\bpaesi\b(?!\s+(?:ue|dell['’]\s*(?:ue|unione)|europei|membri)\b)|internazional"
-                    r"|\bverso\s+(?:l['’]\s*)?(?!italia|vodafone\b|numeri|fissi|mobili|tutti)(?-i:[A-Z])", re.I)
+ABROAD = re.compile(
+    r"\bester[oi]\b|\bpaesi\b(?!\s+(?:ue|dell['’]\s*(?:ue|unione)|europei|membri)\b)|internazional"
+    r"|\bverso\s+(?:l['’]\s*)?(?!italia|vodafone\b|numeri|fissi|mobili|tutti)(?-i:[A-Z])",
+    re.I,
+)
 VALIDITY = re.compile(r"(?:valid[ao]|durata|per)\D{0,12}?(\d{1,3})\s*giorni", re.I)
 _TAG = re.compile(r"<[^>]+>")
 
@@ -131,12 +134,13 @@ class VodafoneSpider(OperatorSpider):
         units = per_month[0].xpath("./preceding-sibling::div[1]//text()").get()
         decimals = per_month[0].xpath('./span[not(contains(., "/mese"))][1]//text()').get()
         price = split_price_cents(units, decimals) if units else None
-        giga = clean(" ".join(per_month[0].xpath(
-            "./ancestor::div[2]/preceding-sibling::span[1]//text()").getall()))
+        giga = clean(" ".join(per_month[0].xpath("./ancestor::div[2]/preceding-sibling::span[1]//text()").getall()))
         desc = clean(" ".join(slide.css(".productDescription").xpath(".//text()").getall()))
         activation = re.search(r"attivazione[^:\d]*:?\s*([\d.,]+\s*€|gratis)", desc, re.I)
-        extras = [clean(" ".join(s.xpath(".//text()").getall()))
-                  for s in body.xpath('.//span[(contains(., "UE") or contains(., "Extra")) and not(ancestor::span)]')]
+        extras = [
+            clean(" ".join(s.xpath(".//text()").getall()))
+            for s in body.xpath('.//span[(contains(., "UE") or contains(., "Extra")) and not(ancestor::span)]')
+        ]
         eu_line = next((e for e in extras if "utilizzabili in UE" in e), "")
         notes = [e for e in extras if e.lower().startswith("in alcuni paesi extra ue")]
         if is_unlimited(eu_line.split("utilizzabili")[0]) and eu_line:
@@ -197,11 +201,15 @@ class VodafoneSpider(OperatorSpider):
                 for element in elements:
                     entry = products.get(str(element.get("id")))
                     if entry and not _truthy(element.get("hideInHub")) and not _truthy(entry.get("hideInHub")):
-                        out.append({**entry, "id": str(element.get("id")), "_tab": tabs.get(tab, tab),
-                                    "_heading": title})
+                        out.append(
+                            {**entry, "id": str(element.get("id")), "_tab": tabs.get(tab, tab), "_heading": title}
+                        )
         else:
-            out = [{**e, "id": pid, "_tab": "", "_heading": ""} for pid, e in products.items()
-                   if not _truthy(e.get("hideInHub"))]
+            out = [
+                {**e, "id": pid, "_tab": "", "_heading": ""}
+                for pid, e in products.items()
+                if not _truthy(e.get("hideInHub"))
+            ]
         return out
 
     def _product_item(self, p: dict, base: str = BASE) -> dict:
@@ -224,9 +232,16 @@ class VodafoneSpider(OperatorSpider):
         days = VALIDITY.search(spec_text)
         if base == TOURIST and days and not re.search(r"mese", price_text, re.I):  # a one-off pack valid N days
             plan_type, period = "tourist", int(days.group(1))
-            fee = re.search(r"\be?sim\b[^.€\d]{0,20}?(inclus[ao]|gratuit[ao]|gratis|\d+(?:,\d{1,2})?\s*€)", spec_text, re.I)
-            sim = None if not fee else 0 if re.match(r"inclus|gratu|gratis", fee.group(1), re.I) \
+            fee = re.search(
+                r"\be?sim\b[^.€\d]{0,20}?(inclus[ao]|gratuit[ao]|gratis|\d+(?:,\d{1,2})?\s*€)", spec_text, re.I
+            )
+            sim = (
+                None
+                if not fee
+                else 0
+                if re.match(r"inclus|gratu|gratis", fee.group(1), re.I)
                 else money_cents(fee.group(1))
+            )
         return {
             "name": label or clean(p.get("category")),
             "plan_type": plan_type,
@@ -255,8 +270,10 @@ class VodafoneSpider(OperatorSpider):
     def _match(name: str, products: list[dict]) -> dict | None:
         wanted = slug(name)
         for p in products:
-            if p["slug"] in (wanted, f"mobile-{wanted}") or wanted in (slug(p.get("category") or ""),
-                                                                      slug(_text(p.get("label")))):
+            if p["slug"] in (wanted, f"mobile-{wanted}") or wanted in (
+                slug(p.get("category") or ""),
+                slug(_text(p.get("label"))),
+            ):
                 return p
         return None
 

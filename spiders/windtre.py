@@ -38,33 +38,47 @@ judgement; both ASSUMED to render the same cards (no capture; live they get the 
 - feature lines about other countries ("1000 minuti verso 60 Paesi esteri", "verso Bangladesh e Pakistan")
   are not national minutes/data: they go to notes.
 """
+
 from __future__ import annotations
 
 import re
 from urllib.parse import urlparse
 
-
 from spiders.base import OperatorSpider
 from spiders.card_index import indexed
-from spiders.parsing import (clean, data_gb, is_unlimited, money_cents, operators_named, parse_date, slug,
-                             split_price_cents, text_skipping)
+from spiders.parsing import (
+    clean,
+    data_gb,
+    is_unlimited,
+    money_cents,
+    operators_named,
+    parse_date,
+    slug,
+    split_price_cents,
+    text_skipping,
+)
 
 MOBILE = "https://www.windtre.it/offerte-mobile"
 PASSA = "https://www.windtre.it/passa-a-windtre-offerte-cambio-operatore"
 CYC = "https://www.windtre.it/offerte-mobile/call-your-country"
 TOURIST = "https://www.windtre.it/offerte-mobile/tourist"
 
-CARDS = ("//*[(@data-offer-id or contains(concat(' ', normalize-space(@class), ' '), ' offer-card '))"
-         " and not(ancestor::*[@data-offer-id or contains(concat(' ', normalize-space(@class), ' '), ' offer-card ')])"
-         " and not(ancestor-or-self::*[@role='dialog' or @aria-modal='true'"
-         " or contains(concat(' ', normalize-space(@class), ' '), ' modal ')"
-         " or contains(@class, '-modal') or contains(@class, 'modal-')])]")
+CARDS = (
+    "//*[(@data-offer-id or contains(concat(' ', normalize-space(@class), ' '), ' offer-card '))"
+    " and not(ancestor::*[@data-offer-id or contains(concat(' ', normalize-space(@class), ' '), ' offer-card ')])"
+    " and not(ancestor-or-self::*[@role='dialog' or @aria-modal='true'"
+    " or contains(concat(' ', normalize-space(@class), ' '), ' modal ')"
+    " or contains(@class, '-modal') or contains(@class, 'modal-')])]"
+)
 ORIGIN_LINE = re.compile(r"\b(?:passa|passi|provenient\w*|arriv\w*|solo per (?:i )?clienti)\b.*\bda\b", re.I)
 OPEN_ORIGIN = re.compile(r"\baltr[ioe]\b|\bqualsiasi\b|\bogni operatore\b", re.I)
 FOREIGN = re.compile(r"nat[ieoa] all['’]\s*estero|codice fiscale ester|anagrafica stranier", re.I)
 # a line about other countries ("1000 minuti verso 60 Paesi esteri", "verso Bangladesh e Pakistan")
-ABROAD = re.compile(r"\bester[oi]\b|\bpaesi\b(?!\s+(?:ue|dell['’]\s*(?:ue|unione)|europei|membri)\b)|internazional"
-                    r"|\bverso\s+(?:l['’]\s*)?(?!italia|wind|numeri|fissi|mobili|tutti)(?-i:[A-Z])", re.I)
+ABROAD = re.compile(
+    r"\bester[oi]\b|\bpaesi\b(?!\s+(?:ue|dell['’]\s*(?:ue|unione)|europei|membri)\b)|internazional"
+    r"|\bverso\s+(?:l['’]\s*)?(?!italia|wind|numeri|fissi|mobili|tutti)(?-i:[A-Z])",
+    re.I,
+)
 AMOUNT = r"(gratuit[ao]|gratis|inclus[ao]|\d+(?:[.,]\d{1,2})?\s*€|€\s*\d+(?:[.,]\d{1,2})?)"
 
 
@@ -163,8 +177,14 @@ class WindtreSpider(OperatorSpider):
         first = re.search(r"prim[oa]\s+mes[ei]\s+(gratis|gratuit[oa]|(?:a\s*)?\d+(?:[.,]\d{1,2})?\s*€)", all_text, re.I)
 
         # data, voice, SMS, EU roaming
-        data_line = next((f for f in features if re.search(r"giga|\bgb\b|\bmb\b", f, re.I)
-                          and not re.search(r"\bUE\b|europa|roaming", f, re.I)), "")
+        data_line = next(
+            (
+                f
+                for f in features
+                if re.search(r"giga|\bgb\b|\bmb\b", f, re.I) and not re.search(r"\bUE\b|europa|roaming", f, re.I)
+            ),
+            "",
+        )
         unlimited = bool(data_line) and is_unlimited(data_line)
         eu_line = next((f for f in features if re.search(r"\bUE\b|europa|roaming", f, re.I)), "")
         minutes_line = next((f for f in features if re.search(r"minut", f, re.I)), "")
@@ -178,7 +198,8 @@ class WindtreSpider(OperatorSpider):
         # origin and eligibility
         notes = _lines(card.css(".offer-card__note")) + abroad
         origin_text = _text(card.css(".offer-card__origin")) or next(
-            (t for t in lines if ORIGIN_LINE.search(t) and (origin_slugs(t) or OPEN_ORIGIN.search(t))), "")
+            (t for t in lines if ORIGIN_LINE.search(t) and (origin_slugs(t) or OPEN_ORIGIN.search(t))), ""
+        )
         if not origin_text:
             panel = card.xpath("ancestor::*[contains(@class, 'offers-tab')][1]")
             origin_text = _text(panel.css(".offers-tab__title")) if panel else ""
@@ -190,9 +211,22 @@ class WindtreSpider(OperatorSpider):
         base = slug(card.attrib.get("data-offer-id") or name)
         key = base if not portability else f"{base}-da-{'-'.join(origins)}" if origins else f"{base}-passa"
 
-        promo = next((m for m in (re.search(r"(?:fino|valid[ao])\s*(?:al|all'|alle|il)?\s*'?\s*(\d{1,2}\s*/\s*\d{1,2}"
-                                            r"(?:\s*/\s*\d{2,4})?)", t, re.I)
-                                  for t in [_text(card.css(".offer-card__promo"))] + lines) if m), None)
+        promo = next(
+            (
+                m
+                for m in (
+                    re.search(
+                        r"(?:fino|valid[ao])\s*(?:al|all'|alle|il)?\s*'?\s*(\d{1,2}\s*/\s*\d{1,2}"
+                        r"(?:\s*/\s*\d{2,4})?)",
+                        t,
+                        re.I,
+                    )
+                    for t in [_text(card.css(".offer-card__promo"))] + lines
+                )
+                if m
+            ),
+            None,
+        )
         href = card.css("a.offer-card__cta::attr(href)").get() or card.css("a[href]::attr(href)").get()
         return {
             "offer_key": key,
@@ -214,8 +248,11 @@ class WindtreSpider(OperatorSpider):
             "sms": None if is_unlimited(sms_line) or not sms else int(sms.group(1)),
             "minutes_unlimited": is_unlimited(minutes_line),
             "sms_unlimited": is_unlimited(sms_line),
-            "eligibility": "foreign_born" if page == "cyc" or FOREIGN.search(all_text) else
-                           "portability" if portability else "all",
+            "eligibility": "foreign_born"
+            if page == "cyc" or FOREIGN.search(all_text)
+            else "portability"
+            if portability
+            else "all",
             "eligible_from": origins,
             "promo_until": parse_date(promo.group(1).replace(" ", ""), self.crawl_date) if promo else None,
             "esim": True if card.css(".badge--esim") or re.search(r"\besim\b", badges, re.I) else None,

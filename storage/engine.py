@@ -6,6 +6,7 @@ Alembic is imported only when the schema is behind, so commands start fast. A re
 worker) sets `MIGRATE_IN_SUBPROCESS`: its migration then runs in a one-off child process, so that Alembic and
 Mako (about 12 MiB) do not stay loaded in it for as long as it lives.
 """
+
 from __future__ import annotations
 
 import os
@@ -71,11 +72,19 @@ def upgrade_in_subprocess(url: str, timeout: float = 600.0) -> None:
 
     from sqlalchemy.engine import make_url
 
-    code = ("import json, sys; sys.path[:0] = json.loads(sys.argv[1]); "
-            "from storage.engine import database_url, upgrade; upgrade(database_url())")
+    code = (
+        "import json, sys; sys.path[:0] = json.loads(sys.argv[1]); "
+        "from storage.engine import database_url, upgrade; upgrade(database_url())"
+    )
     env = {**os.environ, "PROMOWATCH_DATABASE_URL": url}
-    proc = subprocess.run([sys.executable, "-c", code, json.dumps([p for p in sys.path if p])], env=env,
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, json.dumps([p for p in sys.path if p])],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if proc.returncode != 0:
         parsed = make_url(url)
         shown, tail = parsed.render_as_string(hide_password=True), proc.stderr.strip()[-2000:]

@@ -1,4 +1,5 @@
 """SQLModel tables. Times are timezone-aware UTC datetimes."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -63,6 +64,7 @@ class OfferVersion(SQLModel, table=True):
 
 class OfferEvent(SQLModel, table=True):
     """What one healthy crawl changed about one offer (alerts/detect writes it; at most one per offer per crawl)."""
+
     __tablename__ = "offer_event"
     __table_args__ = (
         UniqueConstraint("crawl_run_id", "offer_id", name="uq_offer_event_run_offer"),
@@ -91,6 +93,7 @@ class Subscription(SQLModel, table=True):
 
     List filters are empty for "any". Channel URLs (with their secrets) live in SubscriptionChannel.
     """
+
     __tablename__ = "subscription"
     __table_args__ = (Index("ix_subscription_active", "active"),)
 
@@ -116,6 +119,7 @@ class Subscription(SQLModel, table=True):
 
 class SubscriptionChannel(SQLModel, table=True):
     """One Apprise URL of a subscription. `url` holds secrets: show `url_masked` (Apprise privacy mode) only."""
+
     __tablename__ = "subscription_channel"
 
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -133,6 +137,7 @@ class Notification(SQLModel, table=True):
     than the lease is reclaimable after a crash (the only way a message can go out twice).
     A digest row collects events: `event_ids` lists them and `event_id` is None.
     """
+
     __tablename__ = "notification"
     __table_args__ = (
         UniqueConstraint("channel_id", "event_id", name="uq_notification_channel_event"),
@@ -157,4 +162,6 @@ class Notification(SQLModel, table=True):
     sent_at: Optional[datetime] = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     attempts: int = 0
     last_error: Optional[str] = Field(default=None, sa_column=Column(Text))  # masked: never a channel secret
+
+
 from storage.service_models import SourceHealth  # noqa: E402,F401  (the service's tables)

@@ -4,6 +4,7 @@ The rules here (who can take an offer when coming from operator X, what €/GB m
 offer) are the single definition used by `promowatch offers` and by alert matching, so a subscriber's
 filter and the table they check it against always agree.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -91,6 +92,7 @@ def sort_offers(items: list[dict], by: str = "operator") -> list[dict]:
     elif by == "gb":
         key = lambda i: (0 if i.get("data_unlimited") else 1, -(i.get("data_gb") or 0), i["price_cents"])  # noqa: E731
     elif by == "eur-per-gb":
+
         def key(i):
             per_gb = eur_per_gb_cents(i)
             return (per_gb is None, per_gb or 0.0, i["price_cents"], i["operator"])

@@ -1,13 +1,14 @@
 """Reads and writes of the storage layer; the only place that knows the tables' shape.
 
 `record_crawl` writes one crawl in one transaction (SQLAlchemy Core, prebuilt statements): the CrawlRun,
-then — for a healthy crawl only — a batched upsert of the offers (one SELECT of the operator's offers, bulk inserts and updates) and a
-new OfferVersion only for offers whose content hash changed. It also notes on the CrawlRun
+then — for a healthy crawl only — a batched upsert of the offers (one SELECT of the operator's offers, bulk inserts and
+updates) and a new OfferVersion only for offers whose content hash changed. It also notes on the CrawlRun
 (`presence`) which active offers this crawl missed (with their consecutive-miss count) and which offers
 came back after missing crawls (with the misses before), so that change detection (alerts/detect, run
 afterwards in its own transaction, possibly late) can tell `removed` and `returned` from stored state.
 Storage never decides that an offer is removed: `Offer.active` is cleared by the detector.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -45,22 +46,34 @@ _RUN, _OFFER, _VERSION = CrawlRun.__table__, Offer.__table__, OfferVersion.__tab
 _IDS = bindparam("ids", expanding=True)
 _INSERT_RUN, _INSERT_OFFER, _INSERT_VERSION = insert(_RUN), insert(_OFFER), insert(_VERSION)
 # built once: a crawl's steady path then costs no statement construction, only execution
-_EXISTING = select(_OFFER.c.id, _OFFER.c.offer_key, _OFFER.c.content_hash, _OFFER.c.missed_crawls,
-                   _OFFER.c.active).where(_OFFER.c.operator == bindparam("operator"))
-_SEEN = (update(_OFFER).where(_OFFER.c.id.in_(_IDS))
-         .values(last_seen=bindparam("now"), active=True, missed_crawls=0))
+_EXISTING = select(
+    _OFFER.c.id, _OFFER.c.offer_key, _OFFER.c.content_hash, _OFFER.c.missed_crawls, _OFFER.c.active
+).where(_OFFER.c.operator == bindparam("operator"))
+_SEEN = update(_OFFER).where(_OFFER.c.id.in_(_IDS)).values(last_seen=bindparam("now"), active=True, missed_crawls=0)
 _MISSED = update(_OFFER).where(_OFFER.c.id.in_(_IDS)).values(missed_crawls=_OFFER.c.missed_crawls + 1)
-_CHANGED = (update(_OFFER).where(_OFFER.c.id == bindparam("oid"))
-            .values(name=bindparam("name"), plan_type=bindparam("plan_type"), price_cents=bindparam("price_cents"),
-                    data=bindparam("data", type_=_OFFER.c.data.type), content_hash=bindparam("content_hash")))
-_CLOSE_VERSIONS = (update(_VERSION).where(_VERSION.c.offer_id.in_(_IDS), _VERSION.c.valid_to.is_(None))
-                   .values(valid_to=bindparam("now")))
+_CHANGED = (
+    update(_OFFER)
+    .where(_OFFER.c.id == bindparam("oid"))
+    .values(
+        name=bindparam("name"),
+        plan_type=bindparam("plan_type"),
+        price_cents=bindparam("price_cents"),
+        data=bindparam("data", type_=_OFFER.c.data.type),
+        content_hash=bindparam("content_hash"),
+    )
+)
+_CLOSE_VERSIONS = (
+    update(_VERSION)
+    .where(_VERSION.c.offer_id.in_(_IDS), _VERSION.c.valid_to.is_(None))
+    .values(valid_to=bindparam("now"))
+)
 _CURRENT_VERSION = update(_OFFER).where(_OFFER.c.id == bindparam("oid")).values(current_version_id=bindparam("vid"))
 
 
 @dataclass
 class _Plan:
     """What one healthy crawl will write, worked out from one SELECT before anything is written."""
+
     fresh: list  # (item, digest): offers never seen
     changed: list  # (offer id, item, digest): content hash differs
     seen_ids: list
@@ -72,9 +85,19 @@ class _Plan:
         return len(self.fresh) + len(self.changed)
 
 
-def record_crawl(*, operator: str, started_at: datetime, finish_reason: str, status: str, items: list[dict],
-                 items_scraped: int, dropped: dict, error: str | None, database_url: str | None = None,
-                 finished_at: datetime | None = None) -> CrawlResult:
+def record_crawl(
+    *,
+    operator: str,
+    started_at: datetime,
+    finish_reason: str,
+    status: str,
+    items: list[dict],
+    items_scraped: int,
+    dropped: dict,
+    error: str | None,
+    database_url: str | None = None,
+    finished_at: datetime | None = None,
+) -> CrawlResult:
     """Store one crawl in one transaction (SQLAlchemy Core: this runs every crawl, and the ORM's unit of
     work cost more than the writes themselves). The steady case (nothing changed) is four statements:
     the SELECT of the operator's offers, the CrawlRun INSERT, one set-wise UPDATE, the commit."""
@@ -83,12 +106,24 @@ def record_crawl(*, operator: str, started_at: datetime, finish_reason: str, sta
     healthy = status == "healthy"
     with engine.begin() as conn:
         plan = _plan(conn, operator, items) if healthy else None
-        run_id = conn.execute(_INSERT_RUN, dict(
-            operator=operator, started_at=started_at, finished_at=now, finish_reason=finish_reason, status=status,
-            items_scraped=items_scraped, items_stored=len(items) if healthy else 0,
-            items_dropped=sum(dropped.values()), dropped_reasons=dict(dropped),
-            new_versions=plan.new_versions if plan else 0, presence=plan.presence if plan else None,
-            error=error, detected_at=None)).inserted_primary_key[0]
+        run_id = conn.execute(
+            _INSERT_RUN,
+            dict(
+                operator=operator,
+                started_at=started_at,
+                finished_at=now,
+                finish_reason=finish_reason,
+                status=status,
+                items_scraped=items_scraped,
+                items_stored=len(items) if healthy else 0,
+                items_dropped=sum(dropped.values()),
+                dropped_reasons=dict(dropped),
+                new_versions=plan.new_versions if plan else 0,
+                presence=plan.presence if plan else None,
+                error=error,
+                detected_at=None,
+            ),
+        ).inserted_primary_key[0]
         if plan is not None:
             _write(conn, plan, operator, run_id, now)
         return CrawlResult(run_id, status, len(items) if healthy else 0, plan.new_versions if plan else 0)
@@ -122,22 +157,48 @@ def _write(conn, plan: _Plan, operator: str, run_id: int, now: datetime) -> None
     """The plan's writes: new and changed offers row by row (with their new OfferVersion), the rest set-wise."""
     versioned = list(plan.changed)
     for item, digest in plan.fresh:
-        offer_id = conn.execute(_INSERT_OFFER, dict(
-            operator=operator, offer_key=item["offer_key"], name=item["name"], plan_type=item["plan_type"],
-            price_cents=item["price_cents"], data=item, content_hash=digest, first_seen=now, last_seen=now,
-            active=True, missed_crawls=0, current_version_id=None)).inserted_primary_key[0]
+        offer_id = conn.execute(
+            _INSERT_OFFER,
+            dict(
+                operator=operator,
+                offer_key=item["offer_key"],
+                name=item["name"],
+                plan_type=item["plan_type"],
+                price_cents=item["price_cents"],
+                data=item,
+                content_hash=digest,
+                first_seen=now,
+                last_seen=now,
+                active=True,
+                missed_crawls=0,
+                current_version_id=None,
+            ),
+        ).inserted_primary_key[0]
         versioned.append((offer_id, item, digest))
     if plan.seen_ids:
         conn.execute(_SEEN, {"ids": plan.seen_ids, "now": now})
     if plan.changed:
-        conn.execute(_CHANGED, [{"oid": oid, "name": item["name"], "plan_type": item["plan_type"],
-                                 "price_cents": item["price_cents"], "data": item, "content_hash": digest}
-                                for oid, item, digest in plan.changed])
+        conn.execute(
+            _CHANGED,
+            [
+                {
+                    "oid": oid,
+                    "name": item["name"],
+                    "plan_type": item["plan_type"],
+                    "price_cents": item["price_cents"],
+                    "data": item,
+                    "content_hash": digest,
+                }
+                for oid, item, digest in plan.changed
+            ],
+        )
     if versioned:
         conn.execute(_CLOSE_VERSIONS, {"ids": [oid for oid, _, _ in versioned], "now": now})
         for oid, item, digest in versioned:
-            vid = conn.execute(_INSERT_VERSION, dict(offer_id=oid, crawl_run_id=run_id, data=item, content_hash=digest,
-                                                     valid_from=now, valid_to=None)).inserted_primary_key[0]
+            vid = conn.execute(
+                _INSERT_VERSION,
+                dict(offer_id=oid, crawl_run_id=run_id, data=item, content_hash=digest, valid_from=now, valid_to=None),
+            ).inserted_primary_key[0]
             conn.execute(_CURRENT_VERSION, {"oid": oid, "vid": vid})
     if plan.missing_ids:
         conn.execute(_MISSED, {"ids": plan.missing_ids})
@@ -150,8 +211,15 @@ def list_offers(operator: str | None = None, active_only: bool = True, database_
             query = query.where(Offer.operator == operator)
         if active_only:
             query = query.where(Offer.active.is_(True))
-        return [{**o.data, "first_seen": o.first_seen.isoformat(), "last_seen": o.last_seen.isoformat(),
-                 "missed_crawls": o.missed_crawls} for o in session.execute(query).scalars()]
+        return [
+            {
+                **o.data,
+                "first_seen": o.first_seen.isoformat(),
+                "last_seen": o.last_seen.isoformat(),
+                "missed_crawls": o.missed_crawls,
+            }
+            for o in session.execute(query).scalars()
+        ]
 
 
 def offer_history(operator: str, offer_key: str, database_url: str | None = None) -> list[dict] | None:
@@ -159,11 +227,22 @@ def offer_history(operator: str, offer_key: str, database_url: str | None = None
         offer = session.execute(select(Offer).where(Offer.operator == operator, Offer.offer_key == offer_key)).scalar()
         if offer is None:
             return None
-        rows = session.execute(select(OfferVersion).where(OfferVersion.offer_id == offer.id)
-                               .order_by(OfferVersion.valid_from, OfferVersion.id)).scalars()
-        return [{"version_id": v.id, "crawl_run_id": v.crawl_run_id, "valid_from": v.valid_from.isoformat(),
-                 "valid_to": v.valid_to.isoformat() if v.valid_to else None, "content_hash": v.content_hash,
-                 "item": v.data} for v in rows]
+        rows = session.execute(
+            select(OfferVersion)
+            .where(OfferVersion.offer_id == offer.id)
+            .order_by(OfferVersion.valid_from, OfferVersion.id)
+        ).scalars()
+        return [
+            {
+                "version_id": v.id,
+                "crawl_run_id": v.crawl_run_id,
+                "valid_from": v.valid_from.isoformat(),
+                "valid_to": v.valid_to.isoformat() if v.valid_to else None,
+                "content_hash": v.content_hash,
+                "item": v.data,
+            }
+            for v in rows
+        ]
 
 
 #: crawls ended by a stop of the service, not by the source: they count neither as unhealthy nor as healthy
@@ -190,11 +269,19 @@ def last_crawls(database_url: str | None = None) -> dict[str, dict]:
             _, after = since_last_healthy(session, run.operator)
             failures = session.execute(select(func.count()).select_from(CrawlRun).where(after)).scalar()
             result[run.operator] = {
-                "operator": run.operator, "crawl_run_id": run.id, "started_at": run.started_at.isoformat(),
-                "finished_at": run.finished_at.isoformat(), "status": run.status, "finish_reason": run.finish_reason,
-                "items_scraped": run.items_scraped, "items_stored": run.items_stored,
-                "items_dropped": run.items_dropped, "dropped_reasons": run.dropped_reasons,
-                "new_versions": run.new_versions, "error": run.error, "consecutive_failures": failures,
+                "operator": run.operator,
+                "crawl_run_id": run.id,
+                "started_at": run.started_at.isoformat(),
+                "finished_at": run.finished_at.isoformat(),
+                "status": run.status,
+                "finish_reason": run.finish_reason,
+                "items_scraped": run.items_scraped,
+                "items_stored": run.items_stored,
+                "items_dropped": run.items_dropped,
+                "dropped_reasons": run.dropped_reasons,
+                "new_versions": run.new_versions,
+                "error": run.error,
+                "consecutive_failures": failures,
             }
         return result
 
@@ -211,15 +298,29 @@ def _iso(moment: datetime | None) -> str | None:
 
 def event_dict(event) -> dict:
     """An OfferEvent as plain JSON data (what `promowatch events --json` prints)."""
-    return {"id": event.id, "crawl_run_id": event.crawl_run_id, "offer_id": event.offer_id,
-            "operator": event.operator, "offer_key": event.offer_key, "kind": event.kind,
-            "created_at": _iso(event.created_at), "price_before": event.price_before,
-            "price_after": event.price_after, "changes": event.changes, "item": event.item,
-            "version_id": event.version_id}
+    return {
+        "id": event.id,
+        "crawl_run_id": event.crawl_run_id,
+        "offer_id": event.offer_id,
+        "operator": event.operator,
+        "offer_key": event.offer_key,
+        "kind": event.kind,
+        "created_at": _iso(event.created_at),
+        "price_before": event.price_before,
+        "price_after": event.price_after,
+        "changes": event.changes,
+        "item": event.item,
+        "version_id": event.version_id,
+    }
 
 
-def list_events(operator: str | None = None, kind: str | None = None, since: datetime | None = None,
-                limit: int | None = 100, database_url: str | None = None) -> list[dict]:
+def list_events(
+    operator: str | None = None,
+    kind: str | None = None,
+    since: datetime | None = None,
+    limit: int | None = 100,
+    database_url: str | None = None,
+) -> list[dict]:
     """Stored change events, newest first."""
     with Session(get_engine(database_url)) as session:
         query = select(OfferEvent).order_by(OfferEvent.created_at.desc(), OfferEvent.id.desc())

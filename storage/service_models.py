@@ -1,4 +1,5 @@
 """Tables of the long-running service (scheduler.py, promowatch/health.py); imported by storage/models.py."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -14,6 +15,7 @@ class SourceHealth(SQLModel, table=True):
     Everything else about health (the unhealthy streak, since when, why) is derived from CrawlRun rows; this
     row only remembers what was already said, so a restart neither repeats the alert nor forgets the recovery.
     """
+
     __tablename__ = "source_health"
 
     operator: str = Field(primary_key=True, max_length=32)

@@ -14,6 +14,7 @@
 
 Every wait is bounded: `wait_for` raises AssertionError after `timeout` seconds.
 """
+
 from __future__ import annotations
 
 import email
@@ -53,8 +54,9 @@ class _Recorder:
             while len(self._items) < count:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(f"{type(self).__name__}: {len(self._items)} of {count} received "
-                                         f"after {timeout} s")
+                    raise AssertionError(
+                        f"{type(self).__name__}: {len(self._items)} of {count} received after {timeout} s"
+                    )
                 self._cond.wait(left)
             return list(self._items)
 
@@ -69,8 +71,7 @@ class SmtpServer(_Recorder):
         self._controller = None
 
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
-        message = email.message_from_bytes(envelope.original_content or envelope.content,
-                                           policy=email.policy.default)
+        message = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         self._add(message)
         return "250 OK"
@@ -131,8 +132,13 @@ class HttpServer(_Recorder):
                     pass
 
             def do_GET(self):
-                body = json.dumps({"received": len(recorder.received), "max_in_flight": recorder.max_in_flight,
-                                   "hits": recorder._hits}).encode()
+                body = json.dumps(
+                    {
+                        "received": len(recorder.received),
+                        "max_in_flight": recorder.max_in_flight,
+                        "hits": recorder._hits,
+                    }
+                ).encode()
                 self.send_response(200 if self.path == "/_stats" else 404)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -146,8 +152,7 @@ class HttpServer(_Recorder):
         self._server.daemon_threads = True
         self._server.request_queue_size = 256
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def url(self, path: str = "/hook", user: str | None = None, password: str | None = None) -> str:
         auth = f"{user}:{password}@" if user else ""
@@ -192,7 +197,12 @@ class PageServer:
     def __init__(self, root, faults: dict | None = None, slow_seconds: float = 8.0):
         from pathlib import Path
 
-        self.root, self.faults, self.slow_seconds, self.served = Path(root).resolve(), dict(faults or {}), slow_seconds, 0
+        self.root, self.faults, self.slow_seconds, self.served = (
+            Path(root).resolve(),
+            dict(faults or {}),
+            slow_seconds,
+            0,
+        )
         owner = self
 
         class Handler(BaseHTTPRequestHandler):

@@ -4,25 +4,33 @@ Each case builds a fixtures folder from the bundled pages (mutated, or answered 
 crawls every operator in one real `promowatch crawl --fixtures` process on a real SQLite file that
 already holds a healthy crawl of the bundled pages.
 """
+
 import json
 import re
 import shutil
 
 import pytest
-
 from conftest import FIXTURES, PROMOWATCH, run
 
 from spiders.registry import OPERATORS
 
 OPS = list(OPERATORS)
-BLOCK_PAGE = ("<html><head><title>Radware Bot Manager Captcha</title></head><body>"
-              "<script src='https://validate.perfdrive.com/c.js'></script>captcha</body></html>")
+BLOCK_PAGE = (
+    "<html><head><title>Radware Bot Manager Captcha</title></head><body>"
+    "<script src='https://validate.perfdrive.com/c.js'></script>captcha</body></html>"
+)
 
 
 def _stored(env):
     offers = json.loads(run(PROMOWATCH + ["offers", "--json"], env).stdout)
-    return sorted((o["operator"], o["offer_key"], json.dumps({k: v for k, v in o.items()
-                   if k not in ("last_seen", "missed_crawls")}, sort_keys=True)) for o in offers)
+    return sorted(
+        (
+            o["operator"],
+            o["offer_key"],
+            json.dumps({k: v for k, v in o.items() if k not in ("last_seen", "missed_crawls")}, sort_keys=True),
+        )
+        for o in offers
+    )
 
 
 def _mutate_dir(tmp_path, how):

@@ -4,17 +4,18 @@ Real `promowatch crawl --fixtures` processes on a real SQLite file holding a hea
 bundled TIM page: the bad tile is dropped and counted by reason, the crawl stays healthy (the other tiles
 are still above the threshold) and nothing stored changes.
 """
+
 import json
 import re
 import shutil
 
 import pytest
+from conftest import FIXTURES, PROMOWATCH, run
 from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
-
-from conftest import FIXTURES, PROMOWATCH, run
-from spiders.pipelines import OfferPipeline
 from test_bad_input import _stored
+
+from spiders.pipelines import OfferPipeline
 
 # the "TIM CROSS Iron 5G" tile ("4" + ",99 €"): no other tile stands in for it when it is dropped
 FIRST_PRICE = re.compile(r'<strong>4</strong>(\s*<div class="ta-price__cents"><div><span>),99 €')
@@ -41,7 +42,9 @@ def test_bad_price_is_dropped_and_counted(case, env, tmp_path):
     units, decimals, reason = PRICES[case]
     run(PROMOWATCH + ["crawl", "tim", "--offline", "--json"], env)
     before = _stored(env)
-    folder = _tim_dir(tmp_path, lambda t: FIRST_PRICE.sub(lambda m: f"<strong>{units}</strong>{m.group(1)}{decimals}", t, count=1))
+    folder = _tim_dir(
+        tmp_path, lambda t: FIRST_PRICE.sub(lambda m: f"<strong>{units}</strong>{m.group(1)}{decimals}", t, count=1)
+    )
     row = json.loads(run(PROMOWATCH + ["crawl", "tim", "--fixtures", str(folder), "--json"], env).stdout)[0]
     assert row["status"] == "healthy" and row["dropped"] == {reason: 1} and row["new_versions"] == 0, row
     assert _stored(env) == before
@@ -66,8 +69,15 @@ def test_tile_repeated_on_page_is_one_offer(env, tmp_path):
 def test_pipeline_drops_a_repeated_offer_key():
     crawler = get_crawler(settings_dict={})
     pipeline = OfferPipeline(crawler)
-    item = dict(operator="iliad", offer_key="giga-150", name="Giga 150", url="https://www.iliad.it/x",
-                plan_type="prepaid", price_cents=999, period_days=30)
+    item = dict(
+        operator="iliad",
+        offer_key="giga-150",
+        name="Giga 150",
+        url="https://www.iliad.it/x",
+        plan_type="prepaid",
+        price_cents=999,
+        period_days=30,
+    )
     pipeline.process_item(dict(item))
     with pytest.raises(DropItem, match="duplicate_offer_key"):
         pipeline.process_item(dict(item))

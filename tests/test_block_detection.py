@@ -1,13 +1,18 @@
 """Block pages are recognised; real offer pages that merely load an anti-bot vendor's script are not."""
-import pytest
 
+import pytest
 from conftest import FIXTURES, REAL_PAGES, real_page
+
 from spiders.block_detection import block_reason, visible_text_at_least
 
 CHALLENGES = [
     (200, "<html><head><title>Just a moment...</title></head><body><div id='cf-chl-widget'></div></body></html>"),
     (403, "<html><body><h1>Attention Required! | Cloudflare</h1></body></html>"),
-    (200, "<html><body><iframe src='/_Incapsula_Resource?SWJIYLWA=x'></iframe>Request unsuccessful. Incapsula incident ID: 1-2</body></html>"),
+    (
+        200,
+        "<html><body><iframe src='/_Incapsula_Resource?SWJIYLWA=x'></iframe>"
+        "Request unsuccessful. Incapsula incident ID: 1-2</body></html>",
+    ),
     (200, "<html><body><script src='https://validate.perfdrive.com/x.js'></script></body></html>"),
     (200, "<html><body><div class='g-recaptcha'></div>captcha</body></html>"),
     (403, "<html><body>imperva</body></html>"),
@@ -54,6 +59,9 @@ def test_visible_text_counts_only_what_a_reader_sees(page, expected):
 
 
 def test_a_vendor_marker_on_a_page_whose_text_is_all_in_a_script_is_a_block():
-    page = f"<html><head><script src='https://x.incapsula.com/a.js'></script><script>var t='{PROSE}'</script></head></html>"
+    page = (
+        f"<html><head><script src='https://x.incapsula.com/a.js'></script>"
+        f"<script>var t='{PROSE}'</script></head></html>"
+    )
     assert "near-empty" in block_reason(200, page.encode())
     assert block_reason(200, page.replace("</head>", f"</head><body>{PROSE}</body>")) is None

@@ -5,20 +5,21 @@ WindTre's live pages build their offer cards in the browser. Here our own WindTr
 card (the crawl fails, it never reads as "0 offers" healthy); with PROMOWATCH_BROWSER=1 the same offers as
 the static fixture come out. Skips where the extra or chromium is not installed (CI installs `.[test]` only).
 """
+
 import importlib.util
 import json
 import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES, PROMOWATCH, run
 from servers import PageServer
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("scrapy_playwright") is None or not Path(CHROMIUM).exists(),
-    reason="the browser extra (pip install -e '.[browser]') and Debian's chromium are not installed")
+    reason="the browser extra (pip install -e '.[browser]') and Debian's chromium are not installed",
+)
 
 
 @pytest.fixture
@@ -28,9 +29,11 @@ def rendered(tmp_path):
 
     static = (FIXTURES / "windtre" / "mobile.html").read_text("utf-8")
     head, _, rest = static.partition("<body")
-    body = rest[rest.index(">") + 1: rest.rindex("</body>")]
-    page = (f"{head}<body><div id='app'></div><script>document.getElementById('app').innerHTML = "
-            f"{json.dumps(body)};</script></body></html>")
+    body = rest[rest.index(">") + 1 : rest.rindex("</body>")]
+    page = (
+        f"{head}<body><div id='app'></div><script>document.getElementById('app').innerHTML = "
+        f"{json.dumps(body)};</script></body></html>"
+    )
     (tmp_path / "www" / "windtre").mkdir(parents=True)
     (tmp_path / "www" / "windtre" / "mobile.html").write_text(page, "utf-8")
     (tmp_path / "www" / "windtre" / "index.json").write_text(json.dumps({MOBILE: "mobile.html"}), "utf-8")

@@ -1,4 +1,5 @@
 """The card index and the tree-walking text helpers answer exactly what parsel's CSS / XPath would."""
+
 import pytest
 from scrapy.http import HtmlResponse
 
@@ -14,12 +15,43 @@ PAGE = b"""<html><body><div class="card top">
   <img class="logo" src="/5g.png" alt="5G"><style>.x{}</style>
 </div></body></html>"""
 
-QUERIES = [".title", ".name", ".price", "h3.title", "div.title", ".f", "li.f", ".cta::attr(href)",
-           "a.cta::attr(href)", ".logo::attr(alt)", ".logo::attr(title)", ".features li", ".features .f",
-           ".price strong", ".features li::attr(class)", ".missing", ".box .tag", ".card", ".cta, .logo",
-           "ul li", ".tag", "a::attr(href)", "img::attr(src), img::attr(alt), img::attr(title)", "li", "A", "h3",
-           "h3, .price", ".tag, .box", ".title, h3", ".cta::attr(class), .cta::attr(href)", "a, img::attr(src)",
-           "div", "a[href]::attr(href)", "ul li::attr(class)", "h3.title, del"]
+QUERIES = [
+    ".title",
+    ".name",
+    ".price",
+    "h3.title",
+    "div.title",
+    ".f",
+    "li.f",
+    ".cta::attr(href)",
+    "a.cta::attr(href)",
+    ".logo::attr(alt)",
+    ".logo::attr(title)",
+    ".features li",
+    ".features .f",
+    ".price strong",
+    ".features li::attr(class)",
+    ".missing",
+    ".box .tag",
+    ".card",
+    ".cta, .logo",
+    "ul li",
+    ".tag",
+    "a::attr(href)",
+    "img::attr(src), img::attr(alt), img::attr(title)",
+    "li",
+    "A",
+    "h3",
+    "h3, .price",
+    ".tag, .box",
+    ".title, h3",
+    ".cta::attr(class), .cta::attr(href)",
+    "a, img::attr(src)",
+    "div",
+    "a[href]::attr(href)",
+    "ul li::attr(class)",
+    "h3.title, del",
+]
 
 
 @pytest.fixture
@@ -32,8 +64,9 @@ def test_indexed_css_matches_parsel(card, query):
     assert indexed(card).css(query).getall() == card.css(query).getall()
 
 
-@pytest.mark.parametrize("query", [".tag", ".f", "li.f", ".features", ".missing", "li", "span, li",
-                                   "li::attr(class)", "s"])
+@pytest.mark.parametrize(
+    "query", [".tag", ".f", "li.f", ".features", ".missing", "li", "span, li", "li::attr(class)", "s"]
+)
 def test_lists_from_the_index_answer_like_parsel(card, query):
     assert indexed(card).css(".features, .box").css(query).getall() == card.css(".features, .box").css(query).getall()
     assert indexed(card).css(".box").css(query).getall() == card.css(".box").css(query).getall()  # nested boxes
@@ -47,17 +80,37 @@ def test_indexed_passes_everything_else_through(card):
     assert wrapped.attrib == card.attrib and wrapped.get() == card.get()
 
 
-@pytest.mark.parametrize("xpath", [VISIBLE_TEXT, CURRENT_TEXT, ".//text()", ".//text()[not(ancestor::del)]",
-                                   ".//text()[not(ancestor::s) and not(ancestor::del)]"])
+@pytest.mark.parametrize(
+    "xpath",
+    [
+        VISIBLE_TEXT,
+        CURRENT_TEXT,
+        ".//text()",
+        ".//text()[not(ancestor::del)]",
+        ".//text()[not(ancestor::s) and not(ancestor::del)]",
+    ],
+)
 def test_text_of_walk_matches_its_xpath(card, xpath):
     expected = " ".join(" ".join(card.xpath(xpath).getall()).split())
     assert text_of(card, xpath) == expected
     assert text_of(card.css(".f"), xpath) == " ".join(" ".join(card.css(".f").xpath(xpath).getall()).split())
 
 
-@pytest.mark.parametrize("xpath", ["./strong//text()", ".//del//text() | .//s//text()", "(.//h3|.//h2)[1]//text()",
-                                   ".//a/@href", "string()", "count(.//li)", ".//li", ".//comment()", ".//missing",
-                                   ".//li[re:test(@class, 'o.d')]//text()"])
+@pytest.mark.parametrize(
+    "xpath",
+    [
+        "./strong//text()",
+        ".//del//text() | .//s//text()",
+        "(.//h3|.//h2)[1]//text()",
+        ".//a/@href",
+        "string()",
+        "count(.//li)",
+        ".//li",
+        ".//comment()",
+        ".//missing",
+        ".//li[re:test(@class, 'o.d')]//text()",
+    ],
+)
 def test_text_of_other_xpaths_matches_parsel(card, xpath):
     """Compiled on the lxml nodes: text and attribute results joined directly, anything else as parsel has it."""
     for sel in (card, card.css(".price"), card.css(".f"), card.css(".cta::attr(href)")):

@@ -1,4 +1,5 @@
 """Real processes on a real SQLite file: `promowatch crawl --offline` and `scrapy crawl <op>` share one path."""
+
 import json
 import sys
 
@@ -24,7 +25,9 @@ def test_offline_crawl_twice_adds_no_version(env):
     tourist = {o["operator"] for o in offers if o["plan_type"] == "tourist"}
     assert {"tim", "vodafone", "windtre"} <= tourist
     porting = json.loads(run(PROMOWATCH + ["offers", "--from", "iliad", "--json"], env).stdout)
-    assert all(o["operator"] != "iliad" and o["eligibility"] not in ("new_number", "existing_customer") for o in porting)
+    assert all(
+        o["operator"] != "iliad" and o["eligibility"] not in ("new_number", "existing_customer") for o in porting
+    )
     targeted = {o["operator"] for o in porting if "iliad" in o["eligible_from"] and o["eligibility"] == "portability"}
     assert {"very", "ho", "kena"} <= targeted
 
@@ -45,7 +48,9 @@ def test_scrapy_crawl_stores_into_the_same_database(env):
 def test_parse_prints_items_without_database(env, tmp_path):
     page = FIXTURES / "vodafone" / "mobile.html"
     env["PROMOWATCH_DATABASE_URL"] = f"sqlite:///{tmp_path / 'never.db'}"
-    items = json.loads(run(PROMOWATCH + ["parse", "vodafone", str(page), "--json", "--today", "2026-09-15"], env).stdout)
+    items = json.loads(
+        run(PROMOWATCH + ["parse", "vodafone", str(page), "--json", "--today", "2026-09-15"], env).stdout
+    )
     assert items and all(i["operator"] == "vodafone" and isinstance(i["price_cents"], int) for i in items)
     assert not (tmp_path / "never.db").exists()
 
@@ -58,7 +63,9 @@ def test_unknown_operator_is_a_clear_error(env):
 def test_parse_follows_saved_detail_pages_from_the_index(env):
     """1Mobile's list page lacks some figures; `parse` answers its detail requests from index.json beside it."""
     page = FIXTURES / "unomobile" / "per-tutti.html"
-    items = json.loads(run(PROMOWATCH + ["parse", "unomobile", str(page), "--json", "--today", "2026-09-15"], env).stdout)
+    items = json.loads(
+        run(PROMOWATCH + ["parse", "unomobile", str(page), "--json", "--today", "2026-09-15"], env).stdout
+    )
     want = json.loads((FIXTURES / "unomobile" / "per-tutti.html.expected.json").read_text("utf-8"))
     assert [i["offer_key"] for i in items] == [w["offer_key"] for w in want]
 
@@ -88,12 +95,16 @@ def test_cookies_are_off_unless_asked_for(env):
 def test_an_offline_crawl_loads_no_download_handler(env):
     """Offline, the fixtures answer every request: Scrapy's HTTP(S) handlers (and their TLS stack) stay unloaded.
     A live crawl's settings keep them."""
-    code = ("import json, sys; from promowatch.crawling import BUNDLED_FIXTURES, project_settings, run_crawls; "
-            "stats = run_crawls(['iliad'], project_settings(BUNDLED_FIXTURES)); "
-            "print(json.dumps([stats['iliad'].get('promowatch/status'), "
-            "'scrapy.core.downloader.handlers.http11' in sys.modules]))")
+    code = (
+        "import json, sys; from promowatch.crawling import BUNDLED_FIXTURES, project_settings, run_crawls; "
+        "stats = run_crawls(['iliad'], project_settings(BUNDLED_FIXTURES)); "
+        "print(json.dumps([stats['iliad'].get('promowatch/status'), "
+        "'scrapy.core.downloader.handlers.http11' in sys.modules]))"
+    )
     status, loaded = json.loads(run([sys.executable, "-c", code], env).stdout.splitlines()[-1])
     assert status == "healthy" and loaded is False
-    code = ("import json; from promowatch.crawling import project_settings; "
-            "print(json.dumps(project_settings().getwithbase('DOWNLOAD_HANDLERS').get('https')))")
+    code = (
+        "import json; from promowatch.crawling import project_settings; "
+        "print(json.dumps(project_settings().getwithbase('DOWNLOAD_HANDLERS').get('https')))"
+    )
     assert "HTTP11DownloadHandler" in json.loads(run([sys.executable, "-c", code], env).stdout.splitlines()[-1])

@@ -3,13 +3,14 @@
 The faults are downloader middlewares defined here and handed to the worker as extra Scrapy settings (the
 worker's child process imports this module); every wait is bounded.
 """
+
 import os
 import threading
 import time
 
 import pytest
-
 from conftest import FIXTURES
+
 from promowatch.crawl_worker import CrawlWorker, WorkerCallError, WorkerStopped
 from storage.repository import crawl_run, last_crawls
 
@@ -164,8 +165,10 @@ def test_rss_is_read_without_psutil_and_agrees_with_it():
     import subprocess
     import sys
 
-    code = ("import os, sys; from promowatch.crawl_worker import rss_bytes; n = rss_bytes(os.getpid()); "
-            "print(n, 'psutil' in sys.modules, rss_bytes(2 ** 22 + 7))")
+    code = (
+        "import os, sys; from promowatch.crawl_worker import rss_bytes; n = rss_bytes(os.getpid()); "
+        "print(n, 'psutil' in sys.modules, rss_bytes(2 ** 22 + 7))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     rss, loaded, gone = out.stdout.split()
     assert loaded == "False" and gone == "None" and int(rss) > 5 * 2**20
@@ -232,8 +235,9 @@ def test_a_stopping_service_does_not_start_the_queued_crawls(worker, tmp_db, tmp
     monkeypatch.setenv("PW_TEST_SLOW_LOG", str(tmp_path / "slow.log"))
     w = worker(parallel_crawls=1)
     box = {}
-    thread = threading.Thread(target=lambda: box.setdefault("r", w.crawl(["iliad", "ho", "kena"], settings=SLOW)),
-                              daemon=True)
+    thread = threading.Thread(
+        target=lambda: box.setdefault("r", w.crawl(["iliad", "ho", "kena"], settings=SLOW)), daemon=True
+    )
     thread.start()
     deadline = time.monotonic() + 30
     while not (tmp_path / "slow.log").exists():  # iliad's page is being fetched
@@ -245,8 +249,10 @@ def test_a_stopping_service_does_not_start_the_queued_crawls(worker, tmp_db, tmp
     assert iliad.status == "healthy" and iliad.offers > 0
     for queued in (ho, kena):
         assert queued.status == "failed" and queued.finish_reason == "interrupted"
-        assert crawl_run(queued.crawl_run_id, tmp_db)["error"] == "interrupted: the service stopped before this " \
-                                                                  "crawl began"
+        assert (
+            crawl_run(queued.crawl_run_id, tmp_db)["error"] == "interrupted: the service stopped before this "
+            "crawl began"
+        )
     assert [line.split()[1] for line in open(tmp_path / "slow.log")] == ["iliad", "iliad"]
     assert last_crawls(tmp_db)["ho"]["consecutive_failures"] == 0
 

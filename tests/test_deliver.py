@@ -4,6 +4,7 @@ server (mailto://, no TLS, no AUTH) and an HTTP server taking json:// posts (tes
 Rows are made directly through SQLModel (no matcher): an OfferEvent per offer, a Subscription with its channels,
 Notification rows pointing at them. Every wait is bounded (servers' wait_for, Apprise's socket timeouts).
 """
+
 import logging
 import re
 import threading
@@ -37,19 +38,49 @@ def utc(moment):
     return None if moment is None else (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc))
 
 
-def add_event(engine, key="giga-150", kind="price_drop", before=999, after=799, operator="iliad", name=None,
-              at=T0) -> int:
-    item = normalise({"operator": operator, "offer_key": key, "name": name or f"Giga {key}",
-                      "url": f"https://example.it/{key}", "plan_type": "prepaid", "price_cents": after,
-                      "period_days": 30, "data_gb": 150, "data_5g": True})
+def add_event(
+    engine, key="giga-150", kind="price_drop", before=999, after=799, operator="iliad", name=None, at=T0
+) -> int:
+    item = normalise(
+        {
+            "operator": operator,
+            "offer_key": key,
+            "name": name or f"Giga {key}",
+            "url": f"https://example.it/{key}",
+            "plan_type": "prepaid",
+            "price_cents": after,
+            "period_days": 30,
+            "data_gb": 150,
+            "data_5g": True,
+        }
+    )
     with Session(engine) as s:
         run = CrawlRun(operator=operator, started_at=at, finished_at=at, finish_reason="finished", status="healthy")
-        offer = Offer(operator=operator, offer_key=key, name=item["name"], plan_type="prepaid", price_cents=after,
-                      data=item, content_hash=key, first_seen=at, last_seen=at)
+        offer = Offer(
+            operator=operator,
+            offer_key=key,
+            name=item["name"],
+            plan_type="prepaid",
+            price_cents=after,
+            data=item,
+            content_hash=key,
+            first_seen=at,
+            last_seen=at,
+        )
         s.add_all([run, offer])
         s.flush()
-        event = OfferEvent(crawl_run_id=run.id, offer_id=offer.id, operator=operator, offer_key=key, kind=kind,
-                           created_at=at, price_before=before, price_after=after, changes={}, item=item)
+        event = OfferEvent(
+            crawl_run_id=run.id,
+            offer_id=offer.id,
+            operator=operator,
+            offer_key=key,
+            kind=kind,
+            created_at=at,
+            price_before=before,
+            price_after=after,
+            changes={},
+            item=item,
+        )
         s.add(event)
         s.commit()
         return event.id
@@ -60,22 +91,45 @@ def add_subscriber(engine, *urls, lang="it", tz="Europe/Rome", active=True) -> t
         sub = Subscription(created_at=T0, lang=lang, timezone=tz, active=active)
         s.add(sub)
         s.flush()
-        channels = [SubscriptionChannel(subscription_id=sub.id, url=u, url_masked=mask_url(u),
-                                        service=u.split("://")[0]) for u in urls]
+        channels = [
+            SubscriptionChannel(subscription_id=sub.id, url=u, url_masked=mask_url(u), service=u.split("://")[0])
+            for u in urls
+        ]
         s.add_all(channels)
         s.commit()
         return sub.id, [c.id for c in channels]
 
 
-def queue(engine, sub_id, channel_id, event_id=None, event_ids=(), digest=None, due=T0, status="pending",
-          attempts=0, claimed_at=None) -> int:
+def queue(
+    engine,
+    sub_id,
+    channel_id,
+    event_id=None,
+    event_ids=(),
+    digest=None,
+    due=T0,
+    status="pending",
+    attempts=0,
+    claimed_at=None,
+) -> int:
     with Session(engine) as s:
         event = s.get(OfferEvent, event_id) if event_id else None
-        row = Notification(subscription_id=sub_id, channel_id=channel_id, event_id=event_id,
-                           event_ids=list(event_ids), digest=digest, operator=event.operator if event else None,
-                           offer_key=event.offer_key if event else None, kind=event.kind if event else None,
-                           price_cents=event.price_after if event else None, status=status, created_at=T0,
-                           due_at=due, claimed_at=claimed_at, attempts=attempts)
+        row = Notification(
+            subscription_id=sub_id,
+            channel_id=channel_id,
+            event_id=event_id,
+            event_ids=list(event_ids),
+            digest=digest,
+            operator=event.operator if event else None,
+            offer_key=event.offer_key if event else None,
+            kind=event.kind if event else None,
+            price_cents=event.price_after if event else None,
+            status=status,
+            created_at=T0,
+            due_at=due,
+            claimed_at=claimed_at,
+            attempts=attempts,
+        )
         s.add(row)
         s.commit()
         return row.id
@@ -114,6 +168,7 @@ def text_of(message) -> str:
 
 
 # ------------------------------------------------------------------------------------------ real channels
+
 
 def test_email_to_real_smtp_server_in_each_subscribers_language(engine, smtp):
     event_id = add_event(engine, name="Giga 150 5G")
@@ -212,8 +267,9 @@ def test_digest_row_renders_all_its_events(engine, http):
     report = send_due(now=T0 + timedelta(hours=10))
     assert report.sent == 1
     [post] = http.wait_for(1)
-    expected = render_digest([event_of(engine, first), event_of(engine, second)], "en", "America/New_York",
-                             "daily:2026-12-02")
+    expected = render_digest(
+        [event_of(engine, first), event_of(engine, second)], "en", "America/New_York", "daily:2026-12-02"
+    )
     assert (post["json"]["title"], post["json"]["message"]) == (expected.title, expected.body)
     assert "Giga a" in post["json"]["message"] and "Giga b" in post["json"]["message"]
     assert row(engine, nid).status == "sent"
@@ -221,13 +277,15 @@ def test_digest_row_renders_all_its_events(engine, http):
 
 # ------------------------------------------------------------------------------------------ crash safety
 
+
 def test_row_left_sending_by_a_dead_sender_is_reclaimed_after_the_lease(engine, http):
     sub, [channel] = add_subscriber(engine, http.url("/hook"))
     event_id = add_event(engine)
     now = T0 + timedelta(hours=1)
     stale = queue(engine, sub, channel, event_id, status="sending", claimed_at=now - LEASE - timedelta(seconds=1))
-    fresh = queue(engine, sub, channel, add_event(engine, key="other"), status="sending",
-                  claimed_at=now - timedelta(minutes=1))
+    fresh = queue(
+        engine, sub, channel, add_event(engine, key="other"), status="sending", claimed_at=now - timedelta(minutes=1)
+    )
     report = send_due(now=now)
     assert (report.claimed, report.reclaimed, report.sent) == (1, 1, 1)
     assert row(engine, stale).status == "sent"
@@ -298,6 +356,7 @@ def test_a_late_result_of_a_lost_claim_does_not_undo_the_new_claim(engine, http)
 
 # ------------------------------------------------------------------------------------------ claiming, concurrency
 
+
 def test_sends_concurrently_but_bounded(engine, http):
     http.delay = 0.2
     sub, channels = add_subscriber(engine, *[http.url(f"/c{i}") for i in range(12)])
@@ -339,8 +398,7 @@ def test_two_senders_at_once_send_each_row_once(engine, http):
 
 def test_limit_and_due_order(engine, http):
     sub, [channel] = add_subscriber(engine, http.url("/hook"))
-    ids = [queue(engine, sub, channel, add_event(engine, key=f"k{i}"), due=T0 - timedelta(minutes=i))
-           for i in range(3)]
+    ids = [queue(engine, sub, channel, add_event(engine, key=f"k{i}"), due=T0 - timedelta(minutes=i)) for i in range(3)]
     later = queue(engine, sub, channel, add_event(engine, key="later"), due=T0 + timedelta(hours=1))
     report = send_due(now=T0, limit=2)
     assert [r["id"] for r in report.rows] == sorted(ids[1:])  # the two that were due first
@@ -348,6 +406,7 @@ def test_limit_and_due_order(engine, http):
 
 
 # ------------------------------------------------------------------------------------------ rows that cannot go out
+
 
 def test_unusable_channel_url_is_dead_at_once_with_a_masked_reason(engine):
     url = f"foo://alice:{PASSWORD}@example.org/x"
@@ -386,6 +445,7 @@ def test_render_failure_is_a_retried_failure(engine, http, monkeypatch):
 
 # ------------------------------------------------------------------------------------------ masking
 
+
 def test_mask_text_hides_tokens_apprise_masks():
     url = "tgram://123456789:AAHsecretTokenXYZ/987654/"
     masked = mask_url(url)
@@ -421,7 +481,7 @@ def test_concurrent_failures_keep_their_own_reasons(engine, http):
     ids = [queue(engine, sub, channel, event_id) for channel in channels]
     report = send_due(now=T0, concurrency=9)
     assert (report.sent, report.failed) == (3, 6)
-    for nid, url in zip(ids, urls):
+    for nid, url in zip(ids, urls, strict=False):
         n = row(engine, nid)
         if url.endswith("/ok"):
             assert n.status == "sent"

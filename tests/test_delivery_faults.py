@@ -2,6 +2,7 @@
 
 Real processes and real servers on 127.0.0.1; every wait is bounded.
 """
+
 import json
 import os
 import signal
@@ -11,14 +12,14 @@ import threading
 import time
 from datetime import timedelta
 
-from sqlmodel import Session, select
-
-from alerts.deliver import LEASE, send_due
 from conftest import FIXTURES, PROMOWATCH, ROOT, run
 from servers import HttpServer
+from sqlmodel import Session, select
+from test_deliver import PASSWORD, T0, add_event, add_subscriber, queue, row
+
+from alerts.deliver import LEASE, send_due
 from storage.models import Notification
 from storage.repository import utcnow
-from test_deliver import PASSWORD, T0, add_event, add_subscriber, queue, row
 
 
 class SilentServer:
@@ -80,8 +81,9 @@ def test_sender_killed_mid_batch_loses_nothing(engine, tmp_db):
             event = add_event(engine, key=f"o{i:02d}", name=f"Offer O{i:02d}")
             names[f"Offer O{i:02d}"] = queue(engine, sub, channel, event)
         env = {**os.environ, "PROMOWATCH_DATABASE_URL": tmp_db}
-        proc = subprocess.Popen(PROMOWATCH + ["send"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            PROMOWATCH + ["send"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         try:
             http.wait_for(10, timeout=30)
         finally:
@@ -120,4 +122,5 @@ def test_one_price_drop_is_one_notification_however_often_send_runs(env, tmp_pat
         time.sleep(0.3)
         received = sink.received
     assert len(received) == 1 and str(items[0]["price_cents"] / 100).replace(".", ",")[:3] in json.dumps(
-        received[0]["json"], ensure_ascii=False)
+        received[0]["json"], ensure_ascii=False
+    )

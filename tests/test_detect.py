@@ -1,5 +1,6 @@
 """Change detection on a real SQLite file: data-driven crawl sequences (tests/data/detect/*.json), idempotence,
 recovery of a crawl stored but never detected, the schema, and the pipeline hook."""
+
 import json
 import logging
 from datetime import datetime, timezone
@@ -23,15 +24,32 @@ CASES = sorted((Path(__file__).parent / "data" / "detect").glob("*.json"))
 
 def item(operator="iliad", **fields):
     key = fields["offer_key"]
-    return normalise({"operator": operator, "name": key.upper(), "url": f"https://example.it/{key}",
-                      "plan_type": "prepaid", "period_days": 30, **fields})
+    return normalise(
+        {
+            "operator": operator,
+            "name": key.upper(),
+            "url": f"https://example.it/{key}",
+            "plan_type": "prepaid",
+            "period_days": 30,
+            **fields,
+        }
+    )
 
 
 def store(items, operator="iliad", status="healthy", day="2026-09-15", url=None):
     at = datetime.fromisoformat(day).replace(hour=12, tzinfo=timezone.utc)
-    return record_crawl(operator=operator, started_at=at, finished_at=at, finish_reason="finished", status=status,
-                        items=[item(operator, **i) for i in items], items_scraped=len(items), dropped={},
-                        error=None if status == "healthy" else "boom", database_url=url).run_id
+    return record_crawl(
+        operator=operator,
+        started_at=at,
+        finished_at=at,
+        finish_reason="finished",
+        status=status,
+        items=[item(operator, **i) for i in items],
+        items_scraped=len(items),
+        dropped={},
+        error=None if status == "healthy" else "boom",
+        database_url=url,
+    ).run_id
 
 
 def inactive(url, operator=None):
@@ -43,8 +61,10 @@ def inactive(url, operator=None):
 
 
 def essentials(events):
-    return [(e["crawl_run_id"], e["operator"], e["offer_key"], e["kind"], e["price_before"], e["price_after"],
-             e["changes"]) for e in events]
+    return [
+        (e["crawl_run_id"], e["operator"], e["offer_key"], e["kind"], e["price_before"], e["price_after"], e["changes"])
+        for e in events
+    ]
 
 
 @pytest.mark.parametrize("case_file", CASES, ids=[c.stem for c in CASES])
@@ -53,8 +73,9 @@ def test_case(tmp_db, case_file):
     removed_after = case.get("removed_after", 2)
     for n, crawl in enumerate(case["crawls"]):
         operator = crawl.get("operator", "iliad")
-        run_id = store(crawl["items"], operator=operator, status=crawl.get("status", "healthy"),
-                       day=crawl.get("day", "2026-09-15"))
+        run_id = store(
+            crawl["items"], operator=operator, status=crawl.get("status", "healthy"), day=crawl.get("day", "2026-09-15")
+        )
         events = detect_crawl(run_id, removed_after=removed_after)
         assert all(e["crawl_run_id"] == run_id for e in events)
         got = sorted((e["offer_key"], e["kind"]) for e in events)
@@ -89,16 +110,33 @@ def test_one_event_per_offer_per_crawl_is_a_constraint(tmp_db):
     (event,) = detect_crawl(run_id)
     with Session(get_engine()) as s, pytest.raises(IntegrityError):
         with s.begin():
-            s.add(OfferEvent(crawl_run_id=run_id, offer_id=event["offer_id"], operator="iliad", offer_key="a",
-                             kind="changed", created_at=datetime.now(timezone.utc), item={}))
+            s.add(
+                OfferEvent(
+                    crawl_run_id=run_id,
+                    offer_id=event["offer_id"],
+                    operator="iliad",
+                    offer_key="a",
+                    kind="changed",
+                    created_at=datetime.now(timezone.utc),
+                    item={},
+                )
+            )
 
 
 SEQUENCE = [  # price drop, removal over two crawls, return, a new offer
-    [{"offer_key": "a", "price_cents": 999}, {"offer_key": "b", "price_cents": 699}, {"offer_key": "c", "price_cents": 499}],
+    [
+        {"offer_key": "a", "price_cents": 999},
+        {"offer_key": "b", "price_cents": 699},
+        {"offer_key": "c", "price_cents": 499},
+    ],
     [{"offer_key": "a", "price_cents": 899}, {"offer_key": "b", "price_cents": 699}],
     [{"offer_key": "a", "price_cents": 899}, {"offer_key": "b", "price_cents": 699}],
-    [{"offer_key": "a", "price_cents": 899}, {"offer_key": "b", "price_cents": 699}, {"offer_key": "c", "price_cents": 499},
-     {"offer_key": "d", "price_cents": 1299}],
+    [
+        {"offer_key": "a", "price_cents": 899},
+        {"offer_key": "b", "price_cents": 699},
+        {"offer_key": "c", "price_cents": 499},
+        {"offer_key": "d", "price_cents": 1299},
+    ],
 ]
 
 
@@ -160,8 +198,10 @@ def test_storage_records_presence_and_does_not_reset_a_removed_offer_silently(tm
     with Session(get_engine()) as s:
         ids = dict(s.execute(select(Offer.offer_key, Offer.id)).all())
         b = str(ids["b"])
-        assert [s.get(CrawlRun, r).presence for r in runs] == [{"missed": {b: 1}, "back": {}},
-                                                                {"missed": {b: 2}, "back": {}}]
+        assert [s.get(CrawlRun, r).presence for r in runs] == [
+            {"missed": {b: 1}, "back": {}},
+            {"missed": {b: 2}, "back": {}},
+        ]
     detect_pending()
     assert inactive(tmp_db) == ["b"]
     again = store([{"offer_key": "a", "price_cents": 999}])  # an inactive offer still missing: nothing to note
@@ -222,7 +262,9 @@ def test_pipeline_detects_after_storing(tmp_db, monkeypatch, caplog):
     crawler, pipeline = _pipeline(tmp_db, [{"offer_key": "a", "price_cents": 999}])
     pipeline.spider_closed(spider, "finished")
     assert crawler.stats.get_value("promowatch/events") == 0  # baseline
-    crawler, pipeline = _pipeline(tmp_db, [{"offer_key": "a", "price_cents": 899}, {"offer_key": "b", "price_cents": 99}])
+    crawler, pipeline = _pipeline(
+        tmp_db, [{"offer_key": "a", "price_cents": 899}, {"offer_key": "b", "price_cents": 99}]
+    )
     with caplog.at_level(logging.INFO, logger="spiders.pipelines"):
         pipeline.spider_closed(spider, "finished")
     assert crawler.stats.get_value("promowatch/events") == 2
@@ -232,7 +274,9 @@ def test_pipeline_detects_after_storing(tmp_db, monkeypatch, caplog):
     # a detection failure loses neither the crawl nor, later, its events
     with monkeypatch.context() as patch:
         patch.setattr(detect, "_events", lambda *a, **k: 1 / 0)
-        crawler, pipeline = _pipeline(tmp_db, [{"offer_key": "a", "price_cents": 799}, {"offer_key": "b", "price_cents": 99}])
+        crawler, pipeline = _pipeline(
+            tmp_db, [{"offer_key": "a", "price_cents": 799}, {"offer_key": "b", "price_cents": 99}]
+        )
         pipeline.spider_closed(spider, "finished")
     run_id = crawler.stats.get_value("promowatch/crawl_run_id")
     assert crawler.stats.get_value("promowatch/status") == "healthy"

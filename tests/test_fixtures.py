@@ -3,12 +3,13 @@
 The fixture pages are written by us to reproduce each operator's documented structure; the expected
 offers are data files, so adding a case is adding two files.
 """
+
 import json
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES
+
 from spiders.items import normalise
 from spiders.saved_page import parse_file
 
@@ -30,7 +31,7 @@ def test_fixture_page_gives_expected_offers(expected_file):
     got = [normalise(i) for i in parse_file(folder.name, page, url=url, today=TODAY, pages=files)]
     want = [normalise(i) for i in json.loads(expected_file.read_text("utf-8"))]
     assert [o["offer_key"] for o in got] == [o["offer_key"] for o in want]
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=False):
         assert g == w, f"{w['offer_key']} differs"
 
 

@@ -1,12 +1,13 @@
 """Source health alerts to a real loopback HTTP server (Apprise json://), state kept in the database."""
+
 import logging
 import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from servers import HttpServer
 
 from promowatch import health
-from servers import HttpServer
 from spiders.items import normalise
 from storage.repository import record_crawl
 
@@ -54,12 +55,32 @@ def hook():
 
 def crawl(db, status, n, operator="iliad", error=None, finish_reason="finished", stored=7):
     started = T0 + timedelta(hours=n)
-    items = [normalise({"offer_key": f"k{i}", "name": f"Offer {i}", "plan_type": "prepaid", "price_cents": 999,
-              "operator": operator, "url": "https://example.com", "period_days": 30}) for i in range(stored)]
-    return record_crawl(operator=operator, started_at=started, finished_at=started + timedelta(seconds=5),
-                        finish_reason=finish_reason, status=status, items=items if status == "healthy" else [],
-                        items_scraped=stored if status != "failed" else 0, dropped={}, error=error,
-                        database_url=db).run_id
+    items = [
+        normalise(
+            {
+                "offer_key": f"k{i}",
+                "name": f"Offer {i}",
+                "plan_type": "prepaid",
+                "price_cents": 999,
+                "operator": operator,
+                "url": "https://example.com",
+                "period_days": 30,
+            }
+        )
+        for i in range(stored)
+    ]
+    return record_crawl(
+        operator=operator,
+        started_at=started,
+        finished_at=started + timedelta(seconds=5),
+        finish_reason=finish_reason,
+        status=status,
+        items=items if status == "healthy" else [],
+        items_scraped=stored if status != "failed" else 0,
+        dropped={},
+        error=error,
+        database_url=db,
+    ).run_id
 
 
 def test_three_unhealthy_crawls_one_alert_then_silence_then_one_recovery(tmp_db, hook, caplog):
@@ -96,13 +117,19 @@ def test_three_unhealthy_crawls_one_alert_then_silence_then_one_recovery(tmp_db,
 
 
 def test_reasons_of_the_alert(tmp_db, hook):
-    for n, (status, error) in enumerate([("failed", "HTTP error 503×1"), ("partial", "only 2 offers, expected at least 5"),
-                                         ("failed", "no offer found on the page (layout changed?)")]):
+    for n, (status, error) in enumerate(
+        [
+            ("failed", "HTTP error 503×1"),
+            ("partial", "only 2 offers, expected at least 5"),
+            ("failed", "no offer found on the page (layout changed?)"),
+        ]
+    ):
         crawl(tmp_db, status, n, error=error, stored=2)
     [alert] = health.check(["iliad"], threshold=3, channels=[hook.url()], database_url=tmp_db)
     assert "layout changed" in alert.title and "failed x2, partial x1" in alert.body
     from sqlalchemy import select
     from sqlmodel import Session
+
     from storage.engine import get_engine
     from storage.models import CrawlRun
 

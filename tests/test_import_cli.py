@@ -1,16 +1,25 @@
 """`promowatch import` and `promowatch events` as real processes on a real SQLite file."""
+
 import json
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES, PROMOWATCH, ROOT
 
+
 def offer(key, price, operator="iliad", **extra):
-    return {"operator": operator, "offer_key": key, "name": key.upper(), "url": f"https://www.iliad.it/{key}",
-            "plan_type": "prepaid", "price_cents": price, "period_days": 30, **extra}
+    return {
+        "operator": operator,
+        "offer_key": key,
+        "name": key.upper(),
+        "url": f"https://www.iliad.it/{key}",
+        "plan_type": "prepaid",
+        "price_cents": price,
+        "period_days": 30,
+        **extra,
+    }
 
 
 def run(*args, check=True):
@@ -27,14 +36,22 @@ def write(tmp_path):
         path = tmp_path / name
         path.write_text(json.dumps(data))
         return str(path)
+
     return write
 
 
 def test_import_twice_then_list_events(tmp_db, write):
     first = json.loads(run("import", write("1.json", [offer("a", 999), offer("b", 699, data_gb=100)]), "--json").stdout)
     assert first["status"] == "healthy" and first["offers"] == 2 and first["events"] == []  # baseline
-    second = json.loads(run("import", write("2.json", [offer("a", 999), offer("b", 599, data_gb=150), offer("c", 499)]),
-                            "--operator", "iliad", "--json").stdout)
+    second = json.loads(
+        run(
+            "import",
+            write("2.json", [offer("a", 999), offer("b", 599, data_gb=150), offer("c", 499)]),
+            "--operator",
+            "iliad",
+            "--json",
+        ).stdout
+    )
     assert second["status"] == "healthy" and second["new_versions"] == 2
     assert sorted((e["offer_key"], e["kind"]) for e in second["events"]) == [("b", "price_drop"), ("c", "new")]
     events = json.loads(run("events", "--json").stdout)
@@ -48,8 +65,14 @@ def test_import_twice_then_list_events(tmp_db, write):
     table = run("events").stdout
     assert "price_drop" in table and "6,99 € → 5,99 €" in table and "data_gb: 100 → 150" in table
     # the same file again: stored, compared, nothing changed
-    assert json.loads(run("import", write("3.json", [offer("a", 999), offer("b", 599, data_gb=150), offer("c", 499)]),
-                          "--json").stdout)["events"] == []
+    assert (
+        json.loads(
+            run(
+                "import", write("3.json", [offer("a", 999), offer("b", 599, data_gb=150), offer("c", 499)]), "--json"
+            ).stdout
+        )["events"]
+        == []
+    )
 
 
 def test_import_empty_list_is_an_unhealthy_crawl(tmp_db, write):
@@ -68,8 +91,9 @@ def test_import_empty_list_is_an_unhealthy_crawl(tmp_db, write):
 
 
 def test_wrong_operator_is_a_clear_error_and_records_nothing(tmp_db, write):
-    proc = run("import", write("x.json", [offer("a", 999), offer("b", 699, operator="ho")]), "--operator", "iliad",
-               check=False)
+    proc = run(
+        "import", write("x.json", [offer("a", 999), offer("b", 699, operator="ho")]), "--operator", "iliad", check=False
+    )
     assert proc.returncode == 2 and "1 item(s) are of operator ho, not iliad" in proc.stderr
     proc = run("import", write("y.json", [offer("a", 999), offer("b", 699, operator="ho")]), check=False)
     assert proc.returncode == 2 and "several operators" in proc.stderr
@@ -97,12 +121,15 @@ def test_what_parse_prints_imports(tmp_db, tmp_path):
     assert summary["offers"] == len(json.loads(parsed.stdout)) > 0 and summary["dropped"] == {}
 
 
-@pytest.mark.parametrize("args, message", [
-    (["events", "--kind", "bogus"], "unknown kind"),
-    (["events", "--operator", "acme"], "unknown operator"),
-    (["events", "--since", "yesterday"], "not an ISO date"),
-    (["import", "/nonexistent.json"], "no such file"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["events", "--kind", "bogus"], "unknown kind"),
+        (["events", "--operator", "acme"], "unknown operator"),
+        (["events", "--since", "yesterday"], "not an ISO date"),
+        (["import", "/nonexistent.json"], "no such file"),
+    ],
+)
 def test_usage_errors(tmp_db, args, message):
     proc = run(*args, check=False)
     assert proc.returncode == 2 and message in proc.stderr
@@ -122,7 +149,8 @@ def _replayable(path):
     case = json.loads(path.read_text("utf-8"))
     return "removed_after" not in case and all(
         c.get("status", "healthy") == "healthy" and "day" not in c and c.get("operator", "iliad") == "iliad"
-        for c in case["crawls"])
+        for c in case["crawls"]
+    )
 
 
 REPLAYABLE = [p for p in sorted((Path(__file__).parent / "data" / "detect").glob("*.json")) if _replayable(p)]
@@ -135,9 +163,22 @@ def test_replaying_crawls_through_import_gives_the_rules_events(tmp_db, tmp_path
     seen = 0
     for n, crawl in enumerate(case["crawls"]):
         feed = tmp_path / f"crawl{n}.json"
-        feed.write_text(json.dumps([{"operator": "iliad", "name": i["offer_key"].upper(), "plan_type": "prepaid",
-                                     "url": f"https://example.it/{i['offer_key']}", "period_days": 30, **i}
-                                    for i in crawl["items"]]), "utf-8")
+        feed.write_text(
+            json.dumps(
+                [
+                    {
+                        "operator": "iliad",
+                        "name": i["offer_key"].upper(),
+                        "plan_type": "prepaid",
+                        "url": f"https://example.it/{i['offer_key']}",
+                        "period_days": 30,
+                        **i,
+                    }
+                    for i in crawl["items"]
+                ]
+            ),
+            "utf-8",
+        )
         run("import", str(feed), "--operator", "iliad", "--json")
         events = json.loads(run("events", "--json", "--limit", "1000").stdout)
         new = sorted((e["offer_key"], e["kind"]) for e in events[: len(events) - seen])

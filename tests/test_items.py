@@ -1,10 +1,18 @@
 """The one validation every item passes: defaults filled, bad values refused with a countable reason."""
+
 import pytest
 
 from spiders.items import FIELDS, InvalidOffer, content_hash, normalise
 
-BASE = dict(operator="iliad", offer_key="giga-150", name="Giga 150", url="https://www.iliad.it/x",
-            plan_type="prepaid", price_cents=999, period_days=30)
+BASE = dict(
+    operator="iliad",
+    offer_key="giga-150",
+    name="Giga 150",
+    url="https://www.iliad.it/x",
+    plan_type="prepaid",
+    price_cents=999,
+    period_days=30,
+)
 
 
 def test_defaults_and_order():
@@ -18,21 +26,24 @@ def test_unlimited_clears_quantity_and_limited_5g_implies_5g():
     assert item["data_gb"] is None and item["data_5g"] is True
 
 
-@pytest.mark.parametrize("change,reason", [
-    ({"price_cents": None}, "no_price"),
-    ({"price_cents": -100}, "negative_price"),
-    ({"price_cents": 0}, "zero_price"),
-    ({"price_cents": 99_999_99}, "absurd_price"),
-    ({"price_cents": 9.5}, "bad_price"),
-    ({"operator": "acme"}, "unknown_operator"),
-    ({"plan_type": "family"}, "bad_plan_type"),
-    ({"url": "/relative"}, "bad_url"),
-    ({"name": "  "}, "no_name"),
-    ({"eligible_from": ["nowhere"]}, "bad_eligible_from"),
-    ({"promo_until": "30/09"}, "bad_promo_until"),
-    ({"period_days": 0}, "bad_period_days"),
-    ({"colour": "red"}, "unknown_field"),
-])
+@pytest.mark.parametrize(
+    "change,reason",
+    [
+        ({"price_cents": None}, "no_price"),
+        ({"price_cents": -100}, "negative_price"),
+        ({"price_cents": 0}, "zero_price"),
+        ({"price_cents": 99_999_99}, "absurd_price"),
+        ({"price_cents": 9.5}, "bad_price"),
+        ({"operator": "acme"}, "unknown_operator"),
+        ({"plan_type": "family"}, "bad_plan_type"),
+        ({"url": "/relative"}, "bad_url"),
+        ({"name": "  "}, "no_name"),
+        ({"eligible_from": ["nowhere"]}, "bad_eligible_from"),
+        ({"promo_until": "30/09"}, "bad_promo_until"),
+        ({"period_days": 0}, "bad_period_days"),
+        ({"colour": "red"}, "unknown_field"),
+    ],
+)
 def test_invalid_items_have_a_reason(change, reason):
     with pytest.raises(InvalidOffer) as exc:
         normalise({**BASE, **change})

@@ -5,6 +5,7 @@ price drop): one database is fed by `promowatch run --once` cycles (the service'
 `scrapy crawl iliad` processes from the checkout followed by `promowatch send`. Both must store the same
 events, queue the same notifications and deliver the same message to a real HTTP channel on 127.0.0.1.
 """
+
 import json
 import os
 import re
@@ -12,7 +13,6 @@ import shutil
 import sys
 
 import pytest
-
 from conftest import FIXTURES, PROMOWATCH, run
 from servers import HttpServer
 
@@ -46,8 +46,10 @@ def _env(tmp_path, name):
 def _outcome(env):
     events = json.loads(run(PROMOWATCH + ["events", "--json"], env).stdout)
     notes = json.loads(run(PROMOWATCH + ["notifications", "--json"], env).stdout)
-    return ([(e["operator"], e["offer_key"], e["kind"], e["price_before"], e["price_after"]) for e in events],
-            sorted((n["kind"], n["offer_key"], n["status"]) for n in notes))
+    return (
+        [(e["operator"], e["offer_key"], e["kind"], e["price_before"], e["price_after"]) for e in events],
+        sorted((n["kind"], n["offer_key"], n["status"]) for n in notes),
+    )
 
 
 def test_scrapy_crawl_matches_a_scheduled_crawl(tmp_path, pages):
@@ -55,7 +57,10 @@ def test_scrapy_crawl_matches_a_scheduled_crawl(tmp_path, pages):
     with HttpServer() as channel:
         scheduled, manual = _env(tmp_path, "scheduled.db"), _env(tmp_path, "manual.db")
         for env in (scheduled, manual):
-            run(PROMOWATCH + ["subscribe", "--channel", channel.url("/hook"), "--operator", "iliad", "--lang", "en"], env)
+            run(
+                PROMOWATCH + ["subscribe", "--channel", channel.url("/hook"), "--operator", "iliad", "--lang", "en"],
+                env,
+            )
 
         run(PROMOWATCH + ["run", "--once", "--fixtures", str(base)], scheduled)
         run(PROMOWATCH + ["run", "--once", "--fixtures", str(changed)], scheduled)
@@ -86,8 +91,10 @@ def test_scrapy_crawl_can_send_at_once(tmp_path, pages):
         env = _env(tmp_path, "now.db")
         run(PROMOWATCH + ["subscribe", "--channel", channel.url("/hook"), "--operator", "iliad"], env)
         for folder in (base, changed):
-            run(SCRAPY + ["crawl", "iliad"], {**env, "PROMOWATCH_FIXTURES_DIR": str(folder),
-                                               "PROMOWATCH_SEND_AFTER_CRAWL": "1"})
+            run(
+                SCRAPY + ["crawl", "iliad"],
+                {**env, "PROMOWATCH_FIXTURES_DIR": str(folder), "PROMOWATCH_SEND_AFTER_CRAWL": "1"},
+            )
         [message] = channel.wait_for(1, timeout=10)
     assert "GIGA 200" in message["json"]["title"]
     assert _outcome(env)[1] == [("price_drop", "giga200", "sent")]

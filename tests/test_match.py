@@ -5,6 +5,7 @@ not, and why), checked on both the index and the one-pair definition. The rest r
 record_crawl + detect_crawl: rows written with the events (or neither), debounce, quiet hours, digests,
 inactive subscriptions.
 """
+
 import json
 import logging
 import random
@@ -26,12 +27,36 @@ from storage.repository import record_crawl
 
 CASE_FILES = sorted((Path(__file__).parent / "data" / "match").glob("*.json"))
 CASES = [(f.stem, case) for f in CASE_FILES for case in json.loads(f.read_text("utf-8"))["cases"]]
-BASE_ITEM = {"operator": "iliad", "offer_key": "giga-150", "name": "Giga 150", "url": "https://example.it/giga-150",
-             "plan_type": "prepaid", "price_cents": 999, "period_days": 30, "data_gb": 100.0, "data_unlimited": False,
-             "data_5g": False, "eligibility": "all", "eligible_from": []}
-SUB_DEFAULTS = {"digest": "off", "timezone": "Europe/Rome", "quiet_start": None, "quiet_end": None, "rearm_hours": 168,
-                "operators": [], "plan_types": [], "kinds": [], "max_price_cents": None, "min_gb": None,
-                "only_5g": False, "origin": None, "max_eur_per_gb_cents": None, "max_year_cents": None}
+BASE_ITEM = {
+    "operator": "iliad",
+    "offer_key": "giga-150",
+    "name": "Giga 150",
+    "url": "https://example.it/giga-150",
+    "plan_type": "prepaid",
+    "price_cents": 999,
+    "period_days": 30,
+    "data_gb": 100.0,
+    "data_unlimited": False,
+    "data_5g": False,
+    "eligibility": "all",
+    "eligible_from": [],
+}
+SUB_DEFAULTS = {
+    "digest": "off",
+    "timezone": "Europe/Rome",
+    "quiet_start": None,
+    "quiet_end": None,
+    "rearm_hours": 168,
+    "operators": [],
+    "plan_types": [],
+    "kinds": [],
+    "max_price_cents": None,
+    "min_gb": None,
+    "only_5g": False,
+    "origin": None,
+    "max_eur_per_gb_cents": None,
+    "max_year_cents": None,
+}
 URL = "json://user:pw@127.0.0.1:8080/hook"
 
 
@@ -45,6 +70,7 @@ def case_event(case):
 
 # --- the filters, table-driven ----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("case", [c for _, c in CASES], ids=[f"{stem}: {c['why']}" for stem, c in CASES])
 def test_filter_case(case):
     sub = sub_row(1, **case["subscription"])
@@ -57,7 +83,7 @@ def test_all_cases_in_one_index_agree_with_the_definition():
     subs = [sub_row(n, **case["subscription"]) for n, (_, case) in enumerate(CASES)]
     events = [case_event(case) for _, case in CASES]
     got = SubscriptionIndex(subs).match(events)
-    for (kind, item), positions in zip(events, got):
+    for (kind, item), positions in zip(events, got, strict=False):
         assert positions == [p for p, s in enumerate(subs) if subscription_matches(s, kind, item)]
     assert any(len(p) > 1 for p in got)  # the index is shared, not one subscription per event
 
@@ -65,25 +91,36 @@ def test_all_cases_in_one_index_agree_with_the_definition():
 def random_subscription(rng, sid):
     ops = ["iliad", "ho", "very", "tim", "kena"]
     pick = lambda values, p: rng.sample(values, rng.randint(1, 2)) if rng.random() < p else []  # noqa: E731
-    return sub_row(sid, operators=pick(ops, 0.5), plan_types=pick(["prepaid", "data_only", "tourist"], 0.3),
-                   kinds=pick(list(detect.KINDS), 0.5),
-                   max_price_cents=rng.choice([None, 499, 699, 799, 999, 1299]),
-                   min_gb=rng.choice([None, 0, 50, 100, 150.5, 300]), only_5g=rng.random() < 0.3,
-                   origin=rng.choice([None, None, "iliad", "tim"]),
-                   max_eur_per_gb_cents=rng.choice([None, None, 3.0, 5.0, 9.99]),
-                   max_year_cents=rng.choice([None, None, 9000, 12000]))
+    return sub_row(
+        sid,
+        operators=pick(ops, 0.5),
+        plan_types=pick(["prepaid", "data_only", "tourist"], 0.3),
+        kinds=pick(list(detect.KINDS), 0.5),
+        max_price_cents=rng.choice([None, 499, 699, 799, 999, 1299]),
+        min_gb=rng.choice([None, 0, 50, 100, 150.5, 300]),
+        only_5g=rng.random() < 0.3,
+        origin=rng.choice([None, None, "iliad", "tim"]),
+        max_eur_per_gb_cents=rng.choice([None, None, 3.0, 5.0, 9.99]),
+        max_year_cents=rng.choice([None, None, 9000, 12000]),
+    )
 
 
 def random_item(rng, n):
     unlimited = rng.random() < 0.1
-    return {**BASE_ITEM, "operator": rng.choice(["iliad", "ho", "very", "tim", "kena"]), "offer_key": f"o{n}",
-            "plan_type": rng.choice(["prepaid", "prepaid", "data_only", "tourist", "voice_only"]),
-            "price_cents": rng.choice([499, 699, 799, 999, 1299, 1999]), "period_days": rng.choice([28, 30]),
-            "data_gb": None if unlimited or rng.random() < 0.1 else rng.choice([50.0, 100.0, 150.5, 200.0, 300.0]),
-            "data_unlimited": unlimited, "data_5g": rng.random() < 0.5,
-            "eligibility": rng.choice(["all", "all", "portability", "new_number"]),
-            "eligible_from": rng.choice([[], [], ["iliad"], ["tim", "vodafone"]]),
-            "activation_cents": rng.choice([None, 0, 999])}
+    return {
+        **BASE_ITEM,
+        "operator": rng.choice(["iliad", "ho", "very", "tim", "kena"]),
+        "offer_key": f"o{n}",
+        "plan_type": rng.choice(["prepaid", "prepaid", "data_only", "tourist", "voice_only"]),
+        "price_cents": rng.choice([499, 699, 799, 999, 1299, 1999]),
+        "period_days": rng.choice([28, 30]),
+        "data_gb": None if unlimited or rng.random() < 0.1 else rng.choice([50.0, 100.0, 150.5, 200.0, 300.0]),
+        "data_unlimited": unlimited,
+        "data_5g": rng.random() < 0.5,
+        "eligibility": rng.choice(["all", "all", "portability", "new_number"]),
+        "eligible_from": rng.choice([[], [], ["iliad"], ["tim", "vodafone"]]),
+        "activation_cents": rng.choice([None, 0, 999]),
+    }
 
 
 def test_random_subscriptions_and_events_agree_with_the_definition():
@@ -117,15 +154,18 @@ def utc(text):
     return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
 
 
-@pytest.mark.parametrize("now, quiet, tz, due", [
-    ("2026-12-02T22:30", ("22:00", "07:00"), ROME, "2026-12-03T06:00"),  # 23:30 CET -> 07:00 CET next day
-    ("2026-12-02T02:00", ("22:00", "07:00"), ROME, "2026-12-02T06:00"),  # 03:00 CET, after midnight
-    ("2026-12-02T20:59", ("22:00", "07:00"), ROME, "2026-12-02T20:59"),  # 21:59 CET: not quiet yet
-    ("2026-12-02T06:00", ("22:00", "07:00"), ROME, "2026-12-02T06:00"),  # exactly 07:00: quiet is over
-    ("2026-07-01T21:30", ("22:00", "07:00"), ROME, "2026-07-02T05:00"),  # 23:30 CEST -> 07:00 CEST
-    ("2026-12-02T03:00", ("09:00", "18:00"), "Asia/Shanghai", "2026-12-02T10:00"),  # 11:00 CST -> 18:00 CST
-    ("2026-12-02T12:00", None, ROME, "2026-12-02T12:00"),
-])
+@pytest.mark.parametrize(
+    "now, quiet, tz, due",
+    [
+        ("2026-12-02T22:30", ("22:00", "07:00"), ROME, "2026-12-03T06:00"),  # 23:30 CET -> 07:00 CET next day
+        ("2026-12-02T02:00", ("22:00", "07:00"), ROME, "2026-12-02T06:00"),  # 03:00 CET, after midnight
+        ("2026-12-02T20:59", ("22:00", "07:00"), ROME, "2026-12-02T20:59"),  # 21:59 CET: not quiet yet
+        ("2026-12-02T06:00", ("22:00", "07:00"), ROME, "2026-12-02T06:00"),  # exactly 07:00: quiet is over
+        ("2026-07-01T21:30", ("22:00", "07:00"), ROME, "2026-07-02T05:00"),  # 23:30 CEST -> 07:00 CEST
+        ("2026-12-02T03:00", ("09:00", "18:00"), "Asia/Shanghai", "2026-12-02T10:00"),  # 11:00 CST -> 18:00 CST
+        ("2026-12-02T12:00", None, ROME, "2026-12-02T12:00"),
+    ],
+)
 def test_quiet_hours_due_at(now, quiet, tz, due):
     sub = sub_row(1, timezone=tz, quiet_start=quiet and quiet[0], quiet_end=quiet and quiet[1])
     assert schedule(sub, utc(now)) == (None, utc(due))
@@ -136,18 +176,35 @@ def test_quiet_until_is_none_outside():
     assert quiet_until(local, "22:00", "07:00") is None and quiet_until(local, None, None) is None
 
 
-@pytest.mark.parametrize("digest, now, tz, quiet, key, due", [
-    ("daily", "2026-12-02T10:00", ROME, None, "daily:2026-12-03", "2026-12-03T07:00"),  # 11:00 CET -> tomorrow 08:00
-    ("daily", "2026-12-02T06:59", ROME, None, "daily:2026-12-02", "2026-12-02T07:00"),  # 07:59 CET -> today 08:00
-    ("daily", "2026-12-02T07:00", ROME, None, "daily:2026-12-03", "2026-12-03T07:00"),  # 08:00 sharp: next one
-    ("daily", "2026-12-02T23:30", ROME, None, "daily:2026-12-03", "2026-12-03T07:00"),  # 00:30 CET on the 3rd
-    ("daily", "2026-07-01T10:00", ROME, None, "daily:2026-07-02", "2026-07-02T06:00"),  # summer time
-    ("daily", "2026-12-02T10:00", ROME, ("07:00", "09:00"), "daily:2026-12-03", "2026-12-03T08:00"),  # quiet at 08:00
-    ("weekly", "2026-12-02T10:00", ROME, None, "weekly:2026-12-07", "2026-12-07T07:00"),  # Wednesday -> Monday
-    ("weekly", "2026-12-07T06:00", ROME, None, "weekly:2026-12-07", "2026-12-07T07:00"),  # Monday 07:00 CET
-    ("weekly", "2026-12-07T07:00", ROME, None, "weekly:2026-12-14", "2026-12-14T07:00"),  # Monday 08:00: next week
-    ("daily", "2026-12-02T10:00", "America/New_York", None, "daily:2026-12-02", "2026-12-02T13:00"),  # 05:00 EST
-])
+@pytest.mark.parametrize(
+    "digest, now, tz, quiet, key, due",
+    [
+        (
+            "daily",
+            "2026-12-02T10:00",
+            ROME,
+            None,
+            "daily:2026-12-03",
+            "2026-12-03T07:00",
+        ),  # 11:00 CET -> tomorrow 08:00
+        ("daily", "2026-12-02T06:59", ROME, None, "daily:2026-12-02", "2026-12-02T07:00"),  # 07:59 CET -> today 08:00
+        ("daily", "2026-12-02T07:00", ROME, None, "daily:2026-12-03", "2026-12-03T07:00"),  # 08:00 sharp: next one
+        ("daily", "2026-12-02T23:30", ROME, None, "daily:2026-12-03", "2026-12-03T07:00"),  # 00:30 CET on the 3rd
+        ("daily", "2026-07-01T10:00", ROME, None, "daily:2026-07-02", "2026-07-02T06:00"),  # summer time
+        (
+            "daily",
+            "2026-12-02T10:00",
+            ROME,
+            ("07:00", "09:00"),
+            "daily:2026-12-03",
+            "2026-12-03T08:00",
+        ),  # quiet at 08:00
+        ("weekly", "2026-12-02T10:00", ROME, None, "weekly:2026-12-07", "2026-12-07T07:00"),  # Wednesday -> Monday
+        ("weekly", "2026-12-07T06:00", ROME, None, "weekly:2026-12-07", "2026-12-07T07:00"),  # Monday 07:00 CET
+        ("weekly", "2026-12-07T07:00", ROME, None, "weekly:2026-12-14", "2026-12-14T07:00"),  # Monday 08:00: next week
+        ("daily", "2026-12-02T10:00", "America/New_York", None, "daily:2026-12-02", "2026-12-02T13:00"),  # 05:00 EST
+    ],
+)
 def test_digest_period_and_send_time(digest, now, tz, quiet, key, due):
     sub = sub_row(1, digest=digest, timezone=tz, quiet_start=quiet and quiet[0], quiet_end=quiet and quiet[1])
     assert schedule(sub, utc(now)) == (key, utc(due))
@@ -159,18 +216,35 @@ def test_send_times_are_module_constants():
 
 # --- on a database, through detection ---------------------------------------------------------------------
 
+
 def item(operator="iliad", **fields):
     key = fields["offer_key"]
-    return normalise({"operator": operator, "name": key.upper(), "url": f"https://example.it/{key}",
-                      "plan_type": "prepaid", "period_days": 30, **fields})
+    return normalise(
+        {
+            "operator": operator,
+            "name": key.upper(),
+            "url": f"https://example.it/{key}",
+            "plan_type": "prepaid",
+            "period_days": 30,
+            **fields,
+        }
+    )
 
 
 def crawl(items, at, operator="iliad", monkeypatch=None):
     """Store a healthy crawl finished at `at` (UTC ISO) and detect it with the clock at `at`."""
     moment = utc(at)
-    run_id = record_crawl(operator=operator, started_at=moment, finished_at=moment, finish_reason="finished",
-                          status="healthy", items=[item(operator, **i) for i in items], items_scraped=len(items),
-                          dropped={}, error=None).run_id
+    run_id = record_crawl(
+        operator=operator,
+        started_at=moment,
+        finished_at=moment,
+        finish_reason="finished",
+        status="healthy",
+        items=[item(operator, **i) for i in items],
+        items_scraped=len(items),
+        dropped={},
+        error=None,
+    ).run_id
     monkeypatch.setattr(detect, "utcnow", lambda: moment)
     return detect_crawl(run_id)
 
@@ -202,23 +276,38 @@ def test_detection_writes_one_row_per_matching_channel_and_event(tmp_db, monkeyp
     drops = subscribe(kinds=["price_drop"])
     gone = subscribe(active=False)
     big = subscribe(min_gb=100)
-    assert crawl([{"offer_key": "a", "price_cents": 999, "data_gb": 50}, {"offer_key": "b", "price_cents": 1299}],
-                 "2026-12-02T10:00", monkeypatch=monkeypatch) == []  # baseline: no events, no rows
+    assert (
+        crawl(
+            [{"offer_key": "a", "price_cents": 999, "data_gb": 50}, {"offer_key": "b", "price_cents": 1299}],
+            "2026-12-02T10:00",
+            monkeypatch=monkeypatch,
+        )
+        == []
+    )  # baseline: no events, no rows
     assert notifications() == []
-    events = crawl([{"offer_key": "a", "price_cents": 899, "data_gb": 50}, {"offer_key": "b", "price_cents": 1299},
-                    {"offer_key": "c", "price_cents": 499, "data_gb": 200}], "2026-12-02T11:00",
-                   monkeypatch=monkeypatch)
+    events = crawl(
+        [
+            {"offer_key": "a", "price_cents": 899, "data_gb": 50},
+            {"offer_key": "b", "price_cents": 1299},
+            {"offer_key": "c", "price_cents": 499, "data_gb": 200},
+        ],
+        "2026-12-02T11:00",
+        monkeypatch=monkeypatch,
+    )
     ids = {e["offer_key"]: e["id"] for e in events}
     assert sorted((e["offer_key"], e["kind"]) for e in events) == [("a", "price_drop"), ("c", "new")]
     rows = notifications()
     got = sorted((n.subscription_id, n.channel_id, n.event_id, n.kind, n.price_cents) for n in rows)
     with Session(get_engine()) as s:
         from storage.models import SubscriptionChannel
+
         channel = dict(s.execute(select(SubscriptionChannel.id, SubscriptionChannel.subscription_id)).all())
     chans = lambda sid: sorted(c for c, owner in channel.items() if owner == sid)  # noqa: E731
-    want = sorted([(cheap, c, ids["a"], "price_drop", 899) for c in chans(cheap)]
-                  + [(cheap, c, ids["c"], "new", 499) for c in chans(cheap)]
-                  + [(drops, chans(drops)[0], ids["a"], "price_drop", 899), (big, chans(big)[0], ids["c"], "new", 499)])
+    want = sorted(
+        [(cheap, c, ids["a"], "price_drop", 899) for c in chans(cheap)]
+        + [(cheap, c, ids["c"], "new", 499) for c in chans(cheap)]
+        + [(drops, chans(drops)[0], ids["a"], "price_drop", 899), (big, chans(big)[0], ids["c"], "new", 499)]
+    )
     assert got == want
     assert not [n for n in rows if n.subscription_id in (other_operator, gone)]
     for n in rows:
@@ -229,9 +318,17 @@ def test_detection_writes_one_row_per_matching_channel_and_event(tmp_db, monkeyp
 def test_a_failing_match_writes_neither_events_nor_notifications(tmp_db, monkeypatch, caplog):
     sid = subscribe()
     crawl([{"offer_key": "a", "price_cents": 999}], "2026-12-02T10:00", monkeypatch=monkeypatch)
-    run_id = record_crawl(operator="iliad", started_at=utc("2026-12-02T11:00"), finished_at=utc("2026-12-02T11:00"),
-                          finish_reason="finished", status="healthy", items=[item(offer_key="a", price_cents=899)],
-                          items_scraped=1, dropped={}, error=None).run_id
+    run_id = record_crawl(
+        operator="iliad",
+        started_at=utc("2026-12-02T11:00"),
+        finished_at=utc("2026-12-02T11:00"),
+        finish_reason="finished",
+        status="healthy",
+        items=[item(offer_key="a", price_cents=899)],
+        items_scraped=1,
+        dropped={},
+        error=None,
+    ).run_id
 
     def boom(*args, **kwargs):
         raise RuntimeError("outbox on fire")
@@ -253,11 +350,15 @@ def test_debounce_same_price_again_price_moves_and_rearm(tmp_db, monkeypatch):
     sid = subscribe(kinds=["price_drop", "price_rise"], rearm_hours=24)
     t0 = datetime(2026, 12, 2, 10, tzinfo=timezone.utc)
     at = lambda hours: (t0 + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M")  # noqa: E731
-    steps = [(0, 999, None), (1, 899, ("a", "price_drop", 899)), (2, 999, ("a", "price_rise", 999)),
-             (3, 899, None),  # the same drop to 8,99 again within 24 h: held back
-             (4, 999, None),  # the same rise to 9,99 again: held back
-             (5, 799, ("a", "price_drop", 799)),  # the price moved: alerts
-             (26, 999, ("a", "price_rise", 999))]  # 25 h after the last rise alert: re-armed
+    steps = [
+        (0, 999, None),
+        (1, 899, ("a", "price_drop", 899)),
+        (2, 999, ("a", "price_rise", 999)),
+        (3, 899, None),  # the same drop to 8,99 again within 24 h: held back
+        (4, 999, None),  # the same rise to 9,99 again: held back
+        (5, 799, ("a", "price_drop", 799)),  # the price moved: alerts
+        (26, 999, ("a", "price_rise", 999)),
+    ]  # 25 h after the last rise alert: re-armed
     want = []
     for hours, price, expected in steps:
         events = crawl([{"offer_key": "a", "price_cents": price}], at(hours), monkeypatch=monkeypatch)
@@ -299,12 +400,25 @@ def test_quiet_hours_push_due_at(tmp_db, monkeypatch):
 def test_digest_rows_collect_events(tmp_db, monkeypatch):
     daily = subscribe(channels=2, digest="daily", quiet="07:30-08:30")
     weekly = subscribe(digest="weekly", tz="Asia/Shanghai")
-    crawl([{"offer_key": "a", "price_cents": 999}, {"offer_key": "b", "price_cents": 699}],
-          "2026-12-02T08:00", monkeypatch=monkeypatch)
-    first = crawl([{"offer_key": "a", "price_cents": 899}, {"offer_key": "b", "price_cents": 599}],
-                  "2026-12-02T10:00", monkeypatch=monkeypatch)
-    second = crawl([{"offer_key": "a", "price_cents": 899}, {"offer_key": "b", "price_cents": 599},
-                    {"offer_key": "c", "price_cents": 499}], "2026-12-02T15:00", monkeypatch=monkeypatch)
+    crawl(
+        [{"offer_key": "a", "price_cents": 999}, {"offer_key": "b", "price_cents": 699}],
+        "2026-12-02T08:00",
+        monkeypatch=monkeypatch,
+    )
+    first = crawl(
+        [{"offer_key": "a", "price_cents": 899}, {"offer_key": "b", "price_cents": 599}],
+        "2026-12-02T10:00",
+        monkeypatch=monkeypatch,
+    )
+    second = crawl(
+        [
+            {"offer_key": "a", "price_cents": 899},
+            {"offer_key": "b", "price_cents": 599},
+            {"offer_key": "c", "price_cents": 499},
+        ],
+        "2026-12-02T15:00",
+        monkeypatch=monkeypatch,
+    )
     ids = [e["id"] for e in first + second]
     rows = notifications(subscription_id=daily)
     assert len(rows) == 2 and len({n.channel_id for n in rows}) == 2  # one digest row per channel
@@ -317,15 +431,29 @@ def test_digest_rows_collect_events(tmp_db, monkeypatch):
     assert w.digest == "weekly:2026-12-07" and match._utc(w.due_at) == utc("2026-12-07T00:00")  # Mon 08:00 CST
     assert sorted(w.event_ids) == sorted(ids)
     # after the daily send time in Rome (08:00 CET = 07:00 UTC), events go to the next day's digest
-    third = crawl([{"offer_key": "a", "price_cents": 799}, {"offer_key": "b", "price_cents": 599},
-                   {"offer_key": "c", "price_cents": 499}], "2026-12-03T07:05", monkeypatch=monkeypatch)
+    third = crawl(
+        [
+            {"offer_key": "a", "price_cents": 799},
+            {"offer_key": "b", "price_cents": 599},
+            {"offer_key": "c", "price_cents": 499},
+        ],
+        "2026-12-03T07:05",
+        monkeypatch=monkeypatch,
+    )
     later = [n for n in notifications(subscription_id=daily) if n.digest == "daily:2026-12-04"]
     assert len(later) == 2 and all(n.event_ids == [third[0]["id"]] for n in later)
     # a digest already claimed by the sender is not appended to: a new row opens for the same period
     with Session(get_engine()) as s, s.begin():
         s.execute(update(Notification).where(Notification.digest == "daily:2026-12-04").values(status="sending"))
-    fourth = crawl([{"offer_key": "a", "price_cents": 699}, {"offer_key": "b", "price_cents": 599},
-                    {"offer_key": "c", "price_cents": 499}], "2026-12-03T09:00", monkeypatch=monkeypatch)
+    fourth = crawl(
+        [
+            {"offer_key": "a", "price_cents": 699},
+            {"offer_key": "b", "price_cents": 599},
+            {"offer_key": "c", "price_cents": 499},
+        ],
+        "2026-12-03T09:00",
+        monkeypatch=monkeypatch,
+    )
     fresh = [n for n in notifications(subscription_id=daily, status="pending") if n.digest == "daily:2026-12-04"]
     assert len(fresh) == 2 and all(n.event_ids == [fourth[0]["id"]] for n in fresh)
 
@@ -342,8 +470,11 @@ def test_inactive_subscription_gets_nothing(tmp_db, monkeypatch):
 def test_removed_event_is_matched_on_the_last_item(tmp_db, monkeypatch):
     sid = subscribe(kinds=["removed"], max_price="9,99", min_gb=100)
     pricey = subscribe(kinds=["removed"], max_price="5")
-    crawl([{"offer_key": "a", "price_cents": 999, "data_gb": 150}, {"offer_key": "b", "price_cents": 499}],
-          "2026-12-02T10:00", monkeypatch=monkeypatch)
+    crawl(
+        [{"offer_key": "a", "price_cents": 999, "data_gb": 150}, {"offer_key": "b", "price_cents": 499}],
+        "2026-12-02T10:00",
+        monkeypatch=monkeypatch,
+    )
     crawl([{"offer_key": "b", "price_cents": 499}], "2026-12-02T11:00", monkeypatch=monkeypatch)
     (removed,) = crawl([{"offer_key": "b", "price_cents": 499}], "2026-12-02T12:00", monkeypatch=monkeypatch)
     assert removed["kind"] == "removed"

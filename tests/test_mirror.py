@@ -4,10 +4,10 @@ The bundled fixtures are served by a real HTTP server on 127.0.0.1 (each answer 
 page carries per-request tokens); faults are injected per operator (500, block page, empty page, slow
 answer beyond the download timeout) and must leave the other operators' crawls untouched.
 """
+
 import json
 
 import pytest
-
 from conftest import FIXTURES, PROMOWATCH, run
 from servers import PageServer
 
@@ -41,8 +41,16 @@ def test_served_pages_read_as_the_offline_ones(mirror, tmp_path):
     assert all(r["status"] == "healthy" for r in served.values())
     a = json.loads(run(PROMOWATCH + ["offers", "--json"], offline_env).stdout)
     b = json.loads(run(PROMOWATCH + ["offers", "--json"], mirror).stdout)
-    strip = lambda items: sorted(json.dumps({k: v for k, v in i.items() if k not in ("first_seen", "last_seen")},  # noqa: E731
-                                            sort_keys=True) for i in items)
+
+    def strip(items):
+        return sorted(
+            json.dumps(
+                {k: v for k, v in i.items() if k not in ("first_seen", "last_seen")},
+                sort_keys=True,
+            )
+            for i in items
+        )
+
     assert strip(a) == strip(b)
 
 
@@ -57,10 +65,13 @@ def test_faults_stay_with_their_operator(mirror, pages):
     assert rows["iliad"]["status"] == "failed" and rows["kena"]["status"] == "failed"
     assert rows["ho"]["status"] == "blocked" and rows["spusu"]["status"] == "failed"
     others = {op: r for op, r in rows.items() if op not in pages.faults}
-    assert others and all(r["status"] == "healthy" for r in others.values()), {op: r["error"] for op, r in others.items()}
+    assert others and all(r["status"] == "healthy" for r in others.values()), {
+        op: r["error"] for op, r in others.items()
+    }
     assert all(r["status"] == "healthy" and r["new_versions"] == 0 for r in others.values()), others
     after = json.loads(run(PROMOWATCH + ["offers", "--json"], mirror).stdout)
-    assert [(o["operator"], o["offer_key"], o["price_cents"]) for o in after] == \
-        [(o["operator"], o["offer_key"], o["price_cents"]) for o in before]
+    assert [(o["operator"], o["offer_key"], o["price_cents"]) for o in after] == [
+        (o["operator"], o["offer_key"], o["price_cents"]) for o in before
+    ]
     events = json.loads(run(PROMOWATCH + ["events", "--json"], mirror).stdout)
     assert not [e for e in events if e["kind"] == "removed"]

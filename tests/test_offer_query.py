@@ -1,19 +1,22 @@
 """Who can take an offer, €/GB, 12-month cost, filters and orderings (tables in data/offer_query.json),
 and `promowatch offers` with its filters on a real SQLite database."""
+
 import json
 import os
 import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT
+
 from storage.offer_query import OfferFilter, can_take_from, eur_per_gb_cents, sort_offers, twelve_month_cents
 
 CASES = json.loads((ROOT / "tests" / "data" / "offer_query.json").read_text("utf-8"))
 
 
-@pytest.mark.parametrize("case", CASES["can_take_from"], ids=lambda c: f"{c['offer']['operator']}-{c['origin']}-{c['ok']}")
+@pytest.mark.parametrize(
+    "case", CASES["can_take_from"], ids=lambda c: f"{c['offer']['operator']}-{c['origin']}-{c['ok']}"
+)
 def test_can_take_from(case):
     assert can_take_from(case["offer"], case["origin"]) is case["ok"]
 
@@ -29,14 +32,28 @@ def test_twelve_month_cost(case):
 
 
 def _item(op, key, price, gb=None, unlimited=False, g5=False, plan="prepaid", **extra):
-    return {"operator": op, "offer_key": key, "name": key, "url": "https://x.example/", "plan_type": plan,
-            "price_cents": price, "period_days": 30, "data_gb": gb, "data_unlimited": unlimited, "data_5g": g5,
-            **extra}
+    return {
+        "operator": op,
+        "offer_key": key,
+        "name": key,
+        "url": "https://x.example/",
+        "plan_type": plan,
+        "price_cents": price,
+        "period_days": 30,
+        "data_gb": gb,
+        "data_unlimited": unlimited,
+        "data_5g": g5,
+        **extra,
+    }
 
 
-ITEMS = [_item("iliad", "a", 999, 200.0, g5=True), _item("very", "b", 599, 150.0),
-         _item("ho", "c", 1299, unlimited=True, g5=True), _item("tim", "d", 499, plan="voice_only"),
-         _item("kena", "e", 699, 300.0, g5=True, eligibility="portability", eligible_from=["tim"])]
+ITEMS = [
+    _item("iliad", "a", 999, 200.0, g5=True),
+    _item("very", "b", 599, 150.0),
+    _item("ho", "c", 1299, unlimited=True, g5=True),
+    _item("tim", "d", 499, plan="voice_only"),
+    _item("kena", "e", 699, 300.0, g5=True, eligibility="portability", eligible_from=["tim"]),
+]
 
 
 def test_filter_and_sort():
@@ -53,8 +70,9 @@ def test_filter_and_sort():
 
 
 def _cli(*args, env):
-    return subprocess.run([sys.executable, "-m", "promowatch", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "promowatch", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_offers_command_filters_a_real_database(tmp_db):
@@ -66,8 +84,17 @@ def test_offers_command_filters_a_real_database(tmp_db):
     for it in ITEMS:
         by_op.setdefault(it["operator"], []).append(normalise(it))
     for op, items in by_op.items():
-        record_crawl(operator=op, started_at=utcnow(), finish_reason="finished", status="healthy", items=items,
-                     items_scraped=len(items), dropped={}, error=None, database_url=tmp_db)
+        record_crawl(
+            operator=op,
+            started_at=utcnow(),
+            finish_reason="finished",
+            status="healthy",
+            items=items,
+            items_scraped=len(items),
+            dropped={},
+            error=None,
+            database_url=tmp_db,
+        )
     out = _cli("offers", "--from", "iliad", "--sort", "price", "--json", env=env)
     assert out.returncode == 0, out.stderr
     assert [i["offer_key"] for i in json.loads(out.stdout)] == ["d", "b", "c"]

@@ -1,4 +1,5 @@
 """The operator facts file: one checked entry per operator, and a broken entry is refused, not shown."""
+
 import json
 
 import pytest
@@ -22,8 +23,8 @@ def test_own_networks_name_themselves():
 
 
 BROKEN = [
-    ("host_network", "wind", "host_network='wind'"),      # not a network slug
-    ("esim", "yes", "esim='yes'"),                       # a string where a bool belongs
+    ("host_network", "wind", "host_network='wind'"),  # not a network slug
+    ("esim", "yes", "esim='yes'"),  # a string where a bool belongs
     ("top_up_online", ["app", "bitcoin"], "top_up_online"),
     ("renews_from", "card", "must be a list"),
     ("sources", None, "may not be null"),

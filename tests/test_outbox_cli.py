@@ -1,5 +1,6 @@
 """`promowatch send`, `notifications` and `test-notify` as real processes on a real SQLite file, sending to the
 loopback SMTP and HTTP servers of tests/servers.py. No output may carry a channel's password."""
+
 import json
 import os
 import subprocess
@@ -19,8 +20,15 @@ PASSWORD = "Hunter2-cli-s3cret"
 
 
 def run(*args):
-    proc = subprocess.run(PROMOWATCH + list(args), cwd=ROOT, env=dict(os.environ), capture_output=True, text=True,
-                          timeout=120, check=False)
+    proc = subprocess.run(
+        PROMOWATCH + list(args),
+        cwd=ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert PASSWORD not in proc.stdout and PASSWORD not in proc.stderr, (proc.stdout, proc.stderr)
     return proc
 

@@ -1,5 +1,6 @@
 """The page's selector: the spider gets one over plain lxml elements that reads what Scrapy's own reads, and a
 parsed page is freed by reference counting as soon as the spider's output for it is exhausted."""
+
 import asyncio
 import gc
 import weakref
@@ -14,8 +15,9 @@ from spiders.page_selector import page_selector, use_page_selector
 
 
 def _page():
-    return HtmlResponse(url="https://example.it/", body=b"<html><body>" + b"<p>offerta</p>" * 2000 + b"</body></html>",
-                        encoding="utf-8")
+    return HtmlResponse(
+        url="https://example.it/", body=b"<html><body>" + b"<p>offerta</p>" * 2000 + b"</body></html>", encoding="utf-8"
+    )
 
 
 def _spider_output(response):
@@ -25,7 +27,7 @@ def _spider_output(response):
 
 def _freed_without_collector(run) -> bool:
     response = _page()
-    response.selector  # parsed: response -> selector -> response, a cycle
+    _ = response.selector  # parsed: response -> selector -> response, a cycle
     ref = weakref.ref(response)
     gc.disable()
     try:
@@ -67,7 +69,7 @@ BODIES = {
     "byte order mark": b"\xef\xbb\xbf" + f"<html><body>{_P}</body></html>".encode(),
     "invalid utf-8 byte before the offers": b"<html><body><p>caf\xe9</p>" + _P.encode() + b"</body></html>",
     "latin-1 declared in a meta": "<html><head><meta charset='iso-8859-1'></head><body><p>Velocità 5G</p>"
-                                  "<p>6,99 €</p></body></html>".encode("cp1252"),
+    "<p>6,99 €</p></body></html>".encode("cp1252"),
     "null bytes": b"<html><body><p>9,\x0099 \xe2\x82\xac</p></body></html>",
     "no markup at all": b"solo testo",
     "empty": b"",

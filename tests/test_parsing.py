@@ -1,4 +1,5 @@
 """Table-driven cases for the text helpers (cases kept as data files, urlwatch style)."""
+
 import json
 from datetime import date
 from pathlib import Path
@@ -29,24 +30,35 @@ def test_dates_without_year_resolve_forward(text, today, expected):
     assert parse_date(text, date.fromisoformat(today)) == expected
 
 
-@pytest.mark.parametrize("units,decimals,cents", [("6", ",95", 695), ("9", ",99 €", 999), ("12", "", 1200), ("", ",99", None)])
+@pytest.mark.parametrize(
+    "units,decimals,cents", [("6", ",95", 695), ("9", ",99 €", 999), ("12", "", 1200), ("", ",99", None)]
+)
 def test_split_price(units, decimals, cents):
     assert split_price_cents(units, decimals) == cents
 
 
-@pytest.mark.parametrize("text,expected", [("Giga illimitati*", True), ("-1", True), ("Minuti ILLIMITATI", True), ("100 minuti", False)])
+@pytest.mark.parametrize(
+    "text,expected", [("Giga illimitati*", True), ("-1", True), ("Minuti ILLIMITATI", True), ("100 minuti", False)]
+)
 def test_unlimited(text, expected):
     assert is_unlimited(text) is expected
 
 
-@pytest.mark.parametrize("text,exclude,expected", [
-    ("Per chi viene da Iliad, PosteMobile e CoopVoce", None, ["iliad", "postemobile", "coopvoce"]),
-    ("Hai TIM, Vodafone, ho. Mobile, Kena Mobile o Very Mobile?", "windtre", ["tim", "vodafone", "ho", "kena", "very"]),
-    ("clienti WINDTRE, Wind Tre e 1Mobile", None, ["windtre", "unomobile"]),
-    ("Sky Mobile", "ho", ["sky"]),
-    ("io ho un telefono", None, []),
-    ("passa a TIM da TIM", "tim", []),
-])
+@pytest.mark.parametrize(
+    "text,exclude,expected",
+    [
+        ("Per chi viene da Iliad, PosteMobile e CoopVoce", None, ["iliad", "postemobile", "coopvoce"]),
+        (
+            "Hai TIM, Vodafone, ho. Mobile, Kena Mobile o Very Mobile?",
+            "windtre",
+            ["tim", "vodafone", "ho", "kena", "very"],
+        ),
+        ("clienti WINDTRE, Wind Tre e 1Mobile", None, ["windtre", "unomobile"]),
+        ("Sky Mobile", "ho", ["sky"]),
+        ("io ho un telefono", None, []),
+        ("passa a TIM da TIM", "tim", []),
+    ],
+)
 def test_operators_named(text, exclude, expected):
     from spiders.parsing import operators_named
 

@@ -4,6 +4,7 @@ rules of the output (locale formats, time zones, tidy text, short titles, strict
 Sample events: tests/data/render/events.json (one per kind, an ho. offer for porting from Iliad or TIM,
 detected 2026-09-27 10:30 UTC = 12:30 in Rome, 18:30 in Shanghai; promo ends 2026-09-30, in 3 days).
 """
+
 import json
 import logging
 from pathlib import Path
@@ -23,57 +24,134 @@ NBSP = ("\u00a0", "\u202f")
 
 def event(kind, item=None, created_at="2026-09-27T10:30:00+00:00", **fields):
     item = {**BASE, **(item or {})}
-    return {"id": KINDS.index(kind) + 1, "crawl_run_id": 7, "offer_id": 3, "operator": item["operator"],
-            "offer_key": item["offer_key"], "kind": kind, "created_at": created_at, "version_id": 11,
-            "item": item, **DATA["events"][kind], **fields}
+    return {
+        "id": KINDS.index(kind) + 1,
+        "crawl_run_id": 7,
+        "offer_id": 3,
+        "operator": item["operator"],
+        "offer_key": item["offer_key"],
+        "kind": kind,
+        "created_at": created_at,
+        "version_id": 11,
+        "item": item,
+        **DATA["events"][kind],
+        **fields,
+    }
 
 
 # the facts each language must show for the sample offer, whatever the kind
 COMMON = {
-    "it": ["ho. Mobile", "ho. 180 Giga", "7,99 € al mese", "180 GB in 5G", "9,5 GB", "Attivazione: 2,99 €",
-           "solo chi porta il numero da Iliad o TIM", "30 settembre 2026", "https://www.ho-mobile.it/offerte/180-giga",
-           "Minuti e SMS: illimitati", "27 settembre 2026 alle 12:30"],
-    "en": ["ho. Mobile", "ho. 180 Giga", "€7.99 per month", "180 GB with 5G", "9.5 GB", "Activation fee: €2.99",
-           "only if you move your number from Iliad or TIM", "September 30, 2026",
-           "https://www.ho-mobile.it/offerte/180-giga", "Calls and texts: unlimited", "September 27, 2026 at 12:30 PM"],
-    "zh": ["ho. Mobile", "ho. 180 Giga", "每月 €7.99", "180 GB，含 5G", "9.5 GB", "激活费：€2.99",
-           "仅限从 Iliad 或 TIM 携号转网的用户", "2026年9月30日", "https://www.ho-mobile.it/offerte/180-giga",
-           "通话和短信：不限量", "2026年9月27日 12:30"],
+    "it": [
+        "ho. Mobile",
+        "ho. 180 Giga",
+        "7,99 € al mese",
+        "180 GB in 5G",
+        "9,5 GB",
+        "Attivazione: 2,99 €",
+        "solo chi porta il numero da Iliad o TIM",
+        "30 settembre 2026",
+        "https://www.ho-mobile.it/offerte/180-giga",
+        "Minuti e SMS: illimitati",
+        "27 settembre 2026 alle 12:30",
+    ],
+    "en": [
+        "ho. Mobile",
+        "ho. 180 Giga",
+        "€7.99 per month",
+        "180 GB with 5G",
+        "9.5 GB",
+        "Activation fee: €2.99",
+        "only if you move your number from Iliad or TIM",
+        "September 30, 2026",
+        "https://www.ho-mobile.it/offerte/180-giga",
+        "Calls and texts: unlimited",
+        "September 27, 2026 at 12:30 PM",
+    ],
+    "zh": [
+        "ho. Mobile",
+        "ho. 180 Giga",
+        "每月 €7.99",
+        "180 GB，含 5G",
+        "9.5 GB",
+        "激活费：€2.99",
+        "仅限从 Iliad 或 TIM 携号转网的用户",
+        "2026年9月30日",
+        "https://www.ho-mobile.it/offerte/180-giga",
+        "通话和短信：不限量",
+        "2026年9月27日 12:30",
+    ],
 }
 # kind -> language -> (what the title says, what the body adds)
 BY_KIND = {
-    "new": {"it": ("Nuova offerta: ho. 180 Giga a 7,99 € al mese", ["ha lanciato una nuova offerta"]),
-            "en": ("New offer: ho. 180 Giga at €7.99 per month", ["has launched a new offer"]),
-            "zh": ("新套餐：ho. 180 Giga，每月 €7.99", ["推出了新套餐"])},
-    "returned": {"it": ("Di nuovo disponibile: ho. 180 Giga a 7,99 € al mese", ["prima del ritiro costava 9,99 €",
-                                                                                 "(prima 9,99 €)"]),
-                 "en": ("Back on sale: ho. 180 Giga at €7.99 per month", ["it cost €9.99", "(was €9.99)"]),
-                 "zh": ("ho. 180 Giga 重新上架：每月 €7.99", ["下架前为 €9.99", "（此前 €9.99）"])},
-    "price_drop": {"it": ("Ribasso: ho. 180 Giga passa da 9,99 € a 7,99 € al mese",
-                          ["invece di 9,99 €, 2,00 € in meno", "Altre modifiche:", "- Giga: 150 GB → 180 GB"]),
-                   "en": ("Price drop: ho. 180 Giga down from €9.99 to €7.99 per month",
-                          ["instead of €9.99, €2.00 less", "Also changed:", "- Data: 150 GB → 180 GB"]),
-                   "zh": ("ho. 180 Giga 降价了：每月 €9.99 → €7.99",
-                          ["原价 €9.99，便宜了 €2.00", "其他变更：", "- 流量：150 GB → 180 GB"])},
-    "price_rise": {"it": ("Rincaro: ho. 180 Giga passa da 6,99 € a 7,99 € al mese", ["1,00 € in più"]),
-                   "en": ("Price rise: ho. 180 Giga up from €6.99 to €7.99 per month", ["€1.00 more"]),
-                   "zh": ("ho. 180 Giga 涨价了：每月 €6.99 → €7.99", ["贵了 €1.00"])},
-    "changed": {"it": ("Offerta modificata: ho. 180 Giga",
-                       ["Cosa è cambiato:", "- Costo di attivazione: 9,99 € → 2,99 €", "- 5G: no → sì",
-                        "- Operatori di provenienza: Iliad → Iliad e TIM"]),
-                "en": ("Offer changed: ho. 180 Giga",
-                       ["What changed:", "- Activation fee: €9.99 → €2.99", "- 5G: no → yes",
-                        "- Porting from: Iliad → Iliad and TIM"]),
-                "zh": ("ho. 180 Giga 套餐内容有变",
-                       ["变更内容：", "- 激活费：€9.99 → €2.99", "- 5G：否 → 是", "- 可转入的原运营商：Iliad → Iliad 和 TIM"])},
-    "removed": {"it": ("Non più disponibile: ho. 180 Giga", ["non offre più", "Ultimo prezzo: 7,99 € al mese"]),
-                "en": ("No longer offered: ho. 180 Giga", ["no longer offers", "Last price: €7.99 per month"]),
-                "zh": ("ho. 180 Giga 已下架", ["已不再提供", "下架前价格：每月 €7.99"])},
-    "expiring": {"it": ("In scadenza: ho. 180 Giga, la promo termina tra 3 giorni",
-                        ["termina il 30 settembre 2026 (tra 3 giorni)"]),
-                 "en": ("Ending soon: ho. 180 Giga promotion ends in 3 days",
-                        ["ends on September 30, 2026 (in 3 days)"]),
-                 "zh": ("ho. 180 Giga 优惠即将结束：3 天后截止", ["将于 2026年9月30日 结束（还剩 3 天）"])},
+    "new": {
+        "it": ("Nuova offerta: ho. 180 Giga a 7,99 € al mese", ["ha lanciato una nuova offerta"]),
+        "en": ("New offer: ho. 180 Giga at €7.99 per month", ["has launched a new offer"]),
+        "zh": ("新套餐：ho. 180 Giga，每月 €7.99", ["推出了新套餐"]),
+    },
+    "returned": {
+        "it": (
+            "Di nuovo disponibile: ho. 180 Giga a 7,99 € al mese",
+            ["prima del ritiro costava 9,99 €", "(prima 9,99 €)"],
+        ),
+        "en": ("Back on sale: ho. 180 Giga at €7.99 per month", ["it cost €9.99", "(was €9.99)"]),
+        "zh": ("ho. 180 Giga 重新上架：每月 €7.99", ["下架前为 €9.99", "（此前 €9.99）"]),
+    },
+    "price_drop": {
+        "it": (
+            "Ribasso: ho. 180 Giga passa da 9,99 € a 7,99 € al mese",
+            ["invece di 9,99 €, 2,00 € in meno", "Altre modifiche:", "- Giga: 150 GB → 180 GB"],
+        ),
+        "en": (
+            "Price drop: ho. 180 Giga down from €9.99 to €7.99 per month",
+            ["instead of €9.99, €2.00 less", "Also changed:", "- Data: 150 GB → 180 GB"],
+        ),
+        "zh": (
+            "ho. 180 Giga 降价了：每月 €9.99 → €7.99",
+            ["原价 €9.99，便宜了 €2.00", "其他变更：", "- 流量：150 GB → 180 GB"],
+        ),
+    },
+    "price_rise": {
+        "it": ("Rincaro: ho. 180 Giga passa da 6,99 € a 7,99 € al mese", ["1,00 € in più"]),
+        "en": ("Price rise: ho. 180 Giga up from €6.99 to €7.99 per month", ["€1.00 more"]),
+        "zh": ("ho. 180 Giga 涨价了：每月 €6.99 → €7.99", ["贵了 €1.00"]),
+    },
+    "changed": {
+        "it": (
+            "Offerta modificata: ho. 180 Giga",
+            [
+                "Cosa è cambiato:",
+                "- Costo di attivazione: 9,99 € → 2,99 €",
+                "- 5G: no → sì",
+                "- Operatori di provenienza: Iliad → Iliad e TIM",
+            ],
+        ),
+        "en": (
+            "Offer changed: ho. 180 Giga",
+            [
+                "What changed:",
+                "- Activation fee: €9.99 → €2.99",
+                "- 5G: no → yes",
+                "- Porting from: Iliad → Iliad and TIM",
+            ],
+        ),
+        "zh": (
+            "ho. 180 Giga 套餐内容有变",
+            ["变更内容：", "- 激活费：€9.99 → €2.99", "- 5G：否 → 是", "- 可转入的原运营商：Iliad → Iliad 和 TIM"],
+        ),
+    },
+    "removed": {
+        "it": ("Non più disponibile: ho. 180 Giga", ["non offre più", "Ultimo prezzo: 7,99 € al mese"]),
+        "en": ("No longer offered: ho. 180 Giga", ["no longer offers", "Last price: €7.99 per month"]),
+        "zh": ("ho. 180 Giga 已下架", ["已不再提供", "下架前价格：每月 €7.99"]),
+    },
+    "expiring": {
+        "it": (
+            "In scadenza: ho. 180 Giga, la promo termina tra 3 giorni",
+            ["termina il 30 settembre 2026 (tra 3 giorni)"],
+        ),
+        "en": ("Ending soon: ho. 180 Giga promotion ends in 3 days", ["ends on September 30, 2026 (in 3 days)"]),
+        "zh": ("ho. 180 Giga 优惠即将结束：3 天后截止", ["将于 2026年9月30日 结束（还剩 3 天）"]),
+    },
 }
 
 
@@ -105,9 +183,14 @@ def test_price_events_show_no_old_price_when_it_did_not_move(lang):
     assert "9,99" not in body and "9.99" not in body
 
 
-@pytest.mark.parametrize("lang, want", [("it", "Rilevato il 27 settembre 2026 alle 18:30"),
-                                         ("en", "Spotted on September 27, 2026 at 6:30 PM"),
-                                         ("zh", "检测时间：2026年9月27日 18:30")])
+@pytest.mark.parametrize(
+    "lang, want",
+    [
+        ("it", "Rilevato il 27 settembre 2026 alle 18:30"),
+        ("en", "Spotted on September 27, 2026 at 6:30 PM"),
+        ("zh", "检测时间：2026年9月27日 18:30"),
+    ],
+)
 def test_times_in_the_subscribers_time_zone(lang, want):
     assert want in render_event(event("new"), lang, "Asia/Shanghai").body
 
@@ -122,46 +205,126 @@ def test_expiring_counts_days_in_the_subscribers_time_zone():
     assert "ends on Sep 30" in render_event(event("expiring", created_at=None), "en").title
 
 
-@pytest.mark.parametrize("lang, labels, raw", [
-    ("it", ["Costo di attivazione", "Operatori di provenienza", "Rinnovo: mensile → ogni 4 settimane",
-            "Chi può attivarla: tutti → solo under 30", "Fine della promo: non indicato → 8 ottobre 2026"],
-     ["activation_cents", "eligible_from", "period_days", "under_30", "promo_until"]),
-    ("en", ["Activation fee", "Porting from", "Renewal: monthly → every 4 weeks",
-            "Who can get it: anyone → under 30s only", "Promotion end: not stated → October 8, 2026"],
-     ["activation_cents", "eligible_from", "period_days", "under_30", "promo_until"]),
-    ("zh", ["激活费", "可转入的原运营商", "续费周期：按月 → 每 4 周", "办理条件：所有人 → 仅限 30 岁以下",
-            "优惠截止日期：未注明 → 2026年10月8日"],
-     ["activation_cents", "eligible_from", "period_days", "under_30", "promo_until"]),
-])
+@pytest.mark.parametrize(
+    "lang, labels, raw",
+    [
+        (
+            "it",
+            [
+                "Costo di attivazione",
+                "Operatori di provenienza",
+                "Rinnovo: mensile → ogni 4 settimane",
+                "Chi può attivarla: tutti → solo under 30",
+                "Fine della promo: non indicato → 8 ottobre 2026",
+            ],
+            ["activation_cents", "eligible_from", "period_days", "under_30", "promo_until"],
+        ),
+        (
+            "en",
+            [
+                "Activation fee",
+                "Porting from",
+                "Renewal: monthly → every 4 weeks",
+                "Who can get it: anyone → under 30s only",
+                "Promotion end: not stated → October 8, 2026",
+            ],
+            ["activation_cents", "eligible_from", "period_days", "under_30", "promo_until"],
+        ),
+        (
+            "zh",
+            [
+                "激活费",
+                "可转入的原运营商",
+                "续费周期：按月 → 每 4 周",
+                "办理条件：所有人 → 仅限 30 岁以下",
+                "优惠截止日期：未注明 → 2026年10月8日",
+            ],
+            ["activation_cents", "eligible_from", "period_days", "under_30", "promo_until"],
+        ),
+    ],
+)
 def test_changed_lists_human_field_labels(lang, labels, raw):
-    changes = {"activation_cents": [999, 0], "eligible_from": [[], ["iliad"]], "period_days": [30, 28],
-               "eligibility": ["all", "under_30"], "promo_until": [None, "2026-10-08"]}
+    changes = {
+        "activation_cents": [999, 0],
+        "eligible_from": [[], ["iliad"]],
+        "period_days": [30, 28],
+        "eligibility": ["all", "under_30"],
+        "promo_until": [None, "2026-10-08"],
+    }
     message = render_event(event("changed", changes=changes), lang)
     for text in labels:
         assert text in message.body, message.body
     for name in raw:
         assert name not in message.body
     digest = render_digest([event("changed", changes=changes)], lang, "Europe/Rome", "daily")
-    in_line = {"it": "(rinnovo, costo di attivazione, chi può attivarla, operatori di provenienza, fine della promo)",
-               "en": "(renewal, activation fee, who can get it, porting from, promotion end)",
-               "zh": "（续费周期、激活费、办理条件、可转入的原运营商、优惠截止日期）"}[lang]
+    in_line = {
+        "it": "(rinnovo, costo di attivazione, chi può attivarla, operatori di provenienza, fine della promo)",
+        "en": "(renewal, activation fee, who can get it, porting from, promotion end)",
+        "zh": "（续费周期、激活费、办理条件、可转入的原运营商、优惠截止日期）",
+    }[lang]
     assert in_line in digest.body  # the digest line names the changed fields too, in the item's field order
 
 
-@pytest.mark.parametrize("lang, facts", [
-    ("it", ["19,99 € (pacchetto da 30 giorni)", "Giga illimitati in 5G a velocità limitata (fino a 250 Mbps)",
-            "Attivazione: gratis", "SIM: 10,00 €", "solo chi è nato all'estero o ha un codice fiscale straniero",
-            "Minuti: 200", "(SIM per turisti)"]),
-    ("en", ["€19.99 for a 30-day pack", "unlimited with speed-capped 5G (up to 250 Mbps)", "Activation fee: free",
-            "SIM: €10.00", "only people born abroad or with a foreign tax code", "Minutes: 200", "(tourist SIM)"]),
-    ("zh", ["€19.99（30 天套餐）", "不限量，5G 限速（最高 250 Mbps）", "激活费：免费", "SIM 卡费：€10.00",
-            "仅限在国外出生或持有外国税号", "通话：200 分钟", "（游客卡）"]),
-])
+@pytest.mark.parametrize(
+    "lang, facts",
+    [
+        (
+            "it",
+            [
+                "19,99 € (pacchetto da 30 giorni)",
+                "Giga illimitati in 5G a velocità limitata (fino a 250 Mbps)",
+                "Attivazione: gratis",
+                "SIM: 10,00 €",
+                "solo chi è nato all'estero o ha un codice fiscale straniero",
+                "Minuti: 200",
+                "(SIM per turisti)",
+            ],
+        ),
+        (
+            "en",
+            [
+                "€19.99 for a 30-day pack",
+                "unlimited with speed-capped 5G (up to 250 Mbps)",
+                "Activation fee: free",
+                "SIM: €10.00",
+                "only people born abroad or with a foreign tax code",
+                "Minutes: 200",
+                "(tourist SIM)",
+            ],
+        ),
+        (
+            "zh",
+            [
+                "€19.99（30 天套餐）",
+                "不限量，5G 限速（最高 250 Mbps）",
+                "激活费：免费",
+                "SIM 卡费：€10.00",
+                "仅限在国外出生或持有外国税号",
+                "通话：200 分钟",
+                "（游客卡）",
+            ],
+        ),
+    ],
+)
 def test_tourist_pack_unlimited_capped_5g_foreign_born(lang, facts):
-    item = normalise({"operator": "lyca", "offer_key": "t30", "name": "Tourist 30", "url": "https://www.lycamobile.it/t",
-                      "plan_type": "tourist", "price_cents": 1999, "period_days": 30, "data_unlimited": True,
-                      "data_5g_limited": True, "speed_cap_mbps": 250, "eligibility": "foreign_born",
-                      "activation_cents": 0, "sim_cents": 1000, "minutes": 200})
+    item = normalise(
+        {
+            "operator": "lyca",
+            "offer_key": "t30",
+            "name": "Tourist 30",
+            "url": "https://www.lycamobile.it/t",
+            "plan_type": "tourist",
+            "price_cents": 1999,
+            "period_days": 30,
+            "data_unlimited": True,
+            "data_5g_limited": True,
+            "speed_cap_mbps": 250,
+            "eligibility": "foreign_born",
+            "activation_cents": 0,
+            "sim_cents": 1000,
+            "minutes": 200,
+        }
+    )
     message = render_event(event("new", item=item, price_after=1999), lang)
     assert_tidy(message)
     for fact in facts:
@@ -169,34 +332,71 @@ def test_tourist_pack_unlimited_capped_5g_foreign_born(lang, facts):
     assert "Lycamobile" in message.title  # the offer name alone does not say whose it is
 
 
-@pytest.mark.parametrize("lang, facts", [
-    ("it", ["5,99 € ogni 4 settimane", "Prime 4 settimane: gratis", "solo chi attiva un nuovo numero",
-            "Promo valida fino all'8 ottobre 2026", "Note: solo online"]),
-    ("en", ["€5.99 every 4 weeks", "First 4 weeks: free", "new numbers only", "Promotion ends: October 8, 2026",
-            "Notes: solo online"]),
-    ("zh", ["每 4 周 €5.99", "前 4 周：免费", "仅限办理新号码", "优惠截止：2026年10月8日", "备注：solo online"]),
-])
+@pytest.mark.parametrize(
+    "lang, facts",
+    [
+        (
+            "it",
+            [
+                "5,99 € ogni 4 settimane",
+                "Prime 4 settimane: gratis",
+                "solo chi attiva un nuovo numero",
+                "Promo valida fino all'8 ottobre 2026",
+                "Note: solo online",
+            ],
+        ),
+        (
+            "en",
+            [
+                "€5.99 every 4 weeks",
+                "First 4 weeks: free",
+                "new numbers only",
+                "Promotion ends: October 8, 2026",
+                "Notes: solo online",
+            ],
+        ),
+        ("zh", ["每 4 周 €5.99", "前 4 周：免费", "仅限办理新号码", "优惠截止：2026年10月8日", "备注：solo online"]),
+    ],
+)
 def test_four_weekly_first_period_free_new_numbers(lang, facts):
-    item = {**BASE, "operator": "very", "name": "Very 5,99", "price_cents": 599, "period_days": 28,
-            "first_period_cents": 0, "eligibility": "new_number", "eligible_from": [], "promo_until": "2026-10-08",
-            "notes": "solo online", "activation_cents": None, "eu_roaming_gb": None}
+    item = {
+        **BASE,
+        "operator": "very",
+        "name": "Very 5,99",
+        "price_cents": 599,
+        "period_days": 28,
+        "first_period_cents": 0,
+        "eligibility": "new_number",
+        "eligible_from": [],
+        "promo_until": "2026-10-08",
+        "notes": "solo online",
+        "activation_cents": None,
+        "eu_roaming_gb": None,
+    }
     body = render_event(event("new", item=item, price_after=599), lang).body
     for fact in facts:
         assert fact in body, body
     assert "Attivazione" not in body and "Activation" not in body and "激活费" not in body  # unknown: not shown
 
 
-@pytest.mark.parametrize("lang, want", [("it", "solo chi è già cliente TIM"), ("en", "existing TIM customers only"),
-                                         ("zh", "仅限 TIM 老用户")])
+@pytest.mark.parametrize(
+    "lang, want",
+    [("it", "solo chi è già cliente TIM"), ("en", "existing TIM customers only"), ("zh", "仅限 TIM 老用户")],
+)
 def test_existing_customers(lang, want):
     item = {**BASE, "operator": "tim", "name": "TIM Young", "eligibility": "existing_customer", "eligible_from": []}
     message = render_event(event("new", item=item), lang)
     assert want in message.body and message.title.count("TIM") == 1  # "TIM Young", not "TIM TIM Young"
 
 
-@pytest.mark.parametrize("lang, want", [("it", "solo gli under 30, provenienti da Iliad, TIM o Vodafone"),
-                                         ("en", "under 30s only, coming from Iliad, TIM, or Vodafone"),
-                                         ("zh", "仅限 30 岁以下用户（原运营商：Iliad、TIM 或 Vodafone）")])
+@pytest.mark.parametrize(
+    "lang, want",
+    [
+        ("it", "solo gli under 30, provenienti da Iliad, TIM o Vodafone"),
+        ("en", "under 30s only, coming from Iliad, TIM, or Vodafone"),
+        ("zh", "仅限 30 岁以下用户（原运营商：Iliad、TIM 或 Vodafone）"),
+    ],
+)
 def test_under_30_from_named_operators(lang, want):
     item = {**BASE, "eligibility": "under_30", "eligible_from": ["iliad", "tim", "vodafone"]}
     assert want in render_event(event("new", item=item), lang).body
@@ -214,22 +414,53 @@ def test_long_names_keep_the_price_in_the_title():
 @pytest.mark.parametrize("lang", LANGS)
 def test_digest_by_operator(lang):
     events = [event(k) for k in KINDS]
-    iliad = {**BASE, "operator": "iliad", "offer_key": "giga-250", "name": "Giga 250", "eligibility": "all",
-             "eligible_from": [], "url": "https://www.iliad.it/giga-250"}
+    iliad = {
+        **BASE,
+        "operator": "iliad",
+        "offer_key": "giga-250",
+        "name": "Giga 250",
+        "eligibility": "all",
+        "eligible_from": [],
+        "url": "https://www.iliad.it/giga-250",
+    }
     events.append(event("new", item=iliad))
     message = render_digest(events, lang, "Europe/Rome", "daily:2026-09-27")
     assert_tidy(message)
-    want = {"it": ("Riepilogo giornaliero: 8 novità sulle offerte",
-                   ["Le novità del 27 settembre 2026: 1 ribasso, 2 nuove offerte", "ho. Mobile (7)", "Iliad (1)",
-                    "• Ribasso: ho. 180 Giga passa da 9,99 € a 7,99 € al mese", "• Nuova offerta: Iliad Giga 250",
-                    "costo di attivazione, 5G, operatori di provenienza"]),
-            "en": ("Daily digest: 8 offer updates",
-                   ["What changed on September 27, 2026: 1 price drop, 2 new offers", "ho. Mobile (7)", "Iliad (1)",
-                    "• Price drop: ho. 180 Giga down from €9.99 to €7.99 per month", "• New offer: Iliad Giga 250",
-                    "activation fee, 5G, porting from"]),
-            "zh": ("每日摘要：8 条套餐动态",
-                   ["2026年9月27日的套餐动态：降价 1 条、新套餐 2 条", "ho. Mobile（7）", "Iliad（1）",
-                    "• ho. 180 Giga 降价了：每月 €9.99 → €7.99", "• 新套餐：Iliad Giga 250", "激活费、5G、可转入的原运营商"])}
+    want = {
+        "it": (
+            "Riepilogo giornaliero: 8 novità sulle offerte",
+            [
+                "Le novità del 27 settembre 2026: 1 ribasso, 2 nuove offerte",
+                "ho. Mobile (7)",
+                "Iliad (1)",
+                "• Ribasso: ho. 180 Giga passa da 9,99 € a 7,99 € al mese",
+                "• Nuova offerta: Iliad Giga 250",
+                "costo di attivazione, 5G, operatori di provenienza",
+            ],
+        ),
+        "en": (
+            "Daily digest: 8 offer updates",
+            [
+                "What changed on September 27, 2026: 1 price drop, 2 new offers",
+                "ho. Mobile (7)",
+                "Iliad (1)",
+                "• Price drop: ho. 180 Giga down from €9.99 to €7.99 per month",
+                "• New offer: Iliad Giga 250",
+                "activation fee, 5G, porting from",
+            ],
+        ),
+        "zh": (
+            "每日摘要：8 条套餐动态",
+            [
+                "2026年9月27日的套餐动态：降价 1 条、新套餐 2 条",
+                "ho. Mobile（7）",
+                "Iliad（1）",
+                "• ho. 180 Giga 降价了：每月 €9.99 → €7.99",
+                "• 新套餐：Iliad Giga 250",
+                "激活费、5G、可转入的原运营商",
+            ],
+        ),
+    }
     title, facts = want[lang]
     assert message.title == title
     for fact in facts:
@@ -242,15 +473,21 @@ def test_digest_by_operator(lang):
     assert body.index(facts[3]) < body.index(removed)
 
 
-@pytest.mark.parametrize("lang, title, header", [("it", "Riepilogo settimanale: 7 novità sulle offerte", "Ribassi (1)"),
-                                                  ("en", "Weekly digest: 7 offer updates", "Price drops (1)"),
-                                                  ("zh", "每周摘要：7 条套餐动态", "降价（1）")])
+@pytest.mark.parametrize(
+    "lang, title, header",
+    [
+        ("it", "Riepilogo settimanale: 7 novità sulle offerte", "Ribassi (1)"),
+        ("en", "Weekly digest: 7 offer updates", "Price drops (1)"),
+        ("zh", "每周摘要：7 条套餐动态", "降价（1）"),
+    ],
+)
 def test_digest_by_kind_weekly(lang, title, header):
     message = render_digest([event(k) for k in KINDS], lang, "Europe/Rome", "weekly:2026-W39", group_by="kind")
     assert_tidy(message)
     assert message.title == title and header in message.body
-    assert {"it": "settimana dal 21 settembre 2026", "en": "week of September 21, 2026",
-            "zh": "2026年9月21日起一周"}[lang] in message.body
+    assert {"it": "settimana dal 21 settembre 2026", "en": "week of September 21, 2026", "zh": "2026年9月21日起一周"}[
+        lang
+    ] in message.body
 
 
 def test_digest_edge_cases():
@@ -265,11 +502,14 @@ def test_digest_edge_cases():
         render_digest([event("new")], "en", "Europe/Rome", "daily", group_by="price")
 
 
-@pytest.mark.parametrize("lang, title, sample", [
-    ("it", "promowatch: notifica di prova", "Ribasso: ho. 180 Giga passa da 9,99 € a 7,99 € al mese"),
-    ("en", "promowatch: test notification", "Price drop: ho. 180 Giga down from €9.99 to €7.99 per month"),
-    ("zh", "promowatch：测试通知", "ho. 180 Giga 降价了：每月 €9.99 → €7.99"),
-])
+@pytest.mark.parametrize(
+    "lang, title, sample",
+    [
+        ("it", "promowatch: notifica di prova", "Ribasso: ho. 180 Giga passa da 9,99 € a 7,99 € al mese"),
+        ("en", "promowatch: test notification", "Price drop: ho. 180 Giga down from €9.99 to €7.99 per month"),
+        ("zh", "promowatch：测试通知", "ho. 180 Giga 降价了：每月 €9.99 → €7.99"),
+    ],
+)
 def test_test_notification(lang, title, sample):
     message = render_test(lang)
     assert_tidy(message)
@@ -291,8 +531,9 @@ def test_unknown_language_falls_back_to_italian(caplog):
     assert "'fr'" in caplog.text and "Italian" in caplog.text
     assert render_event(event("new"), "en-GB") == render_event(event("new"), "en")
     assert render_test("zh_CN") == render_test("zh") and render_test("IT") == render_test("it")
-    assert render_digest([event("new")], None, "Europe/Rome", "daily") == render_digest([event("new")], "it",
-                                                                                        "Europe/Rome", "daily")
+    assert render_digest([event("new")], None, "Europe/Rome", "daily") == render_digest(
+        [event("new")], "it", "Europe/Rome", "daily"
+    )
 
 
 def test_unknown_time_zone_falls_back_to_rome():

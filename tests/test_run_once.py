@@ -1,13 +1,14 @@
 """`promowatch run --once` as a real process on a real SQLite file: a full cycle, its exit code, its summary."""
+
 import json
 import shutil
 
-import pytest
-
 import conftest
+import pytest
 from conftest import FIXTURES
-from spiders.registry import OPERATORS
 from test_health import Hook
+
+from spiders.registry import OPERATORS
 
 
 def run(args, env, timeout=180):
@@ -69,8 +70,9 @@ def test_blocked_operator_one_alert_then_one_recovery(env, tmp_path, hook):
     blocked = tmp_path / "blocked"
     shutil.copytree(FIXTURES / "iliad", blocked / "iliad")
     shutil.copy(FIXTURES / "windtre" / "blocked.html", blocked / "iliad" / "blocked.html")
-    (blocked / "iliad" / "index.json").write_text(json.dumps({"https://www.iliad.it/offerte-iliad-mobile.html":
-                                                              "blocked.html"}), "utf-8")
+    (blocked / "iliad" / "index.json").write_text(
+        json.dumps({"https://www.iliad.it/offerte-iliad-mobile.html": "blocked.html"}), "utf-8"
+    )
     env["PROMOWATCH_CONFIG"] = only(tmp_path, "iliad", f'[health]\nadmin_channels = ["{hook.url("pw")}"]\n')
     for n in range(4):
         proc = run(["run", "--once", "--fixtures", str(blocked), "--json"], env)

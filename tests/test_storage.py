@@ -1,22 +1,41 @@
 """Storage on a real SQLite file: history, no new version for identical content, unhealthy crawls change nothing."""
+
 import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
 from spiders.items import normalise
-from storage.engine import current_revision, get_engine, HEAD_REVISION
+from storage.engine import HEAD_REVISION, current_revision, get_engine
 from storage.models import OfferVersion
 from storage.repository import last_crawls, list_offers, offer_history, record_crawl, utcnow
 
 
 def item(key, price, **extra):
-    return normalise(dict(operator="iliad", offer_key=key, name=key.title(), url="https://www.iliad.it/o",
-                          plan_type="prepaid", price_cents=price, period_days=30, **extra))
+    return normalise(
+        dict(
+            operator="iliad",
+            offer_key=key,
+            name=key.title(),
+            url="https://www.iliad.it/o",
+            plan_type="prepaid",
+            price_cents=price,
+            period_days=30,
+            **extra,
+        )
+    )
 
 
 def crawl(items, status="healthy", **kw):
-    return record_crawl(operator="iliad", started_at=utcnow(), finish_reason="finished", status=status,
-                        items=items, items_scraped=len(items), dropped=kw.pop("dropped", {}), error=kw.pop("error", None))
+    return record_crawl(
+        operator="iliad",
+        started_at=utcnow(),
+        finish_reason="finished",
+        status=status,
+        items=items,
+        items_scraped=len(items),
+        dropped=kw.pop("dropped", {}),
+        error=kw.pop("error", None),
+    )
 
 
 def versions(url):

@@ -1,24 +1,27 @@
 """`promowatch subscribe / unsubscribe / subscribers` as real processes on a real SQLite file; secrets never shown.
 
 Ends with the whole path from the command line: subscribe, `promowatch import` twice, the outbox rows."""
+
 import json
 import os
 import subprocess
 import sys
 
 import pytest
+from conftest import ROOT
 from sqlalchemy import create_engine, inspect, text
 
-from conftest import ROOT
-
-SECRET_URLS = {"json://user:s3cretpw@127.0.0.1:8080/hook": "s3cretpw",
-               "tgram://123456:ABCDEF-token/987": "ABCDEF-token"}
+SECRET_URLS = {
+    "json://user:s3cretpw@127.0.0.1:8080/hook": "s3cretpw",
+    "tgram://123456:ABCDEF-token/987": "ABCDEF-token",
+}
 
 
 def run(*args, check=True):
     env = {k: v for k, v in os.environ.items() if k != "PROMOWATCH_LOG_LEVEL"}  # tmp_db set the database URL
-    proc = subprocess.run([sys.executable, "-m", "promowatch", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "promowatch", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"{args} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -59,24 +62,85 @@ def test_subscribe_prints_the_id_and_masked_channels_and_stores_the_filters(tmp_
     assert "subscription 1: 2 channel(s)" in out.stdout
     assert "json://user:****@127.0.0.1:8080/hook" in out.stdout and "tgram://" in out.stdout
     assert_no_secret(out.stdout, out.stderr)
-    data = json.loads(run("subscribe", "--channel", "mailto://me:hunter22@example.com", "--lang", "en",
-                          "--digest", "weekly", "--tz", "Europe/London", "--plan-type", "prepaid",
-                          "--kind", "price_drop", "--kind", "new", "--max-price", "7,99 €", "--min-gb", "100", "--5g",
-                          "--from", "iliad",
-                          "--max-eur-per-gb", "0,05", "--max-year-cost", "120", "--quiet", "22:30-7:00",
-                          "--rearm-hours", "24", "--json").stdout)
+    data = json.loads(
+        run(
+            "subscribe",
+            "--channel",
+            "mailto://me:hunter22@example.com",
+            "--lang",
+            "en",
+            "--digest",
+            "weekly",
+            "--tz",
+            "Europe/London",
+            "--plan-type",
+            "prepaid",
+            "--kind",
+            "price_drop",
+            "--kind",
+            "new",
+            "--max-price",
+            "7,99 €",
+            "--min-gb",
+            "100",
+            "--5g",
+            "--from",
+            "iliad",
+            "--max-eur-per-gb",
+            "0,05",
+            "--max-year-cost",
+            "120",
+            "--quiet",
+            "22:30-7:00",
+            "--rearm-hours",
+            "24",
+            "--json",
+        ).stdout
+    )
     assert data["id"] == 2 and [c["service"] for c in data["channels"]] == ["mailto"]
     assert "hunter22" not in json.dumps(data)
-    assert {k: data[k] for k in ("lang", "digest", "timezone", "plan_types", "kinds", "max_price_cents", "min_gb",
-                                 "only_5g", "origin", "max_eur_per_gb_cents", "max_year_cents", "quiet_start",
-                                 "quiet_end", "rearm_hours", "operators", "active")} == {
-        "lang": "en", "digest": "weekly", "timezone": "Europe/London", "plan_types": ["prepaid"],
-        "kinds": ["price_drop", "new"], "max_price_cents": 799, "min_gb": 100.0, "only_5g": True, "origin": "iliad",
-        "max_eur_per_gb_cents": 5.0, "max_year_cents": 12000, "quiet_start": "22:30", "quiet_end": "07:00",
-        "rearm_hours": 24, "operators": [], "active": True}
+    assert {
+        k: data[k]
+        for k in (
+            "lang",
+            "digest",
+            "timezone",
+            "plan_types",
+            "kinds",
+            "max_price_cents",
+            "min_gb",
+            "only_5g",
+            "origin",
+            "max_eur_per_gb_cents",
+            "max_year_cents",
+            "quiet_start",
+            "quiet_end",
+            "rearm_hours",
+            "operators",
+            "active",
+        )
+    } == {
+        "lang": "en",
+        "digest": "weekly",
+        "timezone": "Europe/London",
+        "plan_types": ["prepaid"],
+        "kinds": ["price_drop", "new"],
+        "max_price_cents": 799,
+        "min_gb": 100.0,
+        "only_5g": True,
+        "origin": "iliad",
+        "max_eur_per_gb_cents": 5.0,
+        "max_year_cents": 12000,
+        "quiet_start": "22:30",
+        "quiet_end": "07:00",
+        "rearm_hours": 24,
+        "operators": [],
+        "active": True,
+    }
     # the real URLs are stored (the sender needs them), beside their masked form
     assert sorted(u for (u,) in db_rows(tmp_db, "SELECT url FROM subscription_channel")) == sorted(
-        [*SECRET_URLS, "mailto://me:hunter22@example.com"])
+        [*SECRET_URLS, "mailto://me:hunter22@example.com"]
+    )
 
 
 def test_subscribers_never_show_a_secret(tmp_db):
@@ -85,14 +149,22 @@ def test_subscribers_never_show_a_secret(tmp_db):
     listed = run("subscribers", "--json")
     assert_no_secret(table.stdout, table.stderr, listed.stdout, listed.stderr)
     (sub,) = json.loads(listed.stdout)
-    assert [c["url_masked"].split("?")[0] for c in sub["channels"]] == ["json://user:****@127.0.0.1:8080/hook",
-                                                                        "tgram://1...n/987/"]
+    assert [c["url_masked"].split("?")[0] for c in sub["channels"]] == [
+        "json://user:****@127.0.0.1:8080/hook",
+        "tgram://1...n/987/",
+    ]
     assert "json://user:****@127.0.0.1:8080/hook" in table.stdout and "22:00-07:00" in table.stdout
 
 
 def test_a_bad_url_refuses_the_whole_subscription(tmp_db):
-    proc = run("subscribe", "--channel", "json://user:s3cretpw@127.0.0.1:8080/hook",
-               "--channel", "nosuchservice://admin:s3cretpw@host/ABCDEF-token", check=False)
+    proc = run(
+        "subscribe",
+        "--channel",
+        "json://user:s3cretpw@127.0.0.1:8080/hook",
+        "--channel",
+        "nosuchservice://admin:s3cretpw@host/ABCDEF-token",
+        check=False,
+    )
     assert proc.returncode == 2
     assert "channel 2" in proc.stderr and "nosuchservice://a...n:s...w@h...t/A...n" in proc.stderr
     assert "nothing stored" in proc.stderr
@@ -101,19 +173,22 @@ def test_a_bad_url_refuses_the_whole_subscription(tmp_db):
     assert stored_subscriptions(tmp_db) == 0
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--operator", "nokia"], "unknown operator: nokia"),
-    (["--from", "nokia"], "unknown operator for --from: nokia"),
-    (["--plan-type", "family"], "unknown plan type: family"),
-    (["--kind", "cheaper"], "unknown event kind: cheaper"),
-    (["--lang", "fr"], "unknown language 'fr'"),
-    (["--digest", "hourly"], "unknown digest 'hourly'"),
-    (["--tz", "Europe/Atlantis"], "unknown time zone 'Europe/Atlantis'"),
-    (["--quiet", "22-07"], "is not HH:MM-HH:MM"),
-    (["--quiet", "24:00-07:00"], "hours 00-23"),
-    (["--max-price", "cheap"], "--max-price 'cheap' is not an amount"),
-    (["--max-eur-per-gb", "0,005"], "at most 2 decimals"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--operator", "nokia"], "unknown operator: nokia"),
+        (["--from", "nokia"], "unknown operator for --from: nokia"),
+        (["--plan-type", "family"], "unknown plan type: family"),
+        (["--kind", "cheaper"], "unknown event kind: cheaper"),
+        (["--lang", "fr"], "unknown language 'fr'"),
+        (["--digest", "hourly"], "unknown digest 'hourly'"),
+        (["--tz", "Europe/Atlantis"], "unknown time zone 'Europe/Atlantis'"),
+        (["--quiet", "22-07"], "is not HH:MM-HH:MM"),
+        (["--quiet", "24:00-07:00"], "hours 00-23"),
+        (["--max-price", "cheap"], "--max-price 'cheap' is not an amount"),
+        (["--max-eur-per-gb", "0,005"], "at most 2 decimals"),
+    ],
+)
 def test_invalid_options_are_refused(tmp_db, args, message):
     proc = run("subscribe", "--channel", "json://user:s3cretpw@127.0.0.1:8080/hook", *args, check=False)
     assert proc.returncode == 2, proc.stderr
@@ -133,23 +208,49 @@ def test_unsubscribe(tmp_db):
 
 def test_subscribe_then_import_queues_the_right_rows(tmp_db, tmp_path):
     def offer(key, price, **extra):
-        return {"operator": "iliad", "offer_key": key, "name": key.upper(), "url": f"https://www.iliad.it/{key}",
-                "plan_type": "prepaid", "price_cents": price, "period_days": 30, **extra}
+        return {
+            "operator": "iliad",
+            "offer_key": key,
+            "name": key.upper(),
+            "url": f"https://www.iliad.it/{key}",
+            "plan_type": "prepaid",
+            "price_cents": price,
+            "period_days": 30,
+            **extra,
+        }
 
-    run("subscribe", "--channel", "json://user:s3cretpw@127.0.0.1:8080/hook", "--channel", "json://u:p@127.0.0.1/two",
-        "--max-price", "9,99", "--kind", "price_drop", "--kind", "new")
+    run(
+        "subscribe",
+        "--channel",
+        "json://user:s3cretpw@127.0.0.1:8080/hook",
+        "--channel",
+        "json://u:p@127.0.0.1/two",
+        "--max-price",
+        "9,99",
+        "--kind",
+        "price_drop",
+        "--kind",
+        "new",
+    )
     run("subscribe", "--channel", "json://u:p@127.0.0.1/three", "--operator", "ho")
     run("subscribe", "--channel", "json://u:p@127.0.0.1/four")
     run("unsubscribe", "3")
-    for n, items in enumerate([[offer("a", 999), offer("b", 1299)],
-                               [offer("a", 899), offer("b", 1399), offer("c", 499)]]):
+    for n, items in enumerate(
+        [[offer("a", 999), offer("b", 1299)], [offer("a", 899), offer("b", 1399), offer("c", 499)]]
+    ):
         path = tmp_path / f"{n}.json"
         path.write_text(json.dumps(items))
         run("import", str(path))
     events = {e["offer_key"]: (e["id"], e["kind"]) for e in json.loads(run("events", "--json").stdout)}
     assert {key: kind for key, (_, kind) in events.items()} == {"a": "price_drop", "b": "price_rise", "c": "new"}
-    rows = db_rows(tmp_db, "SELECT subscription_id, channel_id, event_id, kind, price_cents, status "
-                           "FROM notification ORDER BY subscription_id, channel_id, event_id")
-    want = sorted((1, channel, events[key][0], events[key][1], price, "pending")
-                  for key, price in (("a", 899), ("c", 499)) for channel in (1, 2))
+    rows = db_rows(
+        tmp_db,
+        "SELECT subscription_id, channel_id, event_id, kind, price_cents, status "
+        "FROM notification ORDER BY subscription_id, channel_id, event_id",
+    )
+    want = sorted(
+        (1, channel, events[key][0], events[key][1], price, "pending")
+        for key, price in (("a", 899), ("c", 499))
+        for channel in (1, 2)
+    )
     assert rows == want  # b rose (and costs 13,99 €): not for 1; 2 wants ho; 3 is unsubscribed

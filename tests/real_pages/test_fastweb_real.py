@@ -13,6 +13,7 @@ activation fee, a SIM fee or eSIM. The header mega-menu repeats the three mobile
 (Casa Start 27,95 €, ...), energy (Luce Flat da 47 € ...) and business offers (Mobile Business da 10,95 € ...):
 not offers of this page.
 """
+
 from conftest import real_offers
 
 BASE = "https://www.fastweb.it/adsl-fibra-ottica/"
@@ -38,7 +39,11 @@ def test_every_offer_and_only_those():
     offers = _offers()
     assert [o["name"] for o in offers] == list(EXPECTED)
     assert [o["offer_key"] for o in offers] == [
-        "fastweb-mobile-start", "fastweb-mobile-pro", "fastweb-mobile-ultra", "fastweb-mobile-pro-per-i-clienti-casa"]
+        "fastweb-mobile-start",
+        "fastweb-mobile-pro",
+        "fastweb-mobile-ultra",
+        "fastweb-mobile-pro-per-i-clienti-casa",
+    ]
 
 
 def test_no_menu_or_bundle_prices():
@@ -65,8 +70,11 @@ def test_price_gb_5g_roaming_sms():
 
 def test_urls():
     offers = _by_name()
-    for name, path in (("Fastweb Mobile Start", "fastweb-mobile-start"), ("Fastweb Mobile Pro", "fastweb-mobile-pro"),
-                       ("Fastweb Mobile Ultra", "fastweb-mobile-ultra")):
+    for name, path in (
+        ("Fastweb Mobile Start", "fastweb-mobile-start"),
+        ("Fastweb Mobile Pro", "fastweb-mobile-pro"),
+        ("Fastweb Mobile Ultra", "fastweb-mobile-ultra"),
+    ):
         assert offers[name]["url"] == f"{BASE}{path}/?from=homemobileres"
     assert offers[CASA]["url"] == "https://fastweb.it/myfastweb/shop/mobile/?from=homemobileres&fromarea=pb"
 

@@ -15,9 +15,8 @@ Very Mobile, Vodafone, Fastweb. The `5g` modal moves TIM, Wind3 and Very Mobile 
 Vodafone and Fastweb pay 29,90 €. So each card is two origin variants: ten offers.
 The home-internet box (500 Giga, 12,95 €, "Per i clienti ho.") is not a mobile offer card.
 """
+
 from conftest import real_offers
-
-
 
 BASE = "https://www.ho-mobile.it/flussi-attivazione.{}.html"
 # offer id -> (price cents, GB, 5G, modal kind)
@@ -49,7 +48,10 @@ def test_every_card_once_with_two_origin_variants():
     assert urls == [BASE.format(n) for n in CARDS for _ in range(2)]  # 5G tab repeats are dropped
     keys = [o["offer_key"] for o in offers]
     assert len(set(keys)) == 10
-    assert all(k.startswith(f"flussi-attivazione-{n}:") for k, n in zip(keys, [n for n in CARDS for _ in range(2)]))
+    assert all(
+        k.startswith(f"flussi-attivazione-{n}:")
+        for k, n in zip(keys, [n for n in CARDS for _ in range(2)], strict=False)
+    )
 
 
 def test_price_gb_5g_minutes_sms():
@@ -70,7 +72,7 @@ def test_price_gb_5g_minutes_sms():
 def test_activation_fee_per_origin():
     offers = _offers()
     for i in range(0, 10, 2):
-        pair = offers[i:i + 2]
+        pair = offers[i : i + 2]
         n = pair[0]["url"].rsplit(".", 2)[-2]
         want = MODALS[CARDS[n][3]]
         assert [(o["activation_cents"], o["eligible_from"]) for o in pair] == want, n

@@ -8,9 +8,8 @@ Every price is "PER SEMPRE", every card says "Attivazione SIM: 9,99€", minutes
 voice offers, and no card is limited to customers of given operators. The iliadclub banner (500GB) is not an
 offer card.
 """
+
 from conftest import real_offers
-
-
 
 # name -> (price cents, GB, 5G, EU GB, plan type)
 EXPECTED = {

@@ -15,6 +15,7 @@ New Ed. 2025 (only 28 cent/min and 28 cent per SMS, no price: not an offer) and 
 "Credit illimitati per chiamate e SMS" = unlimited minutes and SMS; every card says "Internet 4G+" (no 5G);
 no activation fee, SIM fee, eSIM or EU allowance is written on the cards; no card targets given operators.
 """
+
 from conftest import real_offers
 
 # name -> (offer_key from the "Scopri di più" link, price cents, period days, GB, unlimited calls+SMS, plan type)
@@ -87,8 +88,11 @@ def test_labels_eligibility_and_end_dates():
         assert ("esclusiva ufficio postale" in notes) is (name in POST_OFFICE), name
     assert offers["Creami EXTRA WOW 50 Ed. 2026"]["promo_until"] == "2026-10-31"
     assert offers["Creami Extra WOW 160"]["promo_until"] == "2026-10-31"
-    assert all(o["promo_until"] is None for n, o in offers.items()
-               if n not in ("Creami EXTRA WOW 50 Ed. 2026", "Creami Extra WOW 160"))
+    assert all(
+        o["promo_until"] is None
+        for n, o in offers.items()
+        if n not in ("Creami EXTRA WOW 50 Ed. 2026", "Creami Extra WOW 160")
+    )
 
 
 def test_conditions_kept_in_notes():

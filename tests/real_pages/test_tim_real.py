@@ -10,9 +10,8 @@ offerta: per richieste online, per i nuovi clienti gratuita". Not offers: the fi
 Automatica" (no price box), and the "L'offerta TIM Young perfetta per te" family tile that repeats TIM Young.
 No tile shows a promotion end date.
 """
+
 from conftest import real_offers
-
-
 
 # name -> (price cents, GB or None when unlimited, 5G speed cap or None, eligibility, plan type)
 EXPECTED = {
@@ -43,8 +42,12 @@ def test_every_offer_and_only_those():
     assert [o["name"] for o in offers] == list(EXPECTED)
     assert len({o["offer_key"] for o in offers}) == len(EXPECTED)
     names = {o["name"] for o in offers}
-    assert not names & {"TIM WiFi Casa + Mobile", "TIM in Nave", "TIM Ricarica Automatica",
-                        "L'offerta TIM Young perfetta per te"}
+    assert not names & {
+        "TIM WiFi Casa + Mobile",
+        "TIM in Nave",
+        "TIM Ricarica Automatica",
+        "L'offerta TIM Young perfetta per te",
+    }
 
 
 def test_price_gb_5g_eligibility():
@@ -61,8 +64,17 @@ def test_price_gb_5g_eligibility():
 
 def test_5g_flags():
     offers = _by_name()
-    for name in ("TIM Young", "TIM Mobile Digital", "TIM CROSS Steel 5G", "TIM CROSS Gold 5G", "TIM 60+",
-                 "TIM Basic", "Entra nel mondo TIM Junior", "TIM Mobile Giga", "TIM Giga&Music"):
+    for name in (
+        "TIM Young",
+        "TIM Mobile Digital",
+        "TIM CROSS Steel 5G",
+        "TIM CROSS Gold 5G",
+        "TIM 60+",
+        "TIM Basic",
+        "Entra nel mondo TIM Junior",
+        "TIM Mobile Giga",
+        "TIM Giga&Music",
+    ):
         assert offers[name]["data_5g"] is True, name
     assert offers["TIM Home Connect"]["data_5g"] is False
 

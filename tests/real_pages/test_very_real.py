@@ -16,6 +16,7 @@ product page, `data-card-type="esim"`.
   unlimited and 200 SMS.
 No card states an activation fee, a speed cap or an end date (the FAQ teaser's "5G fino a 30 Mbps" is not a card).
 """
+
 from conftest import real_offers
 
 BASE = "https://verymobile.it/offerte/"

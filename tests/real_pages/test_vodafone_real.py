@@ -6,8 +6,8 @@ Figures below were read off the page: GB line, split price ("9" + ",95€" + "/m
 compatibili con eSIM". The "Casa e mobile" fixed+mobile bundle (33,90€, struck 37,90€), the "/anno" discount
 box and the "invita una persona ... 11,95€/mese" banner are not mobile offers.
 """
-from conftest import real_offers
 
+from conftest import real_offers
 
 # name -> (price cents, GB or None when unlimited, EU GB or None when unlimited)
 EXPECTED = {

@@ -5,6 +5,7 @@ compared with), so upgrading never replays old history as a burst of events.
 
 Revision ID: 0002_offer_event
 """
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -2,6 +2,7 @@
 
 Revision ID: 0003_subscriptions_outbox
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -67,8 +68,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("channel_id", "event_id", name="uq_notification_channel_event"),
     )
     op.create_index("ix_notification_status_due", "notification", ["status", "due_at"])
-    op.create_index("ix_notification_debounce", "notification",
-                    ["subscription_id", "operator", "offer_key", "kind", "created_at"])
+    op.create_index(
+        "ix_notification_debounce", "notification", ["subscription_id", "operator", "offer_key", "kind", "created_at"]
+    )
 
 
 def downgrade() -> None:

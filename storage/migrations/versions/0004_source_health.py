@@ -2,6 +2,7 @@
 
 Revision ID: 0004_source_health
 """
+
 import sqlalchemy as sa
 from alembic import op
 
