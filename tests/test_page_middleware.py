@@ -27,7 +27,7 @@ def _spider_output(response):
 
 def _freed_without_collector(run) -> bool:
     response = _page()
-    _ = response.selector  # parsed: response -> selector -> response, a cycle
+    assert response.selector is not None  # parsed: response -> selector -> response, a cycle
     ref = weakref.ref(response)
     gc.disable()
     try:
