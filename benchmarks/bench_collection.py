@@ -38,7 +38,7 @@ CARDS = {
     "unomobile": "script",
     "lyca": "script#__NEXT_DATA__, .plan-card",
     "tiscali": "section.mobile-offers article.offer-card",
-    "sky": "[data-offer-id]",
+    "sky": "[class*=StyledCardOffer], dialog",
 }
 
 
