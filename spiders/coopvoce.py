@@ -22,7 +22,6 @@ import re
 from urllib.parse import urlparse
 
 from spiders.base import OperatorSpider
-from spiders.card_index import indexed
 from spiders.parsing import CURRENT_TEXT, data_gb, is_unlimited, money_cents, parse_date, slug, text_of
 
 MOBILE = "https://www.coopvoce.it/portale/offerte.html"
@@ -94,7 +93,6 @@ class CoopVoceSpider(OperatorSpider):
                 yield self.offer(**item)
 
     def card(self, c, response) -> list[dict]:
-        c = indexed(c)
         fields: dict[str, str] = {}
         prices: list[tuple[str, str, str, int, int | None]] = []
         for label, value in pairs(c):

@@ -23,7 +23,6 @@ import re
 from urllib.parse import urlparse
 
 from spiders.base import OperatorSpider
-from spiders.card_index import indexed
 from spiders.parsing import CURRENT_TEXT, allowances, clean, join_text, money_cents, slug, text_of
 
 MOBILE = "https://www.fastweb.it/adsl-fibra-ottica/offerta-mobile"
@@ -48,7 +47,6 @@ class FastwebSpider(OperatorSpider):
             yield self.offer(**item)
 
     def card(self, c, response) -> dict | None:
-        c = indexed(c)
         box = c.css(".pricebox .price")[:1]
         price_text = (
             join_text(

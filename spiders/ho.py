@@ -22,7 +22,6 @@ import re
 from functools import lru_cache
 
 from spiders.base import OperatorSpider
-from spiders.card_index import indexed
 from spiders.parsing import (
     clean,
     data_gb,
@@ -104,7 +103,6 @@ class HoSpider(OperatorSpider):
 
     # ---------------------------------------------------------------- one card
     def card(self, c, response, link: str, flash_date: str | None) -> dict:
-        c = indexed(c)
         label = text_of(c.css(".offerCarousel__slider__card__label"))
         first = text_of(c.css(".offerCarousel__slider__card__stripe__firstLine"))
         second = text_of(c.css(".offerCarousel__slider__card__stripe__secondLine"))
@@ -184,7 +182,6 @@ class HoSpider(OperatorSpider):
         modal = next((m for m in modals if name in m.attrib.get("class", "").split()), None)
         if modal is None:
             return []
-        modal = indexed(modal)
         window = re.search(r"entro (\d+) giorni", text_of(modal.css(".otherOperatorsModal__disclaimer")), re.I)
         out = []
         for title in modal.css(".otherOperatorsModal__blockTitle"):

@@ -23,7 +23,6 @@ import re
 from datetime import date
 
 from spiders.base import OperatorSpider
-from spiders.card_index import indexed
 from spiders.parsing import CURRENT_TEXT, clean, data_gb, money_cents, parse_date, slug, text_of, text_outside
 
 MOBILE = "https://www.iliad.it/offerte-iliad-mobile.html"
@@ -94,7 +93,6 @@ class IliadSpider(OperatorSpider):
                 yield self.offer(**item)
 
     def card(self, c, response, legal: str) -> dict | None:
-        c = indexed(c)
         name = text_of(c.css("p.offer-title"), CURRENT_TEXT)
         if not name:
             return None

@@ -26,7 +26,6 @@ from __future__ import annotations
 import re
 
 from spiders.base import OperatorSpider
-from spiders.card_index import indexed
 from spiders.parsing import CURRENT_TEXT, clean, data_gb, money_cents, operators_named, parse_date, slug, text_of
 
 MOBILE = "https://www.kenamobile.it/offerte/"
@@ -116,7 +115,6 @@ class KenaSpider(OperatorSpider):
                     yield self.offer(**item)
 
     def card(self, c, response) -> dict | None:
-        c = indexed(c)
         name = text_of(c.css(".woocommerce-loop-product__title"), CURRENT_TEXT)
         if not name:
             return None

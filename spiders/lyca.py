@@ -27,7 +27,6 @@ import json
 import re
 
 from spiders.base import OperatorSpider
-from spiders.card_index import indexed
 from spiders.parsing import clean, data_gb, is_unlimited, money_cents, operators_named, parse_date, slug, text_of
 
 MOBILE = "https://www.lycamobile.it/it/offerte-mobile-5g/"
@@ -129,7 +128,6 @@ class LycaSpider(OperatorSpider):
     @staticmethod
     def card_plan(card) -> dict | None:
         """A server-rendered card as a plan dict of the JSON's shape (figures read from its feature lines)."""
-        card = indexed(card)
         title = text_of(card.css(".plan-card__title"))
         if not title:
             return None

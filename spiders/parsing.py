@@ -11,9 +11,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import date
-from functools import lru_cache
 
-from lxml import etree
 from price_parser import Price
 
 _FREE = re.compile(r"\b(gratis|gratuit[ao]|free|omaggio|incluso)\b", re.I)
@@ -223,16 +221,6 @@ VISIBLE_TEXT = ".//text()[not(ancestor::script) and not(ancestor::style)]"
 CURRENT_TEXT = ".//text()[not(ancestor::script) and not(ancestor::style) and not(ancestor::del) and not(ancestor::s)]"
 
 
-#: the element names whose text each of those XPaths leaves out
-_SKIPPED = {
-    VISIBLE_TEXT: frozenset({"script", "style"}),
-    CURRENT_TEXT: frozenset({"script", "style", "del", "s"}),
-    ".//text()": frozenset(),
-    ".//text()[not(ancestor::del)]": frozenset({"del"}),
-    ".//text()[not(ancestor::s) and not(ancestor::del)]": frozenset({"del", "s"}),
-}
-
-
 def _append_text(element, skipped: frozenset, out: list, skipped_class: str | None = None) -> None:
     """The text nodes under `element` in document order, not entering comments, `skipped` elements or
     elements whose class attribute contains `skipped_class`."""
@@ -263,38 +251,14 @@ def text_skipping(sel, tags: frozenset, skipped_class: str | None = None) -> str
 
 def text_outside(sel, skipped_class: str) -> str:
     """The visible text under the node(s) except inside elements whose class contains `skipped_class`."""
-    return text_skipping(sel, _SKIPPED[VISIBLE_TEXT], skipped_class)
+    return text_skipping(sel, frozenset({"script", "style"}), skipped_class)
 
 
 def text_of(sel, xpath: str = VISIBLE_TEXT) -> str:
-    """The cleaned text of a selector (list) by `xpath`; '' for an empty selection.
-
-    The common XPaths are answered by walking the lxml tree under each node: the same text nodes,
-    without testing every one's ancestors up to the document root (which cost most of a page's parse).
-    Any other XPath runs compiled on the lxml nodes themselves: its text results are joined as they come,
-    not first wrapped in a Selector each (parsel's `.xpath().getall()`), which is the same text.
-    """
+    """The cleaned text of a selector (list) by `xpath`; '' for an empty selection."""
     if not sel:
         return ""
-    skipped = _SKIPPED.get(xpath)
-    nodes = [sel] if hasattr(sel, "root") else sel
-    if not all(hasattr(n.root, "iterchildren") for n in nodes):
-        return clean(" ".join(sel.xpath(xpath).getall()))
-    if skipped is not None:
-        return text_skipping(sel, skipped)
-    try:
-        found = [_compiled(xpath)(n.root) for n in nodes]
-    except etree.XPathError:  # e.g. parsel's EXSLT prefixes (re:, set:), which only parsel registers
-        return clean(" ".join(sel.xpath(xpath).getall()))
-    if not all(isinstance(r, list) and all(isinstance(t, str) for t in r) for r in found):
-        return clean(" ".join(sel.xpath(xpath).getall()))  # a number, elements: parsel's serialisation
-    return clean(" ".join(t for r in found for t in r))
-
-
-@lru_cache(maxsize=512)
-def _compiled(xpath: str) -> etree.XPath:
-    """`xpath` compiled once, returning plain strings as parsel's selectors do (no smart strings)."""
-    return etree.XPath(xpath, smart_strings=False)
+    return clean(" ".join(sel.xpath(xpath).getall()))
 
 
 def has_class(name: str) -> str:

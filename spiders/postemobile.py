@@ -27,7 +27,6 @@ import re
 from urllib.parse import urlparse
 
 from spiders.base import OperatorSpider
-from spiders.card_index import indexed
 from spiders.parsing import (
     CURRENT_TEXT,
     clean,
@@ -95,7 +94,6 @@ class PosteMobileSpider(OperatorSpider):
             yield self.offer(**{**item, "offer_key": key})
 
     def card(self, c, response) -> dict | None:
-        c = indexed(c)
         name = self.name_of(c)
         if not name:
             return None

@@ -12,14 +12,10 @@ from scrapy import Request
 from scrapy.http import HtmlResponse, TextResponse
 from scrapy.settings import BaseSettings
 
-from spiders.page_selector import use_page_selector
-
 
 def _response(url: str, body: bytes, request: Request | None = None):
     cls = TextResponse if body.lstrip()[:1] in (b"{", b"[") else HtmlResponse
-    response = cls(url=url, body=body, encoding="utf-8", request=request or Request(url))
-    use_page_selector(response)  # the selector a crawl's spider gets (spiders.page_middleware)
-    return response
+    return cls(url=url, body=body, encoding="utf-8", request=request or Request(url))
 
 
 def index_beside(path: str | Path) -> tuple[str | None, dict[str, Path]]:

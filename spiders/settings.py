@@ -38,9 +38,8 @@ DOWNLOADER_MIDDLEWARES = {
     "spiders.block_detection.BlockDetectionMiddleware": 560,
 }
 ITEM_PIPELINES = {"spiders.pipelines.OfferPipeline": 300}
-# outermost: the page's lean selector is made before the spider reads it (spiders/page_selector.py), and once
-# everything the spider yielded for a page went through, the parsed page is freed at once
-SPIDER_MIDDLEWARES = {"spiders.page_middleware.PageSelectorMiddleware": 10}
+# outermost: once everything the spider yielded for a page went through, the parsed page is freed at once
+SPIDER_MIDDLEWARES = {"spiders.page_middleware.PageReleaseMiddleware": 10}
 #: Scrapy extensions promowatch never uses, all off by their own settings anyway, left out of the base list so
 #: that they are not even imported (RemoteControl's module alone loads aiohttp, ~10 MiB in every crawl process
 #: and in the crawl worker). Through EXTENSIONS_BASE: an EXTENSIONS entry set to None still imports its class.

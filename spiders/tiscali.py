@@ -22,7 +22,6 @@ import re
 from urllib.parse import parse_qs, urlparse
 
 from spiders.base import OperatorSpider
-from spiders.card_index import indexed
 from spiders.parsing import clean, data_gb, is_unlimited, money_cents, operators_named, parse_date, slug, text_of
 
 MOBILE = "https://casa.tiscali.it/mobile/"
@@ -73,7 +72,6 @@ class TiscaliSpider(OperatorSpider):
             yield self.offer(**item)
 
     def card(self, c, response) -> dict | None:
-        c = indexed(c)
         name = text_of(c.css(".offer-card__title"))
         label = text_of(c.css(".offer-card__label"))
         if not name or _NOT_MOBILE.search(name):

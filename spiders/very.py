@@ -25,7 +25,6 @@ from __future__ import annotations
 import re
 
 from spiders.base import OperatorSpider
-from spiders.card_index import indexed
 from spiders.parsing import (
     clean,
     data_gb,
@@ -112,7 +111,6 @@ class VerySpider(OperatorSpider):
         return join_text(h2[0].xpath(".//text()").getall()) if h2 else ""
 
     def card(self, c, response, info: dict) -> dict | None:
-        c = indexed(c)
         offer_text = text_of(c.css(".offer-card-v2__offer-text"))
         units = text_of(c.css(".cmp-price-giga-text__price-wrapper"))
         decimals = text_of(c.css(".cmp-price-giga-text__decimal-price"))

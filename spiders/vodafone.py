@@ -31,7 +31,6 @@ import re
 from urllib.parse import urlparse
 
 from spiders.base import OperatorSpider
-from spiders.card_index import indexed
 from spiders.parsing import clean, data_gb, is_unlimited, money_cents, parse_date, slug, split_price_cents
 
 BASE = "https://privati.vodafone.it/mobile/telefonia-mobile"
@@ -117,7 +116,6 @@ class VodafoneSpider(OperatorSpider):
         return cards
 
     def _card(self, slide, heading: str) -> dict | None:
-        slide = indexed(slide)
         per_month = slide.xpath('.//span[contains(., "/mese")]/parent::div')
         if not per_month:
             return None  # benefit slides, "/anno" bundles

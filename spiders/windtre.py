@@ -45,7 +45,6 @@ import re
 from urllib.parse import urlparse
 
 from spiders.base import OperatorSpider
-from spiders.card_index import indexed
 from spiders.parsing import (
     clean,
     data_gb,
@@ -138,7 +137,6 @@ class WindtreSpider(OperatorSpider):
             yield self.offer(**item)
 
     def parse_card(self, card, response, passa_page: bool, page: str = "") -> dict | None:
-        card = indexed(card)
         name = _text(card.css(".offer-card__title")) or clean(card.attrib.get("data-offer-name"))
         name = name.rstrip("*").strip()
         if not name:
