@@ -1,6 +1,6 @@
 """CoopVoce: the offers page (server-rendered HTML).
 
-No real capture exists; the page facts this parser builds on (see operators.md) are:
+No real capture exists; the page facts this parser builds on (see docs/operators.md) are:
 - one card per offer (`.card-offerta`), made of label/value pairs (`*__label` + the following `*__value`; a
   `dt`/`dd` list is read the same way): "Nome", "GB" ("200", "Illimitati", "-"), "Minuti" ("Illimitati",
   "1.000", "-"), "SMS", "Attivazione" ("Gratis", "10 €") and the price under "Costo AL" (new line ->

@@ -1,6 +1,6 @@
 """Fastweb: the mobile offers page (server-rendered HTML, one simple card per offer).
 
-Page facts this parser builds on (see operators.md and the real capture):
+Page facts this parser builds on (see docs/operators.md and the real capture):
 - the header's mega-menu (`header`, `nav`, cards `a.card_r` with split prices `<span class=int>9</span>
   <span class=dec>,95</span>`) repeats mobile offers and lists fixed-line, energy and business offers with their
   prices: never read. Only `.offer_card` elements inside `#Main` are offers.

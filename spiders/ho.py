@@ -1,6 +1,6 @@
 """ho. Mobile: the "tutte le offerte" page (server-rendered AEM HTML, Imperva script present).
 
-Page facts this parser builds on (see operators.md):
+Page facts this parser builds on (see docs/operators.md):
 - cards `.offerCarousel__slider__card[data-offerlink="/flussi-attivazione.NNN.html"]`; a card has no title, only
   a label (`__label`: "Offerta 5G!", "5G incluso!", or a flash "Fino al <span class=flashDate>"), the GB in
   `__stripe__firstLine` ("<span>150</span> Giga"), minutes/SMS in `__stripe__secondLine`, the price split over

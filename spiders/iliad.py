@@ -1,6 +1,6 @@
 """Iliad: the mobile offers page (server-rendered, one card per offer).
 
-Page facts this parser builds on (see operators.md):
+Page facts this parser builds on (see docs/operators.md):
 - cards `.commercial-offer-tile`, name `p.offer-title`; a corner label (`.tile-corner`: "Novità", "Solo minuti",
   "Solo giga", "Per oggetti smart").
 - price in euro CENTS in an attribute: `<i-packshot-price price="1199" prev-price="" period="PER SEMPRE">`.

@@ -1,6 +1,6 @@
 """Kena Mobile: the offers page (server-rendered WordPress/WooCommerce shop archive).
 
-No real capture exists; the page facts this parser builds on (see operators.md) are:
+No real capture exists; the page facts this parser builds on (see docs/operators.md) are:
 - product cards `ul.products > li.product` (WooCommerce loop); the WordPress post id is a class `post-NNNN`
   (also `data-product_id` on the add-to-cart button): the stable product id. Name in
   `.woocommerce-loop-product__title`, link `a.woocommerce-LoopProduct-link`.

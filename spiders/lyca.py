@@ -1,6 +1,6 @@
 """Lycamobile: the 5G offers page (client-rendered Next.js-style page).
 
-No real capture of this page exists (operators.md: "client-rendered"; prices as "€5.99" with a DOT decimal,
+No real capture of this page exists (docs/operators.md: "client-rendered"; prices as "€5.99" with a DOT decimal,
 "5,99€", "/30 giorni"; porting-only plans). The structure below is ASSUMED, and the bundled fixture reproduces it:
 - `script#__NEXT_DATA__` (JSON) holds the plans under a key `plans` somewhere below `props.pageProps` (a list, or
   a dict with `items`). Only dicts under `plans` are offers: other parts of the JSON (navigation, top-up

@@ -1,6 +1,6 @@
 """PosteMobile: the mobile offers page (server-rendered SharePoint HTML, one card per offer).
 
-Page facts this parser builds on (see operators.md and the real capture):
+Page facts this parser builds on (see docs/operators.md and the real capture):
 - cards `.blocco_tariffa` (two lists: "Offerte in evidenza" and "Tutte le altre offerte"); nothing outside the
   cards is read (navigation, footer and banners carry other prices).
 - the name is the card's `h3`, written over several lines (`Creami EXTRA<br>WOW 200`, a `<font>` inside, or an

@@ -1,7 +1,7 @@
 """spusu: the tariffs page https://www.spusu.it/tariffe renders tariffs it loads from a JSON endpoint.
 
 The spider requests the endpoint itself (https://www.spusu.it/imoscmsapi/config/landingpageitems); the offers'
-URL is the tariffs page a person reads. Page facts (operators.md): tariffs with `contractFee.amount`,
+URL is the tariffs page a person reads. Page facts (docs/operators.md): tariffs with `contractFee.amount`,
 `paymentType`, a national data balance, special-deal text ("Offerta fino al 30/09", no year).
 
 There is no real capture. The parser assumes this JSON (an assumption; tolerant where cheap):

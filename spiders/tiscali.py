@@ -1,6 +1,6 @@
 """Tiscali Mobile: the mobile offers page (server-rendered HTML, simple cards).
 
-No real capture of this page exists (operators.md: "simple cards; navigation carries unrelated prices"). The
+No real capture of this page exists (docs/operators.md: simple cards; navigation carries unrelated prices). The
 structure below is ASSUMED, and the bundled fixture reproduces it:
 - the mobile offers sit in `section.mobile-offers`, one `article.offer-card` each (`data-offer-id` = the page's
   own id, else the `offerta=` parameter of the card's `a.offer-card__cta`, else a slug of the name).

@@ -1,6 +1,6 @@
 """1Mobile: the "offerte per tutti" page; its offers are JSON embedded in scripts.
 
-Page facts (operators.md): the list page declares `const bundles = [...]` in a script, each detail page
+Page facts (docs/operators.md): the list page declares `const bundles = [...]` in a script, each detail page
 `window.bundle = {...}`; some text fields are HTML-escaped twice (`&amp;euro;` -> "€"); notes like
 "fino al 30/09/2026".
 

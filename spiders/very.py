@@ -1,6 +1,6 @@
 """Very Mobile: the "offerte" page (server-rendered AEM HTML; Radware scripts are referenced, it is no block page).
 
-Page facts this parser builds on (see operators.md):
+Page facts this parser builds on (see docs/operators.md):
 - the offers sit in `section.visual--tabs-banner` blocks, one per customer origin; the block's heading
   (`.visual-tabs-banner--head h2`) says who may take its cards: "Per clienti ILIAD, COOPVOCE, POSTEMOBILE e
   altri" / "Per clienti TIM, VODAFONE, KENA e altri" (number portability from those operators; "altri" is a link
