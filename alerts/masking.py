@@ -146,31 +146,37 @@ def mask_url(url: str) -> str:
     return _scheme_only(url) if shown is None else _hide(shown, private)
 
 
-def _query_values(url: str) -> list[str]:
-    """The values of `url`'s query that mask_url hides, raw and unquoted."""
+def _hidden_values(url: str) -> list[str]:
+    """What mask_url hides of `url` by its own rules: userinfo secrets and query values not known harmless."""
     m = _URL.match(url)
+    if not m:
+        return []
     found = []
-    for pair in ((m.group(4) or "") if m else "").split("&"):
+    for pair in (m.group(4) or "").split("&"):
         key, eq, value = pair.partition("=")
         if eq and value and not _harmless(key):
-            found += [value, unquote(value)]
-    if m and "@" in m.group(2):
-        userinfo = m.group(2).rsplit("@", 1)[0]
-        user, colon, password = userinfo.partition(":")
-        found += [password, unquote(password)] if colon and user else [userinfo, unquote(userinfo)]
+            found.append(value)
+    if "@" in m.group(2):
+        user, colon, password = m.group(2).rsplit("@", 1)[0].partition(":")
+        found.append(password if colon and user else m.group(2).rsplit("@", 1)[0])
     return found
 
 
 @lru_cache(maxsize=4096)
 def _secrets(url: str, masked: str) -> tuple[str, ...]:
-    """The parts of `url` that its masked form hides (passwords, tokens, ...), longest first."""
+    """The parts of `url` that its masked form hides (passwords, tokens, ...), longest first. Query keys are
+    never secrets (replacing `user` everywhere would only garble the text); their hidden values are."""
     shown = (masked, unquote(masked))
+    m = _URL.match(url)
+    rest = (m.group(2) + m.group(3) + (m.group(5) or "")) if m else url.split("://", 1)[-1]
+    candidates = _PART.findall(rest) + _PART.findall(unquote(rest))
+    for value in _hidden_values(url):
+        for text in (value, unquote(value)):
+            candidates += [text, *_PART.findall(text)]
     found: set[str] = set()
-    for text in {url, unquote(url)}:
-        candidates = _PART.findall(text.split("://", 1)[-1]) + _query_values(text)
-        for part in candidates:
-            if len(part) >= 3 and not any(part in s for s in shown):
-                found.update((part, quote(part, safe="")))
+    for part in candidates:
+        if len(part) >= 3 and not any(part in s for s in shown):
+            found.update((part, quote(part, safe="")))
     # the plugin's private values, even where one happens to appear in the masked form
     found.update(_plugin_view(url)[2])
     found.discard(MASK)
@@ -185,8 +191,7 @@ def mask_text(text: str, url: str, masked: str | None = None) -> str:
     """`text` with the raw `url` replaced by its masked form, every secret part of it by ****, and the userinfo
     secrets and non-harmless query values of any other URL in it (e.g. one Apprise quotes) by **** too."""
     masked = masked or mask_url(url)
-    for raw in _raw_forms(url, masked):
-        text = text.replace(raw, masked)
+    text = _replace_raw(text, url, masked)
     for secret in _secrets(url, masked):
         text = text.replace(secret, MASK)
     return _hide_urls(text)
@@ -195,6 +200,19 @@ def mask_text(text: str, url: str, masked: str | None = None) -> str:
 def _raw_forms(url: str, masked: str) -> list[str]:
     """The spellings of `url` to replace by `masked` (none that the masked form itself contains: nothing hidden)."""
     return [raw for raw in sorted({url, unquote(url)}, key=len, reverse=True) if raw not in masked]
+
+
+@lru_cache(maxsize=4096)
+def _raw_pattern(url: str, masked: str) -> re.Pattern | None:
+    """The raw spellings of `url` as whole URLs: not where one is the start of a longer URL (Apprise quoting it
+    with its options appended), which its secrets' masking and `_hide` take care of."""
+    forms = _raw_forms(url, masked)
+    return re.compile("|".join(map(re.escape, forms)) + r"(?![\w?&/#=%@+~-])") if forms else None
+
+
+def _replace_raw(text: str, url: str, masked: str) -> str:
+    pattern = _raw_pattern(url, masked)
+    return pattern.sub(lambda _m: masked, text) if pattern else text
 
 
 class _MaskingFilter(logging.Filter):
@@ -231,8 +249,7 @@ class _MaskingFilter(logging.Filter):
 
     def _mask(self, text: str, pairs: list[tuple[str, str, bool]]) -> str:
         for url, masked, full in pairs:
-            for raw in _raw_forms(url, masked):
-                text = text.replace(raw, masked)
+            text = _replace_raw(text, url, masked)
             if full:
                 for secret in _secrets(url, masked):
                     text = text.replace(secret, MASK)
