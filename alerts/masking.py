@@ -112,6 +112,19 @@ def _hide(url: str, private: frozenset = frozenset()) -> str:
     return f"{scheme}{netloc}{path}" + (f"?{query}" if query is not None else "") + (f"#{MASK}" if fragment else "")
 
 
+_PIECE = re.compile(r"[^/:@?&=#]+")
+
+
+def mask_unusable(url: str) -> str:
+    """A channel URL nobody can parse (no scheme, a typo), masked like Apprise masks tokens: the scheme, and
+    each piece between separators as its first...last character (*** when shorter than 4)."""
+    scheme, sep, rest = url.strip().partition("://")
+    if not sep:
+        scheme, rest = "", url.strip()
+    masked = _PIECE.sub(lambda m: f"{m.group(0)[0]}...{m.group(0)[-1]}" if len(m.group(0)) > 3 else "***", rest)
+    return f"{scheme}://{masked}" if scheme else masked
+
+
 @lru_cache(maxsize=4096)
 def _plugin_view(url: str) -> tuple[str | None, frozenset, tuple[str, ...]]:
     """(Apprise's privacy-mode URL or None when Apprise cannot load `url`, the names of the query arguments the

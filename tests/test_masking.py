@@ -184,12 +184,16 @@ def test_cli_outputs_stored_errors_and_a_debug_service_log_show_no_secret(tmp_db
 
     out = run("subscribe", *[a for u in every for a in ("--channel", u)], "--lang", "en")
     assert out.returncode == 0, out.stderr
+    engine = get_engine(tmp_db)
+    with Session(engine) as s:  # rows stored by an older version hold what it showed: here the worst, the URL
+        for channel in s.exec(select(SubscriptionChannel)).all():
+            channel.url_masked = channel.url
+        s.commit()
     listing = run("subscribers", "--json")
     channels = json.loads(listing.stdout)[0]["channels"]
     assert [c["url_masked"] for c in channels] == [mask_url(u) for u in every]
     assert run("subscribers").returncode == 0
 
-    engine = get_engine(tmp_db)
     with Session(engine) as s:
         rows = s.exec(select(SubscriptionChannel.subscription_id, SubscriptionChannel.id)).all()
     events = add_event(engine, key="giga-150"), add_event(engine, key="giga-200")
@@ -233,3 +237,19 @@ def test_cli_outputs_stored_errors_and_a_debug_service_log_show_no_secret(tmp_db
     for name in TEST_NOTIFY:  # a process each: one row per place a secret sits (every row: the deliver table)
         proc = run("test-notify", every[names.index(name)], "--lang", "en", timeout=60)
         assert proc.returncode in (0, 1), proc.stderr
+
+
+@pytest.mark.parametrize(
+    "channel,secret",
+    [
+        ("tgram:123456789:TgBotTok15x/987654", "TgBotTok15x"),  # "://" forgotten
+        ("mailto:me:PwMail12x@gmail.com", "PwMail12x"),
+        ("json//127.0.0.1/ok?-X-Token=GetJson05x", "GetJson05x"),
+    ],
+)
+def test_a_mistyped_admin_channel_is_refused_without_its_secret(channel, secret):
+    from promowatch.service_config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError, match="is not an Apprise URL") as caught:
+        parse_config({"health": {"admin_channels": [channel]}})
+    assert secret not in str(caught.value)
