@@ -77,7 +77,7 @@ _HARMLESS = frozenset(
 )
 
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]{0,31}://)([^/?#]*)([^?#]*)(?:\?([^#]*))?(#.*)?$", re.DOTALL)
-_ANY_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]{0,31}://\S*")
+_ANY_URL = re.compile(r"""\b[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s'"<>]*""")  # a URL up to a space or quote
 _PART = re.compile(r"[^/:@?&=#,;+\s]+")
 _HEADER_ARG = re.compile(r"([?&](?:\+|%2B)[^=&#]+=)[^&#]*", re.IGNORECASE)  # kept for alerts.deliver's re-export
 
