@@ -1,11 +1,17 @@
 """Secret masking for channel URLs.
 
-Why a module of its own: channel URLs carry passwords and tokens, and every text that is printed, logged or
-stored about a channel goes through here — the outbox CLI, the outbox's ``last_error``, the sender's log records and
-what it returns. `mask_url` gives the masked URL (Apprise's privacy mode, custom header values hidden
-too); `mask_text` replaces the raw URL and every secret part of it (`_secrets`) in any text. While a URL is in
-use, `_masking` (a logging filter on Apprise's and urllib3's loggers) masks their records too, so a DEBUG log
-of the process does not carry the secret either. alerts.deliver re-exports these names.
+Why a module of its own: channel URLs carry passwords and tokens in their userinfo, path, query and header
+arguments, and every text that is printed, logged or stored about a channel goes through here — the CLI's tables
+and --json, the outbox's ``last_error``, the admin alerts, the sender's log records. `mask_url` gives the masked
+URL: Apprise's privacy mode (it knows which path tokens of each service are secret), then an allow-list over the
+rest — every userinfo password and lone user, and every query value whose key is not a known harmless option
+(`_HARMLESS`: format, overflow, to, ...) becomes ``****``; header (``+``), payload (``:``) and GET (``-``)
+arguments always do. `mask_text` replaces the raw URL and every secret part of it (`_secrets`) in any text.
+
+Logs: while a URL is in use (`_masking.active`) every log record the process creates, from any logger (Apprise,
+urllib3, requests, ours) in any thread and at any level, is masked when it is created — a record factory, so
+that records of child loggers and of handlers added later are covered too. Outside those windows no channel
+URL is in use, and records pass untouched. alerts.deliver re-exports these names.
 """
 
 from __future__ import annotations
@@ -17,60 +23,191 @@ from contextlib import contextmanager
 from functools import lru_cache
 from urllib.parse import quote, unquote
 
+MASK = "****"
+
+#: query keys whose values are not secrets: Apprise's own behaviour options and the recipients and senders of a
+#: message (personal data the operator needs to see where a message goes, but not credentials). Every other
+#: key's value is masked, whatever the service: tokens, keys, passwords, and whatever a service adds later.
+_HARMLESS = frozenset(
+    {
+        # Apprise's options of every service
+        "format",
+        "overflow",
+        "emojis",
+        "verify",
+        "rto",
+        "cto",
+        "retry",
+        "wait",
+        "optional",
+        "store",
+        "tz",
+        "lang",
+        "method",
+        "image",
+        "avatar",
+        "priority",
+        "mode",
+        "batch",
+        # options of the documented services (email, Telegram, Discord, Slack, ntfy, Pushover, Gotify)
+        "smtp",
+        "port",
+        "content",
+        "detect",
+        "silent",
+        "preview",
+        "album",
+        "mdv",
+        "tts",
+        "footer",
+        "footer_logo",
+        "fields",
+        "timestamp",
+        "blocks",
+        "auth",
+        "sound",
+        # recipients and senders
+        "to",
+        "cc",
+        "bcc",
+        "from",
+        "reply",
+        "name",
+    }
+)
+
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]{0,31}://)([^/?#]*)([^?#]*)(?:\?([^#]*))?(#.*)?$", re.DOTALL)
+_ANY_URL = re.compile(r"""\b[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s'"<>]*""")  # a URL up to a space or quote
+_PART = re.compile(r"[^/:@?&=#,;+\s]+")
+_HEADER_ARG = re.compile(r"([?&](?:\+|%2B)[^=&#]+=)[^&#]*", re.IGNORECASE)  # kept for alerts.deliver's re-export
+
 
 def _scheme_only(url: str) -> str:
     head = url.split("://", 1)[0] if "://" in url else ""
-    return f"{head}://****" if re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]{0,31}", head) else "****"
+    return f"{head}://{MASK}" if re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]{0,31}", head) else MASK
 
 
-_HEADER_ARG = re.compile(r"([?&](?:\+|%2B)[^=&#]+=)[^&#]*", re.IGNORECASE)
+def _harmless(key: str, private: frozenset = frozenset()) -> bool:
+    name = unquote(key).strip()
+    return name[:1] not in "+-:" and name.lower() in _HARMLESS and name.lower() not in private
+
+
+def _hide(url: str, private: frozenset = frozenset()) -> str:
+    """`url` with its userinfo secrets and every query value not known harmless replaced by ****. Idempotent;
+    only string work (no Apprise), so it serves for any URL found in a log record too."""
+    m = _URL.match(url)
+    if not m:
+        return url
+    scheme, netloc, path, query, fragment = m.groups()
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        user, colon, _password = userinfo.partition(":")
+        netloc = f"{user}:{MASK}@{host}" if colon and user else f"{MASK}@{host}"
+    if query:
+        pairs = []
+        for pair in query.split("&"):
+            key, eq, value = pair.partition("=")
+            pairs.append(pair if not eq or not value or _harmless(key, private) else f"{key}={MASK}")
+        query = "&".join(pairs)
+    return f"{scheme}{netloc}{path}" + (f"?{query}" if query is not None else "") + (f"#{MASK}" if fragment else "")
+
+
+_PIECE = re.compile(r"[^/:@?&=#]+")
+
+
+def mask_unusable(url: str) -> str:
+    """A channel URL nobody can parse (no scheme, a typo), masked like Apprise masks tokens: the scheme, and
+    each piece between separators as its first...last character (*** when shorter than 4)."""
+    scheme, sep, rest = url.strip().partition("://")
+    if not sep:
+        scheme, rest = "", url.strip()
+    masked = _PIECE.sub(lambda m: f"{m.group(0)[0]}...{m.group(0)[-1]}" if len(m.group(0)) > 3 else "***", rest)
+    return f"{scheme}://{masked}" if scheme else masked
+
+
+@lru_cache(maxsize=4096)
+def _plugin_view(url: str) -> tuple[str | None, frozenset, tuple[str, ...]]:
+    """(Apprise's privacy-mode URL or None when Apprise cannot load `url`, the names of the query arguments the
+    plugin declares private, the plugin's private values). One Apprise load per URL."""
+    import apprise  # here, not at the top: a worker whose sender finds nothing due never loads Apprise (3.7 MiB)
+
+    with _masking.loading(url):
+        plugin = apprise.Apprise.instantiate(url)
+    if plugin is None:
+        return None, frozenset(), ()
+    tokens, args = plugin.template_tokens, plugin.template_args
+    private_tokens = {name for name, spec in tokens.items() if spec.get("private")}
+    names = frozenset(
+        name.lower()
+        for name, spec in args.items()
+        if spec.get("private") or spec.get("alias_of") in private_tokens or spec.get("map_to") in private_tokens
+    )
+    values = [getattr(plugin, "password", None)]
+    for name, spec in {**tokens, **args}.items():
+        if spec.get("private"):
+            values.append(getattr(plugin, spec.get("map_to", name), None))
+    found = tuple(v for v in values if isinstance(v, str) and len(v) >= 3)
+    return plugin.url(privacy=True), names, found
 
 
 @lru_cache(maxsize=4096)
 def mask_url(url: str) -> str:
-    """The URL as Apprise shows it in privacy mode, custom header values (`+X-Api-Key=...`, often a token)
-    hidden too (Apprise shows them); for a URL Apprise cannot load, only its scheme."""
-    import apprise  # here, not at the top: a worker whose sender finds nothing due never loads Apprise (3.7 MiB)
-
-    plugin = apprise.Apprise.instantiate(url)
-    if plugin is None:
-        return _scheme_only(url)
-    return _HEADER_ARG.sub(r"\1****", plugin.url(privacy=True))
+    """The URL as Apprise shows it in privacy mode (its path tokens as ``f...t``), with every userinfo secret
+    and every query value not known harmless (header, payload and GET arguments included) as ****; for a URL
+    Apprise cannot load, only its scheme."""
+    shown, private, _values = _plugin_view(url)
+    return _scheme_only(url) if shown is None else _hide(shown, private)
 
 
-_ANY_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]{0,31}://\S*")
-_PART = re.compile(r"[^/:@?&=#,;+\s]+")
+def _hidden_values(url: str) -> list[str]:
+    """What mask_url hides of `url` by its own rules: userinfo secrets and query values not known harmless."""
+    m = _URL.match(url)
+    if not m:
+        return []
+    found = []
+    for pair in (m.group(4) or "").split("&"):
+        key, eq, value = pair.partition("=")
+        if eq and value and not _harmless(key):
+            found.append(value)
+    if "@" in m.group(2):
+        user, colon, password = m.group(2).rsplit("@", 1)[0].partition(":")
+        found.append(password if colon and user else m.group(2).rsplit("@", 1)[0])
+    return found
 
 
 @lru_cache(maxsize=4096)
 def _secrets(url: str, masked: str) -> tuple[str, ...]:
-    """The parts of `url` that its masked form hides (passwords, tokens, ...), longest first."""
+    """The parts of `url` that its masked form hides (passwords, tokens, ...), longest first. Query keys are
+    never secrets (replacing `user` everywhere would only garble the text); their hidden values are."""
     shown = (masked, unquote(masked))
+    m = _URL.match(url)
+    rest = (m.group(2) + m.group(3) + (m.group(5) or "")) if m else url.split("://", 1)[-1]
+    candidates = _PART.findall(rest) + _PART.findall(unquote(rest))
+    for value in _hidden_values(url):
+        for text in (value, unquote(value)):
+            candidates += [text, *_PART.findall(text)]
     found: set[str] = set()
-    for text in {url, unquote(url)}:
-        for part in _PART.findall(text.split("://", 1)[-1]):
-            if len(part) >= 3 and not any(part in s for s in shown):
-                found.update((part, quote(part, safe="")))
-    import apprise
-
-    plugin = apprise.Apprise.instantiate(url)
-    if plugin is not None:  # the plugin's private values, even where one happens to appear in the masked form
-        private = [getattr(plugin, "password", None)]
-        for name, spec in {**plugin.template_tokens, **plugin.template_args}.items():
-            if spec.get("private"):
-                private.append(getattr(plugin, spec.get("map_to", name), None))
-        found.update(v for v in private if isinstance(v, str) and len(v) >= 3)
+    for part in candidates:
+        if len(part) >= 3 and not any(part in s for s in shown):
+            found.update((part, quote(part, safe="")))
+    # the plugin's private values, even where one happens to appear in the masked form
+    found.update(_plugin_view(url)[2])
+    found.discard(MASK)
     return tuple(sorted(found, key=len, reverse=True))
 
 
+def _hide_urls(text: str) -> str:
+    return _ANY_URL.sub(lambda m: _hide(m.group(0)), text) if "://" in text else text
+
+
 def mask_text(text: str, url: str, masked: str | None = None) -> str:
-    """`text` with the raw `url` replaced by its masked form and every secret part of it by ****."""
+    """`text` with the raw `url` replaced by its masked form, every secret part of it by ****, and the userinfo
+    secrets and non-harmless query values of any other URL in it (e.g. one Apprise quotes) by **** too."""
     masked = masked or mask_url(url)
-    for raw in _raw_forms(url, masked):
-        text = text.replace(raw, masked)
+    text = _replace_raw(text, url, masked)
     for secret in _secrets(url, masked):
-        text = text.replace(secret, "****")
-    return text
+        text = text.replace(secret, MASK)
+    return _hide_urls(text)
 
 
 def _raw_forms(url: str, masked: str) -> list[str]:
@@ -78,26 +215,65 @@ def _raw_forms(url: str, masked: str) -> list[str]:
     return [raw for raw in sorted({url, unquote(url)}, key=len, reverse=True) if raw not in masked]
 
 
+@lru_cache(maxsize=4096)
+def _raw_pattern(url: str, masked: str) -> re.Pattern | None:
+    """The raw spellings of `url` as whole URLs: not where one is the start of a longer URL (Apprise quoting it
+    with its options appended), which its secrets' masking and `_hide` take care of."""
+    forms = _raw_forms(url, masked)
+    return re.compile("|".join(map(re.escape, forms)) + r"(?![\w?&/#=%@+~-])") if forms else None
+
+
+def _replace_raw(text: str, url: str, masked: str) -> str:
+    pattern = _raw_pattern(url, masked)
+    return pattern.sub(lambda _m: masked, text) if pattern else text
+
+
 class _MaskingFilter(logging.Filter):
-    """Masks the secrets of the URLs in use in every record of the loggers it is attached to.
+    """Masks the secrets of the URLs in use in log records: installed as the process's log record factory (the
+    one place every record of every logger passes, in every thread), so that no logger or handler can miss it.
 
-    The secret parts of a URL are worked out only when a record comes (on a successful send at the default
-    WARNING level there is none); a record logged while they are being worked out (Apprise loading the URL
-    again) has the raw URL replaced by the masked one.
+    Records are masked only while some URL is in use (`active`) or being loaded by `_plugin_view` in this
+    thread (`loading`); otherwise the factory passes them on untouched. A URL's secret parts are worked out
+    only when a record comes; a record logged while they are being worked out (Apprise loading the URL again)
+    has the raw URL replaced by the masked one and every URL in it hidden by `_hide`.
     """
-
-    LOGGERS = ("apprise", "urllib3.connectionpool", "urllib3.connection")
 
     def __init__(self):
         super().__init__()
         self._lock = threading.Lock()
         self._active: dict[tuple[str, str], int] = {}  # (url, masked) -> users
-        self._busy = threading.local()
+        self._local = threading.local()  # .busy: working out secrets; .loading: URLs being loaded
+        self._installed = False
+
+    def _install(self) -> None:
+        with self._lock:
+            if self._installed:
+                return
+            make = logging.getLogRecordFactory()
+
+            def factory(*args, **kwargs):
+                record = make(*args, **kwargs)
+                if self._active or getattr(self._local, "loading", None):
+                    self.filter(record)
+                return record
+
+            logging.setLogRecordFactory(factory)
+            self._installed = True
+
+    def _mask(self, text: str, pairs: list[tuple[str, str, bool]]) -> str:
+        for url, masked, full in pairs:
+            text = _replace_raw(text, url, masked)
+            if full:
+                for secret in _secrets(url, masked):
+                    text = text.replace(secret, MASK)
+        return _hide_urls(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
+        nested = getattr(self._local, "busy", False)
         with self._lock:
-            active = list(self._active)
-        if not active:
+            pairs = [(url, masked, not nested) for url, masked in self._active]
+        pairs += [(url, _scheme_only(url), False) for url in getattr(self._local, "loading", None) or ()]
+        if not pairs:
             return True
         try:
             message = record.getMessage()
@@ -106,26 +282,22 @@ class _MaskingFilter(logging.Filter):
         exc_text = record.exc_text or (
             logging.Formatter().formatException(record.exc_info) if record.exc_info else None
         )
-        nested = getattr(self._busy, "on", False)
-        self._busy.on = True
+        self._local.busy = True
         try:
-            for url, masked in active:
-                secrets = () if nested else _secrets(url, masked)
-                for old, new in [(raw, masked) for raw in _raw_forms(url, masked)] + [(x, "****") for x in secrets]:
-                    message = message.replace(old, new)
-                    exc_text = exc_text.replace(old, new) if exc_text else exc_text
+            message = self._mask(message, pairs)
+            exc_text = self._mask(exc_text, pairs) if exc_text else exc_text
+            stack = self._mask(record.stack_info, pairs) if record.stack_info else record.stack_info
         finally:
-            self._busy.on = nested
-        record.msg, record.args, record.exc_text = message, None, exc_text
+            self._local.busy = nested
+        record.msg, record.args, record.exc_text, record.stack_info = message, None, exc_text, stack
         return True
 
     @contextmanager
     def active(self, url: str, masked: str):
+        """Every log record created meanwhile (any logger, any thread) has `url`'s secrets masked."""
+        self._install()
         key = (url, masked)
         with self._lock:
-            if not self._active:
-                for name in self.LOGGERS:
-                    logging.getLogger(name).addFilter(self)
             self._active[key] = self._active.get(key, 0) + 1
         try:
             yield
@@ -134,9 +306,24 @@ class _MaskingFilter(logging.Filter):
                 self._active[key] -= 1
                 if not self._active[key]:
                     del self._active[key]
-                if not self._active:
-                    for name in self.LOGGERS:
-                        logging.getLogger(name).removeFilter(self)
+
+    @contextmanager
+    def loading(self, url: str):
+        """Records created meanwhile in this thread show `url` as its scheme only, every URL in them hidden."""
+        self._install()
+        stack = getattr(self._local, "loading", None)
+        if stack is None:
+            stack = self._local.loading = []
+        stack.append(url)
+        try:
+            yield
+        finally:
+            stack.pop()
 
 
 _masking = _MaskingFilter()
+
+
+def in_use(url: str, masked: str | None = None):
+    """Context manager: while `url` is in use, every log record of the process has its secrets masked."""
+    return _masking.active(url, masked or mask_url(url))

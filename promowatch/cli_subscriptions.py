@@ -247,11 +247,13 @@ def list_subscriptions(database_url: Optional[str] = None, active_only: bool = F
                 SubscriptionChannel.subscription_id,
                 SubscriptionChannel.id,
                 SubscriptionChannel.service,
-                SubscriptionChannel.url_masked,
+                SubscriptionChannel.url,
             ).order_by(SubscriptionChannel.id)
         )
-        for sid, cid, service, masked in rows:
-            channels.setdefault(sid, []).append({"id": cid, "service": service, "url_masked": masked})
+        from alerts.masking import mask_url  # masked now, not the stored url_masked: masking may have improved
+
+        for sid, cid, service, url in rows:
+            channels.setdefault(sid, []).append({"id": cid, "service": service, "url_masked": mask_url(url)})
         return [
             {**{c: getattr(s, c) for c in _SHOWN}, "created_at": _iso(s.created_at), "channels": channels.get(s.id, [])}
             for s in subs

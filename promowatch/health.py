@@ -14,7 +14,7 @@ and set) before sending, so a restart or a concurrent check never sends the same
 accepted the message the claim is undone and the next check tries again. Crawls ended by a service stop
 (`finish_reason = interrupted`) are not the source's fault: they neither count as unhealthy nor as healthy.
 
-Admin URLs hold secrets: logs and stored errors show them through Apprise's privacy mode only.
+Admin URLs hold secrets: logs and stored errors show them masked only (alerts/masking.py).
 """
 
 from __future__ import annotations
@@ -158,27 +158,17 @@ def mask(url: str) -> str:
 
 
 def notify(channels: tuple[str, ...] | list[str], title: str, body: str, failure: bool) -> tuple[int, list[str]]:
-    """Send one message to each admin channel: (how many accepted it, masked failures)."""
+    """Send one message to each admin channel: (how many accepted it, masked failures). While a channel is in
+    use, every log record of the process (Apprise's, urllib3's at DEBUG) has its secrets masked."""
     import apprise
+
+    from alerts.masking import in_use
 
     delivered, failed = 0, []
     for url in channels:
         masked = mask(url)
-        apobj = apprise.Apprise()
-        if not apobj.add(url):
-            failed.append(f"{masked}: Apprise cannot use this URL")
-            continue
-        try:
-            ok = apobj.notify(
-                title=title,
-                body=body,
-                body_format=apprise.NotifyFormat.TEXT,
-                notify_type=apprise.NotifyType.FAILURE if failure else apprise.NotifyType.SUCCESS,
-            )
-        except Exception as exc:  # noqa: BLE001 — a plugin error must not stop the check
-            ok, failed_reason = False, f"{type(exc).__name__}"
-        else:
-            failed_reason = "Apprise reported a failure"
+        with in_use(url, masked):
+            ok, failed_reason = _notify_one(apprise, url, title, body, failure)
         if ok:
             delivered += 1
             log.info("health: sent %r to %s", title, masked)
@@ -186,6 +176,22 @@ def notify(channels: tuple[str, ...] | list[str], title: str, body: str, failure
             failed.append(f"{masked}: {failed_reason}")
             log.warning("health: could not send %r to %s", title, masked)
     return delivered, failed
+
+
+def _notify_one(apprise, url: str, title: str, body: str, failure: bool) -> tuple[bool, str]:
+    apobj = apprise.Apprise()
+    if not apobj.add(url):
+        return False, "Apprise cannot use this URL"
+    try:
+        ok = apobj.notify(
+            title=title,
+            body=body,
+            body_format=apprise.NotifyFormat.TEXT,
+            notify_type=apprise.NotifyType.FAILURE if failure else apprise.NotifyType.SUCCESS,
+        )
+    except Exception as exc:  # noqa: BLE001 — a plugin error must not stop the check
+        return False, f"{type(exc).__name__}"
+    return bool(ok), "Apprise reported a failure"
 
 
 def check(

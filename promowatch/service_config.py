@@ -310,7 +310,9 @@ def parse_config(data: dict, source: str = "<config>", operators: list[str] | No
 
 
 def _mask(url: str) -> str:
-    return re.sub(r"(://)[^/@]*@", r"\1***@", url)
+    from alerts.masking import mask_unusable  # no secret of a mistyped admin URL in the error either
+
+    return mask_unusable(url)
 
 
 def load_config(path: str | os.PathLike | None = None) -> ServiceConfig:

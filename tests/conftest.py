@@ -11,6 +11,10 @@ FIXTURES = ROOT / "spiders" / "fixtures"
 sys.path.insert(0, str(ROOT))
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: starts processes or servers (deselect with -m 'not slow')")
+
+
 def real_page(operator: str, name: str = "mobile.html") -> Path:
     """Path of a real capture, or skip: third-party pages live outside the repository."""
     path = REAL_PAGES / operator / name
