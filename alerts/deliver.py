@@ -69,7 +69,7 @@ from alerts.masking import (  # noqa: F401 - re-exported: alerts.deliver's names
     mask_url,
 )
 from storage.engine import get_engine
-from storage.models import Notification, OfferEvent, Subscription, SubscriptionChannel
+from storage.models import Notification, Offer, OfferEvent, Subscription, SubscriptionChannel
 from storage.repository import as_utc, event_dict, utcnow
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ CONNECT_TIMEOUT = 5.0  # seconds, per channel, unless its URL sets cto=
 READ_TIMEOUT = 15.0  # seconds, per channel, unless its URL sets rto=; well inside the lease
 STATUSES = ("pending", "sending", "sent", "dead")
 #: what `notifications --status` also takes: the words `send` prints for rows (see `status_filter`)
-VIEWS = ("failed", "ambiguous", "skipped")
+VIEWS = ("failed", "ambiguous", "skipped", "leased")
 ERROR_CHARS = 1000
 CLAIM_TRIES = 10
 
@@ -679,14 +679,37 @@ def send_test(url: str, lang: str = "it", policy: Policy | None = None) -> Outco
     return deliver(url, message.title, message.body, masked, policy)
 
 
+def status_filter(status: str):
+    """The WHERE clause of `notifications --status`: a stored status, or one of the words `send` prints
+    (VIEWS): failed (pending again after a failed try), ambiguous (a try may have delivered without an answer:
+    possibly a duplicate), skipped (subscription or channel gone), leased (= sending: claimed by a sender that
+    is running or was stopped mid-send). ValueError for anything else."""
+    N = Notification
+    where = {
+        "failed": and_(N.status == "pending", N.attempts > 0),
+        "ambiguous": N.ambiguous_failures > 0,
+        "skipped": N.failure_kind == "skipped",
+        "leased": N.status == "sending",
+        **{s: N.status == s for s in STATUSES},
+    }
+    if status not in where:
+        raise ValueError(f"unknown status: {status}; known: {', '.join(STATUSES + VIEWS)}")
+    return where[status]
+
+
 def list_notifications(
     status: str | None = None, limit: int | None = 100, database_url: str | None = None
 ) -> list[dict]:
-    """Outbox rows, newest first, with the channel's masked URL (never the raw one)."""
-    N, C = Notification, SubscriptionChannel
-    query = select(N, C.url, C.service).join(C, C.id == N.channel_id, isouter=True).order_by(N.id.desc())
+    """Outbox rows, newest first, with the channel's masked URL (never the raw one) and the offer's name."""
+    N, C, Of = Notification, SubscriptionChannel, Offer
+    query = (
+        select(N, C.url, C.service, Of.name)
+        .join(C, C.id == N.channel_id, isouter=True)
+        .join(Of, and_(Of.operator == N.operator, Of.offer_key == N.offer_key), isouter=True)
+        .order_by(N.id.desc())
+    )
     if status:
-        query = query.where(N.status == status)
+        query = query.where(status_filter(status))
     if limit:
         query = query.limit(limit)
 
@@ -704,17 +727,20 @@ def list_notifications(
                 "kind": n.kind,
                 "operator": n.operator,
                 "offer_key": n.offer_key,
+                "offer_name": name,
                 "event_id": n.event_id,
                 "event_ids": list(n.event_ids or []),
                 "digest": n.digest,
                 "price_cents": n.price_cents,
                 "status": n.status,
                 "attempts": n.attempts,
+                "failure_kind": n.failure_kind,
+                "ambiguous_failures": n.ambiguous_failures or 0,
                 "created_at": iso(n.created_at),
                 "due_at": iso(n.due_at),
                 "claimed_at": iso(n.claimed_at),
                 "sent_at": iso(n.sent_at),
                 "last_error": n.last_error,
             }
-            for n, url, service in session.execute(query)
+            for n, url, service, name in session.execute(query)
         ]
