@@ -498,7 +498,7 @@ def _failure_values(job: _Job, outcome: Outcome, at: datetime, policy: Policy) -
         dead = True
     elif outcome.ambiguous and ambiguous >= policy.ambiguous_max_attempts:
         dead = True
-        error = f"{error} [dead: {ambiguous} tries may each have arrived; not tried again]"
+        error = f"{error} [dead: sent {ambiguous}x without an answer (each may have arrived); not tried again]"
     elif attempts >= policy.max_attempts:
         dead = True
     else:

@@ -312,3 +312,43 @@ def test_the_applications_log_gets_no_apprise_debug_records(engine):
     assert row(engine, nid).failure_kind == "refused"
     shown = [r for r in records if r.name.startswith("apprise")]
     assert shown and all(r.levelno >= logging.WARNING for r in shown)
+
+
+@pytest.mark.slow
+def test_sender_config_keys_reach_the_services_sender(engine, tmp_db):
+    """[sender] read_timeout / ambiguous_backoff / ambiguous_max_attempts, as the service passes them to the
+    worker's send task (SenderConfig.policy() -> worker_child._send)."""
+    from promowatch import worker_child
+    from promowatch.service_config import parse_config
+
+    config = parse_config(
+        {"sender": {"read_timeout": "1s", "ambiguous_backoff": "2h", "ambiguous_max_attempts": 1}}, operators=[]
+    )
+    with HttpServer() as http:
+        http.rule("/slow", delay=3)
+        sub, [channel] = add_subscriber(engine, http.url("/slow"))
+        nid = queue(engine, sub, channel, add_event(engine), due=utcnow() - timedelta(seconds=1))
+        data = worker_child._send(database_url=tmp_db, limit=10, concurrency=2, **config.sender.policy())
+        assert (data["failed"], data["dead"], data["ambiguous"]) == (0, 1, 1)
+        n = row(engine, nid)
+        assert (n.status, n.failure_kind) == ("dead", "timeout_after_send") and http.hits("/slow") == 1
+        assert "no answer within 1 s" in n.last_error and "sent 1x without an answer" in n.last_error
+    defaults = parse_config({}, operators=[]).sender.policy()
+    assert Policy(**{**defaults, "ambiguous_backoff": timedelta(seconds=defaults["ambiguous_backoff"])}) == Policy()
+
+
+@pytest.mark.parametrize(
+    "sender,message",
+    [
+        ({"read_timeout": "10m"}, "[sender] read_timeout: 10m is too long; at most 5m"),
+        ({"connect_timeout": "soon"}, "[sender] connect_timeout: 'soon' is not a duration"),
+        ({"ambiguous_max_attempts": 0}, "[sender] ambiguous_max_attempts: expected a whole number of at least 1"),
+        ({"ambiguous_backof": "1h"}, "did you mean 'ambiguous_backoff'?"),
+    ],
+)
+def test_bad_sender_timeouts_and_caps_are_one_clear_error(sender, message):
+    from promowatch.service_config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"sender": sender}, "promowatch.toml", operators=[])
+    assert message in str(caught.value) and str(caught.value).startswith("promowatch.toml: ")
