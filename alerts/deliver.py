@@ -640,9 +640,12 @@ def send_due(
         if job.skip:
             _record(engine, job, Outcome(False), clock(), policy, report)
     if ready:
-        with ThreadPoolExecutor(
-            max_workers=max(1, min(concurrency, len(ready))), thread_name_prefix="promowatch-send"
-        ) as pool:
+        with (
+            _detail.active(),
+            ThreadPoolExecutor(
+                max_workers=max(1, min(concurrency, len(ready))), thread_name_prefix="promowatch-send"
+            ) as pool,
+        ):
             futures = {pool.submit(_render_and_send, j, policy): j for j in ready}
             for future in as_completed(futures):
                 _record(engine, futures[future], future.result(), clock(), policy, report)
