@@ -281,7 +281,11 @@ def _channel_settings(apobj, url: str, policy: Policy) -> None:
     service = apobj[0]
     args = {key.lower() for key in parse_qs(url.partition("?")[2])}
     if "cto" not in args and hasattr(service, "socket_connect_timeout"):
-        service.socket_connect_timeout = policy.connect_timeout
+        # email: Apprise gives smtplib this one timeout for the whole SMTP conversation, reads included
+        email = url.split("://", 1)[0].lower() in ("mailto", "mailtos")
+        service.socket_connect_timeout = (
+            max(policy.connect_timeout, policy.read_timeout) if email else policy.connect_timeout
+        )
     if "rto" not in args and hasattr(service, "socket_read_timeout"):
         service.socket_read_timeout = policy.read_timeout
     if hasattr(service, "retry"):

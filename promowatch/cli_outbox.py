@@ -44,6 +44,17 @@ def _offer(row: dict) -> str:
     return f"event {row['event_id']}" if row["event_id"] is not None else ""
 
 
+def _due(row: dict) -> str:
+    """When it was sent, when it is due, or (claimed by a sender) until when its lease holds."""
+    if row["status"] == "sent":
+        return _when(row["sent_at"])
+    if row["status"] == "sending" and row["claimed_at"]:
+        from alerts.deliver import LEASE
+
+        return f"leased until {_when((datetime.fromisoformat(row['claimed_at']) + LEASE).isoformat())}"
+    return _when(row["due_at"])
+
+
 def _status(row: dict) -> str:
     colour = STATUS_COLOURS.get(row["status"], "white")
     text = f"[{colour}]{row['status']}[/]"
@@ -76,7 +87,7 @@ def notifications_table(rows: list[dict], title: str) -> Table:
             escape(_offer(r)),
             _status(r),
             str(r["attempts"]),
-            _when(r["sent_at"]) if r["status"] == "sent" else _when(r["due_at"]),
+            _due(r),
             escape((r["last_error"] or "")[:200]),
         )
     return table

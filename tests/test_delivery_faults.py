@@ -168,6 +168,17 @@ FAILURES = [
         False,
         None,
     ),
+    (
+        "SMTP refused",
+        lambda http, backlog: (
+            f"mailto://user:{PASSWORD}@127.0.0.1:{free_port()}?from=pw@example.com&to=to@example.com",
+            None,
+        ),
+        "refused",
+        "connection refused (not sent)",
+        False,
+        None,
+    ),
     ("HTTP 500", lambda http, backlog: (http.url("/e500", "admin", PASSWORD), "/e500"), "http", "HTTP 500", False, 1),
     (
         "HTTP 500, URL asks Apprise to retry",

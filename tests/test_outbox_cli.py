@@ -226,6 +226,7 @@ def test_notifications_status_takes_every_word_send_prints(tmp_db, http):
         assert run("notifications", "--status", word).returncode == 0
     table = run("notifications", "--status", "ambiguous").stdout
     assert "maybe delivered 1x" in table
+    assert "leased until" in run("notifications", "--status", "leased").stdout
 
 
 @pytest.mark.slow
