@@ -21,7 +21,8 @@
    HTTP status, or — ambiguous — timed out / connection closed *after the request was sent*.
 3. **record** — each row in its own small transaction as its send finishes: ``sent`` (``sent_at``), or a failure
    (``attempts + 1``, ``failure_kind``, ``last_error`` masked, back to ``pending``), or ``dead`` once ``attempts``
-   reaches ``max_attempts``. A failure where nothing was sent waits ``60 s x 2^(attempts-1)`` (at most 6 h);
+   reaches ``max_attempts``. A failure where nothing was sent, or the channel answered an error, waits
+   ``60 s x 2^(attempts-1)`` (at most 6 h);
    an ambiguous one (the message may have arrived) counts in ``ambiguous_failures`` and waits much longer
    (``ambiguous_backoff x 2^(n-1)``, at most 24 h), and the row is dead after ``ambiguous_max_attempts`` of
    them, so a channel that answers too slowly gets a few copies at most, hours apart. A failure is recorded
@@ -30,8 +31,9 @@
 
 A message can reach a channel twice only when a try may have delivered it without our knowing: a row claimed
 but never recorded (crash, kill) is claimed again after the lease; an ambiguous failure is retried (with the
-long back-off); a server that delivers and still answers an error is retried. ``sent`` and ``dead`` rows are
-never sent again.
+long back-off); a server that delivers and still answers an error is retried; a URL with several targets
+(email recipients, chats) where one fails is retried to all of them. ``sent`` and ``dead`` rows are never sent
+again.
 
 Secrets: channel URLs carry passwords and tokens. Everything this module logs, returns or stores shows the
 masked URL (`mask_url`: Apprise's privacy mode) and passes through `mask_text`, which replaces the raw URL and
