@@ -245,7 +245,7 @@ class Service:
                 database_url=self.database_url,
                 limit=s.batch,
                 concurrency=s.concurrency,
-                max_attempts=s.max_attempts,
+                **s.policy(),
             )
         except WorkerStopped:
             return None

@@ -11,17 +11,29 @@
    several hosts take disjoint rows without waiting for each other.
 2. **send** — outside any transaction, concurrently on a pool of ``concurrency`` threads; each worker renders
    the row's message (alerts.render, the subscriber's language and time zone; a digest row all its events) and
-   builds its own ``apprise.Apprise()`` with the one channel URL, so each channel gets its own result. The
-   failure reason is what Apprise logged for that call, masked: `AppriseResult.logs()` on Apprise 2 (kept per
-   call, so concurrent sends do not mix their reasons, which the process-wide `apprise.LogCapture` would),
-   `apprise.LogCapture` for why a URL cannot be loaded and on Apprise 1.
+   builds its own ``apprise.Apprise()`` with the one channel URL, so each channel gets its own result. Each
+   channel gets explicit timeouts (`Policy`: connect and read, unless its URL sets ``cto``/``rto``) and
+   Apprise's own retries are switched off (``retry=0``): one attempt of ours is one request. The failure
+   reason is what Apprise logged for that call, masked: `AppriseResult.logs()` on Apprise 2 (kept per call, so
+   concurrent sends do not mix their reasons, which the process-wide `apprise.LogCapture` would), captured at
+   DEBUG, where Apprise's plugins log the exception (`_AppriseDetail`); `apprise.LogCapture` for why a URL
+   cannot be loaded and on Apprise 1. `classify` names the failure: refused, DNS, timed out connecting, TLS,
+   HTTP status, or — ambiguous — timed out / connection closed *after the request was sent*.
 3. **record** — each row in its own small transaction as its send finishes: ``sent`` (``sent_at``), or a failure
-   (``attempts + 1``, ``due_at = now + 60 s x 2^(attempts-1)`` capped at 6 h, ``last_error`` masked, back to
-   ``pending``), or ``dead`` once ``attempts`` reaches ``max_attempts``. A failure is recorded only by the
-   current claimer (``status = 'sending' AND claimed_at = <its claim>``); ``sent`` is never overwritten.
+   (``attempts + 1``, ``failure_kind``, ``last_error`` masked, back to ``pending``), or ``dead`` once ``attempts``
+   reaches ``max_attempts``. A failure where nothing was sent, or the channel answered an error, waits
+   ``60 s x 2^(attempts-1)`` (at most 6 h);
+   an ambiguous one (the message may have arrived) counts in ``ambiguous_failures`` and waits much longer
+   (``ambiguous_backoff x 2^(n-1)``, at most 24 h), and the row is dead after ``ambiguous_max_attempts`` of
+   them, so a channel that answers too slowly gets a few copies at most, hours apart. A failure is recorded
+   only by the current claimer (``status = 'sending' AND claimed_at = <its claim>``); ``sent`` is never
+   overwritten.
 
-A row claimed but never recorded (crash, kill) is claimed again after the lease; that is the only way a message
-can go out twice. ``sent`` and ``dead`` rows are never sent again.
+A message can reach a channel twice only when a try may have delivered it without our knowing: a row claimed
+but never recorded (crash, kill) is claimed again after the lease; an ambiguous failure is retried (with the
+long back-off); a server that delivers and still answers an error is retried; a URL with several targets
+(email recipients, chats) where one fails is retried to all of them. ``sent`` and ``dead`` rows are never sent
+again.
 
 Secrets: channel URLs carry passwords and tokens. Everything this module logs, returns or stores shows the
 masked URL (`mask_url`: Apprise's privacy mode) and passes through `mask_text`, which replaces the raw URL and
@@ -33,13 +45,17 @@ alerts.masking; its names are re-exported here.
 from __future__ import annotations
 
 import logging
+import re
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
+from urllib.parse import parse_qs
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlmodel import Session
 
 from alerts.masking import (  # noqa: F401 - re-exported: alerts.deliver's names as before the split
@@ -55,7 +71,7 @@ from alerts.masking import (  # noqa: F401 - re-exported: alerts.deliver's names
     mask_url,
 )
 from storage.engine import get_engine
-from storage.models import Notification, OfferEvent, Subscription, SubscriptionChannel
+from storage.models import Notification, Offer, OfferEvent, Subscription, SubscriptionChannel
 from storage.repository import as_utc, event_dict, utcnow
 
 log = logging.getLogger(__name__)
@@ -65,7 +81,14 @@ LEASE = timedelta(minutes=10)  # a `sending` row older than this was left by a d
 BACKOFF_BASE = timedelta(seconds=60)
 BACKOFF_CAP = timedelta(hours=6)
 MAX_ATTEMPTS = 6
+AMBIGUOUS_BACKOFF = timedelta(minutes=30)  # after a try that may have delivered: 30 min, 1 h, 2 h, ...
+AMBIGUOUS_BACKOFF_CAP = timedelta(hours=24)
+AMBIGUOUS_MAX_ATTEMPTS = 3  # ambiguous failures before the row is dead (each may have been a delivery)
+CONNECT_TIMEOUT = 5.0  # seconds, per channel, unless its URL sets cto=
+READ_TIMEOUT = 15.0  # seconds, per channel, unless its URL sets rto=; well inside the lease
 STATUSES = ("pending", "sending", "sent", "dead")
+#: what `notifications --status` also takes: the words `send` prints for rows (see `status_filter`)
+VIEWS = ("failed", "ambiguous", "skipped", "leased")
 ERROR_CHARS = 1000
 CLAIM_TRIES = 10
 
@@ -80,6 +103,85 @@ class Outcome:
     ok: bool
     error: str | None = None  # masked
     permanent: bool = False  # retrying cannot help (the URL is unusable)
+    kind: str | None = None  # a failure's kind: one of KINDS
+
+    @property
+    def ambiguous(self) -> bool:
+        return self.kind in AMBIGUOUS
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How hard a row is tried: attempts and back-offs, and the timeouts every channel gets."""
+
+    max_attempts: int = MAX_ATTEMPTS
+    ambiguous_max_attempts: int = AMBIGUOUS_MAX_ATTEMPTS
+    ambiguous_backoff: timedelta = AMBIGUOUS_BACKOFF
+    connect_timeout: float = CONNECT_TIMEOUT
+    read_timeout: float = READ_TIMEOUT
+
+
+#: failure kind -> what the row's error says first. The first six happen before anything is sent.
+KINDS = {
+    "refused": "connection refused (not sent)",
+    "connect_failed": "could not connect (not sent)",
+    "dns": "DNS: host name not found (not sent)",
+    "connect_timeout": "timed out connecting (not sent)",
+    "tls": "TLS failed (not sent)",
+    "unusable": "unusable channel URL",
+    "http": "HTTP {status}",
+    "timeout_after_send": "timed out after sending{within} (it may have arrived)",
+    "closed_after_send": "connection closed after sending, no answer (it may have arrived)",
+    "render": "render failed",
+    "other": "failed",
+    "skipped": "not sent",
+}
+#: the kinds where the request went out and no answer came: retried rarely (each try may be a duplicate)
+AMBIGUOUS = frozenset({"timeout_after_send", "closed_after_send"})
+
+# How requests/urllib3/smtplib word each failure (what Apprise's plugins log at DEBUG: "Socket Exception: ..."),
+# first match wins: a connect timeout's text also says "timed out".
+_RULES = (
+    ("connect_timeout", re.compile(r"ConnectTimeout|connect timeout=|Connection to \S+ timed out", re.I)),
+    (
+        "dns",
+        re.compile(
+            r"NameResolution|Failed to resolve|Name or service not known|nodename nor servname|"
+            r"getaddrinfo failed|Temporary failure in name resolution|No address associated",
+            re.I,
+        ),
+    ),
+    ("refused", re.compile(r"Connection refused|actively refused|Errno 111\b|ECONNREFUSED", re.I)),
+    ("tls", re.compile(r"SSLError|\[SSL|CERTIFICATE_VERIFY_FAILED|certificate verify failed|TLS", re.I)),
+    (
+        "connect_failed",
+        re.compile(r"Failed to establish a new connection|No route to host|Network is unreachable", re.I),
+    ),
+    ("timeout_after_send", re.compile(r"Read timed out|read timeout=|\btimed out\b|TimeoutError", re.I)),
+    (
+        "closed_after_send",
+        re.compile(
+            r"Connection aborted|RemoteDisconnected|Connection reset|"
+            r"Connection unexpectedly closed|Server disconnected|BrokenPipe",
+            re.I,
+        ),
+    ),
+)
+_HTTP_STATUS = re.compile(r"\berror=(\d{3})\b|\bHTTP(?: error| status)?[ :=]+(\d{3})\b", re.I)
+_READ_TIMEOUT = re.compile(r"read timeout=([\d.]+)")
+
+
+def classify(lines: list[str]) -> tuple[str, str]:
+    """(kind, label) of a failed send from what Apprise logged for it (any level, masked)."""
+    text = "\n".join(lines)
+    status = _HTTP_STATUS.search(text)
+    if status:
+        return "http", KINDS["http"].format(status=status.group(1) or status.group(2))
+    for kind, rule in _RULES:
+        if rule.search(text):
+            within = _READ_TIMEOUT.search(text) if kind == "timeout_after_send" else None
+            return kind, KINDS[kind].format(within=f", no answer within {float(within.group(1)):g} s" if within else "")
+    return "other", KINDS["other"]
 
 
 class UnusableURL(ValueError):
@@ -122,20 +224,108 @@ def _load(url: str, masked: str | None = None):
     raise UnusableURL(f"Apprise cannot use the channel URL {masked}: {reason or 'unknown service or missing parts'}")
 
 
-def deliver(url: str, title: str, body: str, masked: str | None = None) -> Outcome:
+class _AppriseDetail(logging.Handler):
+    """While sends run, Apprise's logger lets DEBUG records through, so that each call's own capture
+    (``notify(log_level=DEBUG)``, `AppriseResult.logs()`) holds the exception its plugin logs at DEBUG only
+    ("Socket Exception: ... Read timed out"), which tells a refused connection from a timeout after sending.
+
+    The application must not get those records: for as long as it is active, this handler on the ``apprise``
+    logger passes on to the handlers above it only the records the logger's own level would have let through
+    (propagation is off meanwhile), as logging's own propagation would. Reference-counted: concurrent sends
+    share one activation."""
+
+    def __init__(self):
+        super().__init__(logging.NOTSET)
+        self._users_lock = threading.Lock()
+        self._users = 0
+        self._saved: tuple[int, bool] | None = None
+        self.threshold = logging.WARNING
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno < self.threshold:
+            return
+        node = logging.getLogger("apprise").parent
+        while node is not None:  # what Logger.callHandlers does above the apprise logger
+            for handler in node.handlers:
+                if record.levelno >= handler.level:
+                    handler.handle(record)
+            node = node.parent if node.propagate else None
+
+    @contextmanager
+    def active(self):
+        logger = logging.getLogger("apprise")
+        with self._users_lock:
+            if not self._users and logger.getEffectiveLevel() > logging.DEBUG:
+                self._saved, self.threshold = (logger.level, logger.propagate), logger.getEffectiveLevel()
+                logger.addHandler(self)
+                logger.setLevel(logging.DEBUG)
+                logger.propagate = False
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._users_lock:
+                self._users -= 1
+                if not self._users and self._saved is not None:
+                    logger.setLevel(self._saved[0])
+                    logger.propagate = self._saved[1]
+                    logger.removeHandler(self)
+                    self._saved = None
+
+
+_detail = _AppriseDetail()
+
+
+def _channel_settings(apobj, url: str, policy: Policy) -> None:
+    """Explicit timeouts on the channel (its URL's own ``cto``/``rto`` win), and no retries inside Apprise:
+    one attempt of ours is one request, so a slow channel is not sent the message again within the attempt.
+    These are the service's public settings, the ones the URL arguments set."""
+    service = apobj[0]
+    args = {key.lower() for key in parse_qs(url.partition("?")[2])}
+    if "cto" not in args and hasattr(service, "socket_connect_timeout"):
+        # email: Apprise gives smtplib this one timeout for the whole SMTP conversation, reads included
+        email = url.split("://", 1)[0].lower() in ("mailto", "mailtos")
+        service.socket_connect_timeout = (
+            max(policy.connect_timeout, policy.read_timeout) if email else policy.connect_timeout
+        )
+    if "rto" not in args and hasattr(service, "socket_read_timeout"):
+        service.socket_read_timeout = policy.read_timeout
+    if hasattr(service, "retry"):
+        service.retry = 0
+
+
+def _reasons(result) -> tuple[list[str], list[str]]:
+    """(what Apprise reported at WARNING and above, the exceptions it logged at DEBUG) of a failed call."""
+    shown, details = [], []
+    for entry in result.logs():
+        if entry.level in ("DEBUG", "TRACE"):
+            if "Exception" in entry.message:  # "Socket Exception: ...", not the payload or the URL
+                details.append(entry.message)
+        elif entry.level not in ("INFO",):
+            shown.append(entry.message)
+    return shown, details
+
+
+def deliver(url: str, title: str, body: str, masked: str | None = None, policy: Policy | None = None) -> Outcome:
     """Send one message to one channel URL; never raises."""
     masked = masked or mask_url(url)
+    policy = policy or Policy()
+    details: list[str] = []
     with _masking.active(url, masked):
         try:
             apobj = _load(url, masked)
         except UnusableURL as exc:
-            return Outcome(False, str(exc)[:ERROR_CHARS], permanent=True)
+            return Outcome(False, str(exc)[:ERROR_CHARS], permanent=True, kind="unusable")
         apprise = _apprise()
         try:
+            _channel_settings(apobj, url, policy)
             if _apprise2():  # the call's own log entries: isolated from the other threads' sends
-                result = apobj.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT)
+                with _detail.active():
+                    result = apobj.notify(
+                        body=body, title=title, body_format=apprise.NotifyFormat.TEXT, log_level=logging.DEBUG
+                    )
                 ok = bool(result)
-                lines = [] if ok else [entry.message for entry in result.logs()]
+                lines, details = ([], []) if ok else _reasons(result)
             else:  # pragma: no cover - Apprise 1.x: process-wide capture
                 with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
                     ok = apobj.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT)
@@ -144,8 +334,10 @@ def deliver(url: str, title: str, body: str, masked: str | None = None) -> Outco
             ok, lines = False, [f"{type(exc).__name__}: {exc}"]
     if ok:
         return Outcome(True)
-    reason = "; ".join(dict.fromkeys(line.strip() for line in lines if line.strip())) or "Apprise reported a failure"
-    return Outcome(False, mask_text(reason, url, masked)[:ERROR_CHARS])
+    lines = [line.strip() for line in lines if line.strip()]
+    kind, label = classify(lines + details)
+    reason = "; ".join(dict.fromkeys(lines)) or "Apprise reported a failure"
+    return Outcome(False, mask_text(f"{label}: {reason}", url, masked)[:ERROR_CHARS], kind=kind)
 
 
 # --------------------------------------------------------------------------------------------- the outbox
@@ -156,6 +348,7 @@ class _Job:
     id: int
     attempts: int
     claimed_at: datetime
+    ambiguous_failures: int = 0
     url: str = ""
     masked: str = ""
     lang: str = "it"
@@ -171,10 +364,13 @@ class SendReport:
     reclaimed: int = 0  # of which were left `sending` by a sender that died (lease expired)
     sent: int = 0
     failed: int = 0  # will be retried
+    ambiguous: int = 0  # of the failed and dead: sent, no answer (it may have arrived)
     dead: int = 0
     skipped: int = 0  # the subscription or channel is gone: marked dead, not sent
     seconds: float = 0.0
-    rows: list = field(default_factory=list)  # per row: id, status, attempts, due_at, error (masked)
+    rows: list = field(default_factory=list)  # per row: id, status, attempts, due_at, kind, error (masked)
+    leased: int = 0  # rows left `sending` by another sender (running, or killed) whose lease has not run out
+    leased_until: str | None = None  # ISO UTC: when the last of those leases runs out
 
     @property
     def ok(self) -> bool:
@@ -190,6 +386,11 @@ _utc = as_utc  # stored times come back naive from SQLite
 def backoff(attempts: int) -> timedelta:
     """How long to wait after the `attempts`-th failed attempt: 60 s, 120 s, 240 s, ... at most 6 h."""
     return min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_CAP)
+
+
+def ambiguous_backoff(failures: int, base: timedelta = AMBIGUOUS_BACKOFF) -> timedelta:
+    """How long to wait after the `failures`-th ambiguous failure: base, 2 x base, ... at most 24 h."""
+    return min(base * 2 ** max(failures - 1, 0), max(AMBIGUOUS_BACKOFF_CAP, base))
 
 
 def _lock_for_claim(query, engine):
@@ -255,7 +456,7 @@ def _prepare(engine, ids: list[int]) -> list[_Job]:
     jobs = []
     for nid in ids:
         n = rows[nid]
-        job = _Job(n.id, n.attempts, _utc(n.claimed_at))
+        job = _Job(n.id, n.attempts, _utc(n.claimed_at), n.ambiguous_failures or 0)
         jobs.append(job)
         channel, sub = channels.get(n.channel_id), subs.get(n.subscription_id)
         if channel is None or sub is None or not sub.active or channel.subscription_id != sub.id:
@@ -276,7 +477,7 @@ def _prepare(engine, ids: list[int]) -> list[_Job]:
     return jobs
 
 
-def _render_and_send(job: _Job) -> Outcome:
+def _render_and_send(job: _Job, policy: Policy | None = None) -> Outcome:
     """A worker's part: render the row's message in the subscriber's language and time zone, send it."""
     from alerts import render  # Jinja2 and the templates, loaded on the first message to send
 
@@ -287,53 +488,108 @@ def _render_and_send(job: _Job) -> Outcome:
             message = render.render_event(job.events[0], job.lang, job.tz)
     except Exception as exc:  # a rendering bug: a failure of this row, retried (maybe after a fix)
         return Outcome(
-            False, mask_text(f"render failed: {type(exc).__name__}: {exc}", job.url, job.masked)[:ERROR_CHARS]
+            False,
+            mask_text(f"render failed: {type(exc).__name__}: {exc}", job.url, job.masked)[:ERROR_CHARS],
+            kind="render",
         )
-    return deliver(job.url, message.title, message.body, job.masked)
+    return deliver(job.url, message.title, message.body, job.masked, policy)
 
 
-def _record(engine, job: _Job, outcome: Outcome, at: datetime, max_attempts: int, report: SendReport) -> None:
+def _failure_values(job: _Job, outcome: Outcome, at: datetime, policy: Policy) -> dict:
+    """The row after a failed attempt: pending again with its back-off, or dead (the error says why)."""
+    attempts = job.attempts + 1
+    ambiguous = job.ambiguous_failures + (1 if outcome.ambiguous else 0)
+    error = outcome.error or KINDS["other"]
+    if outcome.permanent:
+        dead = True
+    elif outcome.ambiguous and ambiguous >= policy.ambiguous_max_attempts:
+        dead = True
+        error = f"{error} [dead: sent {ambiguous}x without an answer (each may have arrived); not tried again]"
+    elif attempts >= policy.max_attempts:
+        dead = True
+    else:
+        dead = False
+        wait = ambiguous_backoff(ambiguous, policy.ambiguous_backoff) if outcome.ambiguous else backoff(attempts)
+        if outcome.ambiguous:
+            error = f"{error} [next try in {_span(wait)}; dead after {policy.ambiguous_max_attempts} such tries]"
+    values = dict(
+        status="dead" if dead else "pending",
+        claimed_at=None,
+        attempts=attempts,
+        ambiguous_failures=ambiguous,
+        failure_kind=outcome.kind or "other",
+        last_error=error[:ERROR_CHARS],
+    )
+    if not dead:
+        values["due_at"] = at + wait
+    return values
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
+def _record(engine, job: _Job, outcome: Outcome, at: datetime, policy: Policy | int, report: SendReport) -> None:
     """The result of one row, in its own transaction."""
     N = Notification
+    if isinstance(policy, int):  # max_attempts alone
+        policy = Policy(max_attempts=policy)
     attempts = job.attempts + (0 if job.skip else 1)
     if outcome.ok:
-        values = dict(status="sent", sent_at=at, claimed_at=None, attempts=attempts, last_error=None)
+        values = dict(status="sent", sent_at=at, claimed_at=None, attempts=attempts, last_error=None, failure_kind=None)
         guard = N.status != "sent"  # a late success of a stale claim still counts; never touches a sent row
     elif job.skip:
-        values = dict(status="dead", claimed_at=None, last_error=job.skip)
+        values = dict(status="dead", claimed_at=None, last_error=job.skip, failure_kind="skipped")
         guard = and_(N.status == "sending", N.claimed_at == job.claimed_at)
     else:
-        dead = outcome.permanent or attempts >= max_attempts
-        values = dict(
-            status="dead" if dead else "pending", claimed_at=None, attempts=attempts, last_error=outcome.error
-        )
-        if not dead:
-            values["due_at"] = at + backoff(attempts)
+        values = _failure_values(job, outcome, at, policy)
+        attempts = values["attempts"]
         guard = and_(N.status == "sending", N.claimed_at == job.claimed_at)  # only the current claimer
     with engine.begin() as conn:
         changed = conn.execute(update(N).where(N.id == job.id, guard).values(**values)).rowcount
+        now_status = None if changed else conn.execute(select(N.status).where(N.id == job.id)).scalar()
     status = values["status"]
     if not changed:
         log.warning(
             "notification %s: result %s not recorded, the row was claimed again or already sent", job.id, status
         )
-        status = "superseded"
-    elif job.skip:
+        report.rows.append(
+            {
+                "id": job.id,
+                "channel": job.masked,
+                "status": now_status,
+                "superseded": True,  # this sender's result came too late: another claim or a success stands
+                "attempts": job.attempts,
+                "due_at": None,
+                "kind": outcome.kind,
+                "error": outcome.error,
+            }
+        )
+        return
+    if job.skip:
         report.skipped += 1
     elif status == "sent":
         report.sent += 1
     elif status == "dead":
         report.dead += 1
-        log.error("notification %s to %s is dead after %d attempt(s): %s", job.id, job.masked, attempts, outcome.error)
+        report.ambiguous += outcome.ambiguous
+        log.error(
+            "notification %s to %s is dead after %d attempt(s): %s", job.id, job.masked, attempts, values["last_error"]
+        )
     else:
         report.failed += 1
+        report.ambiguous += outcome.ambiguous
         log.warning(
             "notification %s to %s failed (attempt %d, next at %s): %s",
             job.id,
             job.masked,
             attempts,
             values["due_at"].isoformat(timespec="seconds"),
-            outcome.error,
+            values["last_error"],
         )
     report.rows.append(
         {
@@ -342,9 +598,21 @@ def _record(engine, job: _Job, outcome: Outcome, at: datetime, max_attempts: int
             "status": status,
             "attempts": attempts,
             "due_at": values["due_at"].isoformat() if "due_at" in values else None,
+            "kind": values.get("failure_kind"),
             "error": values.get("last_error"),
         }
     )
+
+
+def leased(engine, now: datetime, lease: timedelta = LEASE) -> tuple[int, datetime | None]:
+    """How many rows are `sending` under a lease that has not run out (another sender is on them, or one was
+    killed), and when the last of those leases runs out (UTC)."""
+    N = Notification
+    with Session(engine) as session:
+        count, newest = session.execute(
+            select(func.count(N.id), func.max(N.claimed_at)).where(N.status == "sending", N.claimed_at > now - lease)
+        ).one()
+    return count, (_utc(newest) + lease if newest is not None else None)
 
 
 def send_due(
@@ -354,9 +622,14 @@ def send_due(
     concurrency: int = 8,
     max_attempts: int = MAX_ATTEMPTS,
     lease: timedelta = LEASE,
+    policy: Policy | None = None,
 ) -> SendReport:
-    """Claim the due outbox rows, send them (at most `concurrency` at a time), record each result."""
+    """Claim the due outbox rows, send them (at most `concurrency` at a time), record each result.
+
+    `policy` sets attempts, back-offs and the channels' timeouts (default: `Policy(max_attempts=max_attempts)`).
+    The report also says how many rows other senders (running, or killed) still hold under their lease."""
     started = time.perf_counter()
+    policy = policy or Policy(max_attempts=max_attempts)
     engine = get_engine(database_url)
     fixed = _utc(now)
     clock = (lambda: fixed) if fixed is not None else utcnow
@@ -364,28 +637,34 @@ def send_due(
     ids, report.reclaimed = claim_due(engine, clock(), limit, lease)
     report.claimed = len(ids)
     if not ids:
+        _note_leased(engine, clock(), lease, report)
         report.seconds = time.perf_counter() - started
         return report
     jobs = _prepare(engine, ids)
     ready = [j for j in jobs if not j.skip]
     for job in jobs:
         if job.skip:
-            _record(engine, job, Outcome(False), clock(), max_attempts, report)
+            _record(engine, job, Outcome(False), clock(), policy, report)
     if ready:
-        with ThreadPoolExecutor(
-            max_workers=max(1, min(concurrency, len(ready))), thread_name_prefix="promowatch-send"
-        ) as pool:
-            futures = {pool.submit(_render_and_send, j): j for j in ready}
+        with (
+            _detail.active(),
+            ThreadPoolExecutor(
+                max_workers=max(1, min(concurrency, len(ready))), thread_name_prefix="promowatch-send"
+            ) as pool,
+        ):
+            futures = {pool.submit(_render_and_send, j, policy): j for j in ready}
             for future in as_completed(futures):
-                _record(engine, futures[future], future.result(), clock(), max_attempts, report)
+                _record(engine, futures[future], future.result(), clock(), policy, report)
     report.rows.sort(key=lambda r: r["id"])
+    _note_leased(engine, clock(), lease, report)
     report.seconds = time.perf_counter() - started
     log.info(
-        "outbox: %d claimed (%d reclaimed), %d sent, %d failed, %d dead, %d skipped in %.2f s",
+        "outbox: %d claimed (%d reclaimed), %d sent, %d failed (%d ambiguous), %d dead, %d skipped in %.2f s",
         report.claimed,
         report.reclaimed,
         report.sent,
         report.failed,
+        report.ambiguous,
         report.dead,
         report.skipped,
         report.seconds,
@@ -393,7 +672,12 @@ def send_due(
     return report
 
 
-def send_test(url: str, lang: str = "it") -> Outcome:
+def _note_leased(engine, now: datetime, lease: timedelta, report: SendReport) -> None:
+    count, until = leased(engine, now, lease)
+    report.leased, report.leased_until = count, (until.isoformat() if until else None)
+
+
+def send_test(url: str, lang: str = "it", policy: Policy | None = None) -> Outcome:
     """Send the test message to one URL. UnusableURL (masked) when Apprise cannot use it."""
     masked = mask_url(url)
     with _masking.active(url, masked):
@@ -401,17 +685,40 @@ def send_test(url: str, lang: str = "it") -> Outcome:
     from alerts.render import render_test
 
     message = render_test(lang)
-    return deliver(url, message.title, message.body, masked)
+    return deliver(url, message.title, message.body, masked, policy)
+
+
+def status_filter(status: str):
+    """The WHERE clause of `notifications --status`: a stored status, or one of the words `send` prints
+    (VIEWS): failed (pending again after a failed try), ambiguous (a try may have delivered without an answer:
+    possibly a duplicate), skipped (subscription or channel gone), leased (= sending: claimed by a sender that
+    is running or was stopped mid-send). ValueError for anything else."""
+    N = Notification
+    where = {
+        "failed": and_(N.status == "pending", N.attempts > 0),
+        "ambiguous": N.ambiguous_failures > 0,
+        "skipped": N.failure_kind == "skipped",
+        "leased": N.status == "sending",
+        **{s: N.status == s for s in STATUSES},
+    }
+    if status not in where:
+        raise ValueError(f"unknown status: {status}; known: {', '.join(STATUSES + VIEWS)}")
+    return where[status]
 
 
 def list_notifications(
     status: str | None = None, limit: int | None = 100, database_url: str | None = None
 ) -> list[dict]:
-    """Outbox rows, newest first, with the channel's masked URL (never the raw one)."""
-    N, C = Notification, SubscriptionChannel
-    query = select(N, C.url, C.service).join(C, C.id == N.channel_id, isouter=True).order_by(N.id.desc())
+    """Outbox rows, newest first, with the channel's masked URL (never the raw one) and the offer's name."""
+    N, C, Of = Notification, SubscriptionChannel, Offer
+    query = (
+        select(N, C.url, C.service, Of.name)
+        .join(C, C.id == N.channel_id, isouter=True)
+        .join(Of, and_(Of.operator == N.operator, Of.offer_key == N.offer_key), isouter=True)
+        .order_by(N.id.desc())
+    )
     if status:
-        query = query.where(N.status == status)
+        query = query.where(status_filter(status))
     if limit:
         query = query.limit(limit)
 
@@ -429,17 +736,20 @@ def list_notifications(
                 "kind": n.kind,
                 "operator": n.operator,
                 "offer_key": n.offer_key,
+                "offer_name": name,
                 "event_id": n.event_id,
                 "event_ids": list(n.event_ids or []),
                 "digest": n.digest,
                 "price_cents": n.price_cents,
                 "status": n.status,
                 "attempts": n.attempts,
+                "failure_kind": n.failure_kind,
+                "ambiguous_failures": n.ambiguous_failures or 0,
                 "created_at": iso(n.created_at),
                 "due_at": iso(n.due_at),
                 "claimed_at": iso(n.claimed_at),
                 "sent_at": iso(n.sent_at),
                 "last_error": n.last_error,
             }
-            for n, url, service in session.execute(query)
+            for n, url, service, name in session.execute(query)
         ]

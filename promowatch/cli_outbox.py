@@ -1,11 +1,14 @@
 """`promowatch send`, `promowatch notifications` and `promowatch test-notify`, defined by `register(app)`.
 
 Channel URLs carry secrets: these commands print only masked URLs and masked errors (alerts.deliver masks them).
-Heavy imports (Apprise, the database) happen inside the commands.
+Times are stored in UTC and shown in the reader's zone (the system's, or TZ), the zone named. The words `send`
+prints for rows (pending, dead, failed, ambiguous, skipped, leased = sending) are all `--status` values of
+`notifications`. Heavy imports (Apprise, the database) happen inside the commands.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Optional
 
 import typer
@@ -19,7 +22,10 @@ LANGS = ("it", "en", "zh")
 
 
 def _when(iso: str | None) -> str:
-    return (iso or "")[:16].replace("T", " ")
+    """An ISO UTC time in the reader's zone, the zone named: "2026-12-02 10:00 CET"."""
+    if not iso:
+        return ""
+    return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M %Z")
 
 
 def _short_url(masked: str | None) -> str:
@@ -28,11 +34,33 @@ def _short_url(masked: str | None) -> str:
 
 
 def _offer(row: dict) -> str:
+    """The offer as a person knows it: operator and name (the key only when the offer is gone)."""
     if row["digest"]:
         return f"digest {row['digest']} ({len(row['event_ids'])} events)"
+    if row.get("offer_name"):
+        return f"{row['operator'] or ''} {row['offer_name']}".strip()
     if row["operator"] or row["offer_key"]:
         return f"{row['operator'] or ''} {row['offer_key'] or ''}".strip()
     return f"event {row['event_id']}" if row["event_id"] is not None else ""
+
+
+def _due(row: dict) -> str:
+    """When it was sent, when it is due, or (claimed by a sender) until when its lease holds."""
+    if row["status"] == "sent":
+        return _when(row["sent_at"])
+    if row["status"] == "sending" and row["claimed_at"]:
+        from alerts.deliver import LEASE
+
+        return f"leased until {_when((datetime.fromisoformat(row['claimed_at']) + LEASE).isoformat())}"
+    return _when(row["due_at"])
+
+
+def _status(row: dict) -> str:
+    colour = STATUS_COLOURS.get(row["status"], "white")
+    text = f"[{colour}]{row['status']}[/]"
+    if row.get("ambiguous_failures"):  # a try went out without an answer: the channel may have it already
+        text += f" [magenta](maybe delivered {row['ambiguous_failures']}x)[/]"
+    return text
 
 
 def notifications_table(rows: list[dict], title: str) -> Table:
@@ -45,12 +73,11 @@ def notifications_table(rows: list[dict], title: str) -> Table:
         ("offer", "left"),
         ("status", "left"),
         ("attempts", "right"),
-        ("due (UTC)", "left"),
+        ("due / sent", "left"),
         ("last error", "left"),
     ):
         table.add_column(col, justify=justify, overflow="fold")
     for r in rows:
-        colour = STATUS_COLOURS.get(r["status"], "white")
         channel = _short_url(r["channel"]) or f"channel {r['channel_id']}"
         table.add_row(
             str(r["id"]),
@@ -58,9 +85,9 @@ def notifications_table(rows: list[dict], title: str) -> Table:
             escape(channel),
             escape(r["kind"] or ("digest" if r["digest"] else "")),
             escape(_offer(r)),
-            f"[{colour}]{r['status']}[/]",
+            _status(r),
             str(r["attempts"]),
-            _when(r["sent_at"]) if r["status"] == "sent" else _when(r["due_at"]),
+            _due(r),
             escape((r["last_error"] or "")[:200]),
         )
     return table
@@ -74,12 +101,30 @@ def register(app: typer.Typer) -> None:
         limit: int = typer.Option(500, "--limit", min=1, help="at most this many notifications"),
         concurrency: int = typer.Option(8, "--concurrency", min=1, help="sends at the same time"),
         max_attempts: int = typer.Option(6, "--max-attempts", min=1, help="a notification is dead after these"),
+        ambiguous_max_attempts: int = typer.Option(
+            3,
+            "--ambiguous-max-attempts",
+            min=1,
+            help="dead after this many tries that were sent but got no answer (each may have arrived)",
+        ),
+        read_timeout: float = typer.Option(
+            15.0, "--read-timeout", min=0.1, max=300, help="seconds to wait for a channel's answer (URL rto= wins)"
+        ),
+        connect_timeout: float = typer.Option(
+            5.0, "--connect-timeout", min=0.1, max=300, help="seconds to connect to a channel (URL cto= wins)"
+        ),
         as_json: bool = typer.Option(False, "--json"),
     ):
         """Send the notifications that are due; exit 1 when any failed."""
-        from alerts.deliver import send_due
+        from alerts.deliver import Policy, send_due
 
-        report = send_due(limit=limit, concurrency=concurrency, max_attempts=max_attempts)
+        policy = Policy(
+            max_attempts=max_attempts,
+            ambiguous_max_attempts=ambiguous_max_attempts,
+            read_timeout=read_timeout,
+            connect_timeout=connect_timeout,
+        )
+        report = send_due(limit=limit, concurrency=concurrency, policy=policy)
         if as_json:
             print_json(report.as_dict())
         else:
@@ -87,14 +132,23 @@ def register(app: typer.Typer) -> None:
                 f"sent [green]{report.sent}[/] · failed [yellow]{report.failed}[/] (will retry) · "
                 f"dead [red]{report.dead}[/]"
             )
+            if report.ambiguous:
+                line += f" · [magenta]{report.ambiguous}[/] of them ambiguous (sent, no answer: may have arrived)"
             if report.skipped:
                 line += f" · skipped {report.skipped} (subscription gone)"
             if report.reclaimed:
                 line += f" · {report.reclaimed} reclaimed after an expired lease"
             console.print(f"{line} — {report.claimed} due, {report.seconds:.2f} s", highlight=False)
             for row in report.rows:
-                if row["status"] in ("pending", "dead"):
-                    then = f", next try {_when(row['due_at'])} UTC" if row["status"] == "pending" else ""
+                if row.get("superseded"):
+                    console.print(
+                        f"  #{row['id']} {escape(_short_url(row['channel']))}: result not recorded, the row was "
+                        f"claimed again meanwhile (now {row['status']})",
+                        highlight=False,
+                        soft_wrap=True,
+                    )
+                elif row["status"] in ("pending", "dead"):
+                    then = f", next try {_when(row['due_at'])}" if row["status"] == "pending" else ""
                     colour = STATUS_COLOURS[row["status"]]
                     console.print(
                         f"  #{row['id']} {escape(_short_url(row['channel']))}: [{colour}]"
@@ -103,20 +157,33 @@ def register(app: typer.Typer) -> None:
                         highlight=False,
                         soft_wrap=True,
                     )
+            if report.leased:
+                console.print(
+                    f"[cyan]{report.leased} notification(s) leased[/] (status sending) by another sender or one "
+                    f"that was stopped mid-send, until {_when(report.leased_until)}; a later `send` takes the "
+                    f"unfinished ones then (`promowatch notifications --status sending`)",
+                    highlight=False,
+                    soft_wrap=True,
+                )
         if not report.ok:
             raise typer.Exit(1)
 
     @app.command()
     def notifications(
-        status: Optional[str] = typer.Option(None, "--status", help="pending, sending, sent, dead"),
+        status: Optional[str] = typer.Option(
+            None,
+            "--status",
+            help="pending, sending, sent, dead; or failed (to be retried), ambiguous (may have arrived without an "
+            "answer), skipped (subscription gone), leased (= sending)",
+        ),
         limit: int = typer.Option(100, "--limit", min=1),
         as_json: bool = typer.Option(False, "--json"),
     ):
         """The notification outbox, newest first (channel URLs masked)."""
-        from alerts.deliver import STATUSES, list_notifications
+        from alerts.deliver import STATUSES, VIEWS, list_notifications
 
-        if status and status not in STATUSES:
-            fail(f"unknown status: {status}; known: {', '.join(STATUSES)}")
+        if status and status not in STATUSES + VIEWS:
+            fail(f"unknown status: {status}; known: {', '.join(STATUSES + VIEWS)}")
         rows = list_notifications(status=status, limit=limit)
         if as_json:
             print_json(rows)

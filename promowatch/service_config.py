@@ -58,6 +58,22 @@ class SenderConfig:
     batch: int = 500
     concurrency: int = 8
     max_attempts: int = 6
+    # a try that may have delivered (sent, no answer in time): tried again after this, doubling ...
+    ambiguous_backoff: float = 30 * 60.0
+    # ... and at most this many such tries (each may be a duplicate) before the row is dead
+    ambiguous_max_attempts: int = 3
+    connect_timeout: float = 5.0  # seconds, every channel, unless its URL sets cto=
+    read_timeout: float = 15.0  # seconds, every channel, unless its URL sets rto=
+
+    def policy(self) -> dict:
+        """The sender's keyword arguments for `alerts.deliver.Policy` (plain numbers: they cross a pipe)."""
+        return {
+            "max_attempts": self.max_attempts,
+            "ambiguous_max_attempts": self.ambiguous_max_attempts,
+            "ambiguous_backoff": self.ambiguous_backoff,
+            "connect_timeout": self.connect_timeout,
+            "read_timeout": self.read_timeout,
+        }
 
 
 @dataclass(frozen=True)
@@ -266,8 +282,25 @@ def parse_config(data: dict, source: str = "<config>", operators: list[str] | No
         batch=s.integer("batch", 500),
         concurrency=s.integer("concurrency", 8),
         max_attempts=s.integer("max_attempts", 6),
+        ambiguous_backoff=s.duration("ambiguous_backoff", 30 * 60.0),
+        ambiguous_max_attempts=s.integer("ambiguous_max_attempts", 3),
+        connect_timeout=_timeout(s, "connect_timeout", 5.0),
+        read_timeout=_timeout(s, "read_timeout", 15.0),
     )
-    s.done({"enabled", "interval", "after_crawl", "batch", "concurrency", "max_attempts"})
+    s.done(
+        {
+            "enabled",
+            "interval",
+            "after_crawl",
+            "batch",
+            "concurrency",
+            "max_attempts",
+            "ambiguous_backoff",
+            "ambiguous_max_attempts",
+            "connect_timeout",
+            "read_timeout",
+        }
+    )
     h = top.table("health")
     channels = h.get("admin_channels", [])
     if isinstance(channels, str):
@@ -307,6 +340,20 @@ def parse_config(data: dict, source: str = "<config>", operators: list[str] | No
         fixtures_dir=fixtures,
         path=None if source.startswith("<") else source,
     )
+
+
+#: a channel's timeouts must leave the send well inside the outbox lease (alerts.deliver.LEASE, 10 min)
+MAX_CHANNEL_TIMEOUT = 300.0
+
+
+def _timeout(table: _Table, key: str, default: float) -> float:
+    value = table.duration(key, default)
+    if value > MAX_CHANNEL_TIMEOUT:
+        raise ConfigError(
+            f"{table.where(key)}: {format_duration(value)} is too long; at most {format_duration(MAX_CHANNEL_TIMEOUT)} "
+            f"(a send must end well inside the outbox's 10 min lease)"
+        )
+    return value
 
 
 def _mask(url: str) -> str:

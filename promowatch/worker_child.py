@@ -325,11 +325,19 @@ def _give_back_memory(freeze: bool = False) -> None:
         pass
 
 
-def _send(database_url=None, limit=500, concurrency=8, max_attempts=6) -> dict:
-    from alerts.deliver import send_due
+def _send(database_url=None, limit=500, concurrency=8, max_attempts=6, **policy) -> dict:
+    """The sender's run; `policy`: the rest of `[sender]` (SenderConfig.policy(): back-offs in seconds)."""
+    from datetime import timedelta
 
+    from alerts.deliver import Policy, send_due
+
+    if "ambiguous_backoff" in policy:
+        policy["ambiguous_backoff"] = timedelta(seconds=policy["ambiguous_backoff"])
     data = send_due(
-        database_url=database_url, limit=limit, concurrency=concurrency, max_attempts=max_attempts
+        database_url=database_url,
+        limit=limit,
+        concurrency=concurrency,
+        policy=Policy(max_attempts=max_attempts, **policy),
     ).as_dict()
     data.pop("rows", None)
     return data

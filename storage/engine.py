@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine
 
-HEAD_REVISION = "0004_source_health"
+HEAD_REVISION = "0005_notification_failure_kind"
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: migrate a database that is behind in a one-off child process rather than in this one (see the docstring)
 MIGRATE_IN_SUBPROCESS = False

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -134,7 +134,8 @@ class Notification(SQLModel, table=True):
 
     status: pending -> sending (claimed, `claimed_at` set) -> sent | pending again (failed: `attempts`+1, `due_at`
     pushed back) -> dead (attempt limit reached, `last_error` kept, masked). A `sending` row whose claim is older
-    than the lease is reclaimable after a crash (the only way a message can go out twice).
+    than the lease is reclaimable after a crash. `failure_kind` names the last failure; a failure after the
+    request went out (no answer: it may have arrived) counts in `ambiguous_failures`, retried rarely.
     A digest row collects events: `event_ids` lists them and `event_id` is None.
     """
 
@@ -162,6 +163,10 @@ class Notification(SQLModel, table=True):
     sent_at: Optional[datetime] = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     attempts: int = 0
     last_error: Optional[str] = Field(default=None, sa_column=Column(Text))  # masked: never a channel secret
+    # the last failure's kind (alerts.deliver.KINDS: refused, dns, http, timeout_after_send, ...); None once sent
+    failure_kind: Optional[str] = Field(default=None, max_length=24)
+    # tries that may have delivered (sent, no answer): they get the long back-off and the smaller cap
+    ambiguous_failures: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
 
 
 from storage.service_models import SourceHealth  # noqa: E402,F401  (the service's tables)

@@ -7,6 +7,8 @@
     with HttpServer() as http:            # json://127.0.0.1:{http.port}/hook
         http.rule("/flaky", fail_first=1)  # answer 500 to the first POST to /flaky, then 200
         http.rule("/down", fail_first=10**9)
+        http.rule("/slow", delay=3)        # answer POSTs to /slow after 3 s (past a client's read timeout)
+        http.rule("/drop", drop=True)      # read the request, close the connection without an answer
         http.delay = 0.05                  # answer every request after 50 ms
         http.wait_for(1, timeout=5)        # -> [{"path", "json", "headers"}]
 
@@ -106,12 +108,18 @@ class HttpServer(_Recorder):
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 status = recorder._status_for(self.path)
+                rule = recorder._rule_for(self.path)
+                if rule.get("drop"):
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
                 with recorder._lock:
                     recorder.in_flight += 1
                     recorder.max_in_flight = max(recorder.max_in_flight, recorder.in_flight)
                 try:
-                    if recorder.delay:
-                        time.sleep(recorder.delay)
+                    delay = rule.get("delay", recorder.delay)
+                    if delay:
+                        time.sleep(delay)
                 finally:
                     with recorder._lock:
                         recorder.in_flight -= 1
@@ -158,10 +166,21 @@ class HttpServer(_Recorder):
         auth = f"{user}:{password}@" if user else ""
         return f"json://{auth}127.0.0.1:{self.port}{path}"
 
-    def rule(self, path: str, fail_first: int = 0, status: int = 500) -> None:
-        """Answer `status` to the first `fail_first` POSTs to `path` (then 200)."""
+    def rule(
+        self, path: str, fail_first: int = 0, status: int = 500, delay: float | None = None, drop: bool = False
+    ) -> None:
+        """Answer `status` to the first `fail_first` POSTs to `path` (then 200); with `delay`, answer after that
+        many seconds (instead of the server's `delay`); with `drop`, close the connection without an answer.
+        Every POST counts in `hits` when it arrives, answered or not."""
+        rule = {"fail_first": fail_first, "status": status, "drop": drop}
+        if delay is not None:
+            rule["delay"] = delay
         with self._lock:
-            self._rules[path] = {"fail_first": fail_first, "status": status}
+            self._rules[path] = rule
+
+    def _rule_for(self, path: str) -> dict:
+        with self._lock:
+            return dict(self._rules.get(path.split("?", 1)[0], {}))
 
     def hits(self, path: str) -> int:
         """POSTs to `path` so far, answered or failed."""

@@ -351,7 +351,7 @@ def test_a_late_result_of_a_lost_claim_does_not_undo_the_new_claim(engine, http)
     deliver_mod._record(engine, job, deliver_mod.Outcome(False, "timeout"), T0 + LEASE, 6, report)
     n = row(engine, nid)
     assert (n.status, n.attempts, utc(n.claimed_at)) == ("sending", 0, T0 + LEASE)
-    assert report.rows[0]["status"] == "superseded"
+    assert report.rows[0]["status"] == "sending" and report.rows[0]["superseded"]  # a status `notifications` knows
 
 
 # ------------------------------------------------------------------------------------------ claiming, concurrency
@@ -524,3 +524,27 @@ print(json.dumps({{"claimed": report.claimed,
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"claimed": 0, "loaded": []}
+
+
+def test_migration_0005_adds_and_removes_the_failure_columns_keeping_rows(engine, tmp_db):
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import inspect, text
+
+    from storage.engine import HEAD_REVISION, MIGRATIONS, upgrade
+
+    sub, [channel] = add_subscriber(engine, "json://127.0.0.1:9/hook")
+    nid = queue(engine, sub, channel, add_event(engine), attempts=2)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", tmp_db)
+    command.downgrade(cfg, "0004_source_health")
+    columns = {c["name"] for c in inspect(engine).get_columns("notification")}
+    assert "failure_kind" not in columns and "ambiguous_failures" not in columns
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT attempts FROM notification WHERE id = :i"), {"i": nid}).scalar() == 2
+    upgrade(tmp_db)
+    n = row(engine, nid)
+    assert (n.attempts, n.failure_kind, n.ambiguous_failures) == (2, None, 0)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD_REVISION

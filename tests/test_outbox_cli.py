@@ -3,27 +3,31 @@ loopback SMTP and HTTP servers of tests/servers.py. No output may carry a channe
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import ROOT
 from servers import HttpServer, SmtpServer
-from test_deliver import add_event, add_subscriber, queue, row
+from sqlmodel import Session, select
+from test_deliver import add_event, add_subscriber, queue, row, utc
 
 from alerts.render import render_test
 from storage.engine import get_engine
+from storage.models import Notification
 
 PROMOWATCH = [sys.executable, "-m", "promowatch.cli"]
 PASSWORD = "Hunter2-cli-s3cret"
 
 
-def run(*args):
+def run(*args, tz="Europe/Rome"):
     proc = subprocess.run(
         PROMOWATCH + list(args),
         cwd=ROOT,
-        env=dict(os.environ),
+        env={**os.environ, "TZ": tz},
         capture_output=True,
         text=True,
         timeout=120,
@@ -92,7 +96,8 @@ def test_notifications_table_json_and_status_filter(outbox):
     assert table.returncode == 0, table.stderr
     for header in ("id", "subscription", "channel", "kind", "offer", "status", "attempts", "due", "last error"):
         assert header in table.stdout
-    assert "price_drop" in table.stdout and "iliad giga-150" in table.stdout and "****" in table.stdout
+    assert "price_drop" in table.stdout and "iliad Giga 150 5G" in table.stdout and "****" in table.stdout
+    assert "giga-150" not in table.stdout  # the offer's name, not its key
 
     pending = json.loads(run("notifications", "--status", "pending", "--json").stdout)
     assert [r["id"] for r in pending] == [bad_id]
@@ -104,6 +109,7 @@ def test_notifications_table_json_and_status_filter(outbox):
 
     bogus = run("notifications", "--status", "lost")
     assert bogus.returncode == 2 and "unknown status" in bogus.stderr
+    assert "known: pending, sending, sent, dead, failed, ambiguous, skipped, leased" in bogus.stderr
 
 
 def test_test_notify_json_in_chinese(tmp_db, http):
@@ -166,3 +172,112 @@ def test_header_tokens_never_shown_even_if_the_stored_masked_url_has_them(tmp_db
     listing = run("notifications", "--json")
     assert json.loads(listing.stdout)[0]["id"] == nid and "X-Api-Key=****" in listing.stdout
     assert run("notifications").returncode == 0
+
+
+# ------------------------------------------------------------------------------------------ what a person reads
+
+
+def test_notifications_shows_offer_names_in_json_and_times_in_the_readers_zone(outbox):
+    _, ok_id, _ = outbox
+    rows = json.loads(run("notifications", "--json").stdout)
+    assert {r["offer_name"] for r in rows} == {"Giga 150 5G"}
+    table = run("notifications", "--status", "pending", tz="Asia/Shanghai").stdout
+    assert " CST" in table and "UTC" not in table  # due times in the reader's zone, the zone named
+
+
+def _row_in_every_state(engine, http):
+    """One outbox row for each word `send` prints about rows; returns word -> the row ids it must list."""
+    http.rule("/down", fail_first=10**6)
+    sub, [good, bad] = add_subscriber(engine, http.url("/ok"), http.url("/down"))
+    gone, [gone_channel] = add_subscriber(engine, http.url("/gone"), active=False)
+    now = datetime.now(timezone.utc)
+    ids = {
+        "sent": queue(engine, sub, good, add_event(engine, key="a"), status="sent", attempts=1),
+        "pending": queue(engine, sub, good, add_event(engine, key="b"), due=now + timedelta(hours=1)),
+        "failed": queue(engine, sub, bad, add_event(engine, key="c"), due=now - timedelta(seconds=1)),
+        "sending": queue(engine, sub, good, add_event(engine, key="d"), status="sending", claimed_at=now),
+        "skipped": queue(engine, gone, gone_channel, add_event(engine, key="e"), due=now - timedelta(seconds=1)),
+    }
+    with Session(engine) as s:  # a try that went out without an answer, then delivered: maybe twice
+        s.get(Notification, ids["sent"]).ambiguous_failures = 1
+        s.commit()
+    assert run("send").returncode == 1  # `failed` fails once; `skipped` is recorded dead
+    return {
+        "pending": {ids["pending"], ids["failed"]},
+        "sending": {ids["sending"]},
+        "leased": {ids["sending"]},
+        "sent": {ids["sent"]},
+        "dead": {ids["skipped"]},
+        "failed": {ids["failed"]},
+        "ambiguous": {ids["sent"]},
+        "skipped": {ids["skipped"]},
+    }
+
+
+def test_notifications_status_takes_every_word_send_prints(tmp_db, http):
+    from alerts.deliver import STATUSES, VIEWS
+
+    expected = _row_in_every_state(get_engine(tmp_db), http)
+    assert set(expected) == set(STATUSES + VIEWS)
+    for word, ids in expected.items():
+        proc = run("notifications", "--status", word, "--json")
+        assert proc.returncode == 0, (word, proc.stderr)
+        assert {r["id"] for r in json.loads(proc.stdout)} == ids, word
+        assert run("notifications", "--status", word).returncode == 0
+    table = run("notifications", "--status", "ambiguous").stdout
+    assert "maybe delivered 1x" in table
+    assert "leased until" in run("notifications", "--status", "leased").stdout
+
+
+@pytest.mark.slow
+def test_send_says_a_try_timed_out_after_sending_and_the_row_waits_long(tmp_db):
+    engine = get_engine(tmp_db)
+    with HttpServer() as http:
+        http.rule("/slow", delay=4)
+        sub, [channel] = add_subscriber(engine, http.url("/slow", "alice", PASSWORD))
+        nid = queue(engine, sub, channel, add_event(engine), due=datetime.now(timezone.utc) - timedelta(seconds=1))
+        proc = run("send", "--read-timeout", "1")
+        assert proc.returncode == 1
+        assert "1 of them ambiguous" in proc.stdout
+        assert f"#{nid} json://alice:****@127.0.0.1:{http.port}/slow: pending after 1 attempt(s)" in proc.stdout
+        assert "timed out after sending, no answer within 1 s (it may have arrived)" in proc.stdout
+        assert "next try in 30 min; dead after 3 such tries" in proc.stdout
+        assert http.hits("/slow") == 1
+    [listed] = json.loads(run("notifications", "--status", "ambiguous", "--json").stdout)
+    assert (listed["id"], listed["failure_kind"], listed["ambiguous_failures"]) == (nid, "timeout_after_send", 1)
+    assert row(engine, nid).status == "pending"
+
+
+@pytest.mark.slow
+def test_after_a_killed_send_send_says_how_many_rows_are_leased_and_until_when(tmp_db):
+    from alerts.deliver import LEASE
+
+    engine = get_engine(tmp_db)
+    with HttpServer(delay=0.3) as http:
+        sub, [channel] = add_subscriber(engine, http.url("/hook"))
+        due = datetime.now(timezone.utc) - timedelta(seconds=1)
+        for i in range(30):
+            queue(engine, sub, channel, add_event(engine, key=f"k{i}"), due=due)
+        proc = subprocess.Popen(
+            PROMOWATCH + ["send", "--concurrency", "2"],
+            cwd=ROOT,
+            env=dict(os.environ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            http.wait_for(2, timeout=30)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+        with Session(engine) as s:
+            leased = s.execute(select(Notification).where(Notification.status == "sending")).scalars().all()
+        assert leased
+        until = max(utc(n.claimed_at) for n in leased) + LEASE
+        again = run("send")
+        assert again.returncode == 0, again.stderr
+        local = until.astimezone(ZoneInfo("Europe/Rome")).strftime("%Y-%m-%d %H:%M CET")
+        assert f"{len(leased)} notification(s) leased" in again.stdout, again.stdout
+        assert f"until {local}" in again.stdout
+        report = json.loads(run("send", "--json").stdout)
+        assert report["leased"] == len(leased) and datetime.fromisoformat(report["leased_until"]) == until
