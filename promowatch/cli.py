@@ -61,6 +61,7 @@ def crawl(
     as_json: bool = typer.Option(False, "--json"),
 ):
     """Run the spiders, store what they find, and print a summary per operator."""
+    from rich.markup import escape
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
     from promowatch.crawling import BUNDLED_FIXTURES, project_settings, run_crawls
@@ -109,14 +110,16 @@ def crawl(
                 "offers": s.get("item_scraped_count", 0),
                 "new_versions": s.get("promowatch/new_versions", 0),
                 "dropped": dropped,
+                "dropped_cards": s.get("promowatch/dropped_cards") or [],
                 "errors": s.get("promowatch/errors") or [],
+                "error": s.get("promowatch/error"),
             }
         )
     if as_json:
         print_json(rows)
     else:
         table = Table(title="crawl")
-        for col in ("operator", "status", "offers", "new versions", "dropped"):
+        for col in ("operator", "status", "offers", "new versions", "dropped", "error / dropped cards"):
             table.add_column(col)
         for r in rows:
             colour = "green" if r["status"] == "healthy" else "red"
@@ -126,6 +129,7 @@ def crawl(
                 str(r["offers"]),
                 str(r["new_versions"]),
                 ", ".join(f"{k}: {v}" for k, v in r["dropped"].items()) or "0",
+                escape(r["error"] or ""),
             )
         console.print(table)
     if any(r["status"] != "healthy" for r in rows):
