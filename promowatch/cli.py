@@ -10,7 +10,7 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from promowatch.cli_common import console, err, euro, print_json
+from promowatch.cli_common import console, err, euro, fail, print_json
 
 app = typer.Typer(
     help="Offers of Italian mobile operators: collect, store with history, compare.",
@@ -76,6 +76,14 @@ def crawl(
         err.print(f"[red]fixtures folder {folder} does not exist[/]")
         raise typer.Exit(2)
     settings = project_settings(str(folder) if folder else None)
+    try:  # PROMOWATCH_FIXTURES_DIR from the environment: a missing folder is refused before any crawl starts
+        from scrapy.exceptions import UsageError
+
+        from spiders.fixtures_middleware import fixtures_root
+
+        fixtures_root(settings)
+    except UsageError as exc:
+        fail(str(exc))
     get_engine(settings.get("PROMOWATCH_DATABASE_URL"))  # migrate before spiders start
     logging.getLogger("scrapy").setLevel(logging.WARNING)
     settings.set("LOG_LEVEL", os.environ.get("PROMOWATCH_LOG_LEVEL", "WARNING"))
