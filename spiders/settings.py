@@ -38,6 +38,8 @@ DOWNLOADER_MIDDLEWARES = {
     "spiders.fixtures_middleware.FixturesMiddleware": 50,
     # live URLs -> a loopback copy (benchmarks, fault drills); the spider sees the live URL again
     "spiders.mirror_middleware.MirrorMiddleware": 60,
+    # just inside RetryMiddleware (550): a request that failed for good becomes one line in words
+    "spiders.download_errors.DownloadErrorsMiddleware": 540,
     # after retries have had their go (RetryMiddleware is 550), before the spider sees the page
     "spiders.block_detection.BlockDetectionMiddleware": 560,
 }
