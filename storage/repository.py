@@ -304,6 +304,7 @@ def last_crawls(database_url: str | None = None) -> dict[str, dict]:
                 "items_stored": run.items_stored,
                 "items_dropped": run.items_dropped,
                 "dropped_reasons": run.dropped_reasons,
+                "dropped_cards": (run.presence or {}).get("dropped", []),
                 "new_versions": run.new_versions,
                 "error": run.error,
                 "consecutive_failures": failures,

@@ -116,9 +116,15 @@ def test_bad_items_dropped_by_reason_and_min_offers(tmp_db, write):
         "dropped 4 of 5 cards (more than 20% invalid): b (zero_price), c (bad_price: '9,99'), "
         "a (duplicate_offer_key), d (no_price)"
     )
-    summary = json.loads(run("import", write("x.json", items[:2] + [offer(k, 500) for k in "cdefg"]), "--json").stdout)
+    few_bad = write("y.json", items[:2] + [offer(k, 500) for k in "cdefg"])
+    summary = json.loads(run("import", few_bad, "--json").stdout)
     assert summary["status"] == "healthy" and summary["offers"] == 6
     assert summary["error"] == "dropped 1 of 7 cards: b (zero_price)"
+    proc = run("import", few_bad)
+    assert "dropped 1" in proc.stdout and "dropped 1 of 7 cards: b (zero_price)" in proc.stderr
+    (iliad,) = [r for r in json.loads(run("status", "--json").stdout) if r["operator"] == "iliad"]
+    assert iliad["status"] == "healthy" and iliad["error"] == "dropped 1 of 7 cards: b (zero_price)"
+    assert [(c["offer_key"], c["reason"]) for c in iliad["dropped_cards"]] == [("b", "zero_price")]
 
 
 def test_what_parse_prints_imports(tmp_db, tmp_path):
@@ -197,3 +203,10 @@ def test_replaying_crawls_through_import_gives_the_rules_events(tmp_db, tmp_path
         new = sorted((e["offer_key"], e["kind"]) for e in events[: len(events) - seen])
         seen = len(events)
         assert new == sorted((e["offer_key"], e["kind"]) for e in crawl["events"]), f"crawl {n}"
+
+
+def test_dropped_card_names_are_shown_as_typed(tmp_db, write):
+    """A dropped card is named by its offer_key, else by its (scraped, untrusted) name: shown literally."""
+    items = [offer(k, 500) for k in "abcdef"] + [{**offer("x", -1), "offer_key": None, "name": "Giga [/] [bold]x"}]
+    proc = run("import", write("x.json", items))
+    assert 'dropped 1 of 7 cards: "Giga [/] [bold]x" (no_offer_key: None)' in " ".join(proc.stderr.split())
