@@ -60,7 +60,8 @@ class CrawlItems:
     def _note(self, raw, exc: InvalidOffer) -> None:
         self.dropped[exc.reason] = self.dropped.get(exc.reason, 0) + 1
         fields = raw if isinstance(raw, dict) else {}
-        key = _text(fields.get("offer_key"), 200)
+        key = fields.get("offer_key")
+        key = (key.strip() or None) if isinstance(key, str) else None  # as normalise() would have it
         if key and exc.reason != DUPLICATE:
             self._invalid_keys.add(key)
         detail = str(exc)

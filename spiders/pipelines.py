@@ -3,8 +3,8 @@
 Items are validated as they come (`spiders/crawl_rules.CrawlItems`: bad ones dropped, counted by reason
 under `promowatch/dropped/<reason>` and remembered by card); when the spider closes, the crawl's health is
 decided by the rules `promowatch import` uses too (`crawl_status`) and the whole crawl is written in one
-transaction. Only a healthy crawl touches offers; any other is recorded as a
-CrawlRun and changes nothing, so a broken page never reads as "all offers gone".
+transaction. Only a healthy crawl touches offers; any other is recorded as a CrawlRun and changes
+nothing, so a broken page never reads as "all offers gone".
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from scrapy.exceptions import DropItem
 
 from spiders.crawl_rules import CrawlItems, crawl_status
 from spiders.items import InvalidOffer
-
-__all__ = ["OfferPipeline", "crawl_status"]
 
 log = logging.getLogger(__name__)
 
