@@ -8,7 +8,8 @@ state, so it can run late (after a crash) and gives the same answer:
 - `CrawlRun.presence`, written by storage: the active offers the crawl missed with their consecutive-miss
   count (`removed` when it reaches `removed_after`; the Offer becomes inactive) and the offers that came
   back after missing crawls (`returned` when their last event was `removed`, else nothing unless the
-  content changed);
+  content changed); the offers whose card was seen but dropped as invalid (`kept`) yield nothing at all:
+  they are present, but this crawl says nothing reliable about them;
 - the version current at the crawl (`expiring` when promo_until is 0..`expiring_days` days after the
   crawl's day, once per version);
 - the earlier healthy, detected crawls of the operator (none: this crawl is the baseline, no events).
@@ -191,6 +192,7 @@ def _events(session: Session, run: CrawlRun, now: datetime, removed_after: int, 
     presence = run.presence or {}
     missed = {int(k): v for k, v in (presence.get("missed") or {}).items()}
     back = {int(k): v for k, v in (presence.get("back") or {}).items()}
+    kept = set(presence.get("kept") or ())
 
     # the version each offer had at this crawl, and the one before it for those this crawl changed
     at_run = (
@@ -254,6 +256,8 @@ def _events(session: Session, run: CrawlRun, now: datetime, removed_after: int, 
         )
 
     for offer_id, version in current.items():
+        if offer_id in kept:
+            continue
         offer = offers[offer_id]
         removed_before = last_kind.get(offer_id) == "removed"
         if offer_id in missed:

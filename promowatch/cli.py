@@ -10,7 +10,7 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from promowatch.cli_common import console, err, euro, print_json
+from promowatch.cli_common import console, err, euro, fail, print_json
 
 app = typer.Typer(
     help="Offers of Italian mobile operators: collect, store with history, compare.",
@@ -61,6 +61,7 @@ def crawl(
     as_json: bool = typer.Option(False, "--json"),
 ):
     """Run the spiders, store what they find, and print a summary per operator."""
+    from rich.markup import escape
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
     from promowatch.crawling import BUNDLED_FIXTURES, project_settings, run_crawls
@@ -75,6 +76,14 @@ def crawl(
         err.print(f"[red]fixtures folder {folder} does not exist[/]")
         raise typer.Exit(2)
     settings = project_settings(str(folder) if folder else None)
+    try:  # PROMOWATCH_FIXTURES_DIR from the environment: a missing folder is refused before any crawl starts
+        from scrapy.exceptions import UsageError
+
+        from spiders.fixtures_middleware import fixtures_root
+
+        fixtures_root(settings)
+    except UsageError as exc:
+        fail(str(exc))
     get_engine(settings.get("PROMOWATCH_DATABASE_URL"))  # migrate before spiders start
     logging.getLogger("scrapy").setLevel(logging.WARNING)
     settings.set("LOG_LEVEL", os.environ.get("PROMOWATCH_LOG_LEVEL", "WARNING"))
@@ -109,14 +118,16 @@ def crawl(
                 "offers": s.get("item_scraped_count", 0),
                 "new_versions": s.get("promowatch/new_versions", 0),
                 "dropped": dropped,
+                "dropped_cards": s.get("promowatch/dropped_cards") or [],
                 "errors": s.get("promowatch/errors") or [],
+                "error": s.get("promowatch/error"),
             }
         )
     if as_json:
         print_json(rows)
     else:
         table = Table(title="crawl")
-        for col in ("operator", "status", "offers", "new versions", "dropped"):
+        for col in ("operator", "status", "offers", "new versions", "dropped", "error / dropped cards"):
             table.add_column(col)
         for r in rows:
             colour = "green" if r["status"] == "healthy" else "red"
@@ -126,6 +137,7 @@ def crawl(
                 str(r["offers"]),
                 str(r["new_versions"]),
                 ", ".join(f"{k}: {v}" for k, v in r["dropped"].items()) or "0",
+                escape(r["error"] or ""),
             )
         console.print(table)
     if any(r["status"] != "healthy" for r in rows):

@@ -3,9 +3,10 @@
 (`register` rather than a module-level `from promowatch.cli import app`: under `python -m promowatch.cli`
 the CLI module is `__main__`, and importing `promowatch.cli` again would define the commands on a copy.)
 
-`import` is a crawl whose items come from a file: the items go through `normalise` (bad ones dropped and
-counted by reason, like the pipeline), the crawl through `record_crawl`, the change detection through
-`detect_after_crawl` — the code a Scrapy crawl uses. Heavy imports happen inside the commands.
+`import` is a crawl whose items come from a file: the items go through `CrawlItems` and the crawl's status
+through `crawl_status` (spiders/crawl_rules.py: bad ones dropped, counted by reason and named, exactly as
+in the pipeline), the crawl through `record_crawl`, the change detection through `detect_after_crawl` —
+the code a Scrapy crawl uses. Heavy imports happen inside the commands.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from promowatch.cli_common import console, err, euro, fail, print_json
@@ -39,7 +41,8 @@ def import_items(
     raw_items: list, operator: str | None = None, min_offers: int = 1, database_url: str | None = None
 ) -> dict:
     """Record a list of offer items as one crawl of one operator, then detect its changes."""
-    from spiders.items import OPERATORS, InvalidOffer, normalise
+    from spiders.crawl_rules import CrawlItems, crawl_status
+    from spiders.items import OPERATORS, InvalidOffer
     from storage.repository import record_crawl, utcnow
 
     started = utcnow()
@@ -62,36 +65,27 @@ def import_items(
         if others:
             count = sum(1 for o in named if o != operator)
             raise ImportUsageError(f"{count} item(s) are of operator {', '.join(others)}, not {operator}")
-    items, keys, dropped = [], set(), {}
+    crawl = CrawlItems(operator)
     for raw in raw_items:
         try:
-            item = normalise({**raw, "operator": operator} if isinstance(raw, dict) else raw)
-        except InvalidOffer as exc:
-            dropped[exc.reason] = dropped.get(exc.reason, 0) + 1
+            crawl.add(raw)
+        except InvalidOffer:
             continue
-        if item["offer_key"] in keys:
-            dropped["duplicate_offer_key"] = dropped.get("duplicate_offer_key", 0) + 1
-            continue
-        keys.add(item["offer_key"])
-        items.append(item)
-    if not raw_items:
-        status, error = "failed", "empty list: no offer to import"
-    elif not items:
-        status, error = "failed", f"no valid offer among {len(raw_items)} items (dropped: {dropped})"
-    elif len(items) < min_offers:
-        status, error = "partial", f"only {len(items)} offers, expected at least {min_offers}"
-    else:
-        status, error = "healthy", None
+    status, error = crawl_status(
+        reason="import", crawl=crawl, min_offers=min_offers, nothing="empty list: no offer to import"
+    )
     result = record_crawl(
         operator=operator,
         started_at=started,
         finish_reason="import",
         status=status,
-        items=items,
-        items_scraped=len(raw_items),
-        dropped=dropped,
+        items=crawl.items,
+        items_scraped=crawl.seen,
+        dropped=crawl.dropped,
         error=error,
         database_url=database_url,
+        invalid_keys=crawl.seen_invalid_keys,
+        dropped_cards=crawl.cards,
     )
     events = None
     if status == "healthy":
@@ -104,7 +98,8 @@ def import_items(
         "status": status,
         "error": error,
         "offers": result.stored,
-        "dropped": dropped,
+        "dropped": crawl.dropped,
+        "dropped_cards": crawl.cards,
         "new_versions": result.new_versions,
         "detected": events is not None,
         "events": events or [],
@@ -194,15 +189,17 @@ def register(app: typer.Typer) -> None:
             console.print(
                 f"{summary['operator']}: crawl {summary['crawl_run_id']} [{colour}]{summary['status']}[/], "
                 f"{summary['offers']} offers, {summary['new_versions']} new versions, "
-                f"dropped {summary['dropped'] or 0}",
+                f"dropped {sum(summary['dropped'].values())}",
                 highlight=False,
             )
+            if summary["status"] == "healthy" and summary["error"]:  # the cards dropped, named
+                err.print(f"[yellow]{escape(summary['error'])}[/]", highlight=False)
             if summary["events"]:
                 console.print(events_table(summary["events"], title=f"{len(summary['events'])} events"))
             elif summary["detected"]:
                 console.print("no change events")
         if summary["status"] != "healthy":
-            err.print(f"[red]crawl {summary['status']}: {summary['error']}[/]", highlight=False)
+            err.print(f"[red]crawl {summary['status']}: {escape(summary['error'] or '')}[/]", highlight=False)
             raise typer.Exit(1)
         if not summary["detected"]:
             err.print("[red]change detection failed; the crawl is stored and will be detected with the next one[/]")

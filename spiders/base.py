@@ -26,6 +26,15 @@ class OperatorSpider(scrapy.Spider):
         if cls.operator:
             cls.name = cls.operator
 
+    @classmethod
+    def update_settings(cls, settings):
+        """Scrapy's hook as a crawler is made, before anything runs: a crawl whose settings cannot work stops
+        here (UsageError: one line from `scrapy crawl`, exit 2), not as a failed crawl on record."""
+        super().update_settings(settings)
+        from spiders.fixtures_middleware import fixtures_root
+
+        fixtures_root(settings)
+
     @property
     def crawl_date(self) -> date:
         forced = self.settings.get("PROMOWATCH_TODAY") if hasattr(self, "settings") else None

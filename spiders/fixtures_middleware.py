@@ -1,9 +1,11 @@
 """Offline mode: answer every request from saved pages, never from the network.
 
 Switched on by the PROMOWATCH_FIXTURES_DIR setting (or environment variable); without it the
-middleware raises NotConfigured and Scrapy drops it. Layout: DIR/<operator>/index.json maps each URL
-to a file in that folder, either "page.html" or {"file": "page.html", "status": 500} (to replay an
-error answer). A request with no saved page is an error counted in the crawl's stats, not a silent hole.
+middleware raises NotConfigured and Scrapy drops it. A folder that does not exist stops the crawl
+before it starts (`fixtures_root`, checked by every operator spider as its crawler is made): nothing is
+recorded. Layout: DIR/<operator>/index.json maps each URL to a file in that folder, either "page.html"
+or {"file": "page.html", "status": 500} (to replay an error answer). A request with no saved page is
+an error counted in the crawl's stats, not a silent hole.
 """
 
 from __future__ import annotations
@@ -13,8 +15,25 @@ import os
 from pathlib import Path
 from urllib.parse import urldefrag
 
-from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.exceptions import IgnoreRequest, NotConfigured, UsageError
 from scrapy.http import HtmlResponse, Response, TextResponse
+
+
+def fixtures_root(settings) -> Path | None:
+    """The saved pages' folder of offline mode (None: live mode). A folder that does not exist is a usage
+    error (UsageError: `scrapy crawl` prints it as one line and exits 2): the crawl must not start and fail
+    on every request, which would be recorded as a failed crawl of the operator."""
+    folder = settings.get("PROMOWATCH_FIXTURES_DIR") or os.environ.get("PROMOWATCH_FIXTURES_DIR")
+    if not folder:
+        return None
+    root = Path(folder).expanduser().resolve()
+    if not root.is_dir():
+        raise UsageError(
+            f"PROMOWATCH_FIXTURES_DIR={folder}: no such folder. Point it at a folder of saved pages "
+            "(DIR/<operator>/index.json, e.g. spiders/fixtures) or unset it for a live crawl.",
+            print_help=False,
+        )
+    return root
 
 
 class FixturesMiddleware:
@@ -26,12 +45,9 @@ class FixturesMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler):
-        folder = crawler.settings.get("PROMOWATCH_FIXTURES_DIR") or os.environ.get("PROMOWATCH_FIXTURES_DIR")
-        if not folder:
+        root = fixtures_root(crawler.settings)
+        if root is None:
             raise NotConfigured  # live mode (no reason given: Scrapy then disables it without a warning)
-        root = Path(folder).expanduser().resolve()
-        if not root.is_dir():
-            raise NotConfigured(f"PROMOWATCH_FIXTURES_DIR {root} is not a folder")
         return cls(root, crawler)
 
     def _index(self, operator: str) -> dict:

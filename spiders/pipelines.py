@@ -1,9 +1,10 @@
 """The one path from spider to storage: validate + normalise each item, then store the crawl.
 
-Items are validated as they come (bad ones dropped and counted by reason under
-`promowatch/dropped/<reason>`); when the spider closes, the crawl's health is decided and the whole
-crawl is written in one transaction. Only a healthy crawl touches offers; any other is recorded as a
-CrawlRun and changes nothing, so a broken page never reads as "all offers gone".
+Items are validated as they come (`spiders/crawl_rules.CrawlItems`: bad ones dropped, counted by reason
+under `promowatch/dropped/<reason>` and remembered by card); when the spider closes, the crawl's health is
+decided by the rules `promowatch import` uses too (`crawl_status`) and the whole crawl is written in one
+transaction. Only a healthy crawl touches offers; any other is recorded as a CrawlRun and changes
+nothing, so a broken page never reads as "all offers gone".
 """
 
 from __future__ import annotations
@@ -15,49 +16,17 @@ from datetime import datetime, timezone
 from scrapy import signals
 from scrapy.exceptions import DropItem
 
-from spiders.items import InvalidOffer, normalise
+from spiders.crawl_rules import CrawlItems, crawl_status
+from spiders.items import InvalidOffer
 
 log = logging.getLogger(__name__)
-
-
-def crawl_status(*, reason: str, stored: int, min_offers: int, stats: dict) -> tuple[str, str | None]:
-    """(status, error text) for a closed crawl, from its finish reason, items and stats."""
-    errors = list(stats.get("promowatch/errors") or [])
-    http_errors = {
-        k.rsplit("/", 1)[-1]: v
-        for k, v in stats.items()
-        if k.startswith("downloader/response_status_count/") and not k.endswith(("/200", "/301", "/302", "/404"))
-    }
-    if stats.get("httperror/response_ignored_count"):
-        errors.append("HTTP error " + ", ".join(f"{code}×{n}" for code, n in sorted(http_errors.items())))
-    # requests our own middlewares refused (IgnoreRequest) are not download errors: a missing saved page
-    # records its own error, a mirror skip is deliberate
-    failed = (stats.get("downloader/exception_count") or 0) - (
-        stats.get("downloader/exception_type_count/scrapy.exceptions.IgnoreRequest") or 0
-    )
-    if failed > 0:
-        errors.append(f"download errors: {failed}")
-    if stats.get("spider_exceptions/count"):
-        errors.append(f"spider exceptions: {stats['spider_exceptions/count']}")
-    if stats.get("promowatch/blocked"):
-        return "blocked", "; ".join(errors) or "block page"
-    if reason != "finished":
-        return "failed", "; ".join([f"crawl ended: {reason}", *errors])
-    if stored == 0:
-        return "failed", "; ".join(errors) or "no offer found on the page (layout changed?)"
-    if stored < min_offers:
-        return "partial", "; ".join([f"only {stored} offers, expected at least {min_offers}", *errors])
-    if errors:
-        return "partial", "; ".join(errors)
-    return "healthy", None
 
 
 class OfferPipeline:
     def __init__(self, crawler):
         self.crawler = crawler
         self.stats = crawler.stats
-        self.items: list[dict] = []
-        self.keys: set[str] = set()
+        self.crawl = CrawlItems()
         self.started = datetime.now(timezone.utc)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
@@ -65,20 +34,16 @@ class OfferPipeline:
     def from_crawler(cls, crawler):
         return cls(crawler)
 
-    def _drop(self, reason: str, message: str):
-        self.stats.inc_value(f"promowatch/dropped/{reason}")
-        raise DropItem(f"{reason}: {message}")
+    @property
+    def items(self) -> list[dict]:
+        return self.crawl.items
 
     def process_item(self, item, spider=None):
         try:
-            offer = normalise(dict(item))
+            return self.crawl.add(dict(item))
         except InvalidOffer as exc:
-            self._drop(exc.reason, str(exc))
-        if offer["offer_key"] in self.keys:
-            self._drop("duplicate_offer_key", offer["offer_key"])
-        self.keys.add(offer["offer_key"])
-        self.items.append(offer)
-        return offer
+            self.stats.inc_value(f"promowatch/dropped/{exc.reason}")
+            raise DropItem(str(exc)) from None
 
     def min_offers(self, spider) -> int:
         overrides = self.crawler.settings.getdict("PROMOWATCH_MIN_OFFERS")
@@ -89,32 +54,34 @@ class OfferPipeline:
         from storage.repository import record_crawl
 
         stats = self.stats.get_stats()
-        status, error = crawl_status(
-            reason=reason, stored=len(self.items), min_offers=self.min_offers(spider), stats=stats
-        )
-        dropped = {k.rsplit("/", 1)[-1]: v for k, v in stats.items() if k.startswith("promowatch/dropped/")}
+        status, error = crawl_status(reason=reason, crawl=self.crawl, min_offers=self.min_offers(spider), stats=stats)
         result = record_crawl(
             operator=spider.name,
             started_at=self.started,
             finish_reason=reason,
             status=status,
             items=self.items,
-            items_scraped=len(self.items) + sum(dropped.values()),
-            dropped=dropped,
+            items_scraped=self.crawl.seen,
+            dropped=self.crawl.dropped,
             error=error,
             database_url=self.crawler.settings.get("PROMOWATCH_DATABASE_URL"),
+            invalid_keys=self.crawl.seen_invalid_keys,
+            dropped_cards=self.crawl.cards,
         )
         self.stats.set_value("promowatch/crawl_run_id", result.run_id)
         self.stats.set_value("promowatch/status", status)
         self.stats.set_value("promowatch/new_versions", result.new_versions)
+        if error:
+            self.stats.set_value("promowatch/error", error)
+        if self.crawl.cards:
+            self.stats.set_value("promowatch/dropped_cards", self.crawl.cards)
         log.log(
-            logging.INFO if status == "healthy" else logging.WARNING,
-            "%s crawl %s: %d offers, %d new versions, dropped %s%s",
+            logging.INFO if status == "healthy" and not self.crawl.dropped else logging.WARNING,
+            "%s crawl %s: %d offers, %d new versions%s",
             spider.name,
             status,
             len(self.items),
             result.new_versions,
-            dropped or "none",
             f" ({error})" if error else "",
         )
         if status == "healthy":  # only a healthy crawl is compared; a detection error leaves it pending

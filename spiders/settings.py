@@ -25,6 +25,10 @@ DOWNLOAD_TIMEOUT = int(os.environ.get("PROMOWATCH_DOWNLOAD_TIMEOUT") or 30)
 COOKIES_ENABLED = os.environ.get("PROMOWATCH_COOKIES", "").lower() in ("1", "true", "yes")
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = os.environ.get("PROMOWATCH_LOG_LEVEL", "INFO")
+#: a dropped card is named in the crawl's own summary line (pipelines.py); Scrapy's line would dump the item
+DEFAULT_DROPITEM_LOG_LEVEL = "INFO"
+#: a request that failed for good gets one line from spiders/download_errors.py, with the reason in words
+RETRY_GIVE_UP_LOG_LEVEL = "INFO"
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 FEED_EXPORT_ENCODING = "utf-8"
@@ -34,6 +38,8 @@ DOWNLOADER_MIDDLEWARES = {
     "spiders.fixtures_middleware.FixturesMiddleware": 50,
     # live URLs -> a loopback copy (benchmarks, fault drills); the spider sees the live URL again
     "spiders.mirror_middleware.MirrorMiddleware": 60,
+    # just inside RetryMiddleware (550): a request that failed for good becomes one line in words
+    "spiders.download_errors.DownloadErrorsMiddleware": 540,
     # after retries have had their go (RetryMiddleware is 550), before the spider sees the page
     "spiders.block_detection.BlockDetectionMiddleware": 560,
 }

@@ -6,11 +6,16 @@ updates) and a new OfferVersion only for offers whose content hash changed. It a
 (`presence`) which active offers this crawl missed (with their consecutive-miss count) and which offers
 came back after missing crawls (with the misses before), so that change detection (alerts/detect, run
 afterwards in its own transaction, possibly late) can tell `removed` and `returned` from stored state.
+An offer whose card the crawl saw but dropped as invalid (`invalid_keys`) is present but neither seen
+valid nor back: it keeps its last good version and `last_seen`, a removed one stays removed, an active
+one's run of misses ends; it is noted under `kept`, and the dropped cards themselves (which, why) under
+`dropped`, for any crawl.
 Storage never decides that an offer is removed: `Offer.active` is cleared by the detector.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -50,6 +55,8 @@ _EXISTING = select(
     _OFFER.c.id, _OFFER.c.offer_key, _OFFER.c.content_hash, _OFFER.c.missed_crawls, _OFFER.c.active
 ).where(_OFFER.c.operator == bindparam("operator"))
 _SEEN = update(_OFFER).where(_OFFER.c.id.in_(_IDS)).values(last_seen=bindparam("now"), active=True, missed_crawls=0)
+# an offer whose card was seen but invalid: present, so an active one's run of misses ends (nothing else changes)
+_KEPT = update(_OFFER).where(_OFFER.c.id.in_(_IDS), _OFFER.c.active.is_(True)).values(missed_crawls=0)
 _MISSED = update(_OFFER).where(_OFFER.c.id.in_(_IDS)).values(missed_crawls=_OFFER.c.missed_crawls + 1)
 _CHANGED = (
     update(_OFFER)
@@ -97,15 +104,23 @@ def record_crawl(
     error: str | None,
     database_url: str | None = None,
     finished_at: datetime | None = None,
+    invalid_keys: Iterable[str] = (),
+    dropped_cards: list[dict] | None = None,
 ) -> CrawlResult:
     """Store one crawl in one transaction (SQLAlchemy Core: this runs every crawl, and the ORM's unit of
     work cost more than the writes themselves). The steady case (nothing changed) is four statements:
-    the SELECT of the operator's offers, the CrawlRun INSERT, one set-wise UPDATE, the commit."""
+    the SELECT of the operator's offers, the CrawlRun INSERT, one set-wise UPDATE, the commit.
+
+    `invalid_keys`: offer keys whose card was seen but dropped as invalid (present, left as they were);
+    `dropped_cards`: the dropped cards (offer_key, name, reason, detail) to note on the CrawlRun."""
     engine = get_engine(database_url)
     now = finished_at or utcnow()
     healthy = status == "healthy"
     with engine.begin() as conn:
-        plan = _plan(conn, operator, items) if healthy else None
+        plan = _plan(conn, operator, items, set(invalid_keys)) if healthy else None
+        presence = plan.presence if plan else None
+        if dropped_cards:
+            presence = {**(presence or {}), "dropped": list(dropped_cards)}
         run_id = conn.execute(
             _INSERT_RUN,
             dict(
@@ -119,7 +134,7 @@ def record_crawl(
                 items_dropped=sum(dropped.values()),
                 dropped_reasons=dict(dropped),
                 new_versions=plan.new_versions if plan else 0,
-                presence=plan.presence if plan else None,
+                presence=presence,
                 error=error,
                 detected_at=None,
             ),
@@ -129,8 +144,9 @@ def record_crawl(
         return CrawlResult(run_id, status, len(items) if healthy else 0, plan.new_versions if plan else 0)
 
 
-def _plan(conn, operator: str, items: list[dict]) -> _Plan:
-    """presence: {"missed": {offer id: misses so far}, "back": {offer id: misses before}}."""
+def _plan(conn, operator: str, items: list[dict], invalid_keys: set[str]) -> _Plan:
+    """presence: {"missed": {offer id: misses so far}, "back": {offer id: misses before}}, and
+    "kept": [offer id, ...] when cards of stored offers were dropped as invalid."""
     existing = {r.offer_key: r for r in conn.execute(_EXISTING, {"operator": operator})}
     plan = _Plan([], [], [], [], {"missed": {}, "back": {}})
     for item in items:
@@ -145,11 +161,18 @@ def _plan(conn, operator: str, items: list[dict]) -> _Plan:
         if row.content_hash != digest:
             plan.changed.append((row.id, item, digest))
     seen = {item["offer_key"] for item in items}
+    kept = []
     for key, row in existing.items():
-        if key not in seen:
+        if key in seen:
+            continue
+        if key in invalid_keys:  # seen, but its card was invalid: present, its last good version kept
+            kept.append(row.id)
+        else:
             plan.missing_ids.append(row.id)
             if row.active:  # an inactive (removed) offer has nothing more to report
                 plan.presence["missed"][str(row.id)] = row.missed_crawls + 1
+    if kept:
+        plan.presence["kept"] = sorted(kept)
     return plan
 
 
@@ -202,6 +225,8 @@ def _write(conn, plan: _Plan, operator: str, run_id: int, now: datetime) -> None
             conn.execute(_CURRENT_VERSION, {"oid": oid, "vid": vid})
     if plan.missing_ids:
         conn.execute(_MISSED, {"ids": plan.missing_ids})
+    if plan.presence.get("kept"):
+        conn.execute(_KEPT, {"ids": plan.presence["kept"]})
 
 
 def list_offers(operator: str | None = None, active_only: bool = True, database_url: str | None = None) -> list[dict]:
@@ -279,6 +304,7 @@ def last_crawls(database_url: str | None = None) -> dict[str, dict]:
                 "items_stored": run.items_stored,
                 "items_dropped": run.items_dropped,
                 "dropped_reasons": run.dropped_reasons,
+                "dropped_cards": (run.presence or {}).get("dropped", []),
                 "new_versions": run.new_versions,
                 "error": run.error,
                 "consecutive_failures": failures,

@@ -8,6 +8,7 @@ are still above the threshold) and nothing stored changes.
 import json
 import re
 import shutil
+import sys
 
 import pytest
 from conftest import FIXTURES, PROMOWATCH, run
@@ -86,3 +87,55 @@ def test_pipeline_drops_a_repeated_offer_key():
     assert crawler.stats.get_value("promowatch/dropped/duplicate_offer_key") == 1
     assert crawler.stats.get_value("promowatch/dropped/no_price") == 1
     assert [o["offer_key"] for o in pipeline.items] == ["giga-150"]
+
+
+SCRAPY = [sys.executable, "-m", "scrapy", "crawl"]
+ILIAD_PRICE = {"voce": 'price="599"', "domotica": 'price="249"'}  # one card each (Domotica's price is repeated)
+
+
+def _iliad_dir(tmp_path, *keys):
+    """The bundled Iliad page with the price attribute of these offers' cards unreadable (no digits)."""
+    root = tmp_path / "-".join(keys)
+    shutil.copytree(FIXTURES / "iliad", root / "iliad")
+    page = root / "iliad" / "mobile.html"
+    text = page.read_text("utf-8")
+    for key in keys:
+        assert ILIAD_PRICE[key] in text, "the Iliad fixture changed: update this test"
+        text = text.replace(ILIAD_PRICE[key], 'price="n.d."', 1)
+    page.write_text(text, "utf-8")
+    return root
+
+
+@pytest.mark.slow
+def test_invalid_card_keeps_its_offer_and_the_crawl_names_it(env, tmp_path):
+    """Scrapy and promowatch crawls of a page on which one card is invalid, twice in a row, then valid again:
+    every crawl healthy and naming the card, its offer present with its last good version, no event at all.
+    Two invalid cards of seven are more than the share a healthy crawl may drop: partial."""
+    run(PROMOWATCH + ["crawl", "iliad", "--offline", "--json"], env)
+    before = _stored(env)
+    one_bad = _iliad_dir(tmp_path, "voce")
+    for _ in range(2):
+        proc = run(SCRAPY + ["iliad"], {**env, "PROMOWATCH_FIXTURES_DIR": str(one_bad)})
+        assert "iliad crawl healthy: 6 offers" in proc.stderr and "dropped 1 of 7 cards: voce (no_price)" in proc.stderr
+        assert "Traceback" not in proc.stderr
+        status = {r["operator"]: r for r in json.loads(run(PROMOWATCH + ["status", "--json"], env).stdout)}
+        assert status["iliad"]["status"] == "healthy" and "voce (no_price)" in status["iliad"]["error"]
+    row = json.loads(run(PROMOWATCH + ["crawl", "iliad", "--fixtures", str(one_bad), "--json"], env).stdout)[0]
+    assert row["status"] == "healthy" and row["error"] == "dropped 1 of 7 cards: voce (no_price)", row
+    assert [(c["offer_key"], c["reason"]) for c in row["dropped_cards"]] == [("voce", "no_price")]
+    table = run(PROMOWATCH + ["crawl", "iliad", "--fixtures", str(one_bad)], env).stdout
+    assert "voce (no_price)" in table
+    run(PROMOWATCH + ["crawl", "iliad", "--offline", "--json"], env)
+    assert _stored(env) == before
+    assert json.loads(run(PROMOWATCH + ["events", "--json"], env).stdout) == []
+    assert len(json.loads(run(PROMOWATCH + ["history", "iliad", "voce", "--json"], env).stdout)) == 1
+    # two cards of seven invalid: partial, both named, nothing changes
+    proc = run(
+        PROMOWATCH + ["crawl", "iliad", "--fixtures", str(_iliad_dir(tmp_path, "voce", "domotica")), "--json"],
+        env,
+        check=False,
+    )
+    row = json.loads(proc.stdout)[0]
+    assert proc.returncode == 1 and row["status"] == "partial", row
+    assert row["error"] == "dropped 2 of 7 cards (more than 20% invalid): voce (no_price), domotica (no_price)"
+    assert _stored(env) == before and json.loads(run(PROMOWATCH + ["events", "--json"], env).stdout) == []

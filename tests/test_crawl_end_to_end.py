@@ -3,6 +3,7 @@
 import json
 import sys
 
+import pytest
 from conftest import FIXTURES, PROMOWATCH, run
 
 
@@ -108,3 +109,19 @@ def test_an_offline_crawl_loads_no_download_handler(env):
         "print(json.dumps(project_settings().getwithbase('DOWNLOAD_HANDLERS').get('https')))"
     )
     assert "HTTP11DownloadHandler" in json.loads(run([sys.executable, "-c", code], env).stdout.splitlines()[-1])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("folder", ["missing", "a-file"])
+@pytest.mark.parametrize("command", ["scrapy", "promowatch"])
+def test_fixtures_dir_that_is_no_folder_refuses_to_start(env, tmp_path, folder, command):
+    """PROMOWATCH_FIXTURES_DIR naming no folder: one line, exit 2, no crawl run recorded (no failed crawl that
+    would count toward the operator's health streak)."""
+    (tmp_path / "a-file").write_text("not a folder")
+    cmd = [sys.executable, "-m", "scrapy", "crawl", "iliad"] if command == "scrapy" else PROMOWATCH + ["crawl", "iliad"]
+    proc = run(cmd, {**env, "PROMOWATCH_FIXTURES_DIR": str(tmp_path / folder)}, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert f"PROMOWATCH_FIXTURES_DIR={tmp_path / folder}: no such folder" in proc.stderr
+    assert "Traceback" not in proc.stderr and "ERROR" not in proc.stderr
+    status = {r["operator"]: r for r in json.loads(run(PROMOWATCH + ["status", "--json"], env).stdout)}
+    assert status["iliad"]["status"] == "never crawled"

@@ -14,9 +14,10 @@ from sqlmodel import Session
 
 from alerts import detect
 from alerts.detect import detect_after_crawl, detect_crawl, detect_pending
-from spiders.items import normalise
+from spiders.crawl_rules import CrawlItems, crawl_status
+from spiders.items import InvalidOffer, normalise
 from storage.engine import get_engine
-from storage.models import CrawlRun, Offer, OfferEvent
+from storage.models import CrawlRun, Offer, OfferEvent, OfferVersion
 from storage.repository import list_events, record_crawl
 
 CASES = sorted((Path(__file__).parent / "data" / "detect").glob("*.json"))
@@ -52,6 +53,62 @@ def store(items, operator="iliad", status="healthy", day="2026-09-15", url=None)
     ).run_id
 
 
+def card(operator="iliad", **fields):
+    """A card as a spider yields it: the fields given (any of them may be invalid), defaults for the rest."""
+    key = fields.get("offer_key")
+    name = key.upper() if isinstance(key, str) else "NO KEY"
+    return {
+        "operator": operator,
+        "name": name,
+        "url": f"https://example.it/{key}",
+        "plan_type": "prepaid",
+        "period_days": 30,
+        **fields,
+    }
+
+
+def store_cards(cards, operator="iliad", status=None, day="2026-09-15"):
+    """One crawl of these cards through the rules every crawl and import uses (spiders/crawl_rules.py); its
+    status is the one those rules decide unless the case forces one (a failed crawl, a block page)."""
+    crawl = CrawlItems()
+    for c in cards:
+        try:
+            crawl.add(card(operator, **c))
+        except InvalidOffer:
+            pass
+    decided, error = crawl_status(reason="finished", crawl=crawl, min_offers=1)
+    at = datetime.fromisoformat(day).replace(hour=12, tzinfo=timezone.utc)
+    result = record_crawl(
+        operator=operator,
+        started_at=at,
+        finished_at=at,
+        finish_reason="finished",
+        status=status or decided,
+        items=crawl.items,
+        items_scraped=crawl.seen,
+        dropped=crawl.dropped,
+        error=error if status is None else "boom",
+        invalid_keys=crawl.seen_invalid_keys,
+        dropped_cards=crawl.cards,
+    )
+    return result.run_id, decided
+
+
+def stored_offers(operator="iliad"):
+    """offer_key -> (price of the current version, versions, missed crawls, active)."""
+    with Session(get_engine()) as s:
+        offers = s.execute(select(Offer).where(Offer.operator == operator)).scalars().all()
+        return {
+            o.offer_key: (
+                s.get(OfferVersion, o.current_version_id).data["price_cents"],
+                s.execute(select(func.count()).where(OfferVersion.offer_id == o.id)).scalar(),
+                o.missed_crawls,
+                o.active,
+            )
+            for o in offers
+        }
+
+
 def inactive(url, operator=None):
     with Session(get_engine(url)) as s:
         query = select(Offer.offer_key).where(Offer.active.is_(False))
@@ -73,9 +130,11 @@ def test_case(tmp_db, case_file):
     removed_after = case.get("removed_after", 2)
     for n, crawl in enumerate(case["crawls"]):
         operator = crawl.get("operator", "iliad")
-        run_id = store(
-            crawl["items"], operator=operator, status=crawl.get("status", "healthy"), day=crawl.get("day", "2026-09-15")
+        run_id, decided = store_cards(
+            crawl["items"], operator=operator, status=crawl.get("status"), day=crawl.get("day", "2026-09-15")
         )
+        if "status" not in crawl:  # else the case forces an unhealthy crawl (failed, blocked, partial)
+            assert decided == crawl.get("decided", "healthy"), f"crawl {n}: status {decided}"
         events = detect_crawl(run_id, removed_after=removed_after)
         assert all(e["crawl_run_id"] == run_id for e in events)
         got = sorted((e["offer_key"], e["kind"]) for e in events)
@@ -91,7 +150,11 @@ def test_case(tmp_db, case_file):
             assert inactive(None, operator) == sorted(crawl["inactive"]), f"crawl {n}"
         with Session(get_engine()) as s:
             run = s.get(CrawlRun, run_id)
-            assert (run.detected_at is not None) == (crawl.get("status", "healthy") == "healthy")
+            assert (run.detected_at is not None) == (run.status == "healthy")
+            dropped = [(c["offer_key"], c["reason"]) for c in (run.presence or {}).get("dropped", [])]
+        assert dropped == [tuple(d) for d in crawl.get("dropped", [])], f"crawl {n}"
+        if "offers" in crawl:  # offer_key -> [current version's price, versions, missed crawls, active]
+            assert stored_offers(operator) == {k: tuple(v) for k, v in crawl["offers"].items()}, f"crawl {n}"
 
 
 def test_detection_is_idempotent(tmp_db):

@@ -108,8 +108,23 @@ def test_bad_items_dropped_by_reason_and_min_offers(tmp_db, write):
     assert proc.returncode == 1 and summary["status"] == "partial" and "at least 2" in summary["error"]
     assert summary["dropped"] == {"zero_price": 1, "bad_price": 1, "duplicate_offer_key": 1, "no_price": 1}
     assert json.loads(run("offers", "--json").stdout) == []  # a partial crawl changes nothing
-    summary = json.loads(run("import", write("x.json", items), "--json").stdout)
-    assert summary["status"] == "healthy" and summary["offers"] == 1
+    # 3 of the 5 cards invalid: more than the share a healthy crawl may drop (spiders/crawl_rules.py)
+    proc = run("import", write("x.json", items), "--json", check=False)
+    summary = json.loads(proc.stdout)
+    assert proc.returncode == 1 and summary["status"] == "partial" and summary["offers"] == 0, summary
+    assert summary["error"] == (
+        "dropped 4 of 5 cards (more than 20% invalid): b (zero_price), c (bad_price: '9,99'), "
+        "a (duplicate_offer_key), d (no_price)"
+    )
+    few_bad = write("y.json", items[:2] + [offer(k, 500) for k in "cdefg"])
+    summary = json.loads(run("import", few_bad, "--json").stdout)
+    assert summary["status"] == "healthy" and summary["offers"] == 6
+    assert summary["error"] == "dropped 1 of 7 cards: b (zero_price)"
+    proc = run("import", few_bad)
+    assert "dropped 1" in proc.stdout and "dropped 1 of 7 cards: b (zero_price)" in proc.stderr
+    (iliad,) = [r for r in json.loads(run("status", "--json").stdout) if r["operator"] == "iliad"]
+    assert iliad["status"] == "healthy" and iliad["error"] == "dropped 1 of 7 cards: b (zero_price)"
+    assert [(c["offer_key"], c["reason"]) for c in iliad["dropped_cards"]] == [("b", "zero_price")]
 
 
 def test_what_parse_prints_imports(tmp_db, tmp_path):
@@ -168,9 +183,9 @@ def test_replaying_crawls_through_import_gives_the_rules_events(tmp_db, tmp_path
                 [
                     {
                         "operator": "iliad",
-                        "name": i["offer_key"].upper(),
+                        "name": i["offer_key"].upper() if isinstance(i.get("offer_key"), str) else "NO KEY",
                         "plan_type": "prepaid",
-                        "url": f"https://example.it/{i['offer_key']}",
+                        "url": f"https://example.it/{i.get('offer_key')}",
                         "period_days": 30,
                         **i,
                     }
@@ -179,8 +194,19 @@ def test_replaying_crawls_through_import_gives_the_rules_events(tmp_db, tmp_path
             ),
             "utf-8",
         )
-        run("import", str(feed), "--operator", "iliad", "--json")
+        proc = run("import", str(feed), "--operator", "iliad", "--json", check=False)
+        summary, decided = json.loads(proc.stdout), crawl.get("decided", "healthy")
+        assert (summary["status"], proc.returncode) == (decided, 0 if decided == "healthy" else 1), proc.stderr
+        dropped = [[c["offer_key"], c["reason"]] for c in summary["dropped_cards"]]
+        assert dropped == crawl.get("dropped", []), f"crawl {n}"
         events = json.loads(run("events", "--json", "--limit", "1000").stdout)
         new = sorted((e["offer_key"], e["kind"]) for e in events[: len(events) - seen])
         seen = len(events)
         assert new == sorted((e["offer_key"], e["kind"]) for e in crawl["events"]), f"crawl {n}"
+
+
+def test_dropped_card_names_are_shown_as_typed(tmp_db, write):
+    """A dropped card is named by its offer_key, else by its (scraped, untrusted) name: shown literally."""
+    items = [offer(k, 500) for k in "abcdef"] + [{**offer("x", -1), "offer_key": None, "name": "Giga [/] [bold]x"}]
+    proc = run("import", write("x.json", items))
+    assert 'dropped 1 of 7 cards: "Giga [/] [bold]x" (no_offer_key: None)' in " ".join(proc.stderr.split())

@@ -1,0 +1,103 @@
+"""The crawl rules every crawl and import share (spiders/crawl_rules.py): which cards are kept, which
+dropped, and the status they make, as a table."""
+
+import pytest
+
+from spiders.crawl_rules import DROPPED_SHARE_PARTIAL, CrawlItems, crawl_status
+from spiders.items import InvalidOffer
+
+
+def card(key, price=999, **extra):
+    return {
+        "operator": "iliad",
+        "offer_key": key,
+        "name": f"Giga {key}",
+        "url": "https://www.iliad.it/x",
+        "plan_type": "prepaid",
+        "price_cents": price,
+        "period_days": 30,
+        **extra,
+    }
+
+
+def valid(n):
+    return [card(f"v{i}") for i in range(n)]
+
+
+CASES = [  # id, cards, min offers, status, error (None: no note)
+    ("all valid", valid(5), 1, "healthy", None),
+    (
+        "one of five invalid: exactly 20 %",
+        [*valid(4), card("b", -1)],
+        1,
+        "healthy",
+        "dropped 1 of 5 cards: b (negative_price: -1)",
+    ),
+    (
+        "two of six invalid: more than 20 %",
+        [*valid(4), card("b", "9,99"), card("c", None)],
+        1,
+        "partial",
+        "dropped 2 of 6 cards (more than 20% invalid): b (bad_price: '9,99'), c (no_price)",
+    ),
+    (
+        "a card without a key counts toward the share, named by its name",
+        [*valid(3), card(None), card(" ", 0)],
+        1,
+        "partial",
+        'dropped 2 of 5 cards (more than 20% invalid): "Giga None" (no_offer_key: None), "Giga" (no_offer_key: \' \')',
+    ),
+    (
+        "a repeated card is dropped, not invalid",
+        [*valid(3), card("v0"), card("v1")],
+        1,
+        "healthy",
+        "dropped 2 of 5 cards: v0 (duplicate_offer_key), v1 (duplicate_offer_key)",
+    ),
+    (
+        "every card invalid",
+        [card("a", -5), card("b", -6)],
+        1,
+        "failed",
+        "no valid offer: dropped 2 of 2 cards (more than 20% invalid): a (negative_price: -5), b (negative_price: -6)",
+    ),
+    ("no card", [], 1, "failed", "no offer found on the page (layout changed?)"),
+    (
+        "too few offers",
+        [*valid(2), card("b", -1)],
+        4,
+        "partial",
+        "only 2 offers, expected at least 4; dropped 1 of 3 cards (more than 20% invalid): b (negative_price: -1)",
+    ),
+    (
+        "more than five dropped: the first five named",
+        [*valid(30), *(card(f"x{i}", -1) for i in range(7))],
+        1,
+        "healthy",
+        "dropped 7 of 37 cards: x0 (negative_price: -1), x1 (negative_price: -1), x2 (negative_price: -1), "
+        "x3 (negative_price: -1), x4 (negative_price: -1), 2 more",
+    ),
+]
+
+
+@pytest.mark.parametrize("cards, min_offers, status, error", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_crawl_rules(cards, min_offers, status, error):
+    crawl = CrawlItems()
+    for c in cards:
+        try:
+            crawl.add(c)
+        except InvalidOffer:
+            pass
+    assert crawl_status(reason="finished", crawl=crawl, min_offers=min_offers) == (status, error)
+    assert crawl.seen == len(cards) and len(crawl.items) + sum(crawl.dropped.values()) == len(cards)
+
+
+def test_seen_invalid_keys_are_the_keyed_invalid_cards_no_valid_card_had():
+    crawl = CrawlItems()
+    for c in [card("a"), card("a", -1), card("b", -1), card(None, -1), card("c"), card("c")]:
+        try:
+            crawl.add(c)
+        except InvalidOffer:
+            pass
+    assert crawl.seen_invalid_keys == {"b"}
+    assert DROPPED_SHARE_PARTIAL == 0.20
