@@ -71,6 +71,8 @@ def reason(run: CrawlRun) -> str:
         return "HTTP error"
     if "download errors" in error or "no saved page" in error:
         return "the page could not be fetched"
+    if run.status == "partial" and "invalid)" in error:
+        return "too many offers failed validation (layout changed?)"
     if run.status == "partial" and "only" in error and "offers" in error:
         return "too few offers"
     if "layout changed" in error or (run.status == "failed" and run.items_stored == 0 and run.items_scraped == 0):

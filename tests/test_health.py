@@ -157,3 +157,34 @@ def test_without_admin_channels_the_alert_is_logged_once(tmp_db, caplog):
         assert len(health.check(["iliad"], threshold=3, database_url=tmp_db)) == 1
         assert health.check(["iliad"], threshold=3, database_url=tmp_db) == []
     assert sum("no admin channel" in r.getMessage() for r in caplog.records) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "finish_reason", "want"),
+    [
+        ("blocked", "block page", "finished", "blocked (a block or captcha page answered)"),
+        ("failed", "HTTP error 503×1", "finished", "HTTP error"),
+        ("failed", "download errors: 2", "finished", "the page could not be fetched"),
+        ("partial", "only 2 offers, expected at least 5", "finished", "too few offers"),
+        (
+            "partial",
+            "dropped 3 of 7 cards (more than 20% invalid): a (negative_price), b (no_price), c (no_price)",
+            "finished",
+            "too many offers failed validation (layout changed?)",
+        ),
+        (
+            "failed",
+            "no offer found on the page (layout changed?)",
+            "finished",
+            "layout changed (no offer found on the page)",
+        ),
+        ("failed", "crawl ran past its time limit", "worker_killed", "hung (the crawl ran past its time limit)"),
+    ],
+)
+def test_reason_table(status, error, finish_reason, want):
+    from storage.models import CrawlRun
+
+    run = CrawlRun(
+        operator="iliad", started_at=None, finished_at=None, status=status, error=error, finish_reason=finish_reason
+    )
+    assert health.reason(run) == want
