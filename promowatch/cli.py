@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 from rich.table import Table
 
-from promowatch.cli_common import console, err, euro, print_json
+from promowatch.cli_common import console, err, euro, fail, print_json
 
 app = typer.Typer(
     help="Offers of Italian mobile operators: collect, store with history, compare.",
@@ -42,15 +43,22 @@ def _operators_or_exit(names: list[str], contract: bool = False) -> list[str]:
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = typer.Argument("head")):
-    """Apply the schema migrations (also done automatically on first use)."""
-    from storage.engine import database_url, upgrade
+def db_upgrade(revision: str = typer.Argument("head", help="a schema revision (or a unique start of one)")):
+    """Apply the schema migrations (also done automatically on first use); never goes down."""
+    from storage.engine import database_url, shown, upgrade_to
 
     url = database_url()
-    upgrade(url, revision)
-    from sqlalchemy.engine import make_url
-
-    console.print(f"database at {make_url(url).render_as_string(hide_password=True)} is at revision {revision}")
+    before, target, after = upgrade_to(url, revision)
+    where = f"database {shown(url)}"
+    if before != after:
+        console.print(f"{where} upgraded from revision {before or '(empty)'} to {after}", highlight=False)
+    elif after == target:
+        console.print(f"{where} is already at revision {after}: nothing to do", highlight=False)
+    else:
+        console.print(
+            f"{where} is at revision {after}, already past {target}: nothing done (promowatch does not downgrade)",
+            highlight=False,
+        )
 
 
 @app.command()
@@ -64,7 +72,7 @@ def crawl(
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
     from promowatch.crawling import BUNDLED_FIXTURES, project_settings, run_crawls
-    from storage.engine import get_engine
+    from storage.engine import check_database
 
     ops = _operators_or_exit(operators or [])
     if offline and fixtures:
@@ -75,7 +83,7 @@ def crawl(
         err.print(f"[red]fixtures folder {folder} does not exist[/]")
         raise typer.Exit(2)
     settings = project_settings(str(folder) if folder else None)
-    get_engine(settings.get("PROMOWATCH_DATABASE_URL"))  # migrate before spiders start
+    check_database(settings.get("PROMOWATCH_DATABASE_URL"))  # usable and migrated before spiders start
     logging.getLogger("scrapy").setLevel(logging.WARNING)
     settings.set("LOG_LEVEL", os.environ.get("PROMOWATCH_LOG_LEVEL", "WARNING"))
     with Progress(
@@ -393,7 +401,29 @@ for _module in (cli_events, cli_subscriptions, cli_outbox, cli_service):
 
 
 def main() -> None:
-    app()
+    """The command line. A database that cannot be used (storage.engine.DatabaseUnavailable, or a driver error
+    that `explain` recognises) ends any command with one line: exit 2 for a wrong setting, 1 otherwise."""
+    try:
+        app()
+    except Exception as exc:
+        problem = _database_problem(exc)
+        if problem is None:
+            raise
+        try:
+            fail(str(problem), problem.exit_code)
+        except typer.Exit as done:
+            sys.exit(done.exit_code)
+
+
+def _database_problem(exc: Exception):
+    if "storage.engine" not in sys.modules and not type(exc).__module__.startswith("sqlalchemy"):
+        return None  # nothing opened a database: not a database error
+    from storage.engine import explain
+
+    try:
+        return explain(exc)
+    except Exception:  # noqa: BLE001 — explaining must not hide the original error
+        return None
 
 
 if __name__ == "__main__":
