@@ -45,19 +45,24 @@ def _operators_or_exit(names: list[str], contract: bool = False) -> list[str]:
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head", help="a schema revision (or a unique start of one)")):
     """Apply the schema migrations (also done automatically on first use); never goes down."""
+    from rich.markup import escape
+
     from storage.engine import database_url, shown, upgrade_to
 
     url = database_url()
     before, target, after = upgrade_to(url, revision)
-    where = f"database {shown(url)}"
+    where = f"database {escape(shown(url))}"
     if before != after:
-        console.print(f"{where} upgraded from revision {before or '(empty)'} to {after}", highlight=False)
+        console.print(
+            f"{where} upgraded from revision {before or '(empty)'} to {after}", highlight=False, soft_wrap=True
+        )
     elif after == target:
-        console.print(f"{where} is already at revision {after}: nothing to do", highlight=False)
+        console.print(f"{where} is already at revision {after}: nothing to do", highlight=False, soft_wrap=True)
     else:
         console.print(
             f"{where} is at revision {after}, already past {target}: nothing done (promowatch does not downgrade)",
             highlight=False,
+            soft_wrap=True,
         )
 
 

@@ -55,8 +55,7 @@ def database_url(explicit: str | None = None) -> str:
     folder = Path(user_data_dir("promowatch", appauthor=False))
     if not folder.is_dir():
         folder.parent.mkdir(parents=True, exist_ok=True)
-        folder.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(folder, 0o700)  # mkdir's mode is cut by the umask; 0700 is narrower than any umask leaves
+        folder.mkdir(mode=0o700, exist_ok=True)  # ours alone: it holds the database
     return f"sqlite:///{folder / 'promowatch.db'}"
 
 
