@@ -22,6 +22,7 @@ import sys
 import threading
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
@@ -120,11 +121,6 @@ def explain(exc: BaseException, url: str | None = None) -> DatabaseUnavailable |
             f"{name} is damaged ({detail}): restore it from a backup, or move it away to start an empty one"
         )
     if "readonly database" in low or "read-only" in low:
-        if file and not os.access(file.parent, os.W_OK) and not Path(f"{file}-shm").exists():
-            return DatabaseUnavailable(
-                f"{name} cannot be read: SQLite needs to create {file}-shm beside it and you may not write to "
-                f"{file.parent}; run this as the user who owns the database (or while the service runs)"
-            )
         return _read_only_error(name)
     if "unable to open database file" in low:
         return DatabaseUnavailable(
@@ -327,6 +323,11 @@ def _open(url: str) -> Engine:
                     "and the folder's permissions",
                     bad_input=True,
                 ) from None
+        elif not os.access(folder, os.W_OK) and not any(Path(f"{file}{s}").exists() for s in ("-wal", "-shm")):
+            # SQLite must create FILE-shm to read a WAL database and may not here. With neither -wal nor -shm
+            # no process has the database open, and the file alone is all of it: read it as immutable.
+            query = {**parsed.query, "uri": "true", "mode": "ro", "immutable": "1"}
+            parsed = parsed.set(database=f"file:{quote(str(file.resolve()))}", query=query)
     try:
         engine = create_engine(parsed, future=True)
     except sa_exc.NoSuchModuleError:

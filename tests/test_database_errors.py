@@ -16,6 +16,8 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import sysconfig
+import tempfile
 
 import pytest
 from conftest import PROMOWATCH, ROOT
@@ -176,7 +178,8 @@ def test_a_database_that_cannot_be_used_is_one_line(tmp_path, populated, items_f
 
 
 def _digest(path):
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    with open(path, "rb") as file:
+        return hashlib.sha256(file.read()).hexdigest()
 
 
 @pytest.fixture(params=["wal", "delete"])
@@ -233,6 +236,60 @@ def test_writing_commands_say_the_database_is_read_only(read_only_copy, items_fi
     args = [a.replace("{items}", str(items_file)) for a in WRITING[command]]
     one_line(pw(args, _env(url)), 1, str(path), "read-only")
     assert _digest(path) == digest
+
+
+def _as_nobody():
+    """The command prefix that runs this checkout's Python code as user nobody (setpriv), or skip: it needs root,
+    setpriv and a Python of this version that nobody may run (the venv's may live under /root)."""
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv to act as an unprivileged user")
+    path = f"PYTHONPATH={ROOT}:{sysconfig.get_paths()['purelib']}"
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    for python in (sys.executable, f"/usr/bin/{version}", f"/usr/local/bin/{version}"):
+        prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env", "HOME=/tmp", path, python]
+        probe = subprocess.run(prefix + ["-c", "import sqlalchemy, sqlmodel, typer"], capture_output=True, timeout=60)
+        if probe.returncode == 0:
+            return prefix
+    pytest.skip(f"no {version} that user nobody may run with this checkout's packages")
+
+
+@pytest.mark.parametrize("folder_mode", [0o755, 0o1777], ids=["folder_read_only", "folder_writable"])
+def test_a_database_another_user_owns_is_read_not_written(populated, items_file, folder_mode):
+    """The read-only database a user meets: the service's file (0644 here), read by someone else, in a folder
+    they may not write (SQLite cannot create its -shm there) or may. Reading commands answer as for the owner,
+    writing ones say read-only, and the file is not touched."""
+    prefix = _as_nobody()
+    folder = tempfile.mkdtemp(prefix="promowatch-ro-")
+    try:
+        path = os.path.join(folder, "service.db")
+        shutil.copy(populated, path)
+        os.chmod(path, 0o644)
+        os.chmod(folder, folder_mode)
+        items = os.path.join(folder, "items.json")
+        shutil.copy(items_file, items)
+        os.chmod(items, 0o644)
+        digest = _digest(populated)
+
+        def as_nobody(args):
+            command = prefix[:5] + [f"PROMOWATCH_DATABASE_URL=sqlite:///{path}"] + prefix[5:]
+            return subprocess.run(
+                command + ["-m", "promowatch.cli"] + args, cwd=ROOT, capture_output=True, text=True, timeout=180
+            )
+
+        for name, args in READING.items():
+            proc = as_nobody(args)
+            assert proc.returncode == 0, f"{name}: {proc.stderr}"
+            if name != "status":
+                assert json.loads(proc.stdout) == json.loads(ok(args, _env(f"sqlite:///{populated}")).stdout), name
+        for args in (
+            ["subscribe", "--channel", "json://127.0.0.1:9/x"],
+            ["import", items],
+            ["run", "--once", "--offline"],
+        ):
+            one_line(as_nobody(args), 1, path, "read-only")
+        assert _digest(path) == digest
+    finally:
+        shutil.rmtree(folder)
 
 
 def test_a_read_only_database_behind_the_schema_is_not_migrated(tmp_path):
