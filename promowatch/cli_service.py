@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from promowatch.cli_common import console, fail
+from promowatch.cli_common import console, err, fail
 from promowatch.serve import scheduler_module, setup_logging
 
 
@@ -120,9 +121,11 @@ def register(app: typer.Typer) -> None:
         cfg = _load(config)
         # a damaged, read-only or unreachable database: one line here (main() prints it), not a crawl worker
         # failing every crawl of the cycle with its traceback, nor a service that starts and fails for months
-        from storage.engine import check_database
+        from storage.engine import check_database, exposed
 
         check_database()
+        if warning := exposed():
+            err.print(f"[yellow]{escape(warning)}[/]", highlight=False, soft_wrap=True)
         if not once:  # the long-running process: replaced by the lean one (promowatch/serve.py), same PID
             args = (
                 [sys.executable, "-m", "promowatch.serve"]

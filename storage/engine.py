@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import subprocess
 import sys
 import threading
@@ -128,7 +129,7 @@ def explain(exc: BaseException, url: str | None = None) -> DatabaseUnavailable |
         )
     if "database is locked" in low:
         return DatabaseUnavailable(f"{name} stayed locked by another process: try again when it is done")
-    if isinstance(exc, sa_exc.OperationalError):  # PostgreSQL: refused, unknown host, wrong password, ...
+    if isinstance(exc, sa_exc.OperationalError) and not file:  # a server: refused, unknown host, wrong password
         return DatabaseUnavailable(f"cannot use {name}: {detail}")
     return None
 
@@ -372,6 +373,23 @@ def check_database(url: str | None = None) -> None:
         raise
     except Exception as exc:
         raise (explain(exc, url) or exc) from None
+
+
+def exposed(url: str | None = None) -> str | None:
+    """A warning when others may read the SQLite file or its -wal/-shm (a database created before files were
+    made 0600, or copied with a loose umask): they hold channel URLs with passwords. None when private."""
+    file = sqlite_file(database_url(url)) if _parses(database_url(url)) else None
+    loose = [
+        f"{path} ({stat.S_IMODE(path.stat().st_mode):04o})"
+        for path in (file, Path(f"{file}-wal"), Path(f"{file}-shm"))
+        if file and path.exists() and path.stat().st_mode & 0o077
+    ]
+    if not loose:
+        return None
+    return (
+        f"others may read the database, which holds channel passwords: {', '.join(loose)}; "
+        f"run chmod 600 {file}* as its owner"
+    )
 
 
 _CREATING = threading.Lock()

@@ -369,3 +369,19 @@ def test_db_upgrade_says_what_it_did(tmp_path, first, argument, code, says, afte
                 "head", HEAD_REVISION
             )
         conn.close()
+
+
+def test_a_database_others_may_read_is_named_at_service_start(tmp_path):
+    """A database created before files were made private: `run` warns (it does not change a file it did not
+    create), naming the file, its mode and the fix."""
+    from storage.engine import exposed
+
+    path = tmp_path / "old.db"
+    url = f"sqlite:///{path}"
+    ok(["db", "upgrade"], _env(url))
+    assert exposed(url) is None
+    os.chmod(path, 0o644)
+    assert exposed(url) == (
+        f"others may read the database, which holds channel passwords: {path} (0644); run chmod 600 {path}* as "
+        "its owner"
+    )
