@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import List, Optional
 
@@ -42,15 +43,27 @@ def _operators_or_exit(names: list[str], contract: bool = False) -> list[str]:
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = typer.Argument("head")):
-    """Apply the schema migrations (also done automatically on first use)."""
-    from storage.engine import database_url, upgrade
+def db_upgrade(revision: str = typer.Argument("head", help="a schema revision (or a unique start of one)")):
+    """Apply the schema migrations (also done automatically on first use); never goes down."""
+    from rich.markup import escape
+
+    from storage.engine import database_url, shown, upgrade_to
 
     url = database_url()
-    upgrade(url, revision)
-    from sqlalchemy.engine import make_url
-
-    console.print(f"database at {make_url(url).render_as_string(hide_password=True)} is at revision {revision}")
+    before, target, after = upgrade_to(url, revision)
+    where = f"database {escape(shown(url))}"
+    if before != after:
+        console.print(
+            f"{where} upgraded from revision {before or '(empty)'} to {after}", highlight=False, soft_wrap=True
+        )
+    elif after == target:
+        console.print(f"{where} is already at revision {after}: nothing to do", highlight=False, soft_wrap=True)
+    else:
+        console.print(
+            f"{where} is at revision {after}, already past {target}: nothing done (promowatch does not downgrade)",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @app.command()
@@ -65,7 +78,7 @@ def crawl(
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
     from promowatch.crawling import BUNDLED_FIXTURES, project_settings, run_crawls
-    from storage.engine import get_engine
+    from storage.engine import check_database
 
     ops = _operators_or_exit(operators or [])
     if offline and fixtures:
@@ -84,7 +97,7 @@ def crawl(
         fixtures_root(settings)
     except UsageError as exc:
         fail(str(exc))
-    get_engine(settings.get("PROMOWATCH_DATABASE_URL"))  # migrate before spiders start
+    check_database(settings.get("PROMOWATCH_DATABASE_URL"))  # usable and migrated before spiders start
     logging.getLogger("scrapy").setLevel(logging.WARNING)
     settings.set("LOG_LEVEL", os.environ.get("PROMOWATCH_LOG_LEVEL", "WARNING"))
     with Progress(
@@ -405,7 +418,29 @@ for _module in (cli_events, cli_subscriptions, cli_outbox, cli_service):
 
 
 def main() -> None:
-    app()
+    """The command line. A database that cannot be used (storage.engine.DatabaseUnavailable, or a driver error
+    that `explain` recognises) ends any command with one line: exit 2 for a wrong setting, 1 otherwise."""
+    try:
+        app()
+    except Exception as exc:
+        problem = _database_problem(exc)
+        if problem is None:
+            raise
+        try:
+            fail(str(problem), problem.exit_code)
+        except typer.Exit as done:
+            sys.exit(done.exit_code)
+
+
+def _database_problem(exc: Exception):
+    if "storage.engine" not in sys.modules and not type(exc).__module__.startswith("sqlalchemy"):
+        return None  # nothing opened a database: not a database error
+    from storage.engine import explain
+
+    try:
+        return explain(exc)
+    except Exception:  # noqa: BLE001 — explaining must not hide the original error
+        return None
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """`promowatch run` (the foreground service) and `promowatch run --once` (one full cycle), by `register(app)`.
 
-`run` checks its options and the config, then becomes the lean service process (promowatch/serve.py: logs to
+`run` checks its options, the config and the database (it opens, is migrated, is not damaged, can be
+written), then becomes the lean service process (promowatch/serve.py: logs to
 stderr, stops cleanly on SIGTERM/SIGINT through `Service.stop`). `run --once` crawls
 every operator through the crawl worker (detection and matching happen in the pipeline), sends the due
 notifications, checks the sources' health, prints a summary, and exits 0 only if every crawl was healthy and
@@ -17,9 +18,10 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from promowatch.cli_common import console, fail
+from promowatch.cli_common import console, err, fail
 from promowatch.serve import scheduler_module, setup_logging
 
 
@@ -33,17 +35,14 @@ def _load(config_path: Optional[Path]):
 
 
 def next_run_times(database_url: str | None = None) -> dict[str, str | None]:
-    """Each operator's next scheduled crawl (ISO, UTC) by the config and its last crawl; {} if the config is bad.
+    """Each operator's next scheduled crawl (ISO, UTC) by the config and its last crawl. A config that cannot
+    be read ends the command with its one line (exit 2), as for `run`: a blank "next run" would hide it.
 
     An estimate without jitter: what the service would do, computed without asking the running service.
     """
-    from promowatch.service_config import ConfigError, load_config
     from storage.repository import last_crawls
 
-    try:
-        config = load_config()
-    except ConfigError:
-        return {}
+    config = _load(None)
     runs = scheduler_module().next_runs(config, last_crawls(database_url))
     return {
         op: (moment.astimezone(timezone.utc).isoformat(timespec="seconds") if moment else None)
@@ -120,6 +119,13 @@ def register(app: typer.Typer) -> None:
         if folder is not None and not Path(folder).is_dir():
             fail(f"fixtures folder {folder} does not exist")
         cfg = _load(config)
+        # a damaged, read-only or unreachable database: one line here (main() prints it), not a crawl worker
+        # failing every crawl of the cycle with its traceback, nor a service that starts and fails for months
+        from storage.engine import check_database, exposed
+
+        check_database()
+        if warning := exposed():
+            err.print(f"[yellow]{escape(warning)}[/]", highlight=False, soft_wrap=True)
         if not once:  # the long-running process: replaced by the lean one (promowatch/serve.py), same PID
             args = (
                 [sys.executable, "-m", "promowatch.serve"]
@@ -130,7 +136,6 @@ def register(app: typer.Typer) -> None:
             sys.stderr.flush()
             os.execv(sys.executable, args)
         setup_logging("WARNING")
-        # the database is migrated by the crawl worker's first use of it: this process never loads storage
         sched = scheduler_module()
         service = sched.Service(cfg, fixtures_dir=str(Path(folder).resolve()) if folder else None)
         try:

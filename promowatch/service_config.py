@@ -162,11 +162,16 @@ class _Table:
 
     def __init__(self, data: Any, name: str, source: str):
         if not isinstance(data, dict):
-            raise ConfigError(f"{source}: [{name}] must be a table, got {type(data).__name__}")
+            where = f"[{name}]" if name else "top level"
+            raise ConfigError(f"{source}: {where} must be a table, got {type(data).__name__}")
         self.data, self.name, self.source, self.seen = data, name, source, set()
 
+    @property
+    def label(self) -> str:
+        return f"[{self.name}]" if self.name else "top level"
+
     def where(self, key: str) -> str:
-        return f"{self.source}: [{self.name}] {key}"
+        return f"{self.source}: {self.label} {key}"
 
     def get(self, key: str, default: Any = None) -> Any:
         self.seen.add(key)
@@ -210,13 +215,12 @@ class _Table:
             hint = (
                 f" (did you mean {close[0]!r}?)" if close else f"; known keys: {', '.join(sorted(known or self.seen))}"
             )
-            where = f"[{self.name}]" if self.name else "top level"
-            raise ConfigError(f"{self.source}: unknown key {key!r} in {where}{hint}")
+            raise ConfigError(f"{self.source}: unknown key {key!r} in {self.label}{hint}")
 
 
 def _schedule(table: _Table, base: OperatorSchedule | None, operator: str) -> OperatorSchedule:
     if table.has("interval") and table.has("cron"):
-        raise ConfigError(f"{table.source}: [{table.name}] has both interval and cron; choose one")
+        raise ConfigError(f"{table.source}: {table.label} has both interval and cron; choose one")
     interval, cron = (base.interval, base.cron) if base else (DEFAULT_INTERVAL, None)
     if table.has("interval"):
         interval, cron = table.duration("interval", DEFAULT_INTERVAL), None
@@ -368,10 +372,19 @@ def load_config(path: str | os.PathLike | None = None) -> ServiceConfig:
     if not path:
         return parse_config({}, "<defaults>")
     file = Path(path).expanduser()
+    if not file.exists():
+        raise ConfigError(
+            f"configuration file {file} does not exist: fix PROMOWATCH_CONFIG or --config, or unset it for the "
+            "defaults (docs/config.example.toml shows every key)"
+        )
     if not file.is_file():
-        raise ConfigError(f"configuration file {file} does not exist (PROMOWATCH_CONFIG or --config)")
+        raise ConfigError(f"configuration file {file} is not a file: PROMOWATCH_CONFIG or --config names a TOML file")
     try:
         data = tomllib.loads(file.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        raise ConfigError(f"configuration file {file} cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from None
     return parse_config(data, str(file))

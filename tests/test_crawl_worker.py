@@ -276,7 +276,7 @@ def test_tasks_run_in_the_worker_while_it_crawls(worker, tmp_db, monkeypatch):
     assert timed(10, w.call, "health", operators=["iliad"], threshold=1, channels=[], database_url=tmp_db) == []
     with pytest.raises(WorkerCallError, match="no task 'nope'"):
         timed(10, w.call, "nope")
-    with pytest.raises(WorkerCallError, match="OperationalError"):
+    with pytest.raises(WorkerCallError, match="DatabaseUnavailable: the folder /nonexistent-dir of the database"):
         timed(20, w.call, "last_crawls", database_url="sqlite:////nonexistent-dir/x.db")
     thread.join(30)
     assert box["r"][0].status == "healthy"
