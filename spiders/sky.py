@@ -24,7 +24,8 @@ from spiders.base import OperatorSpider
 from spiders.parsing import allowances, clean, data_gb, is_unlimited, join_text, money_cents, slug
 
 MOBILE = "https://www.sky.it/sky-mobile-telefonia"
-CARD = "//*[contains(@class, 'StyledCardOffer')]"
+#: a class token that starts with the component's name (the hash suffix after it changes with every deploy)
+CARD = "//*[contains(concat(' ', normalize-space(@class)), ' styled__StyledCardOffer-')]"
 NOTE = "//dialog"
 _TEXT = ".//text()[not(ancestor::script) and not(ancestor::style)]"
 _BUNDLE = re.compile(r"\bwi-?fi\b|sky tv|sky glass|sky calcio|sky cinema|netflix|fibra", re.I)
