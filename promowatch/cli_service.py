@@ -119,6 +119,9 @@ def register(app: typer.Typer) -> None:
         if folder is not None and not Path(folder).is_dir():
             fail(f"fixtures folder {folder} does not exist")
         cfg = _load(config)
+        env_folder = os.environ.get("PROMOWATCH_FIXTURES_DIR")
+        if folder is None and not cfg.fixtures_dir and env_folder and not Path(env_folder).is_dir():
+            fail(f"PROMOWATCH_FIXTURES_DIR={env_folder}: no such folder; point it at saved pages or unset it")
         # a damaged, read-only or unreachable database: one line here (main() prints it), not a crawl worker
         # failing every crawl of the cycle with its traceback, nor a service that starts and fails for months
         from storage.engine import check_database, exposed

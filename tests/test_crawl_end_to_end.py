@@ -113,12 +113,16 @@ def test_an_offline_crawl_loads_no_download_handler(env):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("folder", ["missing", "a-file"])
-@pytest.mark.parametrize("command", ["scrapy", "promowatch"])
+@pytest.mark.parametrize("command", ["scrapy", "promowatch", "run --once"])
 def test_fixtures_dir_that_is_no_folder_refuses_to_start(env, tmp_path, folder, command):
     """PROMOWATCH_FIXTURES_DIR naming no folder: one line, exit 2, no crawl run recorded (no failed crawl that
     would count toward the operator's health streak)."""
     (tmp_path / "a-file").write_text("not a folder")
-    cmd = [sys.executable, "-m", "scrapy", "crawl", "iliad"] if command == "scrapy" else PROMOWATCH + ["crawl", "iliad"]
+    cmd = {
+        "scrapy": [sys.executable, "-m", "scrapy", "crawl", "iliad"],
+        "promowatch": PROMOWATCH + ["crawl", "iliad"],
+        "run --once": PROMOWATCH + ["run", "--once"],
+    }[command]
     proc = run(cmd, {**env, "PROMOWATCH_FIXTURES_DIR": str(tmp_path / folder)}, check=False)
     assert proc.returncode == 2, proc.stderr
     assert f"PROMOWATCH_FIXTURES_DIR={tmp_path / folder}: no such folder" in proc.stderr
