@@ -203,15 +203,17 @@ def _offers_table(items: list[dict], title: str) -> None:
     5G first; prices are never cut, names wrap."""
     from storage.offer_query import eur_per_gb_cents
 
+    capped = any(it.get("data_5g") and it.get("data_5g_limited") for it in items)
+    five_g_note = "5G yes* = 5G at a capped speed" if capped else None
     columns = [
         Column("operator", keep=70),
-        Column("offer / key", fold=18),
+        Column("offer / key", fold=24),
         Column("type", keep=20),
         Column("price", "right"),
         Column("per", keep=90),
         Column("GB", "right", keep=80),
         Column("€/GB", "right", keep=40),
-        Column("5G", "center", keep=60),
+        Column("5G", "center", keep=60, note=five_g_note),
         Column("activation", "right", keep=50),
         Column("who", keep=30, fold=12),
         Column("promo until", keep=10),
@@ -237,9 +239,7 @@ def _offers_table(items: list[dict], title: str) -> None:
                 it.get("promo_until") or "",
             ]
         )
-    capped = any(it.get("data_5g") and it.get("data_5g_limited") for it in items)
-    caption = "5G yes* = 5G at a capped speed" if capped else None
-    console.print(fit_table(title, columns, rows, caption=caption))
+    console.print(fit_table(title, columns, rows))
 
 
 @app.command()

@@ -131,6 +131,8 @@ class Column:
     keep: Optional[int] = None
     #: long text (names) wraps to this many cells at least; other columns are never wrapped nor cut
     fold: Optional[int] = None
+    #: a footnote shown under the table when this column is shown (e.g. what a mark in it means)
+    note: Optional[str] = None
 
 
 def _cells(markup: str) -> int:
@@ -155,13 +157,20 @@ def fit_table(
         if not droppable:
             break
         shown.remove(min(droppable, key=lambda i: (columns[i].keep, -i)))
+    widths = {i: needed[i] for i in shown}
+    spare = max(width - total(), 0)
+    for i in shown:  # the room left goes to the wrapped columns, in order, up to what they need unwrapped
+        if columns[i].fold:
+            extra = min(spare, natural[i] - widths[i])
+            widths[i] += extra
+            spare -= extra
+    notes = [columns[i].note for i in shown if columns[i].note]
+    caption = "\n".join(filter(None, [caption, *notes])) or None
     table = Table(title=title, caption=caption, caption_justify="left")
     for i in shown:
         c = columns[i]
-        if c.fold:
-            table.add_column(c.header, justify=c.justify, overflow="fold", min_width=min(natural[i], c.fold))
-        else:
-            table.add_column(c.header, justify=c.justify, no_wrap=True, min_width=natural[i])
+        overflow = "fold" if c.fold else "ellipsis"
+        table.add_column(c.header, justify=c.justify, overflow=overflow, no_wrap=not c.fold, width=widths[i])
     for r in rows:
         table.add_row(*(r[i] for i in shown))
     return table

@@ -21,7 +21,7 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from promowatch.cli_common import console, euro, fail
+from promowatch.cli_common import console, euro, fail, money_option
 
 DIGESTS = ("off", "daily", "weekly")
 _QUIET = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
@@ -46,7 +46,6 @@ _SHOWN = (
     "max_eur_per_gb_cents",
     "max_year_cents",
 )
-_SUB_CENT = re.compile(r"^\s*[€]?\s*0[.,]\d{3,}")
 
 
 class SubscriptionError(ValueError):
@@ -94,16 +93,21 @@ def check_channel(url: str) -> dict:
 
 
 def _amount(text: Optional[str], flag: str) -> Optional[int]:
-    if text is None:
-        return None
-    from spiders.parsing import money_cents
+    try:
+        return money_option(text, flag)
+    except ValueError as exc:
+        raise SubscriptionError(str(exc)) from None
 
-    if _SUB_CENT.match(text):  # "0,005": money_cents would read a thousands separator
-        raise SubscriptionError(f"{flag} {text!r}: at most 2 decimals (whole cents)")
-    cents = money_cents(text)
-    if cents is None or text.strip().startswith("-"):
-        raise SubscriptionError(f"{flag} {text!r} is not an amount in euro (e.g. 9,99 or 10)")
-    return cents
+
+def _operators(names, what: str = "operator") -> list[str]:
+    """The slugs of the names (slug, display name or alias, any case), in order, without repeats."""
+    from promowatch.operator_facts import UnknownOperator, resolve_operator
+    from spiders.items import OPERATORS
+
+    try:
+        return list(dict.fromkeys(resolve_operator(n, OPERATORS, what) for n in names))
+    except UnknownOperator as exc:
+        raise SubscriptionError(str(exc)) from None
 
 
 def _quiet(text: Optional[str]) -> tuple[Optional[str], Optional[str]]:
@@ -150,7 +154,7 @@ def subscription_spec(
 
     from alerts.detect import KINDS
     from alerts.render import LANGS
-    from spiders.items import OPERATORS, PLAN_TYPES
+    from spiders.items import PLAN_TYPES
 
     if not channels:
         raise SubscriptionError("at least one --channel URL is needed")
@@ -175,7 +179,7 @@ def subscription_spec(
     except (ZoneInfoNotFoundError, ValueError):
         raise SubscriptionError(f"unknown time zone {tz!r} (an IANA name such as Europe/Rome)") from None
     if origin is not None:
-        _one_of([origin], OPERATORS, "operator for --from")
+        (origin,) = _operators([origin], "operator for --from")
     if min_gb is not None and min_gb < 0:
         raise SubscriptionError(f"--min-gb {min_gb:g} is negative")
     if rearm_hours < 0:
@@ -190,7 +194,7 @@ def subscription_spec(
             "quiet_start": quiet_start,
             "quiet_end": quiet_end,
             "rearm_hours": rearm_hours,
-            "operators": _one_of(operators or [], OPERATORS, "operator"),
+            "operators": _operators(operators or []),
             "plan_types": _one_of(plan_types or [], PLAN_TYPES, "plan type"),
             "kinds": _one_of(kinds or [], KINDS, "event kind"),
             "max_price_cents": _amount(max_price, "--max-price"),
@@ -226,6 +230,36 @@ def store_subscriptions(specs: list[dict], database_url: Optional[str] = None) -
         ]
         session.execute(insert(SubscriptionChannel), channels)
     return ids
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        return sorted(a or []) == sorted(b or [])
+    return a == b
+
+
+def find_duplicate(spec: dict, database_url: Optional[str] = None) -> Optional[int]:
+    """The id of an active subscription with the same channels and the same filters and settings as `spec`
+    (lists compared as sets), or None."""
+    from sqlalchemy import select
+    from sqlmodel import Session
+
+    from storage.engine import get_engine
+    from storage.models import Subscription, SubscriptionChannel
+
+    wanted = spec["subscription"]
+    urls = sorted({c["url"] for c in spec["channels"]})
+    with Session(get_engine(database_url)) as session:
+        subs = session.execute(select(Subscription).where(Subscription.active.is_(True)).order_by(Subscription.id))
+        for sub in subs.scalars():
+            if not all(_same(getattr(sub, key), value) for key, value in wanted.items()):
+                continue
+            stored = session.execute(
+                select(SubscriptionChannel.url).where(SubscriptionChannel.subscription_id == sub.id)
+            )
+            if sorted(set(stored.scalars())) == urls:
+                return sub.id
+    return None
 
 
 def list_subscriptions(database_url: Optional[str] = None, active_only: bool = False) -> list[dict]:
@@ -347,10 +381,17 @@ def register(app: typer.Typer) -> None:
             )
         except SubscriptionError as exc:
             fail(f"subscription refused, nothing stored: {_escape(str(exc))}")
-        (sid,) = store_subscriptions([spec])
+        duplicate = find_duplicate(spec)
+        if duplicate is not None and not as_json:
+            console.print(
+                f"already subscribed as #{duplicate} (same channels and filters); nothing stored", highlight=False
+            )
+            return
+        (sid,) = (duplicate,) if duplicate is not None else store_subscriptions([spec])
         stored = next(s for s in list_subscriptions() if s["id"] == sid)
         if as_json:
-            sys.stdout.write(json.dumps(stored, ensure_ascii=False, indent=2) + "\n")
+            shown = {**stored, "already_subscribed": True} if duplicate is not None else stored
+            sys.stdout.write(json.dumps(shown, ensure_ascii=False, indent=2) + "\n")
             return
         console.print(f"subscription {sid}: {len(stored['channels'])} channel(s)", highlight=False)
         for ch in stored["channels"]:
