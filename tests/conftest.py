@@ -84,3 +84,7 @@ def env(tmp_db):
     e["PROMOWATCH_DATABASE_URL"] = tmp_db
     e["PROMOWATCH_TODAY"] = "2026-09-15"
     return e
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: starts real processes or servers")
