@@ -360,40 +360,43 @@ def history(
         return
     gaps = _gaps(operator, offer_key)
 
-    def until(v) -> str | None:
-        """A version ends when the next one starts, or earlier when the offer was withdrawn meanwhile."""
-        ends = [r for r, _ in gaps if r >= v["valid_from"] and (v["valid_to"] is None or r < v["valid_to"])]
-        return min(ends) if ends else v["valid_to"]
+    def spans(v) -> list[tuple[str, str | None]]:
+        """The stretches a version was on offer: from its start to its end (None: now), less the gaps."""
+        out, start, end = [], v["valid_from"], v["valid_to"]
+        for removed, back in gaps:
+            if start is None or removed < start or (end is not None and removed >= end):
+                continue
+            out.append((start, removed))
+            start = back if back is not None and (end is None or back < end) else None
+        return out + ([(start, end)] if start is not None else [])
 
     rows = [
         (
-            v["valid_from"],
-            when(v["valid_from"]),
-            when(until(v)) if until(v) else "now",
+            begin,
+            when(begin),
+            when(until) if until else "now",
             euro(v["item"]["price_cents"]),
             _gb(v["item"]),
             euro(v["item"].get("activation_cents")),
             v["item"].get("promo_until") or "",
         )
         for v in versions
+        for begin, until in spans(v)
     ]
     rows += [
         (removed, when(removed), when(back) if back else "now", "[dim]not offered[/]", "", "", _gap_text(back))
         for removed, back in gaps
     ]
-    table = Table(title=f"{operator} / {escape(offer_key)}")
-    for col, justify in (
-        ("from", "left"),
-        ("to", "left"),
-        ("price", "right"),
-        ("GB", "right"),
-        ("activation", "right"),
-        ("promo until", "left"),
-    ):
-        table.add_column(col, justify=justify, no_wrap=col in ("price", "activation"))
-    for row in sorted(rows, key=lambda r: r[0]):
-        table.add_row(*row[1:])
-    console.print(table)
+    columns = [
+        Column("from"),
+        Column("to"),
+        Column("price", "right"),
+        Column("GB", "right", keep=50),
+        Column("activation", "right", keep=40),
+        Column("promo until", keep=60, fold=10),
+    ]
+    table_rows = [list(row[1:]) for row in sorted(rows, key=lambda r: r[0])]
+    console.print(fit_table(f"{operator} / {escape(offer_key)}", columns, table_rows))
 
 
 def _fact(value) -> str:
