@@ -67,10 +67,12 @@ def db_upgrade(revision: str = typer.Argument("head")):
 
 @app.command()
 def crawl(
-    operators: List[str] = typer.Argument(None, help="operator slugs; all when omitted"),
+    operators: List[str] = typer.Argument(
+        None, metavar="[OP]...", help="operators (slug, name or alias, any case); all when omitted"
+    ),
     offline: bool = typer.Option(False, "--offline", help="answer from the bundled saved pages"),
     fixtures: Optional[Path] = typer.Option(None, "--fixtures", help="answer from saved pages in DIR"),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="print the summary per operator as JSON"),
 ):
     """Run the spiders, store what they find, and print a summary per operator."""
     from rich.progress import Progress, SpinnerColumn, TextColumn
@@ -408,7 +410,7 @@ def _fact(value) -> str:
 
 
 @app.command()
-def operators(as_json: bool = typer.Option(False, "--json")):
+def operators(as_json: bool = typer.Option(False, "--json", help="print the facts as JSON instead of a table")):
     """Every operator: network, 5G, eSIM, top-up and renewal, offers page, app ('?' = not confirmed)."""
     from promowatch.operator_facts import load
     from spiders.items import OPERATORS as ALL
@@ -463,7 +465,7 @@ def operators(as_json: bool = typer.Option(False, "--json")):
 
 
 @app.command()
-def status(as_json: bool = typer.Option(False, "--json")):
+def status(as_json: bool = typer.Option(False, "--json", help="print the status as JSON instead of a table")):
     """Each operator: last crawl, status, offers, failures in a row, next scheduled crawl (by the service config)."""
     from promowatch.cli_service import next_run_times
     from spiders.registry import OPERATORS

@@ -336,29 +336,39 @@ def register(app: typer.Typer) -> None:
         channel: List[str] = typer.Option(
             ..., "--channel", help="Apprise URL (repeatable), e.g. mailto://user:pass@example.com"
         ),
-        lang: str = typer.Option("it", "--lang", help="it | en | zh"),
-        digest: str = typer.Option("off", "--digest", help="off | daily | weekly"),
+        lang: str = typer.Option("it", "--lang", help="language of the messages: it | en | zh"),
+        digest: str = typer.Option(
+            "off", "--digest", help="one message per event (off) or one a day / a week: off | daily | weekly"
+        ),
         tz: str = typer.Option("Europe/Rome", "--tz", help="time zone for quiet hours and digests"),
-        operator: List[str] = typer.Option(None, "--operator", help="only these operators (repeatable)"),
+        operator: List[str] = typer.Option(
+            None, "--operator", help="only these operators (repeatable; slug, name or alias, any case)"
+        ),
         plan_type: List[str] = typer.Option(None, "--plan-type", help="prepaid, postpaid, ... (repeatable)"),
         kind: List[str] = typer.Option(
             None, "--kind", help="new, returned, price_drop, price_rise, changed, removed, expiring (repeatable)"
         ),
-        max_price: Optional[str] = typer.Option(None, "--max-price", help="euro per period, e.g. 9,99"),
-        min_gb: Optional[float] = typer.Option(None, "--min-gb", help="at least this many GB"),
+        max_price: Optional[str] = typer.Option(
+            None, "--max-price", help="at most this many euro per period, e.g. 9,99"
+        ),
+        min_gb: Optional[float] = typer.Option(None, "--min-gb", help="at least this many GB (unlimited passes)"),
         only_5g: bool = typer.Option(False, "--5g", help="only offers with 5G"),
         origin: Optional[str] = typer.Option(
             None, "--from", help="only offers a customer of this operator can take by porting"
         ),
-        max_eur_per_gb: Optional[str] = typer.Option(None, "--max-eur-per-gb", help="e.g. 0,05"),
+        max_eur_per_gb: Optional[str] = typer.Option(
+            None, "--max-eur-per-gb", help="at most this many euro per GB of a period, e.g. 0,05"
+        ),
         max_year_cost: Optional[str] = typer.Option(
-            None, "--max-year-cost", help="first 12 months incl. activation/SIM, e.g. 120"
+            None,
+            "--max-year-cost",
+            help="at most this many euro over the first 12 months incl. activation and SIM, e.g. 120",
         ),
         quiet: Optional[str] = typer.Option(None, "--quiet", help="HH:MM-HH:MM local time, e.g. 22:00-07:00"),
         rearm_hours: int = typer.Option(
             168, "--rearm-hours", help="the same offer+kind alerts again after this long (or when its price moves)"
         ),
-        as_json: bool = typer.Option(False, "--json"),
+        as_json: bool = typer.Option(False, "--json", help="print the stored subscription as JSON"),
     ):
         """Subscribe channels to the events of the offers that pass the filters."""
         try:
@@ -398,7 +408,9 @@ def register(app: typer.Typer) -> None:
             console.print(f"  {_escape(_short(ch['url_masked']))}", highlight=False)
 
     @app.command()
-    def unsubscribe(subscription_id: int = typer.Argument(..., metavar="ID")):
+    def unsubscribe(
+        subscription_id: int = typer.Argument(..., metavar="ID", help="the subscription's id (`subscribers` shows it)"),
+    ):
         """Deactivate a subscription (it is kept, and gets nothing more)."""
         from sqlmodel import Session
 
@@ -417,7 +429,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def subscribers(
-        as_json: bool = typer.Option(False, "--json"),
+        as_json: bool = typer.Option(False, "--json", help="print the subscriptions as JSON instead of a table"),
         active_only: bool = typer.Option(False, "--active", help="only active subscriptions"),
     ):
         """The subscriptions, their filters and their channels (masked)."""
