@@ -441,7 +441,7 @@ def operators(as_json: bool = typer.Option(False, "--json", help="print the fact
         Column("renews", keep=30),
         Column("from", keep=15, fold=10),
         Column("billing", keep=25),
-        Column("app", keep=10, fold=10),
+        Column("app", keep=40, fold=10),
         Column("offers page"),
         Column("min offers", "right", keep=5),
     ]
