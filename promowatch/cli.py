@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 from typing import List, Optional
 
@@ -171,8 +172,10 @@ def parse(
 
     (operator,) = _operators_or_exit([operator])
     today = day_or_exit(today, "--today")
+    if url is not None and not re.match(r"https?://[^/\s]+", url):
+        fail(f"--url {url!r} is not a web address: write it as http(s)://host/path")
     if not file.is_file():
-        fail(f"no such file: {file}")
+        fail(f"{file} is a folder, not a saved page" if file.is_dir() else f"no such file: {file}")
     kind = _page_kind(file.read_bytes())
     if kind == "other":
         fail(f"{file} is not an HTML page (a saved offers page starts with '<')")

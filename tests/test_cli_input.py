@@ -192,3 +192,17 @@ def test_subscribe_twice_the_same_stores_one_subscription(tmp_db):
     assert "subscription 4" in promowatch("subscribe", *same, check_code=0).stdout
     rows = json.loads(promowatch("subscribers", "--json", check_code=0).stdout)
     assert [r["id"] for r in rows] == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(
+    "args, want",
+    [
+        (["iliad", ROOT / "spiders"], "is a folder, not a saved page"),
+        (["iliad", ROOT / "no-such-page.html"], "no such file"),
+        (["iliad", ILIAD_PAGE, "--url", "notaurl"], "--url 'notaurl' is not a web address"),
+        (["iliad", ILIAD_PAGE, "--url", "ftp://x/y"], "is not a web address"),
+    ],
+    ids=["folder", "missing", "url-no-scheme", "url-ftp"],
+)
+def test_parse_refuses_other_bad_arguments_in_one_line(args, want, tmp_db):
+    assert want in one_line(promowatch("parse", *args, check_code=2))
