@@ -19,7 +19,19 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from promowatch.cli_common import Column, console, err, euro, fail, fit_table, operator_or_exit, print_json, when
+from promowatch.cli_common import (
+    Column,
+    console,
+    err,
+    euro,
+    fail,
+    fit_table,
+    gb,
+    operator_or_exit,
+    period,
+    print_json,
+    when,
+)
 
 KIND_COLOURS = {
     "new": "green",
@@ -130,16 +142,22 @@ def _price(event: dict) -> str:
 
 
 def _change_text(changes: dict) -> str:
-    def show(value):
+    def show(field, value):
         if value is None:
             return "—"
+        if isinstance(value, bool):
+            return "yes" if value else "no"
         if isinstance(value, list):
             return ",".join(map(str, value)) or "[]"
+        if field.endswith("_cents") and isinstance(value, int):
+            return euro(value)
+        if field == "period_days" and isinstance(value, int):
+            return period(value)
         if isinstance(value, float):
-            return f"{value:g}"
+            return gb(value)
         return str(value)
 
-    return "\n".join(f"{field}: {show(a)} → {show(b)}" for field, (a, b) in changes.items())
+    return "\n".join(f"{field}: {show(field, a)} → {show(field, b)}" for field, (a, b) in changes.items())
 
 
 def events_table(events: list[dict], title: str) -> Table:

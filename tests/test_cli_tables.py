@@ -130,3 +130,19 @@ def test_history_without_a_unique_match_says_what_to_type(db, typed, want):
     proc = _run(_env(db), "history", "iliad", typed, code=1)
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and want in lines[0], proc.stderr
+
+
+@pytest.mark.parametrize(
+    "changes, want",
+    [
+        ({"data_gb": [1.5, 2.0]}, "data_gb: 1,5 → 2"),
+        ({"activation_cents": [999, 0]}, "activation_cents: 9,99 € → 0,00 €"),
+        ({"period_days": [30, 1]}, "period_days: month → day"),
+        ({"data_5g": [False, True]}, "data_5g: no → yes"),
+        ({"promo_until": [None, "2026-10-08"]}, "promo_until: — → 2026-10-08"),
+    ],
+)
+def test_event_changes_read_like_the_offers_table(changes, want):
+    from promowatch.cli_events import _change_text
+
+    assert _change_text(changes) == want
