@@ -9,9 +9,6 @@ import sys
 import pytest
 from conftest import FIXTURES, ROOT
 
-from promowatch.cli_common import money_option
-from promowatch.operator_facts import UnknownOperator, resolve_operator
-
 pytestmark = pytest.mark.slow
 ILIAD_PAGE = FIXTURES / "iliad" / "mobile.html"
 
@@ -83,11 +80,15 @@ def test_amounts_that_are_not_euro_are_refused(command, flag, amount, tmp_db):
     "text, cents", [("9,99", 999), ("9.99", 999), ("10", 1000), ("0", 0), ("7,5", 750), (" 12 ", 1200), ("5 €", 500)]
 )
 def test_the_accepted_amounts(text, cents):
+    from promowatch.cli_common import money_option
+
     assert money_option(text, "--max-price") == cents
 
 
 @pytest.mark.parametrize("text", BAD_AMOUNTS)
 def test_the_money_parser_refuses(text):
+    from promowatch.cli_common import money_option
+
     with pytest.raises(ValueError, match="at most two decimals"):
         money_option(text, "--max-price")
 
@@ -126,11 +127,15 @@ NAMES = {
 
 @pytest.mark.parametrize("name", sorted(NAMES))
 def test_operator_names_resolve(name):
+    from promowatch.operator_facts import resolve_operator
+
     assert resolve_operator(name) == NAMES[name]
 
 
 @pytest.mark.parametrize("name, hint", [("ilad", "iliad"), ("vodafon", "vodafone"), ("postmobile", "postemobile")])
 def test_an_unknown_operator_names_a_close_one(name, hint):
+    from promowatch.operator_facts import UnknownOperator, resolve_operator
+
     with pytest.raises(UnknownOperator, match=f"did you mean {hint}\\?") as info:
         resolve_operator(name)
     assert "known: tim, vodafone" in str(info.value)
