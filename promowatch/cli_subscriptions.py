@@ -19,9 +19,8 @@ from contextlib import contextmanager
 from typing import List, Optional
 
 import typer
-from rich.table import Table
 
-from promowatch.cli_common import console, euro, fail, money_option
+from promowatch.cli_common import Column, console, euro, fail, fit_table, money_option
 
 DIGESTS = ("off", "daily", "weekly")
 _QUIET = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
@@ -437,20 +436,29 @@ def register(app: typer.Typer) -> None:
         if as_json:
             sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
             return
-        table = Table(title=f"{len(rows)} subscriptions")
-        for col in ("id", "active", "lang", "digest", "time zone", "quiet", "re-arm", "filters", "channels"):
-            table.add_column(col)
-        for s in rows:
-            quiet = f"{s['quiet_start']}-{s['quiet_end']}" if s["quiet_start"] else ""
-            table.add_row(
+        columns = [
+            Column("id", "right"),
+            Column("active", keep=50),
+            Column("lang", keep=40),
+            Column("digest", keep=30),
+            Column("time zone", keep=20),
+            Column("quiet", keep=25),
+            Column("re-arm", keep=10),
+            Column("filters", fold=16),
+            Column("channels", fold=20),
+        ]
+        table_rows = [
+            [
                 str(s["id"]),
                 "yes" if s["active"] else "no",
                 s["lang"],
                 s["digest"],
                 s["timezone"],
-                quiet,
+                f"{s['quiet_start']}-{s['quiet_end']}" if s["quiet_start"] else "",
                 f"{s['rearm_hours']} h",
                 _escape(_filters_text(s)),
                 _escape("\n".join(_short(c["url_masked"]) for c in s["channels"])),
-            )
-        console.print(table)
+            ]
+            for s in rows
+        ]
+        console.print(fit_table(f"{len(rows)} subscriptions", columns, table_rows))

@@ -57,7 +57,7 @@ def _table(db, width, *args, **env):
 
 def _column(out: str, n: int) -> str:
     """Column `n` of a table, its lines joined without spaces: a key folded over lines reads whole."""
-    return "".join(line.split("│")[n + 1].strip() for line in out.splitlines() if line.startswith("│"))
+    return "".join(line.split("│")[1:-1][n].strip() for line in out.splitlines() if line.startswith("│"))
 
 
 @pytest.mark.parametrize("width", [80, 160])
@@ -146,3 +146,14 @@ def test_event_changes_read_like_the_offers_table(changes, want):
     from promowatch.cli_events import _change_text
 
     assert _change_text(changes) == want
+
+
+@pytest.mark.parametrize("width", [80, 160])
+def test_subscribers_fit(db, width):
+    channel = "json://user:s3cretpw@127.0.0.1:8080/a/rather/long/hook/path/for/a/narrow/terminal"
+    env = _env(db)
+    _run(env, "subscribe", "--channel", channel, "--operator", "iliad", "--operator", "very", "--max-price", "9,99")
+    out = _table(db, width, "subscribers")
+    assert "s3cretpw" not in out
+    assert "json://user:****@127.0.0.1:8080/a/rather/long/hook/path/for/a/narrow/terminal" in _column(out, -1)
+    assert "≤ 9,99 €" in out
