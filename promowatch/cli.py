@@ -148,7 +148,7 @@ def crawl(
 
 
 def _page_kind(body: bytes) -> str:
-    """ "html", "json" or "other" by the first characters of a saved page (a BOM and white space skipped)."""
+    """What a saved page is by its first characters (a BOM and white space skipped): html, json or other."""
     if b"\x00" in body[:4096]:
         return "other"
     start = body.lstrip(b"\xef\xbb\xbf \t\r\n\f")[:1]
