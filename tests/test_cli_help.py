@@ -60,9 +60,10 @@ def _synopsis() -> dict[str, str]:
         text = line.split("  #", 1)[0]
         if text.startswith("promowatch "):
             words = text.split()
-            current = next(
-                p for p in sorted(commands, key=len, reverse=True) if words[1 : 1 + len(p.split())] == p.split()
-            )
+            by_length = sorted(commands, key=len, reverse=True)
+            current = next((p for p in by_length if words[1 : 1 + len(p.split())] == p.split()), None)
+            if current is None:
+                continue
             found[current] = found.get(current, "") + " " + text
         elif current and line.startswith(" "):
             found[current] += " " + text
