@@ -20,7 +20,7 @@ from typing import List, Optional
 
 import typer
 
-from promowatch.cli_common import Column, console, euro, fail, fit_table, money_option
+from promowatch.cli_common import Column, console, euro, fail, fit_table, gb, money_option
 
 DIGESTS = ("off", "daily", "weekly")
 _QUIET = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
@@ -305,7 +305,7 @@ def _filters_text(s: dict) -> str:
     if s["max_price_cents"] is not None:
         parts.append(f"≤ {euro(s['max_price_cents'])}")
     if s["min_gb"] is not None:
-        parts.append(f"≥ {s['min_gb']:g} GB")
+        parts.append(f"≥ {gb(s['min_gb'])} GB")
     if s["only_5g"]:
         parts.append("5G")
     if s["origin"]:

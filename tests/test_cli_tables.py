@@ -157,3 +157,12 @@ def test_subscribers_fit(db, width):
     assert "s3cretpw" not in out
     assert "json://user:****@127.0.0.1:8080/a/rather/long/hook/path/for/a/narrow/terminal" in _column(out, -1)
     assert "≤ 9,99 €" in out
+
+
+def test_subscription_filters_read_like_the_offers_table():
+    from promowatch.cli_subscriptions import _filters_text
+
+    none = dict(operators=[], plan_types=[], kinds=[], only_5g=False, origin=None)
+    none |= dict(max_price_cents=None, min_gb=None, max_eur_per_gb_cents=None, max_year_cents=None)
+    assert _filters_text({**none, "min_gb": 1.5}) == "≥ 1,5 GB"
+    assert _filters_text({**none, "max_price_cents": 999, "max_eur_per_gb_cents": 5.0}) == "≤ 9,99 €\n≤ 0,05 €/GB"
