@@ -69,7 +69,7 @@ def db_upgrade(revision: str = typer.Argument("head")):
 @app.command()
 def crawl(
     operators: List[str] = typer.Argument(
-        None, metavar="[OP]...", help="operators (slug, name or alias, any case); all when omitted"
+        None, metavar="OP", help="operators (slug, name or alias, any case); all when omitted"
     ),
     offline: bool = typer.Option(False, "--offline", help="answer from the bundled saved pages"),
     fixtures: Optional[Path] = typer.Option(None, "--fixtures", help="answer from saved pages in DIR"),
