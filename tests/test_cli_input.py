@@ -211,3 +211,15 @@ def test_subscribe_twice_the_same_stores_one_subscription(tmp_db):
 )
 def test_parse_refuses_other_bad_arguments_in_one_line(args, want, tmp_db):
     assert want in one_line(promowatch("parse", *args, check_code=2))
+
+
+#: the operators whose offers page is HTML (spusu's spider reads a JSON endpoint)
+HTML_SPIDERS = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir() and p.name != "spusu")
+
+
+@pytest.mark.parametrize("operator", HTML_SPIDERS)
+def test_every_html_spider_refuses_a_json_file(operator, tmp_path, tmp_db):
+    page = tmp_path / "offers.json"
+    page.write_text('{"offers": [{"name": "GIGA 200", "price": 9.99}]}', "utf-8")
+    line = one_line(promowatch("parse", operator, page, check_code=2))
+    assert "not an HTML page" in line
