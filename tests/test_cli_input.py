@@ -72,7 +72,7 @@ MONEY_OPTIONS = [
 @pytest.mark.parametrize("amount", ["1e3", "9,999", "-1"])  # the whole class: test_the_money_parser_refuses
 def test_amounts_that_are_not_euro_are_refused(command, flag, amount, tmp_db):
     extra = ["--channel", "json://127.0.0.1:9/hook"] if command == "subscribe" else []
-    line = one_line(promowatch(command, *extra, f"{flag}={amount}", check_code=2))
+    line = one_line(promowatch(command, *extra, flag, amount, check_code=2))
     assert flag in line and "at most two decimals" in line and "9,99" in line
 
 
