@@ -4,14 +4,30 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from promowatch.cli_common import console, err, euro, fail, print_json
+from promowatch.cli_common import (
+    Column,
+    console,
+    day_or_exit,
+    err,
+    euro,
+    fail,
+    fit_table,
+    gb,
+    money_or_exit,
+    operator_or_exit,
+    period,
+    print_json,
+    when,
+)
 
 app = typer.Typer(
     help="Offers of Italian mobile operators: collect, store with history, compare.",
@@ -25,21 +41,18 @@ app.add_typer(db_app, name="db")
 def _gb(item) -> str:
     if item.get("data_unlimited"):
         return "unlimited"
-    return "" if item.get("data_gb") is None else f"{item['data_gb']:g}"
+    return gb(item.get("data_gb"))
 
 
 def _operators_or_exit(names: list[str], contract: bool = False) -> list[str]:
-    """The names, if each is an operator with a spider (or, with `contract`, any operator of the contract)."""
+    """The slugs of the names (slug, display name or alias, any case), each an operator with a spider (or, with
+    `contract`, any operator of the contract); all of them when `names` is empty."""
     if contract:
         from spiders.items import OPERATORS
     else:
         from spiders.registry import OPERATORS
 
-    unknown = [n for n in names if n not in OPERATORS]
-    if unknown:
-        err.print(f"[red]unknown operator(s): {', '.join(unknown)}[/]; known: {', '.join(OPERATORS)}")
-        raise typer.Exit(2)
-    return names or list(OPERATORS)
+    return list(dict.fromkeys(operator_or_exit(n, OPERATORS) for n in names)) or list(OPERATORS)
 
 
 @db_app.command("upgrade")
@@ -68,10 +81,12 @@ def db_upgrade(revision: str = typer.Argument("head", help="a schema revision (o
 
 @app.command()
 def crawl(
-    operators: List[str] = typer.Argument(None, help="operator slugs; all when omitted"),
+    operators: List[str] = typer.Argument(
+        None, metavar="OP", help="operators (slug, name or alias, any case); all when omitted"
+    ),
     offline: bool = typer.Option(False, "--offline", help="answer from the bundled saved pages"),
     fixtures: Optional[Path] = typer.Option(None, "--fixtures", help="answer from saved pages in DIR"),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="print the summary per operator as JSON"),
 ):
     """Run the spiders, store what they find, and print a summary per operator."""
     from rich.markup import escape
@@ -157,13 +172,21 @@ def crawl(
         raise typer.Exit(1)
 
 
+def _page_kind(body: bytes) -> str:
+    """What a saved page is by its first characters (a BOM and white space skipped): html, json or other."""
+    if b"\x00" in body[:4096]:
+        return "other"
+    start = body.lstrip(b"\xef\xbb\xbf \t\r\n\f")[:1]
+    return {b"<": "html", b"{": "json", b"[": "json"}.get(start, "other")
+
+
 @app.command()
 def parse(
-    operator: str,
-    file: Path,
-    url: Optional[str] = typer.Option(None, help="URL the page was saved from"),
-    today: Optional[str] = typer.Option(None, help="crawl day for year-less dates (ISO)"),
-    as_json: bool = typer.Option(False, "--json"),
+    operator: str = typer.Argument(..., metavar="OP", help="operator (slug, name or alias, e.g. iliad, 1Mobile)"),
+    file: Path = typer.Argument(..., help="the saved offers page (HTML; spusu: its JSON)"),
+    url: Optional[str] = typer.Option(None, help="URL the page was saved from (default: the operator's offers page)"),
+    today: Optional[str] = typer.Option(None, help="crawl day for dates without a year, YYYY-MM-DD"),
+    as_json: bool = typer.Option(False, "--json", help="print the items as JSON instead of a table"),
 ):
     """Parse one saved page into offer items (no database).
 
@@ -172,13 +195,24 @@ def parse(
     from spiders.items import InvalidOffer, normalise
     from spiders.saved_page import index_beside, parse_file
 
-    _operators_or_exit([operator])
+    (operator,) = _operators_or_exit([operator])
+    today = day_or_exit(today, "--today")
+    if url is not None and not re.match(r"https?://[^/\s]+", url):
+        fail(f"--url {url!r} is not a web address: write it as http(s)://host/path")
     if not file.is_file():
-        err.print(f"[red]no such file: {file}[/]")
-        raise typer.Exit(2)
+        fail(f"{file} is a folder, not a saved page" if file.is_dir() else f"no such file: {file}")
+    kind = _page_kind(file.read_bytes())
+    if kind == "other":
+        fail(f"{file} is not an HTML page (a saved offers page starts with '<')")
     items, dropped = [], {}
-    saved_url, pages = index_beside(file)
-    for raw in parse_file(operator, file, url=url or saved_url, today=today, pages=pages):
+    try:
+        saved_url, pages = index_beside(file)
+        raw_items = parse_file(operator, file, url=url or saved_url, today=today, pages=pages)
+    except Exception as exc:  # noqa: BLE001 — a page the spider cannot read is bad input, not a crash
+        if kind == "json":
+            fail(f"{file} is not an HTML page (it is JSON, which the {operator} spider does not read)")
+        fail(f"{file}: the {operator} spider cannot read this page ({type(exc).__name__}: {exc})", code=1)
+    for raw in raw_items:
         try:
             items.append(normalise(raw))
         except InvalidOffer as exc:
@@ -195,86 +229,84 @@ def parse(
 
 
 def _offers_table(items: list[dict], title: str) -> None:
+    """The offers, as many columns as the terminal holds: the name (its key below it), price and period, GB and
+    5G first; prices are never cut, names wrap."""
     from storage.offer_query import eur_per_gb_cents
 
-    table = Table(title=title)
-    for col, justify in (
-        ("operator", "left"),
-        ("offer", "left"),
-        ("type", "left"),
-        ("price", "right"),
-        ("days", "right"),
-        ("GB", "right"),
-        ("€/GB", "right"),
-        ("5G", "center"),
-        ("activation", "right"),
-        ("who", "left"),
-        ("promo until", "left"),
-    ):
-        table.add_column(col, justify=justify)
+    capped = any(it.get("data_5g") and it.get("data_5g_limited") for it in items)
+    five_g_note = "5G yes* = 5G at a capped speed" if capped else None
+    columns = [
+        Column("operator", keep=70),
+        Column("offer / key", fold=24),
+        Column("type", keep=20),
+        Column("price", "right"),
+        Column("per", keep=90),
+        Column("GB", "right", keep=80),
+        Column("€/GB", "right", keep=40),
+        Column("5G", "center", keep=60, note=five_g_note),
+        Column("activation", "right", keep=50),
+        Column("who", keep=30, fold=12),
+        Column("promo until", keep=10),
+    ]
+    rows = []
     for it in items:
         who = it.get("eligibility", "all")
         if it.get("eligible_from"):
-            who += " from " + ",".join(it["eligible_from"])
+            who += " from " + ", ".join(it["eligible_from"])
         per_gb = eur_per_gb_cents(it)
-        table.add_row(
-            it["operator"],
-            it["name"],
-            it["plan_type"],
-            euro(it["price_cents"]),
-            str(it["period_days"]),
-            _gb(it),
-            "" if per_gb is None or it.get("data_unlimited") else f"{per_gb / 100:.3f}".replace(".", ","),
-            ("yes*" if it.get("data_5g_limited") else "yes") if it.get("data_5g") else "",
-            euro(it.get("activation_cents")),
-            who,
-            it.get("promo_until") or "",
+        rows.append(
+            [
+                it["operator"],
+                f"{escape(it['name'])}\n[dim]{escape(it['offer_key'])}[/]",
+                it["plan_type"],
+                euro(it["price_cents"]),
+                period(it.get("period_days")),
+                _gb(it),
+                "" if per_gb is None or it.get("data_unlimited") else f"{per_gb / 100:.3f}".replace(".", ","),
+                ("yes*" if it.get("data_5g_limited") else "yes") if it.get("data_5g") else "",
+                euro(it.get("activation_cents")),
+                who,
+                it.get("promo_until") or "",
+            ]
         )
-    console.print(table)
-
-
-def _cents_option(text: Optional[str], flag: str) -> Optional[int]:
-    if text is None:
-        return None
-    from spiders.parsing import money_cents
-
-    cents = money_cents(text)
-    if cents is None or cents < 0:
-        err.print(f"[red]{flag} {text!r} is not an amount in euro[/] (e.g. 9,99 or 10)")
-        raise typer.Exit(2)
-    return cents
+    console.print(fit_table(title, columns, rows))
 
 
 @app.command()
 def offers(
-    operator: List[str] = typer.Option(None, "--operator", help="only these operators (repeatable)"),
-    plan_type: List[str] = typer.Option(None, "--plan-type", help="prepaid, postpaid, tourist, data_only, ..."),
-    max_price: Optional[str] = typer.Option(None, "--max-price", help="euro per period, e.g. 9,99"),
-    min_gb: Optional[float] = typer.Option(None, "--min-gb", help="at least this many GB (unlimited passes)"),
+    operator: List[str] = typer.Option(
+        None, "--operator", help="only these operators (repeatable; slug, name or alias, any case)"
+    ),
+    plan_type: List[str] = typer.Option(
+        None, "--plan-type", help="only these plan types (repeatable): prepaid, postpaid, tourist, data_only, ..."
+    ),
+    max_price: Optional[str] = typer.Option(None, "--max-price", help="at most this many euro per period, e.g. 9,99"),
+    min_gb: Optional[float] = typer.Option(None, "--min-gb", min=0, help="at least this many GB (unlimited passes)"),
     only_5g: bool = typer.Option(False, "--5g", help="only offers with 5G"),
     origin: Optional[str] = typer.Option(None, "--from", help="what a customer of this operator can take by porting"),
-    sort: str = typer.Option("operator", "--sort", help="price | gb | eur-per-gb | operator"),
-    as_json: bool = typer.Option(False, "--json"),
+    sort: str = typer.Option(
+        "operator", "--sort", help="price | gb | eur-per-gb (per 30 days, unlimited as the biggest bundle) | operator"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="print the offers as JSON instead of a table"),
 ):
     """The offers currently stored, filtered and sorted."""
-    from spiders.items import PLAN_TYPES
+    from spiders.items import OPERATORS, PLAN_TYPES
     from storage.offer_query import SORTS, OfferFilter, sort_offers
     from storage.repository import list_offers
 
     ops = _operators_or_exit(list(operator), contract=True) if operator else []
     if origin:
-        _operators_or_exit([origin], contract=True)
+        origin = operator_or_exit(origin, OPERATORS, what="--from operator")
     bad = [p for p in plan_type or [] if p not in PLAN_TYPES]
     if bad or sort not in SORTS:
-        err.print(
-            f"[red]unknown {'plan type ' + ', '.join(bad) if bad else 'sort ' + sort}[/]; "
+        fail(
+            f"unknown {'plan type ' + ', '.join(bad) if bad else 'sort ' + sort}; "
             f"known: {', '.join(PLAN_TYPES if bad else SORTS)}"
         )
-        raise typer.Exit(2)
     wanted = OfferFilter(
         operators=set(ops),
         plan_types=set(plan_type or []),
-        max_price_cents=_cents_option(max_price, "--max-price"),
+        max_price_cents=money_or_exit(max_price, "--max-price"),
         min_gb=min_gb,
         only_5g=only_5g,
         origin=origin,
@@ -287,32 +319,114 @@ def offers(
         _offers_table(items, title=title)
 
 
+def _find_offer(operator: str, wanted: str) -> dict:
+    """The stored offer (active or not) of `operator` whose key is `wanted`, or whose name is (any case), or whose
+    name alone contains it; exit 1 with the close keys when none or several match."""
+    import difflib
+
+    from storage.repository import list_offers
+
+    stored = list_offers(operator, active_only=False)
+    folded = wanted.strip().casefold()
+    for rule in (
+        lambda o: o["offer_key"] == wanted,
+        lambda o: o["offer_key"].casefold() == folded,
+        lambda o: o["name"].casefold() == folded,
+        lambda o: folded in o["name"].casefold(),
+    ):
+        found = [o for o in stored if rule(o)]
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            keys = ", ".join(f"{o['offer_key']} ({o['name']})" for o in found[:8])
+            fail(f"{wanted!r} matches {len(found)} offers of {operator}; give the key: {keys}", code=1)
+    names = {o["offer_key"].casefold(): o["offer_key"] for o in stored}
+    names.update({o["name"].casefold(): o["offer_key"] for o in stored})
+    close = list(dict.fromkeys(names[c] for c in difflib.get_close_matches(folded, list(names), n=5, cutoff=0.5)))
+    hint = f"; close keys: {', '.join(close)}" if close else f" (see `promowatch offers --operator {operator}`)"
+    fail(f"no offer {wanted!r} of {operator}{hint}", code=1)
+
+
+def _gaps(operator: str, offer_key: str) -> list[tuple[str, str | None]]:
+    """(removed at, returned at or None) for each time the offer was withdrawn, oldest first."""
+    from storage.repository import list_events
+
+    events = [
+        e
+        for kind in ("removed", "returned")
+        for e in list_events(operator=operator, kind=kind, limit=None)
+        if e["offer_key"] == offer_key
+    ]
+    gaps: list[tuple[str, str | None]] = []
+    for e in sorted(events, key=lambda e: (e["created_at"], e["id"])):
+        if e["kind"] == "removed":
+            gaps.append((e["created_at"], None))
+        elif gaps and gaps[-1][1] is None:
+            gaps[-1] = (gaps[-1][0], e["created_at"])
+    return gaps
+
+
+def _gap_text(back) -> str:
+    return "removed → returned" if back else "removed"
+
+
 @app.command()
-def history(operator: str, offer_key: str, as_json: bool = typer.Option(False, "--json")):
-    """Every version an offer has had."""
+def history(
+    operator: str = typer.Argument(..., metavar="OP", help="operator (slug, name or alias, any case)"),
+    offer: str = typer.Argument(
+        ..., metavar="OFFER", help="the offer's key (`offers` shows it) or its name (a unique match, any case)"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="print the versions as JSON instead of a table"),
+):
+    """Every version an offer has had, and when it was withdrawn and came back."""
+    from spiders.items import OPERATORS
     from storage.repository import offer_history
 
-    versions = offer_history(operator, offer_key)
-    if versions is None:
-        err.print(f"[red]no offer {offer_key!r} of {operator}[/]")
-        raise typer.Exit(1)
+    operator = operator_or_exit(operator, OPERATORS)
+    offer_key = _find_offer(operator, offer)["offer_key"]
+    versions = offer_history(operator, offer_key) or []
     if as_json:
         print_json(versions)
         return
-    table = Table(title=f"{operator} / {offer_key}")
-    for col in ("from", "to", "price", "GB", "activation", "promo until"):
-        table.add_column(col)
-    for v in versions:
-        it = v["item"]
-        table.add_row(
-            v["valid_from"][:19],
-            (v["valid_to"] or "now")[:19],
-            euro(it["price_cents"]),
-            _gb(it),
-            euro(it.get("activation_cents")),
-            it.get("promo_until") or "",
+    gaps = _gaps(operator, offer_key)
+
+    def spans(v) -> list[tuple[str, str | None]]:
+        """The stretches a version was on offer: from its start to its end (None: now), less the gaps."""
+        out, start, end = [], v["valid_from"], v["valid_to"]
+        for removed, back in gaps:
+            if start is None or removed < start or (end is not None and removed >= end):
+                continue
+            out.append((start, removed))
+            start = back if back is not None and (end is None or back < end) else None
+        return out + ([(start, end)] if start is not None else [])
+
+    rows = [
+        (
+            begin,
+            when(begin),
+            when(until) if until else "now",
+            euro(v["item"]["price_cents"]),
+            _gb(v["item"]),
+            euro(v["item"].get("activation_cents")),
+            v["item"].get("promo_until") or "",
         )
-    console.print(table)
+        for v in versions
+        for begin, until in spans(v)
+    ]
+    rows += [
+        (removed, when(removed), when(back) if back else "now", "[dim]not offered[/]", "", "", _gap_text(back))
+        for removed, back in gaps
+    ]
+    columns = [
+        Column("from"),
+        Column("to"),
+        Column("price", "right"),
+        Column("GB", "right", keep=50),
+        Column("activation", "right", keep=40),
+        Column("promo until", keep=60, fold=10),
+    ]
+    table_rows = [list(row[1:]) for row in sorted(rows, key=lambda r: r[0])]
+    console.print(fit_table(f"{operator} / {escape(offer_key)}", columns, table_rows))
 
 
 def _fact(value) -> str:
@@ -324,7 +438,7 @@ def _fact(value) -> str:
 
 
 @app.command()
-def operators(as_json: bool = typer.Option(False, "--json")):
+def operators(as_json: bool = typer.Option(False, "--json", help="print the facts as JSON instead of a table")):
     """Every operator: network, 5G, eSIM, top-up and renewal, offers page, app ('?' = not confirmed)."""
     from promowatch.operator_facts import load
     from spiders.items import OPERATORS as ALL
@@ -346,40 +460,40 @@ def operators(as_json: bool = typer.Option(False, "--json")):
     if as_json:
         print_json(rows)
         return
-    table = Table(title="operators ('?' = not confirmed)")
-    for col in (
-        "operator",
-        "network",
-        "5G",
-        "eSIM",
-        "top up online",
-        "renews",
-        "from",
-        "billing",
-        "app",
-        "offers page",
-        "min offers",
-    ):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(
-            r.get("name", r["operator"]),
-            _fact(r.get("host_network")) if not r.get("network_note") else r["network_note"],
+    columns = [
+        Column("operator"),
+        Column("network", keep=60, fold=12),
+        Column("5G", keep=50),
+        Column("eSIM", keep=45),
+        Column("top up online", keep=20, fold=10),
+        Column("renews", keep=30),
+        Column("from", keep=15, fold=10),
+        Column("billing", keep=25),
+        Column("app", keep=40, fold=10),
+        Column("offers page"),
+        Column("min offers", "right", keep=5),
+    ]
+    table_rows = [
+        [
+            escape(r.get("name", r["operator"])),
+            escape(_fact(r.get("host_network")) if not r.get("network_note") else r["network_note"]),
             _fact(r.get("has_5g")),
             _fact(r.get("esim")),
             _fact(r.get("top_up_online")),
             _fact(r.get("renews_automatically")),
             _fact(r.get("renews_from")),
             _fact(r.get("billing")),
-            _fact(r.get("app")),
-            r.get("offers_page") or "",
+            escape(_fact(r.get("app"))),
+            escape(r.get("offers_page") or ""),
             "no spider" if r["min_offers"] is None else str(r["min_offers"]),
-        )
-    console.print(table)
+        ]
+        for r in rows
+    ]
+    console.print(fit_table("operators ('?' = not confirmed)", columns, table_rows))
 
 
 @app.command()
-def status(as_json: bool = typer.Option(False, "--json")):
+def status(as_json: bool = typer.Option(False, "--json", help="print the status as JSON instead of a table")):
     """Each operator: last crawl, status, offers, failures in a row, next scheduled crawl (by the service config)."""
     from promowatch.cli_service import next_run_times
     from spiders.registry import OPERATORS
@@ -393,21 +507,30 @@ def status(as_json: bool = typer.Option(False, "--json")):
     if as_json:
         print_json(rows)
         return
-    table = Table(title="status")
-    for col in ("operator", "last crawl", "status", "offers", "dropped", "failures in a row", "next run", "error"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(
+    columns = [
+        Column("operator"),
+        Column("last crawl", keep=60),
+        Column("status"),
+        Column("offers", "right", keep=50),
+        Column("dropped", "right", keep=20),
+        Column("failures in a row", "right", keep=40),
+        Column("next run", keep=30),
+        Column("error", keep=10, fold=20),
+    ]
+    table_rows = [
+        [
             r["operator"],
-            (r.get("finished_at") or "")[:19],
+            when(r.get("finished_at")),
             r["status"],
             str(r.get("items_stored", "")),
             str(r.get("items_dropped", "")),
             str(r.get("consecutive_failures", "")),
-            (r.get("next_run") or "")[:19],
-            (r.get("error") or "")[:80],
-        )
-    console.print(table)
+            when(r.get("next_run")),
+            escape((r.get("error") or "")[:200]),
+        ]
+        for r in rows
+    ]
+    console.print(fit_table("status", columns, table_rows))
 
 
 # commands defined in their own modules, on this same app (imports there stay lazy)

@@ -1,21 +1,40 @@
 """What every `promowatch` command prints through: the consoles, JSON output, money, and the one-line failure.
 
 One place, so that every command fails the same way (one red line on stderr, exit 2 for bad input, 1 for a
-failure) and formats money the same way.
+failure), reads its options the same way (one money parser, one day parser, one operator resolver) and formats
+money, GB and times the same way. Tables are sized to the terminal: `console` honours `COLUMNS` and is 160
+columns wide when stdout is not a terminal and `COLUMNS` is not set.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import sys
-from typing import NoReturn
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Iterable, NoReturn, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
 
-console = Console(width=None if sys.stdout.isatty() else 160)
+
+def _width() -> Optional[int]:
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    return None if sys.stdout.isatty() else 160
+
+
+console = Console(width=_width())
 err = Console(stderr=True)
+
+MONEY_FORMAT = "an amount of zero or more with at most two decimals, e.g. 9,99 or 9.99 or 10"
+_MONEY = re.compile(r"^\s*€?\s*(\d+)(?:[.,](\d{1,2}))?\s*€?\s*$")
 
 
 def print_json(data) -> None:
@@ -31,3 +50,127 @@ def fail(message: str, code: int = 2) -> NoReturn:
 def euro(cents) -> str:
     """Integer cents as Italian money ("9,99 €"); "" for None."""
     return "" if cents is None else f"{cents / 100:.2f} €".replace(".", ",")
+
+
+def gb(value) -> str:
+    """A quantity of GB with the decimal comma money has ("1,5"); "" for None."""
+    return "" if value is None else f"{value:g}".replace(".", ",")
+
+
+def money_option(text: Optional[str], flag: str) -> Optional[int]:
+    """An amount in euro typed as an option, in cents: "9,99", "9.99", "10" (at most two decimals, not negative,
+    no exponent, no thousands separator); ValueError naming the option and the accepted format otherwise."""
+    if text is None:
+        return None
+    m = _MONEY.match(text)
+    if not m:
+        raise ValueError(f"{flag} {text!r} is not an amount in euro: write {MONEY_FORMAT}")
+    units, decimals = m.group(1), (m.group(2) or "").ljust(2, "0")
+    return int(units) * 100 + int(decimals)
+
+
+def money_or_exit(text: Optional[str], flag: str) -> Optional[int]:
+    try:
+        return money_option(text, flag)
+    except ValueError as exc:
+        fail(str(exc))
+
+
+def day_or_exit(text: Optional[str], flag: str) -> Optional[str]:
+    """An ISO day (YYYY-MM-DD) typed as an option, as typed; exit 2 with the accepted format otherwise."""
+    if text is None:
+        return None
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
+            raise ValueError
+        return date.fromisoformat(text.strip()).isoformat()
+    except ValueError:
+        fail(f"{flag} {text!r} is not a day: use YYYY-MM-DD, e.g. 2026-09-15")
+
+
+def operator_or_exit(name: str, known: Optional[Iterable[str]] = None, what: str = "operator") -> str:
+    """The slug of the operator `name` means (slug, display name or alias, any case); exit 2 with the known
+    names and a close match otherwise."""
+    from promowatch.operator_facts import UnknownOperator, resolve_operator
+
+    try:
+        return resolve_operator(name, known, what)
+    except UnknownOperator as exc:
+        fail(str(exc))
+
+
+def when(moment) -> str:
+    """A stored time (UTC; ISO text or datetime) in the reader's local zone, the zone named:
+    "2026-12-07 14:05 CET"; "" for None."""
+    if moment in (None, ""):
+        return ""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    local = moment.astimezone()
+    return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or local.strftime("%z"))
+
+
+def period(days) -> str:
+    """What a price is per: "day", "week", "4 weeks", "month", "year" or "N days"."""
+    if days is None:
+        return ""
+    return {1: "day", 7: "week", 28: "4 weeks", 30: "month", 31: "month", 365: "year", 366: "year"}.get(
+        int(days), f"{days} days"
+    )
+
+
+@dataclass
+class Column:
+    """A column of a table sized to the terminal (`fit_table`)."""
+
+    header: str
+    justify: str = "left"
+    #: the columns with the lowest `keep` go first when the terminal is too narrow (None: never dropped)
+    keep: Optional[int] = None
+    #: long text (names) wraps to this many cells at least; other columns are never wrapped nor cut
+    fold: Optional[int] = None
+    #: a footnote shown under the table when this column is shown (e.g. what a mark in it means)
+    note: Optional[str] = None
+
+
+def _cells(markup: str) -> int:
+    return max((Text.from_markup(line).cell_len for line in markup.split("\n")), default=0)
+
+
+def fit_table(
+    title: str, columns: list[Column], rows: list[list[str]], caption: Optional[str] = None, width=None
+) -> Table:
+    """A Rich table that fits `width` (default: the console's): the least kept columns are left out until
+    the others fit with their prices, numbers and times whole; names wrap (overflow fold)."""
+    width = width or console.width
+    natural = [max([_cells(c.header), *(_cells(r[i]) for r in rows)]) for i, c in enumerate(columns)]
+    needed = [min(n, c.fold) if c.fold else n for n, c in zip(natural, columns, strict=True)]
+    shown = list(range(len(columns)))
+
+    def total() -> int:
+        return sum(needed[i] + 3 for i in shown) + 1
+
+    while total() > width:
+        droppable = [i for i in shown if columns[i].keep is not None]
+        if not droppable:
+            break
+        shown.remove(min(droppable, key=lambda i: (columns[i].keep, -i)))
+    widths = {i: needed[i] for i in shown}
+    spare = max(width - total(), 0)
+    for i in shown:  # the room left goes to the wrapped columns, in order, up to what they need unwrapped
+        if columns[i].fold:
+            extra = min(spare, natural[i] - widths[i])
+            widths[i] += extra
+            spare -= extra
+    notes = [columns[i].note for i in shown if columns[i].note]
+    caption = "\n".join(filter(None, [caption, *notes])) or None
+    table = Table(title=title, caption=caption, caption_justify="left")
+    for i in shown:
+        c = columns[i]
+        overflow = "fold" if c.fold else "ellipsis"
+        table.add_column(c.header, justify=c.justify, overflow=overflow, no_wrap=not c.fold, width=widths[i])
+    for r in rows:
+        table.add_row(*(r[i] for i in shown))
+    return table

@@ -20,7 +20,19 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from promowatch.cli_common import console, err, euro, fail, print_json
+from promowatch.cli_common import (
+    Column,
+    console,
+    err,
+    euro,
+    fail,
+    fit_table,
+    gb,
+    operator_or_exit,
+    period,
+    print_json,
+    when,
+)
 
 KIND_COLOURS = {
     "new": "green",
@@ -124,41 +136,49 @@ def _price(event: dict) -> str:
 
 
 def _change_text(changes: dict) -> str:
-    def show(value):
+    def show(field, value):
         if value is None:
             return "—"
+        if isinstance(value, bool):
+            return "yes" if value else "no"
         if isinstance(value, list):
             return ",".join(map(str, value)) or "[]"
+        if field.endswith("_cents") and isinstance(value, int):
+            return euro(value)
+        if field == "period_days" and isinstance(value, int):
+            return period(value)
         if isinstance(value, float):
-            return f"{value:g}"
+            return gb(value)
         return str(value)
 
-    return "\n".join(f"{field}: {show(a)} → {show(b)}" for field, (a, b) in changes.items())
+    return "\n".join(f"{field}: {show(field, a)} → {show(field, b)}" for field, (a, b) in changes.items())
 
 
 def events_table(events: list[dict], title: str) -> Table:
-    table = Table(title=title)
-    for col, justify in (
-        ("time (UTC)", "left"),
-        ("operator", "left"),
-        ("offer", "left"),
-        ("kind", "left"),
-        ("price", "right"),
-        ("changed", "left"),
-    ):
-        table.add_column(col, justify=justify)
+    """The events, as many columns as the terminal holds; times in the reader's zone, named."""
+    columns = [
+        Column("time", keep=60),
+        Column("operator", keep=70),
+        Column("offer / key", fold=18),
+        Column("kind"),
+        Column("price", "right", keep=80),
+        Column("changed", keep=40, fold=24),
+    ]
+    rows = []
     for e in events:
         name = (e.get("item") or {}).get("name") or e["offer_key"]
         colour = KIND_COLOURS.get(e["kind"], "white")
-        table.add_row(
-            (e["created_at"] or "")[:16].replace("T", " "),
-            e["operator"],
-            f"{name}\n[dim]{e['offer_key']}[/]",
-            f"[{colour}]{e['kind']}[/]",
-            _price(e),
-            _change_text(e.get("changes") or {}),
+        rows.append(
+            [
+                when(e["created_at"]),
+                e["operator"],
+                f"{escape(name)}\n[dim]{escape(e['offer_key'])}[/]",
+                f"[{colour}]{e['kind']}[/]",
+                _price(e),
+                escape(_change_text(e.get("changes") or {})),
+            ]
         )
-    return table
+    return fit_table(title, columns, rows)
 
 
 def register(app: typer.Typer) -> None:
@@ -167,11 +187,17 @@ def register(app: typer.Typer) -> None:
     @app.command("import")
     def import_(
         file: Path = typer.Argument(..., help="JSON list of offer items (what `promowatch parse --json` prints)"),
-        operator: Optional[str] = typer.Option(None, "--operator", help="operator slug (default: the items')"),
+        operator: Optional[str] = typer.Option(
+            None, "--operator", help="the items' operator (slug, name or alias; default: the one the items name)"
+        ),
         min_offers: int = typer.Option(1, "--min-offers", help="fewer valid offers make the crawl partial"),
-        as_json: bool = typer.Option(False, "--json"),
+        as_json: bool = typer.Option(False, "--json", help="print the summary and events as JSON"),
     ):
         """Record a file of offer items as one crawl of one operator, then detect what changed."""
+        if operator is not None:
+            from spiders.items import OPERATORS
+
+            operator = operator_or_exit(operator, OPERATORS)
         if not file.is_file():
             fail(f"no such file: {file}")
         try:
@@ -207,21 +233,23 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def events(
-        operator: Optional[str] = typer.Option(None, "--operator"),
+        operator: Optional[str] = typer.Option(
+            None, "--operator", help="only this operator's events (slug, name or alias, any case)"
+        ),
         kind: Optional[str] = typer.Option(
             None, "--kind", help="new, returned, price_drop, price_rise, changed, removed, expiring"
         ),
         since: Optional[str] = typer.Option(None, "--since", help="ISO date or date-time (UTC when no offset)"),
-        limit: int = typer.Option(100, "--limit", min=1),
-        as_json: bool = typer.Option(False, "--json"),
+        limit: int = typer.Option(100, "--limit", min=1, help="at most this many events (the newest)"),
+        as_json: bool = typer.Option(False, "--json", help="print the events as JSON instead of a table"),
     ):
         """The change events detected, newest first."""
         from alerts.detect import KINDS
         from spiders.items import OPERATORS
         from storage.repository import list_events
 
-        if operator and operator not in OPERATORS:
-            fail(f"unknown operator: {operator}; known: {', '.join(OPERATORS)}")
+        if operator:
+            operator = operator_or_exit(operator, OPERATORS)
         if kind and kind not in KINDS:
             fail(f"unknown kind: {kind}; known: {', '.join(KINDS)}")
         rows = list_events(operator=operator, kind=kind, since=_since(since), limit=limit)

@@ -19,9 +19,8 @@ from contextlib import contextmanager
 from typing import List, Optional
 
 import typer
-from rich.table import Table
 
-from promowatch.cli_common import console, euro, fail
+from promowatch.cli_common import Column, console, euro, fail, fit_table, gb, money_option
 
 DIGESTS = ("off", "daily", "weekly")
 _QUIET = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
@@ -46,7 +45,6 @@ _SHOWN = (
     "max_eur_per_gb_cents",
     "max_year_cents",
 )
-_SUB_CENT = re.compile(r"^\s*[€]?\s*0[.,]\d{3,}")
 
 
 class SubscriptionError(ValueError):
@@ -94,16 +92,21 @@ def check_channel(url: str) -> dict:
 
 
 def _amount(text: Optional[str], flag: str) -> Optional[int]:
-    if text is None:
-        return None
-    from spiders.parsing import money_cents
+    try:
+        return money_option(text, flag)
+    except ValueError as exc:
+        raise SubscriptionError(str(exc)) from None
 
-    if _SUB_CENT.match(text):  # "0,005": money_cents would read a thousands separator
-        raise SubscriptionError(f"{flag} {text!r}: at most 2 decimals (whole cents)")
-    cents = money_cents(text)
-    if cents is None or text.strip().startswith("-"):
-        raise SubscriptionError(f"{flag} {text!r} is not an amount in euro (e.g. 9,99 or 10)")
-    return cents
+
+def _operators(names, what: str = "operator") -> list[str]:
+    """The slugs of the names (slug, display name or alias, any case), in order, without repeats."""
+    from promowatch.operator_facts import UnknownOperator, resolve_operator
+    from spiders.items import OPERATORS
+
+    try:
+        return list(dict.fromkeys(resolve_operator(n, OPERATORS, what) for n in names))
+    except UnknownOperator as exc:
+        raise SubscriptionError(str(exc)) from None
 
 
 def _quiet(text: Optional[str]) -> tuple[Optional[str], Optional[str]]:
@@ -150,7 +153,7 @@ def subscription_spec(
 
     from alerts.detect import KINDS
     from alerts.render import LANGS
-    from spiders.items import OPERATORS, PLAN_TYPES
+    from spiders.items import PLAN_TYPES
 
     if not channels:
         raise SubscriptionError("at least one --channel URL is needed")
@@ -175,7 +178,7 @@ def subscription_spec(
     except (ZoneInfoNotFoundError, ValueError):
         raise SubscriptionError(f"unknown time zone {tz!r} (an IANA name such as Europe/Rome)") from None
     if origin is not None:
-        _one_of([origin], OPERATORS, "operator for --from")
+        (origin,) = _operators([origin], "operator for --from")
     if min_gb is not None and min_gb < 0:
         raise SubscriptionError(f"--min-gb {min_gb:g} is negative")
     if rearm_hours < 0:
@@ -190,7 +193,7 @@ def subscription_spec(
             "quiet_start": quiet_start,
             "quiet_end": quiet_end,
             "rearm_hours": rearm_hours,
-            "operators": _one_of(operators or [], OPERATORS, "operator"),
+            "operators": _operators(operators or []),
             "plan_types": _one_of(plan_types or [], PLAN_TYPES, "plan type"),
             "kinds": _one_of(kinds or [], KINDS, "event kind"),
             "max_price_cents": _amount(max_price, "--max-price"),
@@ -226,6 +229,36 @@ def store_subscriptions(specs: list[dict], database_url: Optional[str] = None) -
         ]
         session.execute(insert(SubscriptionChannel), channels)
     return ids
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        return sorted(a or []) == sorted(b or [])
+    return a == b
+
+
+def find_duplicate(spec: dict, database_url: Optional[str] = None) -> Optional[int]:
+    """The id of an active subscription with the same channels and the same filters and settings as `spec`
+    (lists compared as sets), or None."""
+    from sqlalchemy import select
+    from sqlmodel import Session
+
+    from storage.engine import get_engine
+    from storage.models import Subscription, SubscriptionChannel
+
+    wanted = spec["subscription"]
+    urls = sorted({c["url"] for c in spec["channels"]})
+    with Session(get_engine(database_url)) as session:
+        subs = session.execute(select(Subscription).where(Subscription.active.is_(True)).order_by(Subscription.id))
+        for sub in subs.scalars():
+            if not all(_same(getattr(sub, key), value) for key, value in wanted.items()):
+                continue
+            stored = session.execute(
+                select(SubscriptionChannel.url).where(SubscriptionChannel.subscription_id == sub.id)
+            )
+            if sorted(set(stored.scalars())) == urls:
+                return sub.id
+    return None
 
 
 def list_subscriptions(database_url: Optional[str] = None, active_only: bool = False) -> list[dict]:
@@ -274,7 +307,7 @@ def _filters_text(s: dict) -> str:
     if s["max_price_cents"] is not None:
         parts.append(f"≤ {euro(s['max_price_cents'])}")
     if s["min_gb"] is not None:
-        parts.append(f"≥ {s['min_gb']:g} GB")
+        parts.append(f"≥ {gb(s['min_gb'])} GB")
     if s["only_5g"]:
         parts.append("5G")
     if s["origin"]:
@@ -304,29 +337,39 @@ def register(app: typer.Typer) -> None:
         channel: List[str] = typer.Option(
             ..., "--channel", help="Apprise URL (repeatable), e.g. mailto://user:pass@example.com"
         ),
-        lang: str = typer.Option("it", "--lang", help="it | en | zh"),
-        digest: str = typer.Option("off", "--digest", help="off | daily | weekly"),
+        lang: str = typer.Option("it", "--lang", help="language of the messages: it | en | zh"),
+        digest: str = typer.Option(
+            "off", "--digest", help="one message per event (off) or one a day / a week: off | daily | weekly"
+        ),
         tz: str = typer.Option("Europe/Rome", "--tz", help="time zone for quiet hours and digests"),
-        operator: List[str] = typer.Option(None, "--operator", help="only these operators (repeatable)"),
+        operator: List[str] = typer.Option(
+            None, "--operator", help="only these operators (repeatable; slug, name or alias, any case)"
+        ),
         plan_type: List[str] = typer.Option(None, "--plan-type", help="prepaid, postpaid, ... (repeatable)"),
         kind: List[str] = typer.Option(
             None, "--kind", help="new, returned, price_drop, price_rise, changed, removed, expiring (repeatable)"
         ),
-        max_price: Optional[str] = typer.Option(None, "--max-price", help="euro per period, e.g. 9,99"),
-        min_gb: Optional[float] = typer.Option(None, "--min-gb", help="at least this many GB"),
+        max_price: Optional[str] = typer.Option(
+            None, "--max-price", help="at most this many euro per period, e.g. 9,99"
+        ),
+        min_gb: Optional[float] = typer.Option(None, "--min-gb", help="at least this many GB (unlimited passes)"),
         only_5g: bool = typer.Option(False, "--5g", help="only offers with 5G"),
         origin: Optional[str] = typer.Option(
             None, "--from", help="only offers a customer of this operator can take by porting"
         ),
-        max_eur_per_gb: Optional[str] = typer.Option(None, "--max-eur-per-gb", help="e.g. 0,05"),
+        max_eur_per_gb: Optional[str] = typer.Option(
+            None, "--max-eur-per-gb", help="at most this many euro per GB of a period, e.g. 0,05"
+        ),
         max_year_cost: Optional[str] = typer.Option(
-            None, "--max-year-cost", help="first 12 months incl. activation/SIM, e.g. 120"
+            None,
+            "--max-year-cost",
+            help="at most this many euro over the first 12 months incl. activation and SIM, e.g. 120",
         ),
         quiet: Optional[str] = typer.Option(None, "--quiet", help="HH:MM-HH:MM local time, e.g. 22:00-07:00"),
         rearm_hours: int = typer.Option(
             168, "--rearm-hours", help="the same offer+kind alerts again after this long (or when its price moves)"
         ),
-        as_json: bool = typer.Option(False, "--json"),
+        as_json: bool = typer.Option(False, "--json", help="print the stored subscription as JSON"),
     ):
         """Subscribe channels to the events of the offers that pass the filters."""
         try:
@@ -349,17 +392,26 @@ def register(app: typer.Typer) -> None:
             )
         except SubscriptionError as exc:
             fail(f"subscription refused, nothing stored: {_escape(str(exc))}")
-        (sid,) = store_subscriptions([spec])
+        duplicate = find_duplicate(spec)
+        if duplicate is not None and not as_json:
+            console.print(
+                f"already subscribed as #{duplicate} (same channels and filters); nothing stored", highlight=False
+            )
+            return
+        (sid,) = (duplicate,) if duplicate is not None else store_subscriptions([spec])
         stored = next(s for s in list_subscriptions() if s["id"] == sid)
         if as_json:
-            sys.stdout.write(json.dumps(stored, ensure_ascii=False, indent=2) + "\n")
+            shown = {**stored, "already_subscribed": True} if duplicate is not None else stored
+            sys.stdout.write(json.dumps(shown, ensure_ascii=False, indent=2) + "\n")
             return
         console.print(f"subscription {sid}: {len(stored['channels'])} channel(s)", highlight=False)
         for ch in stored["channels"]:
             console.print(f"  {_escape(_short(ch['url_masked']))}", highlight=False)
 
     @app.command()
-    def unsubscribe(subscription_id: int = typer.Argument(..., metavar="ID")):
+    def unsubscribe(
+        subscription_id: int = typer.Argument(..., metavar="ID", help="the subscription's id (`subscribers` shows it)"),
+    ):
         """Deactivate a subscription (it is kept, and gets nothing more)."""
         from sqlmodel import Session
 
@@ -378,7 +430,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def subscribers(
-        as_json: bool = typer.Option(False, "--json"),
+        as_json: bool = typer.Option(False, "--json", help="print the subscriptions as JSON instead of a table"),
         active_only: bool = typer.Option(False, "--active", help="only active subscriptions"),
     ):
         """The subscriptions, their filters and their channels (masked)."""
@@ -386,20 +438,29 @@ def register(app: typer.Typer) -> None:
         if as_json:
             sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
             return
-        table = Table(title=f"{len(rows)} subscriptions")
-        for col in ("id", "active", "lang", "digest", "time zone", "quiet", "re-arm", "filters", "channels"):
-            table.add_column(col)
-        for s in rows:
-            quiet = f"{s['quiet_start']}-{s['quiet_end']}" if s["quiet_start"] else ""
-            table.add_row(
+        columns = [
+            Column("id", "right"),
+            Column("active", keep=50),
+            Column("lang", keep=40),
+            Column("digest", keep=30),
+            Column("time zone", keep=20),
+            Column("quiet", keep=25),
+            Column("re-arm", keep=10),
+            Column("filters", fold=16),
+            Column("channels", fold=20),
+        ]
+        table_rows = [
+            [
                 str(s["id"]),
                 "yes" if s["active"] else "no",
                 s["lang"],
                 s["digest"],
                 s["timezone"],
-                quiet,
+                f"{s['quiet_start']}-{s['quiet_end']}" if s["quiet_start"] else "",
                 f"{s['rearm_hours']} h",
                 _escape(_filters_text(s)),
                 _escape("\n".join(_short(c["url_masked"]) for c in s["channels"])),
-            )
-        console.print(table)
+            ]
+            for s in rows
+        ]
+        console.print(fit_table(f"{len(rows)} subscriptions", columns, table_rows))

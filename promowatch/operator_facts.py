@@ -2,11 +2,16 @@
 
 Kept by hand; `load()` checks its shape so a typo (an unknown key, a method we do not know, a guessed
 value where null belongs) fails in the tests rather than showing wrong facts to a user.
+
+The same file is the one catalogue of operator names: `resolve_operator` turns what a person types (the slug,
+the display name, an alias such as "1Mobile" or "Wind Tre", in any case) into the slug every command uses.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -29,8 +34,8 @@ FIELDS: dict[str, tuple | None] = {
     "sources": None,
     "checked": None,
 }
-OPTIONAL = {"network_note"}
-LISTS = {"top_up_online", "renews_from", "billing", "sources"}
+OPTIONAL = {"network_note", "aliases"}
+LISTS = {"top_up_online", "renews_from", "billing", "sources", "aliases"}
 
 
 class FactsError(ValueError):
@@ -42,6 +47,9 @@ def _check(op: str, entry: dict) -> dict:
     missing = set(FIELDS) - set(entry)
     if unknown or missing:
         raise FactsError(f"{op}: unknown keys {sorted(unknown)}, missing keys {sorted(missing)}")
+    aliases = entry.get("aliases", [])
+    if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
+        raise FactsError(f"{op}: aliases must be a list of names")
     for key, allowed in FIELDS.items():
         value = entry[key]
         if value is None:
@@ -61,3 +69,37 @@ def load(path: Path = FACTS_FILE) -> dict[str, dict]:
     """operator slug -> its checked facts entry."""
     data = json.loads(Path(path).read_text("utf-8"))
     return {op: _check(op, entry) for op, entry in data["operators"].items()}
+
+
+class UnknownOperator(ValueError):
+    """A name no operator goes by; the message lists the known names and a close match when there is one."""
+
+
+def _folded(name: str) -> str:
+    return re.sub(r"[\s.\-_']+", "", name).casefold()
+
+
+@lru_cache(maxsize=1)
+def _names() -> dict[str, str]:
+    """Every folded name an operator goes by (slug, display name, aliases) -> its slug."""
+    names: dict[str, str] = {}
+    for op, entry in load().items():
+        for name in (op, entry["name"], *entry.get("aliases", [])):
+            names.setdefault(_folded(name), op)
+    return names
+
+
+def resolve_operator(name: str, known=None, what: str = "operator") -> str:
+    """The slug of the operator `name` means (case-insensitive slug, display name or alias), if it is in `known`
+    (default: every operator of the facts file); UnknownOperator otherwise."""
+    known = list(load()) if known is None else list(known)
+    folded = _folded(str(name))
+    slug = _names().get(folded)
+    if slug in known:
+        return slug
+    if slug is not None:  # a real operator, but not one this option takes (e.g. one without a spider)
+        raise UnknownOperator(f"{what} {name!r} ({slug}) is not one of: {', '.join(known)}")
+    candidates = {f: op for f, op in _names().items() if op in known}
+    close = difflib.get_close_matches(folded, list(candidates), n=1, cutoff=0.6)
+    hint = f"; did you mean {candidates[close[0]]}?" if close else ""
+    raise UnknownOperator(f"unknown {what} {name!r}{hint} (known: {', '.join(known)})")

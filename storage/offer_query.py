@@ -36,6 +36,22 @@ def eur_per_gb_cents(item: dict) -> float | None:
     return item["price_cents"] / gb
 
 
+def per_30_days(item: dict, amount: float) -> float:
+    """An amount of one period scaled to 30 days (a 1-day pass at 3 € costs 90 € over 30 days)."""
+    return amount * 30 / max(int(item.get("period_days") or 30), 1)
+
+
+def ranking_eur_per_gb(item: dict, unlimited_gb: float | None) -> float | None:
+    """Cents per GB over 30 days, for ranking: the 30-day price over the 30-day GB, unlimited data counted as
+    `unlimited_gb` (the most a bundle among those ranked gives in 30 days; None: unlimited ranks as 0 €/GB).
+    None for an offer without data."""
+    if item.get("data_unlimited"):
+        return per_30_days(item, item["price_cents"]) / unlimited_gb if unlimited_gb else 0.0
+    if not item.get("data_gb"):
+        return None
+    return per_30_days(item, item["price_cents"]) / per_30_days(item, item["data_gb"])
+
+
 def comparable_gb(item: dict) -> float:
     """The GB a "at least N GB" filter compares: infinite for unlimited data, 0 for an offer without data."""
     if item.get("data_unlimited"):
@@ -86,16 +102,20 @@ class OfferFilter:
 
 
 def sort_offers(items: list[dict], by: str = "operator") -> list[dict]:
-    """Cheapest first, most data first, cheapest GB first (no-data offers last), or by operator."""
+    """Cheapest first, most data first, cheapest GB over 30 days first (ranking_eur_per_gb: unlimited data
+    counts as the biggest bundle among `items`, so a 1-day unlimited pass ranks after monthly plans; no-data
+    offers last), or by operator."""
     if by == "price":
         key = lambda i: (i["price_cents"], i["operator"], i["offer_key"])  # noqa: E731
     elif by == "gb":
         key = lambda i: (0 if i.get("data_unlimited") else 1, -(i.get("data_gb") or 0), i["price_cents"])  # noqa: E731
     elif by == "eur-per-gb":
+        bundles = [per_30_days(i, i["data_gb"]) for i in items if not i.get("data_unlimited") and i.get("data_gb")]
+        unlimited_gb = max(bundles, default=1.0)  # only unlimited offers: by their 30-day price
 
         def key(i):
-            per_gb = eur_per_gb_cents(i)
-            return (per_gb is None, per_gb or 0.0, i["price_cents"], i["operator"])
+            per_gb = ranking_eur_per_gb(i, unlimited_gb)
+            return (per_gb is None, per_gb or 0.0, i["price_cents"], i["operator"], i["offer_key"])
     elif by == "operator":
         key = lambda i: (i["operator"], i["price_cents"], i["offer_key"])  # noqa: E731
     else:

@@ -31,6 +31,16 @@ def test_twelve_month_cost(case):
     assert twelve_month_cents(case["offer"]) == case["want"]
 
 
+@pytest.mark.parametrize("case", CASES["eur_per_gb_order"], ids=lambda c: c["id"])
+def test_eur_per_gb_order_compares_30_days(case):
+    offers = [
+        _item("op", key, price, None if gb in (None, "unlimited") else float(gb), unlimited=gb == "unlimited")
+        | {"period_days": days}
+        for key, price, days, gb in case["offers"]
+    ]
+    assert [i["offer_key"] for i in sort_offers(offers, "eur-per-gb")] == case["want"]
+
+
 def _item(op, key, price, gb=None, unlimited=False, g5=False, plan="prepaid", **extra):
     return {
         "operator": op,
@@ -60,7 +70,8 @@ def test_filter_and_sort():
     keys = lambda items: [i["offer_key"] for i in items]  # noqa: E731
     assert keys(sort_offers(ITEMS, "price")) == ["d", "b", "e", "a", "c"]
     assert keys(sort_offers(ITEMS, "gb")) == ["c", "e", "a", "b", "d"]
-    assert keys(sort_offers(ITEMS, "eur-per-gb")) == ["c", "e", "b", "a", "d"]
+    # per 30 days, unlimited counted as the biggest bundle (e's 300 GB): 0,023 e, 0,040 b, 0,043 c, 0,050 a
+    assert keys(sort_offers(ITEMS, "eur-per-gb")) == ["e", "b", "c", "a", "d"]
     assert keys(i for i in ITEMS if OfferFilter(only_5g=True, max_price_cents=1000).matches(i)) == ["a", "e"]
     assert keys(i for i in ITEMS if OfferFilter(min_gb=180).matches(i)) == ["a", "c", "e"]
     assert keys(i for i in ITEMS if OfferFilter(origin="iliad").matches(i)) == ["b", "c", "d"]

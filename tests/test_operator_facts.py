@@ -29,6 +29,8 @@ BROKEN = [
     ("renews_from", "card", "must be a list"),
     ("sources", None, "may not be null"),
     ("guess", True, "unknown keys"),
+    ("aliases", "Telecom", "aliases must be a list of names"),
+    ("aliases", ["Telecom", ""], "aliases must be a list of names"),
 ]
 
 
@@ -40,3 +42,13 @@ def test_a_broken_entry_is_refused(tmp_path, key, value, message):
     broken.write_text(json.dumps(data), "utf-8")
     with pytest.raises(FactsError, match=message):
         load.__wrapped__(broken)
+
+
+def test_no_two_operators_go_by_the_same_name():
+    from promowatch.operator_facts import _folded
+
+    owners: dict[str, set] = {}
+    for op, entry in load().items():
+        for name in (op, entry["name"], *entry.get("aliases", [])):
+            owners.setdefault(_folded(name), set()).add(op)
+    assert {name: ops for name, ops in owners.items() if len(ops) > 1} == {}

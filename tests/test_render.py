@@ -570,3 +570,45 @@ def test_templates_ship_as_package_data():
     for lang in LANGS:
         assert {f"{lang}/event.txt.j2", f"{lang}/digest.txt.j2", f"{lang}/test.txt.j2"} <= shipped
     assert 'alerts = ["templates/*/*"]' in (Path(__file__).parents[1] / "pyproject.toml").read_text()
+
+
+#: what a price is per, and how a renewal period reads, in every language (never "every 1 days")
+PERIODS = [
+    ("it", 1, "7,99 € al giorno", "giornaliero"),
+    ("en", 1, "€7.99 per day", "daily"),
+    ("zh", 1, "每天 €7.99", "按天"),
+    ("it", 7, "7,99 € a settimana", "settimanale"),
+    ("en", 7, "€7.99 per week", "weekly"),
+    ("zh", 7, "每周 €7.99", "按周"),
+    ("it", 14, "7,99 € ogni 14 giorni", "ogni 14 giorni"),
+    ("en", 14, "€7.99 every 14 days", "every 14 days"),
+    ("zh", 14, "每 14 天 €7.99", "每 14 天"),
+    ("it", 30, "7,99 € al mese", "mensile"),
+    ("en", 30, "€7.99 per month", "monthly"),
+    ("zh", 30, "每月 €7.99", "按月"),
+    ("it", 365, "7,99 € all'anno", "annuale"),
+    ("en", 365, "€7.99 per year", "yearly"),
+    ("zh", 365, "每年 €7.99", "按年"),
+]
+
+
+@pytest.mark.parametrize("lang, days, priced, renewal", PERIODS, ids=[f"{p[0]}-{p[1]}" for p in PERIODS])
+def test_period_wording(lang, days, priced, renewal):
+    message = render_event(event("new", item={"period_days": days}), lang)
+    assert priced in message.title + message.body
+    assert "1 days" not in message.body and "1 giorni" not in message.body
+    changed = render_event(event("changed", changes={"period_days": [30 if days != 30 else 28, days]}), lang)
+    assert renewal in changed.body, changed.body
+
+
+@pytest.mark.parametrize(
+    "lang, want", [("it", "(pacchetto da 1 giorno)"), ("en", "for a 1-day pack"), ("zh", "（1 天套餐）")]
+)
+def test_a_one_day_tourist_pack(lang, want):
+    message = render_event(event("new", item={"period_days": 1, "plan_type": "tourist"}), lang)
+    assert want in message.title + message.body
+
+
+@pytest.mark.parametrize("lang, want", [("it", "1,5 GB"), ("en", "1.5 GB"), ("zh", "1.5 GB")])
+def test_gb_with_the_locales_decimal_separator(lang, want):
+    assert want in render_event(event("new", item={"data_gb": 1.5, "data_unlimited": False}), lang).body

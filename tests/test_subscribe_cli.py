@@ -176,8 +176,8 @@ def test_a_bad_url_refuses_the_whole_subscription(tmp_db):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--operator", "nokia"], "unknown operator: nokia"),
-        (["--from", "nokia"], "unknown operator for --from: nokia"),
+        (["--operator", "nokia"], "unknown operator 'nokia'"),
+        (["--from", "nokia"], "unknown operator for --from 'nokia'"),
         (["--plan-type", "family"], "unknown plan type: family"),
         (["--kind", "cheaper"], "unknown event kind: cheaper"),
         (["--lang", "fr"], "unknown language 'fr'"),
@@ -186,7 +186,7 @@ def test_a_bad_url_refuses_the_whole_subscription(tmp_db):
         (["--quiet", "22-07"], "is not HH:MM-HH:MM"),
         (["--quiet", "24:00-07:00"], "hours 00-23"),
         (["--max-price", "cheap"], "--max-price 'cheap' is not an amount"),
-        (["--max-eur-per-gb", "0,005"], "at most 2 decimals"),
+        (["--max-eur-per-gb", "0,005"], "at most two decimals"),
     ],
 )
 def test_invalid_options_are_refused(tmp_db, args, message):

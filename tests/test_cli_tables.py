@@ -1,0 +1,168 @@
+"""What a person reads in `promowatch`'s tables: they fit 80 and 160 columns without cutting a price, a URL or
+a key; offers show their key and `history` takes it or the offer's name; times name their zone; the 5G mark
+is explained. Real `promowatch` processes on a real SQLite file holding the bundled pages' offers."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    """One offline crawl of every operator, then Iliad's GIGA 200 withdrawn and back (two imports)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('tables') / 'promowatch.db'}"
+    env = _env(url)
+    _run(env, "crawl", "--offline", "--json")
+    items = json.loads(_run(env, "parse", "iliad", ROOT / "spiders/fixtures/iliad/mobile.html", "--json").stdout)
+    folder = tmp_path_factory.mktemp("items")
+    (folder / "without.json").write_text(json.dumps([i for i in items if i["offer_key"] != "giga200"]), "utf-8")
+    (folder / "with.json").write_text(json.dumps(items), "utf-8")
+    for name in ("without", "without", "with"):  # removed after 2 missed healthy crawls, then returned
+        _run(env, "import", folder / f"{name}.json")
+    return url
+
+
+def _env(url, **extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROMOWATCH_") and k not in ("COLUMNS", "TZ")}
+    return {**env, "PROMOWATCH_DATABASE_URL": url, "PROMOWATCH_TODAY": "2026-09-15", **extra}
+
+
+def _run(env, *args, code=0):
+    proc = subprocess.run(
+        [sys.executable, "-m", "promowatch", *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == code, f"{args} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def _table(db, width, *args, **env):
+    out = _run(_env(db, COLUMNS=str(width), **env), *args).stdout
+    assert max(len(line) for line in out.splitlines()) <= width, out
+    assert "…" not in out, out
+    return out
+
+
+def _column(out: str, n: int) -> str:
+    """Column `n` of a table, its lines joined without spaces: a key folded over lines reads whole."""
+    return "".join(line.split("│")[1:-1][n].strip() for line in out.splitlines() if line.startswith("│"))
+
+
+@pytest.mark.parametrize("width", [80, 160])
+def test_offers_fit_and_never_cut_a_price(db, width):
+    offers = json.loads(_run(_env(db), "offers", "--json").stdout)
+    out = _table(db, width, "offers")
+    for o in offers:
+        price = f"{o['price_cents'] / 100:.2f} €".replace(".", ",")
+        assert re.search(rf"│\s+{re.escape(price)} │", out), f"{price} of {o['offer_key']} not whole"
+    keys = _column(out, 1)
+    for o in offers:
+        assert o["offer_key"] in keys, o["offer_key"]
+    assert "GB" in out and "per" in out
+
+
+def test_gb_with_a_decimal_comma_and_periods_in_words(db):
+    out = _table(db, 160, "offers", "--operator", "windtre")
+    start = next(line for line in out.splitlines() if "│ Start" in line)
+    assert "0,5" in start and "4 weeks" in start and "4,99 €" in start
+    assert "every 1 days" not in out
+
+
+def test_the_capped_5g_mark_is_explained(db):
+    out = _table(db, 160, "offers", "--operator", "windtre")
+    assert "yes*" in out and "5G yes* = 5G at a capped speed" in out
+    plain = _table(db, 160, "offers", "--operator", "iliad")
+    assert "yes*" not in plain and "capped" not in plain
+
+
+@pytest.mark.parametrize("width", [80, 160])
+def test_operators_never_cut_a_url(db, width):
+    rows = json.loads(_run(_env(db), "operators", "--json").stdout)
+    out = _table(db, width, "operators")
+    for r in rows:
+        assert r["offers_page"] in out, r["offers_page"]
+    assert ("network" in out) is (width == 160)
+
+
+@pytest.mark.parametrize("width", [80, 160])
+@pytest.mark.parametrize("command", [["events"], ["status"], ["history", "iliad", "giga200"]])
+def test_times_name_their_zone(db, width, command):
+    utc = _table(db, width, *command, TZ="UTC")
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", utc), utc
+    rome = _table(db, width, *command, TZ="Europe/Rome")
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d CET", rome), rome
+
+
+@pytest.mark.parametrize("typed", ["giga200", "GIGA 200", "giga 200", "Giga200"])
+def test_history_takes_the_key_or_the_name(db, typed):
+    out = _table(db, 160, "history", "ILIAD", typed)
+    assert "iliad / giga200" in out
+
+
+def test_history_shows_when_an_offer_was_withdrawn_and_came_back(db):
+    out = _table(db, 160, "history", "iliad", "giga200", TZ="UTC")
+    assert "not offered" in out and "removed → returned" in out
+    assert out.index("not offered") < out.rindex("now")
+
+
+@pytest.mark.parametrize(
+    "typed, want",
+    [
+        ("giga", "matches 3 offers of iliad; give the key: giga120 (GIGA 120), giga200 (GIGA 200), giga500"),
+        ("giga2000", "no offer 'giga2000' of iliad; close keys: giga200"),
+        ("flsh180", "close keys: flash180"),
+        ("zzzz", "see `promowatch offers --operator iliad`"),
+    ],
+)
+def test_history_without_a_unique_match_says_what_to_type(db, typed, want):
+    proc = _run(_env(db), "history", "iliad", typed, code=1)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and want in lines[0], proc.stderr
+
+
+@pytest.mark.parametrize(
+    "changes, want",
+    [
+        ({"data_gb": [1.5, 2.0]}, "data_gb: 1,5 → 2"),
+        ({"activation_cents": [999, 0]}, "activation_cents: 9,99 € → 0,00 €"),
+        ({"period_days": [30, 1]}, "period_days: month → day"),
+        ({"data_5g": [False, True]}, "data_5g: no → yes"),
+        ({"promo_until": [None, "2026-10-08"]}, "promo_until: — → 2026-10-08"),
+    ],
+)
+def test_event_changes_read_like_the_offers_table(changes, want):
+    from promowatch.cli_events import _change_text
+
+    assert _change_text(changes) == want
+
+
+@pytest.mark.parametrize("width", [80, 160])
+def test_subscribers_fit(db, width):
+    channel = "json://user:s3cretpw@127.0.0.1:8080/a/rather/long/hook/path/for/a/narrow/terminal"
+    env = _env(db)
+    _run(env, "subscribe", "--channel", channel, "--operator", "iliad", "--operator", "very", "--max-price", "9,99")
+    out = _table(db, width, "subscribers")
+    assert "s3cretpw" not in out
+    assert "json://user:****@127.0.0.1:8080/a/rather/long/hook/path/for/a/narrow/terminal" in _column(out, -1)
+    assert "≤ 9,99 €" in out
+
+
+def test_subscription_filters_read_like_the_offers_table():
+    from promowatch.cli_subscriptions import _filters_text
+
+    none = dict(operators=[], plan_types=[], kinds=[], only_5g=False, origin=None)
+    none |= dict(max_price_cents=None, min_gb=None, max_eur_per_gb_cents=None, max_year_cents=None)
+    assert _filters_text({**none, "min_gb": 1.5}) == "≥ 1,5 GB"
+    assert _filters_text({**none, "max_price_cents": 999, "max_eur_per_gb_cents": 5.0}) == "≤ 9,99 €\n≤ 0,05 €/GB"
