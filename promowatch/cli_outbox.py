@@ -113,7 +113,7 @@ def register(app: typer.Typer) -> None:
         connect_timeout: float = typer.Option(
             5.0, "--connect-timeout", min=0.1, max=300, help="seconds to connect to a channel (URL cto= wins)"
         ),
-        as_json: bool = typer.Option(False, "--json"),
+        as_json: bool = typer.Option(False, "--json", help="print the send report (every row's result) as JSON"),
     ):
         """Send the notifications that are due; exit 1 when any failed."""
         from alerts.deliver import Policy, send_due
@@ -176,8 +176,8 @@ def register(app: typer.Typer) -> None:
             help="pending, sending, sent, dead; or failed (to be retried), ambiguous (may have arrived without an "
             "answer), skipped (subscription gone), leased (= sending)",
         ),
-        limit: int = typer.Option(100, "--limit", min=1),
-        as_json: bool = typer.Option(False, "--json"),
+        limit: int = typer.Option(100, "--limit", min=1, help="at most this many rows (the newest)"),
+        as_json: bool = typer.Option(False, "--json", help="print the rows as JSON (every field, channel masked)"),
     ):
         """The notification outbox, newest first (channel URLs masked)."""
         from alerts.deliver import STATUSES, VIEWS, list_notifications
