@@ -71,7 +71,7 @@ def _print_cycle(report) -> None:
             str(c.new_versions),
             "-" if c.events is None else str(c.events),
             f"{c.seconds:.1f}",
-            (c.error or "")[:90],
+            escape((c.error or "")[:90]),
         )
     console.print(table)
     notes = Table(title="notifications")
@@ -86,7 +86,9 @@ def _print_cycle(report) -> None:
             + ("sender disabled in the config)" if report.sender_available else "the sender is not installed)")
         )
     for m in report.health:
-        console.print(f"health {m['kind']}: {m['title']} — {m['delivered']} admin channel(s) reached", highlight=False)
+        console.print(
+            f"health {m['kind']}: {escape(m['title'])} — {m['delivered']} admin channel(s) reached", highlight=False
+        )
     healthy = sum(c.status == "healthy" for c in report.crawls)
     colour = "green" if report.ok else "red"
     console.print(
