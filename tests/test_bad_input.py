@@ -14,6 +14,8 @@ from conftest import FIXTURES, PROMOWATCH, run
 
 from spiders.registry import OPERATORS
 
+pytestmark = pytest.mark.slow  # real processes and servers
+
 OPS = list(OPERATORS)
 BLOCK_PAGE = (
     "<html><head><title>Radware Bot Manager Captcha</title></head><body>"

@@ -16,10 +16,13 @@ from conftest import FIXTURES, PROMOWATCH, run
 from servers import PageServer
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("scrapy_playwright") is None or not Path(CHROMIUM).exists(),
-    reason="the browser extra (pip install -e '.[browser]') and Debian's chromium are not installed",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        importlib.util.find_spec("scrapy_playwright") is None or not Path(CHROMIUM).exists(),
+        reason="the browser extra (pip install -e '.[browser]') and Debian's chromium are not installed",
+    ),
+]
 
 
 @pytest.fixture

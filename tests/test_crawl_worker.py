@@ -14,6 +14,8 @@ from conftest import FIXTURES
 from promowatch.crawl_worker import CrawlWorker, WorkerCallError, WorkerStopped
 from storage.repository import crawl_run, last_crawls
 
+pytestmark = pytest.mark.slow  # real processes and servers
+
 
 class HangMiddleware:
     """Blocks the worker's reactor: a crawl that never ends (the worker must be killed)."""

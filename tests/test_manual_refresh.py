@@ -16,6 +16,8 @@ import pytest
 from conftest import FIXTURES, PROMOWATCH, run
 from servers import HttpServer
 
+pytestmark = pytest.mark.slow  # real processes and servers
+
 SCRAPY = [sys.executable, "-m", "scrapy.cmdline"]
 
 

@@ -11,6 +11,8 @@ import pytest
 from conftest import FIXTURES, PROMOWATCH, run
 from servers import PageServer
 
+pytestmark = pytest.mark.slow  # real processes and servers
+
 
 @pytest.fixture
 def pages():

@@ -10,6 +10,8 @@ from test_health import Hook
 
 from spiders.registry import OPERATORS
 
+pytestmark = pytest.mark.slow  # real processes and servers
+
 
 def run(args, env, timeout=180):
     """`promowatch ARGS` as a real process (the shared runner, exit code left to the test)."""
