@@ -151,9 +151,9 @@ def _parses(url: str) -> bool:
 
 def _dialect_setup(engine: Engine) -> None:
     if engine.dialect.name == "sqlite":
-        synchronous = os.environ.get("PROMOWATCH_SQLITE_SYNCHRONOUS", "NORMAL").upper()
-        if synchronous not in ("NORMAL", "FULL", "EXTRA"):
-            raise ValueError(f"PROMOWATCH_SQLITE_SYNCHRONOUS must be NORMAL, FULL or EXTRA, not {synchronous!r}")
+        from storage.environment import setting
+
+        synchronous = setting("PROMOWATCH_SQLITE_SYNCHRONOUS")  # BadEnvironment (one line) for a bad value
         writable = not read_only(engine.url)
 
         @event.listens_for(engine, "connect")
