@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 import sys
 from pathlib import Path
@@ -567,9 +568,12 @@ def main(args: list[str] | None = None) -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-#: Click's exceptions as Typer raises them: Typer's own copy of Click derives them from typer.TyperException,
-#: older Typer versions raise Click's
-_CLICK_ERRORS = getattr(typer, "TyperException", None) or __import__("click").ClickException
+try:  # Typer's own copy of Click derives Click's exceptions from typer.TyperException
+    _CLICK_ERRORS = typer.TyperException
+except AttributeError:  # older Typer versions raise Click's own
+    import click
+
+    _CLICK_ERRORS = click.ClickException
 
 
 def _one_line(message: str, code: int) -> int:
@@ -592,17 +596,20 @@ def _usage_error(exc, args: list[str]) -> int:
     typed = _typed(args, param) if param is not None else None
     if typed is not None:
         hint = "/".join(param.opts)
-        try:
-            number = float(typed)
-        except ValueError:
-            number = 0.0
-        if number != number or number in (float("inf"), float("-inf")):
+        if _not_finite(typed):  # nan fails a range check, whose message would send the user astray
             message = f"{hint} {typed}: not a number; give a number such as 1 or 2.5"
         else:
             message = f"{hint} {typed}: {message.split(': ', 1)[-1].lower()}"
     elif message:
         message = message[0].lower() + message[1:]
     return _one_line(f"{command}: {message} (see {command} --help)", code)
+
+
+def _not_finite(text: str) -> bool:
+    try:
+        return not math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 def _typed(args: list[str], param) -> str | None:
