@@ -44,7 +44,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from promowatch.service_config import OperatorSchedule, ServiceConfig
+from promowatch.service_config import OperatorSchedule, ServiceConfig, every, format_duration
 
 log = logging.getLogger("promowatch.scheduler")
 
@@ -60,6 +60,15 @@ def crawl_trigger(schedule: OperatorSchedule, tz: str, start_date: datetime | No
             minute=minute, hour=hour, day=day, month=month, day_of_week=dow, timezone=ZoneInfo(tz), jitter=jit
         )
     return IntervalTrigger(seconds=schedule.interval, start_date=start_date, timezone=ZoneInfo(tz), jitter=jit)
+
+
+def at(moment: datetime | None, zone: str) -> str:
+    """A time in a log line: minutes, in the service's zone (the zone its cron schedules are read in), named:
+    "2026-12-07 14:30 CET"."""
+    if moment is None:
+        return "none (paused)"
+    local = moment.astimezone(ZoneInfo(zone))
+    return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or local.strftime("%z"))
 
 
 @dataclass
@@ -106,7 +115,7 @@ def crawl_spec(
         first,
         "crawl",
         schedule.operator,
-        f"{schedule.describe()}, jitter {schedule.jitter:g} s",
+        f"{schedule.describe()}, jitter {format_duration(schedule.jitter)}" if schedule.jitter else schedule.describe(),
     )
 
 
@@ -129,7 +138,7 @@ def job_specs(
                 IntervalTrigger(seconds=config.sender.interval, timezone=tz),
                 now,
                 "send",
-                describe=f"every {config.sender.interval:g} s",
+                describe=every(config.sender.interval),
             )
         )
     specs.append(
@@ -138,7 +147,7 @@ def job_specs(
             IntervalTrigger(seconds=config.health.interval, timezone=tz),
             now,
             "health",
-            describe=f"every {config.health.interval:g} s, threshold {config.health.threshold}",
+            describe=f"{every(config.health.interval)}, threshold {config.health.threshold}",
         )
     )
     return specs
@@ -305,12 +314,15 @@ class Service:
         self.scheduler = scheduler
         return scheduler
 
-    @staticmethod
-    def _on_event(event) -> None:
+    def _on_event(self, event) -> None:
         if event.code == EVENT_JOB_ERROR:
             log.error("job %s failed: %r", event.job_id, event.exception, exc_info=event.exception)
         elif event.code == EVENT_JOB_MISSED:
-            log.warning("job %s missed its run at %s (coalesced)", event.job_id, event.scheduled_run_time)
+            log.warning(
+                "job %s missed its run at %s (coalesced)",
+                event.job_id,
+                at(event.scheduled_run_time, self.config.timezone),
+            )
         else:
             log.info("job %s still running: this run skipped", event.job_id)
 
@@ -318,7 +330,7 @@ class Service:
         scheduler = self.scheduler or self.build_scheduler()
         scheduler.start()
         for job in scheduler.get_jobs():
-            log.info("job %s: next run %s", job.name, job.next_run_time)
+            log.info("job %s: next run %s", job.name, at(job.next_run_time, self.config.timezone))
 
     def stop(self) -> None:
         """No new jobs; running crawls finish within shutdown_grace or are recorded interrupted; then exit."""

@@ -23,7 +23,6 @@ rolls the claim back so `detect_pending` picks the crawl up, oldest first, befor
 from __future__ import annotations
 
 import logging
-import os
 from datetime import date, datetime, timezone
 
 from sqlalchemy import bindparam, func, select, update
@@ -32,6 +31,7 @@ from sqlmodel import Session
 from alerts.match import match_events
 from spiders.items import FIELDS
 from storage.engine import get_engine
+from storage.environment import VARIABLES, setting
 from storage.models import CrawlRun, Offer, OfferEvent, OfferVersion
 from storage.repository import event_dict, utcnow
 
@@ -40,8 +40,8 @@ log = logging.getLogger(__name__)
 KINDS = ("new", "returned", "price_drop", "price_rise", "changed", "removed", "expiring")
 #: the item fields whose difference is a change (price_cents is reported as price_before/price_after)
 COMPARED = tuple(f for f in FIELDS if f not in ("operator", "offer_key", "price_cents"))
-REMOVED_AFTER = 2
-EXPIRING_DAYS = 3
+REMOVED_AFTER = VARIABLES["PROMOWATCH_REMOVED_AFTER"].default
+EXPIRING_DAYS = VARIABLES["PROMOWATCH_EXPIRING_DAYS"].default
 
 
 _RUN, _OFFER = CrawlRun.__table__, Offer.__table__
@@ -81,8 +81,8 @@ _EARLIER = (
 def thresholds() -> dict:
     """removed_after / expiring_days from PROMOWATCH_REMOVED_AFTER / PROMOWATCH_EXPIRING_DAYS (else the defaults)."""
     return {
-        "removed_after": int(os.environ.get("PROMOWATCH_REMOVED_AFTER") or REMOVED_AFTER),
-        "expiring_days": int(os.environ.get("PROMOWATCH_EXPIRING_DAYS") or EXPIRING_DAYS),
+        "removed_after": setting("PROMOWATCH_REMOVED_AFTER"),
+        "expiring_days": setting("PROMOWATCH_EXPIRING_DAYS"),
     }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import os
+import math
 import re
 import sys
 from pathlib import Path
@@ -94,6 +94,7 @@ def crawl(
 
     from promowatch.crawling import BUNDLED_FIXTURES, project_settings, run_crawls
     from storage.engine import check_database
+    from storage.environment import log_level
 
     ops = _operators_or_exit(operators or [])
     if offline and fixtures:
@@ -114,7 +115,7 @@ def crawl(
         fail(str(exc))
     check_database(settings.get("PROMOWATCH_DATABASE_URL"))  # usable and migrated before spiders start
     logging.getLogger("scrapy").setLevel(logging.WARNING)
-    settings.set("LOG_LEVEL", os.environ.get("PROMOWATCH_LOG_LEVEL", "WARNING"))
+    settings.set("LOG_LEVEL", log_level("WARNING"))
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -540,19 +541,89 @@ for _module in (cli_events, cli_subscriptions, cli_outbox, cli_service, cli_capt
     _module.register(app)
 
 
-def main() -> None:
-    """The command line. A database that cannot be used (storage.engine.DatabaseUnavailable, or a driver error
-    that `explain` recognises) ends any command with one line: exit 2 for a wrong setting, 1 otherwise."""
+def main(args: list[str] | None = None) -> None:
+    """The command line. Bad input ends any command with one line on stderr, exit 2: a PROMOWATCH_* variable
+    that cannot be used (storage.environment, checked before anything runs; `--help` is shown whatever the
+    environment) and a usage error (Click's, with the command and where to find its help). A database that cannot
+    be used (storage.engine.DatabaseUnavailable, or a driver error that `explain` recognises) is one line too:
+    exit 2 for a wrong setting, 1 otherwise."""
+    from storage.environment import BadEnvironment, check_environment
+
+    args = sys.argv[1:] if args is None else list(args)
     try:
-        app()
+        if "--help" not in args:
+            check_environment()
+        code = app(args, standalone_mode=False)  # Click's errors come here instead of its boxed messages
+    except BadEnvironment as exc:
+        code = _one_line(str(exc), exc.exit_code)
+    except _CLICK_ERRORS as exc:
+        code = _usage_error(exc, args)
+    except typer.Abort:
+        code = _one_line("aborted", 1)
     except Exception as exc:
         problem = _database_problem(exc)
         if problem is None:
             raise
-        try:
-            fail(str(problem), problem.exit_code)
-        except typer.Exit as done:
-            sys.exit(done.exit_code)
+        code = _one_line(str(problem), problem.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+try:  # Typer's own copy of Click derives Click's exceptions from typer.TyperException
+    _CLICK_ERRORS = typer.TyperException
+except AttributeError:  # older Typer versions raise Click's own
+    import click
+
+    _CLICK_ERRORS = click.ClickException
+
+
+def _one_line(message: str, code: int) -> int:
+    try:
+        fail(message, code)
+    except typer.Exit as done:
+        return done.exit_code
+    return code
+
+
+def _usage_error(exc, args: list[str]) -> int:
+    """A Click error as one line: which command, what is wrong (with the value typed), where the help is."""
+    ctx = getattr(exc, "ctx", None)
+    code = getattr(exc, "exit_code", 2)
+    if type(exc).__name__ == "NoArgsIsHelpError":  # the help was shown: a group or app called without a command
+        return code
+    command = ctx.command_path if ctx is not None else "promowatch"
+    message = exc.format_message().strip().rstrip(".")
+    param = getattr(exc, "param", None)
+    typed = _typed(args, param) if param is not None else None
+    if typed is not None:
+        hint = "/".join(param.opts)
+        if _not_finite(typed):  # nan fails a range check, whose message would send the user astray
+            message = f"{hint} {typed}: not a number; give a number such as 1 or 2.5"
+        else:
+            message = f"{hint} {typed}: {message.split(': ', 1)[-1].lower()}"
+    elif message:
+        message = message[0].lower() + message[1:]
+    return _one_line(f"{command}: {message} (see {command} --help)", code)
+
+
+def _not_finite(text: str) -> bool:
+    try:
+        return not math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def _typed(args: list[str], param) -> str | None:
+    """What was typed for an option (`--opt VALUE` or `--opt=VALUE`, the last one); None for an argument."""
+    if getattr(param, "param_type_name", "") != "option":
+        return None
+    typed = None
+    for i, arg in enumerate(args):
+        for opt in param.opts:
+            if arg == opt and i + 1 < len(args):
+                typed = args[i + 1]
+            elif arg.startswith(opt + "="):
+                typed = arg[len(opt) + 1 :]
+    return typed
 
 
 def _database_problem(exc: Exception):

@@ -119,13 +119,18 @@ def import_items(
 
 
 def _since(text: str | None) -> datetime | None:
+    """--since as an aware time: with its offset or Z as given; without one, in the local zone the tables show
+    (cli_common.when), so a time copied from a table means what it says."""
     if text is None:
         return None
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        fail(f"--since {text!r} is not an ISO date or date-time (e.g. 2026-09-15 or 2026-09-15T08:00)")
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        fail(
+            f"--since {text!r} is not an ISO date or date-time (e.g. 2026-09-15, 2026-09-15T08:00 in your zone, "
+            "2026-09-15T08:00+01:00 or 2026-09-15T07:00Z)"
+        )
+    return (moment if moment.tzinfo else moment.astimezone()).astimezone(timezone.utc)
 
 
 def _price(event: dict) -> str:
@@ -239,7 +244,12 @@ def register(app: typer.Typer) -> None:
         kind: Optional[str] = typer.Option(
             None, "--kind", help="new, returned, price_drop, price_rise, changed, removed, expiring"
         ),
-        since: Optional[str] = typer.Option(None, "--since", help="ISO date or date-time (UTC when no offset)"),
+        since: Optional[str] = typer.Option(
+            None,
+            "--since",
+            help="ISO date or date-time; in your local zone (as the tables show times) unless it ends in an offset "
+            "(+01:00) or Z",
+        ),
         limit: int = typer.Option(100, "--limit", min=1, help="at most this many events (the newest)"),
         as_json: bool = typer.Option(False, "--json", help="print the events as JSON instead of a table"),
     ):

@@ -117,6 +117,9 @@ def register(app: typer.Typer) -> None:
     ):
         """Send the notifications that are due; exit 1 when any failed."""
         from alerts.deliver import Policy, send_due
+        from promowatch.serve import setup_logging
+
+        setup_logging("WARNING")  # the sender's log lines at PROMOWATCH_LOG_LEVEL, as in the service
 
         policy = Policy(
             max_attempts=max_attempts,
@@ -197,6 +200,9 @@ def register(app: typer.Typer) -> None:
     ):
         """Send one test message to an Apprise URL."""
         from alerts.deliver import UnusableURL, mask_url, send_test
+        from promowatch.serve import setup_logging
+
+        setup_logging("WARNING")  # the sender's log lines at PROMOWATCH_LOG_LEVEL, as in the service
 
         if lang not in LANGS:
             fail(f"unknown language: {lang}; known: {', '.join(LANGS)}")

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 
@@ -30,10 +30,22 @@ def scheduler_module():
     return scheduler
 
 
+def log_formatter(fmt: str = "%(asctime)s %(levelname)s %(name)s: %(message)s") -> logging.Formatter:
+    """Log lines with their time in UTC, the zone named: "2026-12-07 13:34:16 UTC INFO ..."."""
+    formatter = logging.Formatter(fmt, datefmt="%Y-%m-%d %H:%M:%S UTC")
+    formatter.converter = time.gmtime
+    return formatter
+
+
 def setup_logging(default: str) -> None:
-    """Logs to stderr at PROMOWATCH_LOG_LEVEL (else `default`); the libraries' chatter only from WARNING."""
-    level = os.environ.get("PROMOWATCH_LOG_LEVEL", default).upper()
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """Logs to stderr at PROMOWATCH_LOG_LEVEL (else `default`), times in UTC; the libraries' chatter only from
+    WARNING."""
+    from storage.environment import log_level
+
+    level = log_level(default.upper())
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(log_formatter())
+    logging.basicConfig(level=level, handlers=[handler])
     if level != "DEBUG":
         for name in ("apscheduler", "scrapy", "apprise"):
             logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
@@ -45,7 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fixtures", help="answer every request from the saved pages in this folder")
     args = parser.parse_args(argv)
     from promowatch.service_config import ConfigError, load_config
+    from storage.environment import BadEnvironment, check_environment
 
+    try:
+        check_environment()
+    except BadEnvironment as exc:
+        print(exc, file=sys.stderr)
+        return 2
     try:
         config = load_config(Path(args.config) if args.config else None)
     except ConfigError as exc:

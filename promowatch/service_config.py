@@ -38,7 +38,7 @@ class OperatorSchedule:
     enabled: bool = True
 
     def describe(self) -> str:
-        return f"cron {self.cron!r}" if self.cron else f"every {format_duration(self.interval)}"
+        return f"cron {self.cron!r}" if self.cron else every(self.interval)
 
 
 @dataclass(frozen=True)
@@ -123,14 +123,28 @@ def parse_duration(value: Any, where: str, *, allow_zero: bool = False) -> float
     return seconds
 
 
+_SPANS = ((86400, "day", "days"), (3600, "h", "h"), (60, "min", "min"))
+
+
 def format_duration(seconds: float | None) -> str:
+    """A duration in natural units, as a person writes it: "90 s", "5 min", "1 h 30 min", "1 day", "2 days"."""
     if seconds is None:
         return ""
-    seconds = float(seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
+    rest, parts = float(seconds), []
+    for size, one, many in _SPANS:
+        if rest >= size:
+            count = int(rest // size)
+            parts.append(f"{count} {one if count == 1 else many}")
+            rest -= count * size
+    if rest or not parts:
+        parts.append(f"{rest:g} s")
+    return " ".join(parts)
+
+
+def every(seconds: float) -> str:
+    """ "every day", "every hour", "every minute", "every 5 min", "every 1 h 30 min"."""
+    named = {86400: "day", 3600: "hour", 60: "minute", 1: "second"}.get(float(seconds))
+    return f"every {named}" if named else f"every {format_duration(seconds)}"
 
 
 def validate_cron(expr: Any, where: str) -> str:

@@ -25,8 +25,13 @@ RUNNERS_KEPT = 4  # distinct crawl settings (offline, live, a test's extras) who
 
 
 def _child_logging(level: str | None) -> None:
-    level = (level or os.environ.get("PROMOWATCH_LOG_LEVEL") or "INFO").upper()
-    logging.basicConfig(level=level, format=f"%(asctime)s %(levelname)s worker[{os.getpid()}] %(name)s: %(message)s")
+    from promowatch.serve import log_formatter
+    from storage.environment import setting_or_default
+
+    level = (level or setting_or_default("PROMOWATCH_LOG_LEVEL") or "INFO").upper()
+    handler = logging.StreamHandler()
+    handler.setFormatter(log_formatter(f"%(asctime)s %(levelname)s worker[{os.getpid()}] %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
     if level != "DEBUG":
         for name in ("scrapy", "twisted", "py.warnings", "asyncio"):
             logging.getLogger(name).setLevel(logging.WARNING)

@@ -31,8 +31,15 @@ class OperatorSpider(scrapy.Spider):
         """Scrapy's hook as a crawler is made, before anything runs: a crawl whose settings cannot work stops
         here (UsageError: one line from `scrapy crawl`, exit 2), not as a failed crawl on record."""
         super().update_settings(settings)
-        from spiders.fixtures_middleware import fixtures_root
+        from scrapy.exceptions import UsageError
 
+        from spiders.fixtures_middleware import fixtures_root
+        from storage.environment import BadEnvironment, check_environment
+
+        try:
+            check_environment()
+        except BadEnvironment as exc:
+            raise UsageError(str(exc), print_help=False) from None
         fixtures_root(settings)
 
     @property

@@ -10,7 +10,6 @@ nothing, so a broken page never reads as "all offers gone".
 from __future__ import annotations
 
 import logging
-import os
 from datetime import datetime, timezone
 
 from scrapy import signals
@@ -46,8 +45,10 @@ class OfferPipeline:
             raise DropItem(str(exc)) from None
 
     def min_offers(self, spider) -> int:
+        from storage.environment import min_offers
+
         overrides = self.crawler.settings.getdict("PROMOWATCH_MIN_OFFERS")
-        env = os.environ.get(f"PROMOWATCH_MIN_OFFERS_{spider.name.upper()}")
+        env = min_offers(spider.name)  # checked at the start of every entry point
         return int(env or overrides.get(spider.name, getattr(spider, "min_offers", 1)))
 
     def spider_closed(self, spider, reason):

@@ -1,8 +1,15 @@
-"""Scrapy settings: polite by default in live mode, offline when PROMOWATCH_FIXTURES_DIR is set."""
+"""Scrapy settings: polite by default in live mode, offline when PROMOWATCH_FIXTURES_DIR is set.
+
+The PROMOWATCH_* variables are read through storage.environment. A value it refuses falls back to its default
+here (a settings module must import without failing); every entry point has refused it before any crawl
+starts (`scrapy crawl`: OperatorSpider.update_settings).
+"""
 
 import os
 
 from scrapy.settings import default_settings as _default_settings
+
+from storage.environment import setting_or_default as _env
 
 BOT_NAME = "promowatch"
 SPIDER_MODULES = ["spiders"]
@@ -19,12 +26,14 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 RETRY_ENABLED = True
 RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
-DOWNLOAD_TIMEOUT = int(os.environ.get("PROMOWATCH_DOWNLOAD_TIMEOUT") or 30)
+DOWNLOAD_TIMEOUT = _env("PROMOWATCH_DOWNLOAD_TIMEOUT")
 #: no cookies by default, as Scrapy's "avoiding getting banned" advice has it: each crawl asks for public pages
 #: afresh. PROMOWATCH_COOKIES=1 turns Scrapy's CookiesMiddleware on (see DOWNLOADER_MIDDLEWARES_BASE below).
-COOKIES_ENABLED = os.environ.get("PROMOWATCH_COOKIES", "").lower() in ("1", "true", "yes")
+COOKIES_ENABLED = _env("PROMOWATCH_COOKIES")
 TELNETCONSOLE_ENABLED = False
-LOG_LEVEL = os.environ.get("PROMOWATCH_LOG_LEVEL", "INFO")
+LOG_LEVEL = _env("PROMOWATCH_LOG_LEVEL") or "INFO"
+#: every time in a log line names its zone (Scrapy formats log times in the local zone)
+LOG_DATEFORMAT = "%Y-%m-%d %H:%M:%S %Z"
 #: a dropped card is named in the crawl's own summary line (pipelines.py); Scrapy's line would dump the item
 DEFAULT_DROPITEM_LOG_LEVEL = "INFO"
 #: a request that failed for good gets one line from spiders/download_errors.py, with the reason in words
@@ -71,14 +80,14 @@ DOWNLOADER_MIDDLEWARES_BASE = {
 
 PROMOWATCH_FIXTURES_DIR = os.environ.get("PROMOWATCH_FIXTURES_DIR") or None
 PROMOWATCH_DATABASE_URL = os.environ.get("PROMOWATCH_DATABASE_URL") or None
-PROMOWATCH_TODAY = os.environ.get("PROMOWATCH_TODAY") or None
+PROMOWATCH_TODAY = _env("PROMOWATCH_TODAY")
 PROMOWATCH_MIN_OFFERS: dict = {}
 #: a manual `scrapy crawl` sends the notifications it queued at once (else the next `promowatch send` does)
-PROMOWATCH_SEND_AFTER_CRAWL = os.environ.get("PROMOWATCH_SEND_AFTER_CRAWL", "").lower() in ("1", "true", "yes")
-PROMOWATCH_BROWSER = os.environ.get("PROMOWATCH_BROWSER", "").lower() in ("1", "true", "yes")
+PROMOWATCH_SEND_AFTER_CRAWL = _env("PROMOWATCH_SEND_AFTER_CRAWL")
+PROMOWATCH_BROWSER = _env("PROMOWATCH_BROWSER")
 #: mirror mode (spiders/mirror_middleware.py): live URLs fetched from our own loopback copy
-PROMOWATCH_MIRROR = os.environ.get("PROMOWATCH_MIRROR") or None
-PROMOWATCH_MIRROR_INDEX = os.environ.get("PROMOWATCH_MIRROR_INDEX") or None
+PROMOWATCH_MIRROR = _env("PROMOWATCH_MIRROR")
+PROMOWATCH_MIRROR_INDEX = _env("PROMOWATCH_MIRROR_INDEX")
 
 #: saved pages (PROMOWATCH_FIXTURES_DIR, set here from the environment or by promowatch.crawling per crawl): no
 #: robots.txt to ask, no reason to wait between answers, and no network: FixturesMiddleware answers every
@@ -108,7 +117,7 @@ if PROMOWATCH_BROWSER:  # optional extra `browser`: scrapy-playwright with Debia
     }
     PLAYWRIGHT_BROWSER_TYPE = "chromium"
     PLAYWRIGHT_LAUNCH_OPTIONS = {
-        "executable_path": os.environ.get("PROMOWATCH_CHROMIUM", "/usr/bin/chromium"),
+        "executable_path": _env("PROMOWATCH_CHROMIUM"),
         "headless": True,
         "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
     }

@@ -151,9 +151,9 @@ def _parses(url: str) -> bool:
 
 def _dialect_setup(engine: Engine) -> None:
     if engine.dialect.name == "sqlite":
-        synchronous = os.environ.get("PROMOWATCH_SQLITE_SYNCHRONOUS", "NORMAL").upper()
-        if synchronous not in ("NORMAL", "FULL", "EXTRA"):
-            raise ValueError(f"PROMOWATCH_SQLITE_SYNCHRONOUS must be NORMAL, FULL or EXTRA, not {synchronous!r}")
+        from storage.environment import setting
+
+        synchronous = setting("PROMOWATCH_SQLITE_SYNCHRONOUS")  # BadEnvironment (one line) for a bad value
         writable = not read_only(engine.url)
 
         @event.listens_for(engine, "connect")
@@ -285,6 +285,10 @@ def _unknown_revision(url: str, revision: str) -> DatabaseUnavailable:
     )
 
 
+#: the package to install for a driver module whose name is not its package's
+_PACKAGES = {"psycopg": "'psycopg[binary]'", "psycopg2": "psycopg2-binary", "MySQLdb": "mysqlclient"}
+
+
 def _open(url: str) -> Engine:
     """An engine for `url`, not migrated; DatabaseUnavailable when the URL, its folder or driver is wrong.
     A SQLite file that does not exist yet is created here, 0600."""
@@ -301,6 +305,12 @@ def _open(url: str) -> Engine:
     file = sqlite_file(parsed)
     if file is not None:
         folder = file.parent if str(file.parent) else Path(".")
+        if file.is_dir():
+            raise DatabaseUnavailable(
+                f"{file} is a folder, not a database file: set PROMOWATCH_DATABASE_URL to a file in it, "
+                f"e.g. sqlite:///{file / 'promowatch.db'}",
+                bad_input=True,
+            )
         if not folder.is_dir():
             raise DatabaseUnavailable(
                 f"the folder {folder} of the database {file} does not exist: create it (mkdir -m 700 {folder}) "
@@ -339,7 +349,7 @@ def _open(url: str) -> Engine:
         ) from None
     except ImportError as exc:
         module = exc.name or "its driver"
-        hint = " (pip install 'psycopg[binary]')" if parsed.get_backend_name() == "postgresql" else ""
+        hint = f" (pip install {_PACKAGES.get(module, module)})" if exc.name else ""
         raise DatabaseUnavailable(
             f"the database driver {module!r} for {shown(url)} is not installed: install it{hint}, "
             "or choose another driver in PROMOWATCH_DATABASE_URL"

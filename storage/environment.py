@@ -1,0 +1,220 @@
+"""The PROMOWATCH_* environment variables: each one's allowed values and default, defined once.
+
+Why one module: the engine, detection, the Scrapy settings, the pipeline and the service each read some of
+them. Reading through these definitions they cannot disagree, and `check_environment()`, called at the start
+of every entry point (`promowatch`, `scrapy crawl`, the service), refuses a bad value with one line that names
+the variable, what is expected and how to get the default, before anything runs or is recorded.
+Standard library only, so every layer can import it. PROMOWATCH_DATABASE_URL, PROMOWATCH_CONFIG and
+PROMOWATCH_FIXTURES_DIR are checked where they are used (storage.engine, the service config, the crawl), which
+say more about what is wrong with them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+MIN_OFFERS_PREFIX = "PROMOWATCH_MIN_OFFERS_"
+
+
+class BadEnvironment(ValueError):
+    """A PROMOWATCH_* variable has a value promowatch cannot use; the message is one line (exit 2)."""
+
+    exit_code = 2
+
+
+def _whole(low: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        if not re.fullmatch(r"[+]?\d+", text.strip()):
+            raise ValueError
+        value = int(text)
+        if value < low:
+            raise ValueError
+        return value
+
+    return parse
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not 0 < value < float("inf"):  # also refuses nan
+        raise ValueError
+    return value
+
+
+def _flag(text: str) -> bool:
+    low = text.strip().lower()
+    if low in _TRUE or low in _FALSE:
+        return low in _TRUE
+    raise ValueError
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text.strip().upper() not in allowed:
+            raise ValueError
+        return text.strip().upper()
+
+    return parse
+
+
+def _day(text: str) -> str:
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
+        raise ValueError
+    return date.fromisoformat(text.strip()).isoformat()
+
+
+def _web_address(text: str) -> str:
+    if not re.fullmatch(r"https?://[^/\s]+/?", text.strip()):
+        raise ValueError
+    return text.strip()
+
+
+def _folder(text: str) -> str:
+    if not Path(text).expanduser().is_dir():
+        raise ValueError
+    return text
+
+
+def _file(text: str) -> str:
+    if not Path(text).expanduser().is_file():
+        raise ValueError
+    return text
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    parse: Callable[[str], Any]  # raises ValueError for a value it refuses
+    expected: str  # what a good value is, in words
+    default: Any = None
+    default_text: str = ""  # how to get the default: "unset it for ..."
+
+
+VARIABLES: dict[str, Variable] = {
+    v.name: v
+    for v in (
+        Variable(
+            "PROMOWATCH_SQLITE_SYNCHRONOUS", _choice("NORMAL", "FULL", "EXTRA"), "NORMAL, FULL or EXTRA", "NORMAL"
+        ),
+        Variable(
+            "PROMOWATCH_LOG_LEVEL",
+            _choice(*LOG_LEVELS),
+            "one of " + ", ".join(LOG_LEVELS),
+            None,
+            "unset it for the default (WARNING for commands, INFO for the service)",
+        ),
+        Variable("PROMOWATCH_DOWNLOAD_TIMEOUT", _seconds, "a number of seconds > 0", 30),
+        Variable("PROMOWATCH_REMOVED_AFTER", _whole(1), "a whole number of crawls ≥ 1", 2),
+        Variable("PROMOWATCH_EXPIRING_DAYS", _whole(0), "a whole number of days ≥ 0", 3),
+        Variable("PROMOWATCH_TODAY", _day, "a day as YYYY-MM-DD", None, "unset it for today (UTC)"),
+        Variable("PROMOWATCH_SEND_AFTER_CRAWL", _flag, "1 or 0 (also true/false, yes/no, on/off)", False),
+        Variable("PROMOWATCH_COOKIES", _flag, "1 or 0 (also true/false, yes/no, on/off)", False),
+        Variable("PROMOWATCH_BROWSER", _flag, "1 or 0 (also true/false, yes/no, on/off)", False),
+        Variable(
+            "PROMOWATCH_CHROMIUM", _file, "the chromium program's file", "/usr/bin/chromium", "unset it for the default"
+        ),
+        Variable(
+            "PROMOWATCH_MIRROR",
+            _web_address,
+            "the mirror's base address, http(s)://host:port",
+            None,
+            "unset it for a live crawl",
+        ),
+        Variable(
+            "PROMOWATCH_MIRROR_INDEX",
+            _folder,
+            "a folder of saved pages (DIR/<operator>/index.json)",
+            None,
+            "unset it for a live crawl",
+        ),
+    )
+}
+
+
+def _shown(value: str) -> str:
+    text = shlex.quote(value) if value.isprintable() else repr(value)
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def _problem(name: str, value: str, expected: str, default_text: str) -> BadEnvironment:
+    return BadEnvironment(f"{name}={_shown(value)}: {expected} is expected; {default_text}")
+
+
+def _default_text(var: Variable) -> str:
+    if var.default_text:
+        return var.default_text
+    shown = {True: "1", False: "0"}.get(var.default, var.default) if isinstance(var.default, bool) else var.default
+    return f"unset it for the default {shown}"
+
+
+def setting(name: str, environ: Mapping[str, str] | None = None) -> Any:
+    """The value of the variable `name` as its definition reads it; its default when unset or empty.
+    BadEnvironment (one line) when its value is not allowed."""
+    var = VARIABLES[name]
+    raw = (os.environ if environ is None else environ).get(name)
+    if raw is None or raw.strip() == "":
+        return var.default
+    try:
+        return var.parse(raw)
+    except ValueError:
+        raise _problem(name, raw, var.expected, _default_text(var)) from None
+
+
+def setting_or_default(name: str, environ: Mapping[str, str] | None = None) -> Any:
+    """As `setting`, but its default for a value not allowed: for module-level reads (Scrapy's settings module)
+    that must not fail on import; the entry points refuse the value with `check_environment` first."""
+    try:
+        return setting(name, environ)
+    except BadEnvironment:
+        return VARIABLES[name].default
+
+
+def log_level(default: str, environ: Mapping[str, str] | None = None) -> str:
+    """PROMOWATCH_LOG_LEVEL (upper case), else `default`."""
+    return setting("PROMOWATCH_LOG_LEVEL", environ) or default
+
+
+def min_offers(operator: str, environ: Mapping[str, str] | None = None) -> int | None:
+    """PROMOWATCH_MIN_OFFERS_<OP>: the operator's healthy-crawl threshold, or None when not set."""
+    name = MIN_OFFERS_PREFIX + operator.upper()
+    raw = (os.environ if environ is None else environ).get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        return _whole(1)(raw)
+    except ValueError:
+        raise _problem(
+            name, raw, "a whole number of offers ≥ 1", "unset it for the spider's own threshold (promowatch operators)"
+        ) from None
+
+
+def check_environment(environ: Mapping[str, str] | None = None) -> None:
+    """Every PROMOWATCH_* variable that is set holds a value promowatch can use; else BadEnvironment naming the
+    first one that does not."""
+    environ = os.environ if environ is None else environ
+    for name in sorted(environ):
+        if name in VARIABLES:
+            setting(name, environ)
+        elif name.startswith(MIN_OFFERS_PREFIX):
+            from spiders.registry import OPERATORS as operators  # the slugs alone: no spider is imported
+
+            operator = name[len(MIN_OFFERS_PREFIX) :].lower()
+            if operator not in operators:
+                raise BadEnvironment(
+                    f"{name}: there is no operator {operator!r}; the variable ends in one of "
+                    f"{', '.join(o.upper() for o in operators)}"
+                )
+            min_offers(operator, environ)
+    if environ.get("PROMOWATCH_MIRROR", "").strip() and not environ.get("PROMOWATCH_MIRROR_INDEX", "").strip():
+        raise BadEnvironment(
+            "PROMOWATCH_MIRROR is set without PROMOWATCH_MIRROR_INDEX: set it to the mirror's folder of saved pages "
+            "(DIR/<operator>/index.json), or unset PROMOWATCH_MIRROR for a live crawl"
+        )
