@@ -20,14 +20,15 @@ from pathlib import Path
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
+from storage.environment import setting
+
 MAX_PAGES = 20
-DEFAULT_KEEP = 3
 CRAWL_FILE = "crawl.json"
 
 
 def keep_root(database_url: str | None = None) -> Path:
     """Where kept pages go: PROMOWATCH_KEEP_DIR, else beside the SQLite database file, else the data folder."""
-    explicit = os.environ.get("PROMOWATCH_KEEP_DIR")
+    explicit = setting("PROMOWATCH_KEEP_DIR")
     if explicit:
         return Path(explicit).expanduser()
     url = database_url or os.environ.get("PROMOWATCH_DATABASE_URL")
@@ -67,7 +68,7 @@ class KeepUnhealthyPages:
 
     @classmethod
     def from_crawler(cls, crawler):
-        keep = crawler.settings.getint("PROMOWATCH_KEEP_PAGES", DEFAULT_KEEP)
+        keep = crawler.settings.getint("PROMOWATCH_KEEP_PAGES", setting("PROMOWATCH_KEEP_PAGES"))
         if keep <= 0:
             raise NotConfigured("PROMOWATCH_KEEP_PAGES is 0: unhealthy crawls keep no page")
         return cls(crawler, keep)

@@ -67,7 +67,7 @@ _UNUSED_EXTENSIONS = (
 EXTENSIONS_BASE = {k: v for k, v in _default_settings.EXTENSIONS_BASE.items() if k not in _UNUSED_EXTENSIONS}
 #: an unhealthy crawl keeps its pages for `promowatch capture OP --kept` (spiders/keep_pages.py)
 EXTENSIONS = {"spiders.keep_pages.KeepUnhealthyPages": 500}
-PROMOWATCH_KEEP_PAGES = int(os.environ.get("PROMOWATCH_KEEP_PAGES") or 3)
+PROMOWATCH_KEEP_PAGES = _env("PROMOWATCH_KEEP_PAGES")
 #: likewise the cookies middleware while cookies are off: its module imports tldextract and with it requests
 #: (134 modules, 2.6 MiB), and the first cookie with a domain would load the public suffix list (+8 MiB) after
 #: trying to download it, blocking the crawl's thread

@@ -89,6 +89,13 @@ def _file(text: str) -> str:
     return text
 
 
+def _any_folder(text: str) -> str:
+    path = Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ValueError
+    return text
+
+
 @dataclass(frozen=True)
 class Variable:
     name: str
@@ -120,6 +127,16 @@ VARIABLES: dict[str, Variable] = {
         Variable("PROMOWATCH_BROWSER", _flag, "1 or 0 (also true/false, yes/no, on/off)", False),
         Variable(
             "PROMOWATCH_CHROMIUM", _file, "the chromium program's file", "/usr/bin/chromium", "unset it for the default"
+        ),
+        Variable(
+            "PROMOWATCH_KEEP_PAGES", _whole(0), "a whole number of kept crawls per operator ≥ 0 (0: keep none)", 3
+        ),
+        Variable(
+            "PROMOWATCH_KEEP_DIR",
+            _any_folder,
+            "a folder (made if missing)",
+            None,
+            "unset it for kept-pages/ beside the database",
         ),
         Variable(
             "PROMOWATCH_MIRROR",
