@@ -22,6 +22,7 @@ from promowatch.cli_common import (
     fail,
     fit_table,
     gb,
+    gb_or_exit,
     money_or_exit,
     operator_or_exit,
     period,
@@ -281,7 +282,9 @@ def offers(
         None, "--plan-type", help="only these plan types (repeatable): prepaid, postpaid, tourist, data_only, ..."
     ),
     max_price: Optional[str] = typer.Option(None, "--max-price", help="at most this many euro per period, e.g. 9,99"),
-    min_gb: Optional[float] = typer.Option(None, "--min-gb", min=0, help="at least this many GB (unlimited passes)"),
+    min_gb: Optional[str] = typer.Option(
+        None, "--min-gb", help="at least this many GB, e.g. 10 or 1,5 (unlimited passes)"
+    ),
     only_5g: bool = typer.Option(False, "--5g", help="only offers with 5G"),
     origin: Optional[str] = typer.Option(None, "--from", help="what a customer of this operator can take by porting"),
     sort: str = typer.Option(
@@ -307,7 +310,7 @@ def offers(
         operators=set(ops),
         plan_types=set(plan_type or []),
         max_price_cents=money_or_exit(max_price, "--max-price"),
-        min_gb=min_gb,
+        min_gb=gb_or_exit(min_gb, "--min-gb"),
         only_5g=only_5g,
         origin=origin,
     )

@@ -69,6 +69,28 @@ def money_option(text: Optional[str], flag: str) -> Optional[int]:
     return int(units) * 100 + int(decimals)
 
 
+GB_FORMAT = "a number of GB of zero or more, e.g. 10 or 1,5"
+_GB = re.compile(r"^\s*(\d+)(?:[.,](\d+))?\s*(?:GB)?\s*$", re.IGNORECASE)
+
+
+def gb_option(text: Optional[str], flag: str) -> Optional[float]:
+    """A quantity of GB typed as an option: "10", "1,5", "1.5" (not negative, not nan/inf, no exponent);
+    ValueError naming the option and the accepted format otherwise."""
+    if text is None:
+        return None
+    m = _GB.match(str(text))
+    if not m:
+        raise ValueError(f"{flag} {text!r} is not a number of GB: write {GB_FORMAT}")
+    return float(f"{m.group(1)}.{m.group(2) or 0}")
+
+
+def gb_or_exit(text: Optional[str], flag: str) -> Optional[float]:
+    try:
+        return gb_option(text, flag)
+    except ValueError as exc:
+        fail(str(exc))
+
+
 def money_or_exit(text: Optional[str], flag: str) -> Optional[int]:
     try:
         return money_option(text, flag)
