@@ -201,7 +201,11 @@ def parse(
     if url is not None and not re.match(r"https?://[^/\s]+", url):
         fail(f"--url {url!r} is not a web address: write it as http(s)://host/path")
     if not file.is_file():
-        fail(f"{file} is a folder, not a saved page" if file.is_dir() else f"no such file: {file}")
+        if file.is_dir():
+            fail(f"{file} is a folder, not a saved page")
+        if file.exists():
+            fail(f"{file} is not a regular file: give a saved HTML page of the operator")
+        fail(f"no such file: {file}")
     kind = _page_kind(file.read_bytes())
     if kind == "other":
         fail(f"{file} is not an HTML page (a saved offers page starts with '<')")
