@@ -11,7 +11,6 @@ from typing import List, Optional
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from promowatch.cli_common import (
     Column,
@@ -20,6 +19,7 @@ from promowatch.cli_common import (
     err,
     euro,
     fail,
+    first_words,
     fit_table,
     gb,
     gb_or_exit,
@@ -155,20 +155,26 @@ def crawl(
     if as_json:
         print_json(rows)
     else:
-        table = Table(title="crawl")
-        for col in ("operator", "status", "offers", "new versions", "dropped", "error / dropped cards"):
-            table.add_column(col)
-        for r in rows:
-            colour = "green" if r["status"] == "healthy" else "red"
-            table.add_row(
+        columns = [
+            Column("operator"),
+            Column("status"),
+            Column("offers", "right", keep=50),
+            Column("new versions", "right", keep=30),
+            Column("dropped", "right", keep=20, fold=10),
+            Column("error / dropped cards", keep=40, fold=24),
+        ]
+        table_rows = [
+            [
                 r["operator"],
-                f"[{colour}]{r['status']}[/]",
+                f"[{'green' if r['status'] == 'healthy' else 'red'}]{r['status']}[/]",
                 str(r["offers"]),
                 str(r["new_versions"]),
-                ", ".join(f"{k}: {v}" for k, v in r["dropped"].items()) or "0",
+                escape(", ".join(f"{k}: {v}" for k, v in r["dropped"].items())) or "0",
                 escape(r["error"] or ""),
-            )
-        console.print(table)
+            ]
+            for r in rows
+        ]
+        console.print(fit_table("crawl", columns, table_rows))
     if any(r["status"] != "healthy" for r in rows):
         raise typer.Exit(1)
 
@@ -520,9 +526,9 @@ def status(as_json: bool = typer.Option(False, "--json", help="print the status 
         Column("status"),
         Column("offers", "right", keep=50),
         Column("dropped", "right", keep=20),
-        Column("failures in a row", "right", keep=40),
+        Column("failures in a row", "right", keep=40, fold=8),
         Column("next run", keep=30),
-        Column("error", keep=10, fold=20),
+        Column("error", keep=55, fold=12),  # a failed operator's reason before its offers and next run
     ]
     table_rows = [
         [
@@ -533,11 +539,11 @@ def status(as_json: bool = typer.Option(False, "--json", help="print the status 
             str(r.get("items_dropped", "")),
             str(r.get("consecutive_failures", "")),
             when(r.get("next_run")),
-            escape((r.get("error") or "")[:200]),
+            escape(first_words(r.get("error") or "", 60)),
         ]
         for r in rows
     ]
-    console.print(fit_table("status", columns, table_rows))
+    console.print(fit_table("status", columns, table_rows, hidden_hint="widen the terminal or use status --json"))
 
 
 # commands defined in their own modules, on this same app (imports there stay lazy)

@@ -505,4 +505,4 @@ def register(app: typer.Typer) -> None:
             ]
             for s in rows
         ]
-        console.print(fit_table(f"{len(rows)} subscriptions", columns, table_rows))
+        console.print(fit_table(f"{len(rows)} subscription{'' if len(rows) == 1 else 's'}", columns, table_rows))

@@ -280,12 +280,14 @@ def _check_one(engine, op: str, threshold: int, channels: tuple[str, ...]) -> He
             )
             session.commit()
     (log.warning if kind == "alert" else log.info)(
-        "health: %s %s for %s (crawl #%d), %d channel(s) reached",
+        "health: %s %s for %s (crawl #%d), %s",
         kind,
-        "sent" if delivered or not channels else "NOT sent",
+        "sent" if delivered else "NOT sent",
         op,
         run_id,
-        delivered,
+        f"{delivered} of {len(channels)} admin channel{'' if len(channels) == 1 else 's'} reached"
+        if channels
+        else "no admin channel is configured ([health] admin_channels)",
     )
     return HealthMessage(op, kind, title, body, delivered, failed, run_id)
 
