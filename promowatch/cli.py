@@ -161,7 +161,7 @@ def crawl(
             Column("offers", "right", keep=50),
             Column("new versions", "right", keep=30),
             Column("dropped", "right", keep=20, fold=10),
-            Column("error / dropped cards", keep=40, fold=24),
+            Column("error / dropped cards", fold=24),  # a failed crawl's reason is never hidden
         ]
         table_rows = [
             [
@@ -523,12 +523,12 @@ def status(as_json: bool = typer.Option(False, "--json", help="print the status 
     columns = [
         Column("operator"),
         Column("last crawl", keep=60),
-        Column("status"),
+        Column("status", fold=7),
         Column("offers", "right", keep=50),
         Column("dropped", "right", keep=20),
         Column("failures in a row", "right", keep=40, fold=8),
         Column("next run", keep=30),
-        Column("error", keep=55, fold=12),  # a failed operator's reason before its offers and next run
+        Column("error", keep=55, fold=18),  # a failed operator's reason before its offers and next run
     ]
     table_rows = [
         [

@@ -74,11 +74,11 @@ def notifications_table(rows: list[dict], title: str):
         Column("subscription", "right", keep=20),
         Column("channel", keep=75),
         Column("kind", keep=60),
-        Column("offer", keep=70, fold=14),
+        Column("offer", keep=70, fold=8),
         Column("status", fold=10),
         Column("attempts", "right", keep=30),
         Column("due / sent", keep=50, fold=10),
-        Column("last error", keep=40, cut=24),
+        Column("last error", keep=72, cut=16),
     ]
     table_rows = []
     for r in rows:
@@ -118,7 +118,6 @@ def register(app: typer.Typer) -> None:
             "--read-timeout",
             min=0.1,
             max=300,
-            metavar="SECONDS",
             help="seconds to wait for a channel's answer (URL rto= wins)",
         ),
         connect_timeout: float = typer.Option(
@@ -126,7 +125,6 @@ def register(app: typer.Typer) -> None:
             "--connect-timeout",
             min=0.1,
             max=300,
-            metavar="SECONDS",
             help="seconds to connect to a channel (URL cto= wins)",
         ),
         as_json: bool = typer.Option(False, "--json", help="print the send report (every row's result) as JSON"),

@@ -58,7 +58,7 @@ def _print_cycle(report) -> None:
         Column("new versions", "right", keep=30),
         Column("events", "right", keep=40),
         Column("seconds", "right", keep=20),
-        Column("error", keep=35, fold=24),
+        Column("error", fold=24),  # a failed crawl's reason is never hidden
     ]
     rows = [
         [
