@@ -47,6 +47,11 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+def count(n: int, noun: str) -> str:
+    """ "1 event", "2 events", "0 events"."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def euro(cents) -> str:
     """Integer cents as Italian money ("9,99 €"); "" for None."""
     return "" if cents is None else f"{cents / 100:.2f} €".replace(".", ",")

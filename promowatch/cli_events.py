@@ -23,6 +23,7 @@ from rich.table import Table
 from promowatch.cli_common import (
     Column,
     console,
+    count,
     err,
     euro,
     fail,
@@ -66,7 +67,7 @@ def import_items(
     if not_objects:
         n, first = not_objects[0]
         raise ImportUsageError(
-            f"{len(not_objects)} of {_count(len(raw_items), 'item')} {'is' if len(not_objects) == 1 else 'are'} "
+            f"{len(not_objects)} of {count(len(raw_items), 'item')} {'is' if len(not_objects) == 1 else 'are'} "
             "not an offer object "
             f"(item {n} is {type(first).__name__} {json.dumps(first)[:40]}): the file must be a JSON list of "
             "objects, as `promowatch parse --json` prints; nothing recorded"
@@ -84,9 +85,9 @@ def import_items(
     else:
         others = sorted({str(o) for o in named if o != operator})
         if others:
-            count = sum(1 for o in named if o != operator)
+            strays = sum(1 for o in named if o != operator)
             raise ImportUsageError(
-                f"{_count(count, 'item')} {'is' if count == 1 else 'are'} of operator {', '.join(others)}, "
+                f"{count(strays, 'item')} {'is' if strays == 1 else 'are'} of operator {', '.join(others)}, "
                 f"not {operator}"
             )
     crawl = CrawlItems(operator)
@@ -100,7 +101,7 @@ def import_items(
         raise ImportUsageError(
             "empty list: no offer to import; nothing recorded"
             if not raw_items
-            else f"no valid offer in {_count(len(raw_items), 'item')} (dropped: {reasons}); nothing recorded "
+            else f"no valid offer in {count(len(raw_items), 'item')} (dropped: {reasons}); nothing recorded "
             "(the fields an item needs: operator, offer_key, name, url, plan_type, price_cents, period_days)"
         )
     status, error = crawl_status(
@@ -136,10 +137,6 @@ def import_items(
         "detected": events is not None,
         "events": events or [],
     }
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _since(text: str | None) -> datetime | None:
@@ -246,14 +243,14 @@ def register(app: typer.Typer) -> None:
             colour = "green" if summary["status"] == "healthy" else "red"
             console.print(
                 f"{summary['operator']}: crawl {summary['crawl_run_id']} [{colour}]{summary['status']}[/], "
-                f"{_count(summary['offers'], 'offer')}, {_count(summary['new_versions'], 'new version')}, "
+                f"{count(summary['offers'], 'offer')}, {count(summary['new_versions'], 'new version')}, "
                 f"dropped {sum(summary['dropped'].values())}",
                 highlight=False,
             )
             if summary["status"] == "healthy" and summary["error"]:  # the cards dropped, named
                 err.print(f"[yellow]{escape(summary['error'])}[/]", highlight=False)
             if summary["events"]:
-                console.print(events_table(summary["events"], title=_count(len(summary["events"]), "event")))
+                console.print(events_table(summary["events"], title=count(len(summary["events"]), "event")))
             elif summary["detected"]:
                 console.print("no change events")
         if summary["status"] != "healthy":

@@ -14,14 +14,10 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
-from promowatch.cli_common import Column, console, fail, fit_table, print_json
+from promowatch.cli_common import Column, console, count, fail, fit_table, print_json
 
 STATUS_COLOURS = {"pending": "yellow", "sending": "cyan", "sent": "green", "dead": "red"}
 LANGS = ("it", "en", "zh")
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _when(iso: str | None) -> str:
@@ -39,7 +35,7 @@ def _short_url(masked: str | None) -> str:
 def _offer(row: dict) -> str:
     """The offer as a person knows it: operator and name (the key only when the offer is gone)."""
     if row["digest"]:
-        return f"digest {row['digest']} ({_count(len(row['event_ids']), 'event')})"
+        return f"digest {row['digest']} ({count(len(row['event_ids']), 'event')})"
     if row.get("offer_name"):
         return f"{row['operator'] or ''} {row['offer_name']}".strip()
     if row["operator"] or row["offer_key"]:
@@ -166,14 +162,14 @@ def register(app: typer.Typer) -> None:
                     colour = STATUS_COLOURS[row["status"]]
                     console.print(
                         f"  #{row['id']} {escape(_short_url(row['channel']))}: [{colour}]"
-                        f"{row['status']}[/] after {_count(row['attempts'], 'attempt')}{then}: "
+                        f"{row['status']}[/] after {count(row['attempts'], 'attempt')}{then}: "
                         f"{escape(row['error'] or '')}",
                         highlight=False,
                         soft_wrap=True,
                     )
             if report.leased:
                 console.print(
-                    f"[cyan]{_count(report.leased, 'notification')} leased[/] (status sending) by another sender "
+                    f"[cyan]{count(report.leased, 'notification')} leased[/] (status sending) by another sender "
                     f"or one that was stopped mid-send, until {_when(report.leased_until)}; a later `send` takes the "
                     f"unfinished ones then (`promowatch notifications --status sending`)",
                     highlight=False,
@@ -202,7 +198,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(rows)
         else:
-            console.print(notifications_table(rows, title=_count(len(rows), "notification")))
+            console.print(notifications_table(rows, title=count(len(rows), "notification")))
 
     @app.command("test-notify")
     def test_notify(

@@ -21,7 +21,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from promowatch.cli_common import Column, console, err, fail, fit_table
+from promowatch.cli_common import Column, console, count, err, fail, fit_table
 from promowatch.serve import scheduler_module, setup_logging
 
 
@@ -72,7 +72,8 @@ def _print_cycle(report) -> None:
         ]
         for c in report.crawls
     ]
-    console.print(fit_table("crawls", columns, rows, hidden_hint="widen the terminal or see `promowatch status`"))
+    hint = "widen the terminal or see `promowatch status`"
+    console.print(fit_table("crawls", columns, rows, width=console.width, hidden_hint=hint))
     notes = Table(title="notifications")
     for col in ("sent", "failed", "dead", "skipped"):
         notes.add_column(col, justify="right")
@@ -87,16 +88,16 @@ def _print_cycle(report) -> None:
     for m in report.health:
         reached = m["delivered"]
         if not reached and not m["failed"]:  # no channel failed and none was reached: there is none
-            outcome = "no admin channel is configured ([health] admin_channels)"
+            outcome = escape("no admin channel is configured ([health] admin_channels)")
         else:
-            outcome = f"{reached} admin channel{'' if reached == 1 else 's'} reached"
+            outcome = f"{count(reached, 'admin channel')} reached"
         console.print(f"health {m['kind']}: {escape(m['title'])} — {outcome}", highlight=False)
     healthy = sum(c.status == "healthy" for c in report.crawls)
     colour = "green" if report.ok else "red"
     console.print(
         f"[{colour}]{healthy}/{len(report.crawls)} operators healthy; "
-        f"{sum(c.offers for c in report.crawls)} offers, "
-        f"{sum(c.events or 0 for c in report.crawls)} events[/]",
+        f"{count(sum(c.offers for c in report.crawls), 'offer')}, "
+        f"{count(sum(c.events or 0 for c in report.crawls), 'event')}[/]",
         highlight=False,
     )
 

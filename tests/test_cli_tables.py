@@ -288,3 +288,32 @@ def test_notifications_fit_with_whole_headers_and_urls(outbox_db, width):
         assert re.search(r"│ connection[^│]*… +│$", row), out
     if width == 160:
         assert "hidden" not in out
+
+
+@pytest.mark.parametrize("width", [80, 160])
+def test_run_once_cycle_table_keeps_urls_whole_and_says_when_no_admin_channel_is_configured(monkeypatch, width):
+    """`run --once`'s cycle report as printed (the report itself is what a real cycle returns)."""
+    from rich.console import Console
+
+    from promowatch import cli_service
+    from promowatch.crawl_worker import CrawlOutcome
+    from scheduler import CycleReport
+
+    error = "HTTP error 503×1: https://www.lycamobile.it/it/offerte-mobile-5g/ answered 503 Service Unavailable"
+    report = CycleReport(
+        crawls=[
+            CrawlOutcome("iliad", "healthy", 1, offers=7, new_versions=1, events=1, seconds=0.4),
+            CrawlOutcome("lyca", "failed", 2, error=error, seconds=0.2),
+        ],
+        send={"sent": 0, "failed": 0, "dead": 0, "skipped": 0},
+        health=[{"kind": "alert", "title": "Lycamobile: page broken", "delivered": 0, "failed": []}],
+    )
+    screen = Console(width=width, record=True, force_terminal=False)
+    monkeypatch.setattr(cli_service, "console", screen)
+    cli_service._print_cycle(report)
+    out = screen.export_text()
+    assert max(len(line.rstrip()) for line in out.splitlines()) <= width, out
+    assert "…" not in out and _lines_with(out, "https://www.lycamobile.it/it/offerte-mobile-5g/"), out
+    assert "no admin channel is configured ([health] admin_channels)" in " ".join(out.split())
+    assert "channel(s)" not in out
+    assert "7 offers, 1 event" in out and "1 events" not in out
