@@ -15,6 +15,7 @@ from rich.markup import escape
 from promowatch.cli_common import (
     Column,
     console,
+    count,
     day_or_exit,
     err,
     euro,
@@ -129,10 +130,10 @@ def crawl(
 
         def on_item(op):
             counts[op] += 1
-            progress.update(tasks[op], state=f"{counts[op]} offers")
+            progress.update(tasks[op], state=count(counts[op], "offer"))
 
         def on_done(op):
-            progress.update(tasks[op], state=f"{counts[op]} offers, done", total=1, completed=1)
+            progress.update(tasks[op], state=f"{count(counts[op], 'offer')}, done", total=1, completed=1)
 
         stats = run_crawls(ops, settings, on_item=on_item, on_done=on_done)
     rows = []
@@ -328,7 +329,7 @@ def offers(
     if as_json:
         print_json(items)
     else:
-        title = f"{len(items)} offers" + (f" a customer of {origin} can take by porting" if origin else "")
+        title = count(len(items), "offer") + (f" a customer of {origin} can take by porting" if origin else "")
         _offers_table(items, title=title)
 
 
