@@ -100,7 +100,9 @@ def _amount(text: Optional[str], flag: str) -> Optional[int]:
 
 def _gb(text, flag: str) -> Optional[float]:
     try:
-        return gb_option(None if text is None else str(text), flag)
+        if isinstance(text, (int, float)) and not isinstance(text, bool):  # from code (the match benchmark)
+            text = f"{text:f}"
+        return gb_option(text, flag)
     except ValueError as exc:
         raise SubscriptionError(str(exc)) from None
 
