@@ -44,6 +44,19 @@ WEEKLY_ON = 0
 CHUNK = 500
 #: the columns queueing needs (read for the matched subscriptions only)
 SCHEDULE = ("digest", "timezone", "quiet_start", "quiet_end", "rearm_hours")
+#: the re-arm window `subscribe --rearm-hours` accepts (1 hour to 1 year); a stored value outside it (written
+#: by an older version or by hand) is clamped where it is used, so one row can never stop matching for everyone
+REARM_MIN_HOURS = 1
+REARM_MAX_HOURS = 24 * 365
+
+
+def rearm_window(hours) -> timedelta:
+    """A subscription's re-arm window, its stored hours clamped to REARM_MIN_HOURS..REARM_MAX_HOURS."""
+    try:
+        hours = int(hours)
+    except (TypeError, ValueError, OverflowError):
+        hours = REARM_MAX_HOURS
+    return timedelta(hours=min(max(hours, REARM_MIN_HOURS), REARM_MAX_HOURS))
 
 
 def event_price(item: dict) -> int:
@@ -215,10 +228,10 @@ def queue(
         sub_ids,
         sorted({e.operator for e in events}),
         {e.offer_key for e in events},
-        now - timedelta(hours=max(s["rearm_hours"] for s in settings.values())),
+        now - max(rearm_window(s["rearm_hours"]) for s in settings.values()),
     )
     channels = _channels(session, sub_ids)
-    rearm = {sid: timedelta(hours=s["rearm_hours"]) for sid, s in settings.items()}
+    rearm = {sid: rearm_window(s["rearm_hours"]) for sid, s in settings.items()}
     plans: dict[int, tuple] = {}
     singles: list[dict] = []
     to_digest: dict[tuple[int, str], tuple[datetime, list[int]]] = {}  # (subscription id, key) -> (due, event ids)

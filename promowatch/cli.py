@@ -11,17 +11,19 @@ from typing import List, Optional
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from promowatch.cli_common import (
     Column,
     console,
+    count,
     day_or_exit,
     err,
     euro,
     fail,
+    first_words,
     fit_table,
     gb,
+    gb_or_exit,
     money_or_exit,
     operator_or_exit,
     period,
@@ -129,10 +131,10 @@ def crawl(
 
         def on_item(op):
             counts[op] += 1
-            progress.update(tasks[op], state=f"{counts[op]} offers")
+            progress.update(tasks[op], state=count(counts[op], "offer"))
 
         def on_done(op):
-            progress.update(tasks[op], state=f"{counts[op]} offers, done", total=1, completed=1)
+            progress.update(tasks[op], state=f"{count(counts[op], 'offer')}, done", total=1, completed=1)
 
         stats = run_crawls(ops, settings, on_item=on_item, on_done=on_done)
     rows = []
@@ -155,20 +157,26 @@ def crawl(
     if as_json:
         print_json(rows)
     else:
-        table = Table(title="crawl")
-        for col in ("operator", "status", "offers", "new versions", "dropped", "error / dropped cards"):
-            table.add_column(col)
-        for r in rows:
-            colour = "green" if r["status"] == "healthy" else "red"
-            table.add_row(
+        columns = [
+            Column("operator"),
+            Column("status"),
+            Column("offers", "right", keep=50),
+            Column("new versions", "right", keep=30),
+            Column("dropped", "right", keep=20, fold=10),
+            Column("error / dropped cards", fold=24),  # a failed crawl's reason is never hidden
+        ]
+        table_rows = [
+            [
                 r["operator"],
-                f"[{colour}]{r['status']}[/]",
+                f"[{'green' if r['status'] == 'healthy' else 'red'}]{r['status']}[/]",
                 str(r["offers"]),
                 str(r["new_versions"]),
-                ", ".join(f"{k}: {v}" for k, v in r["dropped"].items()) or "0",
+                escape(", ".join(f"{k}: {v}" for k, v in r["dropped"].items())) or "0",
                 escape(r["error"] or ""),
-            )
-        console.print(table)
+            ]
+            for r in rows
+        ]
+        console.print(fit_table("crawl", columns, table_rows))
     if any(r["status"] != "healthy" for r in rows):
         raise typer.Exit(1)
 
@@ -201,7 +209,11 @@ def parse(
     if url is not None and not re.match(r"https?://[^/\s]+", url):
         fail(f"--url {url!r} is not a web address: write it as http(s)://host/path")
     if not file.is_file():
-        fail(f"{file} is a folder, not a saved page" if file.is_dir() else f"no such file: {file}")
+        if file.is_dir():
+            fail(f"{file} is a folder, not a saved page")
+        if file.exists():
+            fail(f"{file} is not a regular file: give a saved HTML page of the operator")
+        fail(f"no such file: {file}")
     kind = _page_kind(file.read_bytes())
     if kind == "other":
         fail(f"{file} is not an HTML page (a saved offers page starts with '<')")
@@ -282,7 +294,9 @@ def offers(
         None, "--plan-type", help="only these plan types (repeatable): prepaid, postpaid, tourist, data_only, ..."
     ),
     max_price: Optional[str] = typer.Option(None, "--max-price", help="at most this many euro per period, e.g. 9,99"),
-    min_gb: Optional[float] = typer.Option(None, "--min-gb", min=0, help="at least this many GB (unlimited passes)"),
+    min_gb: Optional[str] = typer.Option(
+        None, "--min-gb", help="at least this many GB, e.g. 10 or 1,5 (unlimited passes)"
+    ),
     only_5g: bool = typer.Option(False, "--5g", help="only offers with 5G"),
     origin: Optional[str] = typer.Option(None, "--from", help="what a customer of this operator can take by porting"),
     sort: str = typer.Option(
@@ -308,7 +322,7 @@ def offers(
         operators=set(ops),
         plan_types=set(plan_type or []),
         max_price_cents=money_or_exit(max_price, "--max-price"),
-        min_gb=min_gb,
+        min_gb=gb_or_exit(min_gb, "--min-gb"),
         only_5g=only_5g,
         origin=origin,
     )
@@ -316,7 +330,7 @@ def offers(
     if as_json:
         print_json(items)
     else:
-        title = f"{len(items)} offers" + (f" a customer of {origin} can take by porting" if origin else "")
+        title = count(len(items), "offer") + (f" a customer of {origin} can take by porting" if origin else "")
         _offers_table(items, title=title)
 
 
@@ -511,12 +525,12 @@ def status(as_json: bool = typer.Option(False, "--json", help="print the status 
     columns = [
         Column("operator"),
         Column("last crawl", keep=60),
-        Column("status"),
+        Column("status", fold=7),
         Column("offers", "right", keep=50),
         Column("dropped", "right", keep=20),
-        Column("failures in a row", "right", keep=40),
+        Column("failures in a row", "right", keep=40, fold=8),
         Column("next run", keep=30),
-        Column("error", keep=10, fold=20),
+        Column("error", keep=55, fold=18),  # a failed operator's reason before its offers and next run
     ]
     table_rows = [
         [
@@ -527,11 +541,11 @@ def status(as_json: bool = typer.Option(False, "--json", help="print the status 
             str(r.get("items_dropped", "")),
             str(r.get("consecutive_failures", "")),
             when(r.get("next_run")),
-            escape((r.get("error") or "")[:200]),
+            escape(first_words(r.get("error") or "", 60)),
         ]
         for r in rows
     ]
-    console.print(fit_table("status", columns, table_rows))
+    console.print(fit_table("status", columns, table_rows, hidden_hint="widen the terminal or use status --json"))
 
 
 # commands defined in their own modules, on this same app (imports there stay lazy)

@@ -47,6 +47,11 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+def count(n: int, noun: str) -> str:
+    """ "1 event", "2 events", "0 events"."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def euro(cents) -> str:
     """Integer cents as Italian money ("9,99 €"); "" for None."""
     return "" if cents is None else f"{cents / 100:.2f} €".replace(".", ",")
@@ -67,6 +72,28 @@ def money_option(text: Optional[str], flag: str) -> Optional[int]:
         raise ValueError(f"{flag} {text!r} is not an amount in euro: write {MONEY_FORMAT}")
     units, decimals = m.group(1), (m.group(2) or "").ljust(2, "0")
     return int(units) * 100 + int(decimals)
+
+
+GB_FORMAT = "a number of GB of zero or more, e.g. 10 or 1,5"
+_GB = re.compile(r"^\s*(\d+)(?:[.,](\d+))?\s*(?:GB)?\s*$", re.IGNORECASE)
+
+
+def gb_option(text: Optional[str], flag: str) -> Optional[float]:
+    """A quantity of GB typed as an option: "10", "1,5", "1.5" (not negative, not nan/inf, no exponent);
+    ValueError naming the option and the accepted format otherwise."""
+    if text is None:
+        return None
+    m = _GB.match(str(text))
+    if not m:
+        raise ValueError(f"{flag} {text!r} is not a number of GB: write {GB_FORMAT}")
+    return float(f"{m.group(1)}.{m.group(2) or 0}")
+
+
+def gb_or_exit(text: Optional[str], flag: str) -> Optional[float]:
+    try:
+        return gb_option(text, flag)
+    except ValueError as exc:
+        fail(str(exc))
 
 
 def money_or_exit(text: Optional[str], flag: str) -> Optional[int]:
@@ -129,24 +156,58 @@ class Column:
     justify: str = "left"
     #: the columns with the lowest `keep` go first when the terminal is too narrow (None: never dropped)
     keep: Optional[int] = None
-    #: long text (names) wraps to this many cells at least; other columns are never wrapped nor cut
+    #: long text (names) wraps at spaces to this many cells at least, never inside a word (keys and URLs are
+    #: copied by users); other columns are never wrapped
     fold: Optional[int] = None
     #: a footnote shown under the table when this column is shown (e.g. what a mark in it means)
     note: Optional[str] = None
+    #: long text (an error) may be shortened to this many cells with a visible "…" (the full text is in --json)
+    cut: Optional[int] = None
+
+
+def _lines(markup: str) -> list[str]:
+    return [Text.from_markup(line).plain for line in markup.split("\n")]
 
 
 def _cells(markup: str) -> int:
-    return max((Text.from_markup(line).cell_len for line in markup.split("\n")), default=0)
+    return max((Text(line).cell_len for line in _lines(markup)), default=0)
+
+
+def _word(markup: str) -> int:
+    """The widest word (text between spaces) of a cell: a wrapped column is never narrower."""
+    return max((Text(word).cell_len for line in _lines(markup) for word in line.split()), default=0)
+
+
+def first_words(text: str, limit: int) -> str:
+    """The first words of `text` within `limit` characters, "…" when shortened (the full text is in --json)."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0] if " " in text[: limit - 1] else text[: limit - 1]
+    return cut.rstrip(" ,;:") + "…"
 
 
 def fit_table(
-    title: str, columns: list[Column], rows: list[list[str]], caption: Optional[str] = None, width=None
+    title: str,
+    columns: list[Column],
+    rows: list[list[str]],
+    caption: Optional[str] = None,
+    width=None,
+    hidden_hint: str = "widen the terminal or use --json",
 ) -> Table:
     """A Rich table that fits `width` (default: the console's): the least kept columns are left out until
-    the others fit with their prices, numbers and times whole; names wrap (overflow fold)."""
+    the others fit with their prices, numbers, times, keys and URLs whole; names wrap at spaces (never inside
+    a word); `cut` columns are shortened with "…". A dim line under the table names the columns left out."""
     width = width or console.width
     natural = [max([_cells(c.header), *(_cells(r[i]) for r in rows)]) for i, c in enumerate(columns)]
-    needed = [min(n, c.fold) if c.fold else n for n, c in zip(natural, columns, strict=True)]
+    needed = []
+    for i, c in enumerate(columns):
+        if c.fold:
+            needed.append(max(min(natural[i], c.fold), _word(c.header), *(_word(r[i]) for r in rows)))
+        elif c.cut:
+            needed.append(min(natural[i], max(c.cut, _cells(c.header))))
+        else:
+            needed.append(natural[i])
     shown = list(range(len(columns)))
 
     def total() -> int:
@@ -157,14 +218,25 @@ def fit_table(
         if not droppable:
             break
         shown.remove(min(droppable, key=lambda i: (columns[i].keep, -i)))
+    excess = total() - width
+    for i in sorted(shown, key=lambda i: -needed[i]):  # still too wide: a word longer than the room must fold
+        if excess > 0 and columns[i].fold:
+            give = min(excess, needed[i] - max(columns[i].fold, _word(columns[i].header)))
+            if give > 0:
+                needed[i] -= give
+                excess -= give
     widths = {i: needed[i] for i in shown}
     spare = max(width - total(), 0)
-    for i in shown:  # the room left goes to the wrapped columns, in order, up to what they need unwrapped
-        if columns[i].fold:
+    for i in shown:  # the room left goes to the wrapped and cut columns, in order, up to what they need whole
+        if columns[i].fold or columns[i].cut:
             extra = min(spare, natural[i] - widths[i])
             widths[i] += extra
             spare -= extra
+    hidden = [columns[i].header for i in range(len(columns)) if i not in shown]
     notes = [columns[i].note for i in shown if columns[i].note]
+    if hidden:
+        count = f"{len(hidden)} column{'' if len(hidden) == 1 else 's'} hidden"
+        notes.append(f"[dim]{count} ({escape(', '.join(hidden))}): {hidden_hint}[/]")
     caption = "\n".join(filter(None, [caption, *notes])) or None
     table = Table(title=title, caption=caption, caption_justify="left")
     for i in shown:

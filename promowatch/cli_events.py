@@ -23,6 +23,7 @@ from rich.table import Table
 from promowatch.cli_common import (
     Column,
     console,
+    count,
     err,
     euro,
     fail,
@@ -62,7 +63,16 @@ def import_items(
         raise ImportUsageError(f"expected a JSON list of offer items, got {type(raw_items).__name__}")
     if operator is not None and operator not in OPERATORS:
         raise ImportUsageError(f"unknown operator {operator!r}; known: {', '.join(OPERATORS)}")
-    named = [r.get("operator") for r in raw_items if isinstance(r, dict) and r.get("operator") is not None]
+    not_objects = [(n, r) for n, r in enumerate(raw_items, 1) if not isinstance(r, dict)]
+    if not_objects:
+        n, first = not_objects[0]
+        raise ImportUsageError(
+            f"{len(not_objects)} of {count(len(raw_items), 'item')} {'is' if len(not_objects) == 1 else 'are'} "
+            "not an offer object "
+            f"(item {n} is {type(first).__name__} {json.dumps(first)[:40]}): the file must be a JSON list of "
+            "objects, as `promowatch parse --json` prints; nothing recorded"
+        )
+    named = [r.get("operator") for r in raw_items if r.get("operator") is not None]
     if operator is None:
         found = sorted(set(map(str, named)))
         if not found:
@@ -75,14 +85,25 @@ def import_items(
     else:
         others = sorted({str(o) for o in named if o != operator})
         if others:
-            count = sum(1 for o in named if o != operator)
-            raise ImportUsageError(f"{count} item(s) are of operator {', '.join(others)}, not {operator}")
+            strays = sum(1 for o in named if o != operator)
+            raise ImportUsageError(
+                f"{count(strays, 'item')} {'is' if strays == 1 else 'are'} of operator {', '.join(others)}, "
+                f"not {operator}"
+            )
     crawl = CrawlItems(operator)
     for raw in raw_items:
         try:
             crawl.add(raw)
         except InvalidOffer:
             continue
+    if not crawl.items:  # the user's file, not the operator's page: no crawl to record
+        reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(crawl.dropped.items(), key=lambda r: -r[1]))
+        raise ImportUsageError(
+            "empty list: no offer to import; nothing recorded"
+            if not raw_items
+            else f"no valid offer in {count(len(raw_items), 'item')} (dropped: {reasons}); nothing recorded "
+            "(the fields an item needs: operator, offer_key, name, url, plan_type, price_cents, period_days)"
+        )
     status, error = crawl_status(
         reason="import", crawl=crawl, min_offers=min_offers, nothing="empty list: no offer to import"
     )
@@ -195,7 +216,7 @@ def register(app: typer.Typer) -> None:
         operator: Optional[str] = typer.Option(
             None, "--operator", help="the items' operator (slug, name or alias; default: the one the items name)"
         ),
-        min_offers: int = typer.Option(1, "--min-offers", help="fewer valid offers make the crawl partial"),
+        min_offers: int = typer.Option(1, "--min-offers", help="fewer valid offers (1 or more) make the crawl partial"),
         as_json: bool = typer.Option(False, "--json", help="print the summary and events as JSON"),
     ):
         """Record a file of offer items as one crawl of one operator, then detect what changed."""
@@ -203,30 +224,38 @@ def register(app: typer.Typer) -> None:
             from spiders.items import OPERATORS
 
             operator = operator_or_exit(operator, OPERATORS)
-        if not file.is_file():
+        if min_offers < 1:
+            fail(f"--min-offers {min_offers} is less than 1: write how many valid offers a healthy import needs")
+        if file.is_dir():
+            fail(f"{file} is a folder: give the JSON file of offer items (what `promowatch parse --json` prints)")
+        if not file.exists():
             fail(f"no such file: {file}")
+        if not file.is_file():
+            fail(f"{file} is not a regular file: give the JSON file of offer items")
         try:
             raw = json.loads(file.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
             fail(f"{file} is not JSON: {exc}")
+        except OSError as exc:
+            fail(f"{file} cannot be read: {exc.strerror or exc}", code=1)
         try:
             summary = import_items(raw, operator=operator, min_offers=min_offers)
         except ImportUsageError as exc:
-            fail(str(exc))
+            fail(f"{file}: {exc}")
         if as_json:
             print_json(summary)
         else:
             colour = "green" if summary["status"] == "healthy" else "red"
             console.print(
                 f"{summary['operator']}: crawl {summary['crawl_run_id']} [{colour}]{summary['status']}[/], "
-                f"{summary['offers']} offers, {summary['new_versions']} new versions, "
+                f"{count(summary['offers'], 'offer')}, {count(summary['new_versions'], 'new version')}, "
                 f"dropped {sum(summary['dropped'].values())}",
                 highlight=False,
             )
             if summary["status"] == "healthy" and summary["error"]:  # the cards dropped, named
                 err.print(f"[yellow]{escape(summary['error'])}[/]", highlight=False)
             if summary["events"]:
-                console.print(events_table(summary["events"], title=f"{len(summary['events'])} events"))
+                console.print(events_table(summary["events"], title=count(len(summary["events"]), "event")))
             elif summary["detected"]:
                 console.print("no change events")
         if summary["status"] != "healthy":

@@ -13,9 +13,8 @@ from typing import Optional
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from promowatch.cli_common import console, fail, print_json
+from promowatch.cli_common import Column, console, count, fail, fit_table, print_json
 
 STATUS_COLOURS = {"pending": "yellow", "sending": "cyan", "sent": "green", "dead": "red"}
 LANGS = ("it", "en", "zh")
@@ -36,7 +35,7 @@ def _short_url(masked: str | None) -> str:
 def _offer(row: dict) -> str:
     """The offer as a person knows it: operator and name (the key only when the offer is gone)."""
     if row["digest"]:
-        return f"digest {row['digest']} ({len(row['event_ids'])} events)"
+        return f"digest {row['digest']} ({count(len(row['event_ids']), 'event')})"
     if row.get("offer_name"):
         return f"{row['operator'] or ''} {row['offer_name']}".strip()
     if row["operator"] or row["offer_key"]:
@@ -63,34 +62,37 @@ def _status(row: dict) -> str:
     return text
 
 
-def notifications_table(rows: list[dict], title: str) -> Table:
-    table = Table(title=title)
-    for col, justify in (
-        ("id", "right"),
-        ("subscription", "right"),
-        ("channel", "left"),
-        ("kind", "left"),
-        ("offer", "left"),
-        ("status", "left"),
-        ("attempts", "right"),
-        ("due / sent", "left"),
-        ("last error", "left"),
-    ):
-        table.add_column(col, justify=justify, overflow="fold")
+def notifications_table(rows: list[dict], title: str):
+    """The outbox rows, as many columns as the terminal holds: the channel URL whole, the error's first words
+    ("…" when shortened: `--json` has it all)."""
+    columns = [
+        Column("id", "right"),
+        Column("subscription", "right", keep=20),
+        Column("channel", keep=75),
+        Column("kind", keep=60),
+        Column("offer", keep=70, fold=8),
+        Column("status", fold=10),
+        Column("attempts", "right", keep=30),
+        Column("due / sent", keep=50, fold=10),
+        Column("last error", keep=72, cut=16),
+    ]
+    table_rows = []
     for r in rows:
         channel = _short_url(r["channel"]) or f"channel {r['channel_id']}"
-        table.add_row(
-            str(r["id"]),
-            str(r["subscription_id"]),
-            escape(channel),
-            escape(r["kind"] or ("digest" if r["digest"] else "")),
-            escape(_offer(r)),
-            _status(r),
-            str(r["attempts"]),
-            _due(r),
-            escape((r["last_error"] or "")[:200]),
+        table_rows.append(
+            [
+                str(r["id"]),
+                str(r["subscription_id"]),
+                escape(channel),
+                escape(r["kind"] or ("digest" if r["digest"] else "")),
+                escape(_offer(r)),
+                _status(r),
+                str(r["attempts"]),
+                _due(r),
+                escape(" ".join((r["last_error"] or "").split())),
+            ]
         )
-    return table
+    return fit_table(title, columns, table_rows)
 
 
 def register(app: typer.Typer) -> None:
@@ -108,10 +110,18 @@ def register(app: typer.Typer) -> None:
             help="dead after this many tries that were sent but got no answer (each may have arrived)",
         ),
         read_timeout: float = typer.Option(
-            15.0, "--read-timeout", min=0.1, max=300, help="seconds to wait for a channel's answer (URL rto= wins)"
+            15.0,
+            "--read-timeout",
+            min=0.1,
+            max=300,
+            help="seconds to wait for a channel's answer (URL rto= wins)",
         ),
         connect_timeout: float = typer.Option(
-            5.0, "--connect-timeout", min=0.1, max=300, help="seconds to connect to a channel (URL cto= wins)"
+            5.0,
+            "--connect-timeout",
+            min=0.1,
+            max=300,
+            help="seconds to connect to a channel (URL cto= wins)",
         ),
         as_json: bool = typer.Option(False, "--json", help="print the send report (every row's result) as JSON"),
     ):
@@ -155,15 +165,15 @@ def register(app: typer.Typer) -> None:
                     colour = STATUS_COLOURS[row["status"]]
                     console.print(
                         f"  #{row['id']} {escape(_short_url(row['channel']))}: [{colour}]"
-                        f"{row['status']}[/] after {row['attempts']} attempt(s){then}: "
+                        f"{row['status']}[/] after {count(row['attempts'], 'attempt')}{then}: "
                         f"{escape(row['error'] or '')}",
                         highlight=False,
                         soft_wrap=True,
                     )
             if report.leased:
                 console.print(
-                    f"[cyan]{report.leased} notification(s) leased[/] (status sending) by another sender or one "
-                    f"that was stopped mid-send, until {_when(report.leased_until)}; a later `send` takes the "
+                    f"[cyan]{count(report.leased, 'notification')} leased[/] (status sending) by another sender "
+                    f"or one that was stopped mid-send, until {_when(report.leased_until)}; a later `send` takes the "
                     f"unfinished ones then (`promowatch notifications --status sending`)",
                     highlight=False,
                     soft_wrap=True,
@@ -191,7 +201,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(rows)
         else:
-            console.print(notifications_table(rows, title=f"{len(rows)} notifications"))
+            console.print(notifications_table(rows, title=count(len(rows), "notification")))
 
     @app.command("test-notify")
     def test_notify(

@@ -21,7 +21,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from promowatch.cli_common import console, err, fail
+from promowatch.cli_common import Column, console, count, err, fail, fit_table
 from promowatch.serve import scheduler_module, setup_logging
 
 
@@ -51,29 +51,29 @@ def next_run_times(database_url: str | None = None) -> dict[str, str | None]:
 
 
 def _print_cycle(report) -> None:
-    table = Table(title="crawls")
-    for col, justify in (
-        ("operator", "left"),
-        ("status", "left"),
-        ("offers", "right"),
-        ("new versions", "right"),
-        ("events", "right"),
-        ("seconds", "right"),
-        ("error", "left"),
-    ):
-        table.add_column(col, justify=justify)
-    for c in report.crawls:
-        colour = "green" if c.status == "healthy" else "red"
-        table.add_row(
+    columns = [
+        Column("operator"),
+        Column("status"),
+        Column("offers", "right", keep=50),
+        Column("new versions", "right", keep=30),
+        Column("events", "right", keep=40),
+        Column("seconds", "right", keep=20),
+        Column("error", fold=24),  # a failed crawl's reason is never hidden
+    ]
+    rows = [
+        [
             c.operator,
-            f"[{colour}]{c.status}[/]",
+            f"[{'green' if c.status == 'healthy' else 'red'}]{c.status}[/]",
             str(c.offers),
             str(c.new_versions),
             "-" if c.events is None else str(c.events),
             f"{c.seconds:.1f}",
-            escape((c.error or "")[:90]),
-        )
-    console.print(table)
+            escape(c.error or ""),
+        ]
+        for c in report.crawls
+    ]
+    hint = "widen the terminal or see `promowatch status`"
+    console.print(fit_table("crawls", columns, rows, width=console.width, hidden_hint=hint))
     notes = Table(title="notifications")
     for col in ("sent", "failed", "dead", "skipped"):
         notes.add_column(col, justify="right")
@@ -86,15 +86,18 @@ def _print_cycle(report) -> None:
             + ("sender disabled in the config)" if report.sender_available else "the sender is not installed)")
         )
     for m in report.health:
-        console.print(
-            f"health {m['kind']}: {escape(m['title'])} — {m['delivered']} admin channel(s) reached", highlight=False
-        )
+        reached = m["delivered"]
+        if not reached and not m["failed"]:  # no channel failed and none was reached: there is none
+            outcome = escape("no admin channel is configured ([health] admin_channels)")
+        else:
+            outcome = f"{count(reached, 'admin channel')} reached"
+        console.print(f"health {m['kind']}: {escape(m['title'])} — {outcome}", highlight=False)
     healthy = sum(c.status == "healthy" for c in report.crawls)
     colour = "green" if report.ok else "red"
     console.print(
         f"[{colour}]{healthy}/{len(report.crawls)} operators healthy; "
-        f"{sum(c.offers for c in report.crawls)} offers, "
-        f"{sum(c.events or 0 for c in report.crawls)} events[/]",
+        f"{count(sum(c.offers for c in report.crawls), 'offer')}, "
+        f"{count(sum(c.events or 0 for c in report.crawls), 'event')}[/]",
         highlight=False,
     )
 

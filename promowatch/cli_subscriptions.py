@@ -20,7 +20,7 @@ from typing import List, Optional
 
 import typer
 
-from promowatch.cli_common import Column, console, euro, fail, fit_table, gb, money_option
+from promowatch.cli_common import Column, console, euro, fail, fit_table, gb, gb_option, money_option
 
 DIGESTS = ("off", "daily", "weekly")
 _QUIET = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
@@ -98,6 +98,40 @@ def _amount(text: Optional[str], flag: str) -> Optional[int]:
         raise SubscriptionError(str(exc)) from None
 
 
+def _gb(text, flag: str) -> Optional[float]:
+    try:
+        if isinstance(text, (int, float)) and not isinstance(text, bool):  # from code (the match benchmark)
+            text = f"{text:f}"
+        return gb_option(text, flag)
+    except ValueError as exc:
+        raise SubscriptionError(str(exc)) from None
+
+
+def _rearm(hours) -> int:
+    from alerts.outbox import REARM_MAX_HOURS, REARM_MIN_HOURS
+
+    if not REARM_MIN_HOURS <= hours <= REARM_MAX_HOURS:
+        raise SubscriptionError(
+            f"--rearm-hours {hours} is out of range: write {REARM_MIN_HOURS} to {REARM_MAX_HOURS} hours (one year)"
+        )
+    return hours
+
+
+def _unique_channels(checked: list[dict]) -> tuple[list[dict], int]:
+    """The channels without repeats (the same URL once its scheme and host are lower case and a trailing slash
+    is dropped: Apprise sends to both alike), in order; and how many repeats were left out."""
+    seen, out = set(), []
+    for channel in checked:
+        scheme, _, rest = channel["url"].partition("://")
+        head, sep, tail = rest.partition("/")
+        userinfo, at, host = head.rpartition("@")
+        key = f"{scheme.lower()}://{userinfo}{at}{host.lower()}{sep}{tail}".rstrip("/")
+        if key not in seen:
+            seen.add(key)
+            out.append(channel)
+    return out, len(checked) - len(out)
+
+
 def _operators(names, what: str = "operator") -> list[str]:
     """The slugs of the names (slug, display name or alias, any case), in order, without repeats."""
     from promowatch.operator_facts import UnknownOperator, resolve_operator
@@ -140,7 +174,7 @@ def subscription_spec(
     plan_types: list[str] = (),
     kinds: list[str] = (),
     max_price: Optional[str] = None,
-    min_gb: Optional[float] = None,
+    min_gb: Optional[str | float] = None,
     only_5g: bool = False,
     origin: Optional[str] = None,
     max_eur_per_gb: Optional[str] = None,
@@ -169,6 +203,7 @@ def subscription_spec(
             + "; ".join(bad)
             + " (see https://github.com/caronc/apprise/wiki for the URL forms)"
         )
+    checked, repeats = _unique_channels(checked)
     if lang not in LANGS:
         raise SubscriptionError(f"unknown language {lang!r}; one of {', '.join(LANGS)}")
     if digest not in DIGESTS:
@@ -179,10 +214,8 @@ def subscription_spec(
         raise SubscriptionError(f"unknown time zone {tz!r} (an IANA name such as Europe/Rome)") from None
     if origin is not None:
         (origin,) = _operators([origin], "operator for --from")
-    if min_gb is not None and min_gb < 0:
-        raise SubscriptionError(f"--min-gb {min_gb:g} is negative")
-    if rearm_hours < 0:
-        raise SubscriptionError(f"--rearm-hours {rearm_hours} is negative")
+    min_gb = _gb(min_gb, "--min-gb")
+    rearm_hours = _rearm(rearm_hours)
     quiet_start, quiet_end = _quiet(quiet)
     per_gb = _amount(max_eur_per_gb, "--max-eur-per-gb")
     return {
@@ -204,6 +237,7 @@ def subscription_spec(
             "max_year_cents": _amount(max_year_cost, "--max-year-cost"),
         },
         "channels": checked,
+        "repeated_channels": repeats,
     }
 
 
@@ -352,7 +386,9 @@ def register(app: typer.Typer) -> None:
         max_price: Optional[str] = typer.Option(
             None, "--max-price", help="at most this many euro per period, e.g. 9,99"
         ),
-        min_gb: Optional[float] = typer.Option(None, "--min-gb", help="at least this many GB (unlimited passes)"),
+        min_gb: Optional[str] = typer.Option(
+            None, "--min-gb", help="at least this many GB, e.g. 10 or 1,5 (unlimited passes)"
+        ),
         only_5g: bool = typer.Option(False, "--5g", help="only offers with 5G"),
         origin: Optional[str] = typer.Option(
             None, "--from", help="only offers a customer of this operator can take by porting"
@@ -367,7 +403,9 @@ def register(app: typer.Typer) -> None:
         ),
         quiet: Optional[str] = typer.Option(None, "--quiet", help="HH:MM-HH:MM local time, e.g. 22:00-07:00"),
         rearm_hours: int = typer.Option(
-            168, "--rearm-hours", help="the same offer+kind alerts again after this long (or when its price moves)"
+            168,
+            "--rearm-hours",
+            help="hours (1 to 8760, one year) after which the same offer+kind alerts again (or when its price moves)",
         ),
         as_json: bool = typer.Option(False, "--json", help="print the stored subscription as JSON"),
     ):
@@ -404,7 +442,13 @@ def register(app: typer.Typer) -> None:
             shown = {**stored, "already_subscribed": True} if duplicate is not None else stored
             sys.stdout.write(json.dumps(shown, ensure_ascii=False, indent=2) + "\n")
             return
-        console.print(f"subscription {sid}: {len(stored['channels'])} channel(s)", highlight=False)
+        n = len(stored["channels"])
+        repeats = spec["repeated_channels"]
+        console.print(
+            f"subscription {sid}: {n} channel{'' if n == 1 else 's'}"
+            + (f" ({repeats} repeated URL{'' if repeats == 1 else 's'} left out)" if repeats else ""),
+            highlight=False,
+        )
         for ch in stored["channels"]:
             console.print(f"  {_escape(_short(ch['url_masked']))}", highlight=False)
 
@@ -463,4 +507,4 @@ def register(app: typer.Typer) -> None:
             ]
             for s in rows
         ]
-        console.print(fit_table(f"{len(rows)} subscriptions", columns, table_rows))
+        console.print(fit_table(f"{len(rows)} subscription{'' if len(rows) == 1 else 's'}", columns, table_rows))

@@ -279,14 +279,17 @@ def _check_one(engine, op: str, threshold: int, channels: tuple[str, ...]) -> He
                 update(SourceHealth).where(SourceHealth.operator == op).values(last_error="; ".join(failed)[:2000])
             )
             session.commit()
-    (log.warning if kind == "alert" else log.info)(
-        "health: %s %s for %s (crawl #%d), %d channel(s) reached",
-        kind,
-        "sent" if delivered or not channels else "NOT sent",
-        op,
-        run_id,
-        delivered,
-    )
+    if channels:  # without any, the warning above said so (and what the message was)
+        (log.warning if kind == "alert" else log.info)(
+            "health: %s %s for %s (crawl #%d), %d of %d admin channel%s reached",
+            kind,
+            "sent" if delivered else "NOT sent",
+            op,
+            run_id,
+            delivered,
+            len(channels),
+            "" if len(channels) == 1 else "s",
+        )
     return HealthMessage(op, kind, title, body, delivered, failed, run_id)
 
 

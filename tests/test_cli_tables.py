@@ -67,7 +67,8 @@ def test_offers_fit_and_never_cut_a_price(db, width):
     for o in offers:
         price = f"{o['price_cents'] / 100:.2f} €".replace(".", ",")
         assert re.search(rf"│\s+{re.escape(price)} │", out), f"{price} of {o['offer_key']} not whole"
-    keys = _column(out, 1)
+    headers = [h.strip() for h in next(line for line in out.splitlines() if "offer / key" in line).split("┃")[1:-1]]
+    keys = _column(out, headers.index("offer / key"))
     for o in offers:
         assert o["offer_key"] in keys, o["offer_key"]
     assert "GB" in out and "per" in out
@@ -93,7 +94,8 @@ def test_operators_never_cut_a_url(db, width):
     out = _table(db, width, "operators")
     for r in rows:
         assert r["offers_page"] in out, r["offers_page"]
-    assert ("network" in out) is (width == 160)
+    assert ("┃ network" in out) is (width == 160)
+    assert ("columns hidden (network" in out) is (width == 80)
 
 
 @pytest.mark.parametrize("width", [80, 160])
@@ -166,3 +168,152 @@ def test_subscription_filters_read_like_the_offers_table():
     none |= dict(max_price_cents=None, min_gb=None, max_eur_per_gb_cents=None, max_year_cents=None)
     assert _filters_text({**none, "min_gb": 1.5}) == "≥ 1,5 GB"
     assert _filters_text({**none, "max_price_cents": 999, "max_eur_per_gb_cents": 5.0}) == "≤ 9,99 €\n≤ 0,05 €/GB"
+
+
+# --- issue #15: keys and URLs never wrap, hidden columns are named, notifications, status, crawl ----------
+
+
+def _lines_with(out: str, text: str) -> list[str]:
+    return [line for line in out.splitlines() if text in line]
+
+
+@pytest.mark.parametrize("width", [80, 160])
+def test_offer_keys_are_never_split_over_lines(db, width):
+    offers = json.loads(_run(_env(db), "offers", "--json").stdout)
+    out = _table(db, width, "offers")
+    for o in offers:
+        assert re.search(rf"(?<![\w-]){re.escape(o['offer_key'])}(?![\w-])", out), f"{o['offer_key']} split"
+    assert "existing_customer" in out or width == 80  # the wide table's "who" column, whole
+    if width == 80:
+        flat = " ".join(out.split())
+        assert re.search(r"\d+ columns hidden \([^)]*€/GB[^)]*\): widen the terminal or use --json", flat), out
+
+
+@pytest.mark.parametrize("width", [80, 160])
+def test_parse_keys_are_never_split(width):
+    page = ROOT / "spiders/fixtures/fastweb/mobile.html"
+    items = json.loads(_run(_env("sqlite:///unused.db"), "parse", "fastweb", page, "--json").stdout)
+    out = _run(_env("sqlite:///unused.db", COLUMNS=str(width)), "parse", "fastweb", page).stdout
+    assert max(len(line) for line in out.splitlines()) <= width
+    for it in items:
+        assert _lines_with(out, it["offer_key"]), f"{it['offer_key']} split\n{out}"
+
+
+@pytest.mark.parametrize("width", [80, 160])
+def test_subscriber_channel_urls_stay_on_one_line(db, width):
+    _run(_env(db), "subscribe", "--channel", "json://127.0.0.1:18765/hook", "--operator", "iliad")
+    out = _table(db, width, "subscribers")
+    assert _lines_with(out, "json://127.0.0.1:18765/hook"), out
+
+
+@pytest.fixture(scope="module")
+def failed_db(tmp_path_factory):
+    """A failed Lycamobile crawl (its saved page missing), the others healthy: errors that name a URL."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('failed') / 'promowatch.db'}"
+    folder = tmp_path_factory.mktemp("fixtures")
+    (folder / "lyca").mkdir()
+    (folder / "lyca" / "index.json").write_text("{}", "utf-8")
+    crawl = {
+        w: _run(_env(url, COLUMNS=str(w)), "crawl", "--fixtures", folder, "lyca", "iliad", code=1).stdout
+        for w in (80, 160)
+    }
+    return url, crawl
+
+
+@pytest.mark.parametrize("width", [80, 160])
+def test_status_keeps_a_failed_operators_reason(failed_db, width):
+    url, _ = failed_db
+    out = _run(_env(url, COLUMNS=str(width)), "status").stdout
+    assert max(len(line) for line in out.splitlines()) <= width
+    (lyca,) = _lines_with(out, "lyca ")
+    assert "no saved page" in lyca, out
+    if width == 80:
+        assert re.search(r"columns hidden \(dropped, [^)]*next run\)", " ".join(out.split())), out
+
+
+@pytest.mark.parametrize("width", [80, 160])
+def test_crawl_table_never_cuts_a_url(failed_db, width):
+    _, crawl = failed_db
+    out = crawl[width]
+    assert max(len(line) for line in out.splitlines()) <= width
+    assert "…" not in out, out
+    assert _lines_with(out, "https://www.lycamobile.it/"), out
+
+
+@pytest.fixture(scope="module")
+def outbox_db(tmp_path_factory):
+    """Notifications to a channel that refuses connections (long error texts) and one that answers."""
+    from servers import HttpServer, free_port
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('outbox') / 'promowatch.db'}"
+    env = _env(url)
+    folder = tmp_path_factory.mktemp("items")
+    item = {
+        "operator": "iliad",
+        "url": "https://www.iliad.it/x",
+        "plan_type": "prepaid",
+        "period_days": 30,
+    }
+    with HttpServer() as server:
+        down = f"json://user:s3cretpw@127.0.0.1:{free_port()}/a/long/hook/path"
+        _run(env, "subscribe", "--channel", down, "--channel", server.url("/ok"))
+        for n, price in enumerate([999, 899]):
+            items = [{**item, "offer_key": "giga-150-existing-customers", "name": "Giga 150", "price_cents": price}]
+            (folder / f"{n}.json").write_text(json.dumps(items), "utf-8")
+            _run(env, "import", folder / f"{n}.json")
+        _run(env, "send", code=1)
+    return url, down.replace("s3cretpw", "****")
+
+
+NOTIFICATION_HEADERS = ("id", "subscription", "channel", "kind", "offer", "status", "attempts", "due / sent")
+
+
+@pytest.mark.parametrize("width", [80, 100, 160])
+def test_notifications_fit_with_whole_headers_and_urls(outbox_db, width):
+    url, down = outbox_db
+    out = _run(_env(url, COLUMNS=str(width)), "notifications").stdout
+    flat = " ".join(out.split())
+    assert max(len(line) for line in out.splitlines()) <= width, out
+    assert "s3cretpw" not in out
+    assert _lines_with(out, down), out  # the channel URL on one line
+    for header in (*NOTIFICATION_HEADERS, "last error"):  # each header whole, or named as hidden
+        shown = re.search(rf"┃ +{re.escape(header)} +┃", out)
+        hidden = re.search(rf"columns? hidden \([^)]*\b{re.escape(header)}\b", flat)
+        assert bool(shown) != bool(hidden), (header, out)
+    full = json.loads(_run(_env(url), "notifications", "--json").stdout)
+    (error,) = [r["last_error"] for r in full if r["last_error"]]
+    assert len(error) > 40 and error not in out and error in json.dumps(full)
+    if width >= 100:  # the error's first words, visibly shortened, on the row's one line
+        (row,) = _lines_with(out, down)
+        assert re.search(r"│ connection[^│]*… +│$", row), out
+    if width == 160:
+        assert "hidden" not in out
+
+
+@pytest.mark.parametrize("width", [80, 160])
+def test_run_once_cycle_table_keeps_urls_whole_and_says_when_no_admin_channel_is_configured(monkeypatch, width):
+    """`run --once`'s cycle report as printed (the report itself is what a real cycle returns)."""
+    from rich.console import Console
+
+    from promowatch import cli_service
+    from promowatch.crawl_worker import CrawlOutcome
+    from scheduler import CycleReport
+
+    error = "HTTP error 503×1: https://www.lycamobile.it/it/offerte-mobile-5g/ answered 503 Service Unavailable"
+    report = CycleReport(
+        crawls=[
+            CrawlOutcome("iliad", "healthy", 1, offers=7, new_versions=1, events=1, seconds=0.4),
+            CrawlOutcome("lyca", "failed", 2, error=error, seconds=0.2),
+        ],
+        send={"sent": 0, "failed": 0, "dead": 0, "skipped": 0},
+        health=[{"kind": "alert", "title": "Lycamobile: page broken", "delivered": 0, "failed": []}],
+    )
+    screen = Console(width=width, record=True, force_terminal=False)
+    monkeypatch.setattr(cli_service, "console", screen)
+    cli_service._print_cycle(report)
+    out = screen.export_text()
+    assert max(len(line.rstrip()) for line in out.splitlines()) <= width, out
+    assert "…" not in out and _lines_with(out, "https://www.lycamobile.it/it/offerte-mobile-5g/"), out
+    assert "no admin channel is configured ([health] admin_channels)" in " ".join(out.split())
+    assert "channel(s)" not in out
+    assert "7 offers, 1 event" in out and "1 events" not in out

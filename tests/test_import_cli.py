@@ -75,14 +75,13 @@ def test_import_twice_then_list_events(tmp_db, write):
     )
 
 
-def test_import_empty_list_is_an_unhealthy_crawl(tmp_db, write):
+def test_import_empty_list_is_refused_and_records_nothing(tmp_db, write):
+    """An empty file is the user's input, not the operator's page: no failed crawl of the operator."""
     run("import", write("1.json", [offer("a", 999)]))
     proc = run("import", write("empty.json", []), "--operator", "iliad", "--json", check=False)
-    assert proc.returncode == 1, proc.stderr
-    summary = json.loads(proc.stdout)
-    assert summary["status"] == "failed" and "empty list" in summary["error"] and summary["events"] == []
+    assert proc.returncode == 2 and "empty.json: empty list: no offer to import; nothing recorded" in proc.stderr
     status = {r["operator"]: r for r in json.loads(run("status", "--json").stdout)}
-    assert status["iliad"]["status"] == "failed" and "empty list" in status["iliad"]["error"]
+    assert status["iliad"]["status"] == "healthy" and status["iliad"]["consecutive_failures"] == 0
     assert [o["offer_key"] for o in json.loads(run("offers", "--json").stdout)] == ["a"]
     assert json.loads(run("events", "--json").stdout) == []
     # without --operator an empty list names no operator: a usage error, nothing recorded
@@ -90,11 +89,63 @@ def test_import_empty_list_is_an_unhealthy_crawl(tmp_db, write):
     assert proc.returncode == 2 and "--operator" in proc.stderr
 
 
+MALFORMED = [
+    ("ints.json", [1, 2], ["--operator", "iliad"], "ints.json: 2 of 2 items are not an offer object (item 1 is int 1)"),
+    ("ints.json", [1, 2], [], "ints.json: 2 of 2 items are not an offer object"),
+    ("mixed.json", [offer("a", 999), "b"], [], "mixed.json: 1 of 2 items is not an offer object (item 2 is str"),
+    ("nulls.json", [None], ["--operator", "iliad"], "1 of 1 item is not an offer object (item 1 is NoneType null)"),
+    (
+        "keys.json",
+        [{"offer_key": "a"}, {"name": "x"}, {"offer_key": "b", "price_cents": 999}],
+        ["--operator", "iliad"],
+        "keys.json: no valid offer in 3 items (dropped: ",
+    ),
+    ("bad.json", [offer("a", -1), offer("b", 0)], [], "bad.json: no valid offer in 2 items (dropped: "),
+]
+
+
+@pytest.mark.parametrize("name, data, args, message", MALFORMED, ids=[m[0] + str(len(m[2])) for m in MALFORMED])
+def test_a_file_without_any_valid_offer_is_refused_and_never_a_failed_crawl(tmp_db, write, name, data, args, message):
+    run("import", write("ok.json", [offer("a", 999)]))
+    for _ in range(3):  # as often as it takes the health check to alert admins
+        proc = run("import", write(name, data), *args, check=False)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    (iliad,) = [r for r in json.loads(run("status", "--json").stdout) if r["operator"] == "iliad"]
+    assert iliad["status"] == "healthy" and iliad["consecutive_failures"] == 0, iliad
+
+
+def test_no_valid_offer_names_the_reasons_with_counts(tmp_db, write):
+    items = [{"offer_key": "a"}, {"offer_key": "b"}, offer("c", 0)]
+    proc = run("import", write("x.json", items), "--operator", "iliad", check=False)
+    assert proc.returncode == 2 and "(dropped: no_price 2, zero_price 1)" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["import", "{tmp}"], "{tmp} is a folder: give the JSON file"),
+        (["import", "/dev/null"], "/dev/null is not a regular file"),
+        (["parse", "iliad", "/dev/null"], "/dev/null is not a regular file: give a saved HTML page"),
+        (["import", "{ok}", "--min-offers", "-1"], "--min-offers -1 is less than 1"),
+        (["import", "{ok}", "--min-offers", "0"], "--min-offers 0 is less than 1"),
+    ],
+)
+def test_import_and_parse_name_what_the_path_is(tmp_db, tmp_path, write, args, message):
+    ok = write("ok.json", [offer("a", 999)])
+    fill = {"tmp": str(tmp_path), "ok": ok}
+    proc = run(*[a.format(**fill) for a in args], check=False)
+    assert proc.returncode == 2 and message.format(**fill) in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert json.loads(run("offers", "--json").stdout) == []
+
+
 def test_wrong_operator_is_a_clear_error_and_records_nothing(tmp_db, write):
     proc = run(
         "import", write("x.json", [offer("a", 999), offer("b", 699, operator="ho")]), "--operator", "iliad", check=False
     )
-    assert proc.returncode == 2 and "1 item(s) are of operator ho, not iliad" in proc.stderr
+    assert proc.returncode == 2 and "1 item is of operator ho, not iliad" in proc.stderr
     proc = run("import", write("y.json", [offer("a", 999), offer("b", 699, operator="ho")]), check=False)
     assert proc.returncode == 2 and "several operators" in proc.stderr
     status = {r["operator"]: r for r in json.loads(run("status", "--json").stdout)}

@@ -59,7 +59,7 @@ def stored_subscriptions(tmp_db):
 def test_subscribe_prints_the_id_and_masked_channels_and_stores_the_filters(tmp_db):
     channels = [a for url in SECRET_URLS for a in ("--channel", url)]
     out = run("subscribe", *channels, "--operator", "iliad", "--operator", "ho", "--max-price", "9,99")
-    assert "subscription 1: 2 channel(s)" in out.stdout
+    assert "subscription 1: 2 channels" in out.stdout
     assert "json://user:****@127.0.0.1:8080/hook" in out.stdout and "tgram://" in out.stdout
     assert_no_secret(out.stdout, out.stderr)
     data = json.loads(
@@ -254,3 +254,104 @@ def test_subscribe_then_import_queues_the_right_rows(tmp_db, tmp_path):
         for channel in (1, 2)
     )
     assert rows == want  # b rose (and costs 13,99 €): not for 1; 2 wants ho; 3 is unsubscribed
+
+
+# --- issue #15: out-of-range numbers, repeated channels ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--rearm-hours", "99999999999"], "--rearm-hours 99999999999 is out of range: write 1 to 8760 hours"),
+        (["--rearm-hours", "100000000"], "--rearm-hours 100000000 is out of range"),
+        (["--rearm-hours", "8761"], "--rearm-hours 8761 is out of range"),
+        (["--rearm-hours", "0"], "--rearm-hours 0 is out of range"),
+        (["--rearm-hours", "-1"], "--rearm-hours -1 is out of range"),
+        (["--min-gb", "nan"], "--min-gb 'nan' is not a number of GB"),
+        (["--min-gb", "inf"], "--min-gb 'inf' is not a number of GB"),
+        (["--min-gb", "-Infinity"], "--min-gb '-Infinity' is not a number of GB"),
+        (["--min-gb", "-1"], "--min-gb '-1' is not a number of GB"),
+        (["--min-gb", "1e3"], "--min-gb '1e3' is not a number of GB"),
+        (["--max-price", "-1"], "--max-price '-1' is not an amount"),
+        (["--max-price", "nan"], "--max-price 'nan' is not an amount"),
+        (["--max-eur-per-gb", "inf"], "--max-eur-per-gb 'inf' is not an amount"),
+        (["--max-year-cost", "1e9"], "--max-year-cost '1e9' is not an amount"),
+        (["--quiet", "99:99-07:00"], "hours 00-23"),
+    ],
+)
+def test_out_of_range_numbers_are_refused_in_one_line(tmp_db, args, message):
+    proc = run("subscribe", "--channel", "json://127.0.0.1:18765/y", *args, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and "nothing stored" in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert stored_subscriptions(tmp_db) == 0
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "1e3"])
+def test_offers_refuses_the_same_gb_values_with_the_same_parser(tmp_db, value):
+    proc = run("offers", "--min-gb", value, check=False)
+    assert proc.returncode == 2 and f"--min-gb {value!r} is not a number of GB" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("value, stored", [("1,5", 1.5), ("10", 10.0), ("0", 0.0), ("2.25", 2.25)])
+def test_min_gb_accepts_decimal_comma_and_point(tmp_db, value, stored):
+    data = json.loads(run("subscribe", "--channel", "json://127.0.0.1:18765/y", "--min-gb", value, "--json").stdout)
+    assert data["min_gb"] == stored
+    json.loads(run("subscribers", "--json").stdout)  # strictly valid JSON
+
+
+def _iliad(key, price):
+    return {
+        "operator": "iliad",
+        "offer_key": key,
+        "name": key.upper(),
+        "url": f"https://www.iliad.it/{key}",
+        "plan_type": "prepaid",
+        "price_cents": price,
+        "period_days": 30,
+    }
+
+
+@pytest.mark.parametrize("stored_hours", [99999999999, 100000000, 0, -5])
+def test_a_stored_out_of_range_rearm_never_blocks_detection(tmp_db, tmp_path, stored_hours):
+    """A row written before the bound existed (or by hand) is clamped where it is used."""
+    run("subscribe", "--channel", "json://127.0.0.1:18765/y")
+    run("subscribe", "--channel", "json://127.0.0.1:18765/z")
+    engine = create_engine(tmp_db)
+    with engine.begin() as con:
+        con.execute(text("UPDATE subscription SET rearm_hours = :h WHERE id = 1"), {"h": stored_hours})
+    engine.dispose()
+    for n, items in enumerate([[_iliad("a", 999)], [_iliad("a", 899), _iliad("b", 499)]]):
+        path = tmp_path / f"{n}.json"
+        path.write_text(json.dumps(items))
+        proc = run("import", str(path), check=False)
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    kinds = sorted(e["kind"] for e in json.loads(run("events", "--json").stdout))
+    assert kinds == ["new", "price_drop"]
+    assert db_rows(tmp_db, "SELECT subscription_id, count(*) FROM notification GROUP BY subscription_id") == [
+        (1, 2),
+        (2, 2),
+    ]
+
+
+@pytest.mark.slow
+def test_a_repeated_channel_is_stored_once_and_gets_one_message(tmp_db, tmp_path):
+    from servers import HttpServer
+
+    with HttpServer() as server:
+        url = server.url("/d")
+        same = url.replace("json://127.0.0.1", "JSON://127.0.0.1") + "/"
+        out = run("subscribe", "--channel", url, "--channel", url, "--channel", same)
+        assert "subscription 1: 1 channel (2 repeated URLs left out)" in out.stdout
+        assert db_rows(tmp_db, "SELECT count(*) FROM subscription_channel") == [(1,)]
+        for n, items in enumerate([[_iliad("a", 999)], [_iliad("a", 899)]]):
+            path = tmp_path / f"{n}.json"
+            path.write_text(json.dumps(items))
+            run("import", str(path))
+        sent = run("send", check=False)
+        assert sent.returncode == 0, sent.stdout + sent.stderr
+        server.wait_for(1, timeout=10)
+        import time
+
+        time.sleep(0.5)  # a second copy, if any, would have arrived by now
+        assert len(server.received) == 1
