@@ -30,7 +30,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlmodel import Session
 
 from alerts.match import match_events
-from spiders.items import FIELDS
+from contract.offer import FIELDS
 from storage.engine import get_engine
 from storage.models import CrawlRun, Offer, OfferEvent, OfferVersion
 from storage.repository import event_dict, utcnow

@@ -5,7 +5,7 @@ flushed, so events and their notifications are committed together or not at all.
 
 What matches (one definition): an event passes a subscription when its kind is one of the subscription's
 `kinds` (empty = any) and its offer item passes `subscription_filter(sub)`, an
-`storage.offer_query.OfferFilter` (operators, plan types, max price, min GB, 5G, origin via can_take_from,
+`contract.offer_query.OfferFilter` (operators, plan types, max price, min GB, 5G, origin via can_take_from,
 €/GB via eur_per_gb_cents, 12-month cost via twelve_month_cents). The item is the event's `item`: the offer
 as it now is, for `removed` its last item. `subscription_matches` applies that definition to one pair.
 
@@ -65,8 +65,8 @@ from alerts.subscription_index import (
     list_value,
     load_subscriptions,
 )
+from contract.offer_query import OfferFilter
 from storage.models import OfferEvent
-from storage.offer_query import OfferFilter
 
 #: every name this module had before the split (private ones included: tests and benchmarks use some)
 __all__ = [

@@ -74,7 +74,7 @@ def phase(name: str, rounds: int, db: str) -> dict:
                     n += len(" ".join(card.css("*::text").getall()))
             return n
     else:
-        from spiders.items import InvalidOffer, normalise
+        from contract.offer import InvalidOffer, normalise
         from spiders.saved_page import parse_file
 
         def items_of(op, path, url):

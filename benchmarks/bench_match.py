@@ -62,7 +62,7 @@ def make_events(url: str, rng: random.Random) -> int:
     from datetime import datetime, timedelta, timezone
 
     from alerts.detect import detect_crawl
-    from spiders.items import normalise
+    from contract.offer import normalise
     from storage.repository import record_crawl
 
     t0 = datetime(2026, 12, 2, 8, tzinfo=timezone.utc)

@@ -64,6 +64,6 @@ class OperatorSpider(scrapy.Spider):
 
         Keys outside the contract (a spider's own scratch values) are left out; missing ones are None.
         """
-        from spiders.items import FIELDS
+        from contract.offer import FIELDS
 
         return {"operator": self.operator, **{k: fields.get(k) for k in FIELDS if k != "operator"}}

@@ -19,8 +19,8 @@ from sqlmodel import Session
 from alerts import detect, match
 from alerts.detect import detect_after_crawl, detect_crawl
 from alerts.match import SubscriptionIndex, quiet_until, schedule, subscription_matches
+from contract.offer import normalise
 from promowatch.cli_subscriptions import store_subscriptions, subscription_spec
-from spiders.items import normalise
 from storage.engine import get_engine
 from storage.models import CrawlRun, Notification, OfferEvent, Subscription
 from storage.repository import record_crawl
