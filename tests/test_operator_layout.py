@@ -38,7 +38,9 @@ def _spider_operators() -> dict[str, str]:
 def test_every_catalogue_operator_has_a_spider_module(op):
     assert (SPIDERS / f"{op}.py").is_file(), f"add spiders/{op}.py (its OperatorSpider with operator = {op!r})"
     assert OPERATORS[op] == f"spiders.{op}"
-    assert spider_class(op).operator == op
+    spider = spider_class(op)
+    assert spider.operator == op
+    assert spider.cards is None or isinstance(spider.cards, str)  # the collection benchmark's card selector
 
 
 @pytest.mark.parametrize("op", CATALOGUE)
