@@ -196,7 +196,8 @@ def register(app: typer.Typer) -> None:
         lang: str = typer.Option("it", "--lang", help="it, en or zh"),
     ):
         """Send one test message to an Apprise URL."""
-        from alerts.deliver import UnusableURL, mask_url, send_test
+        from alerts.deliver import UnusableURL, send_test
+        from alerts.masking import mask_url
 
         if lang not in LANGS:
             fail(f"unknown language: {lang}; known: {', '.join(LANGS)}")
