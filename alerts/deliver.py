@@ -39,7 +39,7 @@ Secrets: channel URLs carry passwords and tokens. Everything this module logs, r
 masked URL (`mask_url`: Apprise's privacy mode) and passes through `mask_text`, which replaces the raw URL and
 every secret part of it. While a URL is in use, a logging filter on Apprise's and urllib3's loggers masks their
 records too, so a DEBUG log of the process does not carry the secret either. The masking lives in
-alerts.masking; its names are re-exported here.
+alerts.masking.
 """
 
 from __future__ import annotations
@@ -58,18 +58,7 @@ from urllib.parse import parse_qs
 from sqlalchemy import and_, func, or_, select, update
 from sqlmodel import Session
 
-from alerts.masking import (  # noqa: F401 - re-exported: alerts.deliver's names as before the split
-    _ANY_URL,
-    _HEADER_ARG,
-    _PART,
-    _masking,
-    _MaskingFilter,
-    _raw_forms,
-    _scheme_only,
-    _secrets,
-    mask_text,
-    mask_url,
-)
+from alerts.masking import _ANY_URL, _masking, _scheme_only, mask_text, mask_url
 from storage.engine import get_engine
 from storage.models import Notification, Offer, OfferEvent, Subscription, SubscriptionChannel
 from storage.repository import as_utc, event_dict, utcnow

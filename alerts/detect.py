@@ -29,7 +29,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlmodel import Session
 
 from alerts.match import match_events
-from spiders.items import FIELDS
+from contract.offer import FIELDS
 from storage.engine import get_engine
 from storage.environment import VARIABLES, setting
 from storage.models import CrawlRun, Offer, OfferEvent, OfferVersion

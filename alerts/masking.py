@@ -11,7 +11,7 @@ arguments always do. `mask_text` replaces the raw URL and every secret part of i
 Logs: while a URL is in use (`_masking.active`) every log record the process creates, from any logger (Apprise,
 urllib3, requests, ours) in any thread and at any level, is masked when it is created — a record factory, so
 that records of child loggers and of handlers added later are covered too. Outside those windows no channel
-URL is in use, and records pass untouched. alerts.deliver re-exports these names.
+URL is in use, and records pass untouched.
 """
 
 from __future__ import annotations
@@ -79,7 +79,6 @@ _HARMLESS = frozenset(
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]{0,31}://)([^/?#]*)([^?#]*)(?:\?([^#]*))?(#.*)?$", re.DOTALL)
 _ANY_URL = re.compile(r"""\b[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s'"<>]*""")  # a URL up to a space or quote
 _PART = re.compile(r"[^/:@?&=#,;+\s]+")
-_HEADER_ARG = re.compile(r"([?&](?:\+|%2B)[^=&#]+=)[^&#]*", re.IGNORECASE)  # kept for alerts.deliver's re-export
 
 
 def _scheme_only(url: str) -> str:

@@ -5,7 +5,7 @@ flushed, so events and their notifications are committed together or not at all.
 
 What matches (one definition): an event passes a subscription when its kind is one of the subscription's
 `kinds` (empty = any) and its offer item passes `subscription_filter(sub)`, an
-`storage.offer_query.OfferFilter` (operators, plan types, max price, min GB, 5G, origin via can_take_from,
+`contract.offer_query.OfferFilter` (operators, plan types, max price, min GB, 5G, origin via can_take_from,
 €/GB via eur_per_gb_cents, 12-month cost via twelve_month_cents). The item is the event's `item`: the offer
 as it now is, for `removed` its last item. `subscription_matches` applies that definition to one pair.
 
@@ -14,7 +14,7 @@ module imports them, they never import it):
   - `alerts.subscription_index`: how it is fast (the bit-set index built per call, the one read of every
     active subscription);
   - `alerts.outbox`: what is written (debounce, quiet hours, digest rows, batched Notification inserts).
-Their names stay importable from here, as before the split.
+Import their names from those modules, not from here.
 """
 
 from __future__ import annotations
@@ -26,91 +26,10 @@ from typing import Mapping
 
 from sqlmodel import Session
 
-from alerts.outbox import (
-    CHUNK,
-    DAILY_AT,
-    SCHEDULE,
-    WEEKLY_AT,
-    WEEKLY_ON,
-    Queued,
-    _append_to_digests,
-    _channels,
-    _chunks,
-    _hm,
-    _last_alerts,
-    _new_rows,
-    _next_send,
-    _settings,
-    _utc,
-    _zone,
-    event_price,
-    queue,
-    quiet_until,
-    schedule,
-)
-from alerts.subscription_index import (
-    _BIT,
-    _LISTS,
-    _ZERO_ONE,
-    FILTERS,
-    SubscriptionIndex,
-    Subscriptions,
-    _bit_range,
-    _bitset,
-    _groups,
-    _Listed,
-    _parse_list,
-    _positions,
-    _Threshold,
-    list_value,
-    load_subscriptions,
-)
+from alerts.outbox import queue
+from alerts.subscription_index import SubscriptionIndex, load_subscriptions
+from contract.offer_query import OfferFilter
 from storage.models import OfferEvent
-from storage.offer_query import OfferFilter
-
-#: every name this module had before the split (private ones included: tests and benchmarks use some)
-__all__ = [
-    "CHUNK",
-    "DAILY_AT",
-    "FILTERS",
-    "SCHEDULE",
-    "WEEKLY_AT",
-    "WEEKLY_ON",
-    "_BIT",
-    "_LISTS",
-    "_ZERO_ONE",
-    "Queued",
-    "SubscriptionIndex",
-    "Subscriptions",
-    "_Listed",
-    "_Threshold",
-    "_append_to_digests",
-    "_bit_range",
-    "_bitset",
-    "_channels",
-    "_chunks",
-    "_groups",
-    "_hm",
-    "_last_alerts",
-    "_new_rows",
-    "_next_send",
-    "_parse_list",
-    "_positions",
-    "_settings",
-    "_utc",
-    "_zone",
-    "event_price",
-    "gc_paused",
-    "list_value",
-    "load_subscriptions",
-    "match_events",
-    "queue",
-    "quiet_until",
-    "schedule",
-    "subscription_filter",
-    "subscription_matches",
-]
-
 
 # --- the definition, one pair at a time ---------------------------------------------------------------------
 

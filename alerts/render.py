@@ -37,7 +37,8 @@ from babel.lists import format_list
 from babel.numbers import format_currency, format_decimal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from spiders.items import DEFAULTS, FIELDS
+from contract.catalogue import load as load_catalogue
+from contract.offer import DEFAULTS, FIELDS
 
 log = logging.getLogger(__name__)
 
@@ -82,13 +83,8 @@ def _zone(tz: str | None) -> ZoneInfo:
 
 @lru_cache(maxsize=1)
 def _operator_names() -> dict[str, str]:
-    try:
-        from promowatch.operator_facts import load
-
-        return {op: entry["name"] for op, entry in load().items()}
-    except Exception:  # noqa: BLE001 — a broken facts file must not stop messages: slugs then
-        log.exception("operator facts unreadable; operator names fall back to slugs")
-        return {}
+    """slug -> display name, from the operator catalogue (checked by its tests; the contract loads it anyway)."""
+    return {op: entry["name"] for op, entry in load_catalogue().items()}
 
 
 def operator_name(slug: str | None) -> str:

@@ -32,8 +32,8 @@ from typing import Iterable, Mapping, Sequence
 from sqlalchemy import select
 from sqlmodel import Session
 
+from contract.offer_query import can_take_from, comparable_gb, eur_per_gb_cents, twelve_month_cents
 from storage.models import Subscription
-from storage.offer_query import can_take_from, comparable_gb, eur_per_gb_cents, twelve_month_cents
 
 #: the subscription columns the index is built from (read for every active subscription)
 FILTERS = (

@@ -22,25 +22,6 @@ REAL = ROOT.parent / "shared" / "real-pages"
 sys.path.insert(0, str(ROOT))
 from spiders.registry import OPERATORS  # noqa: E402  (only operators with a spider)
 
-#: what a bare extraction selects: each operator's card nodes and all their text (None: the page is JSON)
-CARDS = {
-    "tim": ".tm-tile--offerta",
-    "vodafone": "script#__NEXT_DATA__, [class*=card]",
-    "windtre": "[class*=card], [class*=offer]",
-    "iliad": ".commercial-offer-tile",
-    "ho": ".offerCarousel__slider__card",
-    "very": ".offer-card-v2",
-    "kena": "li.product",
-    "postemobile": ".blocco_tariffa",
-    "coopvoce": ".card-offerta",
-    "fastweb": ".offer_card",
-    "spusu": None,
-    "unomobile": "script",
-    "lyca": "script#__NEXT_DATA__, .plan-card",
-    "tiscali": "section.mobile-offers article.offer-card",
-    "sky": "[class*=StyledCardOffer], dialog",
-}
-
 
 def pages() -> list[tuple[str, Path, str | None]]:
     """(operator, file, url) for every bundled fixture page with expectations, plus the real captures."""
@@ -57,8 +38,17 @@ def pages() -> list[tuple[str, Path, str | None]]:
     return out
 
 
-def phase(name: str, rounds: int, db: str) -> dict:
+def card_selectors() -> dict[str, str | None]:
+    """What a bare extraction selects: each operator's card nodes, from its spider's `cards` (None: the page is
+    JSON). Read here, in the parent, so the baseline child does not import Scrapy."""
+    from spiders.registry import spider_class
+
+    return {op: getattr(spider_class(op), "cards", "body") for op in OPERATORS}
+
+
+def phase(name: str, rounds: int, db: str, cards: dict | None = None) -> dict:
     sys.path.insert(0, str(ROOT))
+    cards = cards or {}
     todo = pages()
     texts = [(op, p.read_bytes(), url) for op, p, url in todo]
     if name == "parsel":
@@ -67,14 +57,15 @@ def phase(name: str, rounds: int, db: str) -> dict:
         def work():
             n = 0
             for op, body, _ in texts:
-                if CARDS[op] is None:
+                selector = cards.get(op, "body")
+                if selector is None:
                     n += len(json.loads(body))
                     continue
-                for card in Selector(text=body.decode("utf-8", "replace")).css(CARDS[op]):
+                for card in Selector(text=body.decode("utf-8", "replace")).css(selector):
                     n += len(" ".join(card.css("*::text").getall()))
             return n
     else:
-        from spiders.items import InvalidOffer, normalise
+        from contract.offer import InvalidOffer, normalise
         from spiders.saved_page import parse_file
 
         def items_of(op, path, url):
@@ -142,17 +133,30 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="runs of each phase; the best one counts")
     ap.add_argument("--phase")
     ap.add_argument("--db")
+    ap.add_argument("--cards", help="JSON: operator -> card selector (given by the parent)")
     args = ap.parse_args()
     if args.phase:
-        print(json.dumps(phase(args.phase, args.rounds, args.db)))
+        print(json.dumps(phase(args.phase, args.rounds, args.db, json.loads(args.cards or "{}"))))
         return
+    cards = json.dumps(card_selectors())
     with tempfile.TemporaryDirectory() as tmp:
         db = f"sqlite:///{tmp}/bench.db"
         best: dict[str, dict] = {}
         for _ in range(args.repeat):  # phases in rotation, best of N each: this VM's speed drifts by tens of %
             for name in ("parsel", "parse", "stored"):
                 out = subprocess.run(
-                    [sys.executable, __file__, "--phase", name, "--rounds", str(args.rounds), "--db", db],
+                    [
+                        sys.executable,
+                        __file__,
+                        "--phase",
+                        name,
+                        "--rounds",
+                        str(args.rounds),
+                        "--db",
+                        db,
+                        "--cards",
+                        cards,
+                    ],
                     capture_output=True,
                     text=True,
                     check=True,

@@ -35,7 +35,7 @@ def queue(engine, urls: list[str], at: datetime) -> list[dict]:
     """One subscription per URL, one event and one due notification each; the events as dicts."""
     from sqlmodel import Session
 
-    from spiders.items import normalise
+    from contract.offer import normalise
     from storage.models import (
         CrawlRun,
         Notification,

@@ -62,7 +62,7 @@ def make_events(url: str, rng: random.Random) -> int:
     from datetime import datetime, timedelta, timezone
 
     from alerts.detect import detect_crawl
-    from spiders.items import normalise
+    from contract.offer import normalise
     from storage.repository import record_crawl
 
     t0 = datetime(2026, 12, 2, 8, tzinfo=timezone.utc)
@@ -184,7 +184,9 @@ def main() -> None:
     from sqlalchemy import func, select
     from sqlmodel import Session
 
-    from alerts.match import SubscriptionIndex, gc_paused, load_subscriptions, queue, subscription_matches
+    from alerts.match import gc_paused, subscription_matches
+    from alerts.outbox import queue
+    from alerts.subscription_index import SubscriptionIndex, load_subscriptions
     from storage.engine import get_engine
     from storage.models import OfferEvent, Subscription
 

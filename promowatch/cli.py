@@ -50,7 +50,7 @@ def _operators_or_exit(names: list[str], contract: bool = False) -> list[str]:
     """The slugs of the names (slug, display name or alias, any case), each an operator with a spider (or, with
     `contract`, any operator of the contract); all of them when `names` is empty."""
     if contract:
-        from spiders.items import OPERATORS
+        from contract.offer import OPERATORS
     else:
         from spiders.registry import OPERATORS
 
@@ -201,7 +201,7 @@ def parse(
 
     Follow-up pages (details, JSON endpoints) are read from an `index.json` beside the file when there is one.
     """
-    from spiders.items import InvalidOffer, normalise
+    from contract.offer import InvalidOffer, normalise
     from spiders.saved_page import index_beside, parse_file
 
     (operator,) = _operators_or_exit([operator])
@@ -244,7 +244,7 @@ def parse(
 def _offers_table(items: list[dict], title: str) -> None:
     """The offers, as many columns as the terminal holds: the name (its key below it), price and period, GB and
     5G first; prices are never cut, names wrap."""
-    from storage.offer_query import eur_per_gb_cents
+    from contract.offer_query import eur_per_gb_cents
 
     capped = any(it.get("data_5g") and it.get("data_5g_limited") for it in items)
     five_g_note = "5G yes* = 5G at a capped speed" if capped else None
@@ -305,8 +305,8 @@ def offers(
     as_json: bool = typer.Option(False, "--json", help="print the offers as JSON instead of a table"),
 ):
     """The offers currently stored, filtered and sorted."""
-    from spiders.items import OPERATORS, PLAN_TYPES
-    from storage.offer_query import SORTS, OfferFilter, sort_offers
+    from contract.offer import OPERATORS, PLAN_TYPES
+    from contract.offer_query import SORTS, OfferFilter, sort_offers
     from storage.repository import list_offers
 
     ops = _operators_or_exit(list(operator), contract=True) if operator else []
@@ -394,7 +394,7 @@ def history(
     as_json: bool = typer.Option(False, "--json", help="print the versions as JSON instead of a table"),
 ):
     """Every version an offer has had, and when it was withdrawn and came back."""
-    from spiders.items import OPERATORS
+    from contract.offer import OPERATORS
     from storage.repository import offer_history
 
     operator = operator_or_exit(operator, OPERATORS)
@@ -455,8 +455,8 @@ def _fact(value) -> str:
 @app.command()
 def operators(as_json: bool = typer.Option(False, "--json", help="print the facts as JSON instead of a table")):
     """Every operator: network, 5G, eSIM, top-up and renewal, offers page, app ('?' = not confirmed)."""
-    from promowatch.operator_facts import load
-    from spiders.items import OPERATORS as ALL
+    from contract.catalogue import load
+    from contract.offer import OPERATORS as ALL
     from spiders.registry import OPERATORS, spider_class
 
     facts = load()

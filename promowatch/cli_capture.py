@@ -59,7 +59,7 @@ def _file_name(url: str, body: bytes, taken: set[str]) -> str:
 def capture_pages(operator: str, pages: list[tuple[str, bytes]], into: Path, today: str | None = None) -> list[dict]:
     """Write `pages` ([(url, bytes)]) as the fixture folder `into/<operator>/`, each with its draft expected file;
     what each page gave (file, url, offers, dropped reasons)."""
-    from spiders.items import InvalidOffer, normalise
+    from contract.offer import InvalidOffer, normalise
     from spiders.saved_page import parse_file
 
     folder = into / operator

@@ -118,7 +118,7 @@ def day_or_exit(text: Optional[str], flag: str) -> Optional[str]:
 def operator_or_exit(name: str, known: Optional[Iterable[str]] = None, what: str = "operator") -> str:
     """The slug of the operator `name` means (slug, display name or alias, any case); exit 2 with the known
     names and a close match otherwise."""
-    from promowatch.operator_facts import UnknownOperator, resolve_operator
+    from contract.catalogue import UnknownOperator, resolve_operator
 
     try:
         return resolve_operator(name, known, what)

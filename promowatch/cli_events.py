@@ -54,8 +54,8 @@ def import_items(
     raw_items: list, operator: str | None = None, min_offers: int = 1, database_url: str | None = None
 ) -> dict:
     """Record a list of offer items as one crawl of one operator, then detect its changes."""
+    from contract.offer import OPERATORS, InvalidOffer
     from spiders.crawl_rules import CrawlItems, crawl_status
-    from spiders.items import OPERATORS, InvalidOffer
     from storage.repository import record_crawl, utcnow
 
     started = utcnow()
@@ -221,7 +221,7 @@ def register(app: typer.Typer) -> None:
     ):
         """Record a file of offer items as one crawl of one operator, then detect what changed."""
         if operator is not None:
-            from spiders.items import OPERATORS
+            from contract.offer import OPERATORS
 
             operator = operator_or_exit(operator, OPERATORS)
         if min_offers < 1:
@@ -284,7 +284,7 @@ def register(app: typer.Typer) -> None:
     ):
         """The change events detected, newest first."""
         from alerts.detect import KINDS
-        from spiders.items import OPERATORS
+        from contract.offer import OPERATORS
         from storage.repository import list_events
 
         if operator:

@@ -209,7 +209,8 @@ def register(app: typer.Typer) -> None:
         lang: str = typer.Option("it", "--lang", help="it, en or zh"),
     ):
         """Send one test message to an Apprise URL."""
-        from alerts.deliver import UnusableURL, mask_url, send_test
+        from alerts.deliver import UnusableURL, send_test
+        from alerts.masking import mask_url
         from promowatch.serve import setup_logging
 
         setup_logging("WARNING")  # the sender's log lines at PROMOWATCH_LOG_LEVEL, as in the service

@@ -134,8 +134,8 @@ def _unique_channels(checked: list[dict]) -> tuple[list[dict], int]:
 
 def _operators(names, what: str = "operator") -> list[str]:
     """The slugs of the names (slug, display name or alias, any case), in order, without repeats."""
-    from promowatch.operator_facts import UnknownOperator, resolve_operator
-    from spiders.items import OPERATORS
+    from contract.catalogue import UnknownOperator, resolve_operator
+    from contract.offer import OPERATORS
 
     try:
         return list(dict.fromkeys(resolve_operator(n, OPERATORS, what) for n in names))
@@ -187,7 +187,7 @@ def subscription_spec(
 
     from alerts.detect import KINDS
     from alerts.render import LANGS
-    from spiders.items import PLAN_TYPES
+    from contract.offer import PLAN_TYPES
 
     if not channels:
         raise SubscriptionError("at least one --channel URL is needed")

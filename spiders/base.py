@@ -18,6 +18,9 @@ class OperatorSpider(scrapy.Spider):
     min_offers: int = 1
     #: the page a person reads the offers on (used for `parse OP FILE` and offers without own URL)
     start_urls: list[str] = []
+    #: CSS selector of the offer cards on this operator's pages (None: the page is JSON); the collection
+    #: benchmark's bare-parsel baseline extracts their text, so a spider without one is measured on the whole page
+    cards: str | None = "body"
 
     name = None  # set from `operator` by __init_subclass__
 
@@ -71,6 +74,6 @@ class OperatorSpider(scrapy.Spider):
 
         Keys outside the contract (a spider's own scratch values) are left out; missing ones are None.
         """
-        from spiders.items import FIELDS
+        from contract.offer import FIELDS
 
         return {"operator": self.operator, **{k: fields.get(k) for k in FIELDS if k != "operator"}}

@@ -78,6 +78,7 @@ def pairs(card) -> list[tuple[str, object]]:
 
 class CoopVoceSpider(OperatorSpider):
     operator = "coopvoce"
+    cards = ".card-offerta"
     start_urls = [MOBILE]
     min_offers = 4
 

@@ -10,7 +10,7 @@ dropped as invalid makes the crawl `partial` (a page read that badly is not trus
 
 from __future__ import annotations
 
-from spiders.items import InvalidOffer, normalise
+from contract.offer import InvalidOffer, normalise
 
 #: a crawl in which more than this share of the cards seen failed validation is `partial`, not healthy
 DROPPED_SHARE_PARTIAL = 0.20

@@ -34,6 +34,7 @@ CARD = (
 
 class FastwebSpider(OperatorSpider):
     operator = "fastweb"
+    cards = ".offer_card"
     start_urls = [MOBILE]
     min_offers = 3
 

@@ -60,6 +60,7 @@ def _count(text: str, word: str) -> tuple[int | None, bool]:
 
 class HoSpider(OperatorSpider):
     operator = "ho"
+    cards = ".offerCarousel__slider__card"
     start_urls = [MOBILE]
     min_offers = 4
 

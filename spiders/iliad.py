@@ -72,6 +72,7 @@ def _cents(value: str | None) -> int | None:
 
 class IliadSpider(OperatorSpider):
     operator = "iliad"
+    cards = ".commercial-offer-tile"
     start_urls = [MOBILE]
     min_offers = 4
 

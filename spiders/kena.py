@@ -86,6 +86,7 @@ def section(heading: str) -> tuple[str, list[str], str]:
 
 class KenaSpider(OperatorSpider):
     operator = "kena"
+    cards = "li.product"
     start_urls = [MOBILE]
     min_offers = 4
 

@@ -96,6 +96,7 @@ def find_plans(node) -> list[dict]:
 
 class LycaSpider(OperatorSpider):
     operator = "lyca"
+    cards = "script#__NEXT_DATA__, .plan-card"
     start_urls = [MOBILE]
     min_offers = 3
 

@@ -14,6 +14,8 @@ from datetime import date
 
 from price_parser import Price
 
+from contract.catalogue import load as load_catalogue
+
 _FREE = re.compile(r"\b(gratis|gratuit[ao]|free|omaggio|incluso)\b", re.I)
 _SPACES = re.compile(r"[\s\u00a0\u202f]+")
 
@@ -122,25 +124,8 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", t).strip("-")
 
 
-#: how pages spell each operator (slug -> pattern); used to read "per chi viene da ..." origin lists
-OPERATOR_NAMES = (
-    ("tim", r"\btim\b"),
-    ("vodafone", r"\bvodafone\b"),
-    ("windtre", r"\bwind\s*-?\s*(?:3|tre)\b|\bwind\b"),
-    ("iliad", r"\biliad\b"),
-    ("ho", r"\bho(?:\.|\s*-?\s*mobile\b)"),
-    ("very", r"\bvery\b"),
-    ("kena", r"\bkena\b"),
-    ("postemobile", r"\bposte\s*-?\s*mobile\b|\bposte\b"),
-    ("coopvoce", r"\bcoop\s*-?\s*voce\b|\bcoop\b"),
-    ("fastweb", r"\bfastweb\b"),
-    ("spusu", r"\bspusu\b"),
-    ("unomobile", r"\b(?:1|uno)\s*-?\s*mobile\b"),
-    ("lyca", r"\blyca"),
-    ("tiscali", r"\btiscali\b"),
-    ("sky", r"\bsky\b"),
-)
-_OPERATOR_PATTERNS = [(op, re.compile(p, re.I)) for op, p in OPERATOR_NAMES]
+#: how pages spell each operator (the catalogue's `page_names`); read "per chi viene da ..." origin lists
+_OPERATOR_PATTERNS = [(op, re.compile(entry["page_names"], re.I)) for op, entry in load_catalogue().items()]
 
 
 def operators_named(text: str | None, exclude: str | None = None) -> list[str]:

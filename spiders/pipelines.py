@@ -15,8 +15,8 @@ from datetime import datetime, timezone
 from scrapy import signals
 from scrapy.exceptions import DropItem
 
+from contract.offer import InvalidOffer
 from spiders.crawl_rules import CrawlItems, crawl_status
-from spiders.items import InvalidOffer
 
 log = logging.getLogger(__name__)
 

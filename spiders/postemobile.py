@@ -73,6 +73,7 @@ def _squash(text: str) -> str:
 
 class PosteMobileSpider(OperatorSpider):
     operator = "postemobile"
+    cards = ".blocco_tariffa"
     start_urls = [MOBILE]
     min_offers = 6
 

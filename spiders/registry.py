@@ -1,28 +1,30 @@
-"""Which operators exist and where their spider lives. Importing this module imports no spider."""
+"""Which operators have a spider and where it lives, derived rather than listed.
+
+An operator has a spider when the operator catalogue (`contract/operators.json`) names it and the module
+`spiders/<slug>.py` exists; that module defines the OperatorSpider subclass whose `operator` is the slug. So a new
+operator is one catalogue entry, one spider module and one fixture folder (tests/test_operator_layout.py checks
+that none is forgotten). Importing this module imports no spider: it only looks for the module files.
+"""
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
-#: slug -> module under `spiders` (its spider class is the module's OperatorSpider subclass)
-#: every operator of the contract (spiders.items.OPERATORS), in the same order
-OPERATORS: dict[str, str] = {
-    "tim": "spiders.tim",
-    "vodafone": "spiders.vodafone",
-    "windtre": "spiders.windtre",
-    "iliad": "spiders.iliad",
-    "ho": "spiders.ho",
-    "very": "spiders.very",
-    "kena": "spiders.kena",
-    "postemobile": "spiders.postemobile",
-    "coopvoce": "spiders.coopvoce",
-    "fastweb": "spiders.fastweb",
-    "spusu": "spiders.spusu",
-    "unomobile": "spiders.unomobile",
-    "lyca": "spiders.lyca",
-    "tiscali": "spiders.tiscali",
-    "sky": "spiders.sky",
-}
+from contract.catalogue import load as load_catalogue
+
+
+def _spider_modules() -> dict[str, str]:
+    modules = {}
+    for slug in load_catalogue():
+        name = f"{__package__}.{slug}"
+        if importlib.util.find_spec(name) is not None:
+            modules[slug] = name
+    return modules
+
+
+#: slug -> module under `spiders` (its spider class is the module's OperatorSpider subclass), in catalogue order
+OPERATORS: dict[str, str] = _spider_modules()
 
 
 def spider_class(operator: str):

@@ -39,6 +39,7 @@ def _text(sel) -> str:
 
 class SkySpider(OperatorSpider):
     operator = "sky"
+    cards = "[class*=StyledCardOffer], dialog"
     start_urls = [MOBILE]
     min_offers = 3
 

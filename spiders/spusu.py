@@ -89,6 +89,7 @@ def _balance(b: dict) -> tuple[float | None, bool]:
 
 class SpusuSpider(OperatorSpider):
     operator = "spusu"
+    cards = None  # the page is JSON
     start_urls = [ENDPOINT]
     min_offers = 3
 

@@ -82,6 +82,7 @@ def origins(text: str) -> list[str]:
 
 class TimSpider(OperatorSpider):
     operator = "tim"
+    cards = ".tm-tile--offerta"
     start_urls = [MOBILE, PASSA, TOURIST]
     min_offers = 5
 

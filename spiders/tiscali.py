@@ -59,6 +59,7 @@ def _fee(text: str, word: str) -> int | None:
 
 class TiscaliSpider(OperatorSpider):
     operator = "tiscali"
+    cards = "section.mobile-offers article.offer-card"
     start_urls = [MOBILE]
     min_offers = 2
 

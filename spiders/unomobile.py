@@ -83,6 +83,7 @@ def _money(value) -> int | None:
 
 class UnoMobileSpider(OperatorSpider):
     operator = "unomobile"
+    cards = "script"
     start_urls = [LIST]
     min_offers = 3
 

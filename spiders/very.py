@@ -85,6 +85,7 @@ def section_info(heading: str) -> dict:
 
 class VerySpider(OperatorSpider):
     operator = "very"
+    cards = ".offer-card-v2"
     start_urls = [MOBILE]
     min_offers = 8  # about half of the 18 cards on the page of September 2026
 

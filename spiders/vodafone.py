@@ -64,6 +64,7 @@ def _truthy(value) -> bool:
 
 class VodafoneSpider(OperatorSpider):
     operator = "vodafone"
+    cards = "script#__NEXT_DATA__, [class*=card]"
     start_urls = [BASE, TOURIST]
     min_offers = 3
 

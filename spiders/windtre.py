@@ -108,6 +108,7 @@ def _fee(lines: list[str], label: str) -> int | None:
 
 class WindtreSpider(OperatorSpider):
     operator = "windtre"
+    cards = "[class*=card], [class*=offer]"
     start_urls = [MOBILE, PASSA, CYC, TOURIST]
     min_offers = 3
 

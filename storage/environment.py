@@ -221,7 +221,7 @@ def check_environment(environ: Mapping[str, str] | None = None) -> None:
         if name in VARIABLES:
             setting(name, environ)
         elif name.startswith(MIN_OFFERS_PREFIX):
-            from spiders.registry import OPERATORS as operators  # the slugs alone: no spider is imported
+            from contract.offer import OPERATORS as operators  # the catalogue: every operator has a spider
 
             operator = name[len(MIN_OFFERS_PREFIX) :].lower()
             if operator not in operators:

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session
 
-from spiders.items import content_hash
+from contract.offer import content_hash
 from storage.engine import get_engine
 from storage.models import CrawlRun, Offer, OfferEvent, OfferVersion
 

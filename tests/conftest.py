@@ -25,7 +25,7 @@ def real_page(operator: str, name: str = "mobile.html") -> Path:
 
 def real_offers(operator: str, today: str) -> list[dict]:
     """The validated offers the operator's spider reads off its real capture (skips when absent)."""
-    from spiders.items import normalise
+    from contract.offer import normalise
     from spiders.saved_page import parse_file
 
     return [normalise(i) for i in parse_file(operator, real_page(operator), today=today)]

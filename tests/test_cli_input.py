@@ -127,14 +127,14 @@ NAMES = {
 
 @pytest.mark.parametrize("name", sorted(NAMES))
 def test_operator_names_resolve(name):
-    from promowatch.operator_facts import resolve_operator
+    from contract.catalogue import resolve_operator
 
     assert resolve_operator(name) == NAMES[name]
 
 
 @pytest.mark.parametrize("name, hint", [("ilad", "iliad"), ("vodafon", "vodafone"), ("postmobile", "postemobile")])
 def test_an_unknown_operator_names_a_close_one(name, hint):
-    from promowatch.operator_facts import UnknownOperator, resolve_operator
+    from contract.catalogue import UnknownOperator, resolve_operator
 
     with pytest.raises(UnknownOperator, match=f"did you mean {hint}\\?") as info:
         resolve_operator(name)

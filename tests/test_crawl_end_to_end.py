@@ -72,7 +72,7 @@ def test_parse_follows_saved_detail_pages_from_the_index(env):
 
 
 def test_operators_lists_every_operator_with_its_facts(env):
-    from spiders.items import OPERATORS
+    from contract.offer import OPERATORS
 
     rows = json.loads(run(PROMOWATCH + ["operators", "--json"], env).stdout)
     assert [r["operator"] for r in rows] == list(OPERATORS)

@@ -3,8 +3,8 @@ dropped, and the status they make, as a table."""
 
 import pytest
 
+from contract.offer import InvalidOffer
 from spiders.crawl_rules import DROPPED_SHARE_PARTIAL, CrawlItems, crawl_status
-from spiders.items import InvalidOffer
 
 
 def card(key, price=999, **extra):

@@ -16,9 +16,10 @@ from servers import HttpServer, SmtpServer
 from sqlmodel import Session
 
 from alerts import deliver as deliver_mod
-from alerts.deliver import LEASE, backoff, claim_due, mask_text, mask_url, send_due
+from alerts.deliver import LEASE, backoff, claim_due, send_due
+from alerts.masking import mask_text, mask_url
 from alerts.render import render_digest, render_event
-from spiders.items import normalise
+from contract.offer import normalise
 from storage.models import (
     CrawlRun,
     Notification,

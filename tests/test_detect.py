@@ -14,8 +14,8 @@ from sqlmodel import Session
 
 from alerts import detect
 from alerts.detect import detect_after_crawl, detect_crawl, detect_pending
+from contract.offer import InvalidOffer, normalise
 from spiders.crawl_rules import CrawlItems, crawl_status
-from spiders.items import InvalidOffer, normalise
 from storage.engine import get_engine
 from storage.models import CrawlRun, Offer, OfferEvent, OfferVersion
 from storage.repository import list_events, record_crawl

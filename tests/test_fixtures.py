@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES
 
-from spiders.items import normalise
+from contract.offer import normalise
 from spiders.saved_page import parse_file
 
 TODAY = "2026-09-15"

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from servers import HttpServer
 
+from contract.offer import normalise
 from promowatch import health
-from spiders.items import normalise
 from storage.repository import record_crawl
 
 T0 = datetime(2026, 9, 15, 8, 0, tzinfo=timezone.utc)

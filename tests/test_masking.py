@@ -22,7 +22,8 @@ from servers import HttpServer, SmtpServer, free_port
 from sqlmodel import Session, select
 from test_deliver import add_event, queue
 
-from alerts.deliver import deliver, mask_text, mask_url
+from alerts.deliver import deliver
+from alerts.masking import mask_text, mask_url
 from promowatch import health
 from storage.engine import get_engine
 from storage.models import Notification, SubscriptionChannel

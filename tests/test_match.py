@@ -16,11 +16,13 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlmodel import Session
 
-from alerts import detect, match
+from alerts import detect, match, outbox, subscription_index
 from alerts.detect import detect_after_crawl, detect_crawl
-from alerts.match import SubscriptionIndex, quiet_until, schedule, subscription_matches
+from alerts.match import subscription_matches
+from alerts.outbox import quiet_until, schedule
+from alerts.subscription_index import SubscriptionIndex
+from contract.offer import normalise
 from promowatch.cli_subscriptions import store_subscriptions, subscription_spec
-from spiders.items import normalise
 from storage.engine import get_engine
 from storage.models import CrawlRun, Notification, OfferEvent, Subscription
 from storage.repository import record_crawl
@@ -137,8 +139,8 @@ def test_random_subscriptions_and_events_agree_with_the_definition():
 def test_bit_positions_read_back(n, density):
     rng = random.Random(n)
     positions = sorted({0, n - 1} | set(rng.sample(range(n), int(n * density))))
-    assert match._positions(match._bitset(positions, (n + 7) // 8), n) == positions
-    assert match._positions(0, n) == []
+    assert subscription_index._positions(subscription_index._bitset(positions, (n + 7) // 8), n) == positions
+    assert subscription_index._positions(0, n) == []
 
 
 def test_no_subscriptions():
@@ -172,7 +174,7 @@ def test_quiet_hours_due_at(now, quiet, tz, due):
 
 
 def test_quiet_until_is_none_outside():
-    local = utc("2026-12-02T12:00").astimezone(match._zone(ROME))
+    local = utc("2026-12-02T12:00").astimezone(outbox._zone(ROME))
     assert quiet_until(local, "22:00", "07:00") is None and quiet_until(local, None, None) is None
 
 
@@ -211,7 +213,7 @@ def test_digest_period_and_send_time(digest, now, tz, quiet, key, due):
 
 
 def test_send_times_are_module_constants():
-    assert (match.DAILY_AT.hour, match.WEEKLY_AT.hour, match.WEEKLY_ON) == (8, 8, 0)
+    assert (outbox.DAILY_AT.hour, outbox.WEEKLY_AT.hour, outbox.WEEKLY_ON) == (8, 8, 0)
 
 
 # --- on a database, through detection ---------------------------------------------------------------------
@@ -312,7 +314,7 @@ def test_detection_writes_one_row_per_matching_channel_and_event(tmp_db, monkeyp
     assert not [n for n in rows if n.subscription_id in (other_operator, gone)]
     for n in rows:
         assert (n.status, n.attempts, n.digest, n.event_ids, n.operator) == ("pending", 0, None, [], "iliad")
-        assert match._utc(n.due_at) == match._utc(n.created_at) == utc("2026-12-02T11:00")
+        assert outbox._utc(n.due_at) == outbox._utc(n.created_at) == utc("2026-12-02T11:00")
 
 
 def test_a_failing_match_writes_neither_events_nor_notifications(tmp_db, monkeypatch, caplog):
@@ -393,8 +395,8 @@ def test_quiet_hours_push_due_at(tmp_db, monkeypatch):
     crawl([{"offer_key": "a", "price_cents": 899}], "2026-12-02T22:30", monkeypatch=monkeypatch)  # 23:30 in Rome
     (q,) = notifications(subscription_id=quiet)
     (n,) = notifications(subscription_id=loud)
-    assert match._utc(q.due_at) == utc("2026-12-03T06:00") and match._utc(q.created_at) == utc("2026-12-02T22:30")
-    assert match._utc(n.due_at) == utc("2026-12-02T22:30")
+    assert outbox._utc(q.due_at) == utc("2026-12-03T06:00") and outbox._utc(q.created_at) == utc("2026-12-02T22:30")
+    assert outbox._utc(n.due_at) == utc("2026-12-02T22:30")
 
 
 def test_digest_rows_collect_events(tmp_db, monkeypatch):
@@ -426,9 +428,9 @@ def test_digest_rows_collect_events(tmp_db, monkeypatch):
         assert (n.digest, n.event_id, n.status, n.kind) == ("daily:2026-12-03", None, "pending", None)
         assert n.price_cents is None
         assert sorted(n.event_ids) == sorted(ids)
-        assert match._utc(n.due_at) == utc("2026-12-03T07:30")  # 08:00 Rome is in quiet hours until 08:30
+        assert outbox._utc(n.due_at) == utc("2026-12-03T07:30")  # 08:00 Rome is in quiet hours until 08:30
     (w,) = notifications(subscription_id=weekly)
-    assert w.digest == "weekly:2026-12-07" and match._utc(w.due_at) == utc("2026-12-07T00:00")  # Mon 08:00 CST
+    assert w.digest == "weekly:2026-12-07" and outbox._utc(w.due_at) == utc("2026-12-07T00:00")  # Mon 08:00 CST
     assert sorted(w.event_ids) == sorted(ids)
     # after the daily send time in Rome (08:00 CET = 07:00 UTC), events go to the next day's digest
     third = crawl(

@@ -9,7 +9,7 @@ import sys
 import pytest
 from conftest import ROOT
 
-from storage.offer_query import OfferFilter, can_take_from, eur_per_gb_cents, sort_offers, twelve_month_cents
+from contract.offer_query import OfferFilter, can_take_from, eur_per_gb_cents, sort_offers, twelve_month_cents
 
 CASES = json.loads((ROOT / "tests" / "data" / "offer_query.json").read_text("utf-8"))
 
@@ -88,7 +88,7 @@ def _cli(*args, env):
 
 def test_offers_command_filters_a_real_database(tmp_db):
     env = {**os.environ, "PROMOWATCH_DATABASE_URL": tmp_db}
-    from spiders.items import normalise
+    from contract.offer import normalise
     from storage.repository import record_crawl, utcnow
 
     by_op: dict[str, list] = {}

@@ -14,7 +14,7 @@ from jinja2 import UndefinedError
 
 from alerts import render
 from alerts.render import LANGS, MAX_TITLE, Message, render_digest, render_event, render_test
-from spiders.items import normalise
+from contract.offer import normalise
 
 DATA = json.loads((Path(__file__).parent / "data" / "render" / "events.json").read_text("utf-8"))
 BASE = DATA["base_item"]

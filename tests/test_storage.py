@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from spiders.items import normalise
+from contract.offer import normalise
 from storage.engine import HEAD_REVISION, current_revision, get_engine
 from storage.models import OfferVersion
 from storage.repository import last_crawls, list_offers, offer_history, record_crawl, utcnow

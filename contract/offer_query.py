@@ -2,7 +2,8 @@
 
 The rules here (who can take an offer when coming from operator X, what €/GB means for an unlimited
 offer) are the single definition used by `promowatch offers` and by alert matching, so a subscriber's
-filter and the table they check it against always agree.
+filter and the table they check it against always agree. Nothing here touches the database (it works
+on offer items), so it lives in `contract/` beside the offer it reads.
 """
 
 from __future__ import annotations

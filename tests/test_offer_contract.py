@@ -2,7 +2,7 @@
 
 import pytest
 
-from spiders.items import FIELDS, InvalidOffer, content_hash, normalise
+from contract.offer import FIELDS, InvalidOffer, content_hash, normalise
 
 BASE = dict(
     operator="iliad",

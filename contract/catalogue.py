@@ -1,10 +1,14 @@
-"""The operator facts file (`operator_facts.json`): what travellers ask before choosing a SIM.
+"""The operator catalogue (`operators.json`): which operators exist, their names, and what travellers ask
+before choosing a SIM.
 
 Kept by hand; `load()` checks its shape so a typo (an unknown key, a method we do not know, a guessed
-value where null belongs) fails in the tests rather than showing wrong facts to a user.
+value where null belongs, a page-name pattern that does not compile) fails in the tests rather than showing
+wrong facts to a user. It is the one list of operators: the offer contract's valid slugs, the spider registry
+and the page-name patterns of `spiders.parsing.operators_named` all read it, so a new operator is one entry here
+(plus its spider module and fixture folder).
 
-The same file is the one catalogue of operator names: `resolve_operator` turns what a person types (the slug,
-the display name, an alias such as "1Mobile" or "Wind Tre", in any case) into the slug every command uses.
+`resolve_operator` turns what a person types (the slug, the display name, an alias such as "1Mobile" or
+"Wind Tre", in any case) into the slug every command uses.
 """
 
 from __future__ import annotations
@@ -15,13 +19,14 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-FACTS_FILE = Path(__file__).with_name("operator_facts.json")
+CATALOGUE_FILE = Path(__file__).with_name("operators.json")
 NETWORKS = ("tim", "vodafone", "windtre", "iliad")
 METHODS = ("app", "website", "card", "paypal", "satispay", "voucher", "bank_account", "credit")
 BILLING = ("prepaid", "postpaid")
 #: key -> allowed values (None: any text), every key of an entry; lists may be null (unconfirmed)
 FIELDS: dict[str, tuple | None] = {
     "name": None,
+    "page_names": None,
     "host_network": NETWORKS,
     "has_5g": (True, False),
     "esim": (True, False),
@@ -50,10 +55,16 @@ def _check(op: str, entry: dict) -> dict:
     aliases = entry.get("aliases", [])
     if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
         raise FactsError(f"{op}: aliases must be a list of names")
+    if not isinstance(entry["page_names"], str) or not entry["page_names"].strip():
+        raise FactsError(f"{op}: page_names must be a regular expression")
+    try:
+        re.compile(entry["page_names"])
+    except re.error as e:
+        raise FactsError(f"{op}: page_names {entry['page_names']!r} is not a regular expression: {e}") from None
     for key, allowed in FIELDS.items():
         value = entry[key]
         if value is None:
-            if key in ("name", "offers_page", "sources", "checked"):
+            if key in ("name", "page_names", "offers_page", "sources", "checked"):
                 raise FactsError(f"{op}: {key} may not be null")
             continue
         values = value if key in LISTS else [value]
@@ -65,8 +76,8 @@ def _check(op: str, entry: dict) -> dict:
 
 
 @lru_cache(maxsize=1)
-def load(path: Path = FACTS_FILE) -> dict[str, dict]:
-    """operator slug -> its checked facts entry."""
+def load(path: Path = CATALOGUE_FILE) -> dict[str, dict]:
+    """operator slug -> its checked catalogue entry, in file order."""
     data = json.loads(Path(path).read_text("utf-8"))
     return {op: _check(op, entry) for op, entry in data["operators"].items()}
 
@@ -91,7 +102,7 @@ def _names() -> dict[str, str]:
 
 def resolve_operator(name: str, known=None, what: str = "operator") -> str:
     """The slug of the operator `name` means (case-insensitive slug, display name or alias), if it is in `known`
-    (default: every operator of the facts file); UnknownOperator otherwise."""
+    (default: every operator of the catalogue); UnknownOperator otherwise."""
     known = list(load()) if known is None else list(known)
     folded = _folded(str(name))
     slug = _names().get(folded)

@@ -1,11 +1,11 @@
-"""The operator facts file: one checked entry per operator, and a broken entry is refused, not shown."""
+"""The operator catalogue: one checked entry per operator, and a broken entry is refused, not shown."""
 
 import json
 
 import pytest
 
-from promowatch.operator_facts import FACTS_FILE, FactsError, load
-from spiders.items import OPERATORS
+from contract.catalogue import CATALOGUE_FILE, FactsError, load
+from contract.offer import OPERATORS
 
 
 def test_every_operator_has_an_entry_that_passes_the_checks():
@@ -31,12 +31,15 @@ BROKEN = [
     ("guess", True, "unknown keys"),
     ("aliases", "Telecom", "aliases must be a list of names"),
     ("aliases", ["Telecom", ""], "aliases must be a list of names"),
+    ("page_names", None, "page_names must be a regular expression"),
+    ("page_names", "", "page_names must be a regular expression"),
+    ("page_names", r"\btim(", "is not a regular expression"),
 ]
 
 
-@pytest.mark.parametrize("key,value,message", BROKEN, ids=[b[0] for b in BROKEN])
+@pytest.mark.parametrize("key,value,message", BROKEN, ids=[f"{b[0]}={b[1]!r}" for b in BROKEN])
 def test_a_broken_entry_is_refused(tmp_path, key, value, message):
-    data = json.loads(FACTS_FILE.read_text("utf-8"))
+    data = json.loads(CATALOGUE_FILE.read_text("utf-8"))
     data["operators"]["tim"][key] = value
     broken = tmp_path / "facts.json"
     broken.write_text(json.dumps(data), "utf-8")
@@ -45,10 +48,22 @@ def test_a_broken_entry_is_refused(tmp_path, key, value, message):
 
 
 def test_no_two_operators_go_by_the_same_name():
-    from promowatch.operator_facts import _folded
+    from contract.catalogue import _folded
 
     owners: dict[str, set] = {}
     for op, entry in load().items():
         for name in (op, entry["name"], *entry.get("aliases", [])):
             owners.setdefault(_folded(name), set()).add(op)
     assert {name: ops for name, ops in owners.items() if len(ops) > 1} == {}
+
+
+def test_the_contract_takes_the_catalogue_operators_in_file_order():
+    data = json.loads(CATALOGUE_FILE.read_text("utf-8"))
+    assert OPERATORS == tuple(data["operators"])
+
+
+def test_each_operator_is_found_by_its_own_page_names():
+    from spiders.parsing import operators_named
+
+    for op, entry in load().items():
+        assert operators_named(f"per chi viene da {entry['name']}") == [op], op

@@ -1,8 +1,9 @@
 """The offer item of design.md: its fields, defaults, and the one validation every path uses.
 
-`normalise()` is shared by the Scrapy pipeline and by `promowatch parse` / `import`, so an item means
-the same thing whichever way it entered. It raises `InvalidOffer(reason)`; the reason is the key the
-crawl's drop counts are kept under.
+It sits in `contract/`, the bottom room, because spiders produce offers, storage keeps them and alerts read
+them: all import it, it imports none of them. `normalise()` is shared by the Scrapy pipeline and by
+`promowatch parse` / `import`, so an item means the same thing whichever way it entered. It raises
+`InvalidOffer(reason)`; the reason is the key the crawl's drop counts are kept under.
 """
 
 from __future__ import annotations
@@ -12,23 +13,10 @@ import json
 import math
 from datetime import date
 
-OPERATORS = (
-    "tim",
-    "vodafone",
-    "windtre",
-    "iliad",
-    "ho",
-    "very",
-    "kena",
-    "postemobile",
-    "coopvoce",
-    "fastweb",
-    "spusu",
-    "unomobile",
-    "lyca",
-    "tiscali",
-    "sky",
-)
+from contract.catalogue import load
+
+#: the valid operator slugs: the catalogue's, in its order
+OPERATORS = tuple(load())
 PLAN_TYPES = ("prepaid", "postpaid", "tourist", "data_only", "voice_only", "home")
 ELIGIBILITY = (
     "all",
