@@ -351,7 +351,7 @@ def test_sender_config_keys_reach_the_services_sender(engine, tmp_db):
 @pytest.mark.parametrize(
     "sender,message",
     [
-        ({"read_timeout": "10m"}, "[sender] read_timeout: 10m is too long; at most 5m"),
+        ({"read_timeout": "10m"}, "[sender] read_timeout: 10 min is too long; at most 5 min"),
         ({"connect_timeout": "soon"}, "[sender] connect_timeout: 'soon' is not a duration"),
         ({"ambiguous_max_attempts": 0}, "[sender] ambiguous_max_attempts: expected a whole number of at least 1"),
         ({"ambiguous_backof": "1h"}, "did you mean 'ambiguous_backoff'?"),
