@@ -88,3 +88,11 @@ def env(tmp_db):
     e["PROMOWATCH_DATABASE_URL"] = tmp_db
     e["PROMOWATCH_TODAY"] = "2026-09-15"
     return e
+
+
+@pytest.fixture(autouse=True)
+def _terminal_width_not_inherited(monkeypatch):
+    """Table widths are chosen by each test (COLUMNS in its env), never inherited: pytest-xdist's workers carry
+    COLUMNS=80, a terminal carries its own."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.delenv("LINES", raising=False)

@@ -18,6 +18,8 @@ from test_bad_input import _stored
 
 from spiders.pipelines import OfferPipeline
 
+pytestmark = pytest.mark.slow  # real processes and servers
+
 # the "TIM CROSS Iron 5G" tile ("4" + ",99 €"): no other tile stands in for it when it is dropped
 FIRST_PRICE = re.compile(r'<strong>4</strong>(\s*<div class="ta-price__cents"><div><span>),99 €')
 PRICES = {  # case -> (units, decimals written in place of "4" and ",99 €", drop reason)

@@ -6,6 +6,8 @@ import sys
 import pytest
 from conftest import FIXTURES, PROMOWATCH, run
 
+pytestmark = pytest.mark.slow  # real processes and servers
+
 
 def test_offline_crawl_twice_adds_no_version(env):
     first = json.loads(run(PROMOWATCH + ["crawl", "--offline", "--json"], env).stdout)

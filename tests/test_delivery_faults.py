@@ -23,6 +23,8 @@ from alerts.deliver import LEASE, Policy, ambiguous_backoff, backoff, classify, 
 from storage.models import Notification
 from storage.repository import utcnow
 
+pytestmark = pytest.mark.slow  # real processes and servers
+
 
 class SilentServer:
     """Accepts connections on 127.0.0.1 and never answers (a channel that hangs)."""

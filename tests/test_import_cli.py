@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, PROMOWATCH, ROOT
 
+pytestmark = pytest.mark.slow  # real processes and servers
+
 
 def offer(key, price, operator="iliad", **extra):
     return {

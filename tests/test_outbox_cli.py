@@ -19,6 +19,8 @@ from alerts.render import render_test
 from storage.engine import get_engine
 from storage.models import Notification
 
+pytestmark = pytest.mark.slow  # real processes and servers
+
 PROMOWATCH = [sys.executable, "-m", "promowatch.cli"]
 PASSWORD = "Hunter2-cli-s3cret"
 

@@ -11,6 +11,8 @@ import pytest
 from conftest import ROOT
 from sqlalchemy import create_engine, inspect, text
 
+pytestmark = pytest.mark.slow  # real processes and servers
+
 SECRET_URLS = {
     "json://user:s3cretpw@127.0.0.1:8080/hook": "s3cretpw",
     "tgram://123456:ABCDEF-token/987": "ABCDEF-token",
