@@ -1,4 +1,4 @@
-"""Delivery: the transactional outbox's sender (design.md, "alerts/ deliver").
+"""Delivery: the transactional outbox's sender (docs/architecture.md).
 
 `send_due` works in three steps, so that nothing is lost whenever the process dies:
 

@@ -1,4 +1,4 @@
-"""Change detection: what a stored healthy crawl changed, as OfferEvent rows (design.md, "Change events").
+"""Change detection: what a stored healthy crawl changed, as OfferEvent rows (docs/architecture.md, "Change events").
 
 Runs after `record_crawl` has committed, in its own transaction, and derives everything from stored
 state, so it can run late (after a crash) and gives the same answer:

@@ -1,4 +1,4 @@
-"""The offer item of design.md: its fields, defaults, and the one validation every path uses.
+"""The offer item (docs/architecture.md): its fields, defaults, and the one validation every path uses.
 
 It sits in `contract/`, the bottom room, because spiders produce offers, storage keeps them and alerts read
 them: all import it, it imports none of them. `normalise()` is shared by the Scrapy pipeline and by

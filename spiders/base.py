@@ -1,6 +1,6 @@
 """What every operator spider shares: its slug, start URLs, health threshold and the crawl day.
 
-A spider yields plain dict items with the fields of design.md's offer table; the pipeline fills
+A spider yields plain dict items with the fields of the offer item (docs/architecture.md); the pipeline fills
 defaults, validates and drops. `crawl_date` is the day relative to which year-less dates resolve
 (UTC today, or the PROMOWATCH_TODAY setting so tests and fixtures are reproducible).
 """
