@@ -60,7 +60,6 @@ def _operators_or_exit(names: list[str], contract: bool = False) -> list[str]:
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head", help="a schema revision (or a unique start of one)")):
     """Apply the schema migrations (also done automatically on first use); never goes down."""
-    from rich.markup import escape
 
     from storage.engine import database_url, shown, upgrade_to
 
@@ -91,7 +90,6 @@ def crawl(
     as_json: bool = typer.Option(False, "--json", help="print the summary per operator as JSON"),
 ):
     """Run the spiders, store what they find, and print a summary per operator."""
-    from rich.markup import escape
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
     from promowatch.crawling import BUNDLED_FIXTURES, project_settings, run_crawls

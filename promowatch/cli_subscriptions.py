@@ -24,7 +24,6 @@ from promowatch.cli_common import Column, console, euro, fail, fit_table, gb, gb
 
 DIGESTS = ("off", "daily", "weekly")
 _QUIET = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
-_PIECE = re.compile(r"[^/:@?&=#]+")
 #: what `subscribers --json` shows of a subscription, in this order (then created_at and the masked channels)
 _SHOWN = (
     "id",
@@ -63,29 +62,16 @@ def _apprise_quiet():
         logger.setLevel(level)
 
 
-def mask_unusable(url: str) -> str:
-    """A URL Apprise cannot read, masked like Apprise does: the scheme, and each piece as first...last character."""
-    scheme, sep, rest = url.strip().partition("://")
-    if not sep:
-        scheme, rest = "", url.strip()
-
-    def hide(m: re.Match) -> str:
-        piece = m.group(0)
-        return f"{piece[0]}...{piece[-1]}" if len(piece) > 3 else "***"
-
-    masked = _PIECE.sub(hide, rest)
-    return f"{scheme}://{masked}" if scheme else masked
-
-
 def check_channel(url: str) -> dict:
     """{"url", "url_masked", "service"} for a usable Apprise URL; SubscriptionError (masked) for another."""
     import apprise
 
     with _apprise_quiet():
         plugin = apprise.Apprise.instantiate(url.strip())
+    from alerts.masking import mask_unusable, mask_url
+
     if plugin is None:
         raise SubscriptionError(mask_unusable(url))
-    from alerts.masking import mask_url
 
     service = url.strip().partition("://")[0].lower()[:32]
     return {"url": url.strip(), "url_masked": mask_url(url.strip()), "service": service}
