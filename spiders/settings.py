@@ -65,8 +65,14 @@ _UNUSED_EXTENSIONS = (
     "scrapy.extensions.spiderstate.SpiderState",
 )
 EXTENSIONS_BASE = {k: v for k, v in _default_settings.EXTENSIONS_BASE.items() if k not in _UNUSED_EXTENSIONS}
-#: an unhealthy crawl keeps its pages for `promowatch capture OP --kept` (spiders/keep_pages.py)
-EXTENSIONS = {"spiders.keep_pages.KeepUnhealthyPages": 500}
+EXTENSIONS = {
+    #: an unhealthy crawl keeps its pages for `promowatch capture OP --kept` (spiders/keep_pages.py)
+    "spiders.keep_pages.KeepUnhealthyPages": 500,
+    #: once the pipeline stored the crawl: detect, match, wake the sender (alerts/after_crawl.py)
+    "promowatch.scrapy_after_crawl.AfterCrawl": 600,
+}
+#: False: crawls are stored but not compared (the after-crawl step is left to whoever runs the crawl)
+PROMOWATCH_AFTER_CRAWL = True
 PROMOWATCH_KEEP_PAGES = _env("PROMOWATCH_KEEP_PAGES")
 #: likewise the cookies middleware while cookies are off: its module imports tldextract and with it requests
 #: (134 modules, 2.6 MiB), and the first cookie with a domain would load the public suffix list (+8 MiB) after
