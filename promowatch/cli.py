@@ -46,13 +46,13 @@ def _gb(item) -> str:
     return gb(item.get("data_gb"))
 
 
-def _operators_or_exit(names: list[str], contract: bool = False) -> list[str]:
-    """The slugs of the names (slug, display name or alias, any case), each an operator with a spider (or, with
-    `contract`, any operator of the contract); all of them when `names` is empty."""
-    if contract:
-        from contract.offer import OPERATORS
-    else:
+def _operators_or_exit(names: list[str], with_spider: bool = True) -> list[str]:
+    """The slugs of the names (slug, display name or alias, any case), each an operator with a spider (or, not
+    `with_spider`, any operator of the catalogue); all of them when `names` is empty."""
+    if with_spider:
         from spiders.registry import OPERATORS
+    else:
+        from contract.offer import OPERATORS
 
     return list(dict.fromkeys(operator_or_exit(n, OPERATORS) for n in names)) or list(OPERATORS)
 
@@ -301,7 +301,7 @@ def offers(
     from contract.offer_query import SORTS, OfferFilter, sort_offers
     from storage.repository import list_offers
 
-    ops = _operators_or_exit(list(operator), contract=True) if operator else []
+    ops = _operators_or_exit(list(operator), with_spider=False) if operator else []
     if origin:
         origin = operator_or_exit(origin, OPERATORS, what="--from operator")
     bad = [p for p in plan_type or [] if p not in PLAN_TYPES]

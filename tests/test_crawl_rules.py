@@ -1,6 +1,8 @@
 """The crawl rules every crawl and import share (spiders/crawl_rules.py): which cards are kept, which
 dropped, and the status they make, as a table."""
 
+import re
+
 import pytest
 
 from contract.offer import InvalidOffer
@@ -155,3 +157,11 @@ def test_each_health_rule_decides_some_crawl_and_says_what_it_checks():
         decided |= {type(r).__name__ for r in HEALTH_RULES if r.check(facts) is not None}
     assert decided == {type(r).__name__ for r in HEALTH_RULES}
     assert all(r.status in ("blocked", "failed", "partial") and r.description for r in HEALTH_RULES)
+
+
+def test_the_architecture_doc_lists_the_rule_table():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "architecture.md").read_text("utf-8")
+    listed = re.findall(r"^\| `(\w+)` \| (\w+) \|", doc, re.M)
+    assert listed == [(type(r).__name__, r.status) for r in HEALTH_RULES]
