@@ -1,7 +1,7 @@
 """Run operator spiders in this process (the `crawl` command) through the project's Scrapy settings.
 
-Offline mode is only a setting (PROMOWATCH_FIXTURES_DIR): the spiders, pipeline and storage are the
-ones `scrapy crawl` uses, so there is one code path from page to storage.
+Offline mode is only a setting (PROMOWATCH_FIXTURES_DIR): the spiders, pipeline, storage and after-crawl
+step are the ones `scrapy crawl` uses, so there is one code path from page to alert.
 """
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ def child_main(requests, replies, options: dict) -> None:
     import storage.engine
     import storage.repository  # noqa: F401
 
-    storage.engine.MIGRATE_IN_SUBPROCESS = True  # Alembic would stay loaded in the worker for good: ~12 MiB
+    storage.engine.MIGRATE_IN_SUBPROCESS = True  # else Alembic would stay loaded in the worker for good
 
     gc.freeze()  # what is loaded now lives as long as the worker: keep it out of every later collection
     loop = _ChildLoop(reactor, requests, replies, options)
