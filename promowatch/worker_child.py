@@ -375,5 +375,3 @@ def _max_run_id(database_url: str | None) -> int:
 
     with get_engine(database_url).connect() as conn:  # the first use also migrates the database
         return conn.execute(select(func.max(CrawlRun.id))).scalar() or 0
-
-
