@@ -742,3 +742,27 @@ def list_notifications(
             }
             for n, url, service, name in session.execute(query)
         ]
+
+
+def retry_dead(ids: list[int], database_url: str | None = None, now: datetime | None = None) -> list[int]:
+    """Give dead notifications a new life: pending, due now, their tries counted afresh (the last error is
+    kept until the next result). Only dead rows change: a row sent or still being tried is left alone, so a
+    retry never sends a message twice. The ids that were revived."""
+    now = now or utcnow()
+    engine = get_engine(database_url)
+    with Session(engine) as session:
+        dead = list(
+            session.execute(select(Notification.id).where(Notification.id.in_(ids), Notification.status == "dead"))
+            .scalars()
+            .all()
+        )
+        if dead:
+            session.execute(
+                update(Notification)
+                .where(Notification.id.in_(dead), Notification.status == "dead")
+                .values(status="pending", due_at=now, claimed_at=None, attempts=0, ambiguous_failures=0)
+            )
+            session.commit()
+    if dead:
+        log.info("notification(s) %s back in the outbox, due now", ", ".join(f"#{i}" for i in dead))
+    return dead
