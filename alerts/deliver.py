@@ -59,9 +59,10 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlmodel import Session
 
 from alerts.masking import _ANY_URL, _masking, _scheme_only, mask_text, mask_url
+from contract.clock import utcnow
 from storage.engine import get_engine
 from storage.models import Notification, Offer, OfferEvent, Subscription, SubscriptionChannel
-from storage.repository import as_utc, event_dict, utcnow
+from storage.repository import as_utc, event_dict
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())  # a library: the application decides where records go

@@ -57,7 +57,9 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime, timezone
+from datetime import datetime
+
+from contract.clock import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +94,6 @@ class CrawlOutcome:
 
 class WorkerStopped(RuntimeError):
     """The worker is shutting down and takes no more crawls."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def record_failed(operator: str, started_at: datetime, error: str, finish_reason: str, database_url: str | None) -> int:

@@ -22,13 +22,10 @@ from datetime import datetime, timezone
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session
 
+from contract.clock import utcnow
 from contract.offer import content_hash
 from storage.engine import get_engine
 from storage.models import CrawlRun, Offer, OfferEvent, OfferVersion
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def as_utc(moment: datetime | None) -> datetime | None:
