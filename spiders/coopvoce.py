@@ -22,7 +22,7 @@ import re
 from urllib.parse import urlparse
 
 from spiders.base import OperatorSpider
-from spiders.parsing import CURRENT_TEXT, data_gb, is_unlimited, money_cents, parse_date, slug, text_of
+from spiders.parsing import CURRENT_TEXT, data_gb, euros, is_unlimited, money_cents, parse_date, slug, text_of
 
 MOBILE = "https://www.coopvoce.it/portale/offerte.html"
 CARD = ".card-offerta"
@@ -35,10 +35,6 @@ _PRICES = (
     (r"costo\s+mnp|costo\s+(?:in\s+)?portabilit\w*", "mnp", "portability", "Costo MNP: prezzo per chi porta il numero"),
     (r"costo(?:\s+mensile)?|prezzo", "", "all", ""),
 )
-
-
-def _euros(cents: int) -> str:
-    return f"{cents // 100},{cents % 100:02d}€"
 
 
 def _none(value: str) -> bool:
@@ -157,7 +153,7 @@ class CoopVoceSpider(OperatorSpider):
         }
         out = []
         for variant, eligibility, note, cents, old in prices:
-            notes = [x for x in (note, f"invece di {_euros(old)}" if old and old != cents else "") if x]
+            notes = [x for x in (note, f"invece di {euros(old)}" if old and old != cents else "") if x]
             out.append(
                 {
                     **common,

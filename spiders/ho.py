@@ -25,6 +25,7 @@ from spiders.base import OperatorSpider
 from spiders.parsing import (
     clean,
     data_gb,
+    euros,
     has_class,
     is_unlimited,
     money_cents,
@@ -44,10 +45,6 @@ _EUR = r"(\d+(?:,\d{1,2})?)\s*€"
 def donor_slug(name: str) -> str | None:
     """The slug of one donor operator as a modal lists it (ho. itself is never a donor)."""
     return next(iter(operators_named(name, exclude="ho")), None)
-
-
-def _euros(cents: int) -> str:
-    return f"{cents // 100},{cents % 100:02d}€"
 
 
 def _count(text: str, word: str) -> tuple[int | None, bool]:
@@ -141,7 +138,7 @@ class HoSpider(OperatorSpider):
         activation = money_cents(fee.group(1)) if fee and not re.search(r"a partire da", info, re.I) else None
 
         gb_text = "Giga illimitati" if unlimited else (f"{gb:g} Giga" if gb is not None else "")
-        name = clean(" ".join(x for x in ("ho.", gb_text, _euros(price) if price is not None else "") if x))
+        name = clean(" ".join(x for x in ("ho.", gb_text, euros(price) if price is not None else "") if x))
         notes = [
             x
             for x in (label if not c.css(".flashDate") else "", f"offerta flash fino al {promo}" if promo else "")
@@ -199,7 +196,7 @@ class HoSpider(OperatorSpider):
             if not names:
                 continue
             discounted = bool(full) or bool(re.search(r"scontat", plain, re.I))
-            note = f"attivazione {_euros(cents)}" + (f" invece di {full}" if full else "")
+            note = f"attivazione {euros(cents)}" + (f" invece di {full}" if full else "")
             note += f" per chi porta il numero da uno dei {len(names)} operatori elencati"
             if window:
                 note += f" (portabilità entro {window.group(1)} giorni dall'attivazione)"

@@ -23,7 +23,7 @@ import re
 from datetime import date
 
 from spiders.base import OperatorSpider
-from spiders.parsing import CURRENT_TEXT, clean, data_gb, money_cents, parse_date, slug, text_of, text_outside
+from spiders.parsing import CURRENT_TEXT, clean, data_gb, euros, money_cents, parse_date, slug, text_of, text_outside
 
 MOBILE = "https://www.iliad.it/offerte-iliad-mobile.html"
 _5G = (
@@ -171,7 +171,7 @@ class IliadSpider(OperatorSpider):
         elif period:
             notes.append(period.lower())
         if prev and prev != price:
-            notes.append(f"invece di {prev // 100},{prev % 100:02d}€")
+            notes.append(f"invece di {euros(prev)}")
 
         url = self.card_url(c, response)
         return {

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 
 from spiders.base import OperatorSpider
-from spiders.parsing import CURRENT_TEXT, clean, data_gb, money_cents, operators_named, parse_date, slug, text_of
+from spiders.parsing import CURRENT_TEXT, clean, data_gb, euros, money_cents, operators_named, parse_date, slug, text_of
 
 MOBILE = "https://www.kenamobile.it/offerte/"
 _PRODUCT = "contains(concat(' ', normalize-space(@class), ' '), ' product ')"
@@ -39,10 +39,6 @@ _EUR = r"\d+(?:,\d{1,2})?\s*€"
 _FEE = r"\s*:?\s*(gratis|gratuit[ao]|" + _EUR + ")"
 _QTY = re.compile(r"(\d+(?:[.,]\d+)?)\s*(GB|Giga|MB|Mega|TB)\b", re.I)
 _EU = re.compile(r"\s*(?:di\s+roaming\s+)?(?:in|nei paesi de(?:ll[a']?|i))\s*(?:UE|Europa|U\.E\.)\b", re.I)
-
-
-def _euros(cents: int) -> str:
-    return f"{cents // 100},{cents % 100:02d}€"
 
 
 def _count(text: str, word: str) -> tuple[int | None, bool]:
@@ -154,7 +150,7 @@ class KenaSpider(OperatorSpider):
 
         notes = []
         if old is not None and old != price:
-            notes.append(f"invece di {_euros(old)}")
+            notes.append(f"invece di {euros(old)}")
         link = c.css("a.woocommerce-LoopProduct-link::attr(href)").get() or c.css("a::attr(href)").get()
         post = re.search(r"\bpost-(\d+)\b", c.attrib.get("class", ""))
         pid = post.group(1) if post else clean(c.css("[data-product_id]::attr(data-product_id)").get())

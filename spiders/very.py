@@ -28,6 +28,7 @@ from spiders.base import OperatorSpider
 from spiders.parsing import (
     clean,
     data_gb,
+    euros,
     has_class,
     is_unlimited,
     join_text,
@@ -45,10 +46,6 @@ CARD = f"div[{has_class('offer-card-v2')}]"
 #: outer cards only: the page nests `.offer-card-v2` inside `.offer-card-v2`
 OUTER_CARD = f".//{CARD}[not(ancestor::{CARD})]"
 SECTION = f"//section[{has_class('visual--tabs-banner')}]"
-
-
-def _euros(cents: int) -> str:
-    return f"{cents // 100},{cents % 100:02d}€"
 
 
 def _count(text: str, word: str) -> tuple[int | None, bool]:
@@ -163,7 +160,7 @@ class VerySpider(OperatorSpider):
         old_cents = money_cents(old) if re.search(r"\d", old) else None
         notes = [header, info["note"]]
         if old_cents is not None and old_cents != price:
-            notes.append(f"prima {_euros(old_cents)}")
+            notes.append(f"prima {euros(old_cents)}")
         if details_line:
             notes.append(details_line.lower())
         if months_free:
