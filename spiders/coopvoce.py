@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlparse
 
-from spiders.base import OperatorSpider
+from spiders.base import OfferKeys, OperatorSpider
 from spiders.parsing import CURRENT_TEXT, data_gb, euros, is_unlimited, money_cents, parse_date, slug, text_of
 
 MOBILE = "https://www.coopvoce.it/portale/offerte.html"
@@ -79,14 +79,10 @@ class CoopVoceSpider(OperatorSpider):
     min_offers = 4
 
     def parse(self, response):
-        used: set[str] = set()
+        keys = OfferKeys()
         for card in response.css(CARD):
             for item in self.card(card, response):
-                key, n = item["offer_key"], 2
-                while key in used:
-                    key, n = f"{item['offer_key']}-{n}", n + 1
-                used.add(key)
-                item["offer_key"] = key
+                item["offer_key"] = keys.unique(item["offer_key"])
                 yield self.offer(**item)
 
     def card(self, c, response) -> list[dict]:

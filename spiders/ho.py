@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from spiders.base import OperatorSpider
+from spiders.base import OfferKeys, OperatorSpider
 from spiders.parsing import (
     clean,
     data_gb,
@@ -82,12 +82,9 @@ class HoSpider(OperatorSpider):
             if not variants:
                 yield self.offer(**item)
                 continue
-            used: set[str] = set()
+            keys = OfferKeys()
             for v in variants:
-                key, n = f"{item['offer_key']}:{v['variant']}", 2
-                while key in used:
-                    key, n = f"{item['offer_key']}:{v['variant']}-{n}", n + 1
-                used.add(key)
+                key = keys.unique(f"{item['offer_key']}:{v['variant']}")
                 notes = "; ".join(x for x in (v["note"], item["notes"]) if x)
                 out = {
                     **item,

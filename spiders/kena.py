@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 
-from spiders.base import OperatorSpider
+from spiders.base import OfferKeys, OperatorSpider
 from spiders.parsing import CURRENT_TEXT, clean, data_gb, euros, money_cents, operators_named, parse_date, slug, text_of
 
 MOBILE = "https://www.kenamobile.it/offerte/"
@@ -87,7 +87,7 @@ class KenaSpider(OperatorSpider):
     min_offers = 4
 
     def parse(self, response):
-        seen: dict[str, dict] = {}
+        keys = OfferKeys()
         for products in response.css("ul.products"):
             heading_sel = products.xpath(_HEADING)
             heading = text_of(heading_sel[0], CURRENT_TEXT) if heading_sel else ""
@@ -101,15 +101,11 @@ class KenaSpider(OperatorSpider):
                 item.update(
                     eligibility=eligibility, eligible_from=origins, notes="; ".join(notes + item["notes"]) or None
                 )
-                key, n = base, 2
-                while key in seen:
-                    if seen[key] == {**item, "offer_key": key}:
-                        break  # the same card twice in one section
-                    key, n = f"{base}-{n}", n + 1
-                else:
-                    item["offer_key"] = key
-                    seen[key] = item
-                    yield self.offer(**item)
+                key = keys.unique(base, {**item, "offer_key": None}, drop_same=True)
+                if key is None:
+                    continue  # the same card twice in one section
+                item["offer_key"] = key
+                yield self.offer(**item)
 
     def card(self, c, response) -> dict | None:
         name = text_of(c.css(".woocommerce-loop-product__title"), CURRENT_TEXT)

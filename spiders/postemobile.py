@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlparse
 
-from spiders.base import OperatorSpider
+from spiders.base import OfferKeys, OperatorSpider
 from spiders.parsing import (
     CURRENT_TEXT,
     clean,
@@ -78,20 +78,15 @@ class PosteMobileSpider(OperatorSpider):
     min_offers = 6
 
     def parse(self, response):
-        seen: dict[str, dict] = {}
+        keys = OfferKeys()
         for card in response.css(".blocco_tariffa"):
             item = self.card(card, response)
             if item is None:
                 continue
             key = item["offer_key"]
-            if key in seen:
-                if seen[key] == item:
-                    continue  # the same card listed twice
-                key = f"{key}-{slug(item['name'])}"
-                n = 2
-                while key in seen:
-                    key, n = f"{item['offer_key']}-{slug(item['name'])}-{n}", n + 1
-            seen[key] = item
+            if keys.holds(key, item):
+                continue  # the same card listed twice
+            key = keys.unique(key, item, stem=f"{key}-{slug(item['name'])}")
             yield self.offer(**{**item, "offer_key": key})
 
     def card(self, c, response) -> dict | None:

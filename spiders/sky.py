@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from spiders.base import OperatorSpider
+from spiders.base import OfferKeys, OperatorSpider
 from spiders.parsing import allowances, clean, data_gb, is_unlimited, join_text, money_cents, slug
 
 MOBILE = "https://www.sky.it/sky-mobile-telefonia"
@@ -45,12 +45,11 @@ class SkySpider(OperatorSpider):
 
     def parse(self, response):
         notes = self.legal_notes(response)
-        seen: set[str] = set()
+        keys = OfferKeys()
         for card in response.xpath(CARD):
             item = self.card(card, response, notes)
-            if item is None or item["offer_key"] in seen:
+            if item is None or not keys.first(item["offer_key"]):
                 continue
-            seen.add(item["offer_key"])
             yield self.offer(**item)
 
     @staticmethod

@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlparse
 
-from spiders.base import OperatorSpider
+from spiders.base import OfferKeys, OperatorSpider
 from spiders.parsing import (
     clean,
     data_gb,
@@ -99,7 +99,7 @@ class TimSpider(OperatorSpider):
         sim, activation = self.page_costs(boxes)
         tiles = [t for t in (self.tile(s, response, passa, tourist) for s in tile_nodes) if t]
         paths = [(urlparse(t["url"]).path.rstrip("/"), t["price_cents"]) for t in tiles]
-        seen: dict[str, tuple] = {}
+        keys = OfferKeys()
         for tile in tiles:
             path = urlparse(tile["url"]).path.rstrip("/")
             if tile.pop("_from") and any(
@@ -107,14 +107,9 @@ class TimSpider(OperatorSpider):
             ):
                 continue  # family tile repeating an offer tile of this page
             key, sig = tile["offer_key"], (tile["name"], tile["price_cents"], tile["data_gb"], tile["eligible_from"])
-            if seen.get(key) == sig:
+            if keys.holds(key, sig):
                 continue  # the same tile shown twice
-            n = 1
-            while key in seen:
-                key = f"{tile['offer_key']}-{slug(tile['name'])}" + (f"-{n}" if n > 1 else "")
-                n += 1
-            seen[key] = sig
-            tile["offer_key"] = key
+            tile["offer_key"] = keys.unique(key, sig, stem=f"{key}-{slug(tile['name'])}")
             if tile["sim_cents"] is None:
                 tile["sim_cents"] = sim
             if tile["activation_cents"] is None:

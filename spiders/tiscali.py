@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urlparse
 
-from spiders.base import OperatorSpider
+from spiders.base import OfferKeys, OperatorSpider
 from spiders.parsing import clean, data_gb, is_unlimited, money_cents, operators_named, parse_date, slug, text_of
 
 MOBILE = "https://casa.tiscali.it/mobile/"
@@ -64,12 +64,11 @@ class TiscaliSpider(OperatorSpider):
     min_offers = 2
 
     def parse(self, response):
-        seen: set[str] = set()
+        keys = OfferKeys()
         for card in response.css(CARD):
             item = self.card(card, response)
-            if item is None or item["offer_key"] in seen:
+            if item is None or not keys.first(item["offer_key"]):
                 continue
-            seen.add(item["offer_key"])
             yield self.offer(**item)
 
     def card(self, c, response) -> dict | None:

@@ -31,7 +31,7 @@ import re
 
 import scrapy
 
-from spiders.base import OperatorSpider
+from spiders.base import OfferKeys, OperatorSpider
 from spiders.parsing import clean, data_gb, is_unlimited, money_cents, operators_named, parse_date, slug
 
 LIST = "https://www.unomobile.it/offerte/per-tutti"
@@ -92,14 +92,12 @@ class UnoMobileSpider(OperatorSpider):
         if not bundles:
             self.logger.error("unomobile: no `const bundles = [...]` on %s", response.url)
             return
-        seen: set[str] = set()
+        keys = OfferKeys()
         for bundle in bundles:
             if not isinstance(bundle, dict) or bundle.get("id") in (None, ""):
                 continue
-            key = slug(str(bundle["id"]))
-            if key in seen:
+            if not keys.first(slug(str(bundle["id"]))):
                 continue
-            seen.add(key)
             href = _text(bundle.get("url"))
             url = response.urljoin(href) if href and not href.startswith(("#", "javascript:")) else response.url
             if url != response.url and any(bundle.get(f) in (None, "") for f in DETAIL_FIELDS):

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 
-from spiders.base import OperatorSpider
+from spiders.base import OfferKeys, OperatorSpider
 from spiders.parsing import (
     clean,
     data_gb,
@@ -87,7 +87,7 @@ class VerySpider(OperatorSpider):
     min_offers = 8  # about half of the 18 cards on the page of September 2026
 
     def parse(self, response):
-        used: set[str] = set()
+        keys = OfferKeys()
         for sel in response.xpath(SECTION):
             cards = sel.xpath(OUTER_CARD)
             info = section_info(self.heading(sel)) if cards else None
@@ -95,11 +95,7 @@ class VerySpider(OperatorSpider):
                 item = self.card(card, response, info)
                 if item is None:
                     continue
-                key, n = item["offer_key"], 2
-                while key in used:  # two cards with the same GB in one block
-                    key, n = f"{item['offer_key']}-{n}", n + 1
-                used.add(key)
-                item["offer_key"] = key
+                item["offer_key"] = keys.unique(item["offer_key"])  # two cards with the same GB in one block
                 yield self.offer(**item)
 
     @staticmethod

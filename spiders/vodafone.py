@@ -30,7 +30,7 @@ import json
 import re
 from urllib.parse import urlparse
 
-from spiders.base import OperatorSpider
+from spiders.base import OfferKeys, OperatorSpider
 from spiders.parsing import clean, data_gb, is_unlimited, money_cents, parse_date, slug, split_price_cents
 
 BASE = "https://privati.vodafone.it/mobile/telefonia-mobile"
@@ -74,23 +74,21 @@ class VodafoneSpider(OperatorSpider):
         return self.parse_hub(response)
 
     def parse_tourist(self, response):
-        seen: set[str] = set()
+        keys = OfferKeys()
         for product in self.parse_next_data(response):
-            if product["slug"] not in seen:
-                seen.add(product["slug"])
+            if keys.first(product["slug"]):
                 yield self.offer(**self._product_item(product, base=TOURIST))
 
     def parse_hub(self, response):
         cards = self.parse_cards(response)
         products = self.parse_next_data(response)
         by_id = {p["id"]: p for p in products if p.get("id")}
-        seen: set[str] = set()
+        keys = OfferKeys()
         for card in cards:
             product = by_id.get(card.pop("_id", None)) or self._match(card["name"], products)
             key = product["slug"] if product else "mobile-" + slug(card["name"])
-            if key in seen:
+            if not keys.first(key):
                 continue
-            seen.add(key)
             if product:  # rendered figures win; the JSON only fills what the card lacks
                 from_json = self._product_item(product)
                 for field, value in from_json.items():
@@ -100,9 +98,8 @@ class VodafoneSpider(OperatorSpider):
             card["url"] = from_json["url"] if product else f"{BASE}/{key}"
             yield self.offer(**card)
         for product in products:
-            if product["slug"] in seen:
+            if not keys.first(product["slug"]):
                 continue
-            seen.add(product["slug"])
             yield self.offer(**self._product_item(product))
 
     # ---------------------------------------------------------------- rendered cards

@@ -44,7 +44,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlparse
 
-from spiders.base import OperatorSpider
+from spiders.base import OfferKeys, OperatorSpider
 from spiders.parsing import (
     clean,
     data_gb,
@@ -128,13 +128,12 @@ class WindtreSpider(OperatorSpider):
         return self.parse_cards(response, "tourist")
 
     def parse_cards(self, response, page: str = ""):
-        seen = self.__dict__.setdefault("_seen_keys", set())
+        keys = self.__dict__.setdefault("_offer_keys", OfferKeys())  # one crawl's pages share the keys
         passa_page = "passa-a-windtre" in response.url
         for card in response.xpath(CARDS):
             item = self.parse_card(card, response, passa_page, page)
-            if item is None or item["offer_key"] in seen:
+            if item is None or not keys.first(item["offer_key"]):
                 continue
-            seen.add(item["offer_key"])
             yield self.offer(**item)
 
     def parse_card(self, card, response, passa_page: bool, page: str = "") -> dict | None:
