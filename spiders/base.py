@@ -8,6 +8,7 @@ defaults, validates and drops. `crawl_date` is the day relative to which year-le
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timezone
 
 import scrapy
@@ -78,6 +79,22 @@ class OperatorSpider(scrapy.Spider):
         from contract.offer import FIELDS
 
         return {"operator": self.operator, **{k: fields.get(k) for k in FIELDS if k != "operator"}}
+
+    def first_offers(self, items: Iterable[dict | None], keys: OfferKeys | None = None) -> Iterator[dict]:
+        """The offers of `items` (None: a card that is no offer), only the first of each offer key: a card a page
+        shows twice (a carousel, a second tab) is one offer. `keys`: ones already handed out (other pages)."""
+        keys = OfferKeys() if keys is None else keys
+        for item in items:
+            if item is not None and keys.first(item["offer_key"]):
+                yield self.offer(**item)
+
+    def numbered_offers(self, items: Iterable[dict | None]) -> Iterator[dict]:
+        """The offers of `items` (None: a card that is no offer); a card with a key already handed out is another
+        offer and gets the key numbered (`key-2`, `key-3`, ...)."""
+        keys = OfferKeys()
+        for item in items:
+            if item is not None:
+                yield self.offer(**{**item, "offer_key": keys.unique(item["offer_key"])})
 
 
 class OfferKeys:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlparse
 
-from spiders.base import OfferKeys, OperatorSpider
+from spiders.base import OperatorSpider
 from spiders.parsing import CURRENT_TEXT, data_gb, euros, is_unlimited, money_cents, parse_date, slug, text_of
 
 MOBILE = "https://www.coopvoce.it/portale/offerte.html"
@@ -79,11 +79,7 @@ class CoopVoceSpider(OperatorSpider):
     min_offers = 4
 
     def parse(self, response):
-        keys = OfferKeys()
-        for card in response.css(CARD):
-            for item in self.card(card, response):
-                item["offer_key"] = keys.unique(item["offer_key"])
-                yield self.offer(**item)
+        yield from self.numbered_offers(item for card in response.css(CARD) for item in self.card(card, response))
 
     def card(self, c, response) -> list[dict]:
         fields: dict[str, str] = {}

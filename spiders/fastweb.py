@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlparse
 
-from spiders.base import OfferKeys, OperatorSpider
+from spiders.base import OperatorSpider
 from spiders.parsing import CURRENT_TEXT, allowances, clean, join_text, money_cents, slug, text_of
 
 MOBILE = "https://www.fastweb.it/adsl-fibra-ottica/offerta-mobile"
@@ -39,12 +39,8 @@ class FastwebSpider(OperatorSpider):
     min_offers = 3
 
     def parse(self, response):
-        keys = OfferKeys()
-        for card in response.xpath(CARD):
-            item = self.card(card, response)
-            if item is None or not keys.first(item["offer_key"]):
-                continue  # no price, or the same offer shown twice
-            yield self.offer(**item)
+        # no price: no offer; the same offer shown twice: one
+        yield from self.first_offers(self.card(card, response) for card in response.xpath(CARD))
 
     def card(self, c, response) -> dict | None:
         box = c.css(".pricebox .price")[:1]

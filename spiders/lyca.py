@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import re
 
-from spiders.base import OfferKeys, OperatorSpider
+from spiders.base import OperatorSpider
 from spiders.parsing import clean, data_gb, is_unlimited, money_cents, operators_named, parse_date, slug, text_of
 
 MOBILE = "https://www.lycamobile.it/it/offerte-mobile-5g/"
@@ -107,12 +107,7 @@ class LycaSpider(OperatorSpider):
             plan = self.card_plan(card)
             if plan and slug(plan["id"]) not in ids and slug(plan["title"]) not in ids:
                 plans.append(plan)
-        keys = OfferKeys()
-        for plan in plans:
-            item = self.item(plan, response)
-            if item is None or not keys.first(item["offer_key"]):
-                continue
-            yield self.offer(**item)
+        yield from self.first_offers(self.item(plan, response) for plan in plans)
 
     # ---------------------------------------------------------------- the two sources, one plan shape
     @staticmethod

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from spiders.base import OfferKeys, OperatorSpider
+from spiders.base import OperatorSpider
 from spiders.parsing import allowances, clean, data_gb, is_unlimited, join_text, money_cents, slug
 
 MOBILE = "https://www.sky.it/sky-mobile-telefonia"
@@ -45,12 +45,7 @@ class SkySpider(OperatorSpider):
 
     def parse(self, response):
         notes = self.legal_notes(response)
-        keys = OfferKeys()
-        for card in response.xpath(CARD):
-            item = self.card(card, response, notes)
-            if item is None or not keys.first(item["offer_key"]):
-                continue
-            yield self.offer(**item)
+        yield from self.first_offers(self.card(card, response, notes) for card in response.xpath(CARD))
 
     @staticmethod
     def legal_notes(response) -> dict[str, list[str]]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urlparse
 
-from spiders.base import OfferKeys, OperatorSpider
+from spiders.base import OperatorSpider
 from spiders.parsing import clean, data_gb, is_unlimited, money_cents, operators_named, parse_date, slug, text_of
 
 MOBILE = "https://casa.tiscali.it/mobile/"
@@ -64,12 +64,7 @@ class TiscaliSpider(OperatorSpider):
     min_offers = 2
 
     def parse(self, response):
-        keys = OfferKeys()
-        for card in response.css(CARD):
-            item = self.card(card, response)
-            if item is None or not keys.first(item["offer_key"]):
-                continue
-            yield self.offer(**item)
+        yield from self.first_offers(self.card(card, response) for card in response.css(CARD))
 
     def card(self, c, response) -> dict | None:
         name = text_of(c.css(".offer-card__title"))

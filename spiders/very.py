@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 
-from spiders.base import OfferKeys, OperatorSpider
+from spiders.base import OperatorSpider
 from spiders.parsing import (
     clean,
     data_gb,
@@ -87,16 +87,14 @@ class VerySpider(OperatorSpider):
     min_offers = 8  # about half of the 18 cards on the page of September 2026
 
     def parse(self, response):
-        keys = OfferKeys()
+        yield from self.numbered_offers(self.section_cards(response))  # two cards with the same GB in one block
+
+    def section_cards(self, response):
         for sel in response.xpath(SECTION):
             cards = sel.xpath(OUTER_CARD)
             info = section_info(self.heading(sel)) if cards else None
             for card in cards:
-                item = self.card(card, response, info)
-                if item is None:
-                    continue
-                item["offer_key"] = keys.unique(item["offer_key"])  # two cards with the same GB in one block
-                yield self.offer(**item)
+                yield self.card(card, response, info)
 
     @staticmethod
     def heading(section) -> str:

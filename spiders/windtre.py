@@ -130,11 +130,8 @@ class WindtreSpider(OperatorSpider):
     def parse_cards(self, response, page: str = ""):
         keys = self.__dict__.setdefault("_offer_keys", OfferKeys())  # one crawl's pages share the keys
         passa_page = "passa-a-windtre" in response.url
-        for card in response.xpath(CARDS):
-            item = self.parse_card(card, response, passa_page, page)
-            if item is None or not keys.first(item["offer_key"]):
-                continue
-            yield self.offer(**item)
+        items = (self.parse_card(card, response, passa_page, page) for card in response.xpath(CARDS))
+        yield from self.first_offers(items, keys)
 
     def parse_card(self, card, response, passa_page: bool, page: str = "") -> dict | None:
         name = _text(card.css(".offer-card__title")) or clean(card.attrib.get("data-offer-name"))
