@@ -88,13 +88,17 @@ class OperatorSpider(scrapy.Spider):
             if item is not None and keys.first(item["offer_key"]):
                 yield self.offer(**item)
 
-    def numbered_offers(self, items: Iterable[dict | None]) -> Iterator[dict]:
+    def numbered_offers(self, items: Iterable[dict | None], *, drop_same: bool = False) -> Iterator[dict]:
         """The offers of `items` (None: a card that is no offer); a card with a key already handed out is another
-        offer and gets the key numbered (`key-2`, `key-3`, ...)."""
+        offer and gets the key numbered (`key-2`, `key-3`, ...). With `drop_same`, a card equal but for its key to
+        one already handed out is the same card shown twice: dropped."""
         keys = OfferKeys()
         for item in items:
-            if item is not None:
-                yield self.offer(**{**item, "offer_key": keys.unique(item["offer_key"])})
+            if item is None:
+                continue
+            key = keys.unique(item["offer_key"], {**item, "offer_key": None}, drop_same=drop_same)
+            if key is not None:
+                yield self.offer(**{**item, "offer_key": key})
 
 
 class OfferKeys:

@@ -22,7 +22,7 @@ import json
 import re
 from datetime import date
 
-from spiders.base import OfferKeys, OperatorSpider
+from spiders.base import OperatorSpider
 from spiders.parsing import CURRENT_TEXT, clean, data_gb, euros, money_cents, parse_date, slug, text_of, text_outside
 
 MOBILE = "https://www.iliad.it/offerte-iliad-mobile.html"
@@ -78,16 +78,8 @@ class IliadSpider(OperatorSpider):
 
     def parse(self, response):
         legal = text_outside(response.xpath("//body"), "commercial-offer-tile")
-        keys = OfferKeys()
-        for card in response.css(".commercial-offer-tile"):
-            item = self.card(card, response, legal)
-            if item is None:
-                continue
-            key = keys.unique(item["offer_key"], {**item, "offer_key": None}, drop_same=True)
-            if key is None:
-                continue  # the same card shown twice (carousel repeat)
-            item["offer_key"] = key
-            yield self.offer(**item)
+        cards = (self.card(card, response, legal) for card in response.css(".commercial-offer-tile"))
+        yield from self.numbered_offers(cards, drop_same=True)  # the same card shown twice: a carousel repeat
 
     def card(self, c, response, legal: str) -> dict | None:
         name = text_of(c.css("p.offer-title"), CURRENT_TEXT)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 
-from spiders.base import OfferKeys, OperatorSpider
+from spiders.base import OperatorSpider
 from spiders.parsing import CURRENT_TEXT, clean, data_gb, euros, money_cents, operators_named, parse_date, slug, text_of
 
 MOBILE = "https://www.kenamobile.it/offerte/"
@@ -87,7 +87,10 @@ class KenaSpider(OperatorSpider):
     min_offers = 4
 
     def parse(self, response):
-        keys = OfferKeys()
+        yield from self.numbered_offers(self.section_cards(response), drop_same=True)  # a card twice in one section
+
+    def section_cards(self, response):
+        """Each section's cards, keyed and made eligible by the section's heading."""
         for products in response.css("ul.products"):
             heading_sel = products.xpath(_HEADING)
             heading = text_of(heading_sel[0], CURRENT_TEXT) if heading_sel else ""
@@ -96,16 +99,14 @@ class KenaSpider(OperatorSpider):
                 item = self.card(card, response)
                 if item is None:
                     continue
-                base = f"{item['offer_key']}:{segment}"
                 notes = [heading] if origins else []
                 item.update(
-                    eligibility=eligibility, eligible_from=origins, notes="; ".join(notes + item["notes"]) or None
+                    offer_key=f"{item['offer_key']}:{segment}",
+                    eligibility=eligibility,
+                    eligible_from=origins,
+                    notes="; ".join(notes + item["notes"]) or None,
                 )
-                key = keys.unique(base, {**item, "offer_key": None}, drop_same=True)
-                if key is None:
-                    continue  # the same card twice in one section
-                item["offer_key"] = key
-                yield self.offer(**item)
+                yield item
 
     def card(self, c, response) -> dict | None:
         name = text_of(c.css(".woocommerce-loop-product__title"), CURRENT_TEXT)

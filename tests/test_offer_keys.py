@@ -34,3 +34,17 @@ def test_unique_with_a_stem_after_a_first_key_check():  # postemobile, tim
     # only the first key is checked for an equal card: the fifth card is numbered, as the spiders did
     assert out == ["x", None, "x-name", "x-name-2", "x-name-3"]
     assert keys.holds("x-name", {"n": 2}) and not keys.holds("x-name", {"n": 3})
+
+
+def test_the_spider_helpers_keep_or_number_keys():
+    from spiders.tiscali import TiscaliSpider
+
+    spider = TiscaliSpider()
+    cards = [{"offer_key": "a", "price_cents": 100}, None, {"offer_key": "a", "price_cents": 200}]
+    cards.append({"offer_key": "a", "price_cents": 100})
+    assert [(o["offer_key"], o["price_cents"]) for o in spider.first_offers(cards)] == [("a", 100)]
+    numbered = [(o["offer_key"], o["price_cents"]) for o in spider.numbered_offers(cards)]
+    assert numbered == [("a", 100), ("a-2", 200), ("a-3", 100)]
+    distinct = [(o["offer_key"], o["price_cents"]) for o in spider.numbered_offers(cards, drop_same=True)]
+    assert distinct == [("a", 100), ("a-2", 200)]
+    assert all(o["operator"] == "tiscali" for o in spider.numbered_offers(cards))
