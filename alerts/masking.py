@@ -128,7 +128,7 @@ def mask_unusable(url: str) -> str:
 def _plugin_view(url: str) -> tuple[str | None, frozenset, tuple[str, ...]]:
     """(Apprise's privacy-mode URL or None when Apprise cannot load `url`, the names of the query arguments the
     plugin declares private, the plugin's private values). One Apprise load per URL."""
-    import apprise  # here, not at the top: a worker whose sender finds nothing due never loads Apprise (3.7 MiB)
+    import apprise  # here, not at the top: a worker whose sender finds nothing due never loads Apprise
 
     with _masking.loading(url):
         plugin = apprise.Apprise.instantiate(url)

@@ -104,8 +104,8 @@ def _start_urls(ops: list[str]) -> dict[str, str]:
 
 def _serve_cycles(ops: list[str], tmp: str, fixtures: str | None) -> None:
     """The service as it runs, in its own process: one Service; a cycle for each line read from stdin, one
-    JSON line written per cycle. It imports nothing to measure itself (psutil alone is 2.6 MiB): the
-    benchmark measures it from outside, between cycles."""
+    JSON line written per cycle. It imports nothing to measure itself (not even psutil), so what is
+    measured is the service alone: the benchmark measures it from outside, between cycles."""
     service = _service(Path(tmp), ops, fixtures=fixtures)
     try:
         for n, _ in enumerate(sys.stdin):

@@ -585,7 +585,7 @@ class CrawlWorker:
 
 def rss_bytes(pid: int) -> int | None:
     """Resident memory of a process, or None when it is gone: read from /proc (Linux) without importing
-    anything (psutil would add 2.6 MiB to the service process for one number), psutil where there is no /proc."""
+    anything (psutil would stay loaded in the service process for one number), psutil where there is no /proc."""
     try:
         with open(f"/proc/{pid}/statm") as f:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")

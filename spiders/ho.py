@@ -74,7 +74,7 @@ class HoSpider(OperatorSpider):
             item = self.card(card, response, link, flash_date)
             item["data_5g"] = item["data_5g"] or in_5g_tab
             cards[link] = item
-        # the hidden origin modals, found once per page (a whole-page search per card cost most of the parse)
+        # the hidden origin modals, found once per page (not by a whole-page search per card)
         modals = list(response.xpath(f"//*[{has_class('otherOperatorsModal')}]"))
         for item in cards.values():
             modal = item.pop("_modal")

@@ -120,7 +120,7 @@ class TimSpider(OperatorSpider):
     @staticmethod
     def page_costs(boxes: list) -> tuple[int | None, int | None]:
         """SIM and activation costs from the first page-wide info box that states them (not one in a modal)."""
-        # the text test in Python: `contains(., "Costo SIM")` in an XPath took the string value of every box
+        # the text test in Python: `contains(., "Costo SIM")` in an XPath would take the string value of every box
         boxes = [
             b
             for b in boxes

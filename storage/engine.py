@@ -4,7 +4,7 @@ PROMOWATCH_DATABASE_URL takes any SQLAlchemy URL; the default is a SQLite file i
 directory. The only dialect-specific code of the project lives in `_dialect_setup` (SQLite pragmas).
 Alembic is imported only when the schema is behind, so commands start fast. A resident process (the crawl
 worker) sets `MIGRATE_IN_SUBPROCESS`: its migration then runs in a one-off child process, so that Alembic and
-Mako (about 12 MiB) do not stay loaded in it for as long as it lives.
+Mako do not stay loaded in it for as long as it lives.
 
 The database holds channel URLs with their passwords: a SQLite file we create is 0600 (SQLite gives its -wal
 and -shm files the database file's mode) and the default data folder 0700, whatever the umask. A database
