@@ -1,19 +1,8 @@
 """CoopVoce: the offers page (server-rendered HTML).
 
-No real capture exists; the page facts this parser builds on (see docs/operators.md) are:
-- one card per offer (`.card-offerta`), made of label/value pairs (`*__label` + the following `*__value`; a
-  `dt`/`dd` list is read the same way): "Nome", "GB" ("200", "Illimitati", "-"), "Minuti" ("Illimitati",
-  "1.000", "-"), "SMS", "Attivazione" ("Gratis", "10 €") and the price under "Costo AL" (new line ->
-  eligibility new_number) and/or "Costo MNP" (number portability -> eligibility portability, from any
-  operator: eligible_from []). Each price label is its own offer (offer_key = the card's slug + ":al"/":mnp");
-  a card with a single plain "Costo" is one offer open to all. An old price may be struck through (`<del>`).
-- 5G is shown only by an icon: an `<img>` whose file name, or an `<i>`/element whose class, has a "5g" token
-  ("icon-5g.svg", "cv-icon--5g"); "icon-4g.svg" is not 5G.
-- "PROMO VALIDA FINO ALL'01/07" (no year) -> promo_until, resolved against crawl_date.
-- "-" as a value means not included (0); a card saying "solo internet" or with no minutes and SMS is data-only,
-  one with no data is voice-only.
-The card's link (/portale/offerte/<slug>.html) is its URL and gives the offer_key slug. Header banners ("a partire
-da 4,90 €") and the footer carry unrelated prices: only the cards are read.
+No real capture exists, so the page facts it builds on are assumptions: `CoopVoceSpider` lists them (and
+docs/operators.md describes the page), so that whoever repairs the spider against a changed page knows what to
+check.
 """
 
 from __future__ import annotations
@@ -73,6 +62,24 @@ def pairs(card) -> list[tuple[str, object]]:
 
 
 class CoopVoceSpider(OperatorSpider):
+    """What the parser relies on in the page.
+
+    No real capture exists; the page facts this parser builds on (see docs/operators.md) are:
+    - one card per offer (`.card-offerta`), made of label/value pairs (`*__label` + the following `*__value`; a
+      `dt`/`dd` list is read the same way): "Nome", "GB" ("200", "Illimitati", "-"), "Minuti" ("Illimitati",
+      "1.000", "-"), "SMS", "Attivazione" ("Gratis", "10 €") and the price under "Costo AL" (new line ->
+      eligibility new_number) and/or "Costo MNP" (number portability -> eligibility portability, from any
+      operator: eligible_from []). Each price label is its own offer (offer_key = the card's slug + ":al"/":mnp");
+      a card with a single plain "Costo" is one offer open to all. An old price may be struck through (`<del>`).
+    - 5G is shown only by an icon: an `<img>` whose file name, or an `<i>`/element whose class, has a "5g" token
+      ("icon-5g.svg", "cv-icon--5g"); "icon-4g.svg" is not 5G.
+    - "PROMO VALIDA FINO ALL'01/07" (no year) -> promo_until, resolved against crawl_date.
+    - "-" as a value means not included (0); a card saying "solo internet" or with no minutes and SMS is data-only,
+      one with no data is voice-only.
+    The card's link (/portale/offerte/<slug>.html) is its URL and gives the offer_key slug. Header banners ("a partire
+    da 4,90 €") and the footer carry unrelated prices: only the cards are read.
+    """
+
     operator = "coopvoce"
     cards = ".card-offerta"
     start_urls = [MOBILE]

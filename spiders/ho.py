@@ -1,19 +1,7 @@
 """ho. Mobile: the "tutte le offerte" page (server-rendered AEM HTML, Imperva script present).
 
-Page facts this parser builds on (see docs/operators.md):
-- cards `.offerCarousel__slider__card[data-offerlink="/flussi-attivazione.NNN.html"]`; a card has no title, only
-  a label (`__label`: "Offerta 5G!", "5G incluso!", or a flash "Fino al <span class=flashDate>"), the GB in
-  `__stripe__firstLine` ("<span>150</span> Giga"), minutes/SMS in `__stripe__secondLine`, the price split over
-  `__price__value` "6" + `__price__details__cent` ",95" + currency + `__price__details__frequency` "al mese".
-- two tabs: `.offerCarousel__allOffers` and a hidden `.offerCarousel__5GOffers` that repeats the 5G cards
-  (deduplicated by data-offerlink; a card in the 5G tab is a 5G offer).
-- "Attivazione a partire da 2,99€ per alcuni operatori": the link calls `showOtherOperatorsModal('flash5')`
-  (no argument = the `products` modal). Hidden `.otherOperatorsModal.<name>` blocks list, per block title
-  ("Attivazione <del>29,90€</del> scontata a 2,99€ per i clienti:", "Attivazione 29,90€ per i clienti:"), the
-  donor operators of that fee. Each block is one offer variant: its own offer_key, activation fee and
-  eligible_from (the donors we know as operator slugs), eligibility "portability".
-- the flash end date sits in a script variable (`var flashDate="24\\/09";`, no year -> resolved on crawl_date).
-The "offerta per la casa" box (`.ho-offerta-box`, home internet) is not a mobile offer card and is not parsed.
+Built on a capture of the real page: `HoSpider` lists the page facts it builds on (and docs/operators.md describes
+the page), so that whoever repairs the spider against a changed page knows what to check.
 """
 
 from __future__ import annotations
@@ -56,6 +44,24 @@ def _count(text: str, word: str) -> tuple[int | None, bool]:
 
 
 class HoSpider(OperatorSpider):
+    """What the parser relies on in the page.
+
+    Page facts this parser builds on (see docs/operators.md):
+    - cards `.offerCarousel__slider__card[data-offerlink="/flussi-attivazione.NNN.html"]`; a card has no title, only
+      a label (`__label`: "Offerta 5G!", "5G incluso!", or a flash "Fino al <span class=flashDate>"), the GB in
+      `__stripe__firstLine` ("<span>150</span> Giga"), minutes/SMS in `__stripe__secondLine`, the price split over
+      `__price__value` "6" + `__price__details__cent` ",95" + currency + `__price__details__frequency` "al mese".
+    - two tabs: `.offerCarousel__allOffers` and a hidden `.offerCarousel__5GOffers` that repeats the 5G cards
+      (deduplicated by data-offerlink; a card in the 5G tab is a 5G offer).
+    - "Attivazione a partire da 2,99€ per alcuni operatori": the link calls `showOtherOperatorsModal('flash5')`
+      (no argument = the `products` modal). Hidden `.otherOperatorsModal.<name>` blocks list, per block title
+      ("Attivazione <del>29,90€</del> scontata a 2,99€ per i clienti:", "Attivazione 29,90€ per i clienti:"), the
+      donor operators of that fee. Each block is one offer variant: its own offer_key, activation fee and
+      eligible_from (the donors we know as operator slugs), eligibility "portability".
+    - the flash end date sits in a script variable (`var flashDate="24\\/09";`, no year -> resolved on crawl_date).
+    The "offerta per la casa" box (`.ho-offerta-box`, home internet) is not a mobile offer card and is not parsed.
+    """
+
     operator = "ho"
     cards = ".offerCarousel__slider__card"
     start_urls = [MOBILE]

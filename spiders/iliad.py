@@ -1,19 +1,7 @@
 """Iliad: the mobile offers page (server-rendered, one card per offer).
 
-Page facts this parser builds on (see docs/operators.md):
-- cards `.commercial-offer-tile`, name `p.offer-title`; a corner label (`.tile-corner`: "Novità", "Solo minuti",
-  "Solo giga", "Per oggetti smart").
-- price in euro CENTS in an attribute: `<i-packshot-price price="1199" prev-price="" period="PER SEMPRE">`.
-- `<i-packshot-data data-qty="250GB" sms-qty="-1" voice-qty="-1">`: -1 = unlimited, 0 = none, MB values exist
-  ("40MB" -> 0.04 GB); EU data in `<i-packshot-extra-data data-qty-extra="18GB" data-qty-extra-location="in UE">`.
-- 5G = a `.notice.5g` element inside the card (a class starting with a digit: matched with XPath, not CSS).
-- "Attivazione SIM: 9,99€" in `.commercial-offer__extra-text` -> activation fee of the card.
-- promotion end: `<i-countdown target-date="2026-10-29 15:00:00">`.
-- `data-offer-tracking` holds HTML-entity-encoded JSON ({"offer_id": "giga250", "offer_variant": ...}): the
-  offer_id is the stable offer_key. The product page link (/offerta-iliad-giga250-1199.html) carries the price
-  in its slug, so it is the URL but not the key.
-- page-wide legal notes restrict some offers ("Offerta Domotica solo per nuovi numeri").
-Data-only and smart-home (domotica) cards are offers with their own plan_type, not dropped.
+Built on a capture of the real page: `IliadSpider` lists the page facts it builds on (and docs/operators.md
+describes the page), so that whoever repairs the spider against a changed page knows what to check.
 """
 
 from __future__ import annotations
@@ -71,6 +59,24 @@ def _cents(value: str | None) -> int | None:
 
 
 class IliadSpider(OperatorSpider):
+    """What the parser relies on in the page.
+
+    Page facts this parser builds on (see docs/operators.md):
+    - cards `.commercial-offer-tile`, name `p.offer-title`; a corner label (`.tile-corner`: "Novità", "Solo minuti",
+      "Solo giga", "Per oggetti smart").
+    - price in euro CENTS in an attribute: `<i-packshot-price price="1199" prev-price="" period="PER SEMPRE">`.
+    - `<i-packshot-data data-qty="250GB" sms-qty="-1" voice-qty="-1">`: -1 = unlimited, 0 = none, MB values exist
+      ("40MB" -> 0.04 GB); EU data in `<i-packshot-extra-data data-qty-extra="18GB" data-qty-extra-location="in UE">`.
+    - 5G = a `.notice.5g` element inside the card (a class starting with a digit: matched with XPath, not CSS).
+    - "Attivazione SIM: 9,99€" in `.commercial-offer__extra-text` -> activation fee of the card.
+    - promotion end: `<i-countdown target-date="2026-10-29 15:00:00">`.
+    - `data-offer-tracking` holds HTML-entity-encoded JSON ({"offer_id": "giga250", "offer_variant": ...}): the
+      offer_id is the stable offer_key. The product page link (/offerta-iliad-giga250-1199.html) carries the price
+      in its slug, so it is the URL but not the key.
+    - page-wide legal notes restrict some offers ("Offerta Domotica solo per nuovi numeri").
+    Data-only and smart-home (domotica) cards are offers with their own plan_type, not dropped.
+    """
+
     operator = "iliad"
     cards = ".commercial-offer-tile"
     start_urls = [MOBILE]

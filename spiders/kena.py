@@ -1,24 +1,8 @@
 """Kena Mobile: the offers page (server-rendered WordPress/WooCommerce shop archive).
 
-No real capture exists; the page facts this parser builds on (see docs/operators.md) are:
-- product cards `ul.products > li.product` (WooCommerce loop); the WordPress post id is a class `post-NNNN`
-  (also `data-product_id` on the add-to-cart button): the stable product id. Name in
-  `.woocommerce-loop-product__title`, link `a.woocommerce-LoopProduct-link`.
-- the price in `.price .woocommerce-Price-amount`, split over nodes ("5,99" + "€" + "al" + a sibling "mese");
-  a sale shows the old price in `<del>` and the new one in `<ins>`, with `.screen-reader-text` sentences that
-  repeat both prices (never read). "al mese" -> 30 days; "4 settimane"/"28 giorni" -> 28.
-- GB with an old value struck through (`<del>150</del> 200 Giga`, `<s>100 Giga</s> 120 Giga`): the new value
-  counts. "di cui 10 Giga in UE" is the EU roaming allowance; "50 MB" exists (Kena Voce).
-- sections, each a heading followed by its `ul.products`: "Per chi viene da Iliad, Coop, PosteMobile e altri"
-  and "Per chi viene da Vodafone, WindTre, Very e TIM" (portability, eligible_from = the operators the heading
-  names), "Per chi attiva un nuovo numero" (new_number); a heading naming nobody means no restriction
-  (segment "tutti"). The same
-  product may appear in two sections: each (product, section) is its own offer, offer_key = product id + a
-  section segment built from the section's meaning (never from a price).
-- card texts: "Attivazione e SIM gratis", "Attivazione 9,99 €", "SIM 5 €", "Fino al 30/09" (promo end, no year),
-  "Il primo mese è gratis", badges "5G incluso", "Solo voce", "Solo internet".
-The header mini-cart and the footer product widgets (`ul.product_list_widget`, top-ups) carry prices that are
-not offers: only `li.product` inside `ul.products` is read.
+No real capture exists, so the page facts it builds on are assumptions: `KenaSpider` lists them (and
+docs/operators.md describes the page), so that whoever repairs the spider against a changed page knows what to
+check.
 """
 
 from __future__ import annotations
@@ -81,6 +65,29 @@ def section(heading: str) -> tuple[str, list[str], str]:
 
 
 class KenaSpider(OperatorSpider):
+    """What the parser relies on in the page.
+
+    No real capture exists; the page facts this parser builds on (see docs/operators.md) are:
+    - product cards `ul.products > li.product` (WooCommerce loop); the WordPress post id is a class `post-NNNN`
+      (also `data-product_id` on the add-to-cart button): the stable product id. Name in
+      `.woocommerce-loop-product__title`, link `a.woocommerce-LoopProduct-link`.
+    - the price in `.price .woocommerce-Price-amount`, split over nodes ("5,99" + "€" + "al" + a sibling "mese");
+      a sale shows the old price in `<del>` and the new one in `<ins>`, with `.screen-reader-text` sentences that
+      repeat both prices (never read). "al mese" -> 30 days; "4 settimane"/"28 giorni" -> 28.
+    - GB with an old value struck through (`<del>150</del> 200 Giga`, `<s>100 Giga</s> 120 Giga`): the new value
+      counts. "di cui 10 Giga in UE" is the EU roaming allowance; "50 MB" exists (Kena Voce).
+    - sections, each a heading followed by its `ul.products`: "Per chi viene da Iliad, Coop, PosteMobile e altri"
+      and "Per chi viene da Vodafone, WindTre, Very e TIM" (portability, eligible_from = the operators the heading
+      names), "Per chi attiva un nuovo numero" (new_number); a heading naming nobody means no restriction
+      (segment "tutti"). The same
+      product may appear in two sections: each (product, section) is its own offer, offer_key = product id + a
+      section segment built from the section's meaning (never from a price).
+    - card texts: "Attivazione e SIM gratis", "Attivazione 9,99 €", "SIM 5 €", "Fino al 30/09" (promo end, no year),
+      "Il primo mese è gratis", badges "5G incluso", "Solo voce", "Solo internet".
+    The header mini-cart and the footer product widgets (`ul.product_list_widget`, top-ups) carry prices that are
+    not offers: only `li.product` inside `ul.products` is read.
+    """
+
     operator = "kena"
     cards = "li.product"
     start_urls = [MOBILE]

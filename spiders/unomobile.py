@@ -1,26 +1,8 @@
 """1Mobile: the "offerte per tutti" page; its offers are JSON embedded in scripts.
 
-Page facts (docs/operators.md): the list page declares `const bundles = [...]` in a script, each detail page
-`window.bundle = {...}`; some text fields are HTML-escaped twice (`&amp;euro;` -> "€"); notes like
-"fino al 30/09/2026".
-
-There is no real capture. The parser assumes (an assumption; tolerant where cheap):
-- the literals are strict JSON (double-quoted keys; `\\/` and `\\u20ac` escapes are fine) and are read with
-  `json.JSONDecoder.raw_decode` from the opening bracket, so whatever script follows the literal (`];` inside
-  strings, more arrays) does not matter. Only a declaration of `bundles` itself counts (`const|let|var bundles =`,
-  not `featuredBundles`); the first one that decodes to a list of objects wins.
-- a bundle: `id` (the offer_key), `name`, `price` (euro: 7.99 / "7,99"; fallback the display text `priceLabel`
-  "7,99&amp;euro; al mese", which also says the period: "al mese" -> 30, "4 settimane" -> 28), `data`
-  ("150 GB" / "Illimitati"), `minutes`, `sms` ("Illimitati", numbers, 0), `network` ("5G" / "4G"),
-  `badge` ("Primo mese gratis" -> first_period_cents 0), `notes` (HTML, "fino al 30/09/2026" -> promo_until),
-  `target` ("mnp" = only when porting a number -> eligibility portability, origin operators named in
-  `targetText`; "new" = new numbers only), `url` (detail page, relative).
-- a detail page's `window.bundle` is the same object plus the costs the list lacks: `activationFee`, `simFee`
-  (money text, "Gratis" -> 0), `euData` ("9,5 GB in UE"), `esim`, a fuller `notes`. The detail page is
-  requested only when the list's bundle lacks those (`activationFee` or `euData`) and has a URL; the detail's
-  fields override the list's. If the detail page fails or carries no bundle, the list's figures are yielded.
-Text fields are unescaped until stable and stripped of tags. Data-only (data, 0 minutes, 0 SMS) -> data_only;
-no data but minutes -> voice_only.
+No real capture exists, so the page facts it builds on are assumptions: `UnoMobileSpider` lists them (and
+docs/operators.md describes the page), so that whoever repairs the spider against a changed page knows what to
+check.
 """
 
 from __future__ import annotations
@@ -82,6 +64,31 @@ def _money(value) -> int | None:
 
 
 class UnoMobileSpider(OperatorSpider):
+    """What the parser relies on in the page.
+
+    Page facts (docs/operators.md): the list page declares `const bundles = [...]` in a script, each detail page
+    `window.bundle = {...}`; some text fields are HTML-escaped twice (`&amp;euro;` -> "€"); notes like
+    "fino al 30/09/2026".
+
+    There is no real capture. The parser assumes (an assumption; tolerant where cheap):
+    - the literals are strict JSON (double-quoted keys; `\\/` and `\\u20ac` escapes are fine) and are read with
+      `json.JSONDecoder.raw_decode` from the opening bracket, so whatever script follows the literal (`];` inside
+      strings, more arrays) does not matter. Only a declaration of `bundles` itself counts (`const|let|var bundles =`,
+      not `featuredBundles`); the first one that decodes to a list of objects wins.
+    - a bundle: `id` (the offer_key), `name`, `price` (euro: 7.99 / "7,99"; fallback the display text `priceLabel`
+      "7,99&amp;euro; al mese", which also says the period: "al mese" -> 30, "4 settimane" -> 28), `data`
+      ("150 GB" / "Illimitati"), `minutes`, `sms` ("Illimitati", numbers, 0), `network` ("5G" / "4G"),
+      `badge` ("Primo mese gratis" -> first_period_cents 0), `notes` (HTML, "fino al 30/09/2026" -> promo_until),
+      `target` ("mnp" = only when porting a number -> eligibility portability, origin operators named in
+      `targetText`; "new" = new numbers only), `url` (detail page, relative).
+    - a detail page's `window.bundle` is the same object plus the costs the list lacks: `activationFee`, `simFee`
+      (money text, "Gratis" -> 0), `euData` ("9,5 GB in UE"), `esim`, a fuller `notes`. The detail page is
+      requested only when the list's bundle lacks those (`activationFee` or `euData`) and has a URL; the detail's
+      fields override the list's. If the detail page fails or carries no bundle, the list's figures are yielded.
+    Text fields are unescaped until stable and stripped of tags. Data-only (data, 0 minutes, 0 SMS) -> data_only;
+    no data but minutes -> voice_only.
+    """
+
     operator = "unomobile"
     cards = "script"
     start_urls = [LIST]

@@ -1,23 +1,7 @@
 """Very Mobile: the "offerte" page (server-rendered AEM HTML; Radware scripts are referenced, it is no block page).
 
-Page facts this parser builds on (see docs/operators.md):
-- the offers sit in `section.visual--tabs-banner` blocks, one per customer origin; the block's heading
-  (`.visual-tabs-banner--head h2`) says who may take its cards: "Per clienti ILIAD, COOPVOCE, POSTEMOBILE e
-  altri" / "Per clienti TIM, VODAFONE, KENA e altri" (number portability from those operators; "altri" is a link
-  to a note, so the unnamed others go into `notes`), "Per NUOVI NUMERI", "Per NUOVI NUMERI, solo dati".
-  The same GB comes at different prices in different blocks: each block's card is its own offer.
-- a card is `div.offer-card-v2` wrapped in a second `div.offer-card-v2` (the outer one is taken, one offer per card).
-- GB in `.offer-card-v2__offer-text` ("<span>200</span> <span>Giga</span>", or "Giga illimitati").
-- price split over `.cmp-price-giga-text__price-wrapper` "6" + `__decimal-price` ",99€", then "al mese" and the
-  details line "PER SEMPRE".
-- 5G only as the badge image `.offer-card-v2__energylabel img` (alt "Energy Label"): `bollo-5G-verde` = full
-  speed, `bollo-5G-giallo` = limited speed (no cap figure on the cards).
-- "1 mese omaggio" only as the image in `.offer-card-v2__price-details`: the alt text is the same on every card,
-  the file name tells: `1-mese-omaggio.png` (first month free) vs `omaggio-vuoto.png` (none).
-- card header (`__card-header-text`: "5G FULL SPEED", "OFFERTA WOW"), details list ("minuti illimitati e 200 SMS",
-  "SIM e spedizione gratis", "Per dispositivi smart" = IoT SIM -> plan_type home), the CTA link to the product
-  page (its slug carries the price, "/offerte/very-699", so it is not used as the key), `data-card-type="esim"`.
-offer_key = GB of the card + the block ("200-giga-da-iliad", "150-giga-nuovi-numeri", "giga-illimitati-solo-dati").
+Built on a capture of the real page: `VerySpider` lists the page facts it builds on (and docs/operators.md describes
+the page), so that whoever repairs the spider against a changed page knows what to check.
 """
 
 from __future__ import annotations
@@ -81,6 +65,29 @@ def section_info(heading: str) -> dict:
 
 
 class VerySpider(OperatorSpider):
+    """What the parser relies on in the page.
+
+    Page facts this parser builds on (see docs/operators.md):
+    - the offers sit in `section.visual--tabs-banner` blocks, one per customer origin; the block's heading
+      (`.visual-tabs-banner--head h2`) says who may take its cards: "Per clienti ILIAD, COOPVOCE, POSTEMOBILE e
+      altri" / "Per clienti TIM, VODAFONE, KENA e altri" (number portability from those operators; "altri" is a link
+      to a note, so the unnamed others go into `notes`), "Per NUOVI NUMERI", "Per NUOVI NUMERI, solo dati".
+      The same GB comes at different prices in different blocks: each block's card is its own offer.
+    - a card is `div.offer-card-v2` wrapped in a second `div.offer-card-v2` (the outer one is taken, one offer per
+      card).
+    - GB in `.offer-card-v2__offer-text` ("<span>200</span> <span>Giga</span>", or "Giga illimitati").
+    - price split over `.cmp-price-giga-text__price-wrapper` "6" + `__decimal-price` ",99€", then "al mese" and the
+      details line "PER SEMPRE".
+    - 5G only as the badge image `.offer-card-v2__energylabel img` (alt "Energy Label"): `bollo-5G-verde` = full
+      speed, `bollo-5G-giallo` = limited speed (no cap figure on the cards).
+    - "1 mese omaggio" only as the image in `.offer-card-v2__price-details`: the alt text is the same on every card,
+      the file name tells: `1-mese-omaggio.png` (first month free) vs `omaggio-vuoto.png` (none).
+    - card header (`__card-header-text`: "5G FULL SPEED", "OFFERTA WOW"), details list ("minuti illimitati e 200 SMS",
+      "SIM e spedizione gratis", "Per dispositivi smart" = IoT SIM -> plan_type home), the CTA link to the product
+      page (its slug carries the price, "/offerte/very-699", so it is not used as the key), `data-card-type="esim"`.
+    offer_key = GB of the card + the block ("200-giga-da-iliad", "150-giga-nuovi-numeri", "giga-illimitati-solo-dati").
+    """
+
     operator = "very"
     cards = ".offer-card-v2"
     start_urls = [MOBILE]

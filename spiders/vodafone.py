@@ -1,27 +1,7 @@
 """Vodafone: the mobile hub page and the visitors' page (Next.js).
 
-The page carries its offers twice:
-- rendered cards (first tab only, "Offerte per tutti"): `div.swiper-slide` cards with the name, a GB line,
-  a split price ("9" + ",95€" + "/mese"), "Costo di attivazione 10€" and the EU-roaming line; the 5G / eSIM
-  claim sits in the heading above the carousel, not in the cards. Class names are styled-components hashes,
-  so cards are found by structure, not by class.
-- `script#__NEXT_DATA__`: `props.pageProps.dehydratedState.queries[]`. The "page" query holds the hub widgets
-  (PILLS = the tabs; HUB_CUSTOM_LITE sections with `button.localUrl` = tab id and `elements[].id` = product ids,
-  each with a `hideInHub` flag); the products query (key containing "mobile-line-products") maps product ids to
-  entries with slug, label, category, price ("9,95€"). The other tabs (existing customers, under 18, smart home,
-  calls abroad) exist only there.
-Both are parsed and merged by slug: cards give the rendered figures, the JSON adds the offers cards don't show.
-The calls-abroad / foreign-tax-code tab ("Per chiamare verso l'estero") and any entry whose text says it is for
-people born abroad or with a foreign tax code are eligibility foreign_born (plan_type prepaid); spec lines about
-minutes towards other countries ("1000 minuti verso 50 Paesi esteri", "300 minuti verso Cina e Albania") go to
-notes and are not read as national minutes.
-
-Visitors' page https://privati.vodafone.it/mobile/estero/offerte-turisti (linked as "Dolce Vita" in the hub
-page's footer; own callback `parse_tourist`; no capture exists): ASSUMED to carry the same `__NEXT_DATA__`
-structure (PILLS tabs, HUB_CUSTOM_LITE sections, a mobile-line-products query); only the JSON is read there.
-An entry whose specs state a validity ("Valida 30 giorni") is a one-off tourist pack: plan_type tourist,
-period_days = validity days, price_cents = pack price, "SIM inclusa" -> sim_cents 0, "Costo SIM 10€" -> 1000.
-Entries of that page without a validity (monthly plans, e.g. a foreign-tax-code tab) keep their tab's kind.
+Built on a capture of the real page: `VodafoneSpider` lists the page facts it builds on (and docs/operators.md
+describes the page), so that whoever repairs the spider against a changed page knows what to check.
 """
 
 from __future__ import annotations
@@ -63,6 +43,32 @@ def _truthy(value) -> bool:
 
 
 class VodafoneSpider(OperatorSpider):
+    """What the parser relies on in the page.
+
+    The page carries its offers twice:
+    - rendered cards (first tab only, "Offerte per tutti"): `div.swiper-slide` cards with the name, a GB line,
+      a split price ("9" + ",95€" + "/mese"), "Costo di attivazione 10€" and the EU-roaming line; the 5G / eSIM
+      claim sits in the heading above the carousel, not in the cards. Class names are styled-components hashes,
+      so cards are found by structure, not by class.
+    - `script#__NEXT_DATA__`: `props.pageProps.dehydratedState.queries[]`. The "page" query holds the hub widgets
+      (PILLS = the tabs; HUB_CUSTOM_LITE sections with `button.localUrl` = tab id and `elements[].id` = product ids,
+      each with a `hideInHub` flag); the products query (key containing "mobile-line-products") maps product ids to
+      entries with slug, label, category, price ("9,95€"). The other tabs (existing customers, under 18, smart home,
+      calls abroad) exist only there.
+    Both are parsed and merged by slug: cards give the rendered figures, the JSON adds the offers cards don't show.
+    The calls-abroad / foreign-tax-code tab ("Per chiamare verso l'estero") and any entry whose text says it is for
+    people born abroad or with a foreign tax code are eligibility foreign_born (plan_type prepaid); spec lines about
+    minutes towards other countries ("1000 minuti verso 50 Paesi esteri", "300 minuti verso Cina e Albania") go to
+    notes and are not read as national minutes.
+
+    Visitors' page https://privati.vodafone.it/mobile/estero/offerte-turisti (linked as "Dolce Vita" in the hub
+    page's footer; own callback `parse_tourist`; no capture exists): ASSUMED to carry the same `__NEXT_DATA__`
+    structure (PILLS tabs, HUB_CUSTOM_LITE sections, a mobile-line-products query); only the JSON is read there.
+    An entry whose specs state a validity ("Valida 30 giorni") is a one-off tourist pack: plan_type tourist,
+    period_days = validity days, price_cents = pack price, "SIM inclusa" -> sim_cents 0, "Costo SIM 10€" -> 1000.
+    Entries of that page without a validity (monthly plans, e.g. a foreign-tax-code tab) keep their tab's kind.
+    """
+
     operator = "vodafone"
     cards = "script#__NEXT_DATA__, [class*=card]"
     start_urls = [BASE, TOURIST]
