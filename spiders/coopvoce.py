@@ -1,8 +1,7 @@
 """CoopVoce: the offers page (server-rendered HTML).
 
-No real capture exists, so the page facts it builds on are assumptions: `CoopVoceSpider` lists them (and
-docs/operators.md describes the page), so that whoever repairs the spider against a changed page knows what to
-check.
+No capture of the real page exists: each card is read as label/value pairs whose labels we assumed. `CoopVoceSpider`
+lists every assumption, to be checked against the first real page (docs/operators.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Fastweb: the mobile offers page (server-rendered HTML, one simple card per offer).
 
-Built on a capture of the real page: `FastwebSpider` lists the page facts it builds on (and docs/operators.md
-describes the page), so that whoever repairs the spider against a changed page knows what to check.
+Read from the real capture. The header's mega-menu repeats offers with prices and is never read; `FastwebSpider`
+lists what is (docs/operators.md describes the page).
 """
 
 from __future__ import annotations

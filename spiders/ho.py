@@ -1,7 +1,7 @@
 """ho. Mobile: the "tutte le offerte" page (server-rendered AEM HTML, Imperva script present).
 
-Built on a capture of the real page: `HoSpider` lists the page facts it builds on (and docs/operators.md describes
-the page), so that whoever repairs the spider against a changed page knows what to check.
+Read from the real capture. A card's activation fee depends on the donor operator, listed in hidden modals, so one
+card can be several offers; `HoSpider` lists the page facts (see also docs/operators.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Iliad: the mobile offers page (server-rendered, one card per offer).
 
-Built on a capture of the real page: `IliadSpider` lists the page facts it builds on (and docs/operators.md
-describes the page), so that whoever repairs the spider against a changed page knows what to check.
+Read from the real capture. Prices come from attributes in cents, not from the visible text; `IliadSpider` lists the
+other page facts, docs/operators.md the page.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """Kena Mobile: the offers page (server-rendered WordPress/WooCommerce shop archive).
 
-No real capture exists, so the page facts it builds on are assumptions: `KenaSpider` lists them (and
-docs/operators.md describes the page), so that whoever repairs the spider against a changed page knows what to
-check.
+No capture exists: the WooCommerce structure is assumed (`KenaSpider` lists it; docs/operators.md). A product may
+stand in two sections, for different origins: each is its own offer.
 """
 
 from __future__ import annotations

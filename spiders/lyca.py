@@ -1,8 +1,7 @@
 """Lycamobile: the 5G offers page (client-rendered Next.js-style page).
 
-No real capture exists, so the page facts it builds on are assumptions: `LycaSpider` lists them (and
-docs/operators.md describes the page), so that whoever repairs the spider against a changed page knows what to
-check.
+No capture exists: the Next.js data and the server-rendered cards are assumed, as `LycaSpider` lists them; where
+both show a plan, the data wins. docs/operators.md has what is known of the page.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """PosteMobile: the mobile offers page (server-rendered SharePoint HTML, one card per offer).
 
-Built on a capture of the real page: `PosteMobileSpider` lists the page facts it builds on (and docs/operators.md
-describes the page), so that whoever repairs the spider against a changed page knows what to check.
+Read from the real capture, whose names and prices are written in several irregular ways: `PosteMobileSpider` lists
+each one the parser handles (docs/operators.md describes the page).
 """
 
 from __future__ import annotations

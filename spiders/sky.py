@@ -1,7 +1,7 @@
 """Sky Mobile: the Sky Mobile page of sky.it, a server-rendered Next.js page.
 
-Built on a capture of the real page: `SkySpider` lists the page facts it builds on (and docs/operators.md describes
-the page), so that whoever repairs the spider against a changed page knows what to check.
+Read from the real capture (offers section and one legal note). The GB sit only in link labels and the note, so
+`SkySpider` states where each figure is found; docs/operators.md, "Sky".
 """
 
 from __future__ import annotations

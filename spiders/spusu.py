@@ -1,9 +1,8 @@
 """spusu: the tariffs page https://www.spusu.it/tariffe renders tariffs it loads from a JSON endpoint, which
 the spider requests itself.
 
-No real capture exists, so the page facts it builds on are assumptions: `SpusuSpider` lists them (and
-docs/operators.md describes the page), so that whoever repairs the spider against a changed page knows what to
-check.
+No capture exists: the endpoint's JSON is assumed and read tolerantly; `SpusuSpider` lists the assumptions
+(docs/operators.md the page).
 """
 
 from __future__ import annotations

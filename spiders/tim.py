@@ -1,8 +1,8 @@
 """TIM: the mobile hub page, the "passa a TIM" page (offers for people coming from other operators) and the
 TIM Tourist page (SIMs for visitors).
 
-Built on a capture of the real page: `TimSpider` lists the page facts it builds on (and docs/operators.md describes
-the page), so that whoever repairs the spider against a changed page knows what to check.
+Read from the real capture. One tile component serves all three pages; `TimSpider` lists its parts and its traps
+(repeated tiles, family tiles, page-wide costs), docs/operators.md the pages.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """Tiscali Mobile: the mobile offers page (server-rendered HTML, simple cards).
 
-No real capture exists, so the page facts it builds on are assumptions: `TiscaliSpider` lists them (and
-docs/operators.md describes the page), so that whoever repairs the spider against a changed page knows what to
-check.
+No capture exists: the simple cards are assumed (`TiscaliSpider` lists them, docs/operators.md describes the page);
+the navigation's prices are never read.
 """
 
 from __future__ import annotations

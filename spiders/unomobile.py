@@ -1,8 +1,7 @@
 """1Mobile: the "offerte per tutti" page; its offers are JSON embedded in scripts.
 
-No real capture exists, so the page facts it builds on are assumptions: `UnoMobileSpider` lists them (and
-docs/operators.md describes the page), so that whoever repairs the spider against a changed page knows what to
-check.
+No capture exists: the script literals are assumed to be strict JSON; `UnoMobileSpider` lists what else is assumed,
+docs/operators.md what is known.
 """
 
 from __future__ import annotations

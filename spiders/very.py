@@ -1,7 +1,7 @@
 """Very Mobile: the "offerte" page (server-rendered AEM HTML; Radware scripts are referenced, it is no block page).
 
-Built on a capture of the real page: `VerySpider` lists the page facts it builds on (and docs/operators.md describes
-the page), so that whoever repairs the spider against a changed page knows what to check.
+Read from the real capture. Each origin block shows GB figures at its own prices, so each block's card is its own
+offer; `VerySpider` lists the page facts (docs/operators.md the page).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Vodafone: the mobile hub page and the visitors' page (Next.js).
 
-Built on a capture of the real page: `VodafoneSpider` lists the page facts it builds on (and docs/operators.md
-describes the page), so that whoever repairs the spider against a changed page knows what to check.
+Read from the real capture. The page carries its offers twice, as rendered cards and as Next.js data, merged as
+`VodafoneSpider` describes (docs/operators.md describes the page).
 """
 
 from __future__ import annotations

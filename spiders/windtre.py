@@ -1,9 +1,8 @@
 """WindTre: the mobile offers page, the "passa a WINDTRE" (change operator) page, the Call Your Country page
 (offers for people born abroad) and the tourist page (SIMs for visitors).
 
-No real capture exists, so the page facts it builds on are assumptions: `WindtreSpider` lists them (and
-docs/operators.md describes the page), so that whoever repairs the spider against a changed page knows what to
-check.
+Client-rendered behind Radware, and no capture exists: `WindtreSpider` lists the rendered DOM we assume, to be
+checked against the first page rendered through the browser option (docs/operators.md).
 """
 
 from __future__ import annotations
