@@ -232,9 +232,9 @@ def store_subscriptions(specs: list[dict], database_url: Optional[str] = None) -
     from sqlalchemy import insert
     from sqlmodel import Session
 
+    from contract.clock import utcnow
     from storage.engine import get_engine
     from storage.models import Subscription, SubscriptionChannel
-    from storage.repository import utcnow
 
     if not specs:
         return []
