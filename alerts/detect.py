@@ -17,11 +17,12 @@ from sqlalchemy import bindparam, func, select, update
 from sqlmodel import Session
 
 from alerts.match import match_events
+from contract.clock import utcnow
 from contract.offer import FIELDS
 from storage.engine import get_engine
 from storage.environment import VARIABLES, setting
 from storage.models import CrawlRun, Offer, OfferEvent, OfferVersion
-from storage.repository import event_dict, utcnow
+from storage.repository import event_dict
 
 log = logging.getLogger(__name__)
 

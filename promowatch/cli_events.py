@@ -54,10 +54,10 @@ def import_items(
 ) -> dict:
     """Record a list of offer items as one crawl of one operator, then detect its changes."""
     from alerts.after_crawl import after_crawl, send_now
+    from contract.clock import utcnow
     from contract.offer import OPERATORS, InvalidOffer
     from spiders.crawl_rules import CrawlFacts, CrawlItems, store_crawl
     from storage.environment import setting
-    from storage.repository import utcnow
 
     started = utcnow()
     if not isinstance(raw_items, list):

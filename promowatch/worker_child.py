@@ -18,7 +18,8 @@ import time
 from collections import deque
 from datetime import datetime
 
-from promowatch.crawl_worker import ASYNCIO_REACTOR, CrawlOutcome, record_failed, utcnow
+from contract.clock import utcnow
+from promowatch.crawl_worker import ASYNCIO_REACTOR, CrawlOutcome, record_failed
 
 log = logging.getLogger(__name__)
 RUNNERS_KEPT = 4  # distinct crawl settings (offline, live, a test's extras) whose runner stays built

@@ -14,9 +14,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from contract.clock import utcnow
 from storage.engine import get_engine
 from storage.models import CrawlRun, Notification, Offer, OfferEvent, Subscription, SubscriptionChannel
-from storage.repository import as_utc, utcnow
+from storage.repository import as_utc
 
 #: upper bounds (seconds) of the alert-latency histogram: queued (the event detected) -> sent
 LATENCY_BUCKETS = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 6 * 3600.0, 24 * 3600.0)
