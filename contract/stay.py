@@ -11,6 +11,7 @@ converter the caller passes (contract/rates.py); one that cannot be converted is
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Callable
@@ -194,8 +195,7 @@ def _who(item: dict, stay: Stay) -> list[str]:
 def _fair_use(plans: list[dict], stay: Stay) -> tuple[bool, list[str]]:
     """Whether the GB needed are at full speed on these plans' unlimited data, and what to watch about it."""
     full, watch = True, []
-    for item in dict.fromkeys(p["offer_key"] for p in plans if p.get("data_unlimited")):
-        plan = next(p for p in plans if p["offer_key"] == item)
+    for plan in {p["offer_key"]: p for p in plans if p.get("data_unlimited")}.values():
         cap = plan.get("fair_use_gb_per_day")
         if cap is None:
             watch.append("unlimited under fair use (no cap published)")
@@ -328,7 +328,8 @@ def _cheapest_esim(plans: list[dict], stay: Stay, full_speed: bool) -> list[dict
     best = min(singles, key=lambda s: s[:3], default=None)
     topups = [(p, h) for p, h in cover if h > 0 and p.get("topup") is True]
     if topups:
-        # cheapest[h] = (cost, plans, last plan's index, hours before it) to cover at least h hours
+        # cheapest[h]: the cheapest way (cost, plans) to cover at least h hours, with its last plan's index and the
+        # hours covered before it, from which the plans bought are read back
         cheapest: list[tuple[int, int, int, int] | None] = [(0, 0, -1, 0)] + [None] * need
         for h in range(1, need + 1):
             for n, (p, hours) in enumerate(topups):
@@ -357,16 +358,17 @@ def _esim_trips(plans: list[dict], stay: Stay, to_eur: ToEur, rate_day: str | No
     plans = sorted(plans, key=lambda p: (p["price_cents"], p["offer_key"]))
     for full_speed in (True, False):
         bought = _cheapest_esim(plans, stay, full_speed)
-        if bought is None or (cards and sum(p["price_cents"] for p in bought) >= cards[0].total_cents):
+        if bought is None:
             continue
         card = _card(bought, len(bought), sum(p["price_cents"] for p in bought), stay, to_eur, rate_day)
-        counts = {p["offer_key"]: sum(q is p for q in bought) for p in bought}
-        parts = []
-        for p in dict.fromkeys(map(id, bought)):
-            plan = next(q for q in bought if id(q) == p)
-            times = f" × {counts[plan['offer_key']]}" if counts[plan["offer_key"]] > 1 else ""
-            parts.append(f"{_data(plan)} for {_days(int(plan['period_days']))}{times}")
-        card.included = " + ".join(parts) + "".join(f", {e}" for e in _extras(bought[0]))
+        if cards and card.total_cents >= cards[0].total_cents:
+            continue
+        plan = {p["offer_key"]: p for p in bought}
+        parts = [
+            f"{_data(plan[k])} for {_days(int(plan[k]['period_days']))}" + (f" × {n}" if n > 1 else "")
+            for k, n in Counter(p["offer_key"] for p in bought).items()
+        ]
+        card.included = ", ".join([" + ".join(parts)] + _extras(bought[0]))
         if len(bought) > 1:
             card.watch.insert(0, f"{len(bought)} plans: the first, then top-ups when its days or data run out")
         cards.append(card)
@@ -396,7 +398,8 @@ def stay_costs(items: list[dict], stay: Stay, to_eur: ToEur = eur_only, rate_day
     for (operator, _currency), plans in trips.items():
         found = _esim_trips(plans, stay, to_eur, rate_day)
         if not found:
-            reason = f"no {operator} plan or top-ups cover {_days(stay.days)} and {_gb(stay.gb)} GB"
+            need = _days(stay.days) + (f" and {_gb(stay.gb)} GB" if stay.gb else "")
+            reason = f"no {operator} plan or top-ups cover {need}"
             excluded.extend(Excluded(p, "does_not_cover", reason) for p in plans)
         for card in found:
             card.watch[:0] = list(dict.fromkeys(w for p in card.plans for w in _who(p, stay)))

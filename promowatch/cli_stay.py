@@ -51,37 +51,32 @@ def _row(card, rank: str) -> list[str]:
     name = " + ".join(dict.fromkeys(p["name"] for p in card.plans))
     total = money(card.total_eur_cents)
     if card.currency != "EUR":
-        total = (
-            f"{total}\n[dim]{money(card.total_cents, card.currency)}[/]"
-            if total
-            else money(card.total_cents, card.currency)
-        )
+        own = money(card.total_cents, card.currency)
+        total = f"{total}\n[dim]{own}[/]" if total else own
     included = card.included
     if card.fees_cents:
-        included += f"; SIM and activation {money(card.fees_cents, card.currency)}"
-    watch = "\n".join(card.watch)
-    if not card.full_speed:
-        watch = f"[yellow]{escape(watch)}[/]"
-    else:
-        watch = escape(watch)
+        fees = money(card.fees_cents, card.currency).replace(" ", "\u00a0")  # a price is never split over lines
+        included += f"; SIM and activation {fees}"
+    watch = escape("\n".join(card.watch))
     return [
         rank,
-        f"{escape(card.operator)}\n[dim]{escape(KINDS.get(card.plan_type, card.plan_type))}[/]",
-        f"{escape(name)}\n[dim]{escape(', '.join(p['offer_key'] for p in card.plans))}[/]",
+        f"{escape(card.operator)}: {escape(name)}\n[dim]{escape(KINDS.get(card.plan_type, card.plan_type))}[/]",
         total,
         escape(included),
-        watch,
+        watch if card.full_speed else f"[yellow]{watch}[/]",
+        escape(", ".join(p["offer_key"] for p in card.plans)),
     ]
 
 
 def _columns() -> list[Column]:
+    """What a traveller reads first stays when the terminal is narrow: the card, the total, what to watch."""
     return [
         Column("#", "right"),
-        Column("card", keep=60),
-        Column("offer / keys", fold=18),
+        Column("card", fold=18),
         Column("stay total", "right"),
-        Column("included", keep=50, fold=20),
-        Column("watch", keep=40, fold=20),
+        Column("included", keep=50, fold=16),
+        Column("watch", keep=70, fold=16),
+        Column("key", keep=20, fold=12),
     ]
 
 
