@@ -80,7 +80,8 @@ class Card:
     total_eur_cents: int | None
     #: the data needed is at full speed (False: an unlimited plan's fair-use cap is below the daily need)
     full_speed: bool = True
-    included: str = ""
+    #: what the card gives, a phrase each: the data and days (× periods or plans), 5G, networks, hotspot
+    included: list[str] = field(default_factory=list)
     watch: list[str] = field(default_factory=list)
 
     @property
@@ -103,7 +104,7 @@ class Card:
             "fees_cents": self.fees_cents,
             "total_eur_cents": self.total_eur_cents,
             "full_speed": self.full_speed,
-            "included": self.included,
+            "included": list(self.included),
             "watch": list(self.watch),
         }
 
@@ -278,12 +279,13 @@ def _recurring(item: dict, stay: Stay, to_eur: ToEur, rate_day: str | None) -> C
         return Excluded(item, "too_little_data", f"{_data(item)} per {_days(period)}: {needs}")
     opening = item["price_cents"] if item.get("first_period_cents") is None else item["first_period_cents"]
     card = _card([item], periods, opening + item["price_cents"] * (periods - 1), stay, to_eur, rate_day)
-    card.included = ", ".join(
-        [f"{_data(item)} per {_days(period)} × {periods}" if periods > 1 else f"{_data(item)} for {_days(period)}"]
-        + _extras(item)
-    )
+    card.included = [
+        f"{_data(item)} per {_days(period)} × {periods}" if periods > 1 else f"{_data(item)} for {_days(period)}",
+        *_extras(item),
+    ]
     if item.get("first_period_cents") is not None and item["first_period_cents"] != item["price_cents"]:
-        card.watch.append(f"first {_days(period)} at an introductory price")
+        cheaper = item["first_period_cents"] < item["price_cents"]
+        card.watch.append(f"first {_days(period)} {'cheaper' if cheaper else 'dearer'} than the next")
     if item.get("plan_type") == ESIM_SUBSCRIPTION:
         card.watch.append("renews by itself: cancel it when you leave")
     elif item.get("plan_type") == "postpaid":
@@ -303,7 +305,7 @@ def _tourist(item: dict, stay: Stay, to_eur: ToEur, rate_day: str | None) -> Car
     if not item.get("data_unlimited") and (item.get("data_gb") or 0) < stay.gb:
         return Excluded(item, "too_little_data", f"{_data(item)} for the pack, your stay needs {_gb(stay.gb)} GB")
     card = _card([item], 1, item["price_cents"], stay, to_eur, rate_day)
-    card.included = ", ".join([f"{_data(item)} for {_days(valid)}"] + _extras(item))
+    card.included = [f"{_data(item)} for {_days(valid)}", *_extras(item)]
     return card
 
 
@@ -368,7 +370,7 @@ def _esim_trips(plans: list[dict], stay: Stay, to_eur: ToEur, rate_day: str | No
             f"{_data(plan[k])} for {_days(int(plan[k]['period_days']))}" + (f" × {n}" if n > 1 else "")
             for k, n in Counter(p["offer_key"] for p in bought).items()
         ]
-        card.included = ", ".join([" + ".join(parts)] + _extras(bought[0]))
+        card.included = [" + ".join(parts), *_extras(bought[0])]
         if len(bought) > 1:
             card.watch.insert(0, f"{len(bought)} plans: the first, then top-ups when its days or data run out")
         cards.append(card)

@@ -53,30 +53,29 @@ def _row(card, rank: str) -> list[str]:
     if card.currency != "EUR":
         own = money(card.total_cents, card.currency)
         total = f"{total}\n[dim]{own}[/]" if total else own
-    included = card.included
+    included = list(card.included)
     if card.fees_cents:
         fees = money(card.fees_cents, card.currency).replace(" ", "\u00a0")  # a price is never split over lines
-        included += f"; SIM and activation {fees}"
+        included.append(f"SIM and activation {fees}")
     watch = escape("\n".join(card.watch))
     return [
         rank,
         f"{escape(card.operator)}: {escape(name)}\n[dim]{escape(KINDS.get(card.plan_type, card.plan_type))}[/]",
         total,
-        escape(included),
+        escape("\n".join(included)),
         watch if card.full_speed else f"[yellow]{watch}[/]",
-        escape(", ".join(p["offer_key"] for p in card.plans)),
     ]
 
 
 def _columns() -> list[Column]:
-    """What a traveller reads first stays when the terminal is narrow: the card, the total, what to watch."""
+    """What a traveller reads first stays when the terminal is narrow: the card, the total, what to watch (the
+    offers' keys are in --json)."""
     return [
         Column("#", "right"),
         Column("card", fold=18),
         Column("stay total", "right"),
         Column("included", keep=50, fold=16),
         Column("watch", keep=70, fold=16),
-        Column("key", keep=20, fold=12),
     ]
 
 

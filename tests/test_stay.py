@@ -68,7 +68,7 @@ def test_stay_table(stem, n, case):
         for line in lines:
             assert line not in "\n".join(cards[key].watch), (key, line, cards[key].watch)
     for key, text in case.get("included", {}).items():
-        assert text in cards[key].included, (key, cards[key].included)
+        assert text in cards[key].included, (key, cards[key].included)  # one phrase of the list
     if "throttled" in case:
         assert sorted(k for k, c in cards.items() if not c.full_speed) == sorted(case["throttled"])
 
