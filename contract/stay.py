@@ -321,36 +321,36 @@ def _hours(item: dict, stay: Stay, full_speed: bool) -> int:
     return min(valid, math.floor((item.get("data_gb") or 0) * stay.days * _HOURS / stay.gb + 1e-9))
 
 
+def _cheapest_topups(topups: list[tuple[dict, int]], need: int) -> tuple[int, list[dict]]:
+    """The cheapest set of plans (each with the hours it covers, at least one) covering `need` hours, at equal cost
+    the fewest: cost[h] is the cheapest (cost, plans) for at least h hours, `last[h]` the plan that reached it."""
+    cost: list[tuple[float, int]] = [(0, 0)] + [(math.inf, 0)] * need
+    last = [-1] * (need + 1)
+    for h in range(1, need + 1):
+        for n, (plan, hours) in enumerate(topups):
+            before = cost[max(h - hours, 0)]
+            if (before[0] + plan["price_cents"], before[1] + 1) < cost[h]:
+                cost[h], last[h] = (before[0] + plan["price_cents"], before[1] + 1), n
+    bought, h = [], need
+    while h > 0:
+        plan, hours = topups[last[h]]
+        bought.append(plan)
+        h = max(h - hours, 0)
+    return int(cost[need][0]), bought
+
+
 def _cheapest_esim(plans: list[dict], stay: Stay, full_speed: bool) -> list[dict] | None:
     """The cheapest plan, or set of plans bought one after another (top-ups: only plans that can be topped up),
     covering every hour of the stay; at equal cost the fewest plans. None when nothing covers it."""
     need = stay.days * _HOURS
     cover = [(p, _hours(p, stay, full_speed)) for p in plans]
-    singles = [(p["price_cents"], 1, p["offer_key"], [p]) for p, h in cover if h >= need]
-    best = min(singles, key=lambda s: s[:3], default=None)
+    ways = [(p["price_cents"], 1, [p]) for p, h in cover if h >= need]  # plans sorted by price: the first wins
     topups = [(p, h) for p, h in cover if h > 0 and p.get("topup") is True]
     if topups:
-        # cheapest[h]: the cheapest way (cost, plans) to cover at least h hours, with its last plan's index and the
-        # hours covered before it, from which the plans bought are read back
-        cheapest: list[tuple[int, int, int, int] | None] = [(0, 0, -1, 0)] + [None] * need
-        for h in range(1, need + 1):
-            for n, (p, hours) in enumerate(topups):
-                before = cheapest[max(h - hours, 0)]
-                if before is not None:
-                    cand = (before[0] + p["price_cents"], before[1] + 1, n, max(h - hours, 0))
-                    if cheapest[h] is None or cand[:2] < cheapest[h][:2]:
-                        cheapest[h] = cand
-        if cheapest[need] is not None:
-            bought, h = [], need
-            while h > 0:
-                step = cheapest[h]
-                bought.append(topups[step[2]][0])
-                h = step[3]
-            bought.sort(key=lambda p: (-_hours(p, stay, full_speed), p["price_cents"], p["offer_key"]))
-            combo = (cheapest[need][0], len(bought), bought[0]["offer_key"], bought)
-            if best is None or combo[:2] < best[:2]:
-                best = combo
-    return best[3] if best else None
+        price, bought = _cheapest_topups(topups, need)
+        bought.sort(key=lambda p: (-_hours(p, stay, full_speed), p["price_cents"], p["offer_key"]))
+        ways.append((price, len(bought), bought))
+    return min(ways, key=lambda w: w[:2])[2] if ways else None
 
 
 def _esim_trips(plans: list[dict], stay: Stay, to_eur: ToEur, rate_day: str | None) -> list[Card]:
