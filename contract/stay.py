@@ -137,7 +137,7 @@ class StayCosts:
         return {
             "stay": {"days": s.days, "gb": s.gb, "only_5g": s.only_5g, "origin": s.origin}
             | {"esim_only": s.esim_only, "arrive": s.arrival.isoformat()},
-            "ranked": [c.as_dict() | {"rank": n} for n, c in enumerate(self.ranked, 1)],
+            "ranked": [{"rank": n} | c.as_dict() for n, c in enumerate(self.ranked, 1)],
             "apart": [c.as_dict() for c in self.apart],
             "excluded": [e.as_dict() for e in self.excluded],
         }
