@@ -50,11 +50,14 @@ def _operators_or_exit(names: list[str], contract: bool = False) -> list[str]:
     """The slugs of the names (slug, display name or alias, any case), each an operator with a spider (or, with
     `contract`, any operator of the contract); all of them when `names` is empty."""
     if contract:
-        from contract.offer import OPERATORS
-    else:
-        from spiders.registry import OPERATORS
+        from contract.offer import OPERATORS as contract_operators
 
-    return list(dict.fromkeys(operator_or_exit(n, OPERATORS) for n in names)) or list(OPERATORS)
+        known = list(contract_operators)
+    else:
+        from spiders.registry import OPERATORS as spider_operators
+
+        known = list(spider_operators)
+    return list(dict.fromkeys(operator_or_exit(n, known) for n in names)) or known
 
 
 @db_app.command("upgrade")
@@ -215,7 +218,8 @@ def parse(
     kind = _page_kind(file.read_bytes())
     if kind == "other":
         fail(f"{file} is not an HTML page (a saved offers page starts with '<')")
-    items, dropped = [], {}
+    items: list[dict] = []
+    dropped: dict[str, int] = {}
     try:
         saved_url, pages = index_beside(file)
         raw_items = parse_file(operator, file, url=url or saved_url, today=today, pages=pages)
@@ -580,6 +584,7 @@ def main(args: list[str] | None = None) -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
+_CLICK_ERRORS: type[Exception]
 try:  # Typer's own copy of Click derives Click's exceptions from typer.TyperException
     _CLICK_ERRORS = typer.TyperException
 except AttributeError:  # older Typer versions raise Click's own
@@ -606,7 +611,7 @@ def _usage_error(exc, args: list[str]) -> int:
     message = exc.format_message().strip().rstrip(".")
     param = getattr(exc, "param", None)
     typed = _typed(args, param) if param is not None else None
-    if typed is not None:
+    if typed is not None and param is not None:
         hint = "/".join(param.opts)
         if _not_finite(typed):  # nan fails a range check, whose message would send the user astray
             message = f"{hint} {typed}: not a number; give a number such as 1 or 2.5"

@@ -38,7 +38,8 @@ def run_crawls(operators: list[str], settings, on_item=None, on_done=None) -> di
     from spiders.registry import spider_class
 
     process = CrawlerProcess(settings)
-    crawlers, receivers = {}, []  # Scrapy keeps weak references to receivers: hold them here
+    crawlers = {}
+    receivers: list[object] = []  # Scrapy keeps weak references to receivers: hold them here
     for op in operators:
         crawler = process.create_crawler(spider_class(op))
         if on_item:

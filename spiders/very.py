@@ -93,7 +93,9 @@ class VerySpider(OperatorSpider):
         used: set[str] = set()
         for sel in response.xpath(SECTION):
             cards = sel.xpath(OUTER_CARD)
-            info = section_info(self.heading(sel)) if cards else None
+            if not cards:
+                continue
+            info = section_info(self.heading(sel))
             for card in cards:
                 item = self.card(card, response, info)
                 if item is None:
