@@ -23,10 +23,11 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any, cast
 from urllib.parse import parse_qs
 
-from sqlalchemy import and_, func, or_, select, update
-from sqlmodel import Session
+from sqlalchemy import CursorResult, and_, func, or_, select, update
+from sqlmodel import Session, col
 
 from alerts.masking import _ANY_URL, _masking, _scheme_only, mask_text, mask_url
 from contract.clock import utcnow
@@ -363,8 +364,8 @@ def _lock_for_claim(query, engine):
 def _due(now: datetime, lease: timedelta):
     N = Notification
     return or_(
-        and_(N.status == "pending", N.due_at <= now),
-        and_(N.status == "sending", or_(N.claimed_at.is_(None), N.claimed_at <= now - lease)),
+        and_(col(N.status) == "pending", col(N.due_at) <= now),
+        and_(col(N.status) == "sending", or_(col(N.claimed_at).is_(None), col(N.claimed_at) <= now - lease)),
     )
 
 
@@ -379,16 +380,19 @@ def claim_due(engine, now: datetime, limit: int, lease: timedelta = LEASE) -> tu
     due = _due(now, lease)
     for _ in range(CLAIM_TRIES):
         with Session(engine) as session, session.begin():
-            query = select(N.id, N.status).where(due).order_by(N.due_at, N.id).limit(limit)
+            query = select(col(N.id), col(N.status)).where(due).order_by(col(N.due_at), col(N.id)).limit(limit)
             found = session.execute(_lock_for_claim(query, engine)).all()
             if not found:
                 return [], 0
             ids = [r.id for r in found]
-            moved = session.execute(
-                update(N)
-                .where(N.id.in_(ids), due)
-                .values(status="sending", claimed_at=now)
-                .execution_options(synchronize_session=False)
+            moved = cast(
+                CursorResult,  # what an UPDATE gives; Session.execute is typed for any statement
+                session.execute(
+                    update(N)
+                    .where(col(N.id).in_(ids), due)
+                    .values(status="sending", claimed_at=now)
+                    .execution_options(synchronize_session=False)
+                ),
             ).rowcount
             if moved == len(ids):
                 return ids, sum(1 for r in found if r.status == "sending")
@@ -398,7 +402,8 @@ def claim_due(engine, now: datetime, limit: int, lease: timedelta = LEASE) -> tu
 
 
 def _by_id(session: Session, model, ids) -> dict:
-    ids, out = sorted(set(ids)), {}
+    ids = sorted(set(ids))
+    out: dict[int, Any] = {}
     for start in range(0, len(ids), _IN):
         chunk = ids[start : start + _IN]
         out.update((row.id, row) for row in session.execute(select(model).where(model.id.in_(chunk))).scalars())
@@ -455,7 +460,7 @@ def _render_and_send(job: _Job, policy: Policy | None = None) -> Outcome:
     return deliver(job.url, message.title, message.body, job.masked, policy)
 
 
-def _failure_values(job: _Job, outcome: Outcome, at: datetime, policy: Policy) -> dict:
+def _failure_values(job: _Job, outcome: Outcome, at: datetime, policy: Policy) -> dict[str, Any]:
     """The row after a failed attempt: pending again with its back-off, or dead (the error says why)."""
     attempts = job.attempts + 1
     ambiguous = job.ambiguous_failures + (1 if outcome.ambiguous else 0)
@@ -472,7 +477,7 @@ def _failure_values(job: _Job, outcome: Outcome, at: datetime, policy: Policy) -
         wait = ambiguous_backoff(ambiguous, policy.ambiguous_backoff) if outcome.ambiguous else backoff(attempts)
         if outcome.ambiguous:
             error = f"{error} [next try in {_span(wait)}; dead after {policy.ambiguous_max_attempts} such tries]"
-    values = dict(
+    values: dict[str, Any] = dict(
         status="dead" if dead else "pending",
         claimed_at=None,
         attempts=attempts,
@@ -500,18 +505,20 @@ def _record(engine, job: _Job, outcome: Outcome, at: datetime, policy: Policy | 
         policy = Policy(max_attempts=policy)
     attempts = job.attempts + (0 if job.skip else 1)
     if outcome.ok:
-        values = dict(status="sent", sent_at=at, claimed_at=None, attempts=attempts, last_error=None, failure_kind=None)
-        guard = N.status != "sent"  # a late success of a stale claim still counts; never touches a sent row
+        values: dict[str, Any] = dict(
+            status="sent", sent_at=at, claimed_at=None, attempts=attempts, last_error=None, failure_kind=None
+        )
+        guard = col(N.status) != "sent"  # a late success of a stale claim still counts; never touches a sent row
     elif job.skip:
         values = dict(status="dead", claimed_at=None, last_error=job.skip, failure_kind="skipped")
-        guard = and_(N.status == "sending", N.claimed_at == job.claimed_at)
+        guard = and_(col(N.status) == "sending", col(N.claimed_at) == job.claimed_at)
     else:
         values = _failure_values(job, outcome, at, policy)
         attempts = values["attempts"]
-        guard = and_(N.status == "sending", N.claimed_at == job.claimed_at)  # only the current claimer
+        guard = and_(col(N.status) == "sending", col(N.claimed_at) == job.claimed_at)  # only the current claimer
     with engine.begin() as conn:
-        changed = conn.execute(update(N).where(N.id == job.id, guard).values(**values)).rowcount
-        now_status = None if changed else conn.execute(select(N.status).where(N.id == job.id)).scalar()
+        changed = conn.execute(update(N).where(col(N.id) == job.id, guard).values(**values)).rowcount
+        now_status = None if changed else conn.execute(select(col(N.status)).where(col(N.id) == job.id)).scalar()
     status = values["status"]
     if not changed:
         log.warning(
@@ -570,7 +577,9 @@ def leased(engine, now: datetime, lease: timedelta = LEASE) -> tuple[int, dateti
     N = Notification
     with Session(engine) as session:
         count, newest = session.execute(
-            select(func.count(N.id), func.max(N.claimed_at)).where(N.status == "sending", N.claimed_at > now - lease)
+            select(func.count(col(N.id)), func.max(col(N.claimed_at))).where(
+                col(N.status) == "sending", col(N.claimed_at) > now - lease
+            )
         ).one()
     return count, (_utc(newest) + lease if newest is not None else None)
 
@@ -655,11 +664,11 @@ def status_filter(status: str):
     is running or was stopped mid-send). ValueError for anything else."""
     N = Notification
     where = {
-        "failed": and_(N.status == "pending", N.attempts > 0),
-        "ambiguous": N.ambiguous_failures > 0,
-        "skipped": N.failure_kind == "skipped",
-        "leased": N.status == "sending",
-        **{s: N.status == s for s in STATUSES},
+        "failed": and_(col(N.status) == "pending", col(N.attempts) > 0),
+        "ambiguous": col(N.ambiguous_failures) > 0,
+        "skipped": col(N.failure_kind) == "skipped",
+        "leased": col(N.status) == "sending",
+        **{s: col(N.status) == s for s in STATUSES},
     }
     if status not in where:
         raise ValueError(f"unknown status: {status}; known: {', '.join(STATUSES + VIEWS)}")
@@ -672,10 +681,10 @@ def list_notifications(
     """Outbox rows, newest first, with the channel's masked URL (never the raw one) and the offer's name."""
     N, C, Of = Notification, SubscriptionChannel, Offer
     query = (
-        select(N, C.url, C.service, Of.name)
-        .join(C, C.id == N.channel_id, isouter=True)
-        .join(Of, and_(Of.operator == N.operator, Of.offer_key == N.offer_key), isouter=True)
-        .order_by(N.id.desc())
+        select(N, col(C.url), col(C.service), col(Of.name))
+        .join(C, col(C.id) == col(N.channel_id), isouter=True)
+        .join(Of, and_(col(Of.operator) == col(N.operator), col(Of.offer_key) == col(N.offer_key)), isouter=True)
+        .order_by(col(N.id).desc())
     )
     if status:
         query = query.where(status_filter(status))
@@ -723,14 +732,16 @@ def retry_dead(ids: list[int], database_url: str | None = None, now: datetime | 
     engine = get_engine(database_url)
     with Session(engine) as session:
         dead = list(
-            session.execute(select(Notification.id).where(Notification.id.in_(ids), Notification.status == "dead"))
+            session.execute(
+                select(col(Notification.id)).where(col(Notification.id).in_(ids), col(Notification.status) == "dead")
+            )
             .scalars()
             .all()
         )
         if dead:
             session.execute(
                 update(Notification)
-                .where(Notification.id.in_(dead), Notification.status == "dead")
+                .where(col(Notification.id).in_(dead), col(Notification.status) == "dead")
                 .values(status="pending", due_at=now, claimed_at=None, attempts=0, ambiguous_failures=0)
             )
             session.commit()

@@ -19,6 +19,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_date, format_skeleton, format_time
@@ -130,7 +131,7 @@ def _filters(locale: str) -> dict:
     def opnames(slugs) -> list[str]:
         return [operator_name(s) for s in slugs or ()]
 
-    def oplist(slugs, style: str = "standard") -> str:
+    def oplist(slugs, style: Literal["standard", "or"] = "standard") -> str:
         return format_list(opnames(slugs), style=style, locale=locale)
 
     return {
@@ -200,7 +201,8 @@ _HAN_EURO = re.compile(r"([\u3400-\u9fff])(?=€)")
 
 def _render(lang: str, template: str, context: dict) -> Message:
     module = _env(lang).get_template(template).make_module(context)
-    title, body = str(module.title), str(module)
+    # a template's `{% set title %}` is an attribute its TemplateModule gets at runtime, unknown to the stubs
+    title, body = str(module.title), str(module)  # type: ignore[attr-defined]
     if lang == "zh":
         title, body = _HAN_EURO.sub(r"\1 ", title), _HAN_EURO.sub(r"\1 ", body)
     return Message(title=_one_line(title), body=tidy(body))  # the title is cut to MAX_TITLE by the callers

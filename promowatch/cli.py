@@ -7,7 +7,7 @@ import math
 import re
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
 from rich.markup import escape
@@ -49,12 +49,15 @@ def _gb(item) -> str:
 def _operators_or_exit(names: list[str], with_spider: bool = True) -> list[str]:
     """The slugs of the names (slug, display name or alias, any case), each an operator with a spider (or, not
     `with_spider`, any operator of the catalogue); all of them when `names` is empty."""
-    if with_spider:
-        from spiders.registry import OPERATORS
-    else:
-        from contract.offer import OPERATORS
+    if not with_spider:
+        from contract.offer import OPERATORS as contract_operators
 
-    return list(dict.fromkeys(operator_or_exit(n, OPERATORS) for n in names)) or list(OPERATORS)
+        known = list(contract_operators)
+    else:
+        from spiders.registry import OPERATORS as spider_operators
+
+        known = list(spider_operators)
+    return list(dict.fromkeys(operator_or_exit(n, known) for n in names)) or known
 
 
 @db_app.command("upgrade")
@@ -138,7 +141,7 @@ def crawl(
     rows = []
     for op in ops:
         stored, result = crawled[op].stored, crawled[op].result
-        row = {"operator": op, "status": "failed", "crawl_run_id": None, "offers": 0, "new_versions": 0}
+        row: dict[str, Any] = {"operator": op, "status": "failed", "crawl_run_id": None, "offers": 0, "new_versions": 0}
         row |= {"dropped": {}, "dropped_cards": [], "errors": [], "error": "crawl ended without being stored"}
         if stored is not None:  # else the crawl ended before the pipeline could store it (its log says why)
             row |= {"status": stored.status, "crawl_run_id": stored.run_id, "offers": stored.offers}
@@ -209,7 +212,8 @@ def parse(
     kind = _page_kind(file.read_bytes())
     if kind == "other":
         fail(f"{file} is not an HTML page (a saved offers page starts with '<')")
-    items, dropped = [], {}
+    items: list[dict] = []
+    dropped: dict[str, int] = {}
     try:
         saved_url, pages = index_beside(file)
         raw_items = parse_file(operator, file, url=url or saved_url, today=today, pages=pages)
@@ -574,6 +578,7 @@ def main(args: list[str] | None = None) -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
+_CLICK_ERRORS: type[Exception]
 try:  # Typer's own copy of Click derives Click's exceptions from typer.TyperException
     _CLICK_ERRORS = typer.TyperException
 except AttributeError:  # older Typer versions raise Click's own
@@ -600,7 +605,7 @@ def _usage_error(exc, args: list[str]) -> int:
     message = exc.format_message().strip().rstrip(".")
     param = getattr(exc, "param", None)
     typed = _typed(args, param) if param is not None else None
-    if typed is not None:
+    if typed is not None and param is not None:
         hint = "/".join(param.opts)
         if _not_finite(typed):  # nan fails a range check, whose message would send the user astray
             message = f"{hint} {typed}: not a number; give a number such as 1 or 2.5"

@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Sequence
 from contextlib import contextmanager
 from typing import List, Optional
 
@@ -156,9 +157,9 @@ def subscription_spec(
     lang: str = "it",
     digest: str = "off",
     tz: str = "Europe/Rome",
-    operators: list[str] = (),
-    plan_types: list[str] = (),
-    kinds: list[str] = (),
+    operators: Sequence[str] = (),
+    plan_types: Sequence[str] = (),
+    kinds: Sequence[str] = (),
     max_price: Optional[str] = None,
     min_gb: Optional[str | float] = None,
     only_5g: bool = False,
@@ -234,14 +235,18 @@ def store_subscriptions(specs: list[dict], database_url: Optional[str] = None) -
 
     from contract.clock import utcnow
     from storage.engine import get_engine
-    from storage.models import Subscription, SubscriptionChannel
+    from storage.models import Subscription, SubscriptionChannel, table_of
 
     if not specs:
         return []
     now = utcnow()
     with Session(get_engine(database_url)) as session, session.begin():
         rows = [{"created_at": now, "active": True, **spec["subscription"]} for spec in specs]
-        ids = list(session.scalars(insert(Subscription).returning(Subscription.id, sort_by_parameter_order=True), rows))
+        ids = list(
+            session.scalars(
+                insert(Subscription).returning(table_of(Subscription).c.id, sort_by_parameter_order=True), rows
+            )
+        )
         channels = [
             {"subscription_id": sid, **channel}
             for sid, spec in zip(ids, specs, strict=False)
@@ -261,7 +266,7 @@ def find_duplicate(spec: dict, database_url: Optional[str] = None) -> Optional[i
     """The id of an active subscription with the same channels and the same filters and settings as `spec`
     (lists compared as sets), or None."""
     from sqlalchemy import select
-    from sqlmodel import Session
+    from sqlmodel import Session, col
 
     from storage.engine import get_engine
     from storage.models import Subscription, SubscriptionChannel
@@ -269,12 +274,14 @@ def find_duplicate(spec: dict, database_url: Optional[str] = None) -> Optional[i
     wanted = spec["subscription"]
     urls = sorted({c["url"] for c in spec["channels"]})
     with Session(get_engine(database_url)) as session:
-        subs = session.execute(select(Subscription).where(Subscription.active.is_(True)).order_by(Subscription.id))
+        subs = session.execute(
+            select(Subscription).where(col(Subscription.active).is_(True)).order_by(col(Subscription.id))
+        )
         for sub in subs.scalars():
             if not all(_same(getattr(sub, key), value) for key, value in wanted.items()):
                 continue
             stored = session.execute(
-                select(SubscriptionChannel.url).where(SubscriptionChannel.subscription_id == sub.id)
+                select(col(SubscriptionChannel.url)).where(col(SubscriptionChannel.subscription_id) == sub.id)
             )
             if sorted(set(stored.scalars())) == urls:
                 return sub.id
@@ -284,24 +291,24 @@ def find_duplicate(spec: dict, database_url: Optional[str] = None) -> Optional[i
 def list_subscriptions(database_url: Optional[str] = None, active_only: bool = False) -> list[dict]:
     """Subscriptions with their channels, masked (never the URL itself)."""
     from sqlalchemy import select
-    from sqlmodel import Session
+    from sqlmodel import Session, col
 
     from storage.engine import get_engine
     from storage.models import Subscription, SubscriptionChannel
 
     with Session(get_engine(database_url)) as session:
-        query = select(Subscription).order_by(Subscription.id)
+        query = select(Subscription).order_by(col(Subscription.id))
         if active_only:
-            query = query.where(Subscription.active.is_(True))
+            query = query.where(col(Subscription.active).is_(True))
         subs = session.execute(query).scalars().all()
         channels: dict[int, list] = {}
         rows = session.execute(
             select(
-                SubscriptionChannel.subscription_id,
-                SubscriptionChannel.id,
-                SubscriptionChannel.service,
-                SubscriptionChannel.url,
-            ).order_by(SubscriptionChannel.id)
+                col(SubscriptionChannel.subscription_id),
+                col(SubscriptionChannel.id),
+                col(SubscriptionChannel.service),
+                col(SubscriptionChannel.url),
+            ).order_by(col(SubscriptionChannel.id))
         )
         from alerts.masking import mask_url  # masked now, not the stored url_masked: masking may have improved
 

@@ -16,7 +16,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 DEFAULT_INTERVAL = 6 * 3600.0
 DEFAULT_JITTER = 15 * 60.0
@@ -38,7 +38,9 @@ class OperatorSchedule:
     enabled: bool = True
 
     def describe(self) -> str:
-        return f"cron {self.cron!r}" if self.cron else every(self.interval)
+        if self.cron or self.interval is None:
+            return f"cron {self.cron!r}"
+        return every(self.interval)
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,8 @@ def format_duration(seconds: float | None) -> str:
 
 def every(seconds: float) -> str:
     """ "every day", "every hour", "every minute", "every 5 min", "every 1 h 30 min"."""
-    named = {86400: "day", 3600: "hour", 60: "minute", 1: "second"}.get(float(seconds))
+    names: dict[float, str] = {86400: "day", 3600: "hour", 60: "minute", 1: "second"}
+    named = names.get(float(seconds))
     return f"every {named}" if named else f"every {format_duration(seconds)}"
 
 
@@ -178,7 +181,7 @@ class _Table:
         if not isinstance(data, dict):
             where = f"[{name}]" if name else "top level"
             raise ConfigError(f"{source}: {where} must be a table, got {type(data).__name__}")
-        self.data, self.name, self.source, self.seen = data, name, source, set()
+        self.data, self.name, self.source, self.seen = data, name, source, set[str]()
 
     @property
     def label(self) -> str:
@@ -198,6 +201,10 @@ class _Table:
     def duration(self, key: str, default: float, allow_zero: bool = False) -> float:
         return parse_duration(self.get(key), self.where(key), allow_zero=allow_zero) if self.has(key) else default
 
+    @overload
+    def integer(self, key: str, default: int, minimum: int = 1) -> int: ...
+    @overload
+    def integer(self, key: str, default: None, minimum: int = 1) -> int | None: ...
     def integer(self, key: str, default: int | None, minimum: int = 1) -> int | None:
         value = self.get(key, default)
         if value is default:
@@ -212,6 +219,10 @@ class _Table:
             raise ConfigError(f"{self.where(key)}: expected true or false, got {value!r}")
         return value
 
+    @overload
+    def string(self, key: str, default: str) -> str: ...
+    @overload
+    def string(self, key: str, default: None) -> str | None: ...
     def string(self, key: str, default: str | None) -> str | None:
         value = self.get(key, default)
         if value is not None and not isinstance(value, str):

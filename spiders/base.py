@@ -24,7 +24,7 @@ class OperatorSpider(scrapy.Spider):
     #: benchmark's bare-parsel baseline extracts their text, so a spider without one is measured on the whole page
     cards: str | None = "body"
 
-    name = None  # set from `operator` by __init_subclass__
+    name = ""  # set from `operator` by __init_subclass__
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

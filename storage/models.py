@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import JSON, Column, DateTime, Index, Integer, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Integer, Table, Text, UniqueConstraint, inspect
 from sqlmodel import Field, SQLModel
 
 
@@ -170,3 +170,9 @@ class Notification(SQLModel, table=True):
 
 
 from storage.service_models import SourceHealth  # noqa: E402,F401  (the service's tables)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A table class's Core `Table` (its `__table__`, which SQLModel's typing does not declare), for the
+    prebuilt Core statements of the hot paths."""
+    return inspect(model).local_table
