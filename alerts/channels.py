@@ -234,6 +234,14 @@ def mask_address(address: str) -> str:
     return f"{local[:1]}****@{domain}"
 
 
+_ADDRESS_IN_TEXT = re.compile(r"([A-Za-z0-9_+-])[A-Za-z0-9._%+-]*(@|%40)([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
+
+
+def shown_channel(url: str) -> str:
+    """A stored channel as a subscriber's page may show it: masked (alerts.masking), email addresses too."""
+    return _ADDRESS_IN_TEXT.sub(r"\1****\2\3", mask_url(url))
+
+
 def guard_host(url: str) -> tuple[str, int | None]:
     """(host, port) a guarded channel URL sends to."""
     parts = urlsplit(url)

@@ -31,7 +31,7 @@ from typing import Optional
 from sqlalchemy import delete, func, insert, select, update
 from sqlmodel import Session
 
-from alerts.channels import ChannelError, ChannelSettings, build_channel
+from alerts.channels import ChannelError, ChannelSettings, build_channel, shown_channel
 from alerts.links import CONFIRM_MAX_AGE, LinkError, Links
 from alerts.masking import mask_unusable, mask_url
 from storage.engine import get_engine
@@ -598,7 +598,7 @@ def manage_view(sid: int, database_url: Optional[str] = None) -> dict:
             "created_at": _iso(sub.created_at),
             "confirmed_at": _iso(sub.confirmed_at),
             "settings": {key: getattr(sub, key) for key in SETTINGS},
-            "channels": [{"service": service, "url_masked": mask_url(url)} for service, url in channels],
+            "channels": [{"service": service, "shown": shown_channel(url)} for service, url in channels],
             "consent": consent_dict(consent) if consent is not None else None,
         }
 

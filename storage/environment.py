@@ -83,7 +83,8 @@ def _secret(text: str) -> str:
     return text.strip()
 
 
-def _site_address(text: str) -> str:
+def site_address(text: str) -> str:
+    """A site's public address, http(s)://host[:port][/path], without its trailing slash; ValueError otherwise."""
     if not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", text.strip()):
         raise ValueError
     return text.strip().rstrip("/")
@@ -162,7 +163,7 @@ VARIABLES: dict[str, Variable] = {
         ),
         Variable(
             "PROMOWATCH_BASE_URL",
-            _site_address,
+            site_address,
             "the site's public address, http(s)://host[:port][/path]",
             None,
             "unset it for [web] base_url of the configuration, else http://127.0.0.1:8000",
