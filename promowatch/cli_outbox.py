@@ -128,7 +128,6 @@ def register(app: typer.Typer) -> None:
         """Send the notifications that are due; exit 1 when any failed."""
         from alerts.deliver import Policy, send_due
         from promowatch.serve import setup_logging
-
         from promowatch.service_config import ConfigError, load_config
 
         setup_logging("WARNING")  # the sender's log lines at PROMOWATCH_LOG_LEVEL, as in the service
