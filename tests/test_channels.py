@@ -156,3 +156,34 @@ def test_shown_channel_hides_addresses_and_secrets():
     channel = build_channel("email", "mario.rossi@example.com", ALL)
     shown = shown_channel(channel["url"])
     assert "mario.rossi" not in shown and SMTP_PASSWORD not in shown and "m****%40example.com" in shown
+
+
+def test_the_configuration_gives_the_self_service_settings():
+    from promowatch.service_config import ConfigError, parse_config
+
+    config = parse_config(
+        {
+            "web": {"base_url": "https://deals.example.org/"},
+            "mail": {"host": "smtp.example.org", "from": "alerts@example.org", "user": "a", "password": SMTP_PASSWORD},
+            "channels": {"allowed": ["email", "telegram"], "telegram_bot_token": BOT, "allow_private_addresses": True},
+        },
+        "cfg.toml",
+        operators=["iliad"],
+    )
+    assert config.web.base_url == "https://deals.example.org"
+    assert config.channels.mail.port == 587 and config.channels.mail.mode == "starttls"
+    assert config.channels.usable() == ("email", "telegram")
+    policy = config.sender_policy()
+    assert policy["base_url"] == "https://deals.example.org" and policy["allow_private_addresses"] is True
+    for data, says in (
+        ({"web": {"base_url": "deals.example.org"}}, "[web] base_url"),
+        ({"mail": {"host": "smtp.example.org"}}, "[mail] needs host"),
+        ({"mail": {"host": "h", "from": "a@b.org", "mode": "tls"}}, "[mail] mode"),
+        ({"mail": {"host": "h", "from": "a@b.org", "password": 12345678}}, "[mail] password"),
+        ({"channels": {"allowed": ["email", "fax"]}}, "[channels] allowed"),
+        ({"channels": {"ntfy_server": "ntfy.example.org"}}, "[channels] ntfy_server"),
+        ({"channels": {"telegram_bot_tokn": BOT}}, "unknown key 'telegram_bot_tokn' in [channels]"),
+    ):
+        with pytest.raises(ConfigError) as exc:
+            parse_config(data, "cfg.toml", operators=["iliad"])
+        assert says in str(exc.value) and "12345678" not in str(exc.value) and BOT not in str(exc.value)
