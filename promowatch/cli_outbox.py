@@ -141,7 +141,7 @@ def register(app: typer.Typer) -> None:
             read_timeout=read_timeout,
             connect_timeout=connect_timeout,
             base_url=config.web.base_url,
-            allow_private_addresses=config.channels.allow_private_addresses,
+            allow_private_addresses=config.sender_policy()["allow_private_addresses"],
         )
         report = send_due(limit=limit, concurrency=concurrency, policy=policy)
         if as_json:

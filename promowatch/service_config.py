@@ -17,9 +17,10 @@ import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alerts.channels import KINDS, MAIL_MODES, ChannelSettings, MailSettings
+if TYPE_CHECKING:
+    from alerts.channels import ChannelSettings
 
 DEFAULT_INTERVAL = 6 * 3600.0
 DEFAULT_JITTER = 15 * 60.0
@@ -101,7 +102,9 @@ class ServiceConfig:
     sender: SenderConfig = field(default_factory=SenderConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
     web: WebConfig = field(default_factory=WebConfig)
-    channels: ChannelSettings = field(default_factory=ChannelSettings)  # [channels] and [mail]
+    # [channels] and [mail]: what self-service subscriptions may use; None when neither table is in the file
+    # (the scheduler's process then never loads alerts.channels)
+    channels: ChannelSettings | None = None
     shutdown_grace: float = 60.0  # on SIGTERM, running crawls get this long to finish
     fixtures_dir: str | None = None  # offline service: answer from saved pages in this folder
     path: str | None = None  # the file it was read from
@@ -116,8 +119,14 @@ class ServiceConfig:
         return {
             **self.sender.policy(),
             "base_url": self.web.base_url,
-            "allow_private_addresses": self.channels.allow_private_addresses,
+            "allow_private_addresses": bool(self.channels and self.channels.allow_private_addresses),
         }
+
+    def channel_settings(self) -> ChannelSettings:
+        """`[channels]` and `[mail]`, or the defaults (email only, which needs `[mail]`)."""
+        from alerts.channels import ChannelSettings
+
+        return self.channels or ChannelSettings()
 
 
 def parse_duration(value: Any, where: str, *, allow_zero: bool = False) -> float:
@@ -365,7 +374,9 @@ def parse_config(data: dict, source: str = "<config>", operators: list[str] | No
             raise ConfigError(f"{svc.where('fixtures_dir')}: {fixtures} is not a folder")
     svc.done({"shutdown_grace", "fixtures_dir"})
     web = _web(top.table("web"))
-    channels = _channels(top.table("channels"), top.table("mail") if top.has("mail") else None)
+    channels = None
+    if top.has("channels") or top.has("mail"):
+        channels = _channels(top.table("channels"), top.table("mail") if top.has("mail") else None)
     top.done({"schedule", "worker", "sender", "health", "service", "web", "mail", "channels"})
     return ServiceConfig(
         schedules=schedules,
@@ -384,10 +395,10 @@ def parse_config(data: dict, source: str = "<config>", operators: list[str] | No
 
 
 def _web(table: _Table) -> WebConfig:
-    from storage.environment import site_address
-
     base_url = table.string("base_url", None)
     if base_url is not None:
+        from storage.environment import site_address
+
         try:
             base_url = site_address(base_url)
         except ValueError:
@@ -414,6 +425,8 @@ def _server(table: _Table, key: str, default: str) -> str:
 
 
 def _channels(table: _Table, mail_table: _Table | None) -> ChannelSettings:
+    from alerts.channels import KINDS, MAIL_MODES, ChannelSettings, MailSettings
+
     mail = None
     if mail_table is not None:
         host, sender = mail_table.string("host", None), mail_table.string("from", None)

@@ -172,7 +172,7 @@ def test_the_configuration_gives_the_self_service_settings():
     )
     assert config.web.base_url == "https://deals.example.org"
     assert config.channels.mail.port == 587 and config.channels.mail.mode == "starttls"
-    assert config.channels.usable() == ("email", "telegram")
+    assert config.channel_settings().usable() == ("email", "telegram")
     policy = config.sender_policy()
     assert policy["base_url"] == "https://deals.example.org" and policy["allow_private_addresses"] is True
     for data, says in (
