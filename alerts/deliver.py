@@ -129,6 +129,9 @@ KINDS = {
     "other": "failed",
     "skipped": "not sent",
 }
+#: why a guarded channel (a host a subscriber typed) is not sent to by an Apprise that cannot be told not to
+#: follow redirects (its `redirect=` URL argument came with Apprise 2.x)
+UNGUARDED = "refused, not sent: this Apprise follows HTTP redirects (no redirect= option): upgrade Apprise"
 #: the kinds where the request went out and no answer came: retried rarely (each try may be a duplicate)
 AMBIGUOUS = frozenset({"timeout_after_send", "closed_after_send"})
 
@@ -509,6 +512,8 @@ def _render_and_send(job: _Job, policy: Policy | None = None) -> Outcome:
     if job.guarded:
         from alerts.channels import ChannelError, check_public_host, guard_host, without_redirects
 
+        if "redirect" not in _apprise().URLBase.template_args:  # an Apprise without redirect= would follow them
+            return Outcome(False, UNGUARDED, permanent=True, kind="unusable")
         if not (policy and policy.allow_private_addresses):
             try:
                 check_public_host(*guard_host(url))
