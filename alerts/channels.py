@@ -40,6 +40,34 @@ _DISCORD = re.compile(r"^/api/webhooks/(\d{5,30})/([A-Za-z0-9_-]{20,200})/?$")
 _SLACK = re.compile(r"^/services/([A-Z0-9]{6,20})/([A-Z0-9]{6,20})/([A-Za-z0-9]{10,64})/?$")
 DISCORD_HOSTS = frozenset({"discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com"})
 SLACK_HOSTS = frozenset({"hooks.slack.com"})
+#: kind -> (what a person types, what is expected in words, the URL, the operator's token it needs)
+_KEYED = {
+    "telegram": (
+        _TELEGRAM_CHAT,
+        "a chat id is a number (e.g. 123456789 or -100123456789) or @channelname",
+        "tgram://{token}/{value}",
+        "telegram_bot_token",
+    ),
+    "pushover": (
+        _PUSHOVER_KEY,
+        "a user key is 30 letters and digits (Pushover's dashboard shows it)",
+        "pover://{value}@{token}",
+        "pushover_app_token",
+    ),
+    "wxpusher": (
+        _WXPUSHER_UID,
+        "your UID starts with UID_ (WxPusher shows it after you follow the app)",
+        "wxpusher://{token}/{value}",
+        "wxpusher_app_token",
+    ),
+    "serverchan": (_TOKEN, "a key is 8 to 128 letters, digits, - and _", "schan://{value}", None),
+    "pushplus": (_TOKEN, "a key is 8 to 128 letters, digits, - and _", "pushplus://{value}", None),
+}
+#: kind -> (the service's own hosts, the webhook path, what a person pastes)
+_WEBHOOKS = {
+    "discord": (DISCORD_HOSTS, _DISCORD, "https://discord.com/api/webhooks/<id>/<token>"),
+    "slack": (SLACK_HOSTS, _SLACK, "https://hooks.slack.com/services/T…/B…/…"),
+}
 
 
 class ChannelError(ValueError):
@@ -172,35 +200,19 @@ def build_channel(kind: str, value: str, settings: ChannelSettings) -> dict:
             scheme, netloc = urlsplit(settings.ntfy_server).scheme, urlsplit(settings.ntfy_server).netloc
         url = f"{'ntfys' if scheme == 'https' else 'ntfy'}://{netloc}/{topic}"
         shown = f"ntfy: {netloc}/{topic[:2]}****"
-    elif kind == "telegram":
-        if not _TELEGRAM_CHAT.match(value):
-            raise ChannelError("telegram: a chat id is a number (e.g. 123456789 or -100123456789) or @channelname")
-        url, shown = f"tgram://{settings.telegram_bot_token}/{value}", f"telegram: chat {_hide(value)}"
-    elif kind == "pushover":
-        if not _PUSHOVER_KEY.match(value):
-            raise ChannelError("pushover: a user key is 30 letters and digits (Pushover's dashboard shows it)")
-        url, shown = f"pover://{value}@{settings.pushover_app_token}", f"pushover: {_hide(value)}"
-    elif kind == "discord":
-        parts = urlsplit(value)
-        m = _DISCORD.match(parts.path)
-        if parts.scheme != "https" or (parts.hostname or "") not in DISCORD_HOSTS or not m:
-            raise ChannelError("discord: paste the webhook URL, https://discord.com/api/webhooks/<id>/<token>")
-        url, shown = f"discord://{m.group(1)}/{m.group(2)}", f"discord: webhook {_hide(m.group(1))}"
-    elif kind == "slack":
-        parts = urlsplit(value)
-        m = _SLACK.match(parts.path)
-        if parts.scheme != "https" or (parts.hostname or "") not in SLACK_HOSTS or not m:
-            raise ChannelError("slack: paste the webhook URL, https://hooks.slack.com/services/T…/B…/…")
-        url, shown = f"slack://{m.group(1)}/{m.group(2)}/{m.group(3)}", f"slack: webhook {_hide(m.group(1))}"
-    elif kind == "wxpusher":
-        if not _WXPUSHER_UID.match(value):
-            raise ChannelError("wxpusher: your UID starts with UID_ (WxPusher shows it after you follow the app)")
-        url, shown = f"wxpusher://{settings.wxpusher_app_token}/{value}", f"wxpusher: {_hide(value)}"
-    elif kind in ("serverchan", "pushplus"):
-        if not _TOKEN.match(value):
-            raise ChannelError(f"{kind}: a key is 8 to 128 letters, digits, - and _")
-        url = f"{'schan' if kind == 'serverchan' else 'pushplus'}://{value}"
+    elif kind in _KEYED:
+        pattern, expected, template, token = _KEYED[kind]
+        if not pattern.match(value):
+            raise ChannelError(f"{kind}: {expected}")
+        url = template.format(value=value, token=getattr(settings, token) if token else "")
         shown = f"{kind}: {_hide(value)}"
+    elif kind in ("discord", "slack"):
+        hosts, path, example = _WEBHOOKS[kind]
+        parts = urlsplit(value)
+        m = path.match(parts.path)
+        if parts.scheme != "https" or (parts.hostname or "") not in hosts or not m:
+            raise ChannelError(f"{kind}: paste the webhook URL, {example}")
+        url, shown = f"{kind}://{'/'.join(m.groups())}", f"{kind}: webhook {_hide(m.group(1))}"
     else:  # bark: a device key, or https://their.server/<device key>
         if "://" in value:
             parts = urlsplit(value)

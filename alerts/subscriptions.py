@@ -34,6 +34,7 @@ from sqlmodel import Session
 from alerts.channels import ChannelError, ChannelSettings, build_channel, shown_channel
 from alerts.links import CONFIRM_MAX_AGE, LinkError, Links
 from alerts.masking import mask_unusable, mask_url
+from alerts.subscription_index import FILTERS
 from storage.engine import get_engine
 from storage.models import (
     Notification,
@@ -53,24 +54,9 @@ PENDING_MAX_AGE = CONFIRM_MAX_AGE
 #: the outbox kinds of messages that are about the subscription itself, not an offer
 MESSAGE_KINDS = ("confirm", "test")
 _QUIET = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
-#: the settings of a subscription (what `subscription_spec` returns and `update_settings` changes)
-SETTINGS = (
-    "lang",
-    "digest",
-    "timezone",
-    "quiet_start",
-    "quiet_end",
-    "rearm_hours",
-    "operators",
-    "plan_types",
-    "kinds",
-    "max_price_cents",
-    "min_gb",
-    "only_5g",
-    "origin",
-    "max_eur_per_gb_cents",
-    "max_year_cents",
-)
+#: the settings of a subscription (what `settings_spec` returns and `update_settings` changes): how and when it is
+#: sent, then the filters the matching index reads
+SETTINGS = ("lang", "digest", "timezone", "quiet_start", "quiet_end", "rearm_hours", *FILTERS[1:])
 #: what `list_subscriptions` shows of a subscription, in this order (then created_at and the masked channels)
 SHOWN = ("id", "status", "active", *SETTINGS)
 
