@@ -1,31 +1,17 @@
 """The promowatch service's scheduler (APScheduler 3.x): one crawl job per operator, the sender, the health check.
 
 Jobs (ids as `promowatch status` and the logs show them):
+- ``crawl:<operator>``: interval or cron from `[schedule]`, with jitter, at most one at a time per operator,
+  misfires coalesced; it runs in the crawl worker (promowatch/crawl_worker.py), then the operator's health is
+  checked and, when the crawl produced events, the sender is woken so new alerts go out at once.
+- ``send``: `alerts.deliver.send_due`. Digests need no job: each is an outbox row due at its time.
+- ``health``: promowatch/health.py, which also sees crawls stored by `promowatch crawl` or `scrapy crawl`.
 
-- ``crawl:<operator>`` — interval or cron from the config (`[schedule]`, `[schedule.operators.<op>]`), with
-  jitter so the operators do not fire together; ``max_instances=1`` (at most one crawl per operator at a
-  time; the worker refuses a second one too), misfires coalesced, ``misfire_grace_time`` from the config.
-  The crawl runs in the long-lived crawl worker (promowatch/crawl_worker.py); detection and matching happen
-  in the pipeline as for any crawl; then the operator's health is checked and, when the crawl produced
-  events, the sender job is woken so new alerts go out at once (`[sender] after_crawl`).
-- ``send`` — `alerts.deliver.send_due` every `[sender] interval`. Digests need no job of their own: the
-  matcher writes each digest as an outbox row due at the subscriber's digest time (in their time zone), so
-  the sender sending due rows sends the digests on time.
-- ``health`` — promowatch/health.py every `[health] interval` (also run after each crawl), which also sees
-  crawls stored by `promowatch crawl` or `scrapy crawl`.
-
-Job state: recomputed at start from the config and the last stored crawls, not kept in an APScheduler job
-store. Each crawl job's first run is its operator's last crawl (`CrawlRun.started_at`) plus its interval, or
-the first cron time after that crawl; when that moment passed while the service was down, the crawl runs once
-(missed runs coalesced) within `startup_spread` seconds of the start. This survives restarts as a job store
-would (nothing is crawled again just because the service restarted, nothing overdue waits another interval),
-and unlike a job store it follows config edits at the next start and cannot hold stale pickled jobs; the
-database stays the only state. `next_runs()` gives the same schedule to `promowatch status` without asking
-the running service.
-
-One scheduler process at a time (APScheduler 3 job stores are not shareable anyway); `Service.stop()` stops
-it cleanly: no new jobs, running crawls finish within `[service] shutdown_grace` or are recorded as
-interrupted, then the scheduler waits for its job threads.
+Why no APScheduler job store: the schedule is recomputed at start from the config and each operator's last
+stored crawl (its start plus the interval, or the next cron time; an overdue crawl runs once within
+`startup_spread`). A restart neither crawls again nor delays, a config edit takes effect at the next start,
+and the database stays the only state; `next_runs()` gives `promowatch status` the same schedule.
+`Service.stop()`: no new jobs, running crawls get `shutdown_grace`, the others are recorded interrupted.
 """
 
 from __future__ import annotations

@@ -1,45 +1,15 @@
-"""Delivery: the transactional outbox's sender (docs/architecture.md).
+"""Delivery: the transactional outbox's sender (docs/architecture.md; guarantees in README's "Alerts").
 
 `send_due` works in three steps, so that nothing is lost whenever the process dies:
-
-1. **claim** — one short transaction: the due rows (``pending`` with ``due_at <= now``, plus ``sending`` rows
-   whose claim is older than the lease, i.e. a sender died between claiming and recording) are selected and
-   moved to ``sending`` with ``claimed_at = now`` by ``UPDATE ... WHERE id IN (...) AND <still due>``. The
-   re-check makes a row move only once even without row locks (SQLite): when the UPDATE moves fewer rows than
-   were selected, another sender took some, and the claim is rolled back and tried again. On PostgreSQL the
-   SELECT also takes ``FOR UPDATE SKIP LOCKED`` (`_lock_for_claim`, the one dialect switch), so senders on
-   several hosts take disjoint rows without waiting for each other.
-2. **send** — outside any transaction, concurrently on a pool of ``concurrency`` threads; each worker renders
-   the row's message (alerts.render, the subscriber's language and time zone; a digest row all its events) and
-   builds its own ``apprise.Apprise()`` with the one channel URL, so each channel gets its own result. Each
-   channel gets explicit timeouts (`Policy`: connect and read, unless its URL sets ``cto``/``rto``) and
-   Apprise's own retries are switched off (``retry=0``): one attempt of ours is one request. The failure
-   reason is what Apprise logged for that call, masked: `AppriseResult.logs()` on Apprise 2 (kept per call, so
-   concurrent sends do not mix their reasons, which the process-wide `apprise.LogCapture` would), captured at
-   DEBUG, where Apprise's plugins log the exception (`_AppriseDetail`); `apprise.LogCapture` for why a URL
-   cannot be loaded and on Apprise 1. `classify` names the failure: refused, DNS, timed out connecting, TLS,
-   HTTP status, or — ambiguous — timed out / connection closed *after the request was sent*.
-3. **record** — each row in its own small transaction as its send finishes: ``sent`` (``sent_at``), or a failure
-   (``attempts + 1``, ``failure_kind``, ``last_error`` masked, back to ``pending``), or ``dead`` once ``attempts``
-   reaches ``max_attempts``. A failure where nothing was sent, or the channel answered an error, waits
-   ``60 s x 2^(attempts-1)`` (at most 6 h);
-   an ambiguous one (the message may have arrived) counts in ``ambiguous_failures`` and waits much longer
-   (``ambiguous_backoff x 2^(n-1)``, at most 24 h), and the row is dead after ``ambiguous_max_attempts`` of
-   them, so a channel that answers too slowly gets a few copies at most, hours apart. A failure is recorded
-   only by the current claimer (``status = 'sending' AND claimed_at = <its claim>``); ``sent`` is never
-   overwritten.
-
-A message can reach a channel twice only when a try may have delivered it without our knowing: a row claimed
-but never recorded (crash, kill) is claimed again after the lease; an ambiguous failure is retried (with the
-long back-off); a server that delivers and still answers an error is retried; a URL with several targets
-(email recipients, chats) where one fails is retried to all of them. ``sent`` and ``dead`` rows are never sent
-again.
-
-Secrets: channel URLs carry passwords and tokens. Everything this module logs, returns or stores shows the
-masked URL (`mask_url`: Apprise's privacy mode) and passes through `mask_text`, which replaces the raw URL and
-every secret part of it. While a URL is in use, a logging filter on Apprise's and urllib3's loggers masks their
-records too, so a DEBUG log of the process does not carry the secret either. The masking lives in
-alerts.masking.
+1. **claim** (`claim_due`): one short transaction moves the due rows, and `sending` rows whose lease ran out
+   (a sender died), to ``sending``; a re-checking UPDATE lets each row move only once, even on SQLite.
+2. **send**: outside any transaction, on a bounded thread pool, one ``apprise.Apprise()`` per channel URL so
+   each channel gets its own result, with explicit timeouts and Apprise's own retries off (one try is one
+   request); `classify` names a failure from what Apprise logged for that very call.
+3. **record** (`_record`): each row in its own transaction: ``sent``, a failure retried with back-off, or
+   ``dead``; a failure that may have delivered (ambiguous) waits much longer and gets few tries. Only the
+   current claimer records a failure, and ``sent`` is never overwritten.
+Everything this module logs, returns or stores shows channel URLs masked (alerts.masking).
 """
 
 from __future__ import annotations
@@ -59,9 +29,10 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlmodel import Session
 
 from alerts.masking import _ANY_URL, _masking, _scheme_only, mask_text, mask_url
+from contract.clock import utcnow
 from storage.engine import get_engine
 from storage.models import Notification, Offer, OfferEvent, Subscription, SubscriptionChannel
-from storage.repository import as_utc, event_dict, utcnow
+from storage.repository import as_utc, event_dict
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())  # a library: the application decides where records go
@@ -801,3 +772,27 @@ def list_notifications(
             }
             for n, url, service, name in session.execute(query)
         ]
+
+
+def retry_dead(ids: list[int], database_url: str | None = None, now: datetime | None = None) -> list[int]:
+    """Give dead notifications a new life: pending, due now, their tries counted afresh (the last error is
+    kept until the next result). Only dead rows change: a row sent or still being tried is left alone, so a
+    retry never sends a message twice. The ids that were revived."""
+    now = now or utcnow()
+    engine = get_engine(database_url)
+    with Session(engine) as session:
+        dead = list(
+            session.execute(select(Notification.id).where(Notification.id.in_(ids), Notification.status == "dead"))
+            .scalars()
+            .all()
+        )
+        if dead:
+            session.execute(
+                update(Notification)
+                .where(Notification.id.in_(dead), Notification.status == "dead")
+                .values(status="pending", due_at=now, claimed_at=None, attempts=0, ambiguous_failures=0)
+            )
+            session.commit()
+    if dead:
+        log.info("notification(s) %s back in the outbox, due now", ", ".join(f"#{i}" for i in dead))
+    return dead

@@ -1,23 +1,11 @@
-"""Change detection: what a stored healthy crawl changed, as OfferEvent rows (docs/architecture.md, "Change events").
+"""Change detection: what a stored healthy crawl changed, as OfferEvent rows (the rules: docs/architecture.md,
+"Change events").
 
-Runs after `record_crawl` has committed, in its own transaction, and derives everything from stored
-state, so it can run late (after a crash) and gives the same answer:
-
-- the OfferVersion rows this crawl created, each against the previous version of the same offer
-  (`new`, `price_drop`, `price_rise`, `changed`);
-- `CrawlRun.presence`, written by storage: the active offers the crawl missed with their consecutive-miss
-  count (`removed` when it reaches `removed_after`; the Offer becomes inactive) and the offers that came
-  back after missing crawls (`returned` when their last event was `removed`, else nothing unless the
-  content changed); the offers whose card was seen but dropped as invalid (`kept`) yield nothing at all:
-  they are present, but this crawl says nothing reliable about them;
-- the version current at the crawl (`expiring` when promo_until is 0..`expiring_days` days after the
-  crawl's day, once per version);
-- the earlier healthy, detected crawls of the operator (none: this crawl is the baseline, no events).
-
-At most one event per offer per crawl (a unique constraint enforces it); a content or return event
-takes the slot before `expiring`, which then comes with the next crawl. `CrawlRun.detected_at` is
-claimed first in the same transaction: a crawl already detected yields nothing again, and a failure
-rolls the claim back so `detect_pending` picks the crawl up, oldest first, before the next one.
+It runs after the crawl is committed, in its own transaction, and derives everything from stored state (the
+crawl's new versions, `CrawlRun.presence`, the current versions' promo dates), so it can run late, after a
+crash, and give the same answer. `CrawlRun.detected_at` is claimed in that transaction: a crawl is detected
+once, and a failure rolls the claim back so `detect_pending` takes the crawl first next time. The matched
+outbox rows are written in the same transaction as the events.
 """
 
 from __future__ import annotations
@@ -29,11 +17,12 @@ from sqlalchemy import bindparam, func, select, update
 from sqlmodel import Session
 
 from alerts.match import match_events
+from contract.clock import utcnow
 from contract.offer import FIELDS
 from storage.engine import get_engine
 from storage.environment import VARIABLES, setting
 from storage.models import CrawlRun, Offer, OfferEvent, OfferVersion
-from storage.repository import event_dict, utcnow
+from storage.repository import event_dict
 
 log = logging.getLogger(__name__)
 

@@ -1,17 +1,11 @@
 """Secret masking for channel URLs.
 
-Why a module of its own: channel URLs carry passwords and tokens in their userinfo, path, query and header
-arguments, and every text that is printed, logged or stored about a channel goes through here — the CLI's tables
-and --json, the outbox's ``last_error``, the admin alerts, the sender's log records. `mask_url` gives the masked
-URL: Apprise's privacy mode (it knows which path tokens of each service are secret), then an allow-list over the
-rest — every userinfo password and lone user, and every query value whose key is not a known harmless option
-(`_HARMLESS`: format, overflow, to, ...) becomes ``****``; header (``+``), payload (``:``) and GET (``-``)
-arguments always do. `mask_text` replaces the raw URL and every secret part of it (`_secrets`) in any text.
-
-Logs: while a URL is in use (`_masking.active`) every log record the process creates, from any logger (Apprise,
-urllib3, requests, ours) in any thread and at any level, is masked when it is created — a record factory, so
-that records of child loggers and of handlers added later are covered too. Outside those windows no channel
-URL is in use, and records pass untouched.
+Channel URLs carry passwords and tokens (userinfo, path, query and header arguments), and every text printed,
+logged or stored about a channel goes through here: the CLI's tables and --json, the outbox's ``last_error``,
+the admin alerts, the sender's log records. `mask_url` starts from Apprise's privacy mode (it knows which path
+tokens of each service are secret) and masks every other value not known harmless; `mask_text` hides the raw
+URL and each secret part of it in any text. While a URL is in use, a log record factory (`_MaskingFilter`)
+masks every record the process creates, so no logger or handler added later can miss it.
 """
 
 from __future__ import annotations
@@ -128,7 +122,7 @@ def mask_unusable(url: str) -> str:
 def _plugin_view(url: str) -> tuple[str | None, frozenset, tuple[str, ...]]:
     """(Apprise's privacy-mode URL or None when Apprise cannot load `url`, the names of the query arguments the
     plugin declares private, the plugin's private values). One Apprise load per URL."""
-    import apprise  # here, not at the top: a worker whose sender finds nothing due never loads Apprise (3.7 MiB)
+    import apprise  # here, not at the top: a worker whose sender finds nothing due never loads Apprise
 
     with _masking.loading(url):
         plugin = apprise.Apprise.instantiate(url)

@@ -1,20 +1,11 @@
 """Events x subscriptions -> Notification rows (the outbox), written in the detector's transaction.
 
-`match_events(session, events, now)` is called by `alerts.detect._detect_one` right after the events are
-flushed, so events and their notifications are committed together or not at all.
-
-What matches (one definition): an event passes a subscription when its kind is one of the subscription's
-`kinds` (empty = any) and its offer item passes `subscription_filter(sub)`, an
-`contract.offer_query.OfferFilter` (operators, plan types, max price, min GB, 5G, origin via can_take_from,
-€/GB via eur_per_gb_cents, 12-month cost via twelve_month_cents). The item is the event's `item`: the offer
-as it now is, for `removed` its last item. `subscription_matches` applies that definition to one pair.
-
-This module keeps that definition and the entry point; the work is split by concern, imported one way (this
-module imports them, they never import it):
-  - `alerts.subscription_index`: how it is fast (the bit-set index built per call, the one read of every
-    active subscription);
-  - `alerts.outbox`: what is written (debounce, quiet hours, digest rows, batched Notification inserts).
-Import their names from those modules, not from here.
+This module keeps the one definition of a match and the entry point. `subscription_matches`: an event passes
+a subscription when its kind is one of the subscription's `kinds` (empty = any) and its item (the offer as it
+now is; for `removed`, its last item) passes the subscription's `contract.offer_query.OfferFilter`.
+`match_events` runs right after the detector flushes the events, so events and their notifications are
+committed together or not at all. How matching is fast is `alerts.subscription_index`; what is written is
+`alerts.outbox` (this module imports them, never the reverse: import their names from there).
 """
 
 from __future__ import annotations

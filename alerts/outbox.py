@@ -1,21 +1,13 @@
 """The outbox side of matching: which Notification rows the matched (subscription, event) pairs become.
 
-Why a module of its own: debounce, quiet hours, digest scheduling and the batched writes are about time and the
-Notification table, not about which subscriptions an event concerns (`alerts.subscription_index`); the
-positions it gets are the index's output, and `alerts.match.match_events` calls `queue` in the detector's
-transaction.
-
-What is written (design: alerts contract):
-  - debounce: the same subscription + offer + kind alerts again only when the offer's price differs from
-    the last alerted one, or when `rearm_hours` have passed since that alert (single rows carry
-    operator/offer_key/kind/price_cents; events in digest rows are looked up through `event_ids`);
-  - subscriptions without digest: one row per channel x event, due now, or at the end of the quiet
-    hours (subscriber's time zone) when now falls inside them;
-  - digest subscriptions: the event is appended to the open (pending) digest row of each channel for the
-    current period, `digest` = "daily:YYYY-MM-DD" / "weekly:YYYY-MM-DD" (the local date it is sent on),
-    `due_at` = the send time (DAILY_AT every day, WEEKLY_AT on WEEKLY_ON), moved past quiet hours.
-Inserts are batched (one executemany per kind of row), digest appends one executemany UPDATE by primary key.
-A failure raises: the caller's transaction then writes neither the events nor their notifications.
+A module of its own because debounce, quiet hours and digests are about time and the Notification table, not
+about which subscriptions an event concerns (`alerts.subscription_index`). What is written:
+  - debounce: the same subscription + offer + kind alerts again only when the price differs from the last
+    alerted one, or after `rearm_hours`;
+  - without digest: one row per channel x event, due now or at the end of the subscriber's quiet hours;
+  - digest: the event joins the open digest row of each channel for the period (`digest` = "daily:DATE" /
+    "weekly:DATE", the local date it is sent on), due at the period's send time, past quiet hours.
+Writes are batched; a failure raises, so the caller's transaction writes neither events nor notifications.
 """
 
 from __future__ import annotations

@@ -1,26 +1,15 @@
 """Messages: change events as text a person reads, in the subscriber's language and time zone.
 
-Pure functions, no database: `render_event` (one event), `render_digest` (many, grouped by operator or by
-kind, with a count in the title), `render_test` (what `promowatch test-notify` sends) and `render_confirm`
-(the double opt-in request) each return a `Message(title, body)`. Given a subscription's `footer` links
-({"manage", "unsubscribe"}: alerts.links), the body ends with them (`footer.txt.j2`): every message to a
-subscriber carries its way out.
-
-The wording lives in Jinja2 templates, one folder per language (`alerts/templates/<lang>/`: `event.txt.j2`,
-`digest.txt.j2`, `test.txt.j2`, `confirm.txt.j2`, `footer.txt.j2` and `_macros.j2` with the phrases — price
-and period, data, eligibility, field labels of `changed` events). This module only prepares the facts and
-formats them with Babel in the subscriber's locale: money as EUR (`it` "7,99 €", `en` "€7.99", `zh` "€7.99"),
-GB with the locale's decimal separator, dates and times converted to the subscriber's time zone (zoneinfo).
-
-Rules of the output:
-- templates are plain text (no autoescape) and strict: an undefined variable raises (StrictUndefined);
-- every line is right-stripped, runs of spaces inside a line and of blank lines are collapsed; non-breaking
-  spaces that Babel puts in amounts and times ("7,99\\u00a0€", "12:30\\u202fPM") become plain spaces, so a
-  message reads and searches the same on every channel (SMS gateways, push, mail);
-- a title is one line of at most `MAX_TITLE` characters (push channels), the offer name shortened first;
-- an unknown language falls back to Italian (the service's home language) with a warning in the log,
-  so a bad `Subscription.lang` never keeps a notification from going out; regional forms are understood
-  ("en-GB", "zh_CN", "it_IT" -> en, zh, it). An unknown time zone falls back to Europe/Rome likewise.
+Pure functions, no database: `render_event`, `render_digest`, `render_test` and `render_confirm` (the double
+opt-in request) each return a `Message(title, body)`; given a subscription's `footer` links (alerts.links),
+the body ends with its manage and unsubscribe links (`footer.txt.j2`): every message carries its way out.
+The wording lives in Jinja2 templates, one folder per language (`alerts/templates/<lang>/`, phrases in
+`_macros.j2`), so a translator never touches Python; this module
+prepares the facts and formats them with Babel in the subscriber's locale and zone. Output rules: strict
+plain-text templates (an undefined variable raises); whitespace collapsed and Babel's non-breaking spaces made
+plain, so a message reads and searches the same on every channel; a title is one line of at most `MAX_TITLE`
+characters (offer name shortened first); an unknown language falls back to Italian and an unknown zone to
+Europe/Rome, with a warning, so a bad subscription setting never keeps a notification from going out.
 """
 
 from __future__ import annotations

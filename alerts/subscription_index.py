@@ -1,23 +1,12 @@
 """The in-memory subscription index `alerts.match.match_events` builds once per call.
 
-Why a module of its own: this is the fast path of matching (bit sets, sweeps, C-loop read-outs) and the one read
-of every active subscription that feeds it; it knows nothing of the outbox. The definition it must agree with is
-`alerts.match.subscription_matches` (tests/test_match.py compares the two).
-
-How it is fast: `SubscriptionIndex` is built once per call from the active subscriptions. Each subscription
-gets a bit position; every dimension keeps Python ints used as bit sets:
-  - list filters (kinds, operators, plan types): value -> subscriptions naming it OR-ed with the "any" set;
-  - origin: origin -> subscriptions, plus the "no origin" set; an event passes the origins
-    `can_take_from` accepts for its item (evaluated once per distinct origin, not per subscription);
-  - 5G: the subscriptions not asking for 5G (all pass when the offer has 5G);
-  - thresholds (max price, min GB, max €/GB, max 12-month cost): one sweep over the thresholds sorted
-    against the batch's distinct event values sorted the same way gives, per value, the set of passing
-    subscriptions (plus those without the threshold).
-An event's matches are the AND of its ~10 sets (about a microsecond per AND for 100,000 subscriptions), then
-the set bits are read out by C loops (str.split / itertools), so Python only touches the matches found. No loop
-over subscription x event pairs. The subscriptions are read with one SELECT of the filter columns (rows
-straight from the DBAPI cursor); the scheduling columns are read afterwards for the matched ones only
-(`alerts.outbox`). Measured in benchmarks/bench_match.py.
+A module of its own because it is the fast path of matching and knows nothing of the outbox; it must agree
+with `alerts.match.subscription_matches` (tests/test_match.py compares the two). Each subscription gets a bit
+position, and each filter dimension keeps Python ints as bit sets: list filters (kinds, operators, plan
+types) and origin map a value to the subscriptions accepting it, and each threshold (max price, min GB,
+max €/GB, max 12-month cost) is one sorted sweep against the batch's distinct event values. An event's
+matches are the AND of its sets, read out by C loops, so there is no loop over subscription x event pairs.
+The subscriptions are read with one SELECT of the filter columns. Measured in benchmarks/bench_match.py.
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ from alerts.channels import ChannelError, ChannelSettings, build_channel, shown_
 from alerts.links import CONFIRM_MAX_AGE, LinkError, Links
 from alerts.masking import mask_unusable, mask_url
 from alerts.subscription_index import FILTERS
+from contract.clock import utcnow
 from storage.engine import get_engine
 from storage.models import (
     Notification,
@@ -44,7 +45,7 @@ from storage.models import (
     SubscriptionConsent,
     new_link_key,
 )
-from storage.repository import as_utc, utcnow
+from storage.repository import as_utc
 from storage.secret import keyed_hash
 
 DIGESTS = ("off", "daily", "weekly")

@@ -83,7 +83,8 @@ def phase(name: str, rounds: int, db: str, cards: dict | None = None) -> dict:
                 return sum(len(items_of(op, p, url)) for op, p, url in todo)
         else:
             os.environ["PROMOWATCH_DATABASE_URL"] = db
-            from storage.repository import record_crawl, utcnow
+            from contract.clock import utcnow
+            from storage.repository import record_crawl
 
             def work():
                 n = 0

@@ -6,8 +6,6 @@ python benchmarks/bench_service.py peers [--cycles 7]
     server by PROMOWATCH_MIRROR; one resident Service (scheduler.py) runs cycles of crawl, store, detect,
     match, send. Per steady cycle: wall, CPU of the service process plus its crawl worker, RSS of both, offers
     read. Run ../shared/peers/run_peers.sh in the same session for the peers' figures.
-    The service runs in a child process that imports nothing to measure itself; this process measures it
-    (psutil, /proc) between cycles, as run_peers.sh measures the peers from outside.
 python benchmarks/bench_service.py soak [--cycles 100]
     The bundled fixtures offline, all operators, --cycles cycles in one service: RSS at cycles 10 and N, cycle
     wall time, open files of both processes.
@@ -104,8 +102,8 @@ def _start_urls(ops: list[str]) -> dict[str, str]:
 
 def _serve_cycles(ops: list[str], tmp: str, fixtures: str | None) -> None:
     """The service as it runs, in its own process: one Service; a cycle for each line read from stdin, one
-    JSON line written per cycle. It imports nothing to measure itself (psutil alone is 2.6 MiB): the
-    benchmark measures it from outside, between cycles."""
+    JSON line written per cycle. It imports nothing to measure itself (not even psutil), so what is
+    measured is the service alone: the benchmark measures it from outside, between cycles."""
     service = _service(Path(tmp), ops, fixtures=fixtures)
     try:
         for n, _ in enumerate(sys.stdin):

@@ -46,13 +46,13 @@ def _gb(item) -> str:
     return gb(item.get("data_gb"))
 
 
-def _operators_or_exit(names: list[str], contract: bool = False) -> list[str]:
-    """The slugs of the names (slug, display name or alias, any case), each an operator with a spider (or, with
-    `contract`, any operator of the contract); all of them when `names` is empty."""
-    if contract:
-        from contract.offer import OPERATORS
-    else:
+def _operators_or_exit(names: list[str], with_spider: bool = True) -> list[str]:
+    """The slugs of the names (slug, display name or alias, any case), each an operator with a spider (or, not
+    `with_spider`, any operator of the catalogue); all of them when `names` is empty."""
+    if with_spider:
         from spiders.registry import OPERATORS
+    else:
+        from contract.offer import OPERATORS
 
     return list(dict.fromkeys(operator_or_exit(n, OPERATORS) for n in names)) or list(OPERATORS)
 
@@ -134,24 +134,18 @@ def crawl(
         def on_done(op):
             progress.update(tasks[op], state=f"{count(counts[op], 'offer')}, done", total=1, completed=1)
 
-        stats = run_crawls(ops, settings, on_item=on_item, on_done=on_done)
+        crawled = run_crawls(ops, settings, on_item=on_item, on_done=on_done)
     rows = []
     for op in ops:
-        s = stats[op]
-        dropped = {k.rsplit("/", 1)[-1]: v for k, v in s.items() if k.startswith("promowatch/dropped/")}
-        rows.append(
-            {
-                "operator": op,
-                "status": s.get("promowatch/status", "failed"),
-                "crawl_run_id": s.get("promowatch/crawl_run_id"),
-                "offers": s.get("item_scraped_count", 0),
-                "new_versions": s.get("promowatch/new_versions", 0),
-                "dropped": dropped,
-                "dropped_cards": s.get("promowatch/dropped_cards") or [],
-                "errors": s.get("promowatch/errors") or [],
-                "error": s.get("promowatch/error"),
-            }
-        )
+        stored, result = crawled[op].stored, crawled[op].result
+        row = {"operator": op, "status": "failed", "crawl_run_id": None, "offers": 0, "new_versions": 0}
+        row |= {"dropped": {}, "dropped_cards": [], "errors": [], "error": "crawl ended without being stored"}
+        if stored is not None:  # else the crawl ended before the pipeline could store it (its log says why)
+            row |= {"status": stored.status, "crawl_run_id": stored.run_id, "offers": stored.offers}
+            row |= {"new_versions": stored.new_versions, "dropped": stored.dropped, "error": stored.error}
+            row |= {"dropped_cards": stored.dropped_cards, "errors": stored.errors}
+        row["events"] = result.event_count if result is not None else None
+        rows.append(row)
     if as_json:
         print_json(rows)
     else:
@@ -307,7 +301,7 @@ def offers(
     from contract.offer_query import SORTS, OfferFilter, sort_offers
     from storage.repository import list_offers
 
-    ops = _operators_or_exit(list(operator), contract=True) if operator else []
+    ops = _operators_or_exit(list(operator), with_spider=False) if operator else []
     if origin:
         origin = operator_or_exit(origin, OPERATORS, what="--from operator")
     bad = [p for p in plan_type or [] if p not in PLAN_TYPES]

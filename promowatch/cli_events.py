@@ -3,10 +3,9 @@
 (`register` rather than a module-level `from promowatch.cli import app`: under `python -m promowatch.cli`
 the CLI module is `__main__`, and importing `promowatch.cli` again would define the commands on a copy.)
 
-`import` is a crawl whose items come from a file: the items go through `CrawlItems` and the crawl's status
-through `crawl_status` (spiders/crawl_rules.py: bad ones dropped, counted by reason and named, exactly as
-in the pipeline), the crawl through `record_crawl`, the change detection through `detect_after_crawl` —
-the code a Scrapy crawl uses. Heavy imports happen inside the commands.
+`import` is a crawl whose items come from a file, held to a Scrapy crawl's rules: its cards go through
+`CrawlItems`, it is judged and stored by `store_crawl` (spiders/crawl_rules.py) and then handed to the same
+after-crawl step (`alerts.after_crawl`). Heavy imports happen inside the commands.
 """
 
 from __future__ import annotations
@@ -54,9 +53,11 @@ def import_items(
     raw_items: list, operator: str | None = None, min_offers: int = 1, database_url: str | None = None
 ) -> dict:
     """Record a list of offer items as one crawl of one operator, then detect its changes."""
+    from alerts.after_crawl import after_crawl, send_now
+    from contract.clock import utcnow
     from contract.offer import OPERATORS, InvalidOffer
-    from spiders.crawl_rules import CrawlItems, crawl_status
-    from storage.repository import record_crawl, utcnow
+    from spiders.crawl_rules import CrawlFacts, CrawlItems, store_crawl
+    from storage.environment import setting
 
     started = utcnow()
     if not isinstance(raw_items, list):
@@ -104,38 +105,21 @@ def import_items(
             else f"no valid offer in {count(len(raw_items), 'item')} (dropped: {reasons}); nothing recorded "
             "(the fields an item needs: operator, offer_key, name, url, plan_type, price_cents, period_days)"
         )
-    status, error = crawl_status(
-        reason="import", crawl=crawl, min_offers=min_offers, nothing="empty list: no offer to import"
-    )
-    result = record_crawl(
-        operator=operator,
-        started_at=started,
-        finish_reason="import",
-        status=status,
-        items=crawl.items,
-        items_scraped=crawl.seen,
-        dropped=crawl.dropped,
-        error=error,
-        database_url=database_url,
-        invalid_keys=crawl.seen_invalid_keys,
-        dropped_cards=crawl.cards,
-    )
-    events = None
-    if status == "healthy":
-        from alerts.detect import detect_after_crawl
-
-        events = detect_after_crawl(result.run_id, database_url)
+    facts = CrawlFacts("import", crawl, min_offers, nothing="empty list: no offer to import")
+    stored = store_crawl(facts, operator=operator, started_at=started, database_url=database_url)
+    wake = send_now(database_url) if setting("PROMOWATCH_SEND_AFTER_CRAWL") else None
+    result = after_crawl(stored.run_id, operator, stored.status, database_url=database_url, wake=wake)
     return {
-        "crawl_run_id": result.run_id,
+        "crawl_run_id": stored.run_id,
         "operator": operator,
-        "status": status,
-        "error": error,
-        "offers": result.stored,
-        "dropped": crawl.dropped,
-        "dropped_cards": crawl.cards,
-        "new_versions": result.new_versions,
-        "detected": events is not None,
-        "events": events or [],
+        "status": stored.status,
+        "error": stored.error,
+        "offers": stored.stored,
+        "dropped": stored.dropped,
+        "dropped_cards": stored.dropped_cards,
+        "new_versions": stored.new_versions,
+        "detected": result.detected,
+        "events": result.events or [],
     }
 
 

@@ -14,7 +14,7 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
-from promowatch.cli_common import Column, console, count, fail, fit_table, print_json
+from promowatch.cli_common import Column, console, count, err, fail, fit_table, print_json
 
 STATUS_COLOURS = {"pending": "yellow", "sending": "cyan", "sent": "green", "dead": "red"}
 LANGS = ("it", "en", "zh")
@@ -96,7 +96,7 @@ def notifications_table(rows: list[dict], title: str):
 
 
 def register(app: typer.Typer) -> None:
-    """Define `send`, `notifications` and `test-notify` on the CLI's app."""
+    """Define `send`, `notifications`, `retry` and `test-notify` on the CLI's app."""
 
     @app.command()
     def send(
@@ -208,6 +208,26 @@ def register(app: typer.Typer) -> None:
             print_json(rows)
         else:
             console.print(notifications_table(rows, title=count(len(rows), "notification")))
+
+    @app.command()
+    def retry(
+        ids: list[int] = typer.Argument(
+            ..., metavar="ID...", help="dead notifications (`notifications --status dead`)"
+        ),
+    ):
+        """Put dead notifications back in the outbox, due now (the next `send` tries them afresh)."""
+        from alerts.deliver import retry_dead
+
+        revived = retry_dead(ids)
+        if revived:
+            console.print(f"back in the outbox, due now: {', '.join(f'#{i}' for i in revived)}")
+        others = [i for i in dict.fromkeys(ids) if i not in revived]
+        if others:
+            err.print(
+                f"[yellow]not dead (sent, still being tried, or unknown), left alone: "
+                f"{', '.join(f'#{i}' for i in others)}[/]"
+            )
+            raise typer.Exit(1)
 
     @app.command("test-notify")
     def test_notify(

@@ -4,7 +4,9 @@ Why a child process: a cycle then pays for the crawl and not for interpreter and
 service survives what a crawl can do to a process (a hang, a leak, a crash). Inside the child, Scrapy's
 `AsyncCrawlerRunner` runs on the asyncio Twisted reactor, which starts once and runs any number of crawls
 (a `CrawlerProcess` cannot be restarted); the crawls go through the project's settings and pipeline, so a
-crawl here stores and detects exactly as `scrapy crawl` and `promowatch crawl` do.
+crawl here stores and detects exactly as `scrapy crawl` and `promowatch crawl` do. Everything else that needs
+the database, Apprise or the alert code runs in the child too (`CrawlWorker.call`), so the scheduler process
+imports none of it and stays small.
 
 Protocol (two one-way pipes carrying pickled dicts, `multiprocessing.connection.Connection` on each end):
 
@@ -18,32 +20,9 @@ Protocol (two one-way pipes carrying pickled dicts, `multiprocessing.connection.
                      {"type": "done", "request": n, "operator": op, "outcome": {...CrawlOutcome fields}}
                      {"type": "result", "request": n, "value": ..., "error": str|None}  # of a call
 
-Calls: everything that needs the database, Apprise or the alert code runs in the child too (`CrawlWorker.call`,
-in a thread of the child so that crawls go on meanwhile), so the scheduler process imports none of it and
-stays small. The parent touches the database itself only when a worker died or was killed with crawls it
-had not stored (to record them failed), and then imports storage.
-
-A request's operators crawl concurrently, and so do several requests, `parallel_crawls` at a time (the others
-wait in the child's queue, in order): the cap bounds the worker's memory when a whole cycle arrives at once.
-`start_timeout` bounds how long the child takes to accept a request; a queued crawl waits behind running
-ones, which are each bounded by the time limit. End of the request pipe (the parent died) and SIGTERM mean
-"stop" too; SIGINT is ignored (a Ctrl-C reaches the whole process group: the parent decides). A recycle lets
-the queued crawls run first; a stop of the service does not start them: the child records them interrupted.
-
-The parent side (`CrawlWorker`) is thread-safe: `crawl()` blocks its calling thread (a scheduler job) until
-each operator's outcome is in. It recycles the child after `recycle_after` crawls (the child is told to stop
-once it has been handed that many, and the next request starts a fresh one), when its RSS passes
-`memory_limit_mb` (checked after each crawl and every few seconds, `rss_bytes`), when it crashes, and when a
-crawl runs past `time_limit`: Scrapy itself closes a crawl at the limit (CLOSESPIDER_TIMEOUT, recorded by the
-pipeline as a failed crawl), and a worker still busy with it `kill_grace` seconds later (a blocked reactor) is
-killed. A crawl whose worker died, was killed or was stopped before the crawl was stored is recorded here as
-a failed CrawlRun (finish_reason `worker_crashed`, `worker_killed` or `interrupted`) with a clear error; a
-crawl that the child did store before dying keeps its own record (checked in the database), so no crawl is
-recorded twice. Storage writes a crawl in one transaction, so a killed worker never leaves half a crawl.
-
-This module is the parent side and what both sides share; the child side (`child_main`, the code that runs
-inside the worker process) is in `promowatch.worker_child`, which imports from here (never the reverse, but
-for the child's entry, which names it by module path).
+This module is the parent side (`CrawlWorker`) and what both sides share; the child side is
+`promowatch.worker_child`, which imports from here (never the reverse, but for the child's entry, which
+names it by module path).
 """
 
 from __future__ import annotations
@@ -57,7 +36,9 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime, timezone
+from datetime import datetime
+
+from contract.clock import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +73,6 @@ class CrawlOutcome:
 
 class WorkerStopped(RuntimeError):
     """The worker is shutting down and takes no more crawls."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def record_failed(operator: str, started_at: datetime, error: str, finish_reason: str, database_url: str | None) -> int:
@@ -280,7 +257,21 @@ class _Child:
 
 
 class CrawlWorker:
-    """The parent's handle on the crawl worker process (started on the first crawl, restarted as needed)."""
+    """The parent's handle on the crawl worker process (started on the first crawl, restarted as needed).
+
+    Thread-safe: `crawl()` blocks its calling thread (a scheduler job) until each operator's outcome is in. A
+    request's operators crawl concurrently, `parallel_crawls` at a time in the child (the others queue, in
+    order), which bounds the worker's memory when a whole cycle arrives at once; `start_timeout` bounds how long
+    the child takes to accept a request. The child is recycled after `recycle_after` crawls, when its RSS passes
+    `memory_limit_mb` (`rss_bytes`, after each crawl and every few seconds), when it crashes, and when a crawl
+    runs past `time_limit`: Scrapy closes a crawl at the limit itself, and a worker still busy with it
+    `kill_grace` seconds later (a blocked reactor) is killed. A recycle lets the queued crawls run first; a stop
+    of the service does not start them (the child records them interrupted). A crawl whose worker died, was
+    killed or stopped before storing it is recorded here as a failed CrawlRun (`worker_crashed`,
+    `worker_killed`, `interrupted`), the only time the parent imports storage; a crawl the child stored keeps
+    its own record, so none is recorded twice. In the child, SIGTERM and the end of the request pipe mean
+    "stop"; SIGINT is ignored (a Ctrl-C reaches the whole process group: the parent decides).
+    """
 
     def __init__(
         self,
@@ -587,7 +578,7 @@ class CrawlWorker:
 
 def rss_bytes(pid: int) -> int | None:
     """Resident memory of a process, or None when it is gone: read from /proc (Linux) without importing
-    anything (psutil would add 2.6 MiB to the service process for one number), psutil where there is no /proc."""
+    anything (psutil would stay loaded in the service process for one number), psutil where there is no /proc."""
     try:
         with open(f"/proc/{pid}/statm") as f:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")

@@ -1,20 +1,12 @@
 """Health of the sources: one alert to the admin channels when an operator's page keeps failing, one recovery.
 
-After `threshold` (default 3) unhealthy crawls of an operator in a row, the admin channels (Apprise URLs of
-the config's [health] table) get ONE alert: which operator, since when, what status and why (blocked, HTTP
-error, too few offers, layout changed, hung, ...), from CrawlRun.status / error. When a healthy crawl
-follows, they get ONE recovery message. Nothing in between, however long it lasts.
-
-State: the streak itself (how many unhealthy crawls, since when, the last error) is derived from the stored
-CrawlRun rows every time, so it is right whoever stored the crawls (scheduler, `promowatch crawl`,
-`scrapy crawl`). What was already said is one small row per operator in the `source_health` table
-(storage/service_models.py, migration 0004): a table rather than a file beside the database because it is in
-the same transactions and backups as the crawls and works the same on PostgreSQL. The row is claimed (compare
-and set) before sending, so a restart or a concurrent check never sends the same alert twice; if no channel
-accepted the message the claim is undone and the next check tries again. Crawls ended by a service stop
-(`finish_reason = interrupted`) are not the source's fault: they neither count as unhealthy nor as healthy.
-
-Admin URLs hold secrets: logs and stored errors show them masked only (alerts/masking.py).
+After `threshold` (default 3) unhealthy crawls of an operator in a row, the admin channels ([health] in the
+config) get ONE alert: since when, what status and why. The next healthy crawl brings ONE recovery message;
+nothing in between. The streak is derived from the stored CrawlRun rows each time, so it is right whoever
+stored the crawls. What was already said is one row per operator in `source_health`: in the same transactions
+and backups as the crawls, claimed (compare and set) before sending, so a restart or a concurrent check never
+repeats an alert (if no channel accepted it, the claim is undone). Crawls interrupted by a service stop count
+neither way. Admin URLs are shown masked only (alerts/masking.py).
 """
 
 from __future__ import annotations

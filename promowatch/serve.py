@@ -1,6 +1,6 @@
 """The long-running service process: what `promowatch run` becomes once its arguments are checked.
 
-Why a module of its own: the CLI (Typer, Rich, every command's module) costs ~11 MiB that a process running for
+Why a module of its own: the CLI (Typer, Rich, every command's module) is memory that a process running for
 months never uses again. `promowatch run` checks its options and the config, then replaces itself (`os.execv`,
 same PID: systemd, signals and logs are unaffected) with `python -m promowatch.serve`, which holds only the
 scheduler (scheduler.py, APScheduler) and the crawl worker's handle. Storage, Apprise and Scrapy live in the

@@ -18,7 +18,8 @@ import time
 from collections import deque
 from datetime import datetime
 
-from promowatch.crawl_worker import ASYNCIO_REACTOR, CrawlOutcome, record_failed, utcnow
+from contract.clock import utcnow
+from promowatch.crawl_worker import ASYNCIO_REACTOR, CrawlOutcome, record_failed
 
 log = logging.getLogger(__name__)
 RUNNERS_KEPT = 4  # distinct crawl settings (offline, live, a test's extras) whose runner stays built
@@ -66,7 +67,7 @@ def child_main(requests, replies, options: dict) -> None:
     import storage.engine
     import storage.repository  # noqa: F401
 
-    storage.engine.MIGRATE_IN_SUBPROCESS = True  # Alembic would stay loaded in the worker for good: ~12 MiB
+    storage.engine.MIGRATE_IN_SUBPROCESS = True  # else Alembic would stay loaded in the worker for good
 
     gc.freeze()  # what is loaded now lives as long as the worker: keep it out of every later collection
     loop = _ChildLoop(reactor, requests, replies, options)
@@ -100,8 +101,7 @@ class _ChildLoop:
     def start(self) -> None:
         import scrapy.crawler  # noqa: F401 — load everything a crawl needs once, before the first request
 
-        import alerts.detect  # noqa: F401
-        import spiders.pipelines  # noqa: F401
+        import promowatch.scrapy_after_crawl  # noqa: F401 — and with it the pipeline and alerts.detect
         from spiders.registry import OPERATORS, spider_class
 
         for op in OPERATORS:
@@ -237,6 +237,7 @@ class _ChildLoop:
         return runner
 
     def crawl(self, message: dict, op: str) -> None:
+        from promowatch.scrapy_after_crawl import after_crawl_done
         from spiders.registry import spider_class
 
         request, started, clock = message["request"], utcnow(), time.monotonic()
@@ -252,38 +253,37 @@ class _ChildLoop:
         key = (request, op)
         self.running += 1
         crawler = None
+        done: dict = {}  # the pipeline's record and the after-crawl step's result, once the crawl is stored
+
+        def on_done(stored, result, spider):
+            done.update(stored=stored, result=result)
+
         try:
             runner = self.runner(message)
             crawler = runner.create_crawler(spider_class(op))
+            crawler.signals.connect(on_done, signal=after_crawl_done)
             task = runner.crawl(crawler)
         except Exception as exc:  # noqa: BLE001 — a crawl that cannot even start is a failed crawl
             log.exception("%s: the crawl could not start", op)
-            self.finished(message, op, crawler, started, clock, exc)
+            self.finished(message, op, done, started, clock, exc)
             return
-        self._keep.append((key, runner, crawler, task))
+        self._keep.append((key, runner, crawler, task, on_done))
         task.add_done_callback(
-            lambda t: self.finished(message, op, crawler, started, clock, None if t.cancelled() else t.exception())
+            lambda t: self.finished(message, op, done, started, clock, None if t.cancelled() else t.exception())
         )
 
-    def finished(self, message: dict, op: str, crawler, started: datetime, clock: float, exc) -> None:
+    def finished(self, message: dict, op: str, done: dict, started: datetime, clock: float, exc) -> None:
         key = (message["request"], op)
         self._keep = [k for k in self._keep if k[0] != key]
-        try:
-            stats = crawler.stats.get_stats() if crawler is not None else {}
-        except Exception:  # noqa: BLE001 — stats not created: the crawl failed before it began
-            stats = {}
-        outcome = CrawlOutcome(
-            operator=op,
-            status=stats.get("promowatch/status", "failed"),
-            crawl_run_id=stats.get("promowatch/crawl_run_id"),
-            offers=stats.get("item_scraped_count", 0),
-            new_versions=stats.get("promowatch/new_versions", 0),
-            events=stats.get("promowatch/events"),
-            finish_reason=stats.get("finish_reason"),
-            worker_pid=os.getpid(),
-        )
-        if outcome.status == "healthy" and outcome.events is None:
-            outcome.error = "change detection failed; it stays pending for the next crawl"
+        stored, result = done.get("stored"), done.get("result")
+        outcome = CrawlOutcome(operator=op, status="failed", worker_pid=os.getpid())
+        if stored is not None:
+            outcome.status, outcome.crawl_run_id, outcome.error = stored.status, stored.run_id, stored.error
+            outcome.offers, outcome.new_versions = stored.offers, stored.new_versions
+            outcome.finish_reason = stored.finish_reason
+        if result is not None:
+            outcome.events = result.event_count
+            outcome.error = result.error or outcome.error
         if outcome.crawl_run_id is None:  # the pipeline never recorded it: record the failure here
             error = (
                 f"crawl crashed before it was stored: {type(exc).__name__}: {exc}"
@@ -295,8 +295,6 @@ class _ChildLoop:
             except Exception:  # noqa: BLE001
                 log.exception("%s: could not record the failed crawl", op)
             outcome.status, outcome.error, outcome.finish_reason = "failed", error, "crawl_crashed"
-        elif outcome.status != "healthy":
-            outcome.error = _run_error(outcome.crawl_run_id, message.get("database_url"))
         outcome.seconds = round(time.monotonic() - clock, 3)
         self.send({"type": "done", "request": message["request"], "operator": op, "outcome": outcome.as_dict()})
         self.active.discard(key)
@@ -378,12 +376,3 @@ def _max_run_id(database_url: str | None) -> int:
 
     with get_engine(database_url).connect() as conn:  # the first use also migrates the database
         return conn.execute(select(func.max(CrawlRun.id))).scalar() or 0
-
-
-def _run_error(run_id: int, database_url: str | None) -> str | None:
-    from storage.repository import crawl_run
-
-    try:
-        return (crawl_run(run_id, database_url) or {}).get("error")
-    except Exception:  # noqa: BLE001
-        return None

@@ -7,6 +7,8 @@ defaults, validates and drops. `crawl_date` is the day relative to which year-le
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timezone
 
 import scrapy
@@ -77,3 +79,59 @@ class OperatorSpider(scrapy.Spider):
         from contract.offer import FIELDS
 
         return {"operator": self.operator, **{k: fields.get(k) for k in FIELDS if k != "operator"}}
+
+    def first_offers(self, items: Iterable[dict | None], keys: OfferKeys | None = None) -> Iterator[dict]:
+        """The offers of `items` (None: a card that is no offer), only the first of each offer key: a card a page
+        shows twice (a carousel, a second tab) is one offer. `keys`: ones already handed out (other pages)."""
+        keys = OfferKeys() if keys is None else keys
+        for item in items:
+            if item is not None and keys.first(item["offer_key"]):
+                yield self.offer(**item)
+
+    def numbered_offers(self, items: Iterable[dict | None], *, drop_same: bool = False) -> Iterator[dict]:
+        """The offers of `items` (None: a card that is no offer); a card with a key already handed out is another
+        offer and gets the key numbered (`key-2`, `key-3`, ...). With `drop_same`, a card equal but for its key to
+        one already handed out is the same card shown twice: dropped."""
+        keys = OfferKeys()
+        for item in items:
+            if item is None:
+                continue
+            key = keys.unique(item["offer_key"], {**item, "offer_key": None}, drop_same=drop_same)
+            if key is not None:
+                yield self.offer(**{**item, "offer_key": key})
+
+
+class OfferKeys:
+    """The offer keys a spider has handed out on a page (or a crawl).
+
+    An offer key is the offer's identity from crawl to crawl, so two offers of one crawl must never share one,
+    and a card a page shows twice must not become two offers. Each spider says which of the two it meets:
+    `first` drops every repeat of a key; `unique` numbers a different card that arrives with a taken key.
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[str, object] = {}
+
+    def first(self, key: str) -> bool:
+        """True the first time `key` comes (it is then held); a repeat is to be dropped."""
+        if key in self._held:
+            return False
+        self._held[key] = None
+        return True
+
+    def holds(self, key: str, value: object) -> bool:
+        """Whether `key` is held by an offer recorded with a value equal to `value` (the same card twice)."""
+        return key in self._held and self._held[key] == value
+
+    def unique(self, key: str, value: object = None, *, stem: str | None = None, drop_same: bool = False) -> str | None:
+        """The first free key of `key`, `stem` (when given), `<stem or key>-2`, `-3`, ...; it is held with `value`.
+        With `drop_same`, None (nothing held) when one of those keys is held by an equal value: the same card twice.
+        """
+        numbered = (f"{key if stem is None else stem}-{n}" for n in itertools.count(2))
+        for candidate in itertools.chain([key], [] if stem is None else [stem], numbered):
+            if candidate not in self._held:
+                self._held[candidate] = value
+                return candidate
+            if drop_same and self._held[candidate] == value:
+                return None
+        raise AssertionError("unreachable: the numbered keys never end")

@@ -1,19 +1,7 @@
 """CoopVoce: the offers page (server-rendered HTML).
 
-No real capture exists; the page facts this parser builds on (see docs/operators.md) are:
-- one card per offer (`.card-offerta`), made of label/value pairs (`*__label` + the following `*__value`; a
-  `dt`/`dd` list is read the same way): "Nome", "GB" ("200", "Illimitati", "-"), "Minuti" ("Illimitati",
-  "1.000", "-"), "SMS", "Attivazione" ("Gratis", "10 €") and the price under "Costo AL" (new line ->
-  eligibility new_number) and/or "Costo MNP" (number portability -> eligibility portability, from any
-  operator: eligible_from []). Each price label is its own offer (offer_key = the card's slug + ":al"/":mnp");
-  a card with a single plain "Costo" is one offer open to all. An old price may be struck through (`<del>`).
-- 5G is shown only by an icon: an `<img>` whose file name, or an `<i>`/element whose class, has a "5g" token
-  ("icon-5g.svg", "cv-icon--5g"); "icon-4g.svg" is not 5G.
-- "PROMO VALIDA FINO ALL'01/07" (no year) -> promo_until, resolved against crawl_date.
-- "-" as a value means not included (0); a card saying "solo internet" or with no minutes and SMS is data-only,
-  one with no data is voice-only.
-The card's link (/portale/offerte/<slug>.html) is its URL and gives the offer_key slug. Header banners ("a partire
-da 4,90 €") and the footer carry unrelated prices: only the cards are read.
+No capture of the real page exists: each card is read as label/value pairs whose labels we assumed. `CoopVoceSpider`
+lists every assumption, to be checked against the first real page (docs/operators.md).
 """
 
 from __future__ import annotations
@@ -22,7 +10,7 @@ import re
 from urllib.parse import urlparse
 
 from spiders.base import OperatorSpider
-from spiders.parsing import CURRENT_TEXT, data_gb, is_unlimited, money_cents, parse_date, slug, text_of
+from spiders.parsing import CURRENT_TEXT, data_gb, euros, is_unlimited, money_cents, parse_date, slug, text_of
 
 MOBILE = "https://www.coopvoce.it/portale/offerte.html"
 CARD = ".card-offerta"
@@ -35,10 +23,6 @@ _PRICES = (
     (r"costo\s+mnp|costo\s+(?:in\s+)?portabilit\w*", "mnp", "portability", "Costo MNP: prezzo per chi porta il numero"),
     (r"costo(?:\s+mensile)?|prezzo", "", "all", ""),
 )
-
-
-def _euros(cents: int) -> str:
-    return f"{cents // 100},{cents % 100:02d}€"
 
 
 def _none(value: str) -> bool:
@@ -77,21 +61,31 @@ def pairs(card) -> list[tuple[str, object]]:
 
 
 class CoopVoceSpider(OperatorSpider):
+    """What the parser relies on in the page.
+
+    No real capture exists; the page facts this parser builds on (see docs/operators.md) are:
+    - one card per offer (`.card-offerta`), made of label/value pairs (`*__label` + the following `*__value`; a
+      `dt`/`dd` list is read the same way): "Nome", "GB" ("200", "Illimitati", "-"), "Minuti" ("Illimitati",
+      "1.000", "-"), "SMS", "Attivazione" ("Gratis", "10 €") and the price under "Costo AL" (new line ->
+      eligibility new_number) and/or "Costo MNP" (number portability -> eligibility portability, from any
+      operator: eligible_from []). Each price label is its own offer (offer_key = the card's slug + ":al"/":mnp");
+      a card with a single plain "Costo" is one offer open to all. An old price may be struck through (`<del>`).
+    - 5G is shown only by an icon: an `<img>` whose file name, or an `<i>`/element whose class, has a "5g" token
+      ("icon-5g.svg", "cv-icon--5g"); "icon-4g.svg" is not 5G.
+    - "PROMO VALIDA FINO ALL'01/07" (no year) -> promo_until, resolved against crawl_date.
+    - "-" as a value means not included (0); a card saying "solo internet" or with no minutes and SMS is data-only,
+      one with no data is voice-only.
+    The card's link (/portale/offerte/<slug>.html) is its URL and gives the offer_key slug. Header banners ("a partire
+    da 4,90 €") and the footer carry unrelated prices: only the cards are read.
+    """
+
     operator = "coopvoce"
     cards = ".card-offerta"
     start_urls = [MOBILE]
     min_offers = 4
 
     def parse(self, response):
-        used: set[str] = set()
-        for card in response.css(CARD):
-            for item in self.card(card, response):
-                key, n = item["offer_key"], 2
-                while key in used:
-                    key, n = f"{item['offer_key']}-{n}", n + 1
-                used.add(key)
-                item["offer_key"] = key
-                yield self.offer(**item)
+        yield from self.numbered_offers(item for card in response.css(CARD) for item in self.card(card, response))
 
     def card(self, c, response) -> list[dict]:
         fields: dict[str, str] = {}
@@ -157,7 +151,7 @@ class CoopVoceSpider(OperatorSpider):
         }
         out = []
         for variant, eligibility, note, cents, old in prices:
-            notes = [x for x in (note, f"invece di {_euros(old)}" if old and old != cents else "") if x]
+            notes = [x for x in (note, f"invece di {euros(old)}" if old and old != cents else "") if x]
             out.append(
                 {
                     **common,

@@ -1,14 +1,17 @@
-"""The rules that turn what a crawl saw into its items and its status, for every way a crawl enters.
+"""The rules that turn what a crawl saw into its items, its health and its stored record, however it enters.
 
-The Scrapy pipeline (`spiders/pipelines.py`) and `promowatch import` both collect their items with
-`CrawlItems` and decide the crawl's status with `crawl_status`, so a page and a file of items are held to
-the same rules. A card that fails validation is dropped, but it was seen: when it names its `offer_key`,
-storage keeps that offer as it was (present, last good version, no event) instead of counting it missing.
-The crawl records which cards were dropped and why; more than `DROPPED_SHARE_PARTIAL` of the cards
-dropped as invalid makes the crawl `partial` (a page read that badly is not trusted to change anything).
+A Scrapy crawl (`spiders/pipelines.py`) and `promowatch import` collect their items with `CrawlItems`, are
+judged by one table of health rules (`HEALTH_RULES`, small declarative checks as Spidermon's monitors are)
+and stored by `store_crawl`, so a page and a file of items are held to the same rules. A card that fails
+validation is dropped but was seen: storage keeps its offer as it was instead of counting it missing, and
+too many invalid cards make the crawl `partial` (a page read that badly is not trusted to change anything).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar
 
 from contract.offer import InvalidOffer, normalise
 
@@ -130,33 +133,167 @@ def stats_errors(stats: dict) -> list[str]:
     return errors
 
 
-def crawl_status(
-    *,
-    reason: str,
-    crawl: CrawlItems,
-    min_offers: int,
-    stats: dict | None = None,
-    nothing: str = "no offer found on the page (layout changed?)",
-) -> tuple[str, str | None]:
-    """(status, error text) of a finished crawl. The error text of a healthy crawl that dropped cards names
-    them (it is the crawl's note, shown where its error is); `nothing` says what an empty crawl means."""
-    stats = stats or {}
-    errors = stats_errors(stats)
-    dropped = crawl.summary()
-    stored = len(crawl.items)
-    if stats.get("promowatch/blocked"):
-        return "blocked", _join(*errors) or "block page"
-    if reason not in NORMAL_ENDS:
-        return "failed", _join(f"crawl ended: {reason}", *errors)
-    if stored == 0:
-        return "failed", _join(*errors, dropped and f"no valid offer: {dropped}") or nothing
-    if stored < min_offers:
-        return "partial", _join(f"only {stored} offers, expected at least {min_offers}", *errors, dropped)
-    if errors:
-        return "partial", _join(*errors, dropped)
-    if crawl.too_many_dropped():
-        return "partial", dropped
-    return "healthy", dropped
+@dataclass(frozen=True)
+class CrawlFacts:
+    """What the health rules look at: how the crawl ended, its cards, what went wrong on the way."""
+
+    reason: str
+    crawl: CrawlItems
+    min_offers: int
+    errors: tuple[str, ...] = ()
+    blocked: bool = False
+    nothing: str = "no offer found on the page (layout changed?)"
+
+    @classmethod
+    def of_scrapy(cls, reason: str, crawl: CrawlItems, min_offers: int, stats: dict) -> CrawlFacts:
+        """The facts of a Scrapy crawl, with what went wrong read from its stats."""
+        return cls(reason, crawl, min_offers, tuple(stats_errors(stats)), bool(stats.get("promowatch/blocked")))
+
+    @property
+    def stored(self) -> int:
+        return len(self.crawl.items)
+
+    @property
+    def dropped(self) -> str | None:
+        return self.crawl.summary()
+
+
+class HealthRule:
+    """One check of a finished crawl, as Spidermon's monitors are: when `check` returns a text, the crawl
+    gets `status` with that text as its error. The rules are read in order; the first that fails decides."""
+
+    status: ClassVar[str]
+    description: ClassVar[str]
+
+    def check(self, facts: CrawlFacts) -> str | None:
+        raise NotImplementedError
+
+
+class BlockPage(HealthRule):
+    status, description = "blocked", "the site answered with a block or challenge page"
+
+    def check(self, facts):
+        return (_join(*facts.errors) or "block page") if facts.blocked else None
+
+
+class EndedEarly(HealthRule):
+    status, description = "failed", "the crawl did not run to its end (shut down, closed by an error)"
+
+    def check(self, facts):
+        return None if facts.reason in NORMAL_ENDS else _join(f"crawl ended: {facts.reason}", *facts.errors)
+
+
+class NoValidOffer(HealthRule):
+    status, description = "failed", "not one valid offer was read"
+
+    def check(self, facts):
+        if facts.stored:
+            return None
+        return _join(*facts.errors, facts.dropped and f"no valid offer: {facts.dropped}") or facts.nothing
+
+
+class TooFewOffers(HealthRule):
+    status, description = "partial", "fewer offers than the operator's minimum"
+
+    def check(self, facts):
+        if facts.stored >= facts.min_offers:
+            return None
+        return _join(f"only {facts.stored} offers, expected at least {facts.min_offers}", *facts.errors, facts.dropped)
+
+
+class DownloadErrors(HealthRule):
+    status, description = "partial", "a page could not be fetched, or the spider raised"
+
+    def check(self, facts):
+        return _join(*facts.errors, facts.dropped) if facts.errors else None
+
+
+class TooManyInvalidCards(HealthRule):
+    status, description = "partial", f"more than {DROPPED_SHARE_PARTIAL:.0%} of the cards seen failed validation"
+
+    def check(self, facts):
+        return facts.dropped if facts.crawl.too_many_dropped() else None
+
+
+#: every crawl's health, in order: a Scrapy crawl's and an import's alike
+HEALTH_RULES: tuple[HealthRule, ...] = (
+    BlockPage(),
+    EndedEarly(),
+    NoValidOffer(),
+    TooFewOffers(),
+    DownloadErrors(),
+    TooManyInvalidCards(),
+)
+
+
+def crawl_status(facts: CrawlFacts) -> tuple[str, str | None]:
+    """(status, error text) of a finished crawl: the first rule that fails, else healthy. The error text of
+    a healthy crawl that dropped cards names them (it is the crawl's note, shown where its error is)."""
+    for rule in HEALTH_RULES:
+        error = rule.check(facts)
+        if error is not None:
+            return rule.status, error
+    return "healthy", facts.dropped
+
+
+@dataclass
+class StoredCrawl:
+    """A crawl as it was judged and stored: what every entry point reports and hands to the after-crawl step."""
+
+    operator: str
+    run_id: int
+    status: str
+    error: str | None
+    finish_reason: str
+    offers: int  # valid offers read
+    stored: int  # offers written (0 for a crawl that was not healthy)
+    items_scraped: int  # cards seen
+    new_versions: int
+    dropped: dict[str, int] = field(default_factory=dict)
+    dropped_cards: list[dict] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        return self.status == "healthy"
+
+
+def store_crawl(
+    facts: CrawlFacts, *, operator: str, started_at: datetime, database_url: str | None = None
+) -> StoredCrawl:
+    """Judge the crawl by the health rules and store it in one transaction (only a healthy crawl touches
+    offers); the record every entry point reports."""
+    from storage.repository import record_crawl
+
+    status, error = crawl_status(facts)
+    crawl = facts.crawl
+    result = record_crawl(
+        operator=operator,
+        started_at=started_at,
+        finish_reason=facts.reason,
+        status=status,
+        items=crawl.items,
+        items_scraped=crawl.seen,
+        dropped=crawl.dropped,
+        error=error,
+        database_url=database_url,
+        invalid_keys=crawl.seen_invalid_keys,
+        dropped_cards=crawl.cards,
+    )
+    return StoredCrawl(
+        operator=operator,
+        run_id=result.run_id,
+        status=status,
+        error=error,
+        finish_reason=facts.reason,
+        offers=len(crawl.items),
+        stored=result.stored,
+        items_scraped=crawl.seen,
+        new_versions=result.new_versions,
+        dropped=dict(crawl.dropped),
+        dropped_cards=list(crawl.cards),
+        errors=list(facts.errors),
+    )
 
 
 def _join(*parts: str | None) -> str:

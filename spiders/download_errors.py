@@ -7,7 +7,7 @@ retries are spent. It puts the reason in words ("connection refused by host:port
 for host X", "timed out after 30 s") into the crawl's errors, once per host and reason — the crawl's
 record and its one summary line (spiders/pipelines.py) carry it —, logs it at INFO, and hands the
 request on as IgnoreRequest, which Scrapy neither logs again nor counts as a second failure (errbacks
-still run; the download error itself is counted by Scrapy's stats as before).
+still run; Scrapy's stats still count the download error).
 """
 
 from __future__ import annotations

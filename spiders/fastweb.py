@@ -1,20 +1,7 @@
 """Fastweb: the mobile offers page (server-rendered HTML, one simple card per offer).
 
-Page facts this parser builds on (see docs/operators.md and the real capture):
-- the header's mega-menu (`header`, `nav`, cards `a.card_r` with split prices `<span class=int>9</span>
-  <span class=dec>,95</span>`) repeats mobile offers and lists fixed-line, energy and business offers with their
-  prices: never read. Only `.offer_card` elements inside `#Main` are offers.
-- a card: name in `.oname` (a `label.tag` inside it: "la più venduta"), feature lines `ul li` ("150 GB, anche
-  in 5G*", "Minuti illimitati verso fissi e mobili nazionali", "32 GB di Roaming UE", "200 SMS",
-  "Roaming UE incluso senza limiti + 5 GB extra UE"), one price text `.pricebox .price` ("9,95 €/mese",
-  "da 11,95 €/mese"), the product link `.pricebox a.scopri` (/adsl-fibra-ottica/fastweb-mobile-start/?from=...:
-  its path slug is the offer_key), a 5G badge `img.logo5g`.
-- a card without `.oname` but with a tag `.oname_tag .tag` ("PER I CLIENTI CASA") and a description `.odesc`
-  ("Per te che sei già cliente Fastweb Casa o Mobile, minuti e giga illimitati su una nuova offerta Mobile Pro")
-  is an offer for existing customers: eligibility existing_customer, named after the offer the text names.
-- `.offer_card_conv` is a mobile + energy bundle (Mobile Start + Luce Flat): not a mobile offer of its own.
-- no card or page text states an activation fee, a SIM fee or eSIM: those stay null.
-- a card that names no mobile minutes/SMS but GB (a "solo internet" tile) is data_only.
+Read from the real capture. The header's mega-menu repeats offers with prices and is never read; `FastwebSpider`
+lists what is (docs/operators.md describes the page).
 """
 
 from __future__ import annotations
@@ -33,19 +20,33 @@ CARD = (
 
 
 class FastwebSpider(OperatorSpider):
+    """What the parser relies on in the page.
+
+    Page facts this parser builds on (see docs/operators.md and the real capture):
+    - the header's mega-menu (`header`, `nav`, cards `a.card_r` with split prices `<span class=int>9</span>
+      <span class=dec>,95</span>`) repeats mobile offers and lists fixed-line, energy and business offers with their
+      prices: never read. Only `.offer_card` elements inside `#Main` are offers.
+    - a card: name in `.oname` (a `label.tag` inside it: "la più venduta"), feature lines `ul li` ("150 GB, anche
+      in 5G*", "Minuti illimitati verso fissi e mobili nazionali", "32 GB di Roaming UE", "200 SMS",
+      "Roaming UE incluso senza limiti + 5 GB extra UE"), one price text `.pricebox .price` ("9,95 €/mese",
+      "da 11,95 €/mese"), the product link `.pricebox a.scopri` (/adsl-fibra-ottica/fastweb-mobile-start/?from=...:
+      its path slug is the offer_key), a 5G badge `img.logo5g`.
+    - a card without `.oname` but with a tag `.oname_tag .tag` ("PER I CLIENTI CASA") and a description `.odesc`
+      ("Per te che sei già cliente Fastweb Casa o Mobile, minuti e giga illimitati su una nuova offerta Mobile Pro")
+      is an offer for existing customers: eligibility existing_customer, named after the offer the text names.
+    - `.offer_card_conv` is a mobile + energy bundle (Mobile Start + Luce Flat): not a mobile offer of its own.
+    - no card or page text states an activation fee, a SIM fee or eSIM: those stay null.
+    - a card that names no mobile minutes/SMS but GB (a "solo internet" tile) is data_only.
+    """
+
     operator = "fastweb"
     cards = ".offer_card"
     start_urls = [MOBILE]
     min_offers = 3
 
     def parse(self, response):
-        seen: set[str] = set()
-        for card in response.xpath(CARD):
-            item = self.card(card, response)
-            if item is None or item["offer_key"] in seen:
-                continue  # no price, or the same offer shown twice
-            seen.add(item["offer_key"])
-            yield self.offer(**item)
+        # no price: no offer; the same offer shown twice: one
+        yield from self.first_offers(self.card(card, response) for card in response.xpath(CARD))
 
     def card(self, c, response) -> dict | None:
         box = c.css(".pricebox .price")[:1]

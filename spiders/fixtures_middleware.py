@@ -36,12 +36,28 @@ def fixtures_root(settings) -> Path | None:
     return root
 
 
+class SavedIndexes:
+    """The saved pages' indexes under `root` (DIR/<operator>/index.json), each read once: shared by offline and
+    mirror mode, which read the same layout."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._indexes: dict[str, dict] = {}
+
+    def __call__(self, operator: str) -> dict:
+        """The operator's index (URL -> "page.html" or {"file": ..., "status": ...}); {} when it has none."""
+        if operator not in self._indexes:
+            path = self.root / operator / "index.json"
+            self._indexes[operator] = json.loads(path.read_text("utf-8")) if path.exists() else {}
+        return self._indexes[operator]
+
+
 class FixturesMiddleware:
     def __init__(self, root: Path, crawler):
         self.root = root
         self.crawler = crawler
         self.stats = crawler.stats
-        self._indexes: dict[str, dict] = {}
+        self._index = SavedIndexes(root)
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -49,12 +65,6 @@ class FixturesMiddleware:
         if root is None:
             raise NotConfigured  # live mode (no reason given: Scrapy then disables it without a warning)
         return cls(root, crawler)
-
-    def _index(self, operator: str) -> dict:
-        if operator not in self._indexes:
-            path = self.root / operator / "index.json"
-            self._indexes[operator] = json.loads(path.read_text("utf-8")) if path.exists() else {}
-        return self._indexes[operator]
 
     def process_request(self, request, spider=None):
         if request.url.endswith("/robots.txt"):

@@ -1,19 +1,7 @@
 """ho. Mobile: the "tutte le offerte" page (server-rendered AEM HTML, Imperva script present).
 
-Page facts this parser builds on (see docs/operators.md):
-- cards `.offerCarousel__slider__card[data-offerlink="/flussi-attivazione.NNN.html"]`; a card has no title, only
-  a label (`__label`: "Offerta 5G!", "5G incluso!", or a flash "Fino al <span class=flashDate>"), the GB in
-  `__stripe__firstLine` ("<span>150</span> Giga"), minutes/SMS in `__stripe__secondLine`, the price split over
-  `__price__value` "6" + `__price__details__cent` ",95" + currency + `__price__details__frequency` "al mese".
-- two tabs: `.offerCarousel__allOffers` and a hidden `.offerCarousel__5GOffers` that repeats the 5G cards
-  (deduplicated by data-offerlink; a card in the 5G tab is a 5G offer).
-- "Attivazione a partire da 2,99€ per alcuni operatori": the link calls `showOtherOperatorsModal('flash5')`
-  (no argument = the `products` modal). Hidden `.otherOperatorsModal.<name>` blocks list, per block title
-  ("Attivazione <del>29,90€</del> scontata a 2,99€ per i clienti:", "Attivazione 29,90€ per i clienti:"), the
-  donor operators of that fee. Each block is one offer variant: its own offer_key, activation fee and
-  eligible_from (the donors we know as operator slugs), eligibility "portability".
-- the flash end date sits in a script variable (`var flashDate="24\\/09";`, no year -> resolved on crawl_date).
-The "offerta per la casa" box (`.ho-offerta-box`, home internet) is not a mobile offer card and is not parsed.
+Read from the real capture. A card's activation fee depends on the donor operator, listed in hidden modals, so one
+card can be several offers; `HoSpider` lists the page facts (see also docs/operators.md).
 """
 
 from __future__ import annotations
@@ -21,10 +9,11 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from spiders.base import OperatorSpider
+from spiders.base import OfferKeys, OperatorSpider
 from spiders.parsing import (
     clean,
     data_gb,
+    euros,
     has_class,
     is_unlimited,
     money_cents,
@@ -46,10 +35,6 @@ def donor_slug(name: str) -> str | None:
     return next(iter(operators_named(name, exclude="ho")), None)
 
 
-def _euros(cents: int) -> str:
-    return f"{cents // 100},{cents % 100:02d}€"
-
-
 def _count(text: str, word: str) -> tuple[int | None, bool]:
     """'Minuti illimitati e 200 SMS' -> minutes (None, True), SMS (200, False)."""
     if re.search(word + r"\s+illimitat|illimitat\w*\s+" + word, text, re.I):
@@ -59,6 +44,24 @@ def _count(text: str, word: str) -> tuple[int | None, bool]:
 
 
 class HoSpider(OperatorSpider):
+    """What the parser relies on in the page.
+
+    Page facts this parser builds on (see docs/operators.md):
+    - cards `.offerCarousel__slider__card[data-offerlink="/flussi-attivazione.NNN.html"]`; a card has no title, only
+      a label (`__label`: "Offerta 5G!", "5G incluso!", or a flash "Fino al <span class=flashDate>"), the GB in
+      `__stripe__firstLine` ("<span>150</span> Giga"), minutes/SMS in `__stripe__secondLine`, the price split over
+      `__price__value` "6" + `__price__details__cent` ",95" + currency + `__price__details__frequency` "al mese".
+    - two tabs: `.offerCarousel__allOffers` and a hidden `.offerCarousel__5GOffers` that repeats the 5G cards
+      (deduplicated by data-offerlink; a card in the 5G tab is a 5G offer).
+    - "Attivazione a partire da 2,99€ per alcuni operatori": the link calls `showOtherOperatorsModal('flash5')`
+      (no argument = the `products` modal). Hidden `.otherOperatorsModal.<name>` blocks list, per block title
+      ("Attivazione <del>29,90€</del> scontata a 2,99€ per i clienti:", "Attivazione 29,90€ per i clienti:"), the
+      donor operators of that fee. Each block is one offer variant: its own offer_key, activation fee and
+      eligible_from (the donors we know as operator slugs), eligibility "portability".
+    - the flash end date sits in a script variable (`var flashDate="24\\/09";`, no year -> resolved on crawl_date).
+    The "offerta per la casa" box (`.ho-offerta-box`, home internet) is not a mobile offer card and is not parsed.
+    """
+
     operator = "ho"
     cards = ".offerCarousel__slider__card"
     start_urls = [MOBILE]
@@ -77,7 +80,7 @@ class HoSpider(OperatorSpider):
             item = self.card(card, response, link, flash_date)
             item["data_5g"] = item["data_5g"] or in_5g_tab
             cards[link] = item
-        # the hidden origin modals, found once per page (a whole-page search per card cost most of the parse)
+        # the hidden origin modals, found once per page (not by a whole-page search per card)
         modals = list(response.xpath(f"//*[{has_class('otherOperatorsModal')}]"))
         for item in cards.values():
             modal = item.pop("_modal")
@@ -85,12 +88,9 @@ class HoSpider(OperatorSpider):
             if not variants:
                 yield self.offer(**item)
                 continue
-            used: set[str] = set()
+            keys = OfferKeys()
             for v in variants:
-                key, n = f"{item['offer_key']}:{v['variant']}", 2
-                while key in used:
-                    key, n = f"{item['offer_key']}:{v['variant']}-{n}", n + 1
-                used.add(key)
+                key = keys.unique(f"{item['offer_key']}:{v['variant']}")
                 notes = "; ".join(x for x in (v["note"], item["notes"]) if x)
                 out = {
                     **item,
@@ -141,7 +141,7 @@ class HoSpider(OperatorSpider):
         activation = money_cents(fee.group(1)) if fee and not re.search(r"a partire da", info, re.I) else None
 
         gb_text = "Giga illimitati" if unlimited else (f"{gb:g} Giga" if gb is not None else "")
-        name = clean(" ".join(x for x in ("ho.", gb_text, _euros(price) if price is not None else "") if x))
+        name = clean(" ".join(x for x in ("ho.", gb_text, euros(price) if price is not None else "") if x))
         notes = [
             x
             for x in (label if not c.css(".flashDate") else "", f"offerta flash fino al {promo}" if promo else "")
@@ -199,7 +199,7 @@ class HoSpider(OperatorSpider):
             if not names:
                 continue
             discounted = bool(full) or bool(re.search(r"scontat", plain, re.I))
-            note = f"attivazione {_euros(cents)}" + (f" invece di {full}" if full else "")
+            note = f"attivazione {euros(cents)}" + (f" invece di {full}" if full else "")
             note += f" per chi porta il numero da uno dei {len(names)} operatori elencati"
             if window:
                 note += f" (portabilità entro {window.group(1)} giorni dall'attivazione)"

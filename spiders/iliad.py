@@ -1,19 +1,7 @@
 """Iliad: the mobile offers page (server-rendered, one card per offer).
 
-Page facts this parser builds on (see docs/operators.md):
-- cards `.commercial-offer-tile`, name `p.offer-title`; a corner label (`.tile-corner`: "Novità", "Solo minuti",
-  "Solo giga", "Per oggetti smart").
-- price in euro CENTS in an attribute: `<i-packshot-price price="1199" prev-price="" period="PER SEMPRE">`.
-- `<i-packshot-data data-qty="250GB" sms-qty="-1" voice-qty="-1">`: -1 = unlimited, 0 = none, MB values exist
-  ("40MB" -> 0.04 GB); EU data in `<i-packshot-extra-data data-qty-extra="18GB" data-qty-extra-location="in UE">`.
-- 5G = a `.notice.5g` element inside the card (a class starting with a digit: matched with XPath, not CSS).
-- "Attivazione SIM: 9,99€" in `.commercial-offer__extra-text` -> activation fee of the card.
-- promotion end: `<i-countdown target-date="2026-10-29 15:00:00">`.
-- `data-offer-tracking` holds HTML-entity-encoded JSON ({"offer_id": "giga250", "offer_variant": ...}): the
-  offer_id is the stable offer_key. The product page link (/offerta-iliad-giga250-1199.html) carries the price
-  in its slug, so it is the URL but not the key.
-- page-wide legal notes restrict some offers ("Offerta Domotica solo per nuovi numeri").
-Data-only and smart-home (domotica) cards are offers with their own plan_type, not dropped.
+Read from the real capture. Prices come from attributes in cents, not from the visible text; `IliadSpider` lists the
+other page facts, docs/operators.md the page.
 """
 
 from __future__ import annotations
@@ -23,7 +11,7 @@ import re
 from datetime import date
 
 from spiders.base import OperatorSpider
-from spiders.parsing import CURRENT_TEXT, clean, data_gb, money_cents, parse_date, slug, text_of, text_outside
+from spiders.parsing import CURRENT_TEXT, clean, data_gb, euros, money_cents, parse_date, slug, text_of, text_outside
 
 MOBILE = "https://www.iliad.it/offerte-iliad-mobile.html"
 _5G = (
@@ -71,6 +59,24 @@ def _cents(value: str | None) -> int | None:
 
 
 class IliadSpider(OperatorSpider):
+    """What the parser relies on in the page.
+
+    Page facts this parser builds on (see docs/operators.md):
+    - cards `.commercial-offer-tile`, name `p.offer-title`; a corner label (`.tile-corner`: "Novità", "Solo minuti",
+      "Solo giga", "Per oggetti smart").
+    - price in euro CENTS in an attribute: `<i-packshot-price price="1199" prev-price="" period="PER SEMPRE">`.
+    - `<i-packshot-data data-qty="250GB" sms-qty="-1" voice-qty="-1">`: -1 = unlimited, 0 = none, MB values exist
+      ("40MB" -> 0.04 GB); EU data in `<i-packshot-extra-data data-qty-extra="18GB" data-qty-extra-location="in UE">`.
+    - 5G = a `.notice.5g` element inside the card (a class starting with a digit: matched with XPath, not CSS).
+    - "Attivazione SIM: 9,99€" in `.commercial-offer__extra-text` -> activation fee of the card.
+    - promotion end: `<i-countdown target-date="2026-10-29 15:00:00">`.
+    - `data-offer-tracking` holds HTML-entity-encoded JSON ({"offer_id": "giga250", "offer_variant": ...}): the
+      offer_id is the stable offer_key. The product page link (/offerta-iliad-giga250-1199.html) carries the price
+      in its slug, so it is the URL but not the key.
+    - page-wide legal notes restrict some offers ("Offerta Domotica solo per nuovi numeri").
+    Data-only and smart-home (domotica) cards are offers with their own plan_type, not dropped.
+    """
+
     operator = "iliad"
     cards = ".commercial-offer-tile"
     start_urls = [MOBILE]
@@ -78,20 +84,8 @@ class IliadSpider(OperatorSpider):
 
     def parse(self, response):
         legal = text_outside(response.xpath("//body"), "commercial-offer-tile")
-        seen: dict[str, dict] = {}
-        for card in response.css(".commercial-offer-tile"):
-            item = self.card(card, response, legal)
-            if item is None:
-                continue
-            key, base, n = item["offer_key"], item["offer_key"], 2
-            while key in seen:
-                if seen[key] == {**item, "offer_key": key}:
-                    break  # the same card shown twice (carousel repeat)
-                key, n = f"{base}-{n}", n + 1
-            else:
-                item["offer_key"] = key
-                seen[key] = item
-                yield self.offer(**item)
+        cards = (self.card(card, response, legal) for card in response.css(".commercial-offer-tile"))
+        yield from self.numbered_offers(cards, drop_same=True)  # the same card shown twice: a carousel repeat
 
     def card(self, c, response, legal: str) -> dict | None:
         name = text_of(c.css("p.offer-title"), CURRENT_TEXT)
@@ -171,7 +165,7 @@ class IliadSpider(OperatorSpider):
         elif period:
             notes.append(period.lower())
         if prev and prev != price:
-            notes.append(f"invece di {prev // 100},{prev % 100:02d}€")
+            notes.append(f"invece di {euros(prev)}")
 
         url = self.card_url(c, response)
         return {

@@ -20,6 +20,7 @@ from pathlib import Path
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
+from spiders.pipelines import crawl_stored
 from storage.environment import setting
 
 MAX_PAGES = 20
@@ -62,7 +63,9 @@ class KeepUnhealthyPages:
         self.crawler = crawler
         self.keep = keep
         self.pages: list[tuple[str, int, bytes]] = []  # (url, HTTP status, gzip of the body)
+        self.stored = None  # the pipeline's record of the crawl (spiders.crawl_rules.StoredCrawl)
         crawler.signals.connect(self.response_received, signal=signals.response_received)
+        crawler.signals.connect(self.crawl_stored, signal=crawl_stored)
         # engine_stopped comes after every spider_closed handler: the pipeline has recorded the crawl by then
         crawler.signals.connect(self.engine_stopped, signal=signals.engine_stopped)
 
@@ -77,20 +80,18 @@ class KeepUnhealthyPages:
         if len(self.pages) < MAX_PAGES and response.body:
             self.pages.append((response.url, response.status, gzip.compress(response.body, compresslevel=1)))
 
+    def crawl_stored(self, stored, spider):
+        self.stored = stored
+
     def engine_stopped(self):
-        stats = self.crawler.stats
-        status = stats.get_value("promowatch/status")
+        stored, self.stored = self.stored, None
+        status = stored.status if stored else None
         pages, self.pages = self.pages, []
         if status == "healthy" or not pages:
             return
         spider = self.crawler.spider
         database_url = self.crawler.settings.get("PROMOWATCH_DATABASE_URL")
-        run_id = stats.get_value("promowatch/crawl_run_id")
-        error = None
-        if run_id is not None:
-            from storage.repository import crawl_run
-
-            error = (crawl_run(run_id, database_url) or {}).get("error")
+        run_id, error = (stored.run_id, stored.error) if stored else (None, None)
         now = datetime.now(timezone.utc)
         folder = keep_root(database_url) / spider.name / f"{now:%Y%m%dT%H%M%SZ}-run{run_id or 'none'}"
         folder.mkdir(parents=True, exist_ok=True)

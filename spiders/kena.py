@@ -1,24 +1,7 @@
 """Kena Mobile: the offers page (server-rendered WordPress/WooCommerce shop archive).
 
-No real capture exists; the page facts this parser builds on (see docs/operators.md) are:
-- product cards `ul.products > li.product` (WooCommerce loop); the WordPress post id is a class `post-NNNN`
-  (also `data-product_id` on the add-to-cart button): the stable product id. Name in
-  `.woocommerce-loop-product__title`, link `a.woocommerce-LoopProduct-link`.
-- the price in `.price .woocommerce-Price-amount`, split over nodes ("5,99" + "€" + "al" + a sibling "mese");
-  a sale shows the old price in `<del>` and the new one in `<ins>`, with `.screen-reader-text` sentences that
-  repeat both prices (never read). "al mese" -> 30 days; "4 settimane"/"28 giorni" -> 28.
-- GB with an old value struck through (`<del>150</del> 200 Giga`, `<s>100 Giga</s> 120 Giga`): the new value
-  counts. "di cui 10 Giga in UE" is the EU roaming allowance; "50 MB" exists (Kena Voce).
-- sections, each a heading followed by its `ul.products`: "Per chi viene da Iliad, Coop, PosteMobile e altri"
-  and "Per chi viene da Vodafone, WindTre, Very e TIM" (portability, eligible_from = the operators the heading
-  names), "Per chi attiva un nuovo numero" (new_number); a heading naming nobody means no restriction
-  (segment "tutti"). The same
-  product may appear in two sections: each (product, section) is its own offer, offer_key = product id + a
-  section segment built from the section's meaning (never from a price).
-- card texts: "Attivazione e SIM gratis", "Attivazione 9,99 €", "SIM 5 €", "Fino al 30/09" (promo end, no year),
-  "Il primo mese è gratis", badges "5G incluso", "Solo voce", "Solo internet".
-The header mini-cart and the footer product widgets (`ul.product_list_widget`, top-ups) carry prices that are
-not offers: only `li.product` inside `ul.products` is read.
+No capture exists: the WooCommerce structure is assumed (`KenaSpider` lists it; docs/operators.md). A product may
+stand in two sections, for different origins: each is its own offer.
 """
 
 from __future__ import annotations
@@ -26,7 +9,7 @@ from __future__ import annotations
 import re
 
 from spiders.base import OperatorSpider
-from spiders.parsing import CURRENT_TEXT, clean, data_gb, money_cents, operators_named, parse_date, slug, text_of
+from spiders.parsing import CURRENT_TEXT, clean, data_gb, euros, money_cents, operators_named, parse_date, slug, text_of
 
 MOBILE = "https://www.kenamobile.it/offerte/"
 _PRODUCT = "contains(concat(' ', normalize-space(@class), ' '), ' product ')"
@@ -39,10 +22,6 @@ _EUR = r"\d+(?:,\d{1,2})?\s*€"
 _FEE = r"\s*:?\s*(gratis|gratuit[ao]|" + _EUR + ")"
 _QTY = re.compile(r"(\d+(?:[.,]\d+)?)\s*(GB|Giga|MB|Mega|TB)\b", re.I)
 _EU = re.compile(r"\s*(?:di\s+roaming\s+)?(?:in|nei paesi de(?:ll[a']?|i))\s*(?:UE|Europa|U\.E\.)\b", re.I)
-
-
-def _euros(cents: int) -> str:
-    return f"{cents // 100},{cents % 100:02d}€"
 
 
 def _count(text: str, word: str) -> tuple[int | None, bool]:
@@ -85,13 +64,39 @@ def section(heading: str) -> tuple[str, list[str], str]:
 
 
 class KenaSpider(OperatorSpider):
+    """What the parser relies on in the page.
+
+    No real capture exists; the page facts this parser builds on (see docs/operators.md) are:
+    - product cards `ul.products > li.product` (WooCommerce loop); the WordPress post id is a class `post-NNNN`
+      (also `data-product_id` on the add-to-cart button): the stable product id. Name in
+      `.woocommerce-loop-product__title`, link `a.woocommerce-LoopProduct-link`.
+    - the price in `.price .woocommerce-Price-amount`, split over nodes ("5,99" + "€" + "al" + a sibling "mese");
+      a sale shows the old price in `<del>` and the new one in `<ins>`, with `.screen-reader-text` sentences that
+      repeat both prices (never read). "al mese" -> 30 days; "4 settimane"/"28 giorni" -> 28.
+    - GB with an old value struck through (`<del>150</del> 200 Giga`, `<s>100 Giga</s> 120 Giga`): the new value
+      counts. "di cui 10 Giga in UE" is the EU roaming allowance; "50 MB" exists (Kena Voce).
+    - sections, each a heading followed by its `ul.products`: "Per chi viene da Iliad, Coop, PosteMobile e altri"
+      and "Per chi viene da Vodafone, WindTre, Very e TIM" (portability, eligible_from = the operators the heading
+      names), "Per chi attiva un nuovo numero" (new_number); a heading naming nobody means no restriction
+      (segment "tutti"). The same
+      product may appear in two sections: each (product, section) is its own offer, offer_key = product id + a
+      section segment built from the section's meaning (never from a price).
+    - card texts: "Attivazione e SIM gratis", "Attivazione 9,99 €", "SIM 5 €", "Fino al 30/09" (promo end, no year),
+      "Il primo mese è gratis", badges "5G incluso", "Solo voce", "Solo internet".
+    The header mini-cart and the footer product widgets (`ul.product_list_widget`, top-ups) carry prices that are
+    not offers: only `li.product` inside `ul.products` is read.
+    """
+
     operator = "kena"
     cards = "li.product"
     start_urls = [MOBILE]
     min_offers = 4
 
     def parse(self, response):
-        seen: dict[str, dict] = {}
+        yield from self.numbered_offers(self.section_cards(response), drop_same=True)  # a card twice in one section
+
+    def section_cards(self, response):
+        """Each section's cards, keyed and made eligible by the section's heading."""
         for products in response.css("ul.products"):
             heading_sel = products.xpath(_HEADING)
             heading = text_of(heading_sel[0], CURRENT_TEXT) if heading_sel else ""
@@ -100,20 +105,14 @@ class KenaSpider(OperatorSpider):
                 item = self.card(card, response)
                 if item is None:
                     continue
-                base = f"{item['offer_key']}:{segment}"
                 notes = [heading] if origins else []
                 item.update(
-                    eligibility=eligibility, eligible_from=origins, notes="; ".join(notes + item["notes"]) or None
+                    offer_key=f"{item['offer_key']}:{segment}",
+                    eligibility=eligibility,
+                    eligible_from=origins,
+                    notes="; ".join(notes + item["notes"]) or None,
                 )
-                key, n = base, 2
-                while key in seen:
-                    if seen[key] == {**item, "offer_key": key}:
-                        break  # the same card twice in one section
-                    key, n = f"{base}-{n}", n + 1
-                else:
-                    item["offer_key"] = key
-                    seen[key] = item
-                    yield self.offer(**item)
+                yield item
 
     def card(self, c, response) -> dict | None:
         name = text_of(c.css(".woocommerce-loop-product__title"), CURRENT_TEXT)
@@ -154,7 +153,7 @@ class KenaSpider(OperatorSpider):
 
         notes = []
         if old is not None and old != price:
-            notes.append(f"invece di {_euros(old)}")
+            notes.append(f"invece di {euros(old)}")
         link = c.css("a.woocommerce-LoopProduct-link::attr(href)").get() or c.css("a::attr(href)").get()
         post = re.search(r"\bpost-(\d+)\b", c.attrib.get("class", ""))
         pid = post.group(1) if post else clean(c.css("[data-product_id]::attr(data-product_id)").get())

@@ -1,24 +1,7 @@
 """Lycamobile: the 5G offers page (client-rendered Next.js-style page).
 
-No real capture of this page exists (docs/operators.md: "client-rendered"; prices as "€5.99" with a DOT decimal,
-"5,99€", "/30 giorni"; porting-only plans). The structure below is ASSUMED, and the bundled fixture reproduces it:
-- `script#__NEXT_DATA__` (JSON) holds the plans under a key `plans` somewhere below `props.pageProps` (a list, or
-  a dict with `items`). Only dicts under `plans` are offers: other parts of the JSON (navigation, top-up
-  amounts "Ricarica €10") carry prices that are not plans. One plan:
-  `{"id": "IT_MEGA_5G", "slug": "lyca-mega-5g", "title": "Lyca Mega 5G", "category": "national" | "data" |
-  "tourist" | "voice", "price": "€5.99" (or "5,99€", or a number 5.99), "validity": "30 giorni",
-  "firstPeriodPrice": "€2.99", "allowances": {"data": "150GB" | "Illimitati", "minutes": "Illimitati" | "1000",
-  "sms": "100", "euData": "12GB", "internationalMinutes": "100 minuti verso 40 paesi"}, "network": "5G" | "4G",
-  "portingOnly": true, "eligibilityText": "Solo per chi porta il numero da Iliad e ho. Mobile",
-  "activationFee": "Gratis" | "€5.00", "esim": true, "promoEnd": "30/09" (no year), "labels": ["Novità"],
-  "url": "/it/piani/lyca-mega-5g/"}`.
-- server-rendered cards `.plan-card[data-plan-id]` (`data-category`, `.plan-card__title`, `.plan-card__price`
-  "5,99€", `.plan-card__validity` "/30 giorni", `li.plan-card__feature` lines, `.plan-card__badge`,
-  `a.plan-card__cta`) repeat some plans of the JSON and show a few the JSON lacks. Where both exist the JSON is
-  read (matched by data-plan-id = plan id, else by name); cards only add the plans missing from the JSON.
-- offer_key = the plan id (present in both sources: JSON `id`, card `data-plan-id`), else slug, else name.
-- porting-only plans: eligibility "portability", eligible_from = operators named in the eligibility text; when
-  the page names none, [] and a note says so. International minutes are kept in the notes.
+No capture exists: the Next.js data and the server-rendered cards are assumed, as `LycaSpider` lists them; where
+both show a plan, the data wins. docs/operators.md has what is known of the page.
 """
 
 from __future__ import annotations
@@ -95,6 +78,29 @@ def find_plans(node) -> list[dict]:
 
 
 class LycaSpider(OperatorSpider):
+    """What the parser relies on in the page.
+
+    No real capture of this page exists (docs/operators.md: "client-rendered"; prices as "€5.99" with a DOT decimal,
+    "5,99€", "/30 giorni"; porting-only plans). The structure below is ASSUMED, and the bundled fixture reproduces it:
+    - `script#__NEXT_DATA__` (JSON) holds the plans under a key `plans` somewhere below `props.pageProps` (a list, or
+      a dict with `items`). Only dicts under `plans` are offers: other parts of the JSON (navigation, top-up
+      amounts "Ricarica €10") carry prices that are not plans. One plan:
+      `{"id": "IT_MEGA_5G", "slug": "lyca-mega-5g", "title": "Lyca Mega 5G", "category": "national" | "data" |
+      "tourist" | "voice", "price": "€5.99" (or "5,99€", or a number 5.99), "validity": "30 giorni",
+      "firstPeriodPrice": "€2.99", "allowances": {"data": "150GB" | "Illimitati", "minutes": "Illimitati" | "1000",
+      "sms": "100", "euData": "12GB", "internationalMinutes": "100 minuti verso 40 paesi"}, "network": "5G" | "4G",
+      "portingOnly": true, "eligibilityText": "Solo per chi porta il numero da Iliad e ho. Mobile",
+      "activationFee": "Gratis" | "€5.00", "esim": true, "promoEnd": "30/09" (no year), "labels": ["Novità"],
+      "url": "/it/piani/lyca-mega-5g/"}`.
+    - server-rendered cards `.plan-card[data-plan-id]` (`data-category`, `.plan-card__title`, `.plan-card__price`
+      "5,99€", `.plan-card__validity` "/30 giorni", `li.plan-card__feature` lines, `.plan-card__badge`,
+      `a.plan-card__cta`) repeat some plans of the JSON and show a few the JSON lacks. Where both exist the JSON is
+      read (matched by data-plan-id = plan id, else by name); cards only add the plans missing from the JSON.
+    - offer_key = the plan id (present in both sources: JSON `id`, card `data-plan-id`), else slug, else name.
+    - porting-only plans: eligibility "portability", eligible_from = operators named in the eligibility text; when
+      the page names none, [] and a note says so. International minutes are kept in the notes.
+    """
+
     operator = "lyca"
     cards = "script#__NEXT_DATA__, .plan-card"
     start_urls = [MOBILE]
@@ -107,13 +113,7 @@ class LycaSpider(OperatorSpider):
             plan = self.card_plan(card)
             if plan and slug(plan["id"]) not in ids and slug(plan["title"]) not in ids:
                 plans.append(plan)
-        seen: set[str] = set()
-        for plan in plans:
-            item = self.item(plan, response)
-            if item is None or item["offer_key"] in seen:
-                continue
-            seen.add(item["offer_key"])
-            yield self.offer(**item)
+        yield from self.first_offers(self.item(plan, response) for plan in plans)
 
     # ---------------------------------------------------------------- the two sources, one plan shape
     @staticmethod

@@ -11,11 +11,12 @@ reads it exactly as it would the operator's own page. A live URL the index does 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from urllib.parse import urldefrag
 
 from scrapy.exceptions import IgnoreRequest, NotConfigured
+
+from spiders.fixtures_middleware import SavedIndexes
 
 _LIVE_URL = "promowatch_live_url"
 
@@ -23,7 +24,7 @@ _LIVE_URL = "promowatch_live_url"
 class MirrorMiddleware:
     def __init__(self, base: str, root: Path, crawler):
         self.base, self.root, self.crawler = base.rstrip("/"), root, crawler
-        self._indexes: dict[str, dict] = {}
+        self._index = SavedIndexes(root)
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -34,12 +35,6 @@ class MirrorMiddleware:
         if not (root / crawler.spider.name).is_dir() and not root.is_dir():
             raise NotConfigured(f"PROMOWATCH_MIRROR_INDEX {root} is not a folder")
         return cls(base, root, crawler)
-
-    def _index(self, operator: str) -> dict:
-        if operator not in self._indexes:
-            path = self.root / operator / "index.json"
-            self._indexes[operator] = json.loads(path.read_text("utf-8")) if path.exists() else {}
-        return self._indexes[operator]
 
     def process_request(self, request, spider=None):
         if _LIVE_URL in request.meta:

@@ -48,6 +48,11 @@ def money_cents(text: str | None, *, free_is_zero: bool = True) -> int | None:
     return int((price.amount * 100).to_integral_value())
 
 
+def euros(cents: int) -> str:
+    """Cents as Italian pages write euros, for names and notes: 699 -> '6,99€'."""
+    return f"{cents // 100},{cents % 100:02d}€"
+
+
 def split_price_cents(units: str | None, decimals: str | None) -> int | None:
     """A price split over nodes: units '6' and decimals ',95' / '.95' / '95' -> 695."""
     u = re.sub(r"\D", "", clean(units))

@@ -1,10 +1,11 @@
-"""The one path from spider to storage: validate + normalise each item, then store the crawl.
+"""The Scrapy pipeline: validate each item as it comes, store the crawl when the spider closes. Nothing else.
 
-Items are validated as they come (`spiders/crawl_rules.CrawlItems`: bad ones dropped, counted by reason
-under `promowatch/dropped/<reason>` and remembered by card); when the spider closes, the crawl's health is
-decided by the rules `promowatch import` uses too (`crawl_status`) and the whole crawl is written in one
-transaction. Only a healthy crawl touches offers; any other is recorded as a CrawlRun and changes
-nothing, so a broken page never reads as "all offers gone".
+Items go through `CrawlItems` (bad ones dropped, counted by reason under `promowatch/dropped/<reason>`);
+when the spider closes, the crawl is judged by the health rules and written in one transaction
+(`store_crawl`: only a healthy crawl touches offers, so a broken page never reads as "all offers gone").
+The stored record is then sent as the `crawl_stored` signal: whoever runs the crawl takes it from there
+(the after-crawl step: `promowatch.scrapy_after_crawl` for `scrapy crawl`, the CLI and the crawl worker).
+Switched off, as Scrapy's components are, by leaving it out of ITEM_PIPELINES.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from scrapy import signals
 from scrapy.exceptions import DropItem
 
 from contract.offer import InvalidOffer
-from spiders.crawl_rules import CrawlItems, crawl_status
+from spiders.crawl_rules import CrawlFacts, CrawlItems, StoredCrawl, store_crawl
 
 log = logging.getLogger(__name__)
+
+#: sent once a crawl is stored, with `stored` (a `spiders.crawl_rules.StoredCrawl`) and `spider`
+crawl_stored = object()
 
 
 class OfferPipeline:
@@ -27,6 +31,7 @@ class OfferPipeline:
         self.stats = crawler.stats
         self.crawl = CrawlItems()
         self.started = datetime.now(timezone.utc)
+        self.stored: StoredCrawl | None = None
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
     @classmethod
@@ -52,65 +57,27 @@ class OfferPipeline:
         return int(env or overrides.get(spider.name, getattr(spider, "min_offers", 1)))
 
     def spider_closed(self, spider, reason):
-        from storage.repository import record_crawl
-
-        stats = self.stats.get_stats()
-        status, error = crawl_status(reason=reason, crawl=self.crawl, min_offers=self.min_offers(spider), stats=stats)
-        result = record_crawl(
+        facts = CrawlFacts.of_scrapy(reason, self.crawl, self.min_offers(spider), self.stats.get_stats())
+        stored = store_crawl(
+            facts,
             operator=spider.name,
             started_at=self.started,
-            finish_reason=reason,
-            status=status,
-            items=self.items,
-            items_scraped=self.crawl.seen,
-            dropped=self.crawl.dropped,
-            error=error,
             database_url=self.crawler.settings.get("PROMOWATCH_DATABASE_URL"),
-            invalid_keys=self.crawl.seen_invalid_keys,
-            dropped_cards=self.crawl.cards,
         )
-        self.stats.set_value("promowatch/crawl_run_id", result.run_id)
-        self.stats.set_value("promowatch/status", status)
-        self.stats.set_value("promowatch/new_versions", result.new_versions)
-        if error:
-            self.stats.set_value("promowatch/error", error)
-        if self.crawl.cards:
-            self.stats.set_value("promowatch/dropped_cards", self.crawl.cards)
+        self.stored = stored
+        # for Scrapy's own stats dump at the end of a crawl; programs read the `crawl_stored` record
+        self.stats.set_value("promowatch/crawl_run_id", stored.run_id)
+        self.stats.set_value("promowatch/status", stored.status)
+        self.stats.set_value("promowatch/new_versions", stored.new_versions)
+        if stored.error:
+            self.stats.set_value("promowatch/error", stored.error)
         log.log(
-            logging.INFO if status == "healthy" and not self.crawl.dropped else logging.WARNING,
+            logging.INFO if stored.healthy and not stored.dropped else logging.WARNING,
             "%s crawl %s: %d offers, %d new versions%s",
             spider.name,
-            status,
+            stored.status,
             len(self.items),
-            result.new_versions,
-            f" ({error})" if error else "",
+            stored.new_versions,
+            f" ({stored.error})" if stored.error else "",
         )
-        if status == "healthy":  # only a healthy crawl is compared; a detection error leaves it pending
-            from alerts.detect import count_by_kind, detect_after_crawl
-
-            events = detect_after_crawl(result.run_id, self.crawler.settings.get("PROMOWATCH_DATABASE_URL"))
-            if events is not None:
-                self.stats.set_value("promowatch/events", len(events))
-                for kind, n in count_by_kind(events).items():
-                    self.stats.set_value(f"promowatch/events/{kind}", n)
-                log.info(
-                    "%s crawl %d: %d change events %s",
-                    spider.name,
-                    result.run_id,
-                    len(events),
-                    count_by_kind(events) or "",
-                )
-            if events and self.crawler.settings.getbool("PROMOWATCH_SEND_AFTER_CRAWL"):
-                self._send_now()
-
-    def _send_now(self) -> None:
-        """A manual refresh that sends at once (PROMOWATCH_SEND_AFTER_CRAWL): the due outbox rows, through the
-        same sender as `promowatch send`; a failure is retried by the next sender run, never lost."""
-        try:
-            from alerts.deliver import send_due
-
-            report = send_due(database_url=self.crawler.settings.get("PROMOWATCH_DATABASE_URL"))
-            self.stats.set_value("promowatch/sent", report.sent)
-            log.info("sent %d notifications, %d failed (retried later)", report.sent, report.failed)
-        except Exception:  # noqa: BLE001 — the crawl is stored; the outbox keeps the rows for the next send
-            log.exception("sending after the crawl failed; the notifications stay in the outbox")
+        self.crawler.signals.send_catch_log(crawl_stored, stored=stored, spider=spider)

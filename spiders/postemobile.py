@@ -1,24 +1,7 @@
 """PosteMobile: the mobile offers page (server-rendered SharePoint HTML, one card per offer).
 
-Page facts this parser builds on (see docs/operators.md and the real capture):
-- cards `.blocco_tariffa` (two lists: "Offerte in evidenza" and "Tutte le altre offerte"); nothing outside the
-  cards is read (navigation, footer and banners carry other prices).
-- the name is the card's `h3`, written over several lines (`Creami EXTRA<br>WOW 200`, a `<font>` inside, or an
-  invalid `</br>` that the HTML parser drops: "Creami EXTRAWOW 150 Online"). Text nodes are joined with spaces;
-  when the name glued two words, the card image's alt/title (the same name with the `</br>` still in it) is
-  used instead.
-- the price box `.prezzo_nuovo`: "€" + "6" + ",99" in separate nodes, `.frequenza` "al mese" beside it (an old
-  struck price, if any, is ignored). Cards without a price box write the cost as text: "Costo piano: 4 €/mese",
-  "Costo piano:10€/mese o 100€/anno" (a "Costo carta: 19€/anno" before it is not the plan), "Costo 2€/giorno".
-  A card with no price at all (a per-minute base tariff) is not an offer and is skipped.
-- features `.elenco_tariffe_dett > div`: "50GB Internet 4G+", "500MB/giorno", "Credit illimitati per chiamate e
-  SMS" (credit = minutes/SMS), "Chiamate e SMS 18 cent/min/SMS" (pay per use). GB are read from the features
-  only ("20 credit di bonus se usi meno di 100GB" is a condition, not the allowance).
-- labels in the card's `p` and `.dettagli_div`: "Esclusiva online" / "Esclusiva Ufficio Postale" go to notes,
-  "Per nuovi clienti" (anyone not yet a customer, porting included) stays eligibility all, noted;
-"Disponibile fino al 31/10/2026" (year optional) is promo_until.
-- offer_key = the last path segment of the card's "Scopri di più" link (`a.acquista`).
-Data-only tiles (no calls/SMS feature) and home-internet tiles get their own plan_type.
+Read from the real capture, whose names and prices are written in several irregular ways: `PosteMobileSpider` lists
+each one the parser handles (docs/operators.md describes the page).
 """
 
 from __future__ import annotations
@@ -26,7 +9,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlparse
 
-from spiders.base import OperatorSpider
+from spiders.base import OfferKeys, OperatorSpider
 from spiders.parsing import (
     CURRENT_TEXT,
     clean,
@@ -72,26 +55,44 @@ def _squash(text: str) -> str:
 
 
 class PosteMobileSpider(OperatorSpider):
+    """What the parser relies on in the page.
+
+    Page facts this parser builds on (see docs/operators.md and the real capture):
+    - cards `.blocco_tariffa` (two lists: "Offerte in evidenza" and "Tutte le altre offerte"); nothing outside the
+      cards is read (navigation, footer and banners carry other prices).
+    - the name is the card's `h3`, written over several lines (`Creami EXTRA<br>WOW 200`, a `<font>` inside, or an
+      invalid `</br>` that the HTML parser drops: "Creami EXTRAWOW 150 Online"). Text nodes are joined with spaces;
+      when the name glued two words, the card image's alt/title (the same name with the `</br>` still in it) is
+      used instead.
+    - the price box `.prezzo_nuovo`: "€" + "6" + ",99" in separate nodes, `.frequenza` "al mese" beside it (an old
+      struck price, if any, is ignored). Cards without a price box write the cost as text: "Costo piano: 4 €/mese",
+      "Costo piano:10€/mese o 100€/anno" (a "Costo carta: 19€/anno" before it is not the plan), "Costo 2€/giorno".
+      A card with no price at all (a per-minute base tariff) is not an offer and is skipped.
+    - features `.elenco_tariffe_dett > div`: "50GB Internet 4G+", "500MB/giorno", "Credit illimitati per chiamate e
+      SMS" (credit = minutes/SMS), "Chiamate e SMS 18 cent/min/SMS" (pay per use). GB are read from the features
+      only ("20 credit di bonus se usi meno di 100GB" is a condition, not the allowance).
+    - labels in the card's `p` and `.dettagli_div`: "Esclusiva online" / "Esclusiva Ufficio Postale" go to notes,
+      "Per nuovi clienti" (anyone not yet a customer, porting included) stays eligibility all, noted;
+    "Disponibile fino al 31/10/2026" (year optional) is promo_until.
+    - offer_key = the last path segment of the card's "Scopri di più" link (`a.acquista`).
+    Data-only tiles (no calls/SMS feature) and home-internet tiles get their own plan_type.
+    """
+
     operator = "postemobile"
     cards = ".blocco_tariffa"
     start_urls = [MOBILE]
     min_offers = 6
 
     def parse(self, response):
-        seen: dict[str, dict] = {}
+        keys = OfferKeys()
         for card in response.css(".blocco_tariffa"):
             item = self.card(card, response)
             if item is None:
                 continue
             key = item["offer_key"]
-            if key in seen:
-                if seen[key] == item:
-                    continue  # the same card listed twice
-                key = f"{key}-{slug(item['name'])}"
-                n = 2
-                while key in seen:
-                    key, n = f"{item['offer_key']}-{slug(item['name'])}-{n}", n + 1
-            seen[key] = item
+            if keys.holds(key, item):
+                continue  # the same card listed twice
+            key = keys.unique(key, item, stem=f"{key}-{slug(item['name'])}")
             yield self.offer(**{**item, "offer_key": key})
 
     def card(self, c, response) -> dict | None:

@@ -44,7 +44,7 @@ def parse_file(
 
     cls = spider_class(operator)
     spider = cls()
-    # only the values a parse callback reads; Scrapy's full default Settings cost ~1 ms per page
+    # only the values a parse callback reads: Scrapy's full default Settings would be built for every page
     spider.settings = BaseSettings({"PROMOWATCH_TODAY": today} if today else {})
     url = url or cls.start_urls[0]
     items: list[dict] = []

@@ -56,8 +56,8 @@ ITEM_PIPELINES = {"spiders.pipelines.OfferPipeline": 300}
 # outermost: once everything the spider yielded for a page went through, the parsed page is freed at once
 SPIDER_MIDDLEWARES = {"spiders.page_middleware.PageReleaseMiddleware": 10}
 #: Scrapy extensions promowatch never uses, all off by their own settings anyway, left out of the base list so
-#: that they are not even imported (RemoteControl's module alone loads aiohttp, ~10 MiB in every crawl process
-#: and in the crawl worker). Through EXTENSIONS_BASE: an EXTENSIONS entry set to None still imports its class.
+#: that they are not even imported (RemoteControl's module alone loads aiohttp, in every crawl process and
+#: in the crawl worker). Through EXTENSIONS_BASE: an EXTENSIONS entry set to None still imports its class.
 _UNUSED_EXTENSIONS = (
     "scrapy.extensions.telnet.TelnetConsole",
     "scrapy.extensions.remote_control.RemoteControl",
@@ -65,12 +65,18 @@ _UNUSED_EXTENSIONS = (
     "scrapy.extensions.spiderstate.SpiderState",
 )
 EXTENSIONS_BASE = {k: v for k, v in _default_settings.EXTENSIONS_BASE.items() if k not in _UNUSED_EXTENSIONS}
-#: an unhealthy crawl keeps its pages for `promowatch capture OP --kept` (spiders/keep_pages.py)
-EXTENSIONS = {"spiders.keep_pages.KeepUnhealthyPages": 500}
+EXTENSIONS = {
+    #: an unhealthy crawl keeps its pages for `promowatch capture OP --kept` (spiders/keep_pages.py)
+    "spiders.keep_pages.KeepUnhealthyPages": 500,
+    #: once the pipeline stored the crawl: detect, match, wake the sender (alerts/after_crawl.py)
+    "promowatch.scrapy_after_crawl.AfterCrawl": 600,
+}
+#: False: crawls are stored but not compared (the after-crawl step is left to whoever runs the crawl)
+PROMOWATCH_AFTER_CRAWL = True
 PROMOWATCH_KEEP_PAGES = _env("PROMOWATCH_KEEP_PAGES")
-#: likewise the cookies middleware while cookies are off: its module imports tldextract and with it requests
-#: (134 modules, 2.6 MiB), and the first cookie with a domain would load the public suffix list (+8 MiB) after
-#: trying to download it, blocking the crawl's thread
+#: likewise the cookies middleware while cookies are off: its module imports tldextract and with it requests,
+#: and the first cookie with a domain would load the public suffix list after trying to download it, blocking
+#: the crawl's thread
 _COOKIES_MIDDLEWARE = "scrapy.downloadermiddlewares.cookies.CookiesMiddleware"
 DOWNLOADER_MIDDLEWARES_BASE = {
     k: v
@@ -92,7 +98,7 @@ PROMOWATCH_MIRROR_INDEX = _env("PROMOWATCH_MIRROR_INDEX")
 #: saved pages (PROMOWATCH_FIXTURES_DIR, set here from the environment or by promowatch.crawling per crawl): no
 #: robots.txt to ask, no reason to wait between answers, and no network: FixturesMiddleware answers every
 #: request or refuses it, so the HTTP(S) download handlers are not loaded (with them Twisted's TLS and
-#: pyOpenSSL/cryptography, ~55 ms of an offline crawl's start)
+#: pyOpenSSL/cryptography, a noticeable part of an offline crawl's start)
 OFFLINE_SETTINGS = {
     "ROBOTSTXT_OBEY": False,
     "AUTOTHROTTLE_ENABLED": False,

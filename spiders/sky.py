@@ -1,18 +1,7 @@
-"""Sky Mobile: the Sky Mobile page of sky.it, a server-rendered Next.js page (docs/operators.md, "Sky").
+"""Sky Mobile: the Sky Mobile page of sky.it, a server-rendered Next.js page.
 
-Built on a capture of the real page. Its markup is styled-components: class names carry a hash suffix that
-changes with every deploy (`styled__StyledCardOffer-sc-72bdc312-8`), so classes are matched by their stable
-prefix only. What a person reads there, and where the spider reads it:
-- one card per plan (`StyledCardOffer`): the name in `section-title` ("Sky Mobile Start"), the price as one
-  label (`aria-label="9,95€ al mese"`; the visible digits are split over nodes), the SIM fee as a line
-  ("10€ di costo SIM una sola volta"), 5G in the footer ("Il 5G è incluso ...");
-- the GB are not in the card's visible text: only in the labels of its links ("Dettagli dell'offerta Mobile
-  150 GB", "... Mobile GB illimitati") — the labels of one card have been seen to disagree (200 vs 250 GB), so
-  the figure most of them state counts — and in the legal note the card links to;
-- the one legal note rendered in the HTML (a `dialog` whose header names the plan) gives minutes, SMS and EU
-  roaming ("fino a 17 GB ... + 15GB EXTRA ROAMING UE" = 32 GB); the other plans' notes are not in the HTML,
-  so their minutes and SMS stay unknown (null), never guessed;
-- a card naming Sky Wifi / Sky TV is a bundle with a fixed line ("per 12 mesi"), not a mobile offer: skipped.
+Read from the real capture (offers section and one legal note). The GB sit only in link labels and the note, so
+`SkySpider` states where each figure is found; docs/operators.md, "Sky".
 """
 
 from __future__ import annotations
@@ -38,6 +27,23 @@ def _text(sel) -> str:
 
 
 class SkySpider(OperatorSpider):
+    """What the parser relies on in the page.
+
+    The markup is styled-components: class names carry a hash suffix that changes with every deploy
+    (`styled__StyledCardOffer-sc-72bdc312-8`), so classes are matched by their stable prefix only.
+    What a person reads there, and where the spider reads it:
+    - one card per plan (`StyledCardOffer`): the name in `section-title` ("Sky Mobile Start"), the price as one
+      label (`aria-label="9,95€ al mese"`; the visible digits are split over nodes), the SIM fee as a line
+      ("10€ di costo SIM una sola volta"), 5G in the footer ("Il 5G è incluso ...");
+    - the GB are not in the card's visible text: only in the labels of its links ("Dettagli dell'offerta Mobile
+      150 GB", "... Mobile GB illimitati") — the labels of one card have been seen to disagree (200 vs 250 GB), so
+      the figure most of them state counts — and in the legal note the card links to;
+    - the one legal note rendered in the HTML (a `dialog` whose header names the plan) gives minutes, SMS and EU
+      roaming ("fino a 17 GB ... + 15GB EXTRA ROAMING UE" = 32 GB); the other plans' notes are not in the HTML,
+      so their minutes and SMS stay unknown (null), never guessed;
+    - a card naming Sky Wifi / Sky TV is a bundle with a fixed line ("per 12 mesi"), not a mobile offer: skipped.
+    """
+
     operator = "sky"
     cards = "[class*=StyledCardOffer], dialog"
     start_urls = [MOBILE]
@@ -45,13 +51,7 @@ class SkySpider(OperatorSpider):
 
     def parse(self, response):
         notes = self.legal_notes(response)
-        seen: set[str] = set()
-        for card in response.xpath(CARD):
-            item = self.card(card, response, notes)
-            if item is None or item["offer_key"] in seen:
-                continue
-            seen.add(item["offer_key"])
-            yield self.offer(**item)
+        yield from self.first_offers(self.card(card, response, notes) for card in response.xpath(CARD))
 
     @staticmethod
     def legal_notes(response) -> dict[str, list[str]]:

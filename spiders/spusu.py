@@ -1,27 +1,8 @@
-"""spusu: the tariffs page https://www.spusu.it/tariffe renders tariffs it loads from a JSON endpoint.
+"""spusu: the tariffs page https://www.spusu.it/tariffe renders tariffs it loads from a JSON endpoint, which
+the spider requests itself.
 
-The spider requests the endpoint itself (https://www.spusu.it/imoscmsapi/config/landingpageitems); the offers'
-URL is the tariffs page a person reads. Page facts (docs/operators.md): tariffs with `contractFee.amount`,
-`paymentType`, a national data balance, special-deal text ("Offerta fino al 30/09", no year).
-
-There is no real capture. The parser assumes this JSON (an assumption; tolerant where cheap):
-- tariffs may sit anywhere in the document (top-level list, `items[]`, blocks with `tariffs[]`): every object
-  with a `contractFee` object is a tariff candidate; objects whose `type`/`category` says option, add-on, device
-  or top-up ("OPTION", "ADDON", "RICARICA"; "ricaricabile" is a tariff) are not offers. Unknown keys
-  (a top-level `_comment`) are ignored. A tariff repeated in a teaser block is one offer (the fuller copy).
-- `id` (fallback `tariffId`, `code`) is the offer_key; `name` (fallback `title`).
-- `contractFee.amount` = recurring fee in EURO, a number (9.98) or a string ("9,98"); `contractFee.period` /
-  `interval` optional ("MONTH" -> 30 days, "FOUR_WEEKS"/"28" -> 28); default 30 (spusu charges "al mese").
-- `paymentType`: "PREPAID" (charged on credit) -> prepaid, "POSTPAID"/"INVOICE" -> postpaid.
-- `balances[]`: {"type": "DATA"|"VOICE"|"SMS", "scope": "NATIONAL"|"NATIONAL_EU"|"EU"|"INTERNATIONAL",
-  "amount": n, "unit": "GB"|"MB"|"MIN"|"SMS", "unlimited": bool}; amount -1 also means unlimited. National data
-  -> data_gb, EU data -> eu_roaming_gb; minutes/SMS from national scopes only (minutes to foreign countries
-  are not the plan's minutes; they go to notes).
-- `technology` ("5G"/"4G") and `features[]` strings: "5G" -> data_5g, "eSIM" -> esim.
-- `specialDeal.text` (HTML allowed): "Offerta fino al 30/09" -> promo_until (year resolved against the crawl
-  day), "primo mese gratis" -> first_period_cents 0, "attivazione gratuita" -> activation_cents 0; the text -> notes.
-Data only (national data, 0 minutes and 0 SMS) -> data_only; no data but minutes -> voice_only.
-A body that is not JSON (a changed endpoint, an HTML error page) yields nothing: the crawl is unhealthy.
+No capture exists: the endpoint's JSON is assumed and read tolerantly; `SpusuSpider` lists the assumptions
+(docs/operators.md the page).
 """
 
 from __future__ import annotations
@@ -88,6 +69,33 @@ def _balance(b: dict) -> tuple[float | None, bool]:
 
 
 class SpusuSpider(OperatorSpider):
+    """What the parser relies on in the page.
+
+    The spider requests the endpoint itself (https://www.spusu.it/imoscmsapi/config/landingpageitems); the offers'
+    URL is the tariffs page a person reads. Page facts (docs/operators.md): tariffs with `contractFee.amount`,
+    `paymentType`, a national data balance, special-deal text ("Offerta fino al 30/09", no year).
+
+    There is no real capture. The parser assumes this JSON (an assumption; tolerant where cheap):
+    - tariffs may sit anywhere in the document (top-level list, `items[]`, blocks with `tariffs[]`): every object
+      with a `contractFee` object is a tariff candidate; objects whose `type`/`category` says option, add-on, device
+      or top-up ("OPTION", "ADDON", "RICARICA"; "ricaricabile" is a tariff) are not offers. Unknown keys
+      (a top-level `_comment`) are ignored. A tariff repeated in a teaser block is one offer (the fuller copy).
+    - `id` (fallback `tariffId`, `code`) is the offer_key; `name` (fallback `title`).
+    - `contractFee.amount` = recurring fee in EURO, a number (9.98) or a string ("9,98"); `contractFee.period` /
+      `interval` optional ("MONTH" -> 30 days, "FOUR_WEEKS"/"28" -> 28); default 30 (spusu charges "al mese").
+    - `paymentType`: "PREPAID" (charged on credit) -> prepaid, "POSTPAID"/"INVOICE" -> postpaid.
+    - `balances[]`: {"type": "DATA"|"VOICE"|"SMS", "scope": "NATIONAL"|"NATIONAL_EU"|"EU"|"INTERNATIONAL",
+      "amount": n, "unit": "GB"|"MB"|"MIN"|"SMS", "unlimited": bool}; amount -1 also means unlimited. National data
+      -> data_gb, EU data -> eu_roaming_gb; minutes/SMS from national scopes only (minutes to foreign countries
+      are not the plan's minutes; they go to notes).
+    - `technology` ("5G"/"4G") and `features[]` strings: "5G" -> data_5g, "eSIM" -> esim.
+    - `specialDeal.text` (HTML allowed): "Offerta fino al 30/09" -> promo_until (year resolved against the crawl
+      day), "primo mese gratis" -> first_period_cents 0, "attivazione gratuita" -> activation_cents 0; the text
+      -> notes.
+    Data only (national data, 0 minutes and 0 SMS) -> data_only; no data but minutes -> voice_only.
+    A body that is not JSON (a changed endpoint, an HTML error page) yields nothing: the crawl is unhealthy.
+    """
+
     operator = "spusu"
     cards = None  # the page is JSON
     start_urls = [ENDPOINT]

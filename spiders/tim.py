@@ -1,28 +1,8 @@
 """TIM: the mobile hub page, the "passa a TIM" page (offers for people coming from other operators) and the
 TIM Tourist page (SIMs for visitors).
 
-Both pages are server-rendered with the same tile component:
-- tiles `.tm-tile.tm-tile--offerta`; name in `.tm-tile__title` (an h3, sometimes with an h2 inside, or an h2);
-  tags (`.tm-tile__tags`: "Under 30", "Solo per nuove linee", "SE HAI TIM A CASA"...), description, features
-  `.ta-feature__text` (GB, minutes, SMS; an old GB figure struck through: `<s>100</s> 200 Giga` -> 200).
-- price box `.ta-price`: `.ta-price__top` ("A partire da", or the origin operators "Per Iliad, Poste Mobile..."),
-  `.ta-price__center` with `<del>` old price, `<strong>9</strong>`, ",99 €" in a span, an "info 5G" link and the
-  tail text ("al mese", "oppure 9,99€ al mese con TIM Unica Power", "per 4 mesi, poi 6,99€/mese"),
-  `.ta-price__bottom` ("Online 1° mese e attivazione gratuiti per i nuovi clienti").
-- the 5G badge is an image in the title: green_max = 5G ULTRA, yellow_Limitato_250 = 5G capped at 250 Mbps.
-- SIM and activation costs sit once in a page-wide info box ("Costo SIM: ... 10€ una tantum ...").
-Tiles without a price box (TIM in Nave, Ricarica Automatica) are services, not offers. The fixed + mobile
-bundle is not a mobile offer. A family tile ("A partire da", links to /mobile/young) that repeats an offer tile
-of the same page (/mobile/young/sim-giovani, same price) is a duplicate.
-
-TIM Tourist (https://www.tim.it/fisso-e-mobile/mobile/tim-tourist, own callback `parse_tourist`; the URL is
-our judgement, no capture exists): ASSUMED to use the same tile component. A pack is a tile whose price is
-one-off ("una tantum", no "al mese") or that states a validity ("Valida 30 giorni"): plan_type tourist,
-period_days = validity days, price_cents = the pack price; "SIM inclusa" in the tile -> sim_cents 0, "Costo
-SIM: 5€" in the tile wins over the page-wide box. A monthly tile on that page stays prepaid.
-On any page, a tile for people born abroad / with a foreign tax code ("nati all'estero", "codice fiscale
-estero") is eligibility foreign_born; minutes towards other countries ("100 minuti verso 60 Paesi esteri",
-"... verso Cina e Albania") are not national minutes: that line goes to notes.
+Read from the real capture. One tile component serves all three pages; `TimSpider` lists its parts and its traps
+(repeated tiles, family tiles, page-wide costs), docs/operators.md the pages.
 """
 
 from __future__ import annotations
@@ -30,7 +10,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlparse
 
-from spiders.base import OperatorSpider
+from spiders.base import OfferKeys, OperatorSpider
 from spiders.parsing import (
     clean,
     data_gb,
@@ -81,6 +61,32 @@ def origins(text: str) -> list[str]:
 
 
 class TimSpider(OperatorSpider):
+    """What the parser relies on in the page.
+
+    Both pages are server-rendered with the same tile component:
+    - tiles `.tm-tile.tm-tile--offerta`; name in `.tm-tile__title` (an h3, sometimes with an h2 inside, or an h2);
+      tags (`.tm-tile__tags`: "Under 30", "Solo per nuove linee", "SE HAI TIM A CASA"...), description, features
+      `.ta-feature__text` (GB, minutes, SMS; an old GB figure struck through: `<s>100</s> 200 Giga` -> 200).
+    - price box `.ta-price`: `.ta-price__top` ("A partire da", or the origin operators "Per Iliad, Poste Mobile..."),
+      `.ta-price__center` with `<del>` old price, `<strong>9</strong>`, ",99 €" in a span, an "info 5G" link and the
+      tail text ("al mese", "oppure 9,99€ al mese con TIM Unica Power", "per 4 mesi, poi 6,99€/mese"),
+      `.ta-price__bottom` ("Online 1° mese e attivazione gratuiti per i nuovi clienti").
+    - the 5G badge is an image in the title: green_max = 5G ULTRA, yellow_Limitato_250 = 5G capped at 250 Mbps.
+    - SIM and activation costs sit once in a page-wide info box ("Costo SIM: ... 10€ una tantum ...").
+    Tiles without a price box (TIM in Nave, Ricarica Automatica) are services, not offers. The fixed + mobile
+    bundle is not a mobile offer. A family tile ("A partire da", links to /mobile/young) that repeats an offer tile
+    of the same page (/mobile/young/sim-giovani, same price) is a duplicate.
+
+    TIM Tourist (https://www.tim.it/fisso-e-mobile/mobile/tim-tourist, own callback `parse_tourist`; the URL is
+    our judgement, no capture exists): ASSUMED to use the same tile component. A pack is a tile whose price is
+    one-off ("una tantum", no "al mese") or that states a validity ("Valida 30 giorni"): plan_type tourist,
+    period_days = validity days, price_cents = the pack price; "SIM inclusa" in the tile -> sim_cents 0, "Costo
+    SIM: 5€" in the tile wins over the page-wide box. A monthly tile on that page stays prepaid.
+    On any page, a tile for people born abroad / with a foreign tax code ("nati all'estero", "codice fiscale
+    estero") is eligibility foreign_born; minutes towards other countries ("100 minuti verso 60 Paesi esteri",
+    "... verso Cina e Albania") are not national minutes: that line goes to notes.
+    """
+
     operator = "tim"
     cards = ".tm-tile--offerta"
     start_urls = [MOBILE, PASSA, TOURIST]
@@ -99,7 +105,7 @@ class TimSpider(OperatorSpider):
         sim, activation = self.page_costs(boxes)
         tiles = [t for t in (self.tile(s, response, passa, tourist) for s in tile_nodes) if t]
         paths = [(urlparse(t["url"]).path.rstrip("/"), t["price_cents"]) for t in tiles]
-        seen: dict[str, tuple] = {}
+        keys = OfferKeys()
         for tile in tiles:
             path = urlparse(tile["url"]).path.rstrip("/")
             if tile.pop("_from") and any(
@@ -107,14 +113,9 @@ class TimSpider(OperatorSpider):
             ):
                 continue  # family tile repeating an offer tile of this page
             key, sig = tile["offer_key"], (tile["name"], tile["price_cents"], tile["data_gb"], tile["eligible_from"])
-            if seen.get(key) == sig:
+            if keys.holds(key, sig):
                 continue  # the same tile shown twice
-            n = 1
-            while key in seen:
-                key = f"{tile['offer_key']}-{slug(tile['name'])}" + (f"-{n}" if n > 1 else "")
-                n += 1
-            seen[key] = sig
-            tile["offer_key"] = key
+            tile["offer_key"] = keys.unique(key, sig, stem=f"{key}-{slug(tile['name'])}")
             if tile["sim_cents"] is None:
                 tile["sim_cents"] = sim
             if tile["activation_cents"] is None:
@@ -125,7 +126,7 @@ class TimSpider(OperatorSpider):
     @staticmethod
     def page_costs(boxes: list) -> tuple[int | None, int | None]:
         """SIM and activation costs from the first page-wide info box that states them (not one in a modal)."""
-        # the text test in Python: `contains(., "Costo SIM")` in an XPath took the string value of every box
+        # the text test in Python: `contains(., "Costo SIM")` in an XPath would take the string value of every box
         boxes = [
             b
             for b in boxes

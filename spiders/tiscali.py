@@ -1,19 +1,7 @@
 """Tiscali Mobile: the mobile offers page (server-rendered HTML, simple cards).
 
-No real capture of this page exists (docs/operators.md: simple cards; navigation carries unrelated prices). The
-structure below is ASSUMED, and the bundled fixture reproduces it:
-- the mobile offers sit in `section.mobile-offers`, one `article.offer-card` each (`data-offer-id` = the page's
-  own id, else the `offerta=` parameter of the card's `a.offer-card__cta`, else a slug of the name).
-- a card: `.offer-card__label` ("Novità 5G", "Solo dati", "Solo per chi passa a Tiscali"), `.offer-card__title`,
-  `.offer-card__giga` ("150 GB", "Giga illimitati"), `ul.offer-card__features li` (minutes, SMS, "5G incluso",
-  "15 GB in roaming UE", "Attivazione 9,99 €", "SIM gratuita", "eSIM disponibile", "niente minuti e SMS"),
-  `.offer-card__price` ("6,99 € al mese", "5 € il primo mese, poi 9,99 € al mese", "14,99€/mese"),
-  `.offer-card__note` (small print: "Offerta riservata a chi porta il numero da Iliad, ho. Mobile...",
-  "Promo valida fino al 30/09", no year).
-- the same card component, the header navigation, banners and the footer carry fibre/home prices
-  ("Ultrafibra da 24,95 €/mese"): only cards inside the mobile section are read, and a card about fibre is skipped.
-- porting-only offers ("solo per chi passa a Tiscali", "riservata a chi porta il numero"): eligibility
-  "portability", eligible_from = the operators the card names ([] when it names none).
+No capture exists: the simple cards are assumed (`TiscaliSpider` lists them, docs/operators.md describes the page);
+the navigation's prices are never read.
 """
 
 from __future__ import annotations
@@ -58,19 +46,31 @@ def _fee(text: str, word: str) -> int | None:
 
 
 class TiscaliSpider(OperatorSpider):
+    """What the parser relies on in the page.
+
+    No real capture of this page exists (docs/operators.md: simple cards; navigation carries unrelated prices). The
+    structure below is ASSUMED, and the bundled fixture reproduces it:
+    - the mobile offers sit in `section.mobile-offers`, one `article.offer-card` each (`data-offer-id` = the page's
+      own id, else the `offerta=` parameter of the card's `a.offer-card__cta`, else a slug of the name).
+    - a card: `.offer-card__label` ("Novità 5G", "Solo dati", "Solo per chi passa a Tiscali"), `.offer-card__title`,
+      `.offer-card__giga` ("150 GB", "Giga illimitati"), `ul.offer-card__features li` (minutes, SMS, "5G incluso",
+      "15 GB in roaming UE", "Attivazione 9,99 €", "SIM gratuita", "eSIM disponibile", "niente minuti e SMS"),
+      `.offer-card__price` ("6,99 € al mese", "5 € il primo mese, poi 9,99 € al mese", "14,99€/mese"),
+      `.offer-card__note` (small print: "Offerta riservata a chi porta il numero da Iliad, ho. Mobile...",
+      "Promo valida fino al 30/09", no year).
+    - the same card component, the header navigation, banners and the footer carry fibre/home prices
+      ("Ultrafibra da 24,95 €/mese"): only cards inside the mobile section are read, and a card about fibre is skipped.
+    - porting-only offers ("solo per chi passa a Tiscali", "riservata a chi porta il numero"): eligibility
+      "portability", eligible_from = the operators the card names ([] when it names none).
+    """
+
     operator = "tiscali"
     cards = "section.mobile-offers article.offer-card"
     start_urls = [MOBILE]
     min_offers = 2
 
     def parse(self, response):
-        seen: set[str] = set()
-        for card in response.css(CARD):
-            item = self.card(card, response)
-            if item is None or item["offer_key"] in seen:
-                continue
-            seen.add(item["offer_key"])
-            yield self.offer(**item)
+        yield from self.first_offers(self.card(card, response) for card in response.css(CARD))
 
     def card(self, c, response) -> dict | None:
         name = text_of(c.css(".offer-card__title"))

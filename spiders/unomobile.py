@@ -1,26 +1,7 @@
 """1Mobile: the "offerte per tutti" page; its offers are JSON embedded in scripts.
 
-Page facts (docs/operators.md): the list page declares `const bundles = [...]` in a script, each detail page
-`window.bundle = {...}`; some text fields are HTML-escaped twice (`&amp;euro;` -> "€"); notes like
-"fino al 30/09/2026".
-
-There is no real capture. The parser assumes (an assumption; tolerant where cheap):
-- the literals are strict JSON (double-quoted keys; `\\/` and `\\u20ac` escapes are fine) and are read with
-  `json.JSONDecoder.raw_decode` from the opening bracket, so whatever script follows the literal (`];` inside
-  strings, more arrays) does not matter. Only a declaration of `bundles` itself counts (`const|let|var bundles =`,
-  not `featuredBundles`); the first one that decodes to a list of objects wins.
-- a bundle: `id` (the offer_key), `name`, `price` (euro: 7.99 / "7,99"; fallback the display text `priceLabel`
-  "7,99&amp;euro; al mese", which also says the period: "al mese" -> 30, "4 settimane" -> 28), `data`
-  ("150 GB" / "Illimitati"), `minutes`, `sms` ("Illimitati", numbers, 0), `network` ("5G" / "4G"),
-  `badge` ("Primo mese gratis" -> first_period_cents 0), `notes` (HTML, "fino al 30/09/2026" -> promo_until),
-  `target` ("mnp" = only when porting a number -> eligibility portability, origin operators named in
-  `targetText`; "new" = new numbers only), `url` (detail page, relative).
-- a detail page's `window.bundle` is the same object plus the costs the list lacks: `activationFee`, `simFee`
-  (money text, "Gratis" -> 0), `euData` ("9,5 GB in UE"), `esim`, a fuller `notes`. The detail page is
-  requested only when the list's bundle lacks those (`activationFee` or `euData`) and has a URL; the detail's
-  fields override the list's. If the detail page fails or carries no bundle, the list's figures are yielded.
-Text fields are unescaped until stable and stripped of tags. Data-only (data, 0 minutes, 0 SMS) -> data_only;
-no data but minutes -> voice_only.
+No capture exists: the script literals are assumed to be strict JSON; `UnoMobileSpider` lists what else is assumed,
+docs/operators.md what is known.
 """
 
 from __future__ import annotations
@@ -31,7 +12,7 @@ import re
 
 import scrapy
 
-from spiders.base import OperatorSpider
+from spiders.base import OfferKeys, OperatorSpider
 from spiders.parsing import clean, data_gb, is_unlimited, money_cents, operators_named, parse_date, slug
 
 LIST = "https://www.unomobile.it/offerte/per-tutti"
@@ -82,6 +63,31 @@ def _money(value) -> int | None:
 
 
 class UnoMobileSpider(OperatorSpider):
+    """What the parser relies on in the page.
+
+    Page facts (docs/operators.md): the list page declares `const bundles = [...]` in a script, each detail page
+    `window.bundle = {...}`; some text fields are HTML-escaped twice (`&amp;euro;` -> "€"); notes like
+    "fino al 30/09/2026".
+
+    There is no real capture. The parser assumes (an assumption; tolerant where cheap):
+    - the literals are strict JSON (double-quoted keys; `\\/` and `\\u20ac` escapes are fine) and are read with
+      `json.JSONDecoder.raw_decode` from the opening bracket, so whatever script follows the literal (`];` inside
+      strings, more arrays) does not matter. Only a declaration of `bundles` itself counts (`const|let|var bundles =`,
+      not `featuredBundles`); the first one that decodes to a list of objects wins.
+    - a bundle: `id` (the offer_key), `name`, `price` (euro: 7.99 / "7,99"; fallback the display text `priceLabel`
+      "7,99&amp;euro; al mese", which also says the period: "al mese" -> 30, "4 settimane" -> 28), `data`
+      ("150 GB" / "Illimitati"), `minutes`, `sms` ("Illimitati", numbers, 0), `network` ("5G" / "4G"),
+      `badge` ("Primo mese gratis" -> first_period_cents 0), `notes` (HTML, "fino al 30/09/2026" -> promo_until),
+      `target` ("mnp" = only when porting a number -> eligibility portability, origin operators named in
+      `targetText`; "new" = new numbers only), `url` (detail page, relative).
+    - a detail page's `window.bundle` is the same object plus the costs the list lacks: `activationFee`, `simFee`
+      (money text, "Gratis" -> 0), `euData` ("9,5 GB in UE"), `esim`, a fuller `notes`. The detail page is
+      requested only when the list's bundle lacks those (`activationFee` or `euData`) and has a URL; the detail's
+      fields override the list's. If the detail page fails or carries no bundle, the list's figures are yielded.
+    Text fields are unescaped until stable and stripped of tags. Data-only (data, 0 minutes, 0 SMS) -> data_only;
+    no data but minutes -> voice_only.
+    """
+
     operator = "unomobile"
     cards = "script"
     start_urls = [LIST]
@@ -92,14 +98,12 @@ class UnoMobileSpider(OperatorSpider):
         if not bundles:
             self.logger.error("unomobile: no `const bundles = [...]` on %s", response.url)
             return
-        seen: set[str] = set()
+        keys = OfferKeys()
         for bundle in bundles:
             if not isinstance(bundle, dict) or bundle.get("id") in (None, ""):
                 continue
-            key = slug(str(bundle["id"]))
-            if key in seen:
+            if not keys.first(slug(str(bundle["id"]))):
                 continue
-            seen.add(key)
             href = _text(bundle.get("url"))
             url = response.urljoin(href) if href and not href.startswith(("#", "javascript:")) else response.url
             if url != response.url and any(bundle.get(f) in (None, "") for f in DETAIL_FIELDS):

@@ -1,23 +1,7 @@
 """Very Mobile: the "offerte" page (server-rendered AEM HTML; Radware scripts are referenced, it is no block page).
 
-Page facts this parser builds on (see docs/operators.md):
-- the offers sit in `section.visual--tabs-banner` blocks, one per customer origin; the block's heading
-  (`.visual-tabs-banner--head h2`) says who may take its cards: "Per clienti ILIAD, COOPVOCE, POSTEMOBILE e
-  altri" / "Per clienti TIM, VODAFONE, KENA e altri" (number portability from those operators; "altri" is a link
-  to a note, so the unnamed others go into `notes`), "Per NUOVI NUMERI", "Per NUOVI NUMERI, solo dati".
-  The same GB comes at different prices in different blocks: each block's card is its own offer.
-- a card is `div.offer-card-v2` wrapped in a second `div.offer-card-v2` (the outer one is taken, one offer per card).
-- GB in `.offer-card-v2__offer-text` ("<span>200</span> <span>Giga</span>", or "Giga illimitati").
-- price split over `.cmp-price-giga-text__price-wrapper` "6" + `__decimal-price` ",99€", then "al mese" and the
-  details line "PER SEMPRE".
-- 5G only as the badge image `.offer-card-v2__energylabel img` (alt "Energy Label"): `bollo-5G-verde` = full
-  speed, `bollo-5G-giallo` = limited speed (no cap figure on the cards).
-- "1 mese omaggio" only as the image in `.offer-card-v2__price-details`: the alt text is the same on every card,
-  the file name tells: `1-mese-omaggio.png` (first month free) vs `omaggio-vuoto.png` (none).
-- card header (`__card-header-text`: "5G FULL SPEED", "OFFERTA WOW"), details list ("minuti illimitati e 200 SMS",
-  "SIM e spedizione gratis", "Per dispositivi smart" = IoT SIM -> plan_type home), the CTA link to the product
-  page (its slug carries the price, "/offerte/very-699", so it is not used as the key), `data-card-type="esim"`.
-offer_key = GB of the card + the block ("200-giga-da-iliad", "150-giga-nuovi-numeri", "giga-illimitati-solo-dati").
+Read from the real capture. Each origin block shows GB figures at its own prices, so each block's card is its own
+offer; `VerySpider` lists the page facts (docs/operators.md the page).
 """
 
 from __future__ import annotations
@@ -28,6 +12,7 @@ from spiders.base import OperatorSpider
 from spiders.parsing import (
     clean,
     data_gb,
+    euros,
     has_class,
     is_unlimited,
     join_text,
@@ -45,10 +30,6 @@ CARD = f"div[{has_class('offer-card-v2')}]"
 #: outer cards only: the page nests `.offer-card-v2` inside `.offer-card-v2`
 OUTER_CARD = f".//{CARD}[not(ancestor::{CARD})]"
 SECTION = f"//section[{has_class('visual--tabs-banner')}]"
-
-
-def _euros(cents: int) -> str:
-    return f"{cents // 100},{cents % 100:02d}€"
 
 
 def _count(text: str, word: str) -> tuple[int | None, bool]:
@@ -84,26 +65,43 @@ def section_info(heading: str) -> dict:
 
 
 class VerySpider(OperatorSpider):
+    """What the parser relies on in the page.
+
+    Page facts this parser builds on (see docs/operators.md):
+    - the offers sit in `section.visual--tabs-banner` blocks, one per customer origin; the block's heading
+      (`.visual-tabs-banner--head h2`) says who may take its cards: "Per clienti ILIAD, COOPVOCE, POSTEMOBILE e
+      altri" / "Per clienti TIM, VODAFONE, KENA e altri" (number portability from those operators; "altri" is a link
+      to a note, so the unnamed others go into `notes`), "Per NUOVI NUMERI", "Per NUOVI NUMERI, solo dati".
+      The same GB comes at different prices in different blocks: each block's card is its own offer.
+    - a card is `div.offer-card-v2` wrapped in a second `div.offer-card-v2` (the outer one is taken, one offer per
+      card).
+    - GB in `.offer-card-v2__offer-text` ("<span>200</span> <span>Giga</span>", or "Giga illimitati").
+    - price split over `.cmp-price-giga-text__price-wrapper` "6" + `__decimal-price` ",99€", then "al mese" and the
+      details line "PER SEMPRE".
+    - 5G only as the badge image `.offer-card-v2__energylabel img` (alt "Energy Label"): `bollo-5G-verde` = full
+      speed, `bollo-5G-giallo` = limited speed (no cap figure on the cards).
+    - "1 mese omaggio" only as the image in `.offer-card-v2__price-details`: the alt text is the same on every card,
+      the file name tells: `1-mese-omaggio.png` (first month free) vs `omaggio-vuoto.png` (none).
+    - card header (`__card-header-text`: "5G FULL SPEED", "OFFERTA WOW"), details list ("minuti illimitati e 200 SMS",
+      "SIM e spedizione gratis", "Per dispositivi smart" = IoT SIM -> plan_type home), the CTA link to the product
+      page (its slug carries the price, "/offerte/very-699", so it is not used as the key), `data-card-type="esim"`.
+    offer_key = GB of the card + the block ("200-giga-da-iliad", "150-giga-nuovi-numeri", "giga-illimitati-solo-dati").
+    """
+
     operator = "very"
     cards = ".offer-card-v2"
     start_urls = [MOBILE]
     min_offers = 8  # about half of the 18 cards on the page of September 2026
 
     def parse(self, response):
-        used: set[str] = set()
+        yield from self.numbered_offers(self.section_cards(response))  # two cards with the same GB in one block
+
+    def section_cards(self, response):
         for sel in response.xpath(SECTION):
             cards = sel.xpath(OUTER_CARD)
             info = section_info(self.heading(sel)) if cards else None
             for card in cards:
-                item = self.card(card, response, info)
-                if item is None:
-                    continue
-                key, n = item["offer_key"], 2
-                while key in used:  # two cards with the same GB in one block
-                    key, n = f"{item['offer_key']}-{n}", n + 1
-                used.add(key)
-                item["offer_key"] = key
-                yield self.offer(**item)
+                yield self.card(card, response, info)
 
     @staticmethod
     def heading(section) -> str:
@@ -163,7 +161,7 @@ class VerySpider(OperatorSpider):
         old_cents = money_cents(old) if re.search(r"\d", old) else None
         notes = [header, info["note"]]
         if old_cents is not None and old_cents != price:
-            notes.append(f"prima {_euros(old_cents)}")
+            notes.append(f"prima {euros(old_cents)}")
         if details_line:
             notes.append(details_line.lower())
         if months_free:

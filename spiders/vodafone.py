@@ -1,27 +1,7 @@
 """Vodafone: the mobile hub page and the visitors' page (Next.js).
 
-The page carries its offers twice:
-- rendered cards (first tab only, "Offerte per tutti"): `div.swiper-slide` cards with the name, a GB line,
-  a split price ("9" + ",95€" + "/mese"), "Costo di attivazione 10€" and the EU-roaming line; the 5G / eSIM
-  claim sits in the heading above the carousel, not in the cards. Class names are styled-components hashes,
-  so cards are found by structure, not by class.
-- `script#__NEXT_DATA__`: `props.pageProps.dehydratedState.queries[]`. The "page" query holds the hub widgets
-  (PILLS = the tabs; HUB_CUSTOM_LITE sections with `button.localUrl` = tab id and `elements[].id` = product ids,
-  each with a `hideInHub` flag); the products query (key containing "mobile-line-products") maps product ids to
-  entries with slug, label, category, price ("9,95€"). The other tabs (existing customers, under 18, smart home,
-  calls abroad) exist only there.
-Both are parsed and merged by slug: cards give the rendered figures, the JSON adds the offers cards don't show.
-The calls-abroad / foreign-tax-code tab ("Per chiamare verso l'estero") and any entry whose text says it is for
-people born abroad or with a foreign tax code are eligibility foreign_born (plan_type prepaid); spec lines about
-minutes towards other countries ("1000 minuti verso 50 Paesi esteri", "300 minuti verso Cina e Albania") go to
-notes and are not read as national minutes.
-
-Visitors' page https://privati.vodafone.it/mobile/estero/offerte-turisti (linked as "Dolce Vita" in the hub
-page's footer; own callback `parse_tourist`; no capture exists): ASSUMED to carry the same `__NEXT_DATA__`
-structure (PILLS tabs, HUB_CUSTOM_LITE sections, a mobile-line-products query); only the JSON is read there.
-An entry whose specs state a validity ("Valida 30 giorni") is a one-off tourist pack: plan_type tourist,
-period_days = validity days, price_cents = pack price, "SIM inclusa" -> sim_cents 0, "Costo SIM 10€" -> 1000.
-Entries of that page without a validity (monthly plans, e.g. a foreign-tax-code tab) keep their tab's kind.
+Read from the real capture. The page carries its offers twice, as rendered cards and as Next.js data, merged as
+`VodafoneSpider` describes (docs/operators.md describes the page).
 """
 
 from __future__ import annotations
@@ -30,7 +10,7 @@ import json
 import re
 from urllib.parse import urlparse
 
-from spiders.base import OperatorSpider
+from spiders.base import OfferKeys, OperatorSpider
 from spiders.parsing import clean, data_gb, is_unlimited, money_cents, parse_date, slug, split_price_cents
 
 BASE = "https://privati.vodafone.it/mobile/telefonia-mobile"
@@ -63,6 +43,32 @@ def _truthy(value) -> bool:
 
 
 class VodafoneSpider(OperatorSpider):
+    """What the parser relies on in the page.
+
+    The page carries its offers twice:
+    - rendered cards (first tab only, "Offerte per tutti"): `div.swiper-slide` cards with the name, a GB line,
+      a split price ("9" + ",95€" + "/mese"), "Costo di attivazione 10€" and the EU-roaming line; the 5G / eSIM
+      claim sits in the heading above the carousel, not in the cards. Class names are styled-components hashes,
+      so cards are found by structure, not by class.
+    - `script#__NEXT_DATA__`: `props.pageProps.dehydratedState.queries[]`. The "page" query holds the hub widgets
+      (PILLS = the tabs; HUB_CUSTOM_LITE sections with `button.localUrl` = tab id and `elements[].id` = product ids,
+      each with a `hideInHub` flag); the products query (key containing "mobile-line-products") maps product ids to
+      entries with slug, label, category, price ("9,95€"). The other tabs (existing customers, under 18, smart home,
+      calls abroad) exist only there.
+    Both are parsed and merged by slug: cards give the rendered figures, the JSON adds the offers cards don't show.
+    The calls-abroad / foreign-tax-code tab ("Per chiamare verso l'estero") and any entry whose text says it is for
+    people born abroad or with a foreign tax code are eligibility foreign_born (plan_type prepaid); spec lines about
+    minutes towards other countries ("1000 minuti verso 50 Paesi esteri", "300 minuti verso Cina e Albania") go to
+    notes and are not read as national minutes.
+
+    Visitors' page https://privati.vodafone.it/mobile/estero/offerte-turisti (linked as "Dolce Vita" in the hub
+    page's footer; own callback `parse_tourist`; no capture exists): ASSUMED to carry the same `__NEXT_DATA__`
+    structure (PILLS tabs, HUB_CUSTOM_LITE sections, a mobile-line-products query); only the JSON is read there.
+    An entry whose specs state a validity ("Valida 30 giorni") is a one-off tourist pack: plan_type tourist,
+    period_days = validity days, price_cents = pack price, "SIM inclusa" -> sim_cents 0, "Costo SIM 10€" -> 1000.
+    Entries of that page without a validity (monthly plans, e.g. a foreign-tax-code tab) keep their tab's kind.
+    """
+
     operator = "vodafone"
     cards = "script#__NEXT_DATA__, [class*=card]"
     start_urls = [BASE, TOURIST]
@@ -74,23 +80,21 @@ class VodafoneSpider(OperatorSpider):
         return self.parse_hub(response)
 
     def parse_tourist(self, response):
-        seen: set[str] = set()
+        keys = OfferKeys()
         for product in self.parse_next_data(response):
-            if product["slug"] not in seen:
-                seen.add(product["slug"])
+            if keys.first(product["slug"]):
                 yield self.offer(**self._product_item(product, base=TOURIST))
 
     def parse_hub(self, response):
         cards = self.parse_cards(response)
         products = self.parse_next_data(response)
         by_id = {p["id"]: p for p in products if p.get("id")}
-        seen: set[str] = set()
+        keys = OfferKeys()
         for card in cards:
             product = by_id.get(card.pop("_id", None)) or self._match(card["name"], products)
             key = product["slug"] if product else "mobile-" + slug(card["name"])
-            if key in seen:
+            if not keys.first(key):
                 continue
-            seen.add(key)
             if product:  # rendered figures win; the JSON only fills what the card lacks
                 from_json = self._product_item(product)
                 for field, value in from_json.items():
@@ -100,9 +104,8 @@ class VodafoneSpider(OperatorSpider):
             card["url"] = from_json["url"] if product else f"{BASE}/{key}"
             yield self.offer(**card)
         for product in products:
-            if product["slug"] in seen:
+            if not keys.first(product["slug"]):
                 continue
-            seen.add(product["slug"])
             yield self.offer(**self._product_item(product))
 
     # ---------------------------------------------------------------- rendered cards

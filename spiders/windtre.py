@@ -1,42 +1,8 @@
 """WindTre: the mobile offers page, the "passa a WINDTRE" (change operator) page, the Call Your Country page
 (offers for people born abroad) and the tourist page (SIMs for visitors).
 
-All these pages are client-rendered and guarded by Radware: a plain request gets a block page (the block
-middleware marks that crawl blocked; on a page without offer cards this spider yields nothing). With the
-setting PROMOWATCH_BROWSER on, requests carry `meta={"playwright": True}` so scrapy-playwright renders them.
-
-There is no real capture. The parser assumes this RENDERED DOM (an assumption; tolerant fallbacks noted):
-- a card is the outermost element with `data-offer-id` (fallback: class `offer-card`); optional attributes
-  `data-offer-name` (fallback name), `data-offer-type` ("prepaid", "tourist", "data"), `data-offer-price`
-  (euro, "9.99", used only when the rendered price is unreadable), `data-origin` (origin operator slugs).
-  Cards inside a modal/dialog (compare pop-ups with stale prices) are ignored; cards inside hidden tab
-  panels are real offers. Carousel clones (`swiper-slide-duplicate`) repeat cards: deduplicated by key.
-- `.offer-card__title` name; `.offer-card__badges` with `.badge--5g` ("5G", or "5G max 250 Mbps" = capped)
-  and `.badge--esim`; `.offer-card__features li` lines: "150 Giga" / "Giga illimitati*" / "500 MB",
-  "Minuti illimitati" / "300 minuti", "200 SMS", "di cui 12,5 Giga in UE".
-- `.offer-card__price`: `.price__int` "9" + `.price__dec` ",99&nbsp;€" (or one node "14,99€") +
-  `.price__period` "al mese" / "ogni 4 settimane" / "una tantum"; struck old prices (`s`, `del`,
-  `.price__old`) are skipped. "Primo mese gratis" anywhere in the card -> first_period_cents 0.
-- lines: "Attivazione: 9,99€" / "Attivazione gratuita" / "0€ invece di 9,99€", "Costo SIM: 10€",
-  "Valida 30 giorni" (tourist packs), `.offer-card__promo` "Promo valida fino al 30/09" (year-less dates
-  resolve against the crawl day), `.offer-card__note` footnotes -> notes.
-- origin: `.offer-card__origin` "Solo per chi passa da Iliad, PosteMobile e CoopVoce" (fallback: any card line
-  like "... provenienti da Very Mobile") -> eligible_from and eligibility "portability"; without it, the
-  title of the enclosing tab panel (`.offers-tab__title`, e.g. "Hai TIM, Vodafone o ho. Mobile?").
-  "altri operatori" / "qualsiasi" names no closed set: eligible_from [] and the line goes to notes.
-  Every card on the change-operator page is a portability offer.
-  Origin variants of one offer get their own key: `<id>-da-<slugs>` (or `<id>-passa` without origins).
-
-Call Your Country (https://www.windtre.it/offerte-mobile/call-your-country, callback `parse_call_your_country`)
-and the tourist page (https://www.windtre.it/offerte-mobile/tourist, callback `parse_tourist`): URLs are our
-judgement; both ASSUMED to render the same cards (no capture; live they get the same Radware block page).
-- Call Your Country offers are only for customers born abroad (proved by the tax code): every card of that page,
-  and any card saying "nati all'estero" / "codice fiscale estero", is eligibility foreign_born (plan_type from
-  the card, normally prepaid); an origin line still gives eligible_from and the `-da-<slugs>` key.
-- every card of the tourist page is a one-off pack (plan_type tourist, period_days = "Valida 30 giorni" days,
-  price_cents = pack price, "SIM inclusa" -> sim_cents 0) unless its price says "al mese" / "4 settimane".
-- feature lines about other countries ("1000 minuti verso 60 Paesi esteri", "verso Bangladesh e Pakistan")
-  are not national minutes/data: they go to notes.
+Client-rendered behind Radware, and no capture exists: `WindtreSpider` lists the rendered DOM we assume, to be
+checked against the first page rendered through the browser option (docs/operators.md).
 """
 
 from __future__ import annotations
@@ -44,7 +10,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlparse
 
-from spiders.base import OperatorSpider
+from spiders.base import OfferKeys, OperatorSpider
 from spiders.parsing import (
     clean,
     data_gb,
@@ -107,6 +73,46 @@ def _fee(lines: list[str], label: str) -> int | None:
 
 
 class WindtreSpider(OperatorSpider):
+    """What the parser relies on in the page.
+
+    All these pages are client-rendered and guarded by Radware: a plain request gets a block page (the block
+    middleware marks that crawl blocked; on a page without offer cards this spider yields nothing). With the
+    setting PROMOWATCH_BROWSER on, requests carry `meta={"playwright": True}` so scrapy-playwright renders them.
+
+    There is no real capture. The parser assumes this RENDERED DOM (an assumption; tolerant fallbacks noted):
+    - a card is the outermost element with `data-offer-id` (fallback: class `offer-card`); optional attributes
+      `data-offer-name` (fallback name), `data-offer-type` ("prepaid", "tourist", "data"), `data-offer-price`
+      (euro, "9.99", used only when the rendered price is unreadable), `data-origin` (origin operator slugs).
+      Cards inside a modal/dialog (compare pop-ups with stale prices) are ignored; cards inside hidden tab
+      panels are real offers. Carousel clones (`swiper-slide-duplicate`) repeat cards: deduplicated by key.
+    - `.offer-card__title` name; `.offer-card__badges` with `.badge--5g` ("5G", or "5G max 250 Mbps" = capped)
+      and `.badge--esim`; `.offer-card__features li` lines: "150 Giga" / "Giga illimitati*" / "500 MB",
+      "Minuti illimitati" / "300 minuti", "200 SMS", "di cui 12,5 Giga in UE".
+    - `.offer-card__price`: `.price__int` "9" + `.price__dec` ",99&nbsp;€" (or one node "14,99€") +
+      `.price__period` "al mese" / "ogni 4 settimane" / "una tantum"; struck old prices (`s`, `del`,
+      `.price__old`) are skipped. "Primo mese gratis" anywhere in the card -> first_period_cents 0.
+    - lines: "Attivazione: 9,99€" / "Attivazione gratuita" / "0€ invece di 9,99€", "Costo SIM: 10€",
+      "Valida 30 giorni" (tourist packs), `.offer-card__promo` "Promo valida fino al 30/09" (year-less dates
+      resolve against the crawl day), `.offer-card__note` footnotes -> notes.
+    - origin: `.offer-card__origin` "Solo per chi passa da Iliad, PosteMobile e CoopVoce" (fallback: any card line
+      like "... provenienti da Very Mobile") -> eligible_from and eligibility "portability"; without it, the
+      title of the enclosing tab panel (`.offers-tab__title`, e.g. "Hai TIM, Vodafone o ho. Mobile?").
+      "altri operatori" / "qualsiasi" names no closed set: eligible_from [] and the line goes to notes.
+      Every card on the change-operator page is a portability offer.
+      Origin variants of one offer get their own key: `<id>-da-<slugs>` (or `<id>-passa` without origins).
+
+    Call Your Country (https://www.windtre.it/offerte-mobile/call-your-country, callback `parse_call_your_country`)
+    and the tourist page (https://www.windtre.it/offerte-mobile/tourist, callback `parse_tourist`): URLs are our
+    judgement; both ASSUMED to render the same cards (no capture; live they get the same Radware block page).
+    - Call Your Country offers are only for customers born abroad (proved by the tax code): every card of that page,
+      and any card saying "nati all'estero" / "codice fiscale estero", is eligibility foreign_born (plan_type from
+      the card, normally prepaid); an origin line still gives eligible_from and the `-da-<slugs>` key.
+    - every card of the tourist page is a one-off pack (plan_type tourist, period_days = "Valida 30 giorni" days,
+      price_cents = pack price, "SIM inclusa" -> sim_cents 0) unless its price says "al mese" / "4 settimane".
+    - feature lines about other countries ("1000 minuti verso 60 Paesi esteri", "verso Bangladesh e Pakistan")
+      are not national minutes/data: they go to notes.
+    """
+
     operator = "windtre"
     cards = "[class*=card], [class*=offer]"
     start_urls = [MOBILE, PASSA, CYC, TOURIST]
@@ -128,14 +134,10 @@ class WindtreSpider(OperatorSpider):
         return self.parse_cards(response, "tourist")
 
     def parse_cards(self, response, page: str = ""):
-        seen = self.__dict__.setdefault("_seen_keys", set())
+        keys = self.__dict__.setdefault("_offer_keys", OfferKeys())  # one crawl's pages share the keys
         passa_page = "passa-a-windtre" in response.url
-        for card in response.xpath(CARDS):
-            item = self.parse_card(card, response, passa_page, page)
-            if item is None or item["offer_key"] in seen:
-                continue
-            seen.add(item["offer_key"])
-            yield self.offer(**item)
+        items = (self.parse_card(card, response, passa_page, page) for card in response.xpath(CARDS))
+        yield from self.first_offers(items, keys)
 
     def parse_card(self, card, response, passa_page: bool, page: str = "") -> dict | None:
         name = _text(card.css(".offer-card__title")) or clean(card.attrib.get("data-offer-name"))

@@ -1,16 +1,14 @@
 """Where the database is and how it is opened; migrations applied on first use.
 
-PROMOWATCH_DATABASE_URL takes any SQLAlchemy URL; the default is a SQLite file in the user's data
-directory. The only dialect-specific code of the project lives in `_dialect_setup` (SQLite pragmas).
-Alembic is imported only when the schema is behind, so commands start fast. A resident process (the crawl
-worker) sets `MIGRATE_IN_SUBPROCESS`: its migration then runs in a one-off child process, so that Alembic and
-Mako (about 12 MiB) do not stay loaded in it for as long as it lives.
+PROMOWATCH_DATABASE_URL takes any SQLAlchemy URL (default: a SQLite file in the user's data directory); the only
+dialect-specific code of the project is `_dialect_setup` (SQLite pragmas). Alembic is imported only when the
+schema is behind, so commands start fast; a resident process (the crawl worker) sets `MIGRATE_IN_SUBPROCESS`,
+so that Alembic and Mako do not stay loaded in it for as long as it lives.
 
-The database holds channel URLs with their passwords: a SQLite file we create is 0600 (SQLite gives its -wal
-and -shm files the database file's mode) and the default data folder 0700, whatever the umask. A database
-that cannot be used (a URL that is not one, a missing folder or driver, a damaged or read-only file) is a
-`DatabaseUnavailable` whose one-line message names it (password hidden) and says what to do; `explain` turns
-the driver's errors into one. A read-only file is opened for reading and never migrated.
+The database holds channel URLs with their passwords: a SQLite file we create is 0600 (its -wal and -shm files
+get its mode) and the default data folder 0700, whatever the umask. A database that cannot be used is a
+`DatabaseUnavailable` whose one-line message names it (password hidden) and says what to do (`explain`); a
+read-only file is opened for reading and never migrated.
 """
 
 from __future__ import annotations

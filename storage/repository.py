@@ -1,15 +1,10 @@
 """Reads and writes of the storage layer; the only place that knows the tables' shape.
 
-`record_crawl` writes one crawl in one transaction (SQLAlchemy Core, prebuilt statements): the CrawlRun,
-then — for a healthy crawl only — a batched upsert of the offers (one SELECT of the operator's offers, bulk inserts and
-updates) and a new OfferVersion only for offers whose content hash changed. It also notes on the CrawlRun
-(`presence`) which active offers this crawl missed (with their consecutive-miss count) and which offers
-came back after missing crawls (with the misses before), so that change detection (alerts/detect, run
-afterwards in its own transaction, possibly late) can tell `removed` and `returned` from stored state.
-An offer whose card the crawl saw but dropped as invalid (`invalid_keys`) is present but neither seen
-valid nor back: it keeps its last good version and `last_seen`, a removed one stays removed, an active
-one's run of misses ends; it is noted under `kept`, and the dropped cards themselves (which, why) under
-`dropped`, for any crawl.
+`record_crawl` writes one crawl in one transaction: the CrawlRun and, for a healthy crawl only, a batched
+upsert of the offers with a new OfferVersion only where the content hash changed. It notes on the CrawlRun
+(`presence`) which active offers the crawl missed and which came back, so that change detection (run
+afterwards in its own transaction, possibly late) can tell `removed` and `returned` from stored state; a card
+seen but dropped as invalid counts as present and keeps its last good version (`kept`, `dropped`).
 Storage never decides that an offer is removed: `Offer.active` is cleared by the detector.
 """
 
@@ -22,13 +17,10 @@ from datetime import datetime, timezone
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session
 
+from contract.clock import utcnow
 from contract.offer import content_hash
 from storage.engine import get_engine
 from storage.models import CrawlRun, Offer, OfferEvent, OfferVersion
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def as_utc(moment: datetime | None) -> datetime | None:

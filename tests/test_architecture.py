@@ -21,11 +21,7 @@ ALLOWED = {
     "scheduler": {"contract", "storage", "alerts", "spiders", "promowatch"},
 }
 #: (module, imported module): known exceptions, each with the change that removes it
-KNOWN_EXCEPTIONS = {
-    # the pipeline runs detection and delivery after storing: until the after-crawl step (#16)
-    ("spiders/pipelines.py", "alerts.detect"),
-    ("spiders/pipelines.py", "alerts.deliver"),
-}
+KNOWN_EXCEPTIONS: set[tuple[str, str]] = set()
 
 
 def _modules():

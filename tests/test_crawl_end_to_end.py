@@ -100,8 +100,8 @@ def test_an_offline_crawl_loads_no_download_handler(env):
     A live crawl's settings keep them."""
     code = (
         "import json, sys; from promowatch.crawling import BUNDLED_FIXTURES, project_settings, run_crawls; "
-        "stats = run_crawls(['iliad'], project_settings(BUNDLED_FIXTURES)); "
-        "print(json.dumps([stats['iliad'].get('promowatch/status'), "
+        "crawled = run_crawls(['iliad'], project_settings(BUNDLED_FIXTURES)); "
+        "print(json.dumps([crawled['iliad'].stored.status, "
         "'scrapy.core.downloader.handlers.http11' in sys.modules]))"
     )
     status, loaded = json.loads(run([sys.executable, "-c", code], env).stdout.splitlines()[-1])

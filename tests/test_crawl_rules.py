@@ -1,10 +1,12 @@
 """The crawl rules every crawl and import share (spiders/crawl_rules.py): which cards are kept, which
 dropped, and the status they make, as a table."""
 
+import re
+
 import pytest
 
 from contract.offer import InvalidOffer
-from spiders.crawl_rules import DROPPED_SHARE_PARTIAL, CrawlItems, crawl_status
+from spiders.crawl_rules import DROPPED_SHARE_PARTIAL, HEALTH_RULES, CrawlFacts, CrawlItems, crawl_status
 
 
 def card(key, price=999, **extra):
@@ -88,7 +90,7 @@ def test_crawl_rules(cards, min_offers, status, error):
             crawl.add(c)
         except InvalidOffer:
             pass
-    assert crawl_status(reason="finished", crawl=crawl, min_offers=min_offers) == (status, error)
+    assert crawl_status(CrawlFacts("finished", crawl, min_offers)) == (status, error)
     assert crawl.seen == len(cards) and len(crawl.items) + sum(crawl.dropped.values()) == len(cards)
 
 
@@ -101,3 +103,65 @@ def test_seen_invalid_keys_are_the_keyed_invalid_cards_no_valid_card_had():
             pass
     assert crawl.seen_invalid_keys == {"b"}
     assert DROPPED_SHARE_PARTIAL == 0.20
+
+
+#: (case, finish reason, Scrapy stats, status, error): the rules read from what went wrong in a Scrapy crawl
+STATS_CASES = [
+    ("block page", "finished", {"promowatch/blocked": True}, "blocked", "block page"),
+    (
+        "block page after a 403",
+        "finished",
+        {"promowatch/blocked": True, "httperror/response_ignored_count": 1, "downloader/response_status_count/403": 1},
+        "blocked",
+        "HTTP error 403×1",
+    ),
+    ("shut down", "shutdown", {}, "failed", "crawl ended: shutdown"),
+    ("download error", "finished", {"downloader/exception_count": 2}, "partial", "download errors: 2"),
+    (
+        "our own refusals are no download errors",
+        "finished",
+        {"downloader/exception_count": 1, "downloader/exception_type_count/scrapy.exceptions.IgnoreRequest": 1},
+        "healthy",
+        None,
+    ),
+    ("spider exception", "finished", {"spider_exceptions/count": 1}, "partial", "spider exceptions: 1"),
+    ("import", "import", {}, "healthy", None),
+]
+
+
+@pytest.mark.parametrize("reason, stats, status, error", [c[1:] for c in STATS_CASES], ids=[c[0] for c in STATS_CASES])
+def test_health_rules_read_the_crawls_stats(reason, stats, status, error):
+    crawl = CrawlItems()
+    for c in valid(3):
+        crawl.add(c)
+    assert crawl_status(CrawlFacts.of_scrapy(reason, crawl, 1, stats)) == (status, error)
+
+
+def test_each_health_rule_decides_some_crawl_and_says_what_it_checks():
+    """The table is read in order, first failure decides: each rule is reachable and described."""
+    decided = set()
+    for cards, min_offers, *_ in [c[1:] for c in CASES]:
+        crawl = CrawlItems()
+        for c in cards:
+            try:
+                crawl.add(c)
+            except InvalidOffer:
+                pass
+        facts = CrawlFacts("finished", crawl, min_offers)
+        decided |= {type(r).__name__ for r in HEALTH_RULES if r.check(facts) is not None}
+    for reason, stats, *_ in [c[1:] for c in STATS_CASES]:
+        crawl = CrawlItems()
+        for c in valid(3):
+            crawl.add(c)
+        facts = CrawlFacts.of_scrapy(reason, crawl, 1, stats)
+        decided |= {type(r).__name__ for r in HEALTH_RULES if r.check(facts) is not None}
+    assert decided == {type(r).__name__ for r in HEALTH_RULES}
+    assert all(r.status in ("blocked", "failed", "partial") and r.description for r in HEALTH_RULES)
+
+
+def test_the_architecture_doc_lists_the_rule_table():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "architecture.md").read_text("utf-8")
+    listed = re.findall(r"^\| `(\w+)` \| (\w+) \|", doc, re.M)
+    assert listed == [(type(r).__name__, r.status) for r in HEALTH_RULES]

@@ -20,8 +20,8 @@ from sqlmodel import Session, select
 from test_deliver import PASSWORD, T0, add_event, add_subscriber, queue, row, utc
 
 from alerts.deliver import LEASE, Policy, ambiguous_backoff, backoff, classify, send_due
+from contract.clock import utcnow
 from storage.models import Notification
-from storage.repository import utcnow
 
 pytestmark = pytest.mark.slow  # real processes and servers
 

@@ -1,11 +1,10 @@
 """Change detection on a real SQLite file: data-driven crawl sequences (tests/data/detect/*.json), idempotence,
-recovery of a crawl stored but never detected, the schema, and the pipeline hook."""
+recovery of a crawl stored but never detected, and the schema."""
 
 import json
 import logging
 from datetime import datetime, timezone
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
@@ -15,7 +14,7 @@ from sqlmodel import Session
 from alerts import detect
 from alerts.detect import detect_after_crawl, detect_crawl, detect_pending
 from contract.offer import InvalidOffer, normalise
-from spiders.crawl_rules import CrawlItems, crawl_status
+from spiders.crawl_rules import CrawlFacts, CrawlItems, crawl_status
 from storage.engine import get_engine
 from storage.models import CrawlRun, Offer, OfferEvent, OfferVersion
 from storage.repository import list_events, record_crawl
@@ -76,7 +75,7 @@ def store_cards(cards, operator="iliad", status=None, day="2026-09-15"):
             crawl.add(card(operator, **c))
         except InvalidOffer:
             pass
-    decided, error = crawl_status(reason="finished", crawl=crawl, min_offers=1)
+    decided, error = crawl_status(CrawlFacts("finished", crawl, 1))
     at = datetime.fromisoformat(day).replace(hour=12, tzinfo=timezone.utc)
     result = record_crawl(
         operator=operator,
@@ -306,53 +305,3 @@ def test_upgrade_from_0001_keeps_history_as_baseline(tmp_db):
         assert s.get(CrawlRun, 1).detected_at is not None  # old crawls count as detected
     events = detect_crawl(store([{"offer_key": "a", "price_cents": 899}]))
     assert [e["kind"] for e in events] == ["price_drop"]
-
-
-def _pipeline(url, items):
-    from scrapy.utils.test import get_crawler
-
-    from spiders.pipelines import OfferPipeline
-
-    crawler = get_crawler(settings_dict={"PROMOWATCH_DATABASE_URL": url})
-    pipeline = OfferPipeline(crawler)
-    for i in items:
-        pipeline.process_item(item(**i))
-    return crawler, pipeline
-
-
-def test_pipeline_detects_after_storing(tmp_db, monkeypatch, caplog):
-    spider = SimpleNamespace(name="iliad", min_offers=1)
-    crawler, pipeline = _pipeline(tmp_db, [{"offer_key": "a", "price_cents": 999}])
-    pipeline.spider_closed(spider, "finished")
-    assert crawler.stats.get_value("promowatch/events") == 0  # baseline
-    crawler, pipeline = _pipeline(
-        tmp_db, [{"offer_key": "a", "price_cents": 899}, {"offer_key": "b", "price_cents": 99}]
-    )
-    with caplog.at_level(logging.INFO, logger="spiders.pipelines"):
-        pipeline.spider_closed(spider, "finished")
-    assert crawler.stats.get_value("promowatch/events") == 2
-    assert crawler.stats.get_value("promowatch/events/price_drop") == 1
-    assert crawler.stats.get_value("promowatch/events/new") == 1
-    assert "2 change events" in caplog.text
-    # a detection failure loses neither the crawl nor, later, its events
-    with monkeypatch.context() as patch:
-        patch.setattr(detect, "_events", lambda *a, **k: 1 / 0)
-        crawler, pipeline = _pipeline(
-            tmp_db, [{"offer_key": "a", "price_cents": 799}, {"offer_key": "b", "price_cents": 99}]
-        )
-        pipeline.spider_closed(spider, "finished")
-    run_id = crawler.stats.get_value("promowatch/crawl_run_id")
-    assert crawler.stats.get_value("promowatch/status") == "healthy"
-    assert crawler.stats.get_value("promowatch/events") is None
-    assert [e["kind"] for e in detect_pending()] == ["price_drop"]
-    with Session(get_engine()) as s:
-        assert s.get(CrawlRun, run_id).detected_at is not None
-
-
-def test_unhealthy_crawl_through_pipeline_detects_nothing(tmp_db):
-    spider = SimpleNamespace(name="iliad", min_offers=5)
-    crawler, pipeline = _pipeline(tmp_db, [{"offer_key": "a", "price_cents": 999}])
-    pipeline.spider_closed(spider, "finished")
-    assert crawler.stats.get_value("promowatch/status") == "partial"
-    assert crawler.stats.get_value("promowatch/events") is None
-    assert list_events() == [] and detect_pending() == []

@@ -88,8 +88,9 @@ def _cli(*args, env):
 
 def test_offers_command_filters_a_real_database(tmp_db):
     env = {**os.environ, "PROMOWATCH_DATABASE_URL": tmp_db}
+    from contract.clock import utcnow
     from contract.offer import normalise
-    from storage.repository import record_crawl, utcnow
+    from storage.repository import record_crawl
 
     by_op: dict[str, list] = {}
     for it in ITEMS:

@@ -283,3 +283,14 @@ def test_after_a_killed_send_send_says_how_many_rows_are_leased_and_until_when(t
         assert f"until {local}" in again.stdout
         report = json.loads(run("send", "--json").stdout)
         assert report["leased"] == len(leased) and datetime.fromisoformat(report["leased_until"]) == until
+
+
+def test_retry_puts_a_dead_notification_back_and_leaves_others(outbox, http):
+    engine, ok_id, bad_id = outbox
+    assert run("send", "--max-attempts", "1").returncode == 1  # the bad channel's row is dead at once
+    assert row(engine, bad_id).status == "dead"
+    proc = run("retry", str(bad_id), str(ok_id))
+    assert proc.returncode == 1, proc.stderr
+    assert f"back in the outbox, due now: #{bad_id}" in proc.stdout
+    assert f"left alone: #{ok_id}" in proc.stderr
+    assert row(engine, bad_id).status == "pending" and row(engine, ok_id).status == "sent"

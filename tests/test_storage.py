@@ -4,10 +4,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from contract.clock import utcnow
 from contract.offer import normalise
 from storage.engine import HEAD_REVISION, current_revision, get_engine
 from storage.models import OfferVersion
-from storage.repository import last_crawls, list_offers, offer_history, record_crawl, utcnow
+from storage.repository import last_crawls, list_offers, offer_history, record_crawl
 
 
 def item(key, price, **extra):
