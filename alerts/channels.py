@@ -1,20 +1,11 @@
 """Channels from what a person has: an email address, an ntfy topic, a Telegram chat id, a key, a webhook URL.
 
-Why: a subscriber on the web never types an Apprise URL, and never SMTP credentials. The operator configures
-once what the service sends through (`ChannelSettings`: the SMTP account of `[mail]`, the Telegram bot's and
-the Pushover / WxPusher apps' tokens, which kinds the form offers); `build_channel(kind, value, settings)`
-checks the one value a person typed and builds the URL. A value that is not right is a `ChannelError` with
-one line saying what is expected; a kind the operator did not allow is refused.
-
-Server-side request forgery: where the subscriber chooses the host (their own ntfy or Bark server), the host
-must resolve to public addresses only — not loopback, private, link-local (cloud metadata), shared or reserved
-ranges — unless the operator sets `allow_private_addresses` (they run their own servers). Such a channel is
-stored `guarded`: at every send the host is resolved and checked again (`check_public_host`, against DNS that
-changed since) and Apprise is told not to follow redirects (`redirect=no`, Apprise >= 1.9.4, the URL argument
-its plugins pass to requests as `allow_redirects`), so a 3xx to an internal address is a failed send, not a
-request to it. A small window remains between our check and the HTTP library's own lookup (DNS rebinding
-within seconds). Discord and Slack webhooks are accepted only on their services' own hosts (Apprise's
-discord:// and slack:// URLs always post there), so they cannot point inside.
+Why: a visitor never types an Apprise URL or SMTP credentials; the operator configures once what the service
+sends through (`ChannelSettings`), and `build_channel` checks the one value a person typed (one-line
+`ChannelError`) and builds the URL. Where the subscriber chooses the host (their own ntfy or Bark server) it must
+resolve to public addresses only (SSRF), unless the operator allows private ones; such a channel is `guarded`:
+the sender checks its host again before every send and tells Apprise `redirect=no` (docs/architecture.md).
+Discord and Slack webhooks are accepted on their services' own hosts only.
 """
 
 from __future__ import annotations

@@ -1,22 +1,9 @@
-"""Subscriptions and their life cycle: the one code path of the CLI (`promowatch subscribe`, ...) and the web.
+"""Subscriptions and their life cycle: the one code path of the operator's CLI and the web's pages.
 
-Why one module: the operator's command line and the subscribe / manage pages must store, check and change
-subscriptions the same way. A subscription is checked whole before anything is stored (`subscription_spec`:
-channels, operators, plan types, kinds, language, time zone, quiet hours, amounts); a `SubscriptionError` is one
-line that never contains a channel secret.
-
-Life cycle (docs/architecture.md):
-- the operator's `subscribe` stores it `active` at once (`store_subscriptions`): they need no opt-in;
-- a visitor's request (`request_subscription`) is stored `pending` with its consent record (when, which filters,
-  the channel masked, from which form, the IP as a keyed hash), and a confirmation message is queued in the
-  outbox in the same transaction (it is retried like any message); `confirm` with the signed link makes it
-  `active`. A confirm link does nothing to a subscription that is no longer pending. Pending requests older
-  than 48 h are erased (`purge_pending`, run by the sender);
-- the manage functions (`update_settings`, `pause`, `resume`, `unsubscribe`, `erase`, `manage_view`) take the id
-  `open_link` read from a signed link, which is bound to one subscription by its `link_key`;
-- `active` is true exactly when the status is `active`: matching and the sender read that flag.
-The same channel with the same filters twice is one subscription (`find_duplicate`). `allow` is the rate limit
-of subscribe requests per IP and per channel address (keyed hashes in a table, so every web worker counts alike).
+Why one module: `promowatch subscribe` and the subscribe / manage pages must check, store and change
+subscriptions alike. The life cycle (pending -> active <-> paused -> unsubscribed, double opt-in through the
+outbox, the consent record, erasure, the purge of stale requests, rate limits) is described in
+docs/architecture.md. Every error is a `SubscriptionError`: one line, never a channel secret.
 """
 
 from __future__ import annotations
