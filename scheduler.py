@@ -243,7 +243,7 @@ class Service:
                 database_url=self.database_url,
                 limit=s.batch,
                 concurrency=s.concurrency,
-                **s.policy(),
+                **self.config.sender_policy(),
             )
         except WorkerStopped:
             return None

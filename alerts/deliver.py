@@ -80,6 +80,10 @@ class Policy:
     ambiguous_backoff: timedelta = AMBIGUOUS_BACKOFF
     connect_timeout: float = CONNECT_TIMEOUT
     read_timeout: float = READ_TIMEOUT
+    #: the site's address for the links every message ends with (PROMOWATCH_BASE_URL wins; alerts.links)
+    base_url: str | None = None
+    #: send to guarded channels (hosts subscribers typed) also when they resolve to private addresses
+    allow_private_addresses: bool = False
 
 
 #: failure kind -> what the row's error says first. The first six happen before anything is sent.
@@ -97,6 +101,9 @@ KINDS = {
     "other": "failed",
     "skipped": "not sent",
 }
+#: why a guarded channel (a host a subscriber typed) is not sent to by an Apprise that cannot be told not to
+#: follow redirects (its `redirect=` URL argument came with Apprise 2.x)
+UNGUARDED = "refused, not sent: this Apprise follows HTTP redirects (no redirect= option): upgrade Apprise"
 #: the kinds where the request went out and no answer came: retried rarely (each try may be a duplicate)
 AMBIGUOUS = frozenset({"timeout_after_send", "closed_after_send"})
 
@@ -317,6 +324,11 @@ class _Job:
     events: list = field(default_factory=list)  # event dicts: one, or a digest's
     digest: str | None = None  # the digest key: render all `events` as one digest
     skip: str | None = None  # nothing to send (subscription gone): recorded dead, not a failure
+    message: str | None = None  # a message about the subscription itself: confirm | test
+    service: str = ""  # the channel URL's scheme
+    guarded: bool = False  # a host the subscriber typed: public addresses only, no redirects
+    footer: dict | None = None  # the subscription's manage and unsubscribe links
+    confirm: str | None = None  # the confirm link of a confirm message
 
 
 @dataclass
@@ -410,8 +422,9 @@ def _by_id(session: Session, model, ids) -> dict:
     return out
 
 
-def _prepare(engine, ids: list[int]) -> list[_Job]:
-    """Read the claimed rows with their channels, subscriptions and events (in a few queries)."""
+def _prepare(engine, ids: list[int], links=None) -> list[_Job]:
+    """Read the claimed rows with their channels, subscriptions and events (in a few queries). `links`
+    (alerts.links.Links): the signed links each message ends with."""
     with Session(engine) as session:
         rows = _by_id(session, Notification, ids)
         channels = _by_id(session, SubscriptionChannel, [n.channel_id for n in rows.values()])
@@ -424,11 +437,21 @@ def _prepare(engine, ids: list[int]) -> list[_Job]:
         job = _Job(n.id, n.attempts, _utc(n.claimed_at), n.ambiguous_failures or 0)
         jobs.append(job)
         channel, sub = channels.get(n.channel_id), subs.get(n.subscription_id)
-        if channel is None or sub is None or not sub.active or channel.subscription_id != sub.id:
+        wanted = {"confirm": ("pending",), "test": ("active", "paused")}.get(n.kind if n.event_id is None else "")
+        live = sub is not None and (sub.status in wanted if wanted else sub.active)
+        if channel is None or not live or channel.subscription_id != sub.id:
             job.skip = "subscription or channel no longer active: not sent"
             continue
         job.url, job.masked = channel.url, mask_url(channel.url)  # not url_masked: that may show header values
         job.lang, job.tz = sub.lang, sub.timezone
+        job.service, job.guarded = channel.service, bool(channel.guarded)
+        if links is not None:
+            job.footer = links.footer(sub.id, sub.link_key)
+        if wanted:
+            job.message = n.kind
+            if n.kind == "confirm" and links is not None:
+                job.confirm = links.url("confirm", sub.id, sub.link_key)
+            continue
         if n.event_id is not None and not n.digest:
             job.events = [events[n.event_id]] if n.event_id in events else []
         else:
@@ -447,17 +470,48 @@ def _render_and_send(job: _Job, policy: Policy | None = None) -> Outcome:
     from alerts import render  # Jinja2 and the templates, loaded on the first message to send
 
     try:
-        if job.digest:
-            message = render.render_digest(job.events, job.lang, job.tz, job.digest)
+        if job.message == "confirm":
+            message = render.render_confirm(job.lang, job.confirm or "", job.footer)
+        elif job.message == "test":
+            message = render.render_test(job.lang, job.footer)
+        elif job.digest:
+            message = render.render_digest(job.events, job.lang, job.tz, job.digest, footer=job.footer)
         else:
-            message = render.render_event(job.events[0], job.lang, job.tz)
+            message = render.render_event(job.events[0], job.lang, job.tz, footer=job.footer)
     except Exception as exc:  # a rendering bug: a failure of this row, retried (maybe after a fix)
         return Outcome(
             False,
             mask_text(f"render failed: {type(exc).__name__}: {exc}", job.url, job.masked)[:ERROR_CHARS],
             kind="render",
         )
-    return deliver(job.url, message.title, message.body, job.masked, policy)
+    url = job.url
+    if job.guarded:
+        from alerts.channels import ChannelError, check_public_host, guard_host, without_redirects
+
+        if "redirect" not in _apprise().URLBase.template_args:  # an Apprise without redirect= would follow them
+            return Outcome(False, UNGUARDED, permanent=True, kind="unusable")
+        if not (policy and policy.allow_private_addresses):
+            try:
+                check_public_host(*guard_host(url))
+            except ChannelError as exc:
+                return Outcome(False, f"refused, not sent: {exc}"[:ERROR_CHARS], permanent=True, kind="unusable")
+        url = without_redirects(url)
+    if job.footer and job.service in ("mailto", "mailtos"):
+        url = with_unsubscribe_headers(url, job.footer["unsubscribe"])
+    return deliver(url, message.title, message.body, job.masked, policy)
+
+
+def with_unsubscribe_headers(url: str, unsubscribe: str) -> str:
+    """An email channel URL with the RFC 8058 one-click unsubscribe headers, as Apprise's email plugin takes
+    extra headers: `+Name=value` URL arguments."""
+    from urllib.parse import quote
+
+    return (
+        url
+        + ("&" if "?" in url else "?")
+        + f"+List-Unsubscribe={quote(f'<{unsubscribe}>', safe='')}"
+        + f"&+List-Unsubscribe-Post={quote('List-Unsubscribe=One-Click', safe='')}"
+    )
 
 
 def _failure_values(job: _Job, outcome: Outcome, at: datetime, policy: Policy) -> dict[str, Any]:
@@ -603,13 +657,18 @@ def send_due(
     fixed = _utc(now)
     clock = (lambda: fixed) if fixed is not None else utcnow
     report = SendReport()
+    from alerts.subscriptions import purge_pending
+
+    purge_pending(database_url, clock())  # unconfirmed requests older than 48 h: erased
     ids, report.reclaimed = claim_due(engine, clock(), limit, lease)
     report.claimed = len(ids)
     if not ids:
         _note_leased(engine, clock(), lease, report)
         report.seconds = time.perf_counter() - started
         return report
-    jobs = _prepare(engine, ids)
+    from alerts.links import site_links
+
+    jobs = _prepare(engine, ids, site_links(policy.base_url, database_url))
     ready = [j for j in jobs if not j.skip]
     for job in jobs:
         if job.skip:

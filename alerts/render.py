@@ -1,8 +1,10 @@
 """Messages: change events as text a person reads, in the subscriber's language and time zone.
 
-Pure functions, no database: `render_event`, `render_digest` and `render_test` each return a
-`Message(title, body)`. The wording lives in Jinja2 templates, one folder per language
-(`alerts/templates/<lang>/`, phrases in `_macros.j2`), so a translator never touches Python; this module
+Pure functions, no database: `render_event`, `render_digest`, `render_test` and `render_confirm` (the double
+opt-in request) each return a `Message(title, body)`; given a subscription's `footer` links (alerts.links),
+the body ends with its manage and unsubscribe links (`footer.txt.j2`): every message carries its way out.
+The wording lives in Jinja2 templates, one folder per language (`alerts/templates/<lang>/`, phrases in
+`_macros.j2`), so a translator never touches Python; this module
 prepares the facts and formats them with Babel in the subscriber's locale and zone. Output rules: strict
 plain-text templates (an undefined variable raises); whitespace collapsed and Babel's non-breaking spaces made
 plain, so a message reads and searches the same on every channel; a title is one line of at most `MAX_TITLE`
@@ -261,7 +263,16 @@ def event_view(event, zone: ZoneInfo) -> dict:
 # ---------------------------------------------------------------- the API
 
 
-def render_event(event: dict, lang: str, tz: str = DEFAULT_TZ) -> Message:
+def with_footer(message: Message, lang: str, footer: dict | None) -> Message:
+    """`message` with the subscription's manage and unsubscribe links at its end (unchanged without links)."""
+    if not footer:
+        return message
+    context = {"manage": footer["manage"], "unsubscribe": footer["unsubscribe"]}
+    links = tidy(_env(resolve_lang(lang)).get_template("footer.txt.j2").render(context))
+    return Message(message.title, f"{message.body}\n\n{links}")
+
+
+def render_event(event: dict, lang: str, tz: str = DEFAULT_TZ, footer: dict | None = None) -> Message:
     """One event (a `storage.repository.event_dict`) as a message in `lang`, times in `tz`."""
     lang = resolve_lang(lang)
     view = event_view(event, _zone(tz))
@@ -270,7 +281,7 @@ def render_event(event: dict, lang: str, tz: str = DEFAULT_TZ) -> Message:
     if overflow > 0:  # too long for a push title: shorten the offer name first, so the price stays readable
         view["title_name"] = _short(view["title_name"], max(12, len(view["title_name"]) - overflow))
         message = _render(lang, "event.txt.j2", {"ev": view})
-    return Message(_title(message.title), message.body)
+    return with_footer(Message(_title(message.title), message.body), lang, footer)
 
 
 def _period(period: str | None) -> tuple[str, date | None]:
@@ -295,6 +306,7 @@ def render_digest(
     *,
     group_by: str = "operator",
     max_events: int = 100,
+    footer: dict | None = None,
 ) -> Message:
     """Many events as one message: grouped by operator (or by kind), with the count in the title.
 
@@ -326,7 +338,7 @@ def render_digest(
         "more": more,
     }
     message = _render(lang, "digest.txt.j2", context)
-    return Message(_title(message.title), message.body)
+    return with_footer(Message(_title(message.title), message.body), lang, footer)
 
 
 #: what a test notification shows as an example of an alert
@@ -352,8 +364,15 @@ SAMPLE_EVENT = {
 }
 
 
-def render_test(lang: str) -> Message:
+def render_test(lang: str, footer: dict | None = None) -> Message:
     """The message `promowatch test-notify` sends: says the channel works, with a sample alert line."""
     lang = resolve_lang(lang)
     message = _render(lang, "test.txt.j2", {"sample": event_view(SAMPLE_EVENT, _zone(DEFAULT_TZ))})
-    return Message(_title(message.title), message.body)
+    return with_footer(Message(_title(message.title), message.body), lang, footer)
+
+
+def render_confirm(lang: str, confirm: str, footer: dict | None = None) -> Message:
+    """The double opt-in request: the signed `confirm` link, valid 48 hours."""
+    lang = resolve_lang(lang)
+    message = _render(lang, "confirm.txt.j2", {"confirm": confirm})
+    return with_footer(Message(_title(message.title), message.body), lang, footer)
