@@ -40,11 +40,13 @@ STATUSES = ("pending", "active", "paused", "unsubscribed")
 #: a pending request is erased after this long without confirmation
 PENDING_MAX_AGE = CONFIRM_MAX_AGE
 #: the outbox kinds of messages that are about the subscription itself, not an offer
-MESSAGE_KINDS = ("confirm", "test")
+MESSAGE_KINDS = ("confirm", "test", "stay")
 _QUIET = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+#: a saved stay: days and GB (alerts/stay_alerts.py)
+STAY = ("stay_days", "stay_gb")
 #: the settings of a subscription (what `settings_spec` returns and `update_settings` changes): how and when it is
 #: sent, then the filters the matching index reads
-SETTINGS = ("lang", "digest", "timezone", "quiet_start", "quiet_end", "rearm_hours", *FILTERS[1:])
+SETTINGS = ("lang", "digest", "timezone", "quiet_start", "quiet_end", "rearm_hours", *FILTERS[1:], *STAY)
 #: what `list_subscriptions` shows of a subscription, in this order (then created_at and the masked channels)
 SHOWN = ("id", "status", "active", *SETTINGS)
 
@@ -136,6 +138,19 @@ def _operators(names, what: str = "operator") -> list[str]:
         raise SubscriptionError(str(exc)) from None
 
 
+def _stay(days, gb) -> tuple[Optional[int], Optional[float]]:
+    """A saved stay: days (1 to MAX_DAYS) and GB (default 0), or neither."""
+    from contract.stay import MAX_DAYS
+
+    if days is None:
+        if gb is not None:
+            raise SubscriptionError("--stay-gb needs --stay-days: the days of the stay whose cheapest card to watch")
+        return None, None
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
+        raise SubscriptionError(f"--stay-days {days}: the days of the stay, a whole number from 1 to {MAX_DAYS}")
+    return days, _gb(gb, "--stay-gb") or 0.0
+
+
 def _quiet(text: Optional[str]) -> tuple[Optional[str], Optional[str]]:
     if text is None:
         return None, None
@@ -173,6 +188,8 @@ def settings_spec(
     max_year_cost: Optional[str] = None,
     quiet: Optional[str] = None,
     rearm_hours: int = 168,
+    stay_days: Optional[int] = None,
+    stay_gb: Optional[str | float] = None,
 ) -> dict:
     """The validated settings of a subscription (the SETTINGS columns), from what a person typed."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -195,6 +212,7 @@ def settings_spec(
     rearm_hours = _rearm(rearm_hours)
     quiet_start, quiet_end = _quiet(quiet)
     per_gb = _amount(max_eur_per_gb, "--max-eur-per-gb")
+    stay_days, stay_gb = _stay(stay_days, stay_gb)
     return {
         "lang": lang,
         "digest": digest,
@@ -211,6 +229,8 @@ def settings_spec(
         "origin": origin,
         "max_eur_per_gb_cents": None if per_gb is None else float(per_gb),
         "max_year_cents": _amount(max_year_cost, "--max-year-cost"),
+        "stay_days": stay_days,
+        "stay_gb": stay_gb,
     }
 
 
@@ -348,8 +368,8 @@ class Requested:
     status: str
 
 
-def _queue_message(session: Session, sid: int, kind: str, now: datetime) -> int:
-    """Queue a message about the subscription itself (kind: confirm | test) to each of its channels."""
+def queue_message(session: Session, sid: int, kind: str, now: datetime) -> int:
+    """Queue a message about the subscription itself (MESSAGE_KINDS: confirm | test | stay) to each of its channels."""
     query = select(SubscriptionChannel.id).where(SubscriptionChannel.subscription_id == sid)
     channel_ids = session.scalars(query.order_by(SubscriptionChannel.id)).all()
     if channel_ids:
@@ -400,7 +420,7 @@ def request_subscription(
         if existing is not None:
             status = session.get(Subscription, existing).status
             if status == "pending":
-                _queue_message(session, existing, "confirm", now)
+                queue_message(session, existing, "confirm", now)
             return Requested(existing, False, status)
         sub = Subscription(
             created_at=now, active=False, status="pending", link_key=new_link_key(), **spec["subscription"]
@@ -420,7 +440,7 @@ def request_subscription(
             )
         )
         session.flush()
-        _queue_message(session, sub.id, "confirm", now)
+        queue_message(session, sub.id, "confirm", now)
         return Requested(sub.id, True, "pending")
 
 
@@ -549,7 +569,7 @@ def queue_test(sid: int, database_url: Optional[str] = None, now: Optional[datet
         sub = _get(session, sid)
         if sub.status not in ("active", "paused"):
             raise SubscriptionError(f"the subscription is {sub.status}: a test message goes to an active one only")
-        return _queue_message(session, sid, "test", as_utc(now) or utcnow())
+        return queue_message(session, sid, "test", as_utc(now) or utcnow())
 
 
 def manage_view(sid: int, database_url: Optional[str] = None) -> dict:
