@@ -549,9 +549,9 @@ def status(as_json: bool = typer.Option(False, "--json", help="print the status 
 
 
 # commands defined in their own modules, on this same app (imports there stay lazy)
-from promowatch import cli_capture, cli_events, cli_outbox, cli_service, cli_subscriptions  # noqa: E402
+from promowatch import cli_capture, cli_events, cli_outbox, cli_service, cli_subscriptions, cli_web  # noqa: E402
 
-for _module in (cli_events, cli_subscriptions, cli_outbox, cli_service, cli_capture):
+for _module in (cli_events, cli_subscriptions, cli_outbox, cli_service, cli_capture, cli_web):
     _module.register(app)
 
 

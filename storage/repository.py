@@ -325,8 +325,8 @@ def last_crawls(database_url: str | None = None) -> dict[str, dict]:
             result[run.operator] = {
                 "operator": run.operator,
                 "crawl_run_id": run.id,
-                "started_at": run.started_at.isoformat(),
-                "finished_at": run.finished_at.isoformat(),
+                "started_at": _iso(run.started_at),
+                "finished_at": _iso(run.finished_at),
                 "status": run.status,
                 "finish_reason": run.finish_reason,
                 "items_scraped": run.items_scraped,
