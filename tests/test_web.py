@@ -354,7 +354,7 @@ def test_the_feed_is_atom_for_any_filter_of_the_offers_page(client):
         entries = list(root.iter(f"{ATOM}entry"))
         events = [e for e in get(client, "/api/v1/events?limit=1000").json() if wanted(e)][:50]
         assert len(entries) == len(events) > 0
-        for entry, ev in zip(entries, events):
+        for entry, ev in zip(entries, events, strict=True):
             assert entry.findtext(f"{ATOM}id").endswith(f"/events/{ev['id']}")
             assert entry.findtext(f"{ATOM}title") and entry.find(f"{ATOM}content").get("type") == "text"
             assert datetime.fromisoformat(entry.findtext(f"{ATOM}updated")).utcoffset() == timedelta(0)
