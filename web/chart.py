@@ -15,6 +15,8 @@ from storage.repository import as_utc
 WIDTH, HEIGHT = 640, 220
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 16, 32
 LOW_WINDOW = timedelta(days=90)
+#: the least room between two price labels (SVG units)
+TICK_GAP = 14
 
 
 @dataclass
@@ -94,6 +96,10 @@ def step_chart(history: list[Step]) -> Chart:
         chart.points.append((x(s.start), y(s.price_cents), s))
     chart.path = " ".join(parts)
     prices = sorted({s.price_cents for s in history})
-    chart.y_ticks = [(y(c), c) for c in ([prices[0], prices[-1]] if len(prices) > 1 else prices)]
+    ticks = [prices[0], prices[-1]] if len(prices) > 1 else prices
+    for cents in prices[1:-1]:  # every other price too, where its label does not touch another
+        if all(abs(y(cents) - y(c)) >= TICK_GAP for c in ticks):
+            ticks.append(cents)
+    chart.y_ticks = [(y(c), c) for c in sorted(ticks)]
     chart.x_ticks = [(x(t0), t0), (x(t1), t1)]
     return chart
