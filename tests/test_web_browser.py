@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import PROMOWATCH, ROOT, run
 from servers import free_port
 
 pytestmark = pytest.mark.slow
@@ -50,17 +50,8 @@ def _env(url: str) -> dict:
     return {**env, "PROMOWATCH_DATABASE_URL": url, "PROMOWATCH_TODAY": "2026-09-15"}
 
 
-def _promowatch(env, *args, code=0, timeout=180):
-    proc = subprocess.run(
-        [sys.executable, "-m", "promowatch", *map(str, args)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    assert proc.returncode == code, f"{args} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    return proc
+def _promowatch(env, *args, check=True, timeout=180):
+    return run(PROMOWATCH + [str(a) for a in args], env, timeout=timeout, check=check)
 
 
 def fill_by_the_commands(folder: Path) -> dict:
@@ -196,7 +187,8 @@ def test_web_refuses_a_port_already_taken(tmp_path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        proc = _promowatch(env, "web", "--port", port, code=1, timeout=60)
+        proc = _promowatch(env, "web", "--port", port, check=False, timeout=60)
+    assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and f"cannot listen on 127.0.0.1:{port}" in lines[0] and "--port" in lines[0]
     assert "Traceback" not in proc.stderr

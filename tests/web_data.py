@@ -11,11 +11,10 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from conftest import FIXTURES
+from conftest import FIXTURES, store_crawl
 
-from alerts.detect import detect_after_crawl
 from contract.offer import normalise
-from storage.repository import record_crawl, utcnow
+from storage.repository import utcnow
 
 SCRIPT_NAME = "<script>alert(1)</script>"
 SCRIPT_KEY = "script-offer"
@@ -32,19 +31,7 @@ def fixture_items() -> dict[str, list[dict]]:
 
 
 def crawl(url: str, operator: str, items: list[dict], when) -> None:
-    result = record_crawl(
-        operator=operator,
-        started_at=when,
-        finished_at=when,
-        finish_reason="finished",
-        status="healthy",
-        items=items,
-        items_scraped=len(items),
-        dropped={},
-        error=None,
-        database_url=url,
-    )
-    detect_after_crawl(result.run_id, url)
+    store_crawl(url, operator, items, when, detect=True)
 
 
 def with_price(items: list[dict], key: str, cents: int) -> list[dict]:
