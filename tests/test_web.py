@@ -198,8 +198,8 @@ def test_the_form_shows_the_filters_it_was_given_and_shares_them(client):
     assert '<option value="iliad" selected>' in html
     assert 'name="max_price" inputmode="decimal" size="6" value="12.00"' in html
     assert 'name="5g" value="1" checked' in html and '<option value="year" selected>' in html
-    assert 'href="/feeds/events.atom?operator=iliad&amp;max_price=12.00&amp;5g=1&amp;who=foreign_born"' in html
-    assert 'href="/subscribe?operator=iliad&amp;max_price=12.00&amp;5g=1&amp;who=foreign_born"' in html
+    shared = "operator=iliad&amp;max_price=12.00&amp;5g=1&amp;who=foreign_born"
+    assert f'href="/feeds/events.atom?{shared}&amp;lang=en"' in html and f'href="/subscribe?{shared}"' in html
 
 
 def test_each_row_says_who_can_take_it_and_the_activation_fee(client):
@@ -360,6 +360,11 @@ def test_the_feed_is_atom_for_any_filter_of_the_offers_page(client):
             assert datetime.fromisoformat(entry.findtext(f"{ATOM}updated")).utcoffset() == timedelta(0)
     zh = ET.fromstring(get(client, "/feeds/events.atom?operator=iliad&who=", lang="zh").content)
     assert "最新变化" in zh.findtext(f"{ATOM}title")
+    asked = ET.fromstring(get(client, "/feeds/events.atom?operator=iliad&lang=it", lang="zh").content)
+    assert asked.findtext(f"{ATOM}title") == "promowatch: Cosa è cambiato"  # the URL's language wins
+    assert "Prezzo" in asked.find(f"{ATOM}entry").findtext(f"{ATOM}content")
+    link = next(e.get("href") for e in asked.iter(f"{ATOM}link") if e.get("rel") == "self")
+    assert link.endswith("/feeds/events.atom?operator=iliad&lang=it")
 
 
 def test_the_api_speaks_cents_and_utc(client):
@@ -383,6 +388,7 @@ def test_the_api_speaks_cents_and_utc(client):
 
 
 def test_healthz_says_the_database_answers_and_how_old_each_crawl_is(client, tmp_path):
+    assert client.head("/healthz").status_code == 200
     body = get(client, "/healthz").json()
     assert body["database"] == "ok" and set(body["operators"]) == set(OPERATORS)
     assert 10 * 86400 - 60 <= body["operators"]["iliad"]["age_seconds"] <= 10 * 86400 + 600

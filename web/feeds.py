@@ -1,6 +1,7 @@
 """Atom feeds of change events: all of them, or those whose offer passes the offers page's filters (the same
 query string: `/feeds/events.atom?operator=iliad&max_price=9`).
 
+The language is the URL's `lang` (feed readers send no cookie and rarely a language), else the visitor's.
 Built with feedgen (valid Atom, every text escaped by its XML writer); each entry's title and text are the
 alert message of that event in the reader's language (alerts.render.render_event), so a feed reader sees what
 a subscriber would receive.
@@ -11,7 +12,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from feedgen.feed import FeedGenerator
 
-from alerts.render import render_event
+from alerts.render import LANGS, render_event
 from storage.repository import list_events
 from web.i18n import WORDS
 from web.query import BadQuery, offer_path, offer_query
@@ -29,7 +30,8 @@ def events_feed(request: Request):
         query = offer_query(request.query_params)
     except BadQuery as exc:
         return Response(str(exc) + "\n", status_code=400, media_type="text/plain; charset=utf-8")
-    lang = language(request)
+    asked = request.query_params.get("lang")
+    lang = asked if asked in LANGS else language(request)  # a feed reader sends no cookie: the URL says
     wanted = query.wanted
     only = next(iter(wanted.operators)) if len(wanted.operators) == 1 else None
     events = [
@@ -38,7 +40,7 @@ def events_feed(request: Request):
         if wanted.matches(e["item"])
     ][:ENTRIES]
     base = str(request.base_url).rstrip("/")
-    self_url = f"{base}/feeds/events.atom" + (f"?{query.canonical}" if query.canonical else "")
+    self_url = f"{base}/feeds/events.atom?" + "&".join(filter(None, [query.canonical, f"lang={lang}"]))
     feed = FeedGenerator()
     feed.id(self_url)
     feed.title(f"promowatch: {WORDS[lang]['changes_title']}")

@@ -17,7 +17,7 @@ from storage.repository import as_utc, last_crawls, utcnow
 router = APIRouter(include_in_schema=False)
 
 
-@router.get("/healthz")
+@router.api_route("/healthz", methods=["GET", "HEAD"])
 def healthz(request: Request):
     try:
         crawls = last_crawls(request.app.state.database_url)

@@ -20,7 +20,7 @@ from storage.repository import find_offers, last_crawls, list_events, offer_deta
 from web.chart import LOW_WINDOW, is_low, lowest_since, step_chart, steps
 from web.i18n import COOKIE, NATIVE
 from web.query import PAGE_SORTS, WHO, BadQuery, offer_query, operator_param, since_param
-from web.templating import page
+from web.templating import language, page
 
 router = APIRouter(include_in_schema=False)
 #: the fields of an offer's page shown in its own rows (the rest come from the offer's item, in FIELDS order)
@@ -113,7 +113,7 @@ def changes(request: Request, operator: str = "", kind: str = "", since: str = "
         operators=OPERATORS,
         kinds=KINDS,
         chosen={"operator": slug or "", "kind": kind, "since": since.strip()},
-        feed="/feeds/events.atom" + (f"?operator={slug}" if slug else ""),
+        feed="/feeds/events.atom?" + (f"operator={slug}&" if slug else "") + f"lang={language(request)}",
     )
 
 
