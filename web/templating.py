@@ -9,7 +9,7 @@ reader's zone (the app's, Europe/Rome unless configured) with the zone named.
 from __future__ import annotations
 
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -29,6 +29,8 @@ from web.i18n import COOKIE, NATIVE, WORDS, choose
 from web.query import offer_path
 
 TEMPLATES = Path(__file__).with_name("templates")
+#: filters of one hashable value whose result depends on nothing else
+CACHED_FILTERS = ("money", "num", "per_gb", "shortdate", "longdate")
 
 
 def language(request: Request) -> str:
@@ -48,8 +50,10 @@ def environment(lang: str) -> Environment:
         lstrip_blocks=True,
     )
     locale = LOCALES[lang]
-    env.filters.update(locale_filters(locale))
-    env.filters["per_gb"] = lambda cents: format_decimal(cents / 100, format="#,##0.00#", locale=locale)
+    filters = locale_filters(locale)
+    filters["per_gb"] = lambda cents: format_decimal(cents / 100, format="#,##0.00#", locale=locale)
+    # a page formats the same few amounts over and over, and Babel's formatting is most of a page's time
+    env.filters.update(filters, **{name: lru_cache(maxsize=4096)(filters[name]) for name in CACHED_FILTERS})
     env.globals.update(
         lang=lang,
         t=WORDS[lang],
