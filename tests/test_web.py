@@ -93,6 +93,7 @@ def test_error_pages_in_every_language(client, path, status, text, lang):
 def test_the_words_of_every_language_are_the_same_keys():
     assert set(WORDS["it"]) == set(WORDS["en"]) == set(WORDS["zh"])
     assert all(v.strip() for words in WORDS.values() for v in words.values())
+    assert WORDS["zh"]["colon"] == "："  # Chinese punctuation is full width
 
 
 @pytest.mark.parametrize(
@@ -125,8 +126,11 @@ def test_the_language_switch_keeps_the_choice_in_a_safe_cookie_and_returns_to_th
         assert response.headers["location"] == "/offers?sort=year&operator=iliad"
         cookie = response.headers["set-cookie"].lower()
         assert cookie.startswith("lang=zh;") and "httponly" in cookie and "samesite=lax" in cookie
+        assert "secure" not in cookie  # plain HTTP on loopback; over HTTPS the cookie is Secure
         page = get(c, "/offers?sort=year&operator=iliad", lang="en")  # the cookie wins over Accept-Language
         assert '<html lang="zh">' in page.text and WORDS["zh"]["offers_title"] in page.text
+    with TestClient(create_app(site[0]), base_url="https://promowatch.example") as c:
+        assert "; secure" in get(c, "/lang/en", status=303).headers["set-cookie"].lower()
 
 
 @pytest.mark.parametrize(

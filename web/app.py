@@ -1,10 +1,11 @@
 """The site: `create_app()` builds the FastAPI application that `promowatch web` serves with Uvicorn.
 
 A factory so tests and the service build as many as they need, each on its own database: the database URL
-(None: storage's default, PROMOWATCH_DATABASE_URL or the user's data file) and the reader's time zone live in
-`app.state`, where every router reads them. Areas are routers (pages, feeds, API, health); a new area (the
-subscription pages) is one more `include_router`. Nothing is fetched from outside: the stylesheet is served
-from web/static, the interactive API docs (which load scripts from a CDN) are off, the OpenAPI schema is on.
+(None: storage's default, PROMOWATCH_DATABASE_URL or the user's data file), the reader's time zone and the
+configuration live in `app.state`, where every router reads them. Areas are routers (pages, feeds, API,
+health); a new area (the subscription pages) is one more `include_router`. Nothing is fetched from outside:
+the stylesheet is served from web/static, the interactive API docs (which load scripts from a CDN) are off, the
+OpenAPI schema is on.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from web.security import SecurityHeaders
 STATIC = Path(__file__).with_name("static")
 
 
-def create_app(database_url: str | None = None, timezone: str = DEFAULT_TZ) -> FastAPI:
+def create_app(database_url: str | None = None, timezone: str = DEFAULT_TZ, config: dict | None = None) -> FastAPI:
+    """The site on `database_url`, times shown in `timezone`; `config` (the service configuration's sections,
+    e.g. "web", "mail") is kept in `app.state.config` for the areas that need it."""
     app = FastAPI(
         title="promowatch",
         summary="Offers of Italian mobile operators, their price history and changes (read-only)",
@@ -36,6 +39,7 @@ def create_app(database_url: str | None = None, timezone: str = DEFAULT_TZ) -> F
     )
     app.state.database_url = database_url
     app.state.zone = ZoneInfo(timezone)
+    app.state.config = dict(config or {})
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for area in (pages, feeds, api, health):

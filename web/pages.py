@@ -123,11 +123,12 @@ def operators(request: Request):
 
 
 @router.get("/lang/{code}")
-def switch_language(code: str, next: str = "/"):
-    """Keep the visitor's language in a cookie (HttpOnly, SameSite=Lax) and go back to the page they were on
-    (a path on this site only: never an open redirect)."""
+def switch_language(request: Request, code: str, next: str = "/"):
+    """Keep the visitor's language in a cookie (HttpOnly, SameSite=Lax, Secure over HTTPS) and go back to the page
+    they were on (a path on this site only: never an open redirect)."""
     target = next if next.startswith("/") and not next.startswith("//") and "\\" not in next else "/"
     response = RedirectResponse(target, status_code=303)
     if code in NATIVE:
-        response.set_cookie(COOKIE, code, max_age=365 * 24 * 3600, httponly=True, samesite="lax", path="/")
+        year, secure = 365 * 24 * 3600, request.url.scheme == "https"
+        response.set_cookie(COOKIE, code, max_age=year, httponly=True, samesite="lax", secure=secure, path="/")
     return response
