@@ -438,11 +438,17 @@ def _prepare(engine, ids: list[int], links=None) -> list[_Job]:
         job = _Job(n.id, n.attempts, _utc(n.claimed_at), n.ambiguous_failures or 0)
         jobs.append(job)
         channel, sub = channels.get(n.channel_id), subs.get(n.subscription_id)
-        wanted = {"confirm": ("pending",), "test": ("active", "paused"), "stay": ("active",)}.get(
-            n.kind if n.event_id is None else ""
+        statuses = (
+            {"confirm": ("pending",), "test": ("active", "paused"), "stay": ("active",)}.get(n.kind or "")
+            if n.event_id is None
+            else None
         )
-        live = sub is not None and (sub.status in wanted if wanted else sub.active)
-        if channel is None or not live or channel.subscription_id != sub.id:
+        if (
+            channel is None
+            or sub is None
+            or not (sub.status in statuses if statuses else sub.active)
+            or channel.subscription_id != sub.id
+        ):
             job.skip = "subscription or channel no longer active: not sent"
             continue
         job.url, job.masked = channel.url, mask_url(channel.url)  # not url_masked: that may show header values
@@ -450,11 +456,11 @@ def _prepare(engine, ids: list[int], links=None) -> list[_Job]:
         job.service, job.guarded = channel.service, bool(channel.guarded)
         if links is not None:
             job.footer = links.footer(sub.id, sub.link_key)
-        if wanted:
+        if statuses:
             job.message = n.kind
             if n.kind == "confirm" and links is not None:
                 job.confirm = links.url("confirm", sub.id, sub.link_key)
-            if n.kind == "stay" and sub is not None:
+            if n.kind == "stay":
                 job.stay = {"days": sub.stay_days, "gb": sub.stay_gb, **(sub.stay_cheapest or {})}
             continue
         if n.event_id is not None and not n.digest:

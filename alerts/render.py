@@ -114,7 +114,9 @@ def _as_datetime(value, zone: ZoneInfo) -> datetime | None:
     return moment.astimezone(zone)
 
 
-def _filters(locale: str) -> dict:
+def locale_filters(locale: str) -> dict:
+    """The Jinja2 filters of alerts' templates (money, num, dates, operator lists), bound to a Babel locale."""
+
     def money(cents) -> str:
         return format_currency(Decimal(int(cents)) / 100, "EUR", locale=locale)
 
@@ -164,7 +166,7 @@ def _env(lang: str) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=False,
     )
-    env.filters.update(_filters(LOCALES[lang]))
+    env.filters.update(locale_filters(LOCALES[lang]))
     env.globals["opname"] = operator_name
     return env
 

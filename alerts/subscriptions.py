@@ -13,10 +13,10 @@ import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Optional
+from typing import Any, Optional, Sequence, cast
 
-from sqlalchemy import delete, func, insert, select, update
-from sqlmodel import Session
+from sqlalchemy import CursorResult, delete, func, insert, select, update
+from sqlmodel import Session, col
 
 from alerts.channels import ChannelError, ChannelSettings, build_channel, shown_channel
 from alerts.links import CONFIRM_MAX_AGE, LinkError, Links
@@ -177,9 +177,9 @@ def settings_spec(
     lang: str = "it",
     digest: str = "off",
     tz: str = "Europe/Rome",
-    operators: list[str] = (),
-    plan_types: list[str] = (),
-    kinds: list[str] = (),
+    operators: Sequence[str] = (),
+    plan_types: Sequence[str] = (),
+    kinds: Sequence[str] = (),
     max_price: Optional[str] = None,
     min_gb: Optional[str | float] = None,
     only_5g: bool = False,
@@ -276,14 +276,16 @@ def store_subscriptions(specs: list[dict], database_url: Optional[str] = None) -
             }
             for spec in specs
         ]
-        ids = list(session.scalars(insert(Subscription).returning(Subscription.id, sort_by_parameter_order=True), rows))
+        ids = list(
+            session.scalars(insert(Subscription).returning(col(Subscription.id), sort_by_parameter_order=True), rows)
+        )
         channels = [
             {"subscription_id": sid, **_channel_columns(channel)}
             for sid, spec in zip(ids, specs, strict=False)
             for channel in spec["channels"]
         ]
         session.execute(insert(SubscriptionChannel), channels)
-    return ids
+    return cast(list[int], ids)  # primary keys: never None once inserted
 
 
 def _channel_columns(channel: dict) -> dict:
@@ -310,16 +312,18 @@ def find_duplicate(
     urls = sorted({c["url"] for c in spec["channels"]})
     with Session(get_engine(database_url)) as session:
         candidates = session.scalars(
-            select(SubscriptionChannel.subscription_id)
-            .join(Subscription, Subscription.id == SubscriptionChannel.subscription_id)
-            .where(SubscriptionChannel.url.in_(urls), Subscription.status.in_(statuses))
+            select(col(SubscriptionChannel.subscription_id))
+            .join(Subscription, col(Subscription.id) == col(SubscriptionChannel.subscription_id))
+            .where(col(SubscriptionChannel.url).in_(urls), col(Subscription.status).in_(statuses))
             .distinct()
         ).all()
         for sid in sorted(candidates):
             sub = session.get(Subscription, sid)
             if not all(_same(getattr(sub, key), value) for key, value in wanted.items()):
                 continue
-            stored = session.scalars(select(SubscriptionChannel.url).where(SubscriptionChannel.subscription_id == sid))
+            stored = session.scalars(
+                select(col(SubscriptionChannel.url)).where(col(SubscriptionChannel.subscription_id) == sid)
+            )
             if sorted(set(stored)) == urls:
                 return sid
     return None
@@ -332,18 +336,18 @@ def _iso(moment) -> str | None:
 def list_subscriptions(database_url: Optional[str] = None, active_only: bool = False) -> list[dict]:
     """Subscriptions with their channels, masked (never the URL itself)."""
     with Session(get_engine(database_url)) as session:
-        query = select(Subscription).order_by(Subscription.id)
+        query = select(Subscription).order_by(col(Subscription.id))
         if active_only:
-            query = query.where(Subscription.active.is_(True))
+            query = query.where(col(Subscription.active).is_(True))
         subs = session.execute(query).scalars().all()
         channels: dict[int, list] = {}
         rows = session.execute(
             select(
-                SubscriptionChannel.subscription_id,
-                SubscriptionChannel.id,
-                SubscriptionChannel.service,
-                SubscriptionChannel.url,
-            ).order_by(SubscriptionChannel.id)
+                col(SubscriptionChannel.subscription_id),
+                col(SubscriptionChannel.id),
+                col(SubscriptionChannel.service),
+                col(SubscriptionChannel.url),
+            ).order_by(col(SubscriptionChannel.id))
         )
         for sid, cid, service, url in rows:  # masked now, not the stored url_masked: masking may have improved
             channels.setdefault(sid, []).append({"id": cid, "service": service, "url_masked": mask_url(url)})
@@ -370,8 +374,8 @@ class Requested:
 
 def queue_message(session: Session, sid: int, kind: str, now: datetime) -> int:
     """Queue a message about the subscription itself (MESSAGE_KINDS: confirm | test | stay) to each of its channels."""
-    query = select(SubscriptionChannel.id).where(SubscriptionChannel.subscription_id == sid)
-    channel_ids = session.scalars(query.order_by(SubscriptionChannel.id)).all()
+    query = select(col(SubscriptionChannel.id)).where(col(SubscriptionChannel.subscription_id) == sid)
+    channel_ids = session.scalars(query.order_by(col(SubscriptionChannel.id))).all()
     if channel_ids:
         session.execute(
             insert(Notification),
@@ -413,12 +417,12 @@ def request_subscription(
         channel = build_channel(kind, value, channel_settings)
     except ChannelError as exc:
         raise SubscriptionError(str(exc)) from None
-    spec = {"subscription": settings_spec(**settings), "channels": [channel]}
+    spec: dict[str, Any] = {"subscription": settings_spec(**settings), "channels": [channel]}
     now = as_utc(now) or utcnow()
     existing = find_duplicate(spec, database_url, statuses=("pending", "active", "paused"))
     with Session(get_engine(database_url)) as session, session.begin():
         if existing is not None:
-            status = session.get(Subscription, existing).status
+            status = _get(session, existing).status
             if status == "pending":
                 queue_message(session, existing, "confirm", now)
             return Requested(existing, False, status)
@@ -427,10 +431,11 @@ def request_subscription(
         )
         session.add(sub)
         session.flush()
-        session.add(SubscriptionChannel(subscription_id=sub.id, **_channel_columns(channel)))
+        sid = cast(int, sub.id)  # given by the flush
+        session.add(SubscriptionChannel(subscription_id=sid, **_channel_columns(channel)))
         session.add(
             SubscriptionConsent(
-                subscription_id=sub.id,
+                subscription_id=sid,
                 requested_at=now,
                 source=source[:64],
                 lang=spec["subscription"]["lang"],
@@ -440,8 +445,8 @@ def request_subscription(
             )
         )
         session.flush()
-        queue_message(session, sub.id, "confirm", now)
-        return Requested(sub.id, True, "pending")
+        queue_message(session, sid, "confirm", now)
+        return Requested(sid, True, "pending")
 
 
 def open_link(token: str, purpose: str, links: Links, database_url: Optional[str] = None) -> int:
@@ -449,7 +454,7 @@ def open_link(token: str, purpose: str, links: Links, database_url: Optional[str
     when it is forged, altered, expired, for another purpose, or its subscription is gone (erased)."""
     sid, key = links.read(purpose, token)
     with Session(get_engine(database_url)) as session:
-        stored = session.scalar(select(Subscription.link_key).where(Subscription.id == sid))
+        stored = session.scalar(select(col(Subscription.link_key)).where(col(Subscription.id) == sid))
     if stored is None or stored != key:
         raise LinkError("invalid")
     return sid
@@ -461,16 +466,20 @@ def confirm(token: str, links: Links, database_url: Optional[str] = None, now: O
     sid = open_link(token, "confirm", links, database_url)
     now = as_utc(now) or utcnow()
     with Session(get_engine(database_url)) as session, session.begin():
-        moved = session.execute(
-            update(Subscription)
-            .where(Subscription.id == sid, Subscription.status == "pending")
-            .values(status="active", active=True, confirmed_at=now)
-        ).rowcount
+        moved = _rowcount(
+            session.execute(
+                update(Subscription)
+                .where(col(Subscription.id) == sid, col(Subscription.status) == "pending")
+                .values(status="active", active=True, confirmed_at=now)
+            )
+        )
         if moved:
             session.execute(
-                update(SubscriptionConsent).where(SubscriptionConsent.subscription_id == sid).values(confirmed_at=now)
+                update(SubscriptionConsent)
+                .where(col(SubscriptionConsent.subscription_id) == sid)
+                .values(confirmed_at=now)
             )
-        return session.scalar(select(Subscription.status).where(Subscription.id == sid))
+        return str(session.scalar(select(col(Subscription.status)).where(col(Subscription.id) == sid)))
 
 
 # ------------------------------------------------------------------------------------------------ managing
@@ -545,20 +554,24 @@ def _typed_euro(cents) -> Optional[str]:
     return None if cents is None else f"{int(cents) // 100}.{int(cents) % 100:02d}"
 
 
+def _rowcount(result) -> int:
+    """The rows an UPDATE or DELETE touched (Session.execute is typed for any statement)."""
+    return cast(CursorResult, result).rowcount
+
+
 def erase(sid: int, database_url: Optional[str] = None) -> dict:
     """Delete everything stored about the subscription: its outbox rows (they name its channel), its channels
     (the address itself), its consent record and the subscription. How many rows of each went."""
     with Session(get_engine(database_url)) as session, session.begin():
         _get(session, sid)
         counts = {
-            "notifications": session.execute(delete(Notification).where(Notification.subscription_id == sid)).rowcount,
-            "channels": session.execute(
-                delete(SubscriptionChannel).where(SubscriptionChannel.subscription_id == sid)
-            ).rowcount,
-            "consent": session.execute(
-                delete(SubscriptionConsent).where(SubscriptionConsent.subscription_id == sid)
-            ).rowcount,
-            "subscriptions": session.execute(delete(Subscription).where(Subscription.id == sid)).rowcount,
+            name: _rowcount(session.execute(delete(model).where(column == sid)))
+            for name, model, column in (
+                ("notifications", Notification, col(Notification.subscription_id)),
+                ("channels", SubscriptionChannel, col(SubscriptionChannel.subscription_id)),
+                ("consent", SubscriptionConsent, col(SubscriptionConsent.subscription_id)),
+                ("subscriptions", Subscription, col(Subscription.id)),
+            )
         }
     return counts
 
@@ -577,14 +590,14 @@ def manage_view(sid: int, database_url: Optional[str] = None) -> dict:
     with Session(get_engine(database_url)) as session:
         sub = _get(session, sid)
         channels = session.execute(
-            select(SubscriptionChannel.service, SubscriptionChannel.url)
-            .where(SubscriptionChannel.subscription_id == sid)
-            .order_by(SubscriptionChannel.id)
+            select(col(SubscriptionChannel.service), col(SubscriptionChannel.url))
+            .where(col(SubscriptionChannel.subscription_id) == sid)
+            .order_by(col(SubscriptionChannel.id))
         ).all()
         consent = session.scalars(
             select(SubscriptionConsent)
-            .where(SubscriptionConsent.subscription_id == sid)
-            .order_by(SubscriptionConsent.id.desc())
+            .where(col(SubscriptionConsent.subscription_id) == sid)
+            .order_by(col(SubscriptionConsent.id).desc())
         ).first()
         return {
             "id": sub.id,
@@ -621,12 +634,14 @@ def purge_pending(
     now = as_utc(now) or utcnow()
     with Session(get_engine(database_url)) as session:
         stale = session.scalars(
-            select(Subscription.id).where(Subscription.status == "pending", Subscription.created_at < now - max_age)
+            select(col(Subscription.id)).where(
+                col(Subscription.status) == "pending", col(Subscription.created_at) < now - max_age
+            )
         ).all()
-        session.execute(delete(RateLimitHit).where(RateLimitHit.at < now - timedelta(days=1)))
+        session.execute(delete(RateLimitHit).where(col(RateLimitHit.at) < now - timedelta(days=1)))
         session.commit()
     for sid in stale:
-        erase(sid, database_url)
+        erase(cast(int, sid), database_url)
     return len(stale)
 
 
@@ -649,8 +664,10 @@ def allow(
         session.add(RateLimitHit(bucket=bucket[:32], key_hash=digest, at=now))
         session.flush()
         seen = session.scalar(
-            select(func.count(RateLimitHit.id)).where(
-                RateLimitHit.bucket == bucket[:32], RateLimitHit.key_hash == digest, RateLimitHit.at > now - window
+            select(func.count(col(RateLimitHit.id))).where(
+                col(RateLimitHit.bucket) == bucket[:32],
+                col(RateLimitHit.key_hash) == digest,
+                col(RateLimitHit.at) > now - window,
             )
         )
-    return seen <= limit
+    return (seen or 0) <= limit

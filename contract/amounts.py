@@ -1,7 +1,7 @@
-"""How people type amounts: euro as "9,99" / "9.99" / "10", GB as "10" / "1,5".
+"""Amounts people type: euro (in cents) and GB, as the command line's options and the web's filters read them.
 
-One parser for every place that reads what a person typed (the CLI's options, the subscription functions the
-web form calls), so that they accept and refuse the same texts with the same one-line reason.
+One parser for both, so `promowatch offers --max-price 9,99` and `/offers?max_price=9,99` accept and refuse the
+same text with the same one-line reason (what was typed, where, what to write instead).
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from typing import Optional
 
 MONEY_FORMAT = "an amount of zero or more with at most two decimals, e.g. 9,99 or 9.99 or 10"
 _MONEY = re.compile(r"^\s*€?\s*(\d+)(?:[.,](\d{1,2}))?\s*€?\s*$")
+GB_FORMAT = "a number of GB of zero or more, e.g. 10 or 1,5"
+_GB = re.compile(r"^\s*(\d+)(?:[.,](\d+))?\s*(?:GB)?\s*$", re.IGNORECASE)
 
 
 def money_option(text: Optional[str], flag: str) -> Optional[int]:
@@ -23,10 +25,6 @@ def money_option(text: Optional[str], flag: str) -> Optional[int]:
         raise ValueError(f"{flag} {text!r} is not an amount in euro: write {MONEY_FORMAT}")
     units, decimals = m.group(1), (m.group(2) or "").ljust(2, "0")
     return int(units) * 100 + int(decimals)
-
-
-GB_FORMAT = "a number of GB of zero or more, e.g. 10 or 1,5"
-_GB = re.compile(r"^\s*(\d+)(?:[.,](\d+))?\s*(?:GB)?\s*$", re.IGNORECASE)
 
 
 def gb_option(text: Optional[str], flag: str) -> Optional[float]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 #: eligibilities a person porting their number from another operator can still take
 _PORTING_OK = frozenset({"all", "portability", "under_18", "under_30", "over_60", "foreign_born"})
-SORTS = ("price", "gb", "eur-per-gb", "operator")
+SORTS = ("price", "gb", "eur-per-gb", "year", "operator")
 
 
 def can_take_from(item: dict, origin: str) -> bool:
@@ -81,11 +81,15 @@ class OfferFilter:
     max_eur_per_gb_cents: float | None = None
     #: at most this much over the first 12 months (twelve_month_cents)
     max_year_cents: int | None = None
+    #: only offers for these groups of people (contract.offer.ELIGIBILITY: "foreign_born", ...); empty: anyone's
+    eligibilities: set[str] = field(default_factory=set)
 
     def matches(self, item: dict) -> bool:
         if self.operators and item["operator"] not in self.operators:
             return False
         if self.plan_types and item["plan_type"] not in self.plan_types:
+            return False
+        if self.eligibilities and item.get("eligibility", "all") not in self.eligibilities:
             return False
         if self.max_price_cents is not None and item["price_cents"] > self.max_price_cents:
             return False
@@ -105,7 +109,7 @@ class OfferFilter:
 def sort_offers(items: list[dict], by: str = "operator") -> list[dict]:
     """Cheapest first, most data first, cheapest GB over 30 days first (ranking_eur_per_gb: unlimited data
     counts as the biggest bundle among `items`, so a 1-day unlimited pass ranks after monthly plans; no-data
-    offers last), or by operator."""
+    offers last), cheapest first 12 months first (twelve_month_cents), or by operator."""
     if by == "price":
         key = lambda i: (i["price_cents"], i["operator"], i["offer_key"])  # noqa: E731
     elif by == "gb":
@@ -117,6 +121,8 @@ def sort_offers(items: list[dict], by: str = "operator") -> list[dict]:
         def key(i):
             per_gb = ranking_eur_per_gb(i, unlimited_gb)
             return (per_gb is None, per_gb or 0.0, i["price_cents"], i["operator"], i["offer_key"])
+    elif by == "year":
+        key = lambda i: (twelve_month_cents(i), i["operator"], i["offer_key"])  # noqa: E731
     elif by == "operator":
         key = lambda i: (i["operator"], i["price_cents"], i["offer_key"])  # noqa: E731
     else:

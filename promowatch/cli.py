@@ -296,14 +296,16 @@ def offers(
     only_5g: bool = typer.Option(False, "--5g", help="only offers with 5G"),
     origin: Optional[str] = typer.Option(None, "--from", help="what a customer of this operator can take by porting"),
     sort: str = typer.Option(
-        "operator", "--sort", help="price | gb | eur-per-gb (per 30 days, unlimited as the biggest bundle) | operator"
+        "operator",
+        "--sort",
+        help="price | gb | eur-per-gb (per 30 days, unlimited as the biggest bundle) | year (12-month cost) | operator",
     ),
     as_json: bool = typer.Option(False, "--json", help="print the offers as JSON instead of a table"),
 ):
     """The offers currently stored, filtered and sorted."""
     from contract.offer import OPERATORS, PLAN_TYPES
-    from contract.offer_query import SORTS, OfferFilter, sort_offers
-    from storage.repository import list_offers
+    from contract.offer_query import SORTS, OfferFilter
+    from storage.repository import find_offers
 
     ops = _operators_or_exit(list(operator), with_spider=False) if operator else []
     if origin:
@@ -322,7 +324,7 @@ def offers(
         only_5g=only_5g,
         origin=origin,
     )
-    items = sort_offers([i for i in list_offers(ops[0] if len(ops) == 1 else None) if wanted.matches(i)], sort)
+    items = find_offers(wanted, sort)
     if as_json:
         print_json(items)
     else:
@@ -545,9 +547,17 @@ def status(as_json: bool = typer.Option(False, "--json", help="print the status 
 
 
 # commands defined in their own modules, on this same app (imports there stay lazy)
-from promowatch import cli_capture, cli_events, cli_outbox, cli_service, cli_stay, cli_subscriptions  # noqa: E402
+from promowatch import (  # noqa: E402
+    cli_capture,
+    cli_events,
+    cli_outbox,
+    cli_service,
+    cli_stay,
+    cli_subscriptions,
+    cli_web,
+)
 
-for _module in (cli_events, cli_subscriptions, cli_outbox, cli_service, cli_capture, cli_stay):
+for _module in (cli_events, cli_subscriptions, cli_outbox, cli_service, cli_capture, cli_web, cli_stay):
     _module.register(app)
 
 

@@ -20,6 +20,7 @@ from sqlmodel import Session, col
 
 from contract.clock import utcnow
 from contract.offer import content_hash
+from contract.offer_query import OfferFilter, sort_offers
 from storage.engine import get_engine
 from storage.models import CrawlRun, Offer, OfferEvent, OfferVersion, table_of
 
@@ -228,6 +229,11 @@ def _write(conn, plan: _Plan, operator: str, run_id: int, now: datetime) -> None
         conn.execute(_KEPT, {"ids": plan.presence["kept"]})
 
 
+def _offer_dict(o: Offer) -> dict:
+    seen = {"first_seen": _iso(o.first_seen), "last_seen": _iso(o.last_seen)}
+    return {**o.data, **seen, "missed_crawls": o.missed_crawls}
+
+
 def list_offers(operator: str | None = None, active_only: bool = True, database_url: str | None = None) -> list[dict]:
     with Session(get_engine(database_url)) as session:
         query = select(Offer).order_by(col(Offer.operator), col(Offer.price_cents), col(Offer.offer_key))
@@ -235,40 +241,68 @@ def list_offers(operator: str | None = None, active_only: bool = True, database_
             query = query.where(col(Offer.operator) == operator)
         if active_only:
             query = query.where(col(Offer.active).is_(True))
-        return [
-            {
-                **o.data,
-                "first_seen": o.first_seen.isoformat(),
-                "last_seen": o.last_seen.isoformat(),
-                "missed_crawls": o.missed_crawls,
-            }
-            for o in session.execute(query).scalars()
-        ]
+        return [_offer_dict(o) for o in session.execute(query).scalars()]
+
+
+def find_offers(wanted: OfferFilter, sort: str = "operator", database_url: str | None = None) -> list[dict]:
+    """The current offers that pass `wanted`, in `sort` order (contract.offer_query): what `promowatch offers`,
+    the web's offers page, its feeds and its API list. One query (narrowed to the operator when only one is
+    wanted); the filter and the order are the contract's, so every reader agrees on them."""
+    only = next(iter(wanted.operators)) if len(wanted.operators) == 1 else None
+    return sort_offers([i for i in list_offers(only, database_url=database_url) if wanted.matches(i)], sort)
+
+
+def _version_dict(v: OfferVersion) -> dict:
+    return {
+        "version_id": v.id,
+        "crawl_run_id": v.crawl_run_id,
+        "valid_from": _iso(v.valid_from),
+        "valid_to": _iso(v.valid_to),
+        "content_hash": v.content_hash,
+        "item": v.data,
+    }
+
+
+def _versions(session: Session, offer_id: int) -> list[dict]:
+    """Every version of an offer, oldest first, in one query (ix_offer_version_offer_valid)."""
+    rows = session.execute(
+        select(OfferVersion)
+        .where(col(OfferVersion.offer_id) == offer_id)
+        .order_by(col(OfferVersion.valid_from), col(OfferVersion.id))
+    ).scalars()
+    return [_version_dict(v) for v in rows]
+
+
+def _stored_offer(session: Session, operator: str, offer_key: str) -> Offer | None:
+    return session.execute(
+        select(Offer).where(col(Offer.operator) == operator, col(Offer.offer_key) == offer_key)
+    ).scalar()
 
 
 def offer_history(operator: str, offer_key: str, database_url: str | None = None) -> list[dict] | None:
     with Session(get_engine(database_url)) as session:
-        offer = session.execute(
-            select(Offer).where(col(Offer.operator) == operator, col(Offer.offer_key) == offer_key)
-        ).scalar()
-        if offer is None:
+        offer = _stored_offer(session, operator, offer_key)
+        return None if offer is None or offer.id is None else _versions(session, offer.id)
+
+
+def offer_detail(operator: str, offer_key: str, events: int = 50, database_url: str | None = None) -> dict | None:
+    """One offer as a page shows it, in three queries whatever its history: the offer (its current item, `active`),
+    every version (`offer_history`'s shape) and its newest `events` change events (`event_dict`)."""
+    with Session(get_engine(database_url)) as session:
+        offer = _stored_offer(session, operator, offer_key)
+        if offer is None or offer.id is None:
             return None
         rows = session.execute(
-            select(OfferVersion)
-            .where(col(OfferVersion.offer_id) == offer.id)
-            .order_by(col(OfferVersion.valid_from), col(OfferVersion.id))
+            select(OfferEvent)
+            .where(col(OfferEvent.offer_id) == offer.id)
+            .order_by(col(OfferEvent.id).desc())
+            .limit(events)
         ).scalars()
-        return [
-            {
-                "version_id": v.id,
-                "crawl_run_id": v.crawl_run_id,
-                "valid_from": v.valid_from.isoformat(),
-                "valid_to": v.valid_to.isoformat() if v.valid_to else None,
-                "content_hash": v.content_hash,
-                "item": v.data,
-            }
-            for v in rows
-        ]
+        return {
+            "offer": {**_offer_dict(offer), "active": offer.active},
+            "versions": _versions(session, offer.id),
+            "events": [event_dict(e) for e in rows],
+        }
 
 
 #: crawls ended by a stop of the service, not by the source: they count neither as unhealthy nor as healthy
@@ -303,8 +337,8 @@ def last_crawls(database_url: str | None = None) -> dict[str, dict]:
             result[run.operator] = {
                 "operator": run.operator,
                 "crawl_run_id": run.id,
-                "started_at": run.started_at.isoformat(),
-                "finished_at": run.finished_at.isoformat(),
+                "started_at": _iso(run.started_at),
+                "finished_at": _iso(run.finished_at),
                 "status": run.status,
                 "finish_reason": run.finish_reason,
                 "items_scraped": run.items_scraped,
