@@ -40,6 +40,23 @@ from web.templating import language, page
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger("promowatch.web")
 
+_ADDRESS = re.compile(r"([A-Za-z0-9_+-])[A-Za-z0-9._%+-]*(@|%40)([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
+
+
+class _NoAddresses(logging.Filter):
+    """Apprise logs each URL it loads (at DEBUG) with an email recipient whole: in this process an address a
+    visitor typed is logged only as m****@example.com."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if "@" in text or "%40" in text:
+            record.msg, record.args = _ADDRESS.sub(r"\1****\2\3", text), None
+        return True
+
+
+if not any(isinstance(f, _NoAddresses) for f in logging.getLogger("apprise").filters):
+    logging.getLogger("apprise").addFilter(_NoAddresses())
+
 #: subscribe requests allowed per IP and per channel address: (how many, within what); app.state.config
 #: "rate_limits" may set others ({"ip": (n, timedelta), "address": (n, timedelta)})
 RATE_LIMITS = {"ip": (10, timedelta(hours=1)), "address": (5, timedelta(days=1))}
