@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from typing import TypeVar
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -43,7 +44,10 @@ def token(request: Request) -> str:
     return str(_serializer(request).dumps(_cookie_value(request)))
 
 
-def set_cookie(request: Request, response: Response) -> Response:
+R = TypeVar("R", bound=Response)
+
+
+def set_cookie(request: Request, response: R) -> R:
     """Send the cookie the page's token is tied to, when the browser did not have one."""
     value = getattr(request.state, "csrf_new", None)
     if value:
@@ -52,10 +56,11 @@ def set_cookie(request: Request, response: Response) -> Response:
     return response
 
 
-def valid(request: Request, form_token: str | None) -> bool:
-    """Whether a POSTed form's token is signed by us, not expired, and tied to this browser's cookie."""
+def valid(request: Request, form_token: object) -> bool:
+    """Whether a POSTed form's token (the form's value: text, a file or None) is signed by us, not expired, and
+    tied to this browser's cookie."""
     cookie = request.cookies.get(COOKIE)
-    if not cookie or not form_token:
+    if not cookie or not isinstance(form_token, str) or not form_token:
         return False
     try:
         signed = _serializer(request).loads(form_token, max_age=MAX_AGE)

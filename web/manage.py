@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse
 
 from alerts.detect import KINDS
@@ -31,11 +31,20 @@ from alerts.subscriptions import (
 )
 from contract.offer import OPERATORS, PLAN_TYPES
 from web import csrf
-from web.subscribe import form_values, link_problem, links, manage_url, read_settings, show, shown_channels
+from web.subscribe import (
+    addresses_masked,
+    form_values,
+    link_problem,
+    links,
+    manage_url,
+    read_settings,
+    show,
+    shown_channels,
+)
 from web.subscribe_words import WORDS
 from web.templating import language
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(addresses_masked)])
 log = logging.getLogger("promowatch.web")
 DONE = ("saved", "paused", "resumed", "test", "unsubscribed")
 
@@ -90,11 +99,6 @@ def manage_page(request: Request, token: str, sid: int, values=None, errors=None
     )
 
 
-def _csrf_ok(request: Request, form) -> bool:
-    value = form.get(csrf.FIELD)
-    return csrf.valid(request, value if isinstance(value, str) else None)
-
-
 @router.get("/manage/{token}")
 def manage(request: Request, token: str):
     try:
@@ -112,7 +116,7 @@ async def manage_post(request: Request, token: str):
         return link_problem(request, exc)
     form = await request.form()
     words = WORDS[language(request)]
-    if not _csrf_ok(request, form):
+    if not csrf.valid(request, form.get(csrf.FIELD)):
         return manage_page(request, token, sid, problem=words["form_expired"], status=403)
     action = form.get("action")
     here = f"/manage/{quote(token, safe='')}"
@@ -169,7 +173,7 @@ async def unsubscribe_post(request: Request, token: str):
             return PlainTextResponse(str(exc), status_code=410 if exc.reason == "expired" else 400)
         return link_problem(request, exc)
     words = WORDS[language(request)]
-    if not one_click and not _csrf_ok(request, form):
+    if not one_click and not csrf.valid(request, form.get(csrf.FIELD)):
         return show(request, "message.html", 403, title=words["unsubscribe_title"], text=words["form_expired"])
     unsubscribe(sid, _db(request))
     log.info("web subscription %s unsubscribed (%s)", sid, "one-click" if one_click else "page")

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from alerts.channels import ChannelError, ChannelSettings, build_channel
@@ -37,15 +39,18 @@ from web.query import WHO
 from web.subscribe_words import WORDS
 from web.templating import language, page
 
-router = APIRouter(include_in_schema=False)
 log = logging.getLogger("promowatch.web")
 
 _ADDRESS = re.compile(r"([A-Za-z0-9_+-])[A-Za-z0-9._%+-]*(@|%40)([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
 
 
 class _NoAddresses(logging.Filter):
-    """Apprise logs each URL it loads (at DEBUG) with an email recipient whole: in this process an address a
-    visitor typed is logged only as m****@example.com."""
+    """Apprise logs each URL it loads (at DEBUG) with an email recipient whole: while a subscriber's page is
+    being answered, an address is logged only as m****@example.com."""
+
+    def __init__(self):
+        super().__init__()
+        self.lock, self.users = threading.Lock(), 0
 
     def filter(self, record: logging.LogRecord) -> bool:
         text = record.getMessage()
@@ -53,9 +58,24 @@ class _NoAddresses(logging.Filter):
             record.msg, record.args = _ADDRESS.sub(r"\1****\2\3", text), None
         return True
 
+    def __call__(self) -> Iterator[None]:
+        """The routers' dependency: the filter is on Apprise's logger while any of their requests runs."""
+        apprise_log = logging.getLogger("apprise")
+        with self.lock:
+            self.users += 1
+            if self.users == 1:
+                apprise_log.addFilter(self)
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.users -= 1
+                if not self.users:
+                    apprise_log.removeFilter(self)
 
-if not any(isinstance(f, _NoAddresses) for f in logging.getLogger("apprise").filters):
-    logging.getLogger("apprise").addFilter(_NoAddresses())
+
+addresses_masked = _NoAddresses()
+router = APIRouter(include_in_schema=False, dependencies=[Depends(addresses_masked)])
 
 #: subscribe requests allowed per IP and per channel address: (how many, within what); app.state.config
 #: "rate_limits" may set others ({"ip": (n, timedelta), "address": (n, timedelta)})
@@ -213,7 +233,7 @@ async def subscribe(request: Request):
     form = await request.form()
     values = form_values(form)
     words = WORDS[language(request)]
-    if not csrf.valid(request, form.get(csrf.FIELD) if isinstance(form.get(csrf.FIELD), str) else None):
+    if not csrf.valid(request, form.get(csrf.FIELD)):
         return form_page(request, values, problem=words["form_expired"], status=403)
     if not _allowed(request, "ip", client_ip(request)):
         return form_page(request, values, problem=words["rate_limited"], status=429)
@@ -268,8 +288,7 @@ def confirm_page(request: Request, token: str):
 async def confirm_post(request: Request, token: str):
     form = await request.form()
     words = WORDS[language(request)]
-    token_field = form.get(csrf.FIELD)
-    if not csrf.valid(request, token_field if isinstance(token_field, str) else None):
+    if not csrf.valid(request, form.get(csrf.FIELD)):
         return show(request, "message.html", 403, title=words["confirm_title"], text=words["form_expired"])
     try:
         status = confirm(token, links(request), _db(request))
