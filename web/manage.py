@@ -34,9 +34,11 @@ from web import csrf
 from web.subscribe import (
     addresses_masked,
     form_values,
+    link_page,
     link_problem,
     links,
     manage_url,
+    opened,
     read_settings,
     show,
     shown_channels,
@@ -101,19 +103,15 @@ def manage_page(request: Request, token: str, sid: int, values=None, errors=None
 
 @router.get("/manage/{token}")
 def manage(request: Request, token: str):
-    try:
-        sid = open_link(token, "manage", links(request), _db(request))
-    except LinkError as exc:
-        return link_problem(request, exc)
-    return manage_page(request, token, sid)
+    sid = opened(request, token, "manage")
+    return manage_page(request, token, sid) if isinstance(sid, int) else sid
 
 
 @router.post("/manage/{token}")
 async def manage_post(request: Request, token: str):
-    try:
-        sid = open_link(token, "manage", links(request), _db(request))
-    except LinkError as exc:
-        return link_problem(request, exc)
+    sid = opened(request, token, "manage")
+    if not isinstance(sid, int):
+        return sid
     form = await request.form()
     words = WORDS[language(request)]
     if not csrf.valid(request, form.get(csrf.FIELD)):
@@ -153,13 +151,7 @@ async def manage_post(request: Request, token: str):
 @router.get("/unsubscribe/{token}")
 def unsubscribe_page(request: Request, token: str):
     """The one-click confirm page a link opens (a GET never unsubscribes: mail scanners open links)."""
-    try:
-        sid = open_link(token, "unsubscribe", links(request), _db(request))
-    except LinkError as exc:
-        return link_problem(request, exc)
-    view = manage_view(sid, _db(request))
-    manage = manage_url(request, "unsubscribe", token)
-    return show(request, "unsubscribe.html", view=view, channel=shown_channels(view), token=token, manage=manage)
+    return link_page(request, token, "unsubscribe", "unsubscribe.html")
 
 
 @router.post("/unsubscribe/{token}")

@@ -272,16 +272,28 @@ def manage_url(request: Request, purpose: str, token: str) -> str:
     return site.url("manage", sid, key).removeprefix(site.base_url)
 
 
+def opened(request: Request, token: str, purpose: str) -> int | HTMLResponse:
+    """The id of the subscription a signed link of `purpose` names, or the page saying why it cannot be used."""
+    try:
+        return open_link(token, purpose, links(request), _db(request))
+    except LinkError as exc:
+        return link_problem(request, exc)
+
+
+def link_page(request: Request, token: str, purpose: str, template: str) -> HTMLResponse:
+    """The page a confirm or unsubscribe link opens: the subscription's channel and the form's button."""
+    sid = opened(request, token, purpose)
+    if not isinstance(sid, int):
+        return sid
+    view = manage_view(sid, _db(request))
+    manage = manage_url(request, purpose, token)
+    return show(request, template, view=view, channel=shown_channels(view), token=token, manage=manage)
+
+
 @router.get("/confirm/{token}")
 def confirm_page(request: Request, token: str):
     """A page with the confirm button: a link opened by a mail scanner confirms nothing."""
-    try:
-        sid = open_link(token, "confirm", links(request), _db(request))
-    except LinkError as exc:
-        return link_problem(request, exc)
-    view = manage_view(sid, _db(request))
-    manage = manage_url(request, "confirm", token)
-    return show(request, "confirm.html", view=view, channel=shown_channels(view), token=token, manage=manage)
+    return link_page(request, token, "confirm", "confirm.html")
 
 
 @router.post("/confirm/{token}")
