@@ -395,3 +395,29 @@ def test_subscribe_is_rate_limited_per_address(tmp_db):
 
 def test_every_language_has_every_word():
     assert {lang: set(words) for lang, words in WORDS.items()} == {lang: set(WORDS["en"]) for lang in LANGS}
+
+
+@pytest.mark.parametrize(
+    "web, key",
+    [
+        ({"port": 70000}, "port"),
+        ({"host": "127.0.0.1; rm"}, "host"),
+        ({"trusted_proxies": ["proxy.example.org"]}, "trusted_proxies"),
+        ({"enabled": "yes"}, "enabled"),
+        ({"enable": True}, "enable"),
+    ],
+)
+def test_web_configuration_errors_name_the_key(web, key):
+    from promowatch.service_config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"web": web}, "service.toml")
+    assert "[web]" in str(caught.value) and key in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_web_configuration_defaults_and_values():
+    from promowatch.service_config import parse_config
+
+    assert parse_config({}).web.enabled is False
+    web = parse_config({"web": {"enabled": True, "host": "::1", "port": 8080, "trusted_proxies": "10.0.0.2"}}).web
+    assert (web.enabled, web.host, web.port, web.trusted_proxies) == (True, "::1", 8080, ("10.0.0.2",))
