@@ -421,3 +421,9 @@ def test_web_configuration_defaults_and_values():
     assert parse_config({}).web.enabled is False
     web = parse_config({"web": {"enabled": True, "host": "::1", "port": 8080, "trusted_proxies": "10.0.0.2"}}).web
     assert (web.enabled, web.host, web.port, web.trusted_proxies) == (True, "::1", 8080, ("10.0.0.2",))
+
+
+@pytest.mark.parametrize("lang, price_drop", [("it", "ribasso"), ("en", "price drop"), ("zh", "降价")])
+def test_the_kinds_of_change_are_worded_in_the_pages_language(client, lang, price_drop):
+    form = client.get("/subscribe", headers={"Accept-Language": lang}).text
+    assert re.search(rf'name="kind" value="price_drop"> {price_drop}</label>', form)
