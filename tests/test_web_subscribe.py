@@ -427,3 +427,21 @@ def test_web_configuration_defaults_and_values():
 def test_the_kinds_of_change_are_worded_in_the_pages_language(client, lang, price_drop):
     form = client.get("/subscribe", headers={"Accept-Language": lang}).text
     assert re.search(rf'name="kind" value="price_drop"> {price_drop}</label>', form)
+
+
+def test_an_expired_confirm_link_says_so(client, tmp_db, monkeypatch):
+    import time
+
+    from itsdangerous.timed import TimestampSigner
+
+    subscribe(client)
+    [sub] = stored(tmp_db)
+    with monkeypatch.context() as m:  # signed 49 hours ago (TimestampSigner.get_timestamp is its documented hook)
+        m.setattr(TimestampSigner, "get_timestamp", lambda self: int(time.time()) - 49 * 3600)
+        old = tokens(tmp_db, sub)["confirm"]
+    answer = client.get(f"/confirm/{old}", headers={"Accept-Language": "en"})
+    assert answer.status_code == 410 and WORDS["en"]["link_expired"] in unescape(answer.text)
+    assert (
+        client.post(f"/confirm/{old}", data={"csrf_token": csrf_of(client.get("/subscribe").text)}).status_code == 410
+    )
+    assert stored(tmp_db)[0].status == "pending"
