@@ -20,7 +20,7 @@ from urllib.parse import quote, unquote
 MASK = "****"
 
 #: query keys whose values are not secrets: Apprise's own behaviour options and the recipients and senders of a
-#: message (personal data the operator needs to see where a message goes, but not credentials). Every other
+#: message (not credentials; their e-mail addresses are personal data, shown as a****@domain). Every other
 #: key's value is masked, whatever the service: tokens, keys, passwords, and whatever a service adds later.
 _HARMLESS = frozenset(
     {
@@ -73,6 +73,15 @@ _HARMLESS = frozenset(
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]{0,31}://)([^/?#]*)([^?#]*)(?:\?([^#]*))?(#.*)?$", re.DOTALL)
 _ANY_URL = re.compile(r"""\b[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s'"<>]*""")  # a URL up to a space or quote
 _PART = re.compile(r"[^/:@?&=#,;+\s]+")
+#: an e-mail address in a URL's path or query (also with its @ percent-encoded): local part, domain
+_EMAIL = re.compile(r"([A-Za-z0-9._%+-]+?)(@|%40)([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
+
+
+def mask_email(text: str) -> str:
+    """Every e-mail address in `text` as its first character, ****, and its domain (m****@example.com)."""
+    return _EMAIL.sub(
+        lambda m: f"{m.group(1)[0]}{MASK}{m.group(2)}{m.group(3)}" if m.group(1) != MASK[0] else m.group(0), text
+    )
 
 
 def _scheme_only(url: str) -> str:
@@ -101,7 +110,8 @@ def _hide(url: str, private: frozenset = frozenset()) -> str:
         for pair in query.split("&"):
             key, eq, value = pair.partition("=")
             pairs.append(pair if not eq or not value or _harmless(key, private) else f"{key}={MASK}")
-        query = "&".join(pairs)
+        query = mask_email("&".join(pairs))
+    path = mask_email(path)
     return f"{scheme}{netloc}{path}" + (f"?{query}" if query is not None else "") + (f"#{MASK}" if fragment else "")
 
 
@@ -190,7 +200,8 @@ def _secrets(url: str, masked: str) -> tuple[str, ...]:
 
 
 def _hide_urls(text: str) -> str:
-    return _ANY_URL.sub(lambda m: _hide(m.group(0)), text) if "://" in text else text
+    """Every URL in `text` hidden by `_hide`, and every e-mail address in it masked."""
+    return mask_email(_ANY_URL.sub(lambda m: _hide(m.group(0)), text) if "://" in text else text)
 
 
 def mask_text(text: str, url: str, masked: str | None = None) -> str:

@@ -254,3 +254,23 @@ def test_a_mistyped_admin_channel_is_refused_without_its_secret(channel, secret)
     with pytest.raises(ConfigError, match="is not an Apprise URL") as caught:
         parse_config({"health": {"admin_channels": [channel]}})
     assert secret not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("mailtos://bot:pw-9@smtp.example.com/?to=alice.rossi@example.com", "/a****%40example.com"),
+        ("mailtos://bot:pw-9@smtp.example.com/?to=alice.rossi%40example.com", "/a****%40example.com"),
+        ("mailto://bot:pw-9@gmail.com/bob.smith@example.com", "/b****%40example.com"),
+    ],
+)
+def test_email_addresses_are_personal_data_shown_as_first_letter_and_domain(url, shown):
+    """A recipient is not a credential, but a subscriber's address is theirs: never shown whole (#17)."""
+    from alerts.masking import mask_email
+
+    masked = mask_url(url)
+    assert shown in masked and "rossi" not in masked and "smith" not in masked
+    text = mask_text(f"550 no mailbox alice.rossi@example.com ({url})", url)
+    assert "alice.rossi" not in text and "bob.smith" not in text and "pw-9" not in text
+    assert "550 no mailbox a****@example.com" in text
+    assert mask_email(mask_email("x alice@example.com")) == "x a****@example.com"  # idempotent
