@@ -92,6 +92,7 @@ class HealthConfig:
 @dataclass(frozen=True)
 class WebConfig:
     base_url: str | None = None  # the site's public address, for the links in messages (PROMOWATCH_BASE_URL wins)
+    admin_token: str | None = None  # the password of /admin (PROMOWATCH_ADMIN_TOKEN wins); None: no admin area
 
 
 @dataclass(frozen=True)
@@ -416,8 +417,11 @@ def _web(table: _Table) -> WebConfig:
             raise ConfigError(
                 f"{table.where('base_url')}: {base_url[:80]!r} is not a site address like https://deals.example.org"
             ) from None
-    table.done({"base_url"})
-    return WebConfig(base_url=base_url)
+    admin_token = _secret(table, "admin_token")
+    if admin_token is not None and len(admin_token) < 16:
+        raise ConfigError(f"{table.where('admin_token')}: at least 16 characters are expected (its value is not shown)")
+    table.done({"base_url", "admin_token"})
+    return WebConfig(base_url=base_url, admin_token=admin_token)
 
 
 def _secret(table: _Table, key: str) -> str | None:

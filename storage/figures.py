@@ -38,6 +38,7 @@ class Figures:
     failures: dict[str, int] = field(default_factory=dict)  # channel service -> failed tries
     dead: dict[str, int] = field(default_factory=dict)  # channel service -> rows given up
     subscriptions: dict[str, int] = field(default_factory=dict)  # active | inactive -> subscriptions
+    subscribers: dict[str, int] = field(default_factory=dict)  # status (pending, active, paused, ...) -> subscriptions
     latency: list[float] = field(default_factory=list)  # seconds, queued -> sent, of recent immediate alerts
 
     def latency_histogram(self) -> list[tuple[float, int]]:
@@ -84,6 +85,7 @@ def figures(database_url: str | None = None, now: datetime | None = None) -> Fig
                 out.dead[service] = n
         active = _counts(session, col(Subscription.active))
         out.subscriptions = {("active" if flag else "inactive"): n for flag, n in active.items()}
+        out.subscribers = _counts(session, col(Subscription.status))
         recent = session.execute(
             select(col(Notification.created_at), col(Notification.sent_at))
             .where(

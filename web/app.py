@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from alerts.render import DEFAULT_TZ
-from web import api, feeds, health, pages
+from web import admin, api, feeds, health, metrics, pages
 from web.security import SecurityHeaders
 
 STATIC = Path(__file__).with_name("static")
@@ -41,8 +41,10 @@ def create_app(database_url: str | None = None, timezone: str = DEFAULT_TZ, conf
     app.state.zone = ZoneInfo(timezone)
     app.state.config = dict(config or {})
     app.add_middleware(SecurityHeaders)
+    app.state.metrics = metrics.registry(database_url)
+    app.add_middleware(metrics.RequestMetrics, registry=app.state.metrics)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for area in (pages, feeds, api, health):
+    for area in (pages, feeds, api, health, metrics, admin):
         app.include_router(area.router)
 
     @app.exception_handler(HTTPException)
