@@ -33,13 +33,19 @@ class FiguresCollector(Collector):
     def collect(self):
         now = utcnow()
         f = figures(self.database_url, now=now)
-        crawls = CounterMetricFamily("promowatch_crawls", "Crawls stored, by operator and status", labels=["operator", "status"])
+        crawls = CounterMetricFamily(
+            "promowatch_crawls", "Crawls stored, by operator and status", labels=["operator", "status"]
+        )
         for (operator, status), n in sorted(f.crawls.items()):
             crawls.add_metric([operator, status], n)
         yield crawls
         for name, text, moments in (
             ("promowatch_last_crawl_age_seconds", "Seconds since the operator's latest crawl ended", f.last_crawl_at),
-            ("promowatch_last_healthy_crawl_age_seconds", "Seconds since its latest healthy crawl ended", f.last_healthy_at),
+            (
+                "promowatch_last_healthy_crawl_age_seconds",
+                "Seconds since its latest healthy crawl ended",
+                f.last_healthy_at,
+            ),
         ):
             ages = GaugeMetricFamily(name, text, labels=["operator"])
             for operator, moment in sorted(moments.items()):
@@ -92,7 +98,10 @@ class RequestMetrics:
     def __init__(self, app, registry: CollectorRegistry):
         self.app = app
         self.requests = Counter(
-            "promowatch_web_requests", "Requests answered by this web process", ["route", "method", "code"], registry=registry
+            "promowatch_web_requests",
+            "Requests answered by this web process",
+            ["route", "method", "code"],
+            registry=registry,
         )
         self.latency = Histogram(
             "promowatch_web_request_duration_seconds",
