@@ -82,7 +82,7 @@ def load(url: str, duration: int, connections: int) -> dict:
         timeout=duration + 60,
         check=True,
     ).stdout
-    percentile = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
+    percentile = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.M))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)$", out, re.M)
     return {
@@ -119,7 +119,7 @@ def main() -> None:
     with get_engine(url).connect() as conn:
         counts = {
             t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar()
-            for t in ("crawlrun", "offer", "offerversion", "offerevent")
+            for t in ("crawl_run", "offer", "offer_version", "offer_event")
         }
     print("rows: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()))
 
