@@ -107,3 +107,24 @@ def test_the_page_cache_answers_until_the_data_changes(tmp_path, monkeypatch):
         admin, reads = fetch("/admin", authorization=basic)
         assert reads > 1 and fetch("/admin", authorization=basic)[1] == reads
         assert fetch("/admin", status=401)[0].status_code == 401  # a kept admin page would be a leak
+
+
+def test_the_page_cache_keeps_a_bounded_number_of_answers(tmp_path, monkeypatch):
+    import web.cache
+
+    url = f"sqlite:///{tmp_path / 'bounded.db'}"
+    fill(url)
+    monkeypatch.setattr(web.cache, "MAX_ENTRIES", 3)
+    app = create_app(url)
+    with TestClient(app) as client:
+        for n in range(6):  # a visitor can make any number of distinct URLs
+            get(client, f"/offers?max_price={10 + n}")
+        layer = app.middleware_stack
+        while not isinstance(layer, web.cache.PageCache):
+            layer = layer.app
+        assert [key[3] for key in layer.answers] == [b"max_price=13", b"max_price=14", b"max_price=15"]
+        assert layer.size == sum(len(a.body) for a in layer.answers.values())
+        newest = layer.answers[next(reversed(layer.answers))]
+        monkeypatch.setattr(web.cache, "MAX_BYTES", len(newest.body))  # room for one such page
+        get(client, "/offers?max_price=12")  # fewer offers than max_price=15: a smaller page
+        assert [key[3] for key in layer.answers] == [b"max_price=12"] and layer.size <= web.cache.MAX_BYTES

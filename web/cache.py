@@ -6,7 +6,8 @@ with the data version it was made from (storage.figures.data_version: the latest
 small statement per request) and served again while that version holds and for at most `MAX_AGE` (a page
 also depends on the clock: "lowest in 90 days", the chart's end). Only GET answers with status 200 and no
 cookie set are kept, only under the read-only paths (never /admin, /metrics, /healthz or a subscriber's
-page), keyed by host, path, query and the reader's language; least recently used answers go first.
+page), keyed by host, path, query and the reader's language; least recently used answers go first (at most
+`MAX_ENTRIES` answers, `MAX_BYTES` in all).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from web.i18n import COOKIE, choose
 CACHED = ("/offers", "/changes", "/operators", "/feeds/", "/api/v1/")
 MAX_AGE = 60.0  # seconds
 MAX_ENTRIES = 512
-MAX_BODY = 2 * 1024 * 1024  # bytes
+MAX_BYTES = 64 * 1024 * 1024  # of all kept bodies together
+MAX_BODY = 2 * 1024 * 1024  # of one body
 
 
 @dataclass
@@ -47,6 +49,7 @@ class PageCache:
         self.app = app
         self.database_url = database_url
         self.answers: OrderedDict[tuple, _Answer] = OrderedDict()
+        self.size = 0  # bytes of the kept bodies
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] != "GET" or not _cached_path(scope["path"]):
@@ -67,7 +70,7 @@ class PageCache:
             await send(answer.start)
             await send({"type": "http.response.body", "body": answer.body})
             return
-        self.answers.pop(key, None)
+        self._drop(key)
         start: dict = {}
         chunks: list[bytes] = []
 
@@ -82,6 +85,13 @@ class PageCache:
         body = b"".join(chunks)
         kept_headers = Headers(raw=start.get("headers", []))
         if start.get("status") == 200 and "set-cookie" not in kept_headers and len(body) <= MAX_BODY:
+            self._drop(key)  # another request may have kept it meanwhile
             self.answers[key] = _Answer(version, time.monotonic(), start, body, scope.get("route"))
-            while len(self.answers) > MAX_ENTRIES:
-                self.answers.popitem(last=False)
+            self.size += len(body)
+            while len(self.answers) > MAX_ENTRIES or self.size > MAX_BYTES:
+                self._drop(next(iter(self.answers)))
+
+    def _drop(self, key: tuple) -> None:
+        answer = self.answers.pop(key, None)
+        if answer is not None:
+            self.size -= len(answer.body)
