@@ -189,3 +189,17 @@ def test_metrics_latency_histogram_counts_recent_alerts(engine, tmp_db):
     assert m[("promowatch_alert_latency_seconds_bucket", (("le", "5.0"),))] == 0
     assert m[("promowatch_alert_latency_seconds_bucket", (("le", "15.0"),))] == 3
     assert m[("promowatch_alert_latency_seconds_sum", ())] == pytest.approx(30, abs=3)
+
+
+def test_a_short_admin_token_is_refused_without_being_shown(monkeypatch):
+    from promowatch.service_config import ConfigError, parse_config
+    from storage.environment import BadEnvironment, check_environment
+
+    assert parse_config({"web": {"admin_token": TOKEN}}).web.admin_token == TOKEN
+    with pytest.raises(ConfigError) as refused:
+        parse_config({"web": {"admin_token": "short-secret"}})
+    assert "admin_token" in str(refused.value) and "short-secret" not in str(refused.value)
+    with pytest.raises(BadEnvironment) as bad:
+        check_environment({"PROMOWATCH_ADMIN_TOKEN": "short-secret"})
+    assert "PROMOWATCH_ADMIN_TOKEN" in str(bad.value) and "short-secret" not in str(bad.value)
+    check_environment({"PROMOWATCH_ADMIN_TOKEN": TOKEN})
