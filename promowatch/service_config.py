@@ -97,6 +97,7 @@ class WebConfig:
     port: int = 8000
     # the reverse proxies whose X-Forwarded-For names the visitor (the subscribe rate limit's IP)
     trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
+    admin_token: str | None = None  # the password of /admin (PROMOWATCH_ADMIN_TOKEN wins); None: no admin area
 
 
 @dataclass(frozen=True)
@@ -435,13 +436,17 @@ def _web(table: _Table) -> WebConfig:
         proxies = [proxies]
     if not isinstance(proxies, list) or not all(isinstance(p, str) and re.fullmatch(_PROXY, p) for p in proxies):
         raise ConfigError(f'{table.where("trusted_proxies")}: expected a list of IP addresses, e.g. ["127.0.0.1"]')
-    table.done({"base_url", "enabled", "host", "port", "trusted_proxies"})
+    admin_token = _secret(table, "admin_token")
+    if admin_token is not None and len(admin_token) < 16:
+        raise ConfigError(f"{table.where('admin_token')}: at least 16 characters are expected (its value is not shown)")
+    table.done({"base_url", "enabled", "host", "port", "trusted_proxies", "admin_token"})
     return WebConfig(
         base_url=base_url,
         enabled=table.boolean("enabled", False),
         host=host,
         port=port,
         trusted_proxies=tuple(proxies),
+        admin_token=admin_token,
     )
 
 

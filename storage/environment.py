@@ -77,10 +77,13 @@ def _web_address(text: str) -> str:
     return text.strip()
 
 
-def _secret(text: str) -> str:
-    if len(text.strip()) < 32:
-        raise ValueError
-    return text.strip()
+def _secret(length: int) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if len(text.strip()) < length:
+            raise ValueError
+        return text.strip()
+
+    return parse
 
 
 def site_address(text: str) -> str:
@@ -154,11 +157,19 @@ VARIABLES: dict[str, Variable] = {
         ),
         Variable(
             "PROMOWATCH_SECRET_KEY",
-            _secret,
+            _secret(32),
             "a random text of at least 32 characters (e.g. from `python3 -c 'import secrets; "
             "print(secrets.token_urlsafe(48))'`)",
             None,
             "unset it for a key made once and kept in secret.key beside the database",
+            secret=True,
+        ),
+        Variable(
+            "PROMOWATCH_ADMIN_TOKEN",
+            _secret(16),
+            "a random text of at least 16 characters, the password of the site's /admin",
+            None,
+            "unset it for [web] admin_token of the configuration, else no admin area",
             secret=True,
         ),
         Variable(

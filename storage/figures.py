@@ -38,6 +38,7 @@ class Figures:
     failures: dict[str, int] = field(default_factory=dict)  # channel service -> failed tries
     dead: dict[str, int] = field(default_factory=dict)  # channel service -> rows given up
     subscriptions: dict[str, int] = field(default_factory=dict)  # active | inactive -> subscriptions
+    subscribers: dict[str, int] = field(default_factory=dict)  # status (pending, active, paused, ...) -> subscriptions
     latency: list[float] = field(default_factory=list)  # seconds, queued -> sent, of recent immediate alerts
 
     def latency_histogram(self) -> list[tuple[float, int]]:
@@ -84,6 +85,7 @@ def figures(database_url: str | None = None, now: datetime | None = None) -> Fig
                 out.dead[service] = n
         active = _counts(session, col(Subscription.active))
         out.subscriptions = {("active" if flag else "inactive"): n for flag, n in active.items()}
+        out.subscribers = _counts(session, col(Subscription.status))
         recent = session.execute(
             select(col(Notification.created_at), col(Notification.sent_at))
             .where(
@@ -102,3 +104,16 @@ def _counts(session: Session, column, *where) -> dict:
     """{value of `column`: rows}, of the rows matching `where`."""
     query = select(column, func.count()).where(*where).group_by(column)
     return {value: n for value, n in session.execute(query).all()}
+
+
+def data_version(database_url: str | None = None) -> tuple[int, int]:
+    """(the latest crawl's id, the latest change event's id): what the offers, their history and the events
+    shown anywhere depend on. A crawl stores offers and versions with its CrawlRun row, detection adds events:
+    when neither id moved, nothing a page reads from them changed. One statement."""
+    latest = select(
+        select(func.coalesce(func.max(col(CrawlRun.id)), 0)).scalar_subquery(),
+        select(func.coalesce(func.max(col(OfferEvent.id)), 0)).scalar_subquery(),
+    )
+    with get_engine(database_url).connect() as conn:
+        crawl, event = conn.execute(latest).one()
+    return int(crawl), int(event)

@@ -20,7 +20,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from alerts.render import DEFAULT_TZ
-from web import api, feeds, health, manage, pages, subscribe
+from web import admin, api, feeds, health, manage, metrics, pages, subscribe
+from web.cache import PageCache
 from web.security import SecurityHeaders
 
 STATIC = Path(__file__).with_name("static")
@@ -41,8 +42,11 @@ def create_app(database_url: str | None = None, timezone: str = DEFAULT_TZ, conf
     app.state.zone = ZoneInfo(timezone)
     app.state.config = dict(config or {})
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(PageCache, database_url=database_url)
+    app.state.metrics = metrics.registry(database_url)
+    app.add_middleware(metrics.RequestMetrics, registry=app.state.metrics)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for area in (pages, feeds, api, health, subscribe, manage):
+    for area in (pages, feeds, api, health, subscribe, manage, metrics, admin):
         app.include_router(area.router)
 
     @app.exception_handler(HTTPException)
