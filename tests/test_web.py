@@ -448,3 +448,9 @@ def test_json_of_an_offer_is_what_the_command_line_prints(client, site):
     api = get(client, f"/api/v1/offers/iliad/{GIGA}").json()
     assert api["versions"] == json.loads(json.dumps(offer_history("iliad", GIGA, database_url=site[0])))
     assert set(ELIGIBILITY) >= {o["eligibility"] for o in _api(client)}
+
+
+@pytest.mark.parametrize("lang, label", [("it", "Avvisami"), ("en", "Get alerts"), ("zh", "订阅提醒")])
+def test_every_page_leads_to_the_subscribe_form(client, lang, label):
+    for path in ("/offers", "/changes", "/operators"):
+        assert f'<a href="/subscribe">{label}</a>' in get(client, path, lang=lang).text
