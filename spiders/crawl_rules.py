@@ -9,7 +9,7 @@ too many invalid cards make the crawl `partial` (a page read that badly is not t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import ClassVar
 
@@ -143,6 +143,8 @@ class CrawlFacts:
     errors: tuple[str, ...] = ()
     blocked: bool = False
     nothing: str = "no offer found on the page (layout changed?)"
+    #: offers the operator's previous healthy crawl stored (None: none yet); `store_crawl` reads it from storage
+    previous: int | None = None
 
     @classmethod
     def of_scrapy(cls, reason: str, crawl: CrawlItems, min_offers: int, stats: dict) -> CrawlFacts:
@@ -201,6 +203,15 @@ class TooFewOffers(HealthRule):
         return _join(f"only {facts.stored} offers, expected at least {facts.min_offers}", *facts.errors, facts.dropped)
 
 
+class CatalogueShrank(HealthRule):
+    status, description = "partial", "half the offers of the previous healthy crawl or fewer"
+
+    def check(self, facts):
+        if not facts.previous or facts.stored * 2 > facts.previous:
+            return None
+        return _join(f"only {facts.stored} offers, the previous healthy crawl had {facts.previous}", facts.dropped)
+
+
 class DownloadErrors(HealthRule):
     status, description = "partial", "a page could not be fetched, or the spider raised"
 
@@ -221,6 +232,7 @@ HEALTH_RULES: tuple[HealthRule, ...] = (
     EndedEarly(),
     NoValidOffer(),
     TooFewOffers(),
+    CatalogueShrank(),
     DownloadErrors(),
     TooManyInvalidCards(),
 )
@@ -263,8 +275,10 @@ def store_crawl(
 ) -> StoredCrawl:
     """Judge the crawl by the health rules and store it in one transaction (only a healthy crawl touches
     offers); the record every entry point reports."""
-    from storage.repository import record_crawl
+    from storage.repository import last_healthy_count, record_crawl
 
+    if facts.previous is None:
+        facts = replace(facts, previous=last_healthy_count(operator, database_url))
     status, error = crawl_status(facts)
     crawl = facts.crawl
     result = record_crawl(

@@ -139,6 +139,13 @@ VARIABLES: dict[str, Variable] = {
             "unset it for kept-pages/ beside the database",
         ),
         Variable(
+            "PROMOWATCH_RATES_FILE",
+            _file,
+            "the ECB daily reference rates file (eurofxref-daily.xml) saved on this machine",
+            None,
+            "unset it to show prices in other currencies without their euro equivalent",
+        ),
+        Variable(
             "PROMOWATCH_MIRROR",
             _web_address,
             "the mirror's base address, http(s)://host:port",

@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session
 
 from contract.clock import utcnow
-from contract.offer import content_hash
+from contract.offer import DEFAULTS, content_hash
 from storage.engine import get_engine
 from storage.models import CrawlRun, Offer, OfferEvent, OfferVersion
 
@@ -57,6 +57,7 @@ _CHANGED = (
         name=bindparam("name"),
         plan_type=bindparam("plan_type"),
         price_cents=bindparam("price_cents"),
+        currency=bindparam("currency"),
         data=bindparam("data", type_=_OFFER.c.data.type),
         content_hash=bindparam("content_hash"),
     )
@@ -180,6 +181,7 @@ def _write(conn, plan: _Plan, operator: str, run_id: int, now: datetime) -> None
                 name=item["name"],
                 plan_type=item["plan_type"],
                 price_cents=item["price_cents"],
+                currency=item.get("currency") or "EUR",
                 data=item,
                 content_hash=digest,
                 first_seen=now,
@@ -201,6 +203,7 @@ def _write(conn, plan: _Plan, operator: str, run_id: int, now: datetime) -> None
                     "name": item["name"],
                     "plan_type": item["plan_type"],
                     "price_cents": item["price_cents"],
+                    "currency": item.get("currency") or "EUR",
                     "data": item,
                     "content_hash": digest,
                 }
@@ -230,7 +233,9 @@ def list_offers(operator: str | None = None, active_only: bool = True, database_
             query = query.where(Offer.active.is_(True))
         return [
             {
+                **DEFAULTS,
                 **o.data,
+                "currency": o.currency,
                 "first_seen": o.first_seen.isoformat(),
                 "last_seen": o.last_seen.isoformat(),
                 "missed_crawls": o.missed_crawls,
@@ -273,6 +278,19 @@ def since_last_healthy(session: Session, operator: str):
     counted = (CrawlRun.operator == operator) & CrawlRun.finish_reason.not_in(NOT_THE_SOURCE)
     last_ok = session.execute(select(func.max(CrawlRun.id)).where(counted, CrawlRun.status == "healthy")).scalar()
     return last_ok, counted & (CrawlRun.id > (last_ok or 0))
+
+
+def last_healthy_count(operator: str, database_url: str | None = None) -> int | None:
+    """How many offers the operator's last healthy crawl stored (None: it has had none): the catalogue a new
+    crawl is held against (spiders.crawl_rules.CatalogueShrank)."""
+    query = (
+        select(CrawlRun.items_stored)
+        .where(CrawlRun.operator == operator, CrawlRun.status == "healthy")
+        .order_by(CrawlRun.id.desc())
+        .limit(1)
+    )
+    with Session(get_engine(database_url)) as session:
+        return session.execute(query).scalar()
 
 
 def last_crawls(database_url: str | None = None) -> dict[str, dict]:
