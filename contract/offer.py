@@ -188,6 +188,13 @@ def _float(value, field: str) -> float | None:
     return float(value)
 
 
+def network_name(text: str) -> str | None:
+    """The Italian host network a name means ("Wind Tre", "WINDTRE", "Vodafone Italy" -> its NETWORK_NAMES
+    spelling); None for a name that is none of them."""
+    words = re.sub(r"\b(?:italy|italia|it)\b", "", str(text), flags=re.I)
+    return _NETWORK_SPELLINGS.get(re.sub(r"[\s\-_.]+", "", words).casefold())
+
+
 def _travel_fields(item: dict) -> None:
     """The currency and the travel-eSIM fields, checked and normalised in place."""
     currency = item["currency"]
@@ -206,7 +213,7 @@ def _travel_fields(item: dict) -> None:
     networks = item["networks"]
     if not isinstance(networks, (list, tuple)) or not all(isinstance(n, str) for n in networks):
         raise InvalidOffer("bad_networks", repr(networks))
-    named = {_NETWORK_SPELLINGS.get(re.sub(r"[\s\-_.]+", "", n).casefold()) for n in networks}
+    named = {network_name(n) for n in networks}
     if None in named:
         raise InvalidOffer("bad_networks", f"{networks!r}; known: {', '.join(NETWORK_NAMES)}")
     item["networks"] = [n for n in NETWORK_NAMES if n in named]

@@ -23,6 +23,10 @@ class OperatorSpider(scrapy.Spider):
     #: CSS selector of the offer cards on this operator's pages (None: the page is JSON); the collection
     #: benchmark's bare-parsel baseline extracts their text, so a spider without one is measured on the whole page
     cards: str | None = "body"
+    #: headers and cookies of the start requests: how a site is asked for one currency (Airalo's
+    #: Accept-Currency header, Yesim's currency cookie)
+    start_headers: dict[str, str] = {}
+    start_cookies: dict[str, str] = {}
 
     name = None  # set from `operator` by __init_subclass__
 
@@ -62,7 +66,13 @@ class OperatorSpider(scrapy.Spider):
         # every start URL goes to `parse`, which tells the operator's pages apart by their URL, so a saved page
         # handed to `parse` (promowatch parse, the fixture tests) reads exactly as a crawled one
         for url in self.start_urls:
-            yield scrapy.Request(url, meta=self.start_meta(), dont_filter=True)
+            yield scrapy.Request(
+                url,
+                meta=self.start_meta(),
+                headers=self.start_headers or None,
+                cookies=self.start_cookies or None,
+                dont_filter=True,
+            )
 
     async def start(self):  # Scrapy >= 2.13
         for request in self._start_requests():
