@@ -24,7 +24,8 @@ class OperatorSpider(scrapy.Spider):
     #: benchmark's bare-parsel baseline extracts their text, so a spider without one is measured on the whole page
     cards: str | None = "body"
     #: headers and cookies of the start requests: how a site is asked for one currency (Airalo's
-    #: Accept-Currency header, Yesim's currency cookie)
+    #: Accept-Currency header, Yesim's currency cookie); the cookies also go as a Cookie header, which is
+    #: what is sent while Scrapy's cookies middleware is off (PROMOWATCH_COOKIES)
     start_headers: dict[str, str] = {}
     start_cookies: dict[str, str] = {}
 
@@ -65,11 +66,14 @@ class OperatorSpider(scrapy.Spider):
     def _start_requests(self):
         # every start URL goes to `parse`, which tells the operator's pages apart by their URL, so a saved page
         # handed to `parse` (promowatch parse, the fixture tests) reads exactly as a crawled one
+        headers = dict(self.start_headers)
+        if self.start_cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.start_cookies.items())
         for url in self.start_urls:
             yield scrapy.Request(
                 url,
                 meta=self.start_meta(),
-                headers=self.start_headers or None,
+                headers=headers or None,
                 cookies=self.start_cookies or None,
                 dont_filter=True,
             )
