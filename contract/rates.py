@@ -20,6 +20,11 @@ _ECB = "{http://www.ecb.int/vocabulary/2002-08-01/eurofxref}Cube"
 _NO_DECIMALS = frozenset({"JPY", "ISK", "KRW"})
 
 
+def decimals(currency: str) -> int:
+    """Digits of the currency's minor unit (2 for EUR and USD: the *_cents fields hold cents)."""
+    return 0 if currency.upper() in _NO_DECIMALS else 2
+
+
 class BadRates(ValueError):
     """A rates file promowatch cannot read; the message is one line naming the file and what is wrong."""
 
@@ -67,5 +72,5 @@ class Rates:
         rate = self.per_eur.get(currency)
         if rate is None:
             return None
-        units = Decimal(int(cents)) if currency in _NO_DECIMALS else Decimal(int(cents)) / 100
+        units = Decimal(int(cents)) / 10 ** decimals(currency)
         return int((units * 100 / rate).quantize(Decimal(1), rounding=ROUND_HALF_UP))

@@ -24,10 +24,12 @@ from promowatch.cli_common import (
     fit_table,
     gb,
     gb_or_exit,
+    money,
     money_or_exit,
     operator_or_exit,
     period,
     print_json,
+    rates_or_exit,
     when,
 )
 
@@ -233,18 +235,41 @@ def parse(
         raise typer.Exit(1)
 
 
-def _offers_table(items: list[dict], title: str) -> None:
+def _price_text(it: dict, rates) -> str:
+    """The price in its own currency; for another currency than euro, below it its euro equivalent at the
+    configured rates, or that there is none."""
+    from contract.offer_query import eur_cents
+
+    currency = it.get("currency") or "EUR"
+    shown = money(it["price_cents"], currency)
+    if currency == "EUR":
+        return shown
+    converted = eur_cents(it, rates)
+    return f"{shown}\n[dim]{'≈ ' + euro(converted) if converted is not None else 'no € rate'}[/]"
+
+
+def _offers_table(items: list[dict], title: str, rates=None) -> None:
     """The offers, as many columns as the terminal holds: the name (its key below it), price and period, GB and
-    5G first; prices are never cut, names wrap."""
+    5G first; prices are never cut, names wrap. A price in another currency shows its euro equivalent at the
+    configured rates (PROMOWATCH_RATES_FILE), named with their day."""
     from contract.offer_query import eur_per_gb_cents
 
     capped = any(it.get("data_5g") and it.get("data_5g_limited") for it in items)
     five_g_note = "5G yes* = 5G at a capped speed" if capped else None
+    foreign = any((it.get("currency") or "EUR") != "EUR" for it in items)
+    if foreign:
+        rate_note = (
+            f"≈ € at the ECB reference rates of {rates.day}"
+            if rates is not None
+            else "no € rate: set PROMOWATCH_RATES_FILE to the ECB's eurofxref-daily.xml"
+        )
+    else:
+        rate_note = None
     columns = [
         Column("operator", keep=70),
         Column("offer / key", fold=24),
         Column("type", keep=20),
-        Column("price", "right"),
+        Column("price", "right", note=rate_note),
         Column("per", keep=90),
         Column("GB", "right", keep=80),
         Column("€/GB", "right", keep=40),
@@ -258,18 +283,18 @@ def _offers_table(items: list[dict], title: str) -> None:
         who = it.get("eligibility", "all")
         if it.get("eligible_from"):
             who += " from " + ", ".join(it["eligible_from"])
-        per_gb = eur_per_gb_cents(it)
+        per_gb = eur_per_gb_cents(it, rates)
         rows.append(
             [
                 it["operator"],
                 f"{escape(it['name'])}\n[dim]{escape(it['offer_key'])}[/]",
                 it["plan_type"],
-                euro(it["price_cents"]),
-                period(it.get("period_days")),
+                _price_text(it, rates),
+                f"{it['period_days']} days, once" if it["plan_type"] == "esim_trip" else period(it.get("period_days")),
                 _gb(it),
                 "" if per_gb is None or it.get("data_unlimited") else f"{per_gb / 100:.3f}".replace(".", ","),
                 ("yes*" if it.get("data_5g_limited") else "yes") if it.get("data_5g") else "",
-                euro(it.get("activation_cents")),
+                money(it.get("activation_cents"), it.get("currency") or "EUR"),
                 who,
                 it.get("promo_until") or "",
             ]
@@ -283,7 +308,7 @@ def offers(
         None, "--operator", help="only these operators (repeatable; slug, name or alias, any case)"
     ),
     plan_type: List[str] = typer.Option(
-        None, "--plan-type", help="only these plan types (repeatable): prepaid, postpaid, tourist, data_only, ..."
+        None, "--plan-type", help="only these plan types (repeatable): prepaid, postpaid, tourist, esim_trip, ..."
     ),
     max_price: Optional[str] = typer.Option(None, "--max-price", help="at most this many euro per period, e.g. 9,99"),
     min_gb: Optional[str] = typer.Option(
@@ -298,7 +323,7 @@ def offers(
 ):
     """The offers currently stored, filtered and sorted."""
     from contract.offer import OPERATORS, PLAN_TYPES
-    from contract.offer_query import SORTS, OfferFilter, sort_offers
+    from contract.offer_query import SORTS, OfferFilter, eur_cents, sort_offers
     from storage.repository import list_offers
 
     ops = _operators_or_exit(list(operator), with_spider=False) if operator else []
@@ -317,13 +342,16 @@ def offers(
         min_gb=gb_or_exit(min_gb, "--min-gb"),
         only_5g=only_5g,
         origin=origin,
+        rates=rates_or_exit(),
     )
-    items = sort_offers([i for i in list_offers(ops[0] if len(ops) == 1 else None) if wanted.matches(i)], sort)
+    stored = list_offers(ops[0] if len(ops) == 1 else None)
+    items = sort_offers([i for i in stored if wanted.matches(i)], sort, wanted.rates)
     if as_json:
-        print_json(items)
+        day = wanted.rates.day.isoformat() if wanted.rates is not None else None
+        print_json([{**i, "price_eur_cents": eur_cents(i, wanted.rates), "eur_rates_day": day} for i in items])
     else:
         title = count(len(items), "offer") + (f" a customer of {origin} can take by porting" if origin else "")
-        _offers_table(items, title=title)
+        _offers_table(items, title=title, rates=wanted.rates)
 
 
 def _find_offer(operator: str, wanted: str) -> dict:

@@ -76,12 +76,13 @@ class TravelEsimSpider(OperatorSpider):
     ) -> dict:
         facts = self.facts
         data = "Unlimited" if unlimited else f"{gb:g} GB"
+        title = f"{facts['name']} Italy {data} {days} day{'' if days == 1 else 's'}{f' ({tier})' if tier else ''}"
         if unlimited:
             fair_use_gb_per_day = fair_use_gb_per_day or facts["fair_use_gb_per_day"]
             throttled_kbps = throttled_kbps or facts["throttled_kbps"]
         return self.offer(
             offer_key=plan_key(gb, unlimited, days, tier),
-            name=name or f"{facts['name']} Italy {data} {days} day{'' if days == 1 else 's'}" + (f" ({tier})" if tier else ""),
+            name=name or title,
             url=url or self.page,
             plan_type="esim_subscription" if subscription else "esim_trip",
             price_cents=price_cents,
