@@ -472,9 +472,18 @@ def _fact(value) -> str:
     return ", ".join(value) if isinstance(value, list) else str(value)
 
 
+def _hotspot(entry: dict) -> str:
+    """A travel eSIM's hotspot: yes, "yes, 1 GB" (a day), no or ?; empty for an operator (not in its facts)."""
+    if "hotspot" not in entry:
+        return ""
+    cap = entry.get("hotspot_gb_per_day")
+    return f"yes, {gb(cap)} GB" if entry["hotspot"] and cap else _fact(entry["hotspot"])
+
+
 @app.command()
 def operators(as_json: bool = typer.Option(False, "--json", help="print the facts as JSON instead of a table")):
-    """Every operator: network, 5G, eSIM, top-up and renewal, offers page, app ('?' = not confirmed)."""
+    """Every operator and travel-eSIM provider: network, 5G, eSIM, top-up and renewal, offers page, app, hotspot,
+    the currency its prices are read in ('?' = not confirmed)."""
     from contract.catalogue import load
     from contract.offer import OPERATORS as ALL
     from spiders.registry import OPERATORS, spider_class
@@ -490,6 +499,7 @@ def operators(as_json: bool = typer.Option(False, "--json", help="print the fact
                 "spider": spider is not None,
                 "start_urls": list(spider.start_urls) if spider else [],
                 "min_offers": spider.min_offers if spider else None,
+                "currency": spider.currency if spider else None,
             }
         )
     if as_json:
@@ -497,6 +507,7 @@ def operators(as_json: bool = typer.Option(False, "--json", help="print the fact
         return
     columns = [
         Column("operator"),
+        Column("kind", keep=55),
         Column("network", keep=60, fold=12),
         Column("5G", keep=50),
         Column("eSIM", keep=45),
@@ -505,20 +516,25 @@ def operators(as_json: bool = typer.Option(False, "--json", help="print the fact
         Column("from", keep=15, fold=10),
         Column("billing", keep=25),
         Column("app", keep=40, fold=10),
+        Column("hotspot", keep=35, note="hotspot N GB = N GB a day may be shared"),
+        Column("prices in", keep=45),
         Column("offers page"),
         Column("min offers", "right", keep=5),
     ]
     table_rows = [
         [
             escape(r.get("name", r["operator"])),
+            "travel eSIM" if r.get("kind") == "travel_esim" else "SIM",
             escape(_fact(r.get("host_network")) if not r.get("network_note") else r["network_note"]),
             _fact(r.get("has_5g")),
             _fact(r.get("esim")),
-            _fact(r.get("top_up_online")),
+            _fact(r.get("top_up_online") if r.get("top_up_online") or "top_up" not in r else r["top_up"]),
             _fact(r.get("renews_automatically")),
             _fact(r.get("renews_from")),
             _fact(r.get("billing")),
             escape(_fact(r.get("app"))),
+            _hotspot(r),
+            r.get("currency") or "",
             escape(r.get("offers_page") or ""),
             "no spider" if r["min_offers"] is None else str(r["min_offers"]),
         ]

@@ -27,6 +27,8 @@ class OperatorSpider(scrapy.Spider):
     #: Accept-Currency header, Yesim's currency cookie); the cookies also go as a Cookie header, which is
     #: what is sent while Scrapy's cookies middleware is off (PROMOWATCH_COOKIES)
     start_headers: dict[str, str] = {}
+    #: the currency the crawl asks the site for (`promowatch operators` shows it); an item states its own
+    currency: str = "EUR"
     start_cookies: dict[str, str] = {}
 
     name = None  # set from `operator` by __init_subclass__

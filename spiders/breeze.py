@@ -31,6 +31,7 @@ class BreezeSpider(TravelEsimSpider):
 
     operator = "breeze"
     start_urls = [PAGE + ".json?currency=USD"]
+    currency = "USD"
     page = PAGE
     min_offers = 5
 
@@ -58,7 +59,7 @@ class BreezeSpider(TravelEsimSpider):
         return self.plan(
             days=days,
             price_cents=decimal_cents(v.get("price")),
-            currency="USD",
+            currency=self.currency,
             gb=round(gb, 2) if gb is not None else None,
             unlimited=bool(unlimited) and not fixed,
             tier=tier,
