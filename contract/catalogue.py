@@ -65,7 +65,9 @@ class FactsError(ValueError):
 
 
 def _check(op: str, entry: dict) -> dict:
-    esim = entry.get("kind") == "travel_esim"
+    if entry.get("kind") not in KINDS:
+        raise FactsError(f"{op}: kind={entry.get('kind')!r}; allowed: {', '.join(KINDS)}")
+    esim = entry["kind"] == "travel_esim"
     fields = {**FIELDS, **ESIM_FIELDS} if esim else FIELDS
     unknown = set(entry) - set(fields) - OPTIONAL
     missing = set(fields) - set(entry)
