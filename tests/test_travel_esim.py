@@ -258,3 +258,89 @@ def test_an_esim_entry_needs_its_terms_and_an_operator_has_none(tmp_path):
     path.write_text(json.dumps(data), "utf-8")
     with pytest.raises(FactsError, match=r"tim: unknown keys \['networks'\]"):
         load.__wrapped__(path)
+
+
+# --- an old database migrates without loss ---------------------------------------------------------------------
+
+
+def test_an_old_database_migrates_to_euro_offers_without_a_change(tmp_db, engine):
+    from datetime import datetime, timezone
+
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import inspect, text
+
+    from alerts.detect import detect_crawl
+    from contract.offer import LATER_DEFAULTS
+    from spiders.crawl_rules import CrawlFacts, CrawlItems, store_crawl
+    from storage.engine import HEAD_REVISION, MIGRATIONS, upgrade
+    from storage.repository import list_offers
+
+    def crawl(items, day):
+        items_ = CrawlItems("iliad")
+        for i in items:
+            items_.add(i)
+        at = datetime.fromisoformat(day).replace(tzinfo=timezone.utc)
+        return store_crawl(CrawlFacts("finished", items_, 1), operator="iliad", started_at=at, database_url=tmp_db)
+
+    sims = [
+        {
+            "offer_key": k,
+            "name": k,
+            "url": "https://www.iliad.it/",
+            "plan_type": "prepaid",
+            "price_cents": p,
+            "period_days": 30,
+        }
+        for k, p in (("giga150", 999), ("giga250", 1199), ("voce", 499))
+    ]
+    crawl(sims, "2026-09-14T12:00:00")
+    first = crawl([{**sims[0], "price_cents": 899}, *sims[1:]], "2026-09-15T12:00:00")
+    detect_crawl(first.run_id, tmp_db)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", tmp_db)
+    command.downgrade(cfg, "0005_notification_failure_kind")
+    assert "currency" not in {c["name"] for c in inspect(engine).get_columns("offer")}
+    with engine.begin() as conn:  # the items as the old version stored them: without the travel fields
+        for table in ("offer", "offer_version"):
+            for row_id, data in conn.execute(text(f"SELECT id, data FROM {table}")).all():
+                data = json.loads(data) if isinstance(data, str) else data
+                old = json.dumps({k: v for k, v in data.items() if k not in LATER_DEFAULTS})
+                conn.execute(text(f"UPDATE {table} SET data = :d WHERE id = :i"), {"d": old, "i": row_id})
+        before = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in ("offer", "offer_version")}
+    upgrade(tmp_db)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD_REVISION
+        assert {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in before} == before
+        assert conn.execute(text("SELECT DISTINCT currency FROM offer")).scalars().all() == ["EUR"]
+    offers = {o["offer_key"]: o for o in list_offers("iliad", database_url=tmp_db)}
+    assert offers["giga150"]["price_cents"] == 899 and offers["giga150"]["currency"] == "EUR"
+    assert offers["voce"]["networks"] == [] and offers["voce"]["fair_use_gb_per_day"] is None
+    again = crawl([{**sims[0], "price_cents": 899}, *sims[1:]], "2026-09-16T12:00:00")
+    assert again.healthy and again.new_versions == 0  # the stored hashes still hold
+    assert detect_crawl(again.run_id, tmp_db) == []
+    cheaper = crawl([{**sims[0], "price_cents": 799}, *sims[1:]], "2026-09-17T12:00:00")
+    assert [(e["offer_key"], e["kind"], e["changes"]) for e in detect_crawl(cheaper.run_id, tmp_db)] == [
+        ("giga150", "price_drop", {})
+    ]
+
+
+def test_a_shrunken_catalogue_is_partial_against_the_last_healthy_crawl(tmp_db, engine):
+    from datetime import datetime, timezone
+
+    from spiders.crawl_rules import CrawlFacts, CrawlItems, store_crawl
+
+    def crawl(n, day):
+        items = CrawlItems("airalo")
+        for i in range(n):
+            items.add(plan(operator="airalo", offer_key=f"{i + 1}gb-7d", name=f"{i + 1} GB", data_gb=i + 1))
+        at = datetime.fromisoformat(day).replace(tzinfo=timezone.utc)
+        return store_crawl(CrawlFacts("finished", items, 1), operator="airalo", started_at=at, database_url=tmp_db)
+
+    assert crawl(18, "2026-09-14T12:00:00").status == "healthy"
+    shrunk = crawl(9, "2026-09-15T12:00:00")
+    assert (shrunk.status, shrunk.error) == ("partial", "only 9 offers, the previous healthy crawl had 18")
+    assert shrunk.stored == 0  # nothing removed on its word
+    assert crawl(10, "2026-09-16T12:00:00").status == "healthy"  # still against 18: more than half
+    assert crawl(5, "2026-09-17T12:00:00").status == "partial"  # against the last healthy one, 10
