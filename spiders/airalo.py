@@ -7,7 +7,6 @@ asks for, and the full catalogue only with `x-client-version: version2` (../shar
 
 from __future__ import annotations
 
-import json
 import re
 
 from contract.offer import network_name
@@ -51,12 +50,7 @@ class AiraloSpider(TravelEsimSpider):
     start_headers = {"Accept-Currency": "EUR", "x-client-version": "version2", "Accept-Language": "en"}
 
     def parse(self, response):
-        try:
-            packages = json.loads(response.text)["packages"]
-        except (ValueError, KeyError, TypeError):
-            self.logger.error("airalo: %s did not answer the packages JSON (%r...)", response.url, response.text[:80])
-            return
-        for p in packages:
+        for p in self.json_list(response, "packages"):
             item = self.package(p) if isinstance(p, dict) else None
             if item is not None:
                 yield item

@@ -8,7 +8,6 @@ only through a dated rate.
 
 from __future__ import annotations
 
-import json
 import re
 
 from spiders.travel_esim import TravelEsimSpider, decimal_cents
@@ -36,12 +35,7 @@ class BreezeSpider(TravelEsimSpider):
     min_offers = 5
 
     def parse(self, response):
-        try:
-            variants = json.loads(response.text)["product"]["variants"]
-        except (ValueError, KeyError, TypeError):
-            self.logger.error("breeze: %s did not answer the product JSON (%r...)", response.url, response.text[:80])
-            return
-        for v in variants:
+        for v in self.json_list(response, "product", "variants"):
             if isinstance(v, dict) and v.get("available") is not False:
                 yield self.variant(v)
 

@@ -7,8 +7,6 @@ field has been seen as a 1-cent placeholder on every plan, so only the euro pric
 
 from __future__ import annotations
 
-import json
-
 from spiders.travel_esim import TravelEsimSpider
 
 API = "https://api.kolet.com/catalog/plans/anonymous"
@@ -28,12 +26,7 @@ class KoletSpider(TravelEsimSpider):
     min_offers = 3
 
     def parse(self, response):
-        try:
-            plans = json.loads(response.text)["plans"]
-        except (ValueError, KeyError, TypeError):
-            self.logger.error("kolet: %s did not answer the plans JSON (%r...)", response.url, response.text[:80])
-            return
-        for p in plans:
+        for p in self.json_list(response, "plans"):
             zone = (p.get("zone") or {}) if isinstance(p, dict) else {}
             if str(zone.get("code")).upper() == "ITA" and zone.get("coverageType") == "local" and zone.get("enabled"):
                 yield self.kolet_plan(p)

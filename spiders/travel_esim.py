@@ -10,6 +10,7 @@ registry only looks at modules named after catalogue entries.
 
 from __future__ import annotations
 
+import json
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from contract.catalogue import load as load_catalogue
@@ -51,6 +52,22 @@ class TravelEsimSpider(OperatorSpider):
 
     cards = None  # the data is JSON (in the page or from an endpoint)
     page: str = ""
+
+    def json_list(self, response, *path: str) -> list:
+        """The list at `path` in a JSON answer (e.g. "product", "variants"); [] (logged: the crawl then finds
+        no plan and is unhealthy) when the body is not JSON or has no list there."""
+        try:
+            found = json.loads(response.text)
+            for key in path:
+                found = found[key]
+        except (ValueError, KeyError, TypeError):
+            found = None
+        if not isinstance(found, list):
+            self.logger.error(
+                "%s: %s has no %s list (%r...)", self.operator, response.url, ".".join(path), response.text[:80]
+            )
+            return []
+        return found
 
     @property
     def facts(self) -> dict:

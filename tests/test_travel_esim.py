@@ -344,3 +344,11 @@ def test_a_shrunken_catalogue_is_partial_against_the_last_healthy_crawl(tmp_db, 
     assert shrunk.stored == 0  # nothing removed on its word
     assert crawl(10, "2026-09-16T12:00:00").status == "healthy"  # still against 18: more than half
     assert crawl(5, "2026-09-17T12:00:00").status == "partial"  # against the last healthy one, 10
+
+
+@pytest.mark.parametrize("op", ["airalo", "breeze", "kolet", "yesim", "nomad", "holafly", "ubigi"])
+def test_a_changed_answer_gives_no_plan_rather_than_wrong_ones(op, tmp_path):
+    for body in ("<html><body>Access denied</body></html>", '{"unexpected": {"shape": []}}'):
+        page = tmp_path / "page"
+        page.write_text(body)
+        assert parse_file(op, page) == []
