@@ -324,6 +324,11 @@ def test_an_old_database_migrates_to_euro_offers_without_a_change(tmp_db, engine
     assert [(e["offer_key"], e["kind"], e["changes"]) for e in detect_crawl(cheaper.run_id, tmp_db)] == [
         ("giga150", "price_drop", {})
     ]
+    nomad = CrawlItems("nomad")  # the widened plan_type column takes the longest type (PostgreSQL checks it)
+    nomad.add(plan(offer_key="10gb-30d-pass", plan_type="esim_subscription", period_days=30, data_gb=10))
+    at = datetime(2026, 9, 17, 12, tzinfo=timezone.utc)
+    assert store_crawl(CrawlFacts("finished", nomad, 1), operator="nomad", started_at=at, database_url=tmp_db).healthy
+    assert [o["plan_type"] for o in list_offers("nomad", database_url=tmp_db)] == ["esim_subscription"]
 
 
 def test_a_shrunken_catalogue_is_partial_against_the_last_healthy_crawl(tmp_db, engine):
