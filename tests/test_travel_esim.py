@@ -220,6 +220,9 @@ def test_unlimited_plans_carry_the_fair_use_the_facts_confirm():
     assert nomad["20gb-30d"]["price_cents"] == 2150  # the sale price of the map, not the struck-through one
     breeze = _fixture_offers("breeze", FIXTURES / "breeze" / "esim-italy.json")
     assert {o["currency"] for o in breeze} == {"USD"}
+    esimio = {o["offer_key"]: o for o in _fixture_offers("esimio", FIXTURES / "esimio" / "esim-italy.html")}
+    assert esimio["unlimited-7d"]["data_unlimited"] and esimio["unlimited-7d"]["price_cents"] == 2200
+    assert esimio["20gb-30d"]["price_cents"] == 2490  # the price paid, not originalPrice
 
 
 # --- the catalogue's eSIM entries ----------------------------------------------------------------------------
@@ -351,7 +354,7 @@ def test_a_shrunken_catalogue_is_partial_against_the_last_healthy_crawl(tmp_db, 
     assert crawl(5, "2026-09-17T12:00:00").status == "partial"  # against the last healthy one, 10
 
 
-@pytest.mark.parametrize("op", ["airalo", "breeze", "kolet", "yesim", "nomad", "holafly", "ubigi"])
+@pytest.mark.parametrize("op", PROVIDERS)
 def test_a_changed_answer_gives_no_plan_rather_than_wrong_ones(op, tmp_path):
     bodies = ["<html><body>Access denied</body></html>"]
     if op in ("airalo", "breeze", "kolet"):  # the JSON endpoints: JSON of another shape too
