@@ -17,6 +17,10 @@ from contract.offer import InvalidOffer, normalise
 
 #: a crawl in which more than this share of the cards seen failed validation is `partial`, not healthy
 DROPPED_SHARE_PARTIAL = 0.20
+#: CatalogueShrank judges catalogues of at least this many offers; a smaller size read by this many crawls in a row
+#: (this one included) is accepted as the site's own
+SHRINK_FROM = 4
+SHRINK_CONFIRM = 3
 #: dropped cards listed on a crawl's record (the counts by reason are always complete)
 LISTED_DROPS = 50
 #: dropped cards named in a crawl's one-line summary
@@ -143,8 +147,10 @@ class CrawlFacts:
     errors: tuple[str, ...] = ()
     blocked: bool = False
     nothing: str = "no offer found on the page (layout changed?)"
-    #: offers the operator's previous healthy crawl stored (None: none yet); `store_crawl` reads it from storage
+    #: offers the operator's previous healthy crawl stored (None: none yet), and the valid offers each crawl since
+    #: then read (newest first); `store_crawl` reads them from storage
     previous: int | None = None
+    since: tuple[int, ...] = ()
 
     @classmethod
     def of_scrapy(cls, reason: str, crawl: CrawlItems, min_offers: int, stats: dict) -> CrawlFacts:
@@ -204,10 +210,16 @@ class TooFewOffers(HealthRule):
 
 
 class CatalogueShrank(HealthRule):
+    """A page that lost half its offers is more likely half-read than half-emptied: the crawl changes nothing.
+    A catalogue too small for halves to mean much (fewer than SHRINK_FROM offers) is not judged, and a size
+    read the same by SHRINK_CONFIRM crawls in a row is the site's new catalogue, accepted."""
+
     status, description = "partial", "half the offers of the previous healthy crawl or fewer"
 
     def check(self, facts):
-        if not facts.previous or facts.stored * 2 > facts.previous:
+        if not facts.previous or facts.previous < SHRINK_FROM or facts.stored * 2 > facts.previous:
+            return None
+        if facts.since[: SHRINK_CONFIRM - 1] == (facts.stored,) * (SHRINK_CONFIRM - 1):
             return None
         return _join(f"only {facts.stored} offers, the previous healthy crawl had {facts.previous}", facts.dropped)
 
@@ -275,10 +287,11 @@ def store_crawl(
 ) -> StoredCrawl:
     """Judge the crawl by the health rules and store it in one transaction (only a healthy crawl touches
     offers); the record every entry point reports."""
-    from storage.repository import last_healthy_count, record_crawl
+    from storage.repository import catalogue_sizes, record_crawl
 
     if facts.previous is None:
-        facts = replace(facts, previous=last_healthy_count(operator, database_url))
+        previous, since = catalogue_sizes(operator, SHRINK_CONFIRM, database_url)
+        facts = replace(facts, previous=previous, since=tuple(since))
     status, error = crawl_status(facts)
     crawl = facts.crawl
     result = record_crawl(

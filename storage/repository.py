@@ -280,17 +280,18 @@ def since_last_healthy(session: Session, operator: str):
     return last_ok, counted & (CrawlRun.id > (last_ok or 0))
 
 
-def last_healthy_count(operator: str, database_url: str | None = None) -> int | None:
-    """How many offers the operator's last healthy crawl stored (None: it has had none): the catalogue a new
-    crawl is held against (spiders.crawl_rules.CatalogueShrank)."""
-    query = (
-        select(CrawlRun.items_stored)
-        .where(CrawlRun.operator == operator, CrawlRun.status == "healthy")
-        .order_by(CrawlRun.id.desc())
-        .limit(1)
-    )
+def catalogue_sizes(operator: str, last: int = 5, database_url: str | None = None) -> tuple[int | None, list[int]]:
+    """(how many offers the operator's last healthy crawl stored, None when it has had none; how many valid
+    offers each of the crawls after it read, newest first, at most `last`): what a new crawl's catalogue is held
+    against (spiders.crawl_rules.CatalogueShrank)."""
     with Session(get_engine(database_url)) as session:
-        return session.execute(query).scalar()
+        last_ok, after = since_last_healthy(session, operator)
+        if last_ok is None:
+            return None, []
+        stored = session.get(CrawlRun, last_ok).items_stored
+        read = CrawlRun.items_scraped - CrawlRun.items_dropped
+        since = session.execute(select(read).where(after).order_by(CrawlRun.id.desc()).limit(last)).scalars()
+        return stored, list(since)
 
 
 def last_crawls(database_url: str | None = None) -> dict[str, dict]:

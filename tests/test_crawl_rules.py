@@ -146,6 +146,8 @@ SHRINK_CASES = [  # id, offers read, offers of the previous healthy crawl (None:
     ("a third", 6, 18, "partial", "only 6 offers, the previous healthy crawl had 18"),
     ("grew", 30, 18, "healthy", None),
     ("the previous healthy crawl stored none", 3, 0, "healthy", None),
+    ("too small to judge: 3 -> 1", 1, 3, "healthy", None),
+    ("the smallest judged: 4 -> 2", 2, 4, "partial", "only 2 offers, the previous healthy crawl had 4"),
 ]
 
 
@@ -155,6 +157,17 @@ def test_a_catalogue_shrunk_by_half_is_partial(n, previous, status, error):
     for c in valid(n):
         crawl.add(c)
     assert crawl_status(CrawlFacts("finished", crawl, 1, previous=previous)) == (status, error)
+
+
+@pytest.mark.parametrize(
+    "since, status",
+    [((), "partial"), ((9,), "partial"), ((9, 9), "healthy"), ((9, 8), "partial"), ((8, 9), "partial")],
+)
+def test_a_smaller_catalogue_read_three_times_in_a_row_is_the_sites_own(since, status):
+    crawl = CrawlItems()
+    for c in valid(9):
+        crawl.add(c)
+    assert crawl_status(CrawlFacts("finished", crawl, 1, previous=18, since=since))[0] == status
 
 
 def test_each_health_rule_decides_some_crawl_and_says_what_it_checks():

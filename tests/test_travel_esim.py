@@ -352,6 +352,8 @@ def test_a_shrunken_catalogue_is_partial_against_the_last_healthy_crawl(tmp_db, 
     assert shrunk.stored == 0  # nothing removed on its word
     assert crawl(10, "2026-09-16T12:00:00").status == "healthy"  # still against 18: more than half
     assert crawl(5, "2026-09-17T12:00:00").status == "partial"  # against the last healthy one, 10
+    assert crawl(5, "2026-09-18T12:00:00").status == "partial"
+    assert crawl(5, "2026-09-19T12:00:00").status == "healthy"  # read three times in a row: the site's own size
 
 
 @pytest.mark.parametrize("op", PROVIDERS)
