@@ -365,3 +365,18 @@ def test_a_changed_answer_gives_no_plan_rather_than_wrong_ones(op, tmp_path):
         page = tmp_path / "page"
         page.write_text(body)
         assert parse_file(op, page) == []
+
+
+def test_crawls_ask_for_euro_where_the_site_allows_it():
+    from spiders.registry import spider_class
+
+    def first_request(op):
+        return next(iter(spider_class(op)()._start_requests()))
+
+    airalo = first_request("airalo")
+    assert airalo.headers[b"Accept-Currency"] == b"EUR" and airalo.headers[b"x-client-version"] == b"version2"
+    assert first_request("yesim").headers[b"Cookie"] == b"currency=EUR"
+    assert first_request("ubigi").url.endswith("&wmc-currency=EUR")
+    assert first_request("holafly").url.endswith("?currency=EUR")
+    assert first_request("breeze").url.endswith("?currency=USD")  # only USD pinning is confirmed for the shop
+    assert b"Cookie" not in first_request("tim").headers  # the operators' requests are as they were
