@@ -440,9 +440,9 @@ def history(
             begin,
             when(begin),
             when(until) if until else "now",
-            euro(v["item"]["price_cents"]),
+            money(v["item"]["price_cents"], v["item"].get("currency") or "EUR"),
             _gb(v["item"]),
-            euro(v["item"].get("activation_cents")),
+            money(v["item"].get("activation_cents"), v["item"].get("currency") or "EUR"),
             v["item"].get("promo_until") or "",
         )
         for v in versions
