@@ -89,6 +89,7 @@ def crawl_spec(
             else trigger.get_next_fire_time(None, now)
         )
     else:
+        assert schedule.interval is not None  # no cron: an interval (OperatorSchedule)
         due = previous + timedelta(seconds=schedule.interval) if previous else now
         if due <= now:
             first = now + timedelta(seconds=rng.uniform(0, spread))
@@ -139,11 +140,13 @@ def job_specs(
     return specs
 
 
-def next_runs(config: ServiceConfig, last: dict[str, dict], now: datetime | None = None) -> dict[str, datetime]:
+def next_runs(config: ServiceConfig, last: dict[str, dict], now: datetime | None = None) -> dict[str, datetime | None]:
     """When each operator's next crawl is due by the config and its last crawl (jitter left out)."""
     now = now or datetime.now(timezone.utc)
     return {
-        spec.operator: spec.next_run_time for spec in job_specs(config, last, now, jitter=False) if spec.kind == "crawl"
+        spec.operator: spec.next_run_time
+        for spec in job_specs(config, last, now, jitter=False)
+        if spec.kind == "crawl" and spec.operator is not None
     }
 
 
@@ -240,7 +243,7 @@ class Service:
                 database_url=self.database_url,
                 limit=s.batch,
                 concurrency=s.concurrency,
-                **s.policy(),
+                **self.config.sender_policy(),
             )
         except WorkerStopped:
             return None

@@ -23,10 +23,11 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any, cast
 from urllib.parse import parse_qs
 
-from sqlalchemy import and_, func, or_, select, update
-from sqlmodel import Session
+from sqlalchemy import CursorResult, and_, func, or_, select, update
+from sqlmodel import Session, col
 
 from alerts.masking import _ANY_URL, _masking, _scheme_only, mask_text, mask_url
 from contract.clock import utcnow
@@ -79,6 +80,10 @@ class Policy:
     ambiguous_backoff: timedelta = AMBIGUOUS_BACKOFF
     connect_timeout: float = CONNECT_TIMEOUT
     read_timeout: float = READ_TIMEOUT
+    #: the site's address for the links every message ends with (PROMOWATCH_BASE_URL wins; alerts.links)
+    base_url: str | None = None
+    #: send to guarded channels (hosts subscribers typed) also when they resolve to private addresses
+    allow_private_addresses: bool = False
 
 
 #: failure kind -> what the row's error says first. The first six happen before anything is sent.
@@ -96,6 +101,9 @@ KINDS = {
     "other": "failed",
     "skipped": "not sent",
 }
+#: why a guarded channel (a host a subscriber typed) is not sent to by an Apprise that cannot be told not to
+#: follow redirects (its `redirect=` URL argument came with Apprise 2.x)
+UNGUARDED = "refused, not sent: this Apprise follows HTTP redirects (no redirect= option): upgrade Apprise"
 #: the kinds where the request went out and no answer came: retried rarely (each try may be a duplicate)
 AMBIGUOUS = frozenset({"timeout_after_send", "closed_after_send"})
 
@@ -316,6 +324,11 @@ class _Job:
     events: list = field(default_factory=list)  # event dicts: one, or a digest's
     digest: str | None = None  # the digest key: render all `events` as one digest
     skip: str | None = None  # nothing to send (subscription gone): recorded dead, not a failure
+    message: str | None = None  # a message about the subscription itself: confirm | test
+    service: str = ""  # the channel URL's scheme
+    guarded: bool = False  # a host the subscriber typed: public addresses only, no redirects
+    footer: dict | None = None  # the subscription's manage and unsubscribe links
+    confirm: str | None = None  # the confirm link of a confirm message
 
 
 @dataclass
@@ -363,8 +376,8 @@ def _lock_for_claim(query, engine):
 def _due(now: datetime, lease: timedelta):
     N = Notification
     return or_(
-        and_(N.status == "pending", N.due_at <= now),
-        and_(N.status == "sending", or_(N.claimed_at.is_(None), N.claimed_at <= now - lease)),
+        and_(col(N.status) == "pending", col(N.due_at) <= now),
+        and_(col(N.status) == "sending", or_(col(N.claimed_at).is_(None), col(N.claimed_at) <= now - lease)),
     )
 
 
@@ -379,16 +392,19 @@ def claim_due(engine, now: datetime, limit: int, lease: timedelta = LEASE) -> tu
     due = _due(now, lease)
     for _ in range(CLAIM_TRIES):
         with Session(engine) as session, session.begin():
-            query = select(N.id, N.status).where(due).order_by(N.due_at, N.id).limit(limit)
+            query = select(col(N.id), col(N.status)).where(due).order_by(col(N.due_at), col(N.id)).limit(limit)
             found = session.execute(_lock_for_claim(query, engine)).all()
             if not found:
                 return [], 0
             ids = [r.id for r in found]
-            moved = session.execute(
-                update(N)
-                .where(N.id.in_(ids), due)
-                .values(status="sending", claimed_at=now)
-                .execution_options(synchronize_session=False)
+            moved = cast(
+                CursorResult,  # what an UPDATE gives; Session.execute is typed for any statement
+                session.execute(
+                    update(N)
+                    .where(col(N.id).in_(ids), due)
+                    .values(status="sending", claimed_at=now)
+                    .execution_options(synchronize_session=False)
+                ),
             ).rowcount
             if moved == len(ids):
                 return ids, sum(1 for r in found if r.status == "sending")
@@ -398,15 +414,17 @@ def claim_due(engine, now: datetime, limit: int, lease: timedelta = LEASE) -> tu
 
 
 def _by_id(session: Session, model, ids) -> dict:
-    ids, out = sorted(set(ids)), {}
+    ids = sorted(set(ids))
+    out: dict[int, Any] = {}
     for start in range(0, len(ids), _IN):
         chunk = ids[start : start + _IN]
         out.update((row.id, row) for row in session.execute(select(model).where(model.id.in_(chunk))).scalars())
     return out
 
 
-def _prepare(engine, ids: list[int]) -> list[_Job]:
-    """Read the claimed rows with their channels, subscriptions and events (in a few queries)."""
+def _prepare(engine, ids: list[int], links=None) -> list[_Job]:
+    """Read the claimed rows with their channels, subscriptions and events (in a few queries). `links`
+    (alerts.links.Links): the signed links each message ends with."""
     with Session(engine) as session:
         rows = _by_id(session, Notification, ids)
         channels = _by_id(session, SubscriptionChannel, [n.channel_id for n in rows.values()])
@@ -419,11 +437,21 @@ def _prepare(engine, ids: list[int]) -> list[_Job]:
         job = _Job(n.id, n.attempts, _utc(n.claimed_at), n.ambiguous_failures or 0)
         jobs.append(job)
         channel, sub = channels.get(n.channel_id), subs.get(n.subscription_id)
-        if channel is None or sub is None or not sub.active or channel.subscription_id != sub.id:
+        wanted = {"confirm": ("pending",), "test": ("active", "paused")}.get(n.kind if n.event_id is None else "")
+        live = sub is not None and (sub.status in wanted if wanted else sub.active)
+        if channel is None or not live or channel.subscription_id != sub.id:
             job.skip = "subscription or channel no longer active: not sent"
             continue
         job.url, job.masked = channel.url, mask_url(channel.url)  # not url_masked: that may show header values
         job.lang, job.tz = sub.lang, sub.timezone
+        job.service, job.guarded = channel.service, bool(channel.guarded)
+        if links is not None:
+            job.footer = links.footer(sub.id, sub.link_key)
+        if wanted:
+            job.message = n.kind
+            if n.kind == "confirm" and links is not None:
+                job.confirm = links.url("confirm", sub.id, sub.link_key)
+            continue
         if n.event_id is not None and not n.digest:
             job.events = [events[n.event_id]] if n.event_id in events else []
         else:
@@ -442,20 +470,51 @@ def _render_and_send(job: _Job, policy: Policy | None = None) -> Outcome:
     from alerts import render  # Jinja2 and the templates, loaded on the first message to send
 
     try:
-        if job.digest:
-            message = render.render_digest(job.events, job.lang, job.tz, job.digest)
+        if job.message == "confirm":
+            message = render.render_confirm(job.lang, job.confirm or "", job.footer)
+        elif job.message == "test":
+            message = render.render_test(job.lang, job.footer)
+        elif job.digest:
+            message = render.render_digest(job.events, job.lang, job.tz, job.digest, footer=job.footer)
         else:
-            message = render.render_event(job.events[0], job.lang, job.tz)
+            message = render.render_event(job.events[0], job.lang, job.tz, footer=job.footer)
     except Exception as exc:  # a rendering bug: a failure of this row, retried (maybe after a fix)
         return Outcome(
             False,
             mask_text(f"render failed: {type(exc).__name__}: {exc}", job.url, job.masked)[:ERROR_CHARS],
             kind="render",
         )
-    return deliver(job.url, message.title, message.body, job.masked, policy)
+    url = job.url
+    if job.guarded:
+        from alerts.channels import ChannelError, check_public_host, guard_host, without_redirects
+
+        if "redirect" not in _apprise().URLBase.template_args:  # an Apprise without redirect= would follow them
+            return Outcome(False, UNGUARDED, permanent=True, kind="unusable")
+        if not (policy and policy.allow_private_addresses):
+            try:
+                check_public_host(*guard_host(url))
+            except ChannelError as exc:
+                return Outcome(False, f"refused, not sent: {exc}"[:ERROR_CHARS], permanent=True, kind="unusable")
+        url = without_redirects(url)
+    if job.footer and job.service in ("mailto", "mailtos"):
+        url = with_unsubscribe_headers(url, job.footer["unsubscribe"])
+    return deliver(url, message.title, message.body, job.masked, policy)
 
 
-def _failure_values(job: _Job, outcome: Outcome, at: datetime, policy: Policy) -> dict:
+def with_unsubscribe_headers(url: str, unsubscribe: str) -> str:
+    """An email channel URL with the RFC 8058 one-click unsubscribe headers, as Apprise's email plugin takes
+    extra headers: `+Name=value` URL arguments."""
+    from urllib.parse import quote
+
+    return (
+        url
+        + ("&" if "?" in url else "?")
+        + f"+List-Unsubscribe={quote(f'<{unsubscribe}>', safe='')}"
+        + f"&+List-Unsubscribe-Post={quote('List-Unsubscribe=One-Click', safe='')}"
+    )
+
+
+def _failure_values(job: _Job, outcome: Outcome, at: datetime, policy: Policy) -> dict[str, Any]:
     """The row after a failed attempt: pending again with its back-off, or dead (the error says why)."""
     attempts = job.attempts + 1
     ambiguous = job.ambiguous_failures + (1 if outcome.ambiguous else 0)
@@ -472,7 +531,7 @@ def _failure_values(job: _Job, outcome: Outcome, at: datetime, policy: Policy) -
         wait = ambiguous_backoff(ambiguous, policy.ambiguous_backoff) if outcome.ambiguous else backoff(attempts)
         if outcome.ambiguous:
             error = f"{error} [next try in {_span(wait)}; dead after {policy.ambiguous_max_attempts} such tries]"
-    values = dict(
+    values: dict[str, Any] = dict(
         status="dead" if dead else "pending",
         claimed_at=None,
         attempts=attempts,
@@ -500,18 +559,20 @@ def _record(engine, job: _Job, outcome: Outcome, at: datetime, policy: Policy | 
         policy = Policy(max_attempts=policy)
     attempts = job.attempts + (0 if job.skip else 1)
     if outcome.ok:
-        values = dict(status="sent", sent_at=at, claimed_at=None, attempts=attempts, last_error=None, failure_kind=None)
-        guard = N.status != "sent"  # a late success of a stale claim still counts; never touches a sent row
+        values: dict[str, Any] = dict(
+            status="sent", sent_at=at, claimed_at=None, attempts=attempts, last_error=None, failure_kind=None
+        )
+        guard = col(N.status) != "sent"  # a late success of a stale claim still counts; never touches a sent row
     elif job.skip:
         values = dict(status="dead", claimed_at=None, last_error=job.skip, failure_kind="skipped")
-        guard = and_(N.status == "sending", N.claimed_at == job.claimed_at)
+        guard = and_(col(N.status) == "sending", col(N.claimed_at) == job.claimed_at)
     else:
         values = _failure_values(job, outcome, at, policy)
         attempts = values["attempts"]
-        guard = and_(N.status == "sending", N.claimed_at == job.claimed_at)  # only the current claimer
+        guard = and_(col(N.status) == "sending", col(N.claimed_at) == job.claimed_at)  # only the current claimer
     with engine.begin() as conn:
-        changed = conn.execute(update(N).where(N.id == job.id, guard).values(**values)).rowcount
-        now_status = None if changed else conn.execute(select(N.status).where(N.id == job.id)).scalar()
+        changed = conn.execute(update(N).where(col(N.id) == job.id, guard).values(**values)).rowcount
+        now_status = None if changed else conn.execute(select(col(N.status)).where(col(N.id) == job.id)).scalar()
     status = values["status"]
     if not changed:
         log.warning(
@@ -570,7 +631,9 @@ def leased(engine, now: datetime, lease: timedelta = LEASE) -> tuple[int, dateti
     N = Notification
     with Session(engine) as session:
         count, newest = session.execute(
-            select(func.count(N.id), func.max(N.claimed_at)).where(N.status == "sending", N.claimed_at > now - lease)
+            select(func.count(col(N.id)), func.max(col(N.claimed_at))).where(
+                col(N.status) == "sending", col(N.claimed_at) > now - lease
+            )
         ).one()
     return count, (_utc(newest) + lease if newest is not None else None)
 
@@ -594,13 +657,18 @@ def send_due(
     fixed = _utc(now)
     clock = (lambda: fixed) if fixed is not None else utcnow
     report = SendReport()
+    from alerts.subscriptions import purge_pending
+
+    purge_pending(database_url, clock())  # unconfirmed requests older than 48 h: erased
     ids, report.reclaimed = claim_due(engine, clock(), limit, lease)
     report.claimed = len(ids)
     if not ids:
         _note_leased(engine, clock(), lease, report)
         report.seconds = time.perf_counter() - started
         return report
-    jobs = _prepare(engine, ids)
+    from alerts.links import site_links
+
+    jobs = _prepare(engine, ids, site_links(policy.base_url, database_url))
     ready = [j for j in jobs if not j.skip]
     for job in jobs:
         if job.skip:
@@ -655,11 +723,11 @@ def status_filter(status: str):
     is running or was stopped mid-send). ValueError for anything else."""
     N = Notification
     where = {
-        "failed": and_(N.status == "pending", N.attempts > 0),
-        "ambiguous": N.ambiguous_failures > 0,
-        "skipped": N.failure_kind == "skipped",
-        "leased": N.status == "sending",
-        **{s: N.status == s for s in STATUSES},
+        "failed": and_(col(N.status) == "pending", col(N.attempts) > 0),
+        "ambiguous": col(N.ambiguous_failures) > 0,
+        "skipped": col(N.failure_kind) == "skipped",
+        "leased": col(N.status) == "sending",
+        **{s: col(N.status) == s for s in STATUSES},
     }
     if status not in where:
         raise ValueError(f"unknown status: {status}; known: {', '.join(STATUSES + VIEWS)}")
@@ -672,10 +740,10 @@ def list_notifications(
     """Outbox rows, newest first, with the channel's masked URL (never the raw one) and the offer's name."""
     N, C, Of = Notification, SubscriptionChannel, Offer
     query = (
-        select(N, C.url, C.service, Of.name)
-        .join(C, C.id == N.channel_id, isouter=True)
-        .join(Of, and_(Of.operator == N.operator, Of.offer_key == N.offer_key), isouter=True)
-        .order_by(N.id.desc())
+        select(N, col(C.url), col(C.service), col(Of.name))
+        .join(C, col(C.id) == col(N.channel_id), isouter=True)
+        .join(Of, and_(col(Of.operator) == col(N.operator), col(Of.offer_key) == col(N.offer_key)), isouter=True)
+        .order_by(col(N.id).desc())
     )
     if status:
         query = query.where(status_filter(status))
@@ -723,14 +791,16 @@ def retry_dead(ids: list[int], database_url: str | None = None, now: datetime | 
     engine = get_engine(database_url)
     with Session(engine) as session:
         dead = list(
-            session.execute(select(Notification.id).where(Notification.id.in_(ids), Notification.status == "dead"))
+            session.execute(
+                select(col(Notification.id)).where(col(Notification.id).in_(ids), col(Notification.status) == "dead")
+            )
             .scalars()
             .all()
         )
         if dead:
             session.execute(
                 update(Notification)
-                .where(Notification.id.in_(dead), Notification.status == "dead")
+                .where(col(Notification.id).in_(dead), col(Notification.status) == "dead")
                 .values(status="pending", due_at=now, claimed_at=None, attempts=0, ambiguous_failures=0)
             )
             session.commit()

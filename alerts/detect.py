@@ -14,14 +14,14 @@ import logging
 from datetime import date, datetime, timezone
 
 from sqlalchemy import bindparam, func, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from alerts.match import match_events
 from contract.clock import utcnow
 from contract.offer import DEFAULTS, FIELDS
 from storage.engine import get_engine
 from storage.environment import VARIABLES, setting
-from storage.models import CrawlRun, Offer, OfferEvent, OfferVersion
+from storage.models import CrawlRun, Offer, OfferEvent, OfferVersion, table_of
 from storage.repository import event_dict
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ REMOVED_AFTER = VARIABLES["PROMOWATCH_REMOVED_AFTER"].default
 EXPIRING_DAYS = VARIABLES["PROMOWATCH_EXPIRING_DAYS"].default
 
 
-_RUN, _OFFER = CrawlRun.__table__, Offer.__table__
+_RUN, _OFFER = table_of(CrawlRun), table_of(Offer)
 # the steady path's statements, built once (SQLAlchemy Core): see _quiet
 _FACTS = select(_RUN.c.operator, _RUN.c.new_versions, _RUN.c.presence, _RUN.c.finished_at).where(
     _RUN.c.id == bindparam("run")
@@ -106,12 +106,14 @@ def detect_pending(
     """Detect every healthy crawl not detected yet (optionally of one operator, before a run id), oldest first."""
     engine = get_engine(database_url)
     query = (
-        select(CrawlRun.id).where(CrawlRun.status == "healthy", CrawlRun.detected_at.is_(None)).order_by(CrawlRun.id)
+        select(col(CrawlRun.id))
+        .where(col(CrawlRun.status) == "healthy", col(CrawlRun.detected_at).is_(None))
+        .order_by(col(CrawlRun.id))
     )
     if operator:
-        query = query.where(CrawlRun.operator == operator)
+        query = query.where(col(CrawlRun.operator) == operator)
     if before is not None:
-        query = query.where(CrawlRun.id < before)
+        query = query.where(col(CrawlRun.id) < before)
     with Session(engine) as session:
         pending = list(session.execute(query).scalars())
     return _detect_all(engine, pending, removed_after, expiring_days)
@@ -139,7 +141,7 @@ def _detect_one(engine, run_id: int, removed_after: int, expiring_days: int) -> 
             return []  # the operator's first healthy crawl: baseline
         if _quiet(conn, run_id, facts, expiring_days):
             return []
-        run = session.get(CrawlRun, run_id)
+        run = session.get_one(CrawlRun, run_id)
         events = _events(session, run, now, removed_after, expiring_days)
         session.add_all(events)
         session.flush()
@@ -176,7 +178,9 @@ def _day_of(moment: datetime) -> date:
 
 
 def _events(session: Session, run: CrawlRun, now: datetime, removed_after: int, expiring_days: int) -> list[OfferEvent]:
-    offers = {o.id: o for o in session.execute(select(Offer).where(Offer.operator == run.operator)).scalars()}
+    run_id = run.id
+    assert run_id is not None  # a stored crawl
+    offers = {o.id: o for o in session.execute(select(Offer).where(col(Offer.operator) == run.operator)).scalars()}
     if not offers:
         return []
     ids = list(offers)
@@ -187,34 +191,38 @@ def _events(session: Session, run: CrawlRun, now: datetime, removed_after: int, 
 
     # the version each offer had at this crawl, and the one before it for those this crawl changed
     at_run = (
-        select(func.max(OfferVersion.id))
-        .where(OfferVersion.offer_id.in_(ids), OfferVersion.crawl_run_id <= run.id)
-        .group_by(OfferVersion.offer_id)
+        select(func.max(col(OfferVersion.id)))
+        .where(col(OfferVersion.offer_id).in_(ids), col(OfferVersion.crawl_run_id) <= run.id)
+        .group_by(col(OfferVersion.offer_id))
     )
     current = {
-        v.offer_id: v for v in session.execute(select(OfferVersion).where(OfferVersion.id.in_(at_run))).scalars()
+        v.offer_id: v for v in session.execute(select(OfferVersion).where(col(OfferVersion.id).in_(at_run))).scalars()
     }
     changed = {oid: v for oid, v in current.items() if v.crawl_run_id == run.id}
     prior = (
-        select(func.max(OfferVersion.id))
-        .where(OfferVersion.offer_id.in_(list(changed) or [-1]), OfferVersion.crawl_run_id < run.id)
-        .group_by(OfferVersion.offer_id)
+        select(func.max(col(OfferVersion.id)))
+        .where(col(OfferVersion.offer_id).in_(list(changed) or [-1]), col(OfferVersion.crawl_run_id) < run.id)
+        .group_by(col(OfferVersion.offer_id))
     )
     previous = {
-        v.offer_id: v for v in session.execute(select(OfferVersion).where(OfferVersion.id.in_(prior))).scalars()
+        v.offer_id: v for v in session.execute(select(OfferVersion).where(col(OfferVersion.id).in_(prior))).scalars()
     }
     # each offer's last event before this crawl (is it currently removed?) and the versions already "expiring"
     last_ids = (
-        select(func.max(OfferEvent.id))
-        .where(OfferEvent.offer_id.in_(ids), OfferEvent.crawl_run_id < run.id)
-        .group_by(OfferEvent.offer_id)
+        select(func.max(col(OfferEvent.id)))
+        .where(col(OfferEvent.offer_id).in_(ids), col(OfferEvent.crawl_run_id) < run.id)
+        .group_by(col(OfferEvent.offer_id))
     )
     last_kind = dict(
-        session.execute(select(OfferEvent.offer_id, OfferEvent.kind).where(OfferEvent.id.in_(last_ids))).all()
+        session.execute(
+            select(col(OfferEvent.offer_id), col(OfferEvent.kind)).where(col(OfferEvent.id).in_(last_ids))
+        ).all()
     )
     expiring_done = set(
         session.execute(
-            select(OfferEvent.version_id).where(OfferEvent.offer_id.in_(ids), OfferEvent.kind == "expiring")
+            select(col(OfferEvent.version_id)).where(
+                col(OfferEvent.offer_id).in_(ids), col(OfferEvent.kind) == "expiring"
+            )
         ).scalars()
     )
 
@@ -232,7 +240,7 @@ def _events(session: Session, run: CrawlRun, now: datetime, removed_after: int, 
         offer = offers[offer_id]
         events.append(
             OfferEvent(
-                crawl_run_id=run.id,
+                crawl_run_id=run_id,
                 offer_id=offer_id,
                 operator=offer.operator,
                 offer_key=offer.offer_key,

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, literal_column, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from storage.models import Notification, OfferEvent, Subscription, SubscriptionChannel
+from storage.models import Notification, OfferEvent, Subscription, SubscriptionChannel, table_of
 from storage.repository import as_utc
 
 if TYPE_CHECKING:
@@ -127,23 +127,25 @@ def _last_alerts(session: Session, sub_ids: list[int], operators: list[str], key
     digest_events: dict[int, set[int]] = defaultdict(set)
     for chunk in _chunks(sub_ids):
         single = select(
-            Notification.subscription_id,
-            Notification.operator,
-            Notification.offer_key,
-            Notification.kind,
-            Notification.price_cents,
-            Notification.created_at,
+            col(Notification.subscription_id),
+            col(Notification.operator),
+            col(Notification.offer_key),
+            col(Notification.kind),
+            col(Notification.price_cents),
+            col(Notification.created_at),
         ).where(
-            Notification.subscription_id.in_(chunk),
-            Notification.operator.in_(operators),
-            Notification.event_id.is_not(None),
-            Notification.created_at >= cutoff,
+            col(Notification.subscription_id).in_(chunk),
+            col(Notification.operator).in_(operators),
+            col(Notification.event_id).is_not(None),
+            col(Notification.created_at) >= cutoff,
         )
         for sid, op, key, kind, price, at in session.execute(single):
             if key in keys:
                 note((sid, op, key, kind), at, price)
-        digests = select(Notification.subscription_id, Notification.event_ids).where(
-            Notification.subscription_id.in_(chunk), Notification.digest.is_not(None), Notification.due_at >= cutoff
+        digests = select(col(Notification.subscription_id), col(Notification.event_ids)).where(
+            col(Notification.subscription_id).in_(chunk),
+            col(Notification.digest).is_not(None),
+            col(Notification.due_at) >= cutoff,
         )
         for sid, ids in session.execute(digests):
             for eid in ids or ():
@@ -152,14 +154,14 @@ def _last_alerts(session: Session, sub_ids: list[int], operators: list[str], key
         for chunk in _chunks(sorted(digest_events)):
             rows = session.execute(
                 select(
-                    OfferEvent.id,
-                    OfferEvent.operator,
-                    OfferEvent.offer_key,
-                    OfferEvent.kind,
-                    OfferEvent.price_before,
-                    OfferEvent.price_after,
-                    OfferEvent.created_at,
-                ).where(OfferEvent.id.in_(chunk), OfferEvent.created_at >= cutoff)
+                    col(OfferEvent.id),
+                    col(OfferEvent.operator),
+                    col(OfferEvent.offer_key),
+                    col(OfferEvent.kind),
+                    col(OfferEvent.price_before),
+                    col(OfferEvent.price_after),
+                    col(OfferEvent.created_at),
+                ).where(col(OfferEvent.id).in_(chunk), col(OfferEvent.created_at) >= cutoff)
             )
             for eid, op, key, kind, before, after, at in rows:
                 if key in keys:
@@ -173,7 +175,7 @@ def _settings(session: Session, sub_ids: list[int]) -> dict[int, dict]:
     out = {}
     cols = [getattr(Subscription, c) for c in SCHEDULE]
     for chunk in _chunks(sub_ids):
-        for sid, *values in session.execute(select(Subscription.id, *cols).where(Subscription.id.in_(chunk))):
+        for sid, *values in session.execute(select(col(Subscription.id), *cols).where(col(Subscription.id).in_(chunk))):
             out[sid] = dict(zip(SCHEDULE, values, strict=False))
     return out
 
@@ -182,9 +184,9 @@ def _channels(session: Session, sub_ids: list[int]) -> dict[int, list[int]]:
     out: dict[int, list[int]] = defaultdict(list)
     for chunk in _chunks(sub_ids):
         rows = session.execute(
-            select(SubscriptionChannel.subscription_id, SubscriptionChannel.id)
-            .where(SubscriptionChannel.subscription_id.in_(chunk))
-            .order_by(SubscriptionChannel.id)
+            select(col(SubscriptionChannel.subscription_id), col(SubscriptionChannel.id))
+            .where(col(SubscriptionChannel.subscription_id).in_(chunk))
+            .order_by(col(SubscriptionChannel.id))
         )
         for sid, cid in rows:
             out[sid].append(cid)
@@ -275,8 +277,10 @@ def queue(
 def _new_rows():
     """INSERT of pending single-event rows; the columns every new row has alike are SQL literals, not parameters
     processed once per row."""
-    return Notification.__table__.insert().values(
-        event_ids=literal_column("'[]'"), status=literal_column("'pending'"), attempts=literal_column("0")
+    return (
+        table_of(Notification)
+        .insert()
+        .values(event_ids=literal_column("'[]'"), status=literal_column("'pending'"), attempts=literal_column("0"))
     )
 
 
@@ -289,16 +293,18 @@ def _append_to_digests(
     for chunk in _chunks(sub_ids):
         rows = session.execute(
             select(
-                Notification.id,
-                Notification.subscription_id,
-                Notification.channel_id,
-                Notification.digest,
-                Notification.event_ids,
+                col(Notification.id),
+                col(Notification.subscription_id),
+                col(Notification.channel_id),
+                col(Notification.digest),
+                col(Notification.event_ids),
             )
             .where(
-                Notification.subscription_id.in_(chunk), Notification.digest.in_(keys), Notification.status == "pending"
+                col(Notification.subscription_id).in_(chunk),
+                col(Notification.digest).in_(keys),
+                col(Notification.status) == "pending",
             )
-            .order_by(Notification.id)
+            .order_by(col(Notification.id))
             .with_for_update()
         )
         for nid, sid, cid, key, ids in rows:
@@ -333,7 +339,7 @@ def _append_to_digests(
                 )
                 result.digest_rows += 1
                 result.digest_appends += len(event_ids)
-    table = Notification.__table__
+    table = table_of(Notification)
     if updates:
         session.execute(update(table).where(table.c.id == bindparam("nid")).values(event_ids=bindparam("ids")), updates)
     if inserts:

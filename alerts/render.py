@@ -1,8 +1,10 @@
 """Messages: change events as text a person reads, in the subscriber's language and time zone.
 
-Pure functions, no database: `render_event`, `render_digest` and `render_test` each return a
-`Message(title, body)`. The wording lives in Jinja2 templates, one folder per language
-(`alerts/templates/<lang>/`, phrases in `_macros.j2`), so a translator never touches Python; this module
+Pure functions, no database: `render_event`, `render_digest`, `render_test` and `render_confirm` (the double
+opt-in request) each return a `Message(title, body)`; given a subscription's `footer` links (alerts.links),
+the body ends with its manage and unsubscribe links (`footer.txt.j2`): every message carries its way out.
+The wording lives in Jinja2 templates, one folder per language (`alerts/templates/<lang>/`, phrases in
+`_macros.j2`), so a translator never touches Python; this module
 prepares the facts and formats them with Babel in the subscriber's locale and zone. Output rules: strict
 plain-text templates (an undefined variable raises); whitespace collapsed and Babel's non-breaking spaces made
 plain, so a message reads and searches the same on every channel; a title is one line of at most `MAX_TITLE`
@@ -19,6 +21,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_date, format_skeleton, format_time
@@ -132,7 +135,9 @@ def _amount(value, currency: str):
     return value if value is None or currency == "EUR" else Amount(value, currency)
 
 
-def _filters(locale: str) -> dict:
+def locale_filters(locale: str) -> dict:
+    """The Jinja2 filters of alerts' templates (money, num, dates, operator lists), bound to a Babel locale."""
+
     def money(cents) -> str:
         currency = getattr(cents, "currency", "EUR")
         return format_currency(Decimal(int(cents)) / 10 ** decimals(currency), currency, locale=locale)
@@ -152,7 +157,7 @@ def _filters(locale: str) -> dict:
     def opnames(slugs) -> list[str]:
         return [operator_name(s) for s in slugs or ()]
 
-    def oplist(slugs, style: str = "standard") -> str:
+    def oplist(slugs, style: Literal["standard", "or"] = "standard") -> str:
         return format_list(opnames(slugs), style=style, locale=locale)
 
     return {
@@ -183,7 +188,7 @@ def _env(lang: str) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=False,
     )
-    env.filters.update(_filters(LOCALES[lang]))
+    env.filters.update(locale_filters(LOCALES[lang]))
     env.globals["opname"] = operator_name
     return env
 
@@ -222,7 +227,8 @@ _HAN_EURO = re.compile(r"([\u3400-\u9fff])(?=€|US\$|[A-Z]{3}\s?\d)")
 
 def _render(lang: str, template: str, context: dict) -> Message:
     module = _env(lang).get_template(template).make_module(context)
-    title, body = str(module.title), str(module)
+    # a template's `{% set title %}` is an attribute its TemplateModule gets at runtime, unknown to the stubs
+    title, body = str(module.title), str(module)  # type: ignore[attr-defined]
     if lang == "zh":
         title, body = _HAN_EURO.sub(r"\1 ", title), _HAN_EURO.sub(r"\1 ", body)
     return Message(title=_one_line(title), body=tidy(body))  # the title is cut to MAX_TITLE by the callers
@@ -288,7 +294,16 @@ def event_view(event, zone: ZoneInfo) -> dict:
 # ---------------------------------------------------------------- the API
 
 
-def render_event(event: dict, lang: str, tz: str = DEFAULT_TZ) -> Message:
+def with_footer(message: Message, lang: str, footer: dict | None) -> Message:
+    """`message` with the subscription's manage and unsubscribe links at its end (unchanged without links)."""
+    if not footer:
+        return message
+    context = {"manage": footer["manage"], "unsubscribe": footer["unsubscribe"]}
+    links = tidy(_env(resolve_lang(lang)).get_template("footer.txt.j2").render(context))
+    return Message(message.title, f"{message.body}\n\n{links}")
+
+
+def render_event(event: dict, lang: str, tz: str = DEFAULT_TZ, footer: dict | None = None) -> Message:
     """One event (a `storage.repository.event_dict`) as a message in `lang`, times in `tz`."""
     lang = resolve_lang(lang)
     view = event_view(event, _zone(tz))
@@ -297,7 +312,7 @@ def render_event(event: dict, lang: str, tz: str = DEFAULT_TZ) -> Message:
     if overflow > 0:  # too long for a push title: shorten the offer name first, so the price stays readable
         view["title_name"] = _short(view["title_name"], max(12, len(view["title_name"]) - overflow))
         message = _render(lang, "event.txt.j2", {"ev": view})
-    return Message(_title(message.title), message.body)
+    return with_footer(Message(_title(message.title), message.body), lang, footer)
 
 
 def _period(period: str | None) -> tuple[str, date | None]:
@@ -322,6 +337,7 @@ def render_digest(
     *,
     group_by: str = "operator",
     max_events: int = 100,
+    footer: dict | None = None,
 ) -> Message:
     """Many events as one message: grouped by operator (or by kind), with the count in the title.
 
@@ -353,7 +369,7 @@ def render_digest(
         "more": more,
     }
     message = _render(lang, "digest.txt.j2", context)
-    return Message(_title(message.title), message.body)
+    return with_footer(Message(_title(message.title), message.body), lang, footer)
 
 
 #: what a test notification shows as an example of an alert
@@ -379,8 +395,15 @@ SAMPLE_EVENT = {
 }
 
 
-def render_test(lang: str) -> Message:
+def render_test(lang: str, footer: dict | None = None) -> Message:
     """The message `promowatch test-notify` sends: says the channel works, with a sample alert line."""
     lang = resolve_lang(lang)
     message = _render(lang, "test.txt.j2", {"sample": event_view(SAMPLE_EVENT, _zone(DEFAULT_TZ))})
-    return Message(_title(message.title), message.body)
+    return with_footer(Message(_title(message.title), message.body), lang, footer)
+
+
+def render_confirm(lang: str, confirm: str, footer: dict | None = None) -> Message:
+    """The double opt-in request: the signed `confirm` link, valid 48 hours."""
+    lang = resolve_lang(lang)
+    message = _render(lang, "confirm.txt.j2", {"confirm": confirm})
+    return with_footer(Message(_title(message.title), message.body), lang, footer)

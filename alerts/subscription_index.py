@@ -23,7 +23,7 @@ from sqlmodel import Session
 
 from contract.offer_query import can_take_from, comparable_gb, eur_cents, eur_per_gb_cents, year_eur_cents
 from contract.rates import Rates
-from storage.models import Subscription
+from storage.models import Subscription, table_of
 
 #: the subscription columns the index is built from (read for every active subscription)
 FILTERS = (
@@ -128,13 +128,13 @@ class Subscriptions:
     """Subscriptions column by column (FILTERS): position p is the p-th subscription. List filters stay as
     stored (JSON text, or tuples), hashable: the index parses each distinct one once (`list_value`)."""
 
-    def __init__(self, columns: dict[str, Sequence]):
+    def __init__(self, columns: Mapping[str, Sequence]):
         self.columns = columns
         self.ids = columns["id"]
 
     @classmethod
     def from_rows(cls, rows: Sequence[Mapping]) -> "Subscriptions":
-        columns = {c: [r.get(c) for r in rows] for c in FILTERS}
+        columns: dict[str, Sequence] = {c: [r.get(c) for r in rows] for c in FILTERS}
         for c in _LISTS:
             columns[c] = [tuple(v or ()) for v in columns[c]]
         return cls(columns)
@@ -217,7 +217,7 @@ class SubscriptionIndex:
 def load_subscriptions(session: Session) -> Subscriptions:
     """The active subscriptions' filter columns: one SELECT, rows straight from the DBAPI cursor (no ORM objects,
     no result processing: this is the one read of every subscription), list columns parsed once per distinct text."""
-    table = Subscription.__table__
+    table = table_of(Subscription)
     stmt = select(*(table.c[c] for c in FILTERS)).where(table.c.active.is_(True)).order_by(table.c.id)
     conn = session.connection()
     cursor = conn.connection.cursor()
@@ -226,7 +226,9 @@ def load_subscriptions(session: Session) -> Subscriptions:
         rows = cursor.fetchall()
     finally:
         cursor.close()
-    columns = dict(zip(FILTERS, zip(*rows, strict=False), strict=False)) if rows else {c: () for c in FILTERS}
+    columns: dict[str, Sequence] = (
+        dict(zip(FILTERS, zip(*rows, strict=False), strict=False)) if rows else {c: () for c in FILTERS}
+    )
     for c in _LISTS:  # JSON text (SQLite) stays text; drivers that decode JSON give lists: made hashable
         if columns[c] and not isinstance(columns[c][0], str):
             columns[c] = [tuple(v or ()) for v in columns[c]]

@@ -153,7 +153,7 @@ POPULATIONS = {"broad": broad, "selective": selective}
 
 
 def make_subscriptions(url: str, n: int, rng: random.Random, population) -> None:
-    from promowatch.cli_subscriptions import store_subscriptions, subscription_spec
+    from alerts.subscriptions import store_subscriptions, subscription_spec
 
     batch = []
     for i in range(n):

@@ -140,7 +140,7 @@ def resolve_operator(name: str, known=None, what: str = "operator") -> str:
     known = list(load()) if known is None else list(known)
     folded = _folded(str(name))
     slug = _names().get(folded)
-    if slug in known:
+    if slug is not None and slug in known:
         return slug
     if slug is not None:  # a real operator, but not one this option takes (e.g. one without a spider)
         raise UnknownOperator(f"{what} {name!r} ({slug}) is not one of: {', '.join(known)}")

@@ -14,7 +14,7 @@ from contract.rates import Rates
 
 #: eligibilities a person porting their number from another operator can still take
 _PORTING_OK = frozenset({"all", "portability", "under_18", "under_30", "over_60", "foreign_born"})
-SORTS = ("price", "gb", "eur-per-gb", "operator")
+SORTS = ("price", "gb", "eur-per-gb", "year", "operator")
 #: plan types bought once for a stay, not renewed: their 12-month cost is one purchase
 ONE_OFF = ("tourist", "esim_trip")
 
@@ -93,6 +93,10 @@ def year_eur_cents(item: dict, rates: Rates | None = None) -> int | None:
     return eur_cents(item, rates, twelve_month_cents(item))
 
 
+def _none_last(value) -> tuple:
+    return (value is None, value or 0)
+
+
 def _at_most(value, limit) -> bool:
     return value is not None and value <= limit
 
@@ -109,6 +113,8 @@ class OfferFilter:
     max_eur_per_gb_cents: float | None = None
     #: at most this much over the first 12 months (twelve_month_cents)
     max_year_cents: int | None = None
+    #: only offers for these groups of people (contract.offer.ELIGIBILITY: "foreign_born", ...); empty: anyone's
+    eligibilities: set[str] = field(default_factory=set)
     #: the euro rates a price in another currency is compared through (None: such a price passes no
     #: price filter, since it cannot be compared)
     rates: Rates | None = None
@@ -117,6 +123,8 @@ class OfferFilter:
         if self.operators and item["operator"] not in self.operators:
             return False
         if self.plan_types and item["plan_type"] not in self.plan_types:
+            return False
+        if self.eligibilities and item.get("eligibility", "all") not in self.eligibilities:
             return False
         if self.max_price_cents is not None and not _at_most(eur_cents(item, self.rates), self.max_price_cents):
             return False
@@ -135,11 +143,11 @@ class OfferFilter:
 def sort_offers(items: list[dict], by: str = "operator", rates: Rates | None = None) -> list[dict]:
     """Cheapest first (in euro: a price without a rate for its currency after all others), most data first,
     cheapest GB over 30 days first (ranking_eur_per_gb: unlimited data counts as the biggest bundle among
-    `items`, so a 1-day unlimited pass ranks after monthly plans; no-data offers last), or by operator."""
+    `items`, so a 1-day unlimited pass ranks after monthly plans; no-data offers last), cheapest first 12 months
+    first (year_eur_cents), or by operator."""
 
     def euro(i):
-        value = eur_cents(i, rates)
-        return (value is None, value or 0)
+        return _none_last(eur_cents(i, rates))
 
     if by == "price":
         key = lambda i: (*euro(i), i["operator"], i["offer_key"])  # noqa: E731
@@ -152,6 +160,8 @@ def sort_offers(items: list[dict], by: str = "operator", rates: Rates | None = N
         def key(i):
             per_gb = ranking_eur_per_gb(i, unlimited_gb, rates)
             return (per_gb is None, per_gb or 0.0, *euro(i), i["operator"], i["offer_key"])
+    elif by == "year":
+        key = lambda i: (*_none_last(year_eur_cents(i, rates)), i["operator"], i["offer_key"])  # noqa: E731
     elif by == "operator":
         key = lambda i: (i["operator"], *euro(i), i["offer_key"])  # noqa: E731
     else:

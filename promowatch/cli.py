@@ -7,7 +7,7 @@ import math
 import re
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
 from rich.markup import escape
@@ -51,12 +51,15 @@ def _gb(item) -> str:
 def _operators_or_exit(names: list[str], with_spider: bool = True) -> list[str]:
     """The slugs of the names (slug, display name or alias, any case), each an operator with a spider (or, not
     `with_spider`, any operator of the catalogue); all of them when `names` is empty."""
-    if with_spider:
-        from spiders.registry import OPERATORS
-    else:
-        from contract.offer import OPERATORS
+    if not with_spider:
+        from contract.offer import OPERATORS as contract_operators
 
-    return list(dict.fromkeys(operator_or_exit(n, OPERATORS) for n in names)) or list(OPERATORS)
+        known = list(contract_operators)
+    else:
+        from spiders.registry import OPERATORS as spider_operators
+
+        known = list(spider_operators)
+    return list(dict.fromkeys(operator_or_exit(n, known) for n in names)) or known
 
 
 @db_app.command("upgrade")
@@ -140,7 +143,7 @@ def crawl(
     rows = []
     for op in ops:
         stored, result = crawled[op].stored, crawled[op].result
-        row = {"operator": op, "status": "failed", "crawl_run_id": None, "offers": 0, "new_versions": 0}
+        row: dict[str, Any] = {"operator": op, "status": "failed", "crawl_run_id": None, "offers": 0, "new_versions": 0}
         row |= {"dropped": {}, "dropped_cards": [], "errors": [], "error": "crawl ended without being stored"}
         if stored is not None:  # else the crawl ended before the pipeline could store it (its log says why)
             row |= {"status": stored.status, "crawl_run_id": stored.run_id, "offers": stored.offers}
@@ -211,7 +214,8 @@ def parse(
     kind = _page_kind(file.read_bytes())
     if kind == "other":
         fail(f"{file} is not an HTML page (a saved offers page starts with '<')")
-    items, dropped = [], {}
+    items: list[dict] = []
+    dropped: dict[str, int] = {}
     try:
         saved_url, pages = index_beside(file)
         raw_items = parse_file(operator, file, url=url or saved_url, today=today, pages=pages)
@@ -317,14 +321,16 @@ def offers(
     only_5g: bool = typer.Option(False, "--5g", help="only offers with 5G"),
     origin: Optional[str] = typer.Option(None, "--from", help="what a customer of this operator can take by porting"),
     sort: str = typer.Option(
-        "operator", "--sort", help="price | gb | eur-per-gb (per 30 days, unlimited as the biggest bundle) | operator"
+        "operator",
+        "--sort",
+        help="price | gb | eur-per-gb (per 30 days, unlimited as the biggest bundle) | year (12-month cost) | operator",
     ),
     as_json: bool = typer.Option(False, "--json", help="print the offers as JSON instead of a table"),
 ):
     """The offers currently stored, filtered and sorted."""
     from contract.offer import OPERATORS, PLAN_TYPES
-    from contract.offer_query import SORTS, OfferFilter, eur_cents, sort_offers
-    from storage.repository import list_offers
+    from contract.offer_query import SORTS, OfferFilter, eur_cents
+    from storage.repository import find_offers
 
     ops = _operators_or_exit(list(operator), with_spider=False) if operator else []
     if origin:
@@ -344,8 +350,7 @@ def offers(
         origin=origin,
         rates=rates_or_exit(),
     )
-    stored = list_offers(ops[0] if len(ops) == 1 else None)
-    items = sort_offers([i for i in stored if wanted.matches(i)], sort, wanted.rates)
+    items = find_offers(wanted, sort)
     if as_json:
         day = wanted.rates.day.isoformat() if wanted.rates is not None else None
         print_json([{**i, "price_eur_cents": eur_cents(i, wanted.rates), "eur_rates_day": day} for i in items])
@@ -585,9 +590,9 @@ def status(as_json: bool = typer.Option(False, "--json", help="print the status 
 
 
 # commands defined in their own modules, on this same app (imports there stay lazy)
-from promowatch import cli_capture, cli_events, cli_outbox, cli_service, cli_subscriptions  # noqa: E402
+from promowatch import cli_capture, cli_events, cli_outbox, cli_service, cli_subscriptions, cli_web  # noqa: E402
 
-for _module in (cli_events, cli_subscriptions, cli_outbox, cli_service, cli_capture):
+for _module in (cli_events, cli_subscriptions, cli_outbox, cli_service, cli_capture, cli_web):
     _module.register(app)
 
 
@@ -618,6 +623,7 @@ def main(args: list[str] | None = None) -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
+_CLICK_ERRORS: type[Exception]
 try:  # Typer's own copy of Click derives Click's exceptions from typer.TyperException
     _CLICK_ERRORS = typer.TyperException
 except AttributeError:  # older Typer versions raise Click's own
@@ -644,7 +650,7 @@ def _usage_error(exc, args: list[str]) -> int:
     message = exc.format_message().strip().rstrip(".")
     param = getattr(exc, "param", None)
     typed = _typed(args, param) if param is not None else None
-    if typed is not None:
+    if typed is not None and param is not None:
         hint = "/".join(param.opts)
         if _not_finite(typed):  # nan fails a range check, whose message would send the user astray
             message = f"{hint} {typed}: not a number; give a number such as 1 or 2.5"

@@ -33,9 +33,10 @@ def _fetch(url: str) -> bytes:
     from spiders.settings import USER_AGENT
 
     parts = urlparse(url)
-    robots = robotparser.RobotFileParser(f"{parts.scheme}://{parts.netloc}/robots.txt")
+    robots_url = f"{parts.scheme}://{parts.netloc}/robots.txt"
+    robots = robotparser.RobotFileParser(robots_url)
     try:
-        with urlopen(Request(robots.url, headers={"User-Agent": USER_AGENT}), timeout=FETCH_TIMEOUT) as answer:
+        with urlopen(Request(robots_url, headers={"User-Agent": USER_AGENT}), timeout=FETCH_TIMEOUT) as answer:
             robots.parse(answer.read().decode("utf-8", "replace").splitlines())
     except OSError:  # no robots.txt (404 and the like): nothing forbidden
         robots.parse([])
@@ -69,7 +70,8 @@ def capture_pages(operator: str, pages: list[tuple[str, bytes]], into: Path, tod
     taken = {e if isinstance(e, str) else e["file"] for e in index.values()}
     written = []
     for url, body in pages:
-        name = index.get(url) if isinstance(index.get(url), str) else _file_name(url, body, taken)
+        known = index.get(url)
+        name = known if isinstance(known, str) else _file_name(url, body, taken)
         (folder / name).write_bytes(body)
         index[url] = name
         written.append((url, name))
@@ -142,7 +144,7 @@ def register(app: typer.Typer) -> None:
                     pages.append((page_url, _fetch(page_url)))
                 except OSError as exc:  # HTTPError (a status), URLError (refused, DNS), a timeout, robots.txt
                     code = getattr(exc, "code", None)
-                    why = f"HTTP {code} {exc.reason}" if code else getattr(exc, "reason", None) or exc
+                    why = f"HTTP {code} {getattr(exc, 'reason', '')}" if code else getattr(exc, "reason", None) or exc
                     fail(f"cannot fetch {page_url}: {why}", code=1)
             source = "fetched now"
         report = capture_pages(operator, pages, into, today)

@@ -22,6 +22,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from contract.amounts import GB_FORMAT, MONEY_FORMAT, gb_option, money_option  # noqa: F401  (the commands' parsers)
+
 
 def _width() -> Optional[int]:
     columns = os.environ.get("COLUMNS", "").strip()
@@ -32,9 +34,6 @@ def _width() -> Optional[int]:
 
 console = Console(width=_width())
 err = Console(stderr=True)
-
-MONEY_FORMAT = "an amount of zero or more with at most two decimals, e.g. 9,99 or 9.99 or 10"
-_MONEY = re.compile(r"^\s*€?\s*(\d+)(?:[.,](\d{1,2}))?\s*€?\s*$")
 
 
 def print_json(data) -> None:
@@ -81,33 +80,6 @@ def rates_or_exit():
 def gb(value) -> str:
     """A quantity of GB with the decimal comma money has ("1,5"); "" for None."""
     return "" if value is None else f"{value:g}".replace(".", ",")
-
-
-def money_option(text: Optional[str], flag: str) -> Optional[int]:
-    """An amount in euro typed as an option, in cents: "9,99", "9.99", "10" (at most two decimals, not negative,
-    no exponent, no thousands separator); ValueError naming the option and the accepted format otherwise."""
-    if text is None:
-        return None
-    m = _MONEY.match(text)
-    if not m:
-        raise ValueError(f"{flag} {text!r} is not an amount in euro: write {MONEY_FORMAT}")
-    units, decimals = m.group(1), (m.group(2) or "").ljust(2, "0")
-    return int(units) * 100 + int(decimals)
-
-
-GB_FORMAT = "a number of GB of zero or more, e.g. 10 or 1,5"
-_GB = re.compile(r"^\s*(\d+)(?:[.,](\d+))?\s*(?:GB)?\s*$", re.IGNORECASE)
-
-
-def gb_option(text: Optional[str], flag: str) -> Optional[float]:
-    """A quantity of GB typed as an option: "10", "1,5", "1.5" (not negative, not nan/inf, no exponent);
-    ValueError naming the option and the accepted format otherwise."""
-    if text is None:
-        return None
-    m = _GB.match(str(text))
-    if not m:
-        raise ValueError(f"{flag} {text!r} is not a number of GB: write {GB_FORMAT}")
-    return float(f"{m.group(1)}.{m.group(2) or 0}")
 
 
 def gb_or_exit(text: Optional[str], flag: str) -> Optional[float]:

@@ -128,14 +128,20 @@ def register(app: typer.Typer) -> None:
         """Send the notifications that are due; exit 1 when any failed."""
         from alerts.deliver import Policy, send_due
         from promowatch.serve import setup_logging
+        from promowatch.service_config import ConfigError, load_config
 
         setup_logging("WARNING")  # the sender's log lines at PROMOWATCH_LOG_LEVEL, as in the service
-
+        try:  # the site's address for the links in messages, and the guarded channels' rule, as the service
+            config = load_config()
+        except ConfigError as exc:
+            fail(str(exc))
         policy = Policy(
             max_attempts=max_attempts,
             ambiguous_max_attempts=ambiguous_max_attempts,
             read_timeout=read_timeout,
             connect_timeout=connect_timeout,
+            base_url=config.web.base_url,
+            allow_private_addresses=config.sender_policy()["allow_private_addresses"],
         )
         report = send_due(limit=limit, concurrency=concurrency, policy=policy)
         if as_json:

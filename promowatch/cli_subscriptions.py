@@ -1,322 +1,27 @@
 """`promowatch subscribe`, `unsubscribe` and `subscribers`, defined on the CLI's Typer app by `register(app)`.
 
-A subscription is checked whole before anything is stored: every channel URL must be one Apprise can use
-(`apprise.Apprise.instantiate(url)`), and operators, plan types, kinds, language, time zone, quiet hours and
-amounts must be valid; otherwise exit 2 and nothing is written. Channel URLs carry secrets: only their masked
-form (Apprise's privacy mode, kept in SubscriptionChannel.url_masked) is ever printed.
-
-`subscription_spec` (validation) and `store_subscriptions` (one transaction, batched inserts) are plain functions
-so that the match benchmark creates its subscriptions through the same path.
+Presentation only: checking, storing and changing subscriptions is `alerts.subscriptions`, the one code path the
+web's pages use too. A subscription is checked whole before anything is stored; otherwise exit 2 and nothing
+is written. Channel URLs carry secrets: only their masked form is ever printed. The operator's subscriptions
+are active at once (no opt-in) and their messages carry the same manage and unsubscribe links.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import re
 import sys
-from contextlib import contextmanager
 from typing import List, Optional
 
 import typer
 
-from promowatch.cli_common import Column, console, euro, fail, fit_table, gb, gb_option, money_option
-
-DIGESTS = ("off", "daily", "weekly")
-_QUIET = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
-#: what `subscribers --json` shows of a subscription, in this order (then created_at and the masked channels)
-_SHOWN = (
-    "id",
-    "active",
-    "lang",
-    "digest",
-    "timezone",
-    "quiet_start",
-    "quiet_end",
-    "rearm_hours",
-    "operators",
-    "plan_types",
-    "kinds",
-    "max_price_cents",
-    "min_gb",
-    "only_5g",
-    "origin",
-    "max_eur_per_gb_cents",
-    "max_year_cents",
+from alerts.subscriptions import (
+    SubscriptionError,
+    find_duplicate,
+    list_subscriptions,
+    store_subscriptions,
+    subscription_spec,
 )
-
-
-class SubscriptionError(ValueError):
-    """A subscription that cannot be stored as asked (the message never contains a channel secret)."""
-
-
-@contextmanager
-def _apprise_quiet():
-    """Apprise logs what it cannot parse, URL included: silence it while checking URLs."""
-    logger = logging.getLogger("apprise")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL + 1)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
-def check_channel(url: str) -> dict:
-    """{"url", "url_masked", "service"} for a usable Apprise URL; SubscriptionError (masked) for another."""
-    import apprise
-
-    with _apprise_quiet():
-        plugin = apprise.Apprise.instantiate(url.strip())
-    from alerts.masking import mask_unusable, mask_url
-
-    if plugin is None:
-        raise SubscriptionError(mask_unusable(url))
-
-    service = url.strip().partition("://")[0].lower()[:32]
-    return {"url": url.strip(), "url_masked": mask_url(url.strip()), "service": service}
-
-
-def _amount(text: Optional[str], flag: str) -> Optional[int]:
-    try:
-        return money_option(text, flag)
-    except ValueError as exc:
-        raise SubscriptionError(str(exc)) from None
-
-
-def _gb(text, flag: str) -> Optional[float]:
-    try:
-        if isinstance(text, (int, float)) and not isinstance(text, bool):  # from code (the match benchmark)
-            text = f"{text:f}"
-        return gb_option(text, flag)
-    except ValueError as exc:
-        raise SubscriptionError(str(exc)) from None
-
-
-def _rearm(hours) -> int:
-    from alerts.outbox import REARM_MAX_HOURS, REARM_MIN_HOURS
-
-    if not REARM_MIN_HOURS <= hours <= REARM_MAX_HOURS:
-        raise SubscriptionError(
-            f"--rearm-hours {hours} is out of range: write {REARM_MIN_HOURS} to {REARM_MAX_HOURS} hours (one year)"
-        )
-    return hours
-
-
-def _unique_channels(checked: list[dict]) -> tuple[list[dict], int]:
-    """The channels without repeats (the same URL once its scheme and host are lower case and a trailing slash
-    is dropped: Apprise sends to both alike), in order; and how many repeats were left out."""
-    seen, out = set(), []
-    for channel in checked:
-        scheme, _, rest = channel["url"].partition("://")
-        head, sep, tail = rest.partition("/")
-        userinfo, at, host = head.rpartition("@")
-        key = f"{scheme.lower()}://{userinfo}{at}{host.lower()}{sep}{tail}".rstrip("/")
-        if key not in seen:
-            seen.add(key)
-            out.append(channel)
-    return out, len(checked) - len(out)
-
-
-def _operators(names, what: str = "operator") -> list[str]:
-    """The slugs of the names (slug, display name or alias, any case), in order, without repeats."""
-    from contract.catalogue import UnknownOperator, resolve_operator
-    from contract.offer import OPERATORS
-
-    try:
-        return list(dict.fromkeys(resolve_operator(n, OPERATORS, what) for n in names))
-    except UnknownOperator as exc:
-        raise SubscriptionError(str(exc)) from None
-
-
-def _quiet(text: Optional[str]) -> tuple[Optional[str], Optional[str]]:
-    if text is None:
-        return None, None
-    m = _QUIET.match(text)
-    if not m:
-        raise SubscriptionError(f"--quiet {text!r} is not HH:MM-HH:MM (e.g. 22:00-07:00)")
-    h1, m1, h2, m2 = map(int, m.groups())
-    if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
-        raise SubscriptionError(f"--quiet {text!r}: hours 00-23, minutes 00-59")
-    start, end = f"{h1:02d}:{m1:02d}", f"{h2:02d}:{m2:02d}"
-    if start == end:
-        raise SubscriptionError(f"--quiet {text!r}: start and end are the same time")
-    return start, end
-
-
-def _one_of(values, known, what: str) -> list:
-    bad = [v for v in values if v not in known]
-    if bad:
-        raise SubscriptionError(f"unknown {what}: {', '.join(map(str, bad))}; known: {', '.join(known)}")
-    return list(dict.fromkeys(values))
-
-
-def subscription_spec(
-    channels: list[str],
-    lang: str = "it",
-    digest: str = "off",
-    tz: str = "Europe/Rome",
-    operators: list[str] = (),
-    plan_types: list[str] = (),
-    kinds: list[str] = (),
-    max_price: Optional[str] = None,
-    min_gb: Optional[str | float] = None,
-    only_5g: bool = False,
-    origin: Optional[str] = None,
-    max_eur_per_gb: Optional[str] = None,
-    max_year_cost: Optional[str] = None,
-    quiet: Optional[str] = None,
-    rearm_hours: int = 168,
-) -> dict:
-    """A validated subscription: {"subscription": column values, "channels": [checked channels]}."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    from alerts.detect import KINDS
-    from alerts.render import LANGS
-    from contract.offer import PLAN_TYPES
-
-    if not channels:
-        raise SubscriptionError("at least one --channel URL is needed")
-    checked, bad = [], []
-    for n, url in enumerate(channels, 1):
-        try:
-            checked.append(check_channel(url))
-        except SubscriptionError as exc:
-            bad.append(f"channel {n}: {exc}")
-    if bad:
-        raise SubscriptionError(
-            "not a notification URL Apprise can use: "
-            + "; ".join(bad)
-            + " (see https://github.com/caronc/apprise/wiki for the URL forms)"
-        )
-    checked, repeats = _unique_channels(checked)
-    if lang not in LANGS:
-        raise SubscriptionError(f"unknown language {lang!r}; one of {', '.join(LANGS)}")
-    if digest not in DIGESTS:
-        raise SubscriptionError(f"unknown digest {digest!r}; one of {', '.join(DIGESTS)}")
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise SubscriptionError(f"unknown time zone {tz!r} (an IANA name such as Europe/Rome)") from None
-    if origin is not None:
-        (origin,) = _operators([origin], "operator for --from")
-    min_gb = _gb(min_gb, "--min-gb")
-    rearm_hours = _rearm(rearm_hours)
-    quiet_start, quiet_end = _quiet(quiet)
-    per_gb = _amount(max_eur_per_gb, "--max-eur-per-gb")
-    return {
-        "subscription": {
-            "lang": lang,
-            "digest": digest,
-            "timezone": tz,
-            "quiet_start": quiet_start,
-            "quiet_end": quiet_end,
-            "rearm_hours": rearm_hours,
-            "operators": _operators(operators or []),
-            "plan_types": _one_of(plan_types or [], PLAN_TYPES, "plan type"),
-            "kinds": _one_of(kinds or [], KINDS, "event kind"),
-            "max_price_cents": _amount(max_price, "--max-price"),
-            "min_gb": min_gb,
-            "only_5g": only_5g,
-            "origin": origin,
-            "max_eur_per_gb_cents": None if per_gb is None else float(per_gb),
-            "max_year_cents": _amount(max_year_cost, "--max-year-cost"),
-        },
-        "channels": checked,
-        "repeated_channels": repeats,
-    }
-
-
-def store_subscriptions(specs: list[dict], database_url: Optional[str] = None) -> list[int]:
-    """Store validated specs (subscription_spec) in one transaction, batched; their ids in order."""
-    from sqlalchemy import insert
-    from sqlmodel import Session
-
-    from contract.clock import utcnow
-    from storage.engine import get_engine
-    from storage.models import Subscription, SubscriptionChannel
-
-    if not specs:
-        return []
-    now = utcnow()
-    with Session(get_engine(database_url)) as session, session.begin():
-        rows = [{"created_at": now, "active": True, **spec["subscription"]} for spec in specs]
-        ids = list(session.scalars(insert(Subscription).returning(Subscription.id, sort_by_parameter_order=True), rows))
-        channels = [
-            {"subscription_id": sid, **channel}
-            for sid, spec in zip(ids, specs, strict=False)
-            for channel in spec["channels"]
-        ]
-        session.execute(insert(SubscriptionChannel), channels)
-    return ids
-
-
-def _same(a, b) -> bool:
-    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
-        return sorted(a or []) == sorted(b or [])
-    return a == b
-
-
-def find_duplicate(spec: dict, database_url: Optional[str] = None) -> Optional[int]:
-    """The id of an active subscription with the same channels and the same filters and settings as `spec`
-    (lists compared as sets), or None."""
-    from sqlalchemy import select
-    from sqlmodel import Session
-
-    from storage.engine import get_engine
-    from storage.models import Subscription, SubscriptionChannel
-
-    wanted = spec["subscription"]
-    urls = sorted({c["url"] for c in spec["channels"]})
-    with Session(get_engine(database_url)) as session:
-        subs = session.execute(select(Subscription).where(Subscription.active.is_(True)).order_by(Subscription.id))
-        for sub in subs.scalars():
-            if not all(_same(getattr(sub, key), value) for key, value in wanted.items()):
-                continue
-            stored = session.execute(
-                select(SubscriptionChannel.url).where(SubscriptionChannel.subscription_id == sub.id)
-            )
-            if sorted(set(stored.scalars())) == urls:
-                return sub.id
-    return None
-
-
-def list_subscriptions(database_url: Optional[str] = None, active_only: bool = False) -> list[dict]:
-    """Subscriptions with their channels, masked (never the URL itself)."""
-    from sqlalchemy import select
-    from sqlmodel import Session
-
-    from storage.engine import get_engine
-    from storage.models import Subscription, SubscriptionChannel
-
-    with Session(get_engine(database_url)) as session:
-        query = select(Subscription).order_by(Subscription.id)
-        if active_only:
-            query = query.where(Subscription.active.is_(True))
-        subs = session.execute(query).scalars().all()
-        channels: dict[int, list] = {}
-        rows = session.execute(
-            select(
-                SubscriptionChannel.subscription_id,
-                SubscriptionChannel.id,
-                SubscriptionChannel.service,
-                SubscriptionChannel.url,
-            ).order_by(SubscriptionChannel.id)
-        )
-        from alerts.masking import mask_url  # masked now, not the stored url_masked: masking may have improved
-
-        for sid, cid, service, url in rows:
-            channels.setdefault(sid, []).append({"id": cid, "service": service, "url_masked": mask_url(url)})
-        return [
-            {**{c: getattr(s, c) for c in _SHOWN}, "created_at": _iso(s.created_at), "channels": channels.get(s.id, [])}
-            for s in subs
-        ]
-
-
-def _iso(moment) -> str:
-    from datetime import timezone
-
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).isoformat()
+from promowatch.cli_common import Column, console, euro, fail, fit_table, gb
 
 
 def _filters_text(s: dict) -> str:
@@ -443,18 +148,14 @@ def register(app: typer.Typer) -> None:
         subscription_id: int = typer.Argument(..., metavar="ID", help="the subscription's id (`subscribers` shows it)"),
     ):
         """Deactivate a subscription (it is kept, and gets nothing more)."""
-        from sqlmodel import Session
+        from alerts.subscriptions import unsubscribe as stop
 
-        from storage.engine import get_engine
-        from storage.models import Subscription
-
-        with Session(get_engine()) as session, session.begin():
-            sub = session.get(Subscription, subscription_id)
-            if sub is None:
-                fail(f"no subscription {subscription_id} (see `promowatch subscribers`)", code=1)
-            was_active, sub.active = sub.active, False
+        try:
+            changed = stop(subscription_id)
+        except SubscriptionError:
+            fail(f"no subscription {subscription_id} (see `promowatch subscribers`)", code=1)
         console.print(
-            f"subscription {subscription_id} " + ("deactivated" if was_active else "was already inactive"),
+            f"subscription {subscription_id} " + ("deactivated" if changed else "was already inactive"),
             highlight=False,
         )
 
@@ -470,7 +171,7 @@ def register(app: typer.Typer) -> None:
             return
         columns = [
             Column("id", "right"),
-            Column("active", keep=50),
+            Column("status", keep=50),
             Column("lang", keep=40),
             Column("digest", keep=30),
             Column("time zone", keep=20),
@@ -482,7 +183,7 @@ def register(app: typer.Typer) -> None:
         table_rows = [
             [
                 str(s["id"]),
-                "yes" if s["active"] else "no",
+                s["status"],
                 s["lang"],
                 s["digest"],
                 s["timezone"],

@@ -354,10 +354,12 @@ class CrawlWorker:
                 if child.assigned >= self.recycle_after:
                     child.retire(f"{child.assigned} crawls handed to it, recycle_after = {self.recycle_after}")
                 self._ensure_monitor()
+        outcomes = dict(skipped)
         if request is not None:
             while not request.done.wait(1.0):
                 pass  # bounded by the monitor: every pending crawl ends with an outcome, killed if need be
-        return [skipped[op] if op in skipped else request.pending[op].outcome for op in operators]
+            outcomes.update((op, p.outcome) for op, p in request.pending.items() if p.outcome is not None)
+        return [outcomes[op] for op in operators]
 
     def call(self, task: str, timeout: float | None = None, **kwargs):
         """Run `task` (send, health, last_crawls: promowatch.worker_child.TASKS) with `kwargs` in the worker
@@ -394,20 +396,22 @@ class CrawlWorker:
             return
         if kind == "result":
             with self._lock:
-                call = child.calls.pop(message.get("request"), None)
+                call = child.calls.pop(message["request"], None)
             if call is not None:
                 call.value, call.error = message.get("value"), message.get("error")
                 call.done.set()
             return
         with self._lock:
-            request = child.requests.get(message.get("request"))
-            if request is not None and kind == "accepted":
+            request = child.requests.get(message["request"])
+            if request is None:
+                return
+            if kind == "accepted":
                 now = time.monotonic()
                 for op in message.get("operators") or ():
                     if op in request.pending:
                         request.pending[op].accepted = now
                 return
-            pending = request.pending.get(message.get("operator")) if request else None
+            pending = request.pending.get(message["operator"])
             if pending is None:
                 return
             if kind == "started":
@@ -427,6 +431,7 @@ class CrawlWorker:
         self._in_flight.discard(pending.operator)
         self.crawls_done += 1
         o = pending.outcome
+        assert o is not None  # set by the caller
         level = logging.INFO if o.status in ("healthy", "skipped") else logging.WARNING
         log.log(
             level,
@@ -486,7 +491,7 @@ class CrawlWorker:
             with self._lock:
                 pending.outcome = CrawlOutcome(
                     pending.operator,
-                    status,
+                    status or "failed",  # None only with run_id None, which sets "failed" above
                     crawl_run_id=run_id,
                     error=own_error,
                     finish_reason=finish_reason if status == "failed" else None,
@@ -598,7 +603,7 @@ def rss_bytes(pid: int) -> int | None:
 def _run_since(operator: str, baseline: int, database_url: str | None) -> tuple[int | None, str | None, str | None]:
     """The CrawlRun of `operator` stored after `baseline` (by a worker that died after storing it), if any."""
     from sqlalchemy import select
-    from sqlmodel import Session
+    from sqlmodel import Session, col
 
     from storage.engine import get_engine
     from storage.models import CrawlRun
@@ -606,8 +611,8 @@ def _run_since(operator: str, baseline: int, database_url: str | None) -> tuple[
     with Session(get_engine(database_url)) as session:
         run = session.execute(
             select(CrawlRun)
-            .where(CrawlRun.operator == operator, CrawlRun.id > baseline)
-            .order_by(CrawlRun.id.desc())
+            .where(col(CrawlRun.operator) == operator, col(CrawlRun.id) > baseline)
+            .order_by(col(CrawlRun.id).desc())
             .limit(1)
         ).scalar()
         return (run.id, run.status, run.error) if run is not None else (None, None, None)

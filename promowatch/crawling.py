@@ -56,7 +56,7 @@ def run_crawls(operators: list[str], settings, on_item=None, on_done=None) -> di
 
     process = CrawlerProcess(settings)
     crawled = {op: Crawled(op) for op in operators}
-    receivers = []  # Scrapy keeps weak references to receivers: hold them here
+    receivers: list[object] = []  # Scrapy keeps weak references to receivers: hold them here
     for op in operators:
         crawler = process.create_crawler(spider_class(op))
 

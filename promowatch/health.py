@@ -15,9 +15,10 @@ import logging
 import threading
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
-from sqlmodel import Session
+from sqlalchemy import CursorResult, func, select, update
+from sqlmodel import Session, col
 
 from storage.engine import get_engine
 from storage.models import CrawlRun
@@ -89,10 +90,12 @@ def streak(session: Session, operator: str) -> Streak:
     first = last = None
     statuses: dict = {}
     if count:
-        first = session.execute(select(CrawlRun).where(after).order_by(CrawlRun.id).limit(1)).scalar()
-        last = session.execute(select(CrawlRun).where(after).order_by(CrawlRun.id.desc()).limit(1)).scalar()
+        first = session.execute(select(CrawlRun).where(after).order_by(col(CrawlRun.id)).limit(1)).scalar()
+        last = session.execute(select(CrawlRun).where(after).order_by(col(CrawlRun.id).desc()).limit(1)).scalar()
         statuses = dict(
-            session.execute(select(CrawlRun.status, func.count()).where(after).group_by(CrawlRun.status)).all()
+            session.execute(
+                select(col(CrawlRun.status), func.count()).where(after).group_by(col(CrawlRun.status))
+            ).all()
         )
     last_ok = session.get(CrawlRun, last_ok_id) if last_ok_id else None
     return Streak(count, first, last or last_ok, last_ok, statuses)
@@ -109,12 +112,13 @@ def _name(operator: str) -> str:
 
 def alert_text(operator: str, s: Streak) -> tuple[str, str]:
     name = _name(operator)
-    last = s.last
+    last, first = s.last, s.first
+    assert last is not None and first is not None  # an unhealthy streak has crawls
     why = reason(last)
     title = f"promowatch: {name} ({operator}) unhealthy: {why}"
     lines = [
         f"The offers page of {name} ({operator}) has failed {s.count} crawls in a row.",
-        f"Unhealthy since: {_when(s.first.started_at)} (crawl #{s.first.id})",
+        f"Unhealthy since: {_when(first.started_at)} (crawl #{first.id})",
         f"Last crawl: #{last.id} at {_when(last.finished_at)}, status {last.status}: {why}",
         f"Error: {last.error or '-'}",
         "Statuses in this streak: " + ", ".join(f"{k} x{v}" for k, v in sorted(s.statuses.items())),
@@ -219,9 +223,13 @@ def _check_one(engine, op: str, threshold: int, channels: tuple[str, ...]) -> He
                 return None
             session.add(SourceHealth(operator=op, alerting=False))
             session.commit()
-            state = session.get(SourceHealth, op)
+            state = session.get_one(SourceHealth, op)
+        run: CrawlRun | None
+        claim: dict[str, Any]
+        undo: dict[str, Any]
         if not state.alerting and s.count >= threshold:
             kind, title_body, run = "alert", alert_text(op, s), s.last
+            assert run is not None and s.first is not None  # an unhealthy streak has crawls
             claim = {
                 "alerting": True,
                 "since": s.first.started_at,
@@ -236,7 +244,7 @@ def _check_one(engine, op: str, threshold: int, channels: tuple[str, ...]) -> He
             state.alerting
             and s.count == 0
             and s.last_healthy is not None
-            and s.last_healthy.id > (state.alert_run_id or 0)
+            and (s.last_healthy.id or 0) > (state.alert_run_id or 0)
         ):
             kind, title_body, run = "recovery", recovery_text(op, state, s.last_healthy), s.last_healthy
             claim = {"alerting": False, "recovery_run_id": run.id, "recovered_at": datetime.now(timezone.utc)}
@@ -245,8 +253,14 @@ def _check_one(engine, op: str, threshold: int, channels: tuple[str, ...]) -> He
         else:
             return None
         run_id = run.id
-        claimed = session.execute(
-            update(SourceHealth).where(SourceHealth.operator == op, SourceHealth.alerting.is_(was)).values(**claim)
+        assert run_id is not None  # a stored crawl
+        claimed = cast(
+            CursorResult,  # what an UPDATE gives; Session.execute is typed for any statement
+            session.execute(
+                update(SourceHealth)
+                .where(col(SourceHealth.operator) == op, col(SourceHealth.alerting).is_(was))
+                .values(**claim)
+            ),
         ).rowcount
         session.commit()
     if not claimed:
@@ -261,14 +275,14 @@ def _check_one(engine, op: str, threshold: int, channels: tuple[str, ...]) -> He
         with Session(engine) as session:
             session.execute(
                 update(SourceHealth)
-                .where(SourceHealth.operator == op)
+                .where(col(SourceHealth.operator) == op)
                 .values(**undo, last_error="; ".join(failed)[:2000])
             )
             session.commit()
     elif failed:
         with Session(engine) as session:
             session.execute(
-                update(SourceHealth).where(SourceHealth.operator == op).values(last_error="; ".join(failed)[:2000])
+                update(SourceHealth).where(col(SourceHealth.operator) == op).values(last_error="; ".join(failed)[:2000])
             )
             session.commit()
     if channels:  # without any, the warning above said so (and what the message was)

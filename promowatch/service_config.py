@@ -1,4 +1,5 @@
-"""The service's TOML configuration (`PROMOWATCH_CONFIG`): schedules, crawl worker, sender, health alerts.
+"""The service's TOML configuration (`PROMOWATCH_CONFIG`): schedules, crawl worker, sender, health alerts, the
+site's address, and what self-service subscriptions may use (`[mail]`, `[channels]`).
 
 Every key has a default, so no file at all is a valid configuration (every operator every 6 h, jitter 15 min).
 `docs/config.example.toml` documents every key. Durations are seconds (a number) or a string of
@@ -16,7 +17,10 @@ import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
+
+if TYPE_CHECKING:
+    from alerts.channels import ChannelSettings
 
 DEFAULT_INTERVAL = 6 * 3600.0
 DEFAULT_JITTER = 15 * 60.0
@@ -38,7 +42,9 @@ class OperatorSchedule:
     enabled: bool = True
 
     def describe(self) -> str:
-        return f"cron {self.cron!r}" if self.cron else every(self.interval)
+        if self.cron or self.interval is None:
+            return f"cron {self.cron!r}"
+        return every(self.interval)
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,11 @@ class HealthConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    base_url: str | None = None  # the site's public address, for the links in messages (PROMOWATCH_BASE_URL wins)
+
+
+@dataclass(frozen=True)
 class ServiceConfig:
     schedules: dict[str, OperatorSchedule] = field(default_factory=dict)  # every operator with a spider
     timezone: str = "Europe/Rome"  # of cron expressions
@@ -92,6 +103,10 @@ class ServiceConfig:
     worker: WorkerConfig = field(default_factory=WorkerConfig)
     sender: SenderConfig = field(default_factory=SenderConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    # [channels] and [mail]: what self-service subscriptions may use; None when neither table is in the file
+    # (the scheduler's process then never loads alerts.channels)
+    channels: ChannelSettings | None = None
     shutdown_grace: float = 60.0  # on SIGTERM, running crawls get this long to finish
     fixtures_dir: str | None = None  # offline service: answer from saved pages in this folder
     path: str | None = None  # the file it was read from
@@ -99,6 +114,21 @@ class ServiceConfig:
     @property
     def operators(self) -> list[str]:
         return [op for op, s in self.schedules.items() if s.enabled]
+
+    def sender_policy(self) -> dict:
+        """The sender's `alerts.deliver.Policy` keyword arguments: `[sender]`, the site's address for the links in
+        every message, and whether guarded channels may be sent to private addresses."""
+        return {
+            **self.sender.policy(),
+            "base_url": self.web.base_url,
+            "allow_private_addresses": bool(self.channels and self.channels.allow_private_addresses),
+        }
+
+    def channel_settings(self) -> ChannelSettings:
+        """`[channels]` and `[mail]`, or the defaults (email only, which needs `[mail]`)."""
+        from alerts.channels import ChannelSettings
+
+        return self.channels or ChannelSettings()
 
 
 def parse_duration(value: Any, where: str, *, allow_zero: bool = False) -> float:
@@ -143,7 +173,8 @@ def format_duration(seconds: float | None) -> str:
 
 def every(seconds: float) -> str:
     """ "every day", "every hour", "every minute", "every 5 min", "every 1 h 30 min"."""
-    named = {86400: "day", 3600: "hour", 60: "minute", 1: "second"}.get(float(seconds))
+    names: dict[float, str] = {86400: "day", 3600: "hour", 60: "minute", 1: "second"}
+    named = names.get(float(seconds))
     return f"every {named}" if named else f"every {format_duration(seconds)}"
 
 
@@ -178,7 +209,7 @@ class _Table:
         if not isinstance(data, dict):
             where = f"[{name}]" if name else "top level"
             raise ConfigError(f"{source}: {where} must be a table, got {type(data).__name__}")
-        self.data, self.name, self.source, self.seen = data, name, source, set()
+        self.data, self.name, self.source, self.seen = data, name, source, set[str]()
 
     @property
     def label(self) -> str:
@@ -198,6 +229,10 @@ class _Table:
     def duration(self, key: str, default: float, allow_zero: bool = False) -> float:
         return parse_duration(self.get(key), self.where(key), allow_zero=allow_zero) if self.has(key) else default
 
+    @overload
+    def integer(self, key: str, default: int, minimum: int = 1) -> int: ...
+    @overload
+    def integer(self, key: str, default: None, minimum: int = 1) -> int | None: ...
     def integer(self, key: str, default: int | None, minimum: int = 1) -> int | None:
         value = self.get(key, default)
         if value is default:
@@ -212,6 +247,10 @@ class _Table:
             raise ConfigError(f"{self.where(key)}: expected true or false, got {value!r}")
         return value
 
+    @overload
+    def string(self, key: str, default: str) -> str: ...
+    @overload
+    def string(self, key: str, default: None) -> str | None: ...
     def string(self, key: str, default: str | None) -> str | None:
         value = self.get(key, default)
         if value is not None and not isinstance(value, str):
@@ -345,7 +384,11 @@ def parse_config(data: dict, source: str = "<config>", operators: list[str] | No
         if not Path(fixtures).is_dir():
             raise ConfigError(f"{svc.where('fixtures_dir')}: {fixtures} is not a folder")
     svc.done({"shutdown_grace", "fixtures_dir"})
-    top.done({"schedule", "worker", "sender", "health", "service"})
+    web = _web(top.table("web"))
+    channels = None
+    if top.has("channels") or top.has("mail"):
+        channels = _channels(top.table("channels"), top.table("mail") if top.has("mail") else None)
+    top.done({"schedule", "worker", "sender", "health", "service", "web", "mail", "channels"})
     return ServiceConfig(
         schedules=schedules,
         timezone=timezone,
@@ -354,10 +397,98 @@ def parse_config(data: dict, source: str = "<config>", operators: list[str] | No
         worker=worker,
         sender=sender,
         health=health,
+        web=web,
+        channels=channels,
         shutdown_grace=shutdown_grace,
         fixtures_dir=fixtures,
         path=None if source.startswith("<") else source,
     )
+
+
+def _web(table: _Table) -> WebConfig:
+    base_url = table.string("base_url", None)
+    if base_url is not None:
+        from storage.environment import site_address
+
+        try:
+            base_url = site_address(base_url)
+        except ValueError:
+            raise ConfigError(
+                f"{table.where('base_url')}: {base_url[:80]!r} is not a site address like https://deals.example.org"
+            ) from None
+    table.done({"base_url"})
+    return WebConfig(base_url=base_url)
+
+
+def _secret(table: _Table, key: str) -> str | None:
+    """A token or password: a non-empty string, never shown in an error."""
+    value = table.get(key)
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise ConfigError(f"{table.where(key)}: expected a non-empty string (its value is not shown here)")
+    return value.strip() if value else None
+
+
+def _server(table: _Table, key: str, default: str) -> str:
+    value = table.string(key, default)
+    if not re.fullmatch(r"https?://[^/\s?#@]+/?", value or ""):
+        raise ConfigError(f"{table.where(key)}: {str(value)[:80]!r} is not a server address like {default}")
+    return value.rstrip("/")
+
+
+def _channels(table: _Table, mail_table: _Table | None) -> ChannelSettings:
+    from alerts.channels import KINDS, MAIL_MODES, ChannelSettings, MailSettings
+
+    mail = None
+    if mail_table is not None:
+        host, sender = mail_table.string("host", None), mail_table.string("from", None)
+        if not host or not sender or "@" not in sender:
+            raise ConfigError(
+                f"{mail_table.source}: [mail] needs host (the SMTP server) and from (the sender's address), "
+                'e.g. host = "smtp.example.org", from = "alerts@example.org"'
+            )
+        mode = mail_table.string("mode", "starttls")
+        if mode not in MAIL_MODES:
+            raise ConfigError(f"{mail_table.where('mode')}: {mode!r}; one of {', '.join(MAIL_MODES)}")
+        port = mail_table.integer("port", 465 if mode == "ssl" else 587)
+        if port > 65535:
+            raise ConfigError(f"{mail_table.where('port')}: {port} is not a port (1 to 65535)")
+        mail = MailSettings(
+            host=host.strip(),
+            sender=sender.strip(),
+            port=port,
+            user=mail_table.string("user", None) or None,
+            password=_secret(mail_table, "password"),
+            mode=mode,
+        )
+        mail_table.done({"host", "from", "mode", "port", "user", "password"})
+    allowed = table.get("allowed", ["email"])
+    if isinstance(allowed, str):
+        allowed = [allowed]
+    if not isinstance(allowed, list) or any(kind not in KINDS for kind in allowed):
+        raise ConfigError(f"{table.where('allowed')}: expected a list of channel kinds out of {', '.join(KINDS)}")
+    defaults = ChannelSettings()
+    settings = ChannelSettings(
+        allowed=tuple(dict.fromkeys(allowed)),
+        mail=mail,
+        telegram_bot_token=_secret(table, "telegram_bot_token"),
+        pushover_app_token=_secret(table, "pushover_app_token"),
+        wxpusher_app_token=_secret(table, "wxpusher_app_token"),
+        ntfy_server=_server(table, "ntfy_server", defaults.ntfy_server),
+        bark_server=_server(table, "bark_server", defaults.bark_server),
+        allow_private_addresses=table.boolean("allow_private_addresses", False),
+    )
+    table.done(
+        {
+            "allowed",
+            "telegram_bot_token",
+            "pushover_app_token",
+            "wxpusher_app_token",
+            "ntfy_server",
+            "bark_server",
+            "allow_private_addresses",
+        }
+    )
+    return settings
 
 
 #: a channel's timeouts must leave the send well inside the outbox lease (alerts.deliver.LEASE, 10 min)

@@ -16,7 +16,9 @@ import signal
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from contract.clock import utcnow
 from promowatch.crawl_worker import ASYNCIO_REACTOR, CrawlOutcome, record_failed
@@ -73,7 +75,7 @@ def child_main(requests, replies, options: dict) -> None:
     loop = _ChildLoop(reactor, requests, replies, options)
     signal.signal(signal.SIGTERM, lambda *_: reactor.callFromThread(loop.stop, "SIGTERM"))
     reactor.callWhenRunning(loop.start)
-    reactor.run(installSignalHandlers=False)
+    reactor.run(installSignalHandlers=False)  # type: ignore[call-arg, misc]  # not in twisted's IReactorCore
     log.debug("worker exits")
 
 
@@ -153,7 +155,7 @@ class _ChildLoop:
             log.error("task %s failed: %s", message.get("task"), failure.getTraceback())
             reply(None, f"{failure.type.__name__}: {failure.getErrorMessage()}")
 
-        d = threads.deferToThread(run_task, message.get("task"), message.get("kwargs") or {})
+        d = threads.deferToThread(run_task, message.get("task", ""), message.get("kwargs") or {})
         d.addCallbacks(lambda value: reply(value, None), failed)
 
     def start_queued(self) -> None:
@@ -359,7 +361,7 @@ def _last_crawls(database_url=None) -> dict:
 
 
 #: what the parent may ask the worker to run (`CrawlWorker.call`); values and results are plain data
-TASKS = {"send": _send, "health": _health, "last_crawls": _last_crawls}
+TASKS: dict[str, Callable[..., Any]] = {"send": _send, "health": _health, "last_crawls": _last_crawls}
 
 
 def run_task(name: str, kwargs: dict):

@@ -31,7 +31,7 @@ class OperatorSpider(scrapy.Spider):
     currency: str = "EUR"
     start_cookies: dict[str, str] = {}
 
-    name = None  # set from `operator` by __init_subclass__
+    name = ""  # set from `operator` by __init_subclass__
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

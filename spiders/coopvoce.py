@@ -89,7 +89,7 @@ class CoopVoceSpider(OperatorSpider):
 
     def card(self, c, response) -> list[dict]:
         fields: dict[str, str] = {}
-        prices: list[tuple[str, str, str, int, int | None]] = []
+        prices: list[tuple[str, str, str, int | None, int | None]] = []  # a price None: the pipeline drops it
         for label, value in pairs(c):
             plain = text_of(value, CURRENT_TEXT)
             lab = label.lower().rstrip(": ")

@@ -189,9 +189,9 @@ class HoSpider(OperatorSpider):
             full = clean(" ".join(title.xpath(".//del//text()").getall()))
             plain = text_of(title, ".//text()[not(ancestor::del)]")
             amounts = re.findall(_EUR, plain)
-            if not amounts:
+            cents = money_cents(amounts[-1] + " €") if amounts else None
+            if cents is None:
                 continue
-            cents = money_cents(amounts[-1] + " €")
             lst = title.xpath(f"following-sibling::*[{has_class('otherOperatorsModal__list')}][1]")
             items = ("".join(li.itertext()) for li in lst[0].root.iter("li")) if lst else ()
             names = [name for name in map(clean, items) if name]

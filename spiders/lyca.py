@@ -176,7 +176,8 @@ class LycaSpider(OperatorSpider):
         price = _cents(p.get("price"))
         if not name or price is None:
             return None
-        allow = p.get("allowances") if isinstance(p.get("allowances"), dict) else {}
+        allow = p.get("allowances")
+        allow = allow if isinstance(allow, dict) else {}
         data_text = clean(str(allow.get("data") or ""))
         unlimited = is_unlimited(data_text) and not re.search(r"\d", data_text)
         gb = None if unlimited else data_gb(data_text)

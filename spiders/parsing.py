@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import date
+from typing import Any
 
 from price_parser import Price
 
@@ -169,7 +170,7 @@ def allowances(lines) -> dict:
     The first line stating a figure wins. Returns data_gb, data_unlimited, minutes, minutes_unlimited, sms,
     sms_unlimited, eu_roaming_gb.
     """
-    out = {
+    out: dict[str, Any] = {
         "data_gb": None,
         "data_unlimited": False,
         "minutes": None,

@@ -6,6 +6,7 @@ callback yields (follow-up pages) are answered from files beside the page when a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from scrapy import Request
@@ -48,7 +49,7 @@ def parse_file(
     spider.settings = BaseSettings({"PROMOWATCH_TODAY": today} if today else {})
     url = url or cls.start_urls[0]
     items: list[dict] = []
-    queue = [(_response(url, Path(path).read_bytes()), None, {})]
+    queue: list[tuple[TextResponse, Callable | None, dict]] = [(_response(url, Path(path).read_bytes()), None, {})]
     seen = 0
     while queue and seen < 50:  # bounded: a spider cannot loop us forever
         response, callback, kwargs = queue.pop(0)

@@ -149,7 +149,7 @@ class SpusuSpider(OperatorSpider):
                     if unl or value is not None:
                         label = "minuti" if kind == "VOICE" else "SMS"
                         where = _SCOPES.get(scope, scope.lower())
-                        foreign.append(f"{'illimitati' if unl else _num(value)} {label} {where}")
+                        foreign.append(f"{'illimitati' if unl or value is None else _num(value)} {label} {where}")
                 elif kind == "VOICE":
                     minutes, minutes_unl = (int(value) if value is not None else None), unl
                 else:

@@ -99,7 +99,9 @@ class VerySpider(OperatorSpider):
     def section_cards(self, response):
         for sel in response.xpath(SECTION):
             cards = sel.xpath(OUTER_CARD)
-            info = section_info(self.heading(sel)) if cards else None
+            if not cards:
+                continue
+            info = section_info(self.heading(sel))
             for card in cards:
                 yield self.card(card, response, info)
 

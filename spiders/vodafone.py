@@ -221,7 +221,8 @@ class VodafoneSpider(OperatorSpider):
             if any(w in tab for w in words):
                 eligibility, plan_type = kind
         label = _text(p.get("label"))
-        specs = [_text(s) for s in (p.get("specs") if isinstance(p.get("specs"), list) else [])]
+        listed = p.get("specs")
+        specs = [_text(s) for s in (listed if isinstance(listed, list) else [])]
         abroad = [s for s in specs if ABROAD.search(s) and not FOREIGN.search(s)]
         spec_text = " ".join(s for s in specs if s not in abroad)
         if FOREIGN.search(f"{label} {clean(p.get('category'))} {' '.join(specs)}"):

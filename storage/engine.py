@@ -276,7 +276,7 @@ def _revision_or_explain(engine: Engine, url: str) -> str | None:
         raise (explain(exc, url) or exc) from None
 
 
-def _unknown_revision(url: str, revision: str) -> DatabaseUnavailable:
+def _unknown_revision(url: str, revision: str | None) -> DatabaseUnavailable:
     return DatabaseUnavailable(
         f"the database {shown(url)} is at schema revision {revision!r}, which this promowatch does not know "
         "(written by a newer version?): upgrade promowatch, or use a backup"
@@ -387,10 +387,12 @@ def exposed(url: str | None = None) -> str | None:
     """A warning when others may read the SQLite file or its -wal/-shm (a database created before files were
     made 0600, or copied with a loose umask): they hold channel URLs with passwords. None when private."""
     file = sqlite_file(database_url(url)) if _parses(database_url(url)) else None
+    if file is None:
+        return None
     loose = [
         f"{path} ({stat.S_IMODE(path.stat().st_mode):04o})"
         for path in (file, Path(f"{file}-wal"), Path(f"{file}-shm"))
-        if file and path.exists() and path.stat().st_mode & 0o077
+        if path.exists() and path.stat().st_mode & 0o077
     ]
     if not loose:
         return None

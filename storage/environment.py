@@ -79,6 +79,19 @@ def _web_address(text: str) -> str:
     return text.strip()
 
 
+def _secret(text: str) -> str:
+    if len(text.strip()) < 32:
+        raise ValueError
+    return text.strip()
+
+
+def site_address(text: str) -> str:
+    """A site's public address, http(s)://host[:port][/path], without its trailing slash; ValueError otherwise."""
+    if not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", text.strip()):
+        raise ValueError
+    return text.strip().rstrip("/")
+
+
 def _folder(text: str) -> str:
     if not Path(text).expanduser().is_dir():
         raise ValueError
@@ -105,6 +118,7 @@ class Variable:
     expected: str  # what a good value is, in words
     default: Any = None
     default_text: str = ""  # how to get the default: "unset it for ..."
+    secret: bool = False  # its value is never shown, not even in the error about it
 
 
 VARIABLES: dict[str, Variable] = {
@@ -146,6 +160,22 @@ VARIABLES: dict[str, Variable] = {
             "the ECB daily reference rates file (eurofxref-daily.xml) saved on this machine",
             None,
             "unset it to show prices in other currencies without their euro equivalent",
+        ),
+        Variable(
+            "PROMOWATCH_SECRET_KEY",
+            _secret,
+            "a random text of at least 32 characters (e.g. from `python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(48))'`)",
+            None,
+            "unset it for a key made once and kept in secret.key beside the database",
+            secret=True,
+        ),
+        Variable(
+            "PROMOWATCH_BASE_URL",
+            site_address,
+            "the site's public address, http(s)://host[:port][/path]",
+            None,
+            "unset it for [web] base_url of the configuration, else http://127.0.0.1:8000",
         ),
         Variable(
             "PROMOWATCH_MIRROR",
@@ -191,7 +221,7 @@ def setting(name: str, environ: Mapping[str, str] | None = None) -> Any:
     try:
         return var.parse(raw)
     except ValueError:
-        raise _problem(name, raw, var.expected, _default_text(var)) from None
+        raise _problem(name, "****" if var.secret else raw, var.expected, _default_text(var)) from None
 
 
 def setting_or_default(name: str, environ: Mapping[str, str] | None = None) -> Any:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from contract.clock import utcnow
 from storage.engine import get_engine
@@ -51,9 +51,9 @@ def figures(database_url: str | None = None, now: datetime | None = None) -> Fig
     out = Figures()
     with Session(get_engine(database_url)) as session:
         rows = session.execute(
-            select(CrawlRun.operator, CrawlRun.status, func.count(), func.max(CrawlRun.finished_at)).group_by(
-                CrawlRun.operator, CrawlRun.status
-            )
+            select(
+                col(CrawlRun.operator), col(CrawlRun.status), func.count(), func.max(col(CrawlRun.finished_at))
+            ).group_by(CrawlRun.operator, CrawlRun.status)
         )
         for operator, status, n, last in rows:
             out.crawls[(operator, status)] = n
@@ -62,18 +62,18 @@ def figures(database_url: str | None = None, now: datetime | None = None) -> Fig
                 out.last_crawl_at[operator] = last
             if status == "healthy" and last is not None:
                 out.last_healthy_at[operator] = last
-        out.offers = _counts(session, Offer.operator, Offer.active.is_(True))
-        out.events = _counts(session, OfferEvent.kind)
-        out.outbox = _counts(session, Notification.status)
+        out.offers = _counts(session, col(Offer.operator), col(Offer.active).is_(True))
+        out.events = _counts(session, col(OfferEvent.kind))
+        out.outbox = _counts(session, col(Notification.status))
         by_service = session.execute(
             select(
-                SubscriptionChannel.service,
-                Notification.status,
+                col(SubscriptionChannel.service),
+                col(Notification.status),
                 func.count(),
-                func.coalesce(func.sum(Notification.attempts), 0),
+                func.coalesce(func.sum(col(Notification.attempts)), 0),
             )
-            .join(SubscriptionChannel, SubscriptionChannel.id == Notification.channel_id)
-            .group_by(SubscriptionChannel.service, Notification.status)
+            .join(SubscriptionChannel, col(SubscriptionChannel.id) == col(Notification.channel_id))
+            .group_by(col(SubscriptionChannel.service), col(Notification.status))
         )
         for service, status, n, attempts in by_service:  # a sent row's last try was its success
             failed = int(attempts) - (n if status == "sent" else 0)
@@ -82,19 +82,19 @@ def figures(database_url: str | None = None, now: datetime | None = None) -> Fig
                 out.sent[service] = n
             elif status == "dead":
                 out.dead[service] = n
-        active = _counts(session, Subscription.active)
+        active = _counts(session, col(Subscription.active))
         out.subscriptions = {("active" if flag else "inactive"): n for flag, n in active.items()}
         recent = session.execute(
-            select(Notification.created_at, Notification.sent_at)
+            select(col(Notification.created_at), col(Notification.sent_at))
             .where(
-                Notification.status == "sent",
-                Notification.digest.is_(None),
-                Notification.sent_at >= now - LATENCY_WINDOW,
+                col(Notification.status) == "sent",
+                col(Notification.digest).is_(None),
+                col(Notification.sent_at) >= now - LATENCY_WINDOW,
             )
-            .order_by(Notification.sent_at.desc())
+            .order_by(col(Notification.sent_at).desc())
             .limit(LATENCY_ROWS)
         )
-        out.latency = [max(0.0, (as_utc(sent) - as_utc(queued)).total_seconds()) for queued, sent in recent]
+        out.latency = [max(0.0, (as_utc(sent) - as_utc(queued)).total_seconds()) for queued, sent in recent if sent]
     return out
 
 

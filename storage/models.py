@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import JSON, Column, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, DateTime, Index, Integer, String, Table, Text, UniqueConstraint, inspect
 from sqlmodel import Field, SQLModel
 
 
@@ -93,14 +94,27 @@ class Subscription(SQLModel, table=True):
     """A subscriber's wishes: language, digest, quiet hours, and the filters an event's offer must pass.
 
     List filters are empty for "any". Channel URLs (with their secrets) live in SubscriptionChannel.
+    Life cycle (alerts/subscriptions.py): `status` pending (asked for on the web, not confirmed) -> active
+    <-> paused -> unsubscribed; `active` is true exactly when the status is active (matching and the sender
+    read that one indexed flag). `link_key` goes into every signed link of the subscription, so that a link
+    never acts on another subscription that later gets the same id.
     """
 
     __tablename__ = "subscription"
-    __table_args__ = (Index("ix_subscription_active", "active"),)
+    __table_args__ = (
+        Index("ix_subscription_active", "active"),
+        Index("ix_subscription_status_created", "status", "created_at"),
+    )
 
     id: Optional[int] = Field(default=None, primary_key=True)
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     active: bool = True
+    status: str = Field(default="active", sa_column=Column(String(12), nullable=False, default="active"))
+    confirmed_at: Optional[datetime] = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    link_key: str = Field(
+        default_factory=lambda: new_link_key(),
+        sa_column=Column(String(16), nullable=False, default=lambda: new_link_key()),
+    )
     lang: str = Field(default="it", max_length=8)  # it | en | zh
     digest: str = Field(default="off", max_length=8)  # off | daily | weekly
     timezone: str = Field(default="Europe/Rome", max_length=64)  # for quiet hours and digest times
@@ -118,6 +132,39 @@ class Subscription(SQLModel, table=True):
     max_year_cents: Optional[int] = None  # price x periods + activation + SIM over 12 months
 
 
+def new_link_key() -> str:
+    return secrets.token_hex(8)
+
+
+class SubscriptionConsent(SQLModel, table=True):
+    """What a subscriber agreed to and how (shown on their manage page): when, which filters and channel (the
+    channel masked), from which form, the IP only as a keyed hash (HMAC with the service secret)."""
+
+    __tablename__ = "subscription_consent"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    subscription_id: int = Field(foreign_key="subscription.id", index=True)
+    requested_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    confirmed_at: Optional[datetime] = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    source: str = Field(max_length=64)  # the form or command it came from, e.g. "web:subscribe"
+    lang: str = Field(max_length=8)
+    filters: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    channel: str = Field(sa_column=Column(Text, nullable=False))  # masked, e.g. "email: m***@example.com"
+    ip_hash: Optional[str] = Field(default=None, max_length=64)
+
+
+class RateLimitHit(SQLModel, table=True):
+    """One counted request (subscribe per IP, per channel address); `key_hash` is an HMAC, never the address."""
+
+    __tablename__ = "rate_limit_hit"
+    __table_args__ = (Index("ix_rate_limit_hit_bucket_key_at", "bucket", "key_hash", "at"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    bucket: str = Field(max_length=32)
+    key_hash: str = Field(max_length=64)
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
 class SubscriptionChannel(SQLModel, table=True):
     """One Apprise URL of a subscription. `url` holds secrets: show `url_masked` (Apprise privacy mode) only."""
 
@@ -128,6 +175,8 @@ class SubscriptionChannel(SQLModel, table=True):
     url: str = Field(sa_column=Column(Text, nullable=False))
     url_masked: str = Field(sa_column=Column(Text, nullable=False))
     service: str = Field(max_length=32)  # the URL's schema: mailto, json, tgram, ...
+    # a host the subscriber typed (webhook, own ntfy/Bark server): sent to public addresses only, no redirects
+    guarded: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, default=False, server_default="0"))
 
 
 class Notification(SQLModel, table=True):
@@ -171,3 +220,9 @@ class Notification(SQLModel, table=True):
 
 
 from storage.service_models import SourceHealth  # noqa: E402,F401  (the service's tables)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A table class's Core `Table` (its `__table__`, which SQLModel's typing does not declare), for the
+    prebuilt Core statements of the hot paths."""
+    return inspect(model).local_table

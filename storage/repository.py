@@ -13,16 +13,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import overload
 
-from sqlalchemy import bindparam, func, insert, select, update
-from sqlmodel import Session
+from sqlalchemy import BindParameter, bindparam, func, insert, select, update
+from sqlmodel import Session, col
 
 from contract.clock import utcnow
 from contract.offer import DEFAULTS, content_hash
+from contract.offer_query import OfferFilter, sort_offers
 from storage.engine import get_engine
-from storage.models import CrawlRun, Offer, OfferEvent, OfferVersion
+from storage.models import CrawlRun, Offer, OfferEvent, OfferVersion, table_of
 
 
+@overload
+def as_utc(moment: datetime) -> datetime: ...
+@overload
+def as_utc(moment: None) -> None: ...
 def as_utc(moment: datetime | None) -> datetime | None:
     """A stored time as an aware UTC datetime: SQLite hands timezone-aware columns back naive (they were
     written in UTC), PostgreSQL aware; every reader of a stored time goes through this."""
@@ -39,8 +45,8 @@ class CrawlResult:
     new_versions: int
 
 
-_RUN, _OFFER, _VERSION = CrawlRun.__table__, Offer.__table__, OfferVersion.__table__
-_IDS = bindparam("ids", expanding=True)
+_RUN, _OFFER, _VERSION = table_of(CrawlRun), table_of(Offer), table_of(OfferVersion)
+_IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
 _INSERT_RUN, _INSERT_OFFER, _INSERT_VERSION = insert(_RUN), insert(_OFFER), insert(_VERSION)
 # built once: a crawl's steady path then costs no statement construction, only execution
 _EXISTING = select(
@@ -114,7 +120,7 @@ def record_crawl(
         presence = plan.presence if plan else None
         if dropped_cards:
             presence = {**(presence or {}), "dropped": list(dropped_cards)}
-        run_id = conn.execute(
+        key = conn.execute(
             _INSERT_RUN,
             dict(
                 operator=operator,
@@ -131,7 +137,9 @@ def record_crawl(
                 error=error,
                 detected_at=None,
             ),
-        ).inserted_primary_key[0]
+        ).inserted_primary_key
+        assert key is not None  # a one-row INSERT's
+        run_id = key[0]
         if plan is not None:
             _write(conn, plan, operator, run_id, now)
         return CrawlResult(run_id, status, len(items) if healthy else 0, plan.new_versions if plan else 0)
@@ -224,47 +232,75 @@ def _write(conn, plan: _Plan, operator: str, run_id: int, now: datetime) -> None
         conn.execute(_KEPT, {"ids": plan.presence["kept"]})
 
 
+def _offer_dict(o: Offer) -> dict:
+    """The stored item (a field an older item lacks as its default; the currency as its column holds it)."""
+    seen = {"first_seen": _iso(o.first_seen), "last_seen": _iso(o.last_seen)}
+    return {**DEFAULTS, **o.data, "currency": o.currency, **seen, "missed_crawls": o.missed_crawls}
+
+
 def list_offers(operator: str | None = None, active_only: bool = True, database_url: str | None = None) -> list[dict]:
     with Session(get_engine(database_url)) as session:
-        query = select(Offer).order_by(Offer.operator, Offer.price_cents, Offer.offer_key)
+        query = select(Offer).order_by(col(Offer.operator), col(Offer.price_cents), col(Offer.offer_key))
         if operator:
-            query = query.where(Offer.operator == operator)
+            query = query.where(col(Offer.operator) == operator)
         if active_only:
-            query = query.where(Offer.active.is_(True))
-        return [
-            {
-                **DEFAULTS,
-                **o.data,
-                "currency": o.currency,
-                "first_seen": o.first_seen.isoformat(),
-                "last_seen": o.last_seen.isoformat(),
-                "missed_crawls": o.missed_crawls,
-            }
-            for o in session.execute(query).scalars()
-        ]
+            query = query.where(col(Offer.active).is_(True))
+        return [_offer_dict(o) for o in session.execute(query).scalars()]
+
+
+def find_offers(wanted: OfferFilter, sort: str = "operator", database_url: str | None = None) -> list[dict]:
+    """The current offers that pass `wanted`, in `sort` order (contract.offer_query): what `promowatch offers`,
+    the web's offers page, its feeds and its API list. One query (narrowed to the operator when only one is
+    wanted); the filter and the order are the contract's, so every reader agrees on them."""
+    only = next(iter(wanted.operators)) if len(wanted.operators) == 1 else None
+    offers = list_offers(only, database_url=database_url)
+    return sort_offers([i for i in offers if wanted.matches(i)], sort, wanted.rates)
+
+
+def _version_dict(v: OfferVersion) -> dict:
+    return {
+        "version_id": v.id,
+        "crawl_run_id": v.crawl_run_id,
+        "valid_from": _iso(v.valid_from),
+        "valid_to": _iso(v.valid_to),
+        "content_hash": v.content_hash,
+        "item": v.data,
+    }
+
+
+def _versions(session: Session, offer_id: int) -> list[dict]:
+    """Every version of an offer, oldest first, in one query (ix_offer_version_offer_valid)."""
+    rows = session.execute(
+        select(OfferVersion).where(OfferVersion.offer_id == offer_id).order_by(OfferVersion.valid_from, OfferVersion.id)
+    ).scalars()
+    return [_version_dict(v) for v in rows]
+
+
+def _stored_offer(session: Session, operator: str, offer_key: str) -> Offer | None:
+    return session.execute(select(Offer).where(Offer.operator == operator, Offer.offer_key == offer_key)).scalar()
 
 
 def offer_history(operator: str, offer_key: str, database_url: str | None = None) -> list[dict] | None:
     with Session(get_engine(database_url)) as session:
-        offer = session.execute(select(Offer).where(Offer.operator == operator, Offer.offer_key == offer_key)).scalar()
+        offer = _stored_offer(session, operator, offer_key)
+        return None if offer is None else _versions(session, offer.id)
+
+
+def offer_detail(operator: str, offer_key: str, events: int = 50, database_url: str | None = None) -> dict | None:
+    """One offer as a page shows it, in three queries whatever its history: the offer (its current item, `active`),
+    every version (`offer_history`'s shape) and its newest `events` change events (`event_dict`)."""
+    with Session(get_engine(database_url)) as session:
+        offer = _stored_offer(session, operator, offer_key)
         if offer is None:
             return None
         rows = session.execute(
-            select(OfferVersion)
-            .where(OfferVersion.offer_id == offer.id)
-            .order_by(OfferVersion.valid_from, OfferVersion.id)
+            select(OfferEvent).where(OfferEvent.offer_id == offer.id).order_by(OfferEvent.id.desc()).limit(events)
         ).scalars()
-        return [
-            {
-                "version_id": v.id,
-                "crawl_run_id": v.crawl_run_id,
-                "valid_from": v.valid_from.isoformat(),
-                "valid_to": v.valid_to.isoformat() if v.valid_to else None,
-                "content_hash": v.content_hash,
-                "item": v.data,
-            }
-            for v in rows
-        ]
+        return {
+            "offer": {**_offer_dict(offer), "active": offer.active},
+            "versions": _versions(session, offer.id),
+            "events": [event_dict(e) for e in rows],
+        }
 
 
 #: crawls ended by a stop of the service, not by the source: they count neither as unhealthy nor as healthy
@@ -275,9 +311,11 @@ def since_last_healthy(session: Session, operator: str):
     """(the id of the operator's last healthy crawl or None, a WHERE clause for its counted crawls after it):
     the unhealthy streak that `status` counts and the health check alerts on. Crawls of NOT_THE_SOURCE count
     neither way."""
-    counted = (CrawlRun.operator == operator) & CrawlRun.finish_reason.not_in(NOT_THE_SOURCE)
-    last_ok = session.execute(select(func.max(CrawlRun.id)).where(counted, CrawlRun.status == "healthy")).scalar()
-    return last_ok, counted & (CrawlRun.id > (last_ok or 0))
+    counted = (col(CrawlRun.operator) == operator) & col(CrawlRun.finish_reason).not_in(NOT_THE_SOURCE)
+    last_ok = session.execute(
+        select(func.max(col(CrawlRun.id))).where(counted, col(CrawlRun.status) == "healthy")
+    ).scalar()
+    return last_ok, counted & (col(CrawlRun.id) > (last_ok or 0))
 
 
 def catalogue_sizes(operator: str, last: int = 5, database_url: str | None = None) -> tuple[int | None, list[int]]:
@@ -298,8 +336,12 @@ def last_crawls(database_url: str | None = None) -> dict[str, dict]:
     """The latest CrawlRun per operator, plus how many unhealthy crawls in a row led up to it (crawls ended
     by a service stop not counted)."""
     with Session(get_engine(database_url)) as session:
-        latest = select(CrawlRun.operator, func.max(CrawlRun.id).label("id")).group_by(CrawlRun.operator).subquery()
-        runs = session.execute(select(CrawlRun).join(latest, CrawlRun.id == latest.c.id)).scalars().all()
+        latest = (
+            select(col(CrawlRun.operator), func.max(col(CrawlRun.id)).label("id"))
+            .group_by(col(CrawlRun.operator))
+            .subquery()
+        )
+        runs = session.execute(select(CrawlRun).join(latest, col(CrawlRun.id) == latest.c.id)).scalars().all()
         result = {}
         for run in runs:
             _, after = since_last_healthy(session, run.operator)
@@ -307,8 +349,8 @@ def last_crawls(database_url: str | None = None) -> dict[str, dict]:
             result[run.operator] = {
                 "operator": run.operator,
                 "crawl_run_id": run.id,
-                "started_at": run.started_at.isoformat(),
-                "finished_at": run.finished_at.isoformat(),
+                "started_at": _iso(run.started_at),
+                "finished_at": _iso(run.finished_at),
                 "status": run.status,
                 "finish_reason": run.finish_reason,
                 "items_scraped": run.items_scraped,
@@ -360,14 +402,14 @@ def list_events(
 ) -> list[dict]:
     """Stored change events, newest first."""
     with Session(get_engine(database_url)) as session:
-        query = select(OfferEvent).order_by(OfferEvent.created_at.desc(), OfferEvent.id.desc())
+        query = select(OfferEvent).order_by(col(OfferEvent.created_at).desc(), col(OfferEvent.id).desc())
         if operator:
-            query = query.where(OfferEvent.operator == operator)
+            query = query.where(col(OfferEvent.operator) == operator)
         if kind:
-            query = query.where(OfferEvent.kind == kind)
+            query = query.where(col(OfferEvent.kind) == kind)
         if since is not None:
             since = since.astimezone(timezone.utc) if since.tzinfo else since.replace(tzinfo=timezone.utc)
-            query = query.where(OfferEvent.created_at >= since)
+            query = query.where(col(OfferEvent.created_at) >= since)
         if limit:
             query = query.limit(limit)
         return [event_dict(e) for e in session.execute(query).scalars()]

@@ -31,6 +31,30 @@ def real_offers(operator: str, today: str) -> list[dict]:
     return [normalise(i) for i in parse_file(operator, real_page(operator), today=today)]
 
 
+def store_crawl(url: str, operator: str, items: list[dict], when=None, detect: bool = False) -> int:
+    """A healthy crawl of `items` (offer items, normalised) stored as a spider's would be, at `when` (default now);
+    with `detect`, its change events detected too. The crawl's id."""
+    from storage.repository import record_crawl, utcnow
+
+    result = record_crawl(
+        operator=operator,
+        started_at=when or utcnow(),
+        finished_at=when,
+        finish_reason="finished",
+        status="healthy",
+        items=items,
+        items_scraped=len(items),
+        dropped={},
+        error=None,
+        database_url=url,
+    )
+    if detect:
+        from alerts.detect import detect_after_crawl
+
+        detect_after_crawl(result.run_id, url)
+    return result.run_id
+
+
 @pytest.fixture
 def engine(tmp_db):
     """The migrated engine of the test's own SQLite file."""

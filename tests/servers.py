@@ -9,6 +9,7 @@
         http.rule("/down", fail_first=10**9)
         http.rule("/slow", delay=3)        # answer POSTs to /slow after 3 s (past a client's read timeout)
         http.rule("/drop", drop=True)      # read the request, close the connection without an answer
+        http.rule("/moved", redirect="http://127.0.0.2:9/inside")   # answer 307 with that Location
         http.delay = 0.05                  # answer every request after 50 ms
         http.wait_for(1, timeout=5)        # -> [{"path", "json", "headers"}]
 
@@ -113,6 +114,12 @@ class HttpServer(_Recorder):
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
+                if rule.get("redirect"):  # 307: a client that follows it posts the same request there
+                    self.send_response(307)
+                    self.send_header("Location", rule["redirect"])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 with recorder._lock:
                     recorder.in_flight += 1
                     recorder.max_in_flight = max(recorder.max_in_flight, recorder.in_flight)
@@ -167,12 +174,18 @@ class HttpServer(_Recorder):
         return f"json://{auth}127.0.0.1:{self.port}{path}"
 
     def rule(
-        self, path: str, fail_first: int = 0, status: int = 500, delay: float | None = None, drop: bool = False
+        self,
+        path: str,
+        fail_first: int = 0,
+        status: int = 500,
+        delay: float | None = None,
+        drop: bool = False,
+        redirect: str | None = None,
     ) -> None:
         """Answer `status` to the first `fail_first` POSTs to `path` (then 200); with `delay`, answer after that
-        many seconds (instead of the server's `delay`); with `drop`, close the connection without an answer.
-        Every POST counts in `hits` when it arrives, answered or not."""
-        rule = {"fail_first": fail_first, "status": status, "drop": drop}
+        many seconds (instead of the server's `delay`); with `drop`, close the connection without an answer; with
+        `redirect`, answer 307 to that address. Every POST counts in `hits` when it arrives, answered or not."""
+        rule = {"fail_first": fail_first, "status": status, "drop": drop, "redirect": redirect}
         if delay is not None:
             rule["delay"] = delay
         with self._lock:

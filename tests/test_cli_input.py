@@ -80,14 +80,14 @@ def test_amounts_that_are_not_euro_are_refused(command, flag, amount, tmp_db):
     "text, cents", [("9,99", 999), ("9.99", 999), ("10", 1000), ("0", 0), ("7,5", 750), (" 12 ", 1200), ("5 €", 500)]
 )
 def test_the_accepted_amounts(text, cents):
-    from promowatch.cli_common import money_option
+    from contract.amounts import money_option
 
     assert money_option(text, "--max-price") == cents
 
 
 @pytest.mark.parametrize("text", BAD_AMOUNTS)
 def test_the_money_parser_refuses(text):
-    from promowatch.cli_common import money_option
+    from contract.amounts import money_option
 
     with pytest.raises(ValueError, match="at most two decimals"):
         money_option(text, "--max-price")

@@ -22,6 +22,17 @@ def card(key, price=999, **extra):
     }
 
 
+def collect(cards) -> CrawlItems:
+    """The cards through the rules, as a crawl collects them (invalid ones dropped and counted)."""
+    crawl = CrawlItems()
+    for c in cards:
+        try:
+            crawl.add(c)
+        except InvalidOffer:
+            pass
+    return crawl
+
+
 def valid(n):
     return [card(f"v{i}") for i in range(n)]
 
@@ -84,12 +95,7 @@ CASES = [  # id, cards, min offers, status, error (None: no note)
 
 @pytest.mark.parametrize("cards, min_offers, status, error", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_crawl_rules(cards, min_offers, status, error):
-    crawl = CrawlItems()
-    for c in cards:
-        try:
-            crawl.add(c)
-        except InvalidOffer:
-            pass
+    crawl = collect(cards)
     assert crawl_status(CrawlFacts("finished", crawl, min_offers)) == (status, error)
     assert crawl.seen == len(cards) and len(crawl.items) + sum(crawl.dropped.values()) == len(cards)
 
@@ -131,9 +137,7 @@ STATS_CASES = [
 
 @pytest.mark.parametrize("reason, stats, status, error", [c[1:] for c in STATS_CASES], ids=[c[0] for c in STATS_CASES])
 def test_health_rules_read_the_crawls_stats(reason, stats, status, error):
-    crawl = CrawlItems()
-    for c in valid(3):
-        crawl.add(c)
+    crawl = collect(valid(3))
     assert crawl_status(CrawlFacts.of_scrapy(reason, crawl, 1, stats)) == (status, error)
 
 
@@ -174,19 +178,10 @@ def test_each_health_rule_decides_some_crawl_and_says_what_it_checks():
     """The table is read in order, first failure decides: each rule is reachable and described."""
     decided = set()
     for cards, min_offers, *_ in [c[1:] for c in CASES]:
-        crawl = CrawlItems()
-        for c in cards:
-            try:
-                crawl.add(c)
-            except InvalidOffer:
-                pass
-        facts = CrawlFacts("finished", crawl, min_offers)
+        facts = CrawlFacts("finished", collect(cards), min_offers)
         decided |= {type(r).__name__ for r in HEALTH_RULES if r.check(facts) is not None}
     for reason, stats, *_ in [c[1:] for c in STATS_CASES]:
-        crawl = CrawlItems()
-        for c in valid(3):
-            crawl.add(c)
-        facts = CrawlFacts.of_scrapy(reason, crawl, 1, stats)
+        facts = CrawlFacts.of_scrapy(reason, collect(valid(3)), 1, stats)
         decided |= {type(r).__name__ for r in HEALTH_RULES if r.check(facts) is not None}
     for n, previous, *_ in [c[1:] for c in SHRINK_CASES]:
         crawl = CrawlItems()

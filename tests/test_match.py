@@ -21,8 +21,8 @@ from alerts.detect import detect_after_crawl, detect_crawl
 from alerts.match import subscription_matches
 from alerts.outbox import quiet_until, schedule
 from alerts.subscription_index import SubscriptionIndex
+from alerts.subscriptions import store_subscriptions, subscription_spec
 from contract.offer import normalise
-from promowatch.cli_subscriptions import store_subscriptions, subscription_spec
 from storage.engine import get_engine
 from storage.models import CrawlRun, Notification, OfferEvent, Subscription
 from storage.repository import record_crawl

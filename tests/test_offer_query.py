@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, store_crawl
 
 from contract.offer_query import OfferFilter, can_take_from, eur_per_gb_cents, sort_offers, twelve_month_cents
 
@@ -88,25 +88,13 @@ def _cli(*args, env):
 
 def test_offers_command_filters_a_real_database(tmp_db):
     env = {**os.environ, "PROMOWATCH_DATABASE_URL": tmp_db}
-    from contract.clock import utcnow
     from contract.offer import normalise
-    from storage.repository import record_crawl
 
     by_op: dict[str, list] = {}
     for it in ITEMS:
         by_op.setdefault(it["operator"], []).append(normalise(it))
     for op, items in by_op.items():
-        record_crawl(
-            operator=op,
-            started_at=utcnow(),
-            finish_reason="finished",
-            status="healthy",
-            items=items,
-            items_scraped=len(items),
-            dropped={},
-            error=None,
-            database_url=tmp_db,
-        )
+        store_crawl(tmp_db, op, items)
     out = _cli("offers", "--from", "iliad", "--sort", "price", "--json", env=env)
     assert out.returncode == 0, out.stderr
     assert [i["offer_key"] for i in json.loads(out.stdout)] == ["d", "b", "c"]
@@ -118,3 +106,28 @@ def test_offers_command_filters_a_real_database(tmp_db):
         out = _cli("offers", *bad, env=env)
         assert out.returncode == 2, bad
         assert out.stderr.strip(), bad
+
+
+def test_sort_by_the_cost_of_the_first_twelve_months():
+    items = [
+        {
+            "operator": "tim",
+            "offer_key": key,
+            "plan_type": "prepaid",
+            "period_days": 30,
+            "price_cents": price,
+            "activation_cents": fee,
+        }
+        for key, price, fee in (("a", 500, 3000), ("b", 700, 0), ("c", 600, 500))
+    ]
+    ordered = sort_offers(items, "year")
+    assert [(i["offer_key"], twelve_month_cents(i)) for i in ordered] == [("c", 7700), ("b", 8400), ("a", 9000)]
+
+
+def test_eligibility_filter_keeps_only_those_groups():
+    items = [
+        {"operator": "tim", "offer_key": "x", "plan_type": "home", "price_cents": 5, "eligibility": "foreign_born"},
+        {"operator": "tim", "offer_key": "y", "plan_type": "home", "price_cents": 5},
+    ]
+    assert [i["offer_key"] for i in items if OfferFilter(eligibilities={"foreign_born"}).matches(i)] == ["x"]
+    assert [i["offer_key"] for i in items if OfferFilter().matches(i)] == ["x", "y"]

@@ -15,6 +15,7 @@ def run() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
+    assert url, "storage.engine sets sqlalchemy.url"
     engine = create_engine(url)
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)

@@ -1,0 +1,59 @@
+"""The site: `create_app()` builds the FastAPI application that `promowatch web` serves with Uvicorn.
+
+A factory so tests and the service build as many as they need, each on its own database: the database URL
+(None: storage's default, PROMOWATCH_DATABASE_URL or the user's data file), the reader's time zone and the
+configuration live in `app.state`, where every router reads them. Areas are routers (pages, feeds, API,
+health); a new area (the subscription pages) is one more `include_router`. Nothing is fetched from outside:
+the stylesheet is served from web/static, the interactive API docs (which load scripts from a CDN) are off, the
+OpenAPI schema is on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+
+from alerts.render import DEFAULT_TZ
+from web import api, feeds, health, pages
+from web.security import SecurityHeaders
+
+STATIC = Path(__file__).with_name("static")
+
+
+def create_app(database_url: str | None = None, timezone: str = DEFAULT_TZ, config: dict | None = None) -> FastAPI:
+    """The site on `database_url`, times shown in `timezone`; `config` (the service configuration's sections,
+    e.g. "web", "mail") is kept in `app.state.config` for the areas that need it."""
+    app = FastAPI(
+        title="promowatch",
+        summary="Offers of Italian mobile operators, their price history and changes (read-only)",
+        version="1",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+    )
+    app.state.database_url = database_url
+    app.state.zone = ZoneInfo(timezone)
+    app.state.config = dict(config or {})
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for area in (pages, feeds, api, health):
+        app.include_router(area.router)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException):
+        if request.url.path.startswith("/api/") or exc.status_code != 404:
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        return pages.not_found(request)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError):
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in exc.errors())
+        return JSONResponse({"detail": problems}, status_code=400)
+
+    return app

@@ -1,0 +1,134 @@
+"""The HTML pages: offers, one offer with its price history, what changed, operators, the language switch.
+
+Each page reads storage through the functions the command line uses (storage.repository: find_offers,
+offer_detail, list_events, last_crawls; the operator catalogue of contract/), never a query of its own.
+Every form is a plain GET form, so pages work without JavaScript and every URL can be shared.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse
+
+from alerts.detect import KINDS
+from alerts.render import event_view
+from contract.catalogue import load as catalogue
+from contract.offer import FIELDS, OPERATORS, PLAN_TYPES
+from storage.repository import find_offers, last_crawls, list_events, offer_detail, utcnow
+from web.chart import LOW_WINDOW, is_low, lowest_since, step_chart, steps
+from web.i18n import COOKIE, NATIVE
+from web.query import PAGE_SORTS, WHO, BadQuery, offer_query, operator_param, since_param
+from web.templating import language, page
+
+router = APIRouter(include_in_schema=False)
+#: the fields of an offer's page shown in its own rows (the rest come from the offer's item, in FIELDS order)
+SHOWN_APART = ("operator", "offer_key", "name", "url", "price_cents")
+EVENTS_SHOWN = 100
+
+
+def _db(request: Request):
+    return request.app.state.database_url
+
+
+def not_found(request: Request):
+    return page(request, "error.html", status=404, title_key="not_found", message=None)
+
+
+@router.get("/")
+@router.get("/offers")
+def offers(request: Request):
+    try:
+        query = offer_query(request.query_params)
+    except BadQuery as exc:
+        return page(request, "error.html", status=400, title_key="bad_input", message=str(exc))
+    items = find_offers(query.wanted, query.sort, _db(request))
+    return page(
+        request,
+        "offers.html",
+        query=query,
+        items=items,
+        operators=OPERATORS,
+        plan_types=PLAN_TYPES,
+        sorts=PAGE_SORTS,
+        who=WHO,
+    )
+
+
+def subscribe_link(item: dict) -> str:
+    """/subscribe with the filters of "this offer, cheaper": its operator and type, a price below today's, at
+    least its data, 5G when it has it."""
+    params = [("operator", item["operator"]), ("plan_type", item["plan_type"])]
+    params.append(("max_price", f"{max(item['price_cents'] - 1, 0) / 100:.2f}"))
+    if item.get("data_gb") and not item.get("data_unlimited"):
+        params.append(("min_gb", f"{item['data_gb']:g}"))
+    if item.get("data_5g"):
+        params.append(("5g", "1"))
+    return "/subscribe?" + urlencode(params)
+
+
+@router.get("/offers/{operator}/{offer_key:path}")
+def offer(request: Request, operator: str, offer_key: str):
+    try:
+        operator = operator_param(operator)
+    except BadQuery:
+        return not_found(request)
+    detail = offer_detail(operator, offer_key, database_url=_db(request))
+    if detail is None:
+        return not_found(request)
+    now = utcnow()
+    current = detail["offer"]
+    history = steps(detail["versions"], now if current["active"] else current["last_seen"])
+    zone = request.app.state.zone
+    return page(
+        request,
+        "offer.html",
+        offer=current,
+        fields=[f for f in FIELDS if f not in SHOWN_APART],
+        versions=detail["versions"],
+        chart=step_chart(history),
+        low_90=lowest_since(history, now - LOW_WINDOW),
+        is_low=current["active"] and is_low(history, now),
+        events=[(e, event_view(e, zone)) for e in detail["events"]],
+        subscribe=subscribe_link(current),
+    )
+
+
+@router.get("/changes")
+def changes(request: Request, operator: str = "", kind: str = "", since: str = ""):
+    zone = request.app.state.zone
+    try:
+        slug = operator_param(operator) if operator.strip() else None
+        if kind and kind not in KINDS:
+            raise BadQuery(f"kind {kind!r} is not known; one of {', '.join(KINDS)}")
+        moment = since_param(since, zone)
+    except BadQuery as exc:
+        return page(request, "error.html", status=400, title_key="bad_input", message=str(exc))
+    events = list_events(operator=slug, kind=kind or None, since=moment, limit=EVENTS_SHOWN, database_url=_db(request))
+    return page(
+        request,
+        "changes.html",
+        events=[(e, event_view(e, zone)) for e in events],
+        operators=OPERATORS,
+        kinds=KINDS,
+        chosen={"operator": slug or "", "kind": kind, "since": since.strip()},
+        feed="/feeds/events.atom?" + (f"operator={slug}&" if slug else "") + f"lang={language(request)}",
+    )
+
+
+@router.get("/operators")
+def operators(request: Request):
+    return page(request, "operators.html", catalogue=catalogue(), crawls=last_crawls(_db(request)))
+
+
+@router.get("/lang/{code}")
+def switch_language(request: Request, code: str, next: str = "/"):
+    """Keep the visitor's language in a cookie (HttpOnly, SameSite=Lax, Secure over HTTPS) and go back to the page
+    they were on (a path on this site only: never an open redirect)."""
+    target = next if next.startswith("/") and not next.startswith("//") and "\\" not in next else "/"
+    response = RedirectResponse(target, status_code=303)
+    if code in NATIVE:
+        year, secure = 365 * 24 * 3600, request.url.scheme == "https"
+        response.set_cookie(COOKIE, code, max_age=year, httponly=True, samesite="lax", secure=secure, path="/")
+    return response
