@@ -88,25 +88,27 @@ def _check(op: str, entry: dict) -> dict:
             if key in ("name", "page_names", "offers_page", "sources", "checked"):
                 raise FactsError(f"{op}: {key} may not be null")
             continue
-        values = value if key in LISTS else [value]
-        if key in LISTS and not isinstance(value, list):
-            raise FactsError(f"{op}: {key} must be a list or null")
-        if allowed is not None and any(v not in allowed or type(v) is not type(allowed[0]) for v in values):
-            raise FactsError(f"{op}: {key}={value!r}; allowed: {', '.join(map(str, allowed))}")
-    for key, allowed in ESIM_FIELDS.items() if esim else ():
+        _one_of(op, key, value, allowed)
+    for key, kind in ESIM_FIELDS.items() if esim else ():
         value = entry[key]
         if value is None:
             continue
-        if isinstance(allowed, type):
-            if isinstance(value, bool) or not isinstance(value, (int, float) if allowed is float else int) or value < 0:
+        if isinstance(kind, type):
+            number = (int, float) if kind is float else int
+            if isinstance(value, bool) or not isinstance(value, number) or value < 0:
                 raise FactsError(f"{op}: {key}={value!r}; a number ≥ 0 or null is expected")
-            continue
-        values = value if key in LISTS else [value]
-        if key in LISTS and not isinstance(value, list):
-            raise FactsError(f"{op}: {key} must be a list or null")
-        if any(v not in allowed or type(v) is not type(allowed[0]) for v in values):
-            raise FactsError(f"{op}: {key}={value!r}; allowed: {', '.join(map(str, allowed))}")
+        else:
+            _one_of(op, key, value, kind)
     return entry
+
+
+def _one_of(op: str, key: str, value, allowed: tuple | None) -> None:
+    """`value` (each item of it for a list key) is one of `allowed` (None: any text)."""
+    values = value if key in LISTS else [value]
+    if key in LISTS and not isinstance(value, list):
+        raise FactsError(f"{op}: {key} must be a list or null")
+    if allowed is not None and any(v not in allowed or type(v) is not type(allowed[0]) for v in values):
+        raise FactsError(f"{op}: {key}={value!r}; allowed: {', '.join(map(str, allowed))}")
 
 
 @lru_cache(maxsize=1)

@@ -46,8 +46,8 @@ class Rates:
         if len(days) != 1:
             raise BadRates(f"{where}: expected the rates of one day (eurofxref-daily.xml), found {len(days)} days")
         try:
-            day = date.fromisoformat(days[0].get("time"))
-            rates = {c.get("currency").upper(): Decimal(c.get("rate")) for c in days[0] if c.get("currency")}
+            day = date.fromisoformat(days[0].get("time", ""))
+            rates = {c.get("currency", "").upper(): Decimal(c.get("rate", "")) for c in days[0] if c.get("currency")}
         except (ValueError, InvalidOperation, AttributeError, TypeError):
             raise BadRates(f"{where}: a day or rate that is not a date or a number") from None
         if not rates or any(r <= 0 for r in rates.values()):

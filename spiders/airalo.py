@@ -65,7 +65,7 @@ class AiraloSpider(TravelEsimSpider):
         currency = ((price.get("currency") or {}).get("code")) or None
         unlimited = bool(p.get("is_unlimited"))
         operator = p.get("operator") or {}
-        networks = [network_name(n.get("network")) for n in operator.get("networks") or [] if isinstance(n, dict)]
+        networks = [network_name(str(n.get("network"))) for n in operator.get("networks") or [] if isinstance(n, dict)]
         gb_day, kbps = fair_use(p.get("fair_usage_policy")) if unlimited else (None, None)
         return self.plan(
             days=p.get("day"),

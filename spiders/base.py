@@ -76,7 +76,7 @@ class OperatorSpider(scrapy.Spider):
                 url,
                 meta=self.start_meta(),
                 headers=headers or None,
-                cookies=self.start_cookies or None,
+                cookies=dict(self.start_cookies) or None,  # type: ignore[arg-type]  # str values are allowed
                 dont_filter=True,
             )
 

@@ -26,7 +26,8 @@ def flight_text(html: str) -> str:
 
 def packages(flight: str) -> list[dict]:
     """Every object of every `"packages": [...]` array in the flight stream."""
-    found, decoder = [], json.JSONDecoder()
+    found: list[dict] = []
+    decoder = json.JSONDecoder()
     for m in _PACKAGES.finditer(flight):
         try:
             array, _ = decoder.raw_decode(flight, m.end() - 1)

@@ -31,7 +31,7 @@ def decimal_cents(value) -> int | None:
     return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def plan_key(gb: float | None, unlimited: bool, days: int, tier: str | None = None) -> str:
+def plan_key(gb: float | None, unlimited: bool, days: int | None, tier: str | None = None) -> str:
     """The plan's offer key: "3gb-7d", "unlimited-10d", "unlimited-5d-essential" (data + days + tier)."""
     data = "unlimited" if unlimited else f"{gb:g}gb".replace(".", "-")
     return "-".join(p for p in (data, f"{days}d", slug(tier) if tier else "") if p)
@@ -50,7 +50,7 @@ class TravelEsimSpider(OperatorSpider):
     """A travel-eSIM provider's spider: `plan(...)` makes one plan item. `page` is the Italy page a traveller
     reads (the start URL is often an API)."""
 
-    cards = None  # the data is JSON (in the page or from an endpoint)
+    cards: str | None = None  # the data is JSON (in the page or from an endpoint)
     page: str = ""
 
     def json_list(self, response, *path: str) -> list:
@@ -76,9 +76,9 @@ class TravelEsimSpider(OperatorSpider):
     def plan(
         self,
         *,
-        days: int,
+        days: int | None,
         price_cents: int | None,
-        currency: str,
+        currency: str | None,
         gb: float | None = None,
         unlimited: bool = False,
         tier: str | None = None,

@@ -53,6 +53,8 @@ class UbigiSpider(TravelEsimSpider):
         kind = (a.get("data-type") or "").lower()
         allowance, validity = (a.get("data-allowance") or "").strip(), (a.get("data-validity") or "").strip()
         unlimited = allowance in _UNLIMITED
+        days: int | None
+        tier: str | None
         if kind == "monthly" or validity == _MONTHLY:
             days, tier = 30, "monthly"
         elif kind == "annual":

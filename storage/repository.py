@@ -326,10 +326,10 @@ def catalogue_sizes(operator: str, last: int = 5, database_url: str | None = Non
         last_ok, after = since_last_healthy(session, operator)
         if last_ok is None:
             return None, []
-        stored = session.get(CrawlRun, last_ok).items_stored
-        read = CrawlRun.items_scraped - CrawlRun.items_dropped
-        since = session.execute(select(read).where(after).order_by(CrawlRun.id.desc()).limit(last)).scalars()
-        return stored, list(since)
+        run = session.get(CrawlRun, last_ok)
+        read = col(CrawlRun.items_scraped) - col(CrawlRun.items_dropped)
+        since = session.execute(select(read).where(after).order_by(col(CrawlRun.id).desc()).limit(last)).scalars()
+        return (run.items_stored if run else None), list(since)
 
 
 def last_crawls(database_url: str | None = None) -> dict[str, dict]:
