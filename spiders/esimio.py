@@ -54,7 +54,8 @@ class EsimioSpider(TravelEsimSpider):
     min_offers = 5
 
     def parse(self, response):
-        for p in packages(flight_text(response.text)):
+        scripts = "\n".join(response.css("script::text").getall())  # a page that is not HTML raises here
+        for p in packages(flight_text(scripts)):
             if str(p.get("footprintType")).upper() == "LOCAL" and str(p.get("footprintCode")).upper() == "IT":
                 yield self.package(p)
 

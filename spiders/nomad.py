@@ -46,8 +46,9 @@ class NomadSpider(TravelEsimSpider):
     min_offers = 5
 
     def parse(self, response):
+        data = response.css("script#vike_pageContext::text").get()  # a page that is not HTML raises here
         try:
-            context = json.loads(response.css("script#vike_pageContext::text").get() or "")
+            context = json.loads(data or "")
         except ValueError:
             self.logger.error("nomad: no vike_pageContext JSON on %s", response.url)
             return

@@ -33,8 +33,9 @@ class YesimSpider(TravelEsimSpider):
     start_cookies = {"currency": "EUR"}
 
     def parse(self, response):
+        data = response.css("script#__NEXT_DATA__::text").get()  # a page that is not HTML raises here
         try:
-            props = json.loads(response.css("script#__NEXT_DATA__::text").get() or "")["props"]["pageProps"]
+            props = json.loads(data or "")["props"]["pageProps"]
         except (ValueError, KeyError, TypeError):
             self.logger.error("yesim: no __NEXT_DATA__ page props on %s", response.url)
             return
