@@ -512,8 +512,8 @@ def operators(as_json: bool = typer.Option(False, "--json", help="print the fact
         return
     columns = [
         Column("operator"),
-        Column("kind", keep=55),
         Column("network", keep=60, fold=12),
+        Column("kind", keep=55),
         Column("5G", keep=50),
         Column("eSIM", keep=45),
         Column("top up online", keep=20, fold=10),
@@ -529,8 +529,8 @@ def operators(as_json: bool = typer.Option(False, "--json", help="print the fact
     table_rows = [
         [
             escape(r.get("name", r["operator"])),
-            "travel eSIM" if r.get("kind") == "travel_esim" else "SIM",
             escape(_fact(r.get("host_network")) if not r.get("network_note") else r["network_note"]),
+            "travel eSIM" if r.get("kind") == "travel_esim" else "SIM",
             _fact(r.get("has_5g")),
             _fact(r.get("esim")),
             _fact(r.get("top_up_online") if r.get("top_up_online") or "top_up" not in r else r["top_up"]),
