@@ -18,7 +18,7 @@ from sqlmodel import Session, col
 
 from alerts.match import match_events
 from contract.clock import utcnow
-from contract.offer import FIELDS
+from contract.offer import DEFAULTS, FIELDS
 from storage.engine import get_engine
 from storage.environment import VARIABLES, setting
 from storage.models import CrawlRun, Offer, OfferEvent, OfferVersion, table_of
@@ -76,8 +76,10 @@ def thresholds() -> dict:
 
 
 def diff(before: dict, after: dict) -> dict:
-    """field -> [before, after] for the compared fields that differ."""
-    return {f: [before.get(f), after.get(f)] for f in COMPARED if before.get(f) != after.get(f)}
+    """field -> [before, after] for the compared fields that differ (a field an older item lacks is its default)."""
+    old = {**DEFAULTS, **before}
+    new = {**DEFAULTS, **after}
+    return {f: [old.get(f), new.get(f)] for f in COMPARED if old.get(f) != new.get(f)}
 
 
 def detect_crawl(

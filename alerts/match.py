@@ -20,13 +20,16 @@ from sqlmodel import Session
 from alerts.outbox import queue
 from alerts.subscription_index import SubscriptionIndex, load_subscriptions
 from contract.offer_query import OfferFilter
+from contract.rates import Rates
+from storage.environment import configured_rates_or_none
 from storage.models import OfferEvent
 
 # --- the definition, one pair at a time ---------------------------------------------------------------------
 
 
-def subscription_filter(sub: Mapping) -> OfferFilter:
-    """The offer filter of a subscription (a mapping with the Subscription columns)."""
+def subscription_filter(sub: Mapping, rates: Rates | None = None) -> OfferFilter:
+    """The offer filter of a subscription (a mapping with the Subscription columns); `rates`: the euro rates a
+    price in another currency is compared through."""
     return OfferFilter(
         operators=set(sub.get("operators") or ()),
         plan_types=set(sub.get("plan_types") or ()),
@@ -36,13 +39,14 @@ def subscription_filter(sub: Mapping) -> OfferFilter:
         origin=sub.get("origin"),
         max_eur_per_gb_cents=sub.get("max_eur_per_gb_cents"),
         max_year_cents=sub.get("max_year_cents"),
+        rates=rates,
     )
 
 
-def subscription_matches(sub: Mapping, kind: str, item: dict) -> bool:
+def subscription_matches(sub: Mapping, kind: str, item: dict, rates: Rates | None = None) -> bool:
     """Does an event of `kind` about the offer `item` concern the subscription `sub`?"""
     kinds = sub.get("kinds") or ()
-    return (not kinds or kind in kinds) and subscription_filter(sub).matches(item)
+    return (not kinds or kind in kinds) and subscription_filter(sub, rates).matches(item)
 
 
 # --- the entry point -----------------------------------------------------------------------------------------
@@ -70,5 +74,5 @@ def match_events(session: Session, events: list[OfferEvent], now: datetime) -> i
         subs = load_subscriptions(session)
         if not subs:
             return 0
-        matches = SubscriptionIndex(subs).match([(e.kind, e.item) for e in events])
+        matches = SubscriptionIndex(subs, configured_rates_or_none()).match([(e.kind, e.item) for e in events])
         return queue(session, events, matches, subs, now).total

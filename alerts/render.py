@@ -31,6 +31,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from contract.catalogue import load as load_catalogue
 from contract.offer import DEFAULTS, FIELDS
+from contract.rates import decimals
+
+#: the fields in minor units of the item's currency besides the price
+FEES = ("first_period_cents", "activation_cents", "sim_cents")
 
 log = logging.getLogger(__name__)
 
@@ -114,11 +118,29 @@ def _as_datetime(value, zone: ZoneInfo) -> datetime | None:
     return moment.astimezone(zone)
 
 
+class Amount(int):
+    """Minor units that know their currency (a travel eSIM may be priced in USD): the templates write
+    `amount|money` for every price, and the filter shows the amount's own currency."""
+
+    currency = "EUR"
+
+    def __new__(cls, cents: int, currency: str = "EUR"):
+        amount = super().__new__(cls, cents)
+        amount.currency = currency
+        return amount
+
+
+def _amount(value, currency: str):
+    """Cents of `currency` as an Amount (None stays None; euro stays a plain int, the filter's default)."""
+    return value if value is None or currency == "EUR" else Amount(value, currency)
+
+
 def locale_filters(locale: str) -> dict:
     """The Jinja2 filters of alerts' templates (money, num, dates, operator lists), bound to a Babel locale."""
 
     def money(cents) -> str:
-        return format_currency(Decimal(int(cents)) / 100, "EUR", locale=locale)
+        currency = getattr(cents, "currency", "EUR")
+        return format_currency(Decimal(int(cents)) / 10 ** decimals(currency), currency, locale=locale)
 
     def num(value) -> str:
         return format_decimal(value, format="#,##0.##", locale=locale)
@@ -199,8 +221,8 @@ def _short(text: str, limit: int = MAX_TITLE_NAME) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-#: Chinese text puts a space between a Han character and a euro amount ("现价 €7.99", "便宜了 €2.00")
-_HAN_EURO = re.compile(r"([\u3400-\u9fff])(?=€)")
+#: Chinese text puts a space between a Han character and an amount ("现价 €7.99", "便宜了 €2.00", "现在 US$3.49")
+_HAN_EURO = re.compile(r"([\u3400-\u9fff])(?=€|US\$|[A-Z]{3}\s?\d)")
 
 
 def _render(lang: str, template: str, context: dict) -> Message:
@@ -226,6 +248,9 @@ def event_view(event, zone: ZoneInfo) -> dict:
 
         event = event_dict(event)
     item = {**DEFAULTS, **(event.get("item") or {})}
+    currency = item.get("currency") or "EUR"
+    for fee in FEES:
+        item[fee] = _amount(item[fee], currency)
     operator = event.get("operator") or item.get("operator") or ""
     offer_name = item.get("name") or event.get("offer_key") or "?"
     kind = event["kind"]
@@ -238,7 +263,11 @@ def event_view(event, zone: ZoneInfo) -> dict:
     if promo_until is not None and detected is not None and (promo_until - detected.date()).days >= 0:
         days_left = (promo_until - detected.date()).days
     changes = [
-        {"field": f, "before": pair[0], "after": pair[1]}
+        {
+            "field": f,
+            "before": _amount(pair[0], currency) if f in FEES else pair[0],
+            "after": _amount(pair[1], currency) if f in FEES else pair[1],
+        }
         for f, pair in sorted((event.get("changes") or {}).items(), key=lambda kv: _field_order(kv[0]))
         if f != "price_cents"
     ]
@@ -252,9 +281,9 @@ def event_view(event, zone: ZoneInfo) -> dict:
         "title_name": _short(name),
         "item": item,
         "url": item.get("url") or "",
-        "price": price,
-        "old_price": old_price,
-        "difference": abs(after - before) if old_price is not None else None,
+        "price": _amount(price, currency),
+        "old_price": _amount(old_price, currency),
+        "difference": _amount(abs(after - before), currency) if old_price is not None else None,
         "changes": changes,
         "detected": detected,
         "promo_until": promo_until,

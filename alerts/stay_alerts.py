@@ -19,6 +19,7 @@ from alerts.subscriptions import queue_message
 from contract.clock import utcnow
 from contract.stay import Stay, eur_only, stay_costs
 from storage.engine import get_engine
+from storage.environment import configured_rates_or_none
 from storage.models import Offer, Subscription
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,9 @@ log = logging.getLogger(__name__)
 
 def cheapest_card(items: list[dict], stay: Stay) -> dict | None:
     """The cheapest card of the stay's ranking as a subscription keeps it (None: no card covers the stay)."""
-    ranked = stay_costs(items, stay, to_eur=eur_only).ranked
+    rates = configured_rates_or_none()
+    to_eur, day = (rates.to_eur_cents, rates.day.isoformat()) if rates else (eur_only, None)
+    ranked = stay_costs(items, stay, to_eur=to_eur, rate_day=day).ranked
     if not ranked:
         return None
     card = ranked[0].as_dict()

@@ -21,7 +21,8 @@ from typing import Iterable, Mapping, Sequence
 from sqlalchemy import select
 from sqlmodel import Session
 
-from contract.offer_query import can_take_from, comparable_gb, eur_per_gb_cents, twelve_month_cents
+from contract.offer_query import can_take_from, comparable_gb, eur_cents, eur_per_gb_cents, year_eur_cents
+from contract.rates import Rates
 from storage.models import Subscription, table_of
 
 #: the subscription columns the index is built from (read for every active subscription)
@@ -151,8 +152,9 @@ class Subscriptions:
 class SubscriptionIndex:
     """Subscriptions indexed by filter dimension, for matching a batch of events (see the module docstring)."""
 
-    def __init__(self, subs: Subscriptions | Sequence[Mapping]):
+    def __init__(self, subs: Subscriptions | Sequence[Mapping], rates: Rates | None = None):
         self.subs = subs if isinstance(subs, Subscriptions) else Subscriptions.from_rows(subs)
+        self.rates = rates  # a price in another currency is compared in euro through these (none: not at all)
         n = len(self.subs)
         self.nbits, self.nbytes = n, max(1, (n + 7) // 8)
         nb = self.nbytes
@@ -178,10 +180,11 @@ class SubscriptionIndex:
         if not len(self.subs):
             return [[] for _ in events]
         items = [item for _, item in events]
-        price = self.price.passing(i["price_cents"] for i in items)
+        rates = self.rates
+        price = self.price.passing(eur_cents(i, rates) for i in items)
         gb = self.gb.passing(comparable_gb(i) for i in items)
-        per_gb = self.per_gb.passing(eur_per_gb_cents(i) for i in items)
-        year = self.year.passing(twelve_month_cents(i) for i in items)
+        per_gb = self.per_gb.passing(eur_per_gb_cents(i, rates) for i in items)
+        year = self.year.passing(year_eur_cents(i, rates) for i in items)
         origin_cache: dict = {}
         out = []
         for kind, item in events:
@@ -199,10 +202,10 @@ class SubscriptionIndex:
                 & self.plan_types(item["plan_type"])
                 & origin
                 & (self.everyone if item.get("data_5g") else self.not_5g)
-                & price[item["price_cents"]]
+                & price[eur_cents(item, rates)]
                 & gb[comparable_gb(item)]
-                & per_gb[eur_per_gb_cents(item)]
-                & year[twelve_month_cents(item)]
+                & per_gb[eur_per_gb_cents(item, rates)]
+                & year[year_eur_cents(item, rates)]
             )
             out.append(_positions(mask, self.nbits))
         return out

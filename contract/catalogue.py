@@ -23,8 +23,14 @@ CATALOGUE_FILE = Path(__file__).with_name("operators.json")
 NETWORKS = ("tim", "vodafone", "windtre", "iliad")
 METHODS = ("app", "website", "card", "paypal", "satispay", "voucher", "bank_account", "credit")
 BILLING = ("prepaid", "postpaid")
+#: operator: sells Italian SIMs (its own network or another's); travel_esim: an international eSIM brand that
+#: rides on Italian networks and sells trip plans priced by days and GB
+KINDS = ("operator", "travel_esim")
+#: how a traveller can pay from abroad (a card issued abroad, PayPal, Alipay, WeChat Pay, vouchers in shops only)
+PAYMENTS = ("foreign_card", "paypal", "alipay", "wechat_pay", "apple_pay", "google_pay", "voucher_in_shop")
 #: key -> allowed values (None: any text), every key of an entry; lists may be null (unconfirmed)
 FIELDS: dict[str, tuple | None] = {
+    "kind": KINDS,
     "name": None,
     "page_names": None,
     "host_network": NETWORKS,
@@ -39,8 +45,19 @@ FIELDS: dict[str, tuple | None] = {
     "sources": None,
     "checked": None,
 }
+#: the keys of a travel_esim entry only (each may be null: unconfirmed): the plans' terms the provider states for
+#: every Italy plan, which its spider gives the plans whose own data does not state them
+ESIM_FIELDS: dict[str, tuple | type] = {
+    "networks": NETWORKS,  # the Italian host networks (several: the eSIM attaches to whichever it finds)
+    "hotspot": (True, False),
+    "hotspot_gb_per_day": float,
+    "top_up": (True, False),
+    "fair_use_gb_per_day": float,  # unlimited plans: GB a day at full speed
+    "throttled_kbps": int,  # unlimited plans: the speed after it
+    "pay_from_abroad": PAYMENTS,
+}
 OPTIONAL = {"network_note", "aliases"}
-LISTS = {"top_up_online", "renews_from", "billing", "sources", "aliases"}
+LISTS = {"top_up_online", "renews_from", "billing", "sources", "aliases", "networks", "pay_from_abroad"}
 
 
 class FactsError(ValueError):
@@ -48,8 +65,12 @@ class FactsError(ValueError):
 
 
 def _check(op: str, entry: dict) -> dict:
-    unknown = set(entry) - set(FIELDS) - OPTIONAL
-    missing = set(FIELDS) - set(entry)
+    if entry.get("kind") not in KINDS:
+        raise FactsError(f"{op}: kind={entry.get('kind')!r}; allowed: {', '.join(KINDS)}")
+    esim = entry["kind"] == "travel_esim"
+    fields = {**FIELDS, **ESIM_FIELDS} if esim else FIELDS
+    unknown = set(entry) - set(fields) - OPTIONAL
+    missing = set(fields) - set(entry)
     if unknown or missing:
         raise FactsError(f"{op}: unknown keys {sorted(unknown)}, missing keys {sorted(missing)}")
     aliases = entry.get("aliases", [])
@@ -67,12 +88,27 @@ def _check(op: str, entry: dict) -> dict:
             if key in ("name", "page_names", "offers_page", "sources", "checked"):
                 raise FactsError(f"{op}: {key} may not be null")
             continue
-        values = value if key in LISTS else [value]
-        if key in LISTS and not isinstance(value, list):
-            raise FactsError(f"{op}: {key} must be a list or null")
-        if allowed is not None and any(v not in allowed or type(v) is not type(allowed[0]) for v in values):
-            raise FactsError(f"{op}: {key}={value!r}; allowed: {', '.join(map(str, allowed))}")
+        _one_of(op, key, value, allowed)
+    for key, kind in ESIM_FIELDS.items() if esim else ():
+        value = entry[key]
+        if value is None:
+            continue
+        if isinstance(kind, type):
+            number = (int, float) if kind is float else int
+            if isinstance(value, bool) or not isinstance(value, number) or value < 0:
+                raise FactsError(f"{op}: {key}={value!r}; a number ≥ 0 or null is expected")
+        else:
+            _one_of(op, key, value, kind)
     return entry
+
+
+def _one_of(op: str, key: str, value, allowed: tuple | None) -> None:
+    """`value` (each item of it for a list key) is one of `allowed` (None: any text)."""
+    values = value if key in LISTS else [value]
+    if key in LISTS and not isinstance(value, list):
+        raise FactsError(f"{op}: {key} must be a list or null")
+    if allowed is not None and any(v not in allowed or type(v) is not type(allowed[0]) for v in values):
+        raise FactsError(f"{op}: {key}={value!r}; allowed: {', '.join(map(str, allowed))}")
 
 
 @lru_cache(maxsize=1)

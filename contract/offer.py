@@ -11,13 +11,20 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from datetime import date
 
 from contract.catalogue import load
 
 #: the valid operator slugs: the catalogue's, in its order
 OPERATORS = tuple(load())
-PLAN_TYPES = ("prepaid", "postpaid", "tourist", "data_only", "voice_only", "home")
+#: esim_trip: a travel eSIM's one-off plan (period_days = its validity); esim_subscription: one that renews
+#: by itself (a monthly pass): the two are never compared as one kind
+PLAN_TYPES = ("prepaid", "postpaid", "tourist", "data_only", "voice_only", "home", "esim_trip", "esim_subscription")
+ESIM_PLAN_TYPES = ("esim_trip", "esim_subscription")
+#: the Italian host networks an eSIM plan may name, as every item spells them (other spellings map to these)
+NETWORK_NAMES = ("TIM", "Vodafone", "WindTre", "Iliad")
+_NETWORK_SPELLINGS = {"tim": "TIM", "vodafone": "Vodafone", "windtre": "WindTre", "wind": "WindTre", "iliad": "Iliad"}
 ELIGIBILITY = (
     "all",
     "new_number",
@@ -50,7 +57,21 @@ DEFAULTS: dict = {
     "esim": None,
     "notes": None,
 }
+#: fields added after offers were first stored (the travel eSIMs): they count in `content_hash` only when they
+#: differ from their default, so the offers stored before them keep their hash and raise no change
+LATER_DEFAULTS: dict = {
+    "currency": "EUR",  # ISO 4217; every *_cents field is in minor units of it
+    "fair_use_gb_per_day": None,  # an "unlimited" plan's GB per day at full speed
+    "throttled_kbps": None,  # the speed after the fair-use cap
+    "hotspot": None,
+    "hotspot_gb": None,
+    "topup": None,
+    "networks": [],  # Italian host networks (NETWORK_NAMES)
+    "tier": None,  # a provider's plan line ("Unlimited Essential", a brand) where two plans share data and days
+}
+DEFAULTS.update(LATER_DEFAULTS)
 FIELDS = REQUIRED + tuple(DEFAULTS)
+_CURRENCY = re.compile(r"[A-Z]{3}")
 #: a recurring price above this is not a mobile offer but a parsing error (cents)
 MAX_PRICE_CENTS = 200_00
 MAX_FEE_CENTS = 500_00
@@ -155,10 +176,55 @@ def normalise(raw: dict) -> dict:
             raise InvalidOffer("bad_promo_until", repr(item["promo_until"])) from None
     if item["notes"] is not None:
         item["notes"] = str(item["notes"]).strip() or None
+    _travel_fields(item)
     return {field: item[field] for field in FIELDS}
+
+
+def _float(value, field: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or value < 0:
+        raise InvalidOffer(f"bad_{field}", repr(value))
+    return float(value)
+
+
+def network_name(text: str) -> str | None:
+    """The Italian host network a name means ("Wind Tre", "WINDTRE", "Vodafone Italy" -> its NETWORK_NAMES
+    spelling); None for a name that is none of them."""
+    words = re.sub(r"\b(?:italy|italia|it)\b", "", str(text), flags=re.I)
+    return _NETWORK_SPELLINGS.get(re.sub(r"[\s\-_.]+", "", words).casefold())
+
+
+def _travel_fields(item: dict) -> None:
+    """The currency and the travel-eSIM fields, checked and normalised in place."""
+    currency = item["currency"]
+    if not isinstance(currency, str) or not _CURRENCY.fullmatch(currency.strip().upper()):
+        raise InvalidOffer("bad_currency", repr(currency))
+    item["currency"] = currency.strip().upper()
+    for field in ("fair_use_gb_per_day", "hotspot_gb"):
+        item[field] = _float(item[field], field)
+    throttled = _int(item["throttled_kbps"], "throttled_kbps")
+    if throttled is not None and throttled < 0:
+        raise InvalidOffer("bad_throttled_kbps", str(throttled))
+    item["throttled_kbps"] = throttled
+    for field in ("hotspot", "topup"):
+        if item[field] is not None:
+            item[field] = _bool(item[field], field)
+    networks = item["networks"]
+    if not isinstance(networks, (list, tuple)) or not all(isinstance(n, str) for n in networks):
+        raise InvalidOffer("bad_networks", repr(networks))
+    named = {network_name(n) for n in networks}
+    if None in named:
+        raise InvalidOffer("bad_networks", f"{networks!r}; known: {', '.join(NETWORK_NAMES)}")
+    item["networks"] = [n for n in NETWORK_NAMES if n in named]
+    if item["tier"] is not None:
+        item["tier"] = str(item["tier"]).strip() or None
+    if item["plan_type"] in ESIM_PLAN_TYPES and item["esim"] is None:
+        item["esim"] = True
 
 
 def content_hash(item: dict) -> str:
     """Hash of everything a subscriber could care about: a new OfferVersion exactly when it changes."""
-    payload = json.dumps({k: item[k] for k in FIELDS}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    fields = {k: item[k] for k in FIELDS if k not in LATER_DEFAULTS or item.get(k) != LATER_DEFAULTS[k]}
+    payload = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from contract.rates import Rates
+
 #: eligibilities a person porting their number from another operator can still take
 _PORTING_OK = frozenset({"all", "portability", "under_18", "under_30", "over_60", "foreign_born"})
 SORTS = ("price", "gb", "eur-per-gb", "year", "operator")
+#: plan types bought once for a stay, not renewed: their 12-month cost is one purchase
+ONE_OFF = ("tourist", "esim_trip")
 
 
 def can_take_from(item: dict, origin: str) -> bool:
@@ -27,14 +31,26 @@ def can_take_from(item: dict, origin: str) -> bool:
     return not allowed or origin in allowed
 
 
-def eur_per_gb_cents(item: dict) -> float | None:
-    """Cents per GB of one period: 0 for unlimited data, None for an offer without data."""
+def eur_cents(item: dict, rates: Rates | None = None, cents: int | None = None) -> int | None:
+    """`cents` (default: the price) of the item's currency in euro cents: as they are for EUR, else through the
+    day's `rates`; None when there is no rate (a price in another currency is never compared as if euro)."""
+    cents = item["price_cents"] if cents is None else cents
+    currency = item.get("currency") or "EUR"
+    if currency == "EUR":
+        return cents
+    return rates.to_eur_cents(cents, currency) if rates is not None else None
+
+
+def eur_per_gb_cents(item: dict, rates: Rates | None = None) -> float | None:
+    """Euro cents per GB of one period: 0 for unlimited data, None for an offer without data or without a rate
+    for its currency."""
     if item.get("data_unlimited"):
         return 0.0
     gb = item.get("data_gb")
-    if not gb:
+    price = eur_cents(item, rates)
+    if not gb or price is None:
         return None
-    return item["price_cents"] / gb
+    return price / gb
 
 
 def per_30_days(item: dict, amount: float) -> float:
@@ -42,15 +58,18 @@ def per_30_days(item: dict, amount: float) -> float:
     return amount * 30 / max(int(item.get("period_days") or 30), 1)
 
 
-def ranking_eur_per_gb(item: dict, unlimited_gb: float | None) -> float | None:
-    """Cents per GB over 30 days, for ranking: the 30-day price over the 30-day GB, unlimited data counted as
-    `unlimited_gb` (the most a bundle among those ranked gives in 30 days; None: unlimited ranks as 0 €/GB).
-    None for an offer without data."""
+def ranking_eur_per_gb(item: dict, unlimited_gb: float | None, rates: Rates | None = None) -> float | None:
+    """Euro cents per GB over 30 days, for ranking: the 30-day price over the 30-day GB, unlimited data counted
+    as `unlimited_gb` (the most a bundle among those ranked gives in 30 days; None: unlimited ranks as 0 €/GB).
+    None for an offer without data or without a rate for its currency."""
+    price = eur_cents(item, rates)
+    if price is None:
+        return None
     if item.get("data_unlimited"):
-        return per_30_days(item, item["price_cents"]) / unlimited_gb if unlimited_gb else 0.0
+        return per_30_days(item, price) / unlimited_gb if unlimited_gb else 0.0
     if not item.get("data_gb"):
         return None
-    return per_30_days(item, item["price_cents"]) / per_30_days(item, item["data_gb"])
+    return per_30_days(item, price) / per_30_days(item, item["data_gb"])
 
 
 def comparable_gb(item: dict) -> float:
@@ -63,10 +82,23 @@ def comparable_gb(item: dict) -> float:
 def twelve_month_cents(item: dict) -> int:
     """What the first 12 months cost: every period's price (first period's own where given), activation, SIM."""
     period = max(int(item.get("period_days") or 30), 1)
-    periods = max(1, round(365 / period)) if item.get("plan_type") != "tourist" else 1
+    periods = max(1, round(365 / period)) if item.get("plan_type") not in ONE_OFF else 1
     first = item.get("first_period_cents")
     recurring = item["price_cents"] * periods if first is None else first + item["price_cents"] * (periods - 1)
     return recurring + (item.get("activation_cents") or 0) + (item.get("sim_cents") or 0)
+
+
+def year_eur_cents(item: dict, rates: Rates | None = None) -> int | None:
+    """twelve_month_cents in euro cents (None: no rate for the item's currency)."""
+    return eur_cents(item, rates, twelve_month_cents(item))
+
+
+def _none_last(value) -> tuple:
+    return (value is None, value or 0)
+
+
+def _at_most(value, limit) -> bool:
+    return value is not None and value <= limit
 
 
 @dataclass
@@ -83,6 +115,9 @@ class OfferFilter:
     max_year_cents: int | None = None
     #: only offers for these groups of people (contract.offer.ELIGIBILITY: "foreign_born", ...); empty: anyone's
     eligibilities: set[str] = field(default_factory=set)
+    #: the euro rates a price in another currency is compared through (None: such a price passes no
+    #: price filter, since it cannot be compared)
+    rates: Rates | None = None
 
     def matches(self, item: dict) -> bool:
         if self.operators and item["operator"] not in self.operators:
@@ -91,40 +126,44 @@ class OfferFilter:
             return False
         if self.eligibilities and item.get("eligibility", "all") not in self.eligibilities:
             return False
-        if self.max_price_cents is not None and item["price_cents"] > self.max_price_cents:
+        if self.max_price_cents is not None and not _at_most(eur_cents(item, self.rates), self.max_price_cents):
             return False
         if self.min_gb is not None and comparable_gb(item) < self.min_gb:
             return False
         if self.only_5g and not item.get("data_5g"):
             return False
         if self.max_eur_per_gb_cents is not None:
-            per_gb = eur_per_gb_cents(item)
-            if per_gb is None or per_gb > self.max_eur_per_gb_cents:
+            if not _at_most(eur_per_gb_cents(item, self.rates), self.max_eur_per_gb_cents):
                 return False
-        if self.max_year_cents is not None and twelve_month_cents(item) > self.max_year_cents:
+        if self.max_year_cents is not None and not _at_most(year_eur_cents(item, self.rates), self.max_year_cents):
             return False
         return self.origin is None or can_take_from(item, self.origin)
 
 
-def sort_offers(items: list[dict], by: str = "operator") -> list[dict]:
-    """Cheapest first, most data first, cheapest GB over 30 days first (ranking_eur_per_gb: unlimited data
-    counts as the biggest bundle among `items`, so a 1-day unlimited pass ranks after monthly plans; no-data
-    offers last), cheapest first 12 months first (twelve_month_cents), or by operator."""
+def sort_offers(items: list[dict], by: str = "operator", rates: Rates | None = None) -> list[dict]:
+    """Cheapest first (in euro: a price without a rate for its currency after all others), most data first,
+    cheapest GB over 30 days first (ranking_eur_per_gb: unlimited data counts as the biggest bundle among
+    `items`, so a 1-day unlimited pass ranks after monthly plans; no-data offers last), cheapest first 12 months
+    first (year_eur_cents), or by operator."""
+
+    def euro(i):
+        return _none_last(eur_cents(i, rates))
+
     if by == "price":
-        key = lambda i: (i["price_cents"], i["operator"], i["offer_key"])  # noqa: E731
+        key = lambda i: (*euro(i), i["operator"], i["offer_key"])  # noqa: E731
     elif by == "gb":
-        key = lambda i: (0 if i.get("data_unlimited") else 1, -(i.get("data_gb") or 0), i["price_cents"])  # noqa: E731
+        key = lambda i: (0 if i.get("data_unlimited") else 1, -(i.get("data_gb") or 0), *euro(i))  # noqa: E731
     elif by == "eur-per-gb":
         bundles = [per_30_days(i, i["data_gb"]) for i in items if not i.get("data_unlimited") and i.get("data_gb")]
         unlimited_gb = max(bundles, default=1.0)  # only unlimited offers: by their 30-day price
 
         def key(i):
-            per_gb = ranking_eur_per_gb(i, unlimited_gb)
-            return (per_gb is None, per_gb or 0.0, i["price_cents"], i["operator"], i["offer_key"])
+            per_gb = ranking_eur_per_gb(i, unlimited_gb, rates)
+            return (per_gb is None, per_gb or 0.0, *euro(i), i["operator"], i["offer_key"])
     elif by == "year":
-        key = lambda i: (twelve_month_cents(i), i["operator"], i["offer_key"])  # noqa: E731
+        key = lambda i: (*_none_last(year_eur_cents(i, rates)), i["operator"], i["offer_key"])  # noqa: E731
     elif by == "operator":
-        key = lambda i: (i["operator"], i["price_cents"], i["offer_key"])  # noqa: E731
+        key = lambda i: (i["operator"], *euro(i), i["offer_key"])  # noqa: E731
     else:
         raise ValueError(f"unknown sort {by!r}; one of {', '.join(SORTS)}")
     return sorted(items, key=key)

@@ -17,10 +17,11 @@ from datetime import date, timedelta
 from typing import Callable
 
 from contract.clock import utcnow
+from contract.offer import ESIM_PLAN_TYPES
 from contract.offer_query import can_take_from
 
 #: the travel eSIMs' plan types: a one-off trip plan (period_days = its validity) and one that renews by itself
-ESIM_TRIP, ESIM_SUBSCRIPTION = "esim_trip", "esim_subscription"
+ESIM_TRIP, ESIM_SUBSCRIPTION = ESIM_PLAN_TYPES
 #: (cents, ISO currency) -> euro cents, or None when there is no rate for that currency
 ToEur = Callable[[int, str], "int | None"]
 #: a stay is counted in hours, so a plan whose data lasts a day and a half covers exactly that

@@ -24,10 +24,12 @@ from promowatch.cli_common import (
     fit_table,
     gb,
     gb_or_exit,
+    money,
     money_or_exit,
     operator_or_exit,
     period,
     print_json,
+    rates_or_exit,
     when,
 )
 
@@ -237,18 +239,41 @@ def parse(
         raise typer.Exit(1)
 
 
-def _offers_table(items: list[dict], title: str) -> None:
+def _price_text(it: dict, rates) -> str:
+    """The price in its own currency; for another currency than euro, below it its euro equivalent at the
+    configured rates, or that there is none."""
+    from contract.offer_query import eur_cents
+
+    currency = it.get("currency") or "EUR"
+    shown = money(it["price_cents"], currency)
+    if currency == "EUR":
+        return shown
+    converted = eur_cents(it, rates)
+    return f"{shown}\n[dim]{'≈ ' + euro(converted) if converted is not None else 'no € rate'}[/]"
+
+
+def _offers_table(items: list[dict], title: str, rates=None) -> None:
     """The offers, as many columns as the terminal holds: the name (its key below it), price and period, GB and
-    5G first; prices are never cut, names wrap."""
+    5G first; prices are never cut, names wrap. A price in another currency shows its euro equivalent at the
+    configured rates (PROMOWATCH_RATES_FILE), named with their day."""
     from contract.offer_query import eur_per_gb_cents
 
     capped = any(it.get("data_5g") and it.get("data_5g_limited") for it in items)
     five_g_note = "5G yes* = 5G at a capped speed" if capped else None
+    foreign = any((it.get("currency") or "EUR") != "EUR" for it in items)
+    if foreign:
+        rate_note = (
+            f"≈ € at the ECB reference rates of {rates.day}"
+            if rates is not None
+            else "no € rate: set PROMOWATCH_RATES_FILE to the ECB's eurofxref-daily.xml"
+        )
+    else:
+        rate_note = None
     columns = [
         Column("operator", keep=70),
         Column("offer / key", fold=24),
         Column("type", keep=20),
-        Column("price", "right"),
+        Column("price", "right", note=rate_note),
         Column("per", keep=90),
         Column("GB", "right", keep=80),
         Column("€/GB", "right", keep=40),
@@ -262,18 +287,18 @@ def _offers_table(items: list[dict], title: str) -> None:
         who = it.get("eligibility", "all")
         if it.get("eligible_from"):
             who += " from " + ", ".join(it["eligible_from"])
-        per_gb = eur_per_gb_cents(it)
+        per_gb = eur_per_gb_cents(it, rates)
         rows.append(
             [
                 it["operator"],
                 f"{escape(it['name'])}\n[dim]{escape(it['offer_key'])}[/]",
                 it["plan_type"],
-                euro(it["price_cents"]),
-                period(it.get("period_days")),
+                _price_text(it, rates),
+                f"{it['period_days']} days, once" if it["plan_type"] == "esim_trip" else period(it.get("period_days")),
                 _gb(it),
                 "" if per_gb is None or it.get("data_unlimited") else f"{per_gb / 100:.3f}".replace(".", ","),
                 ("yes*" if it.get("data_5g_limited") else "yes") if it.get("data_5g") else "",
-                euro(it.get("activation_cents")),
+                money(it.get("activation_cents"), it.get("currency") or "EUR"),
                 who,
                 it.get("promo_until") or "",
             ]
@@ -287,7 +312,7 @@ def offers(
         None, "--operator", help="only these operators (repeatable; slug, name or alias, any case)"
     ),
     plan_type: List[str] = typer.Option(
-        None, "--plan-type", help="only these plan types (repeatable): prepaid, postpaid, tourist, data_only, ..."
+        None, "--plan-type", help="only these plan types (repeatable): prepaid, postpaid, tourist, esim_trip, ..."
     ),
     max_price: Optional[str] = typer.Option(None, "--max-price", help="at most this many euro per period, e.g. 9,99"),
     min_gb: Optional[str] = typer.Option(
@@ -304,7 +329,7 @@ def offers(
 ):
     """The offers currently stored, filtered and sorted."""
     from contract.offer import OPERATORS, PLAN_TYPES
-    from contract.offer_query import SORTS, OfferFilter
+    from contract.offer_query import SORTS, OfferFilter, eur_cents
     from storage.repository import find_offers
 
     ops = _operators_or_exit(list(operator), with_spider=False) if operator else []
@@ -323,13 +348,15 @@ def offers(
         min_gb=gb_or_exit(min_gb, "--min-gb"),
         only_5g=only_5g,
         origin=origin,
+        rates=rates_or_exit(),
     )
     items = find_offers(wanted, sort)
     if as_json:
-        print_json(items)
+        day = wanted.rates.day.isoformat() if wanted.rates is not None else None
+        print_json([{**i, "price_eur_cents": eur_cents(i, wanted.rates), "eur_rates_day": day} for i in items])
     else:
         title = count(len(items), "offer") + (f" a customer of {origin} can take by porting" if origin else "")
-        _offers_table(items, title=title)
+        _offers_table(items, title=title, rates=wanted.rates)
 
 
 def _find_offer(operator: str, wanted: str) -> dict:
@@ -418,9 +445,9 @@ def history(
             begin,
             when(begin),
             when(until) if until else "now",
-            euro(v["item"]["price_cents"]),
+            money(v["item"]["price_cents"], v["item"].get("currency") or "EUR"),
             _gb(v["item"]),
-            euro(v["item"].get("activation_cents")),
+            money(v["item"].get("activation_cents"), v["item"].get("currency") or "EUR"),
             v["item"].get("promo_until") or "",
         )
         for v in versions
@@ -450,9 +477,18 @@ def _fact(value) -> str:
     return ", ".join(value) if isinstance(value, list) else str(value)
 
 
+def _hotspot(entry: dict) -> str:
+    """A travel eSIM's hotspot: yes, "yes, 1 GB" (a day), no or ?; empty for an operator (not in its facts)."""
+    if "hotspot" not in entry:
+        return ""
+    cap = entry.get("hotspot_gb_per_day")
+    return f"yes, {gb(cap)} GB" if entry["hotspot"] and cap else _fact(entry["hotspot"])
+
+
 @app.command()
 def operators(as_json: bool = typer.Option(False, "--json", help="print the facts as JSON instead of a table")):
-    """Every operator: network, 5G, eSIM, top-up and renewal, offers page, app ('?' = not confirmed)."""
+    """Every operator and travel-eSIM provider: network, 5G, eSIM, top-up and renewal, offers page, app, hotspot,
+    the currency its prices are read in ('?' = not confirmed)."""
     from contract.catalogue import load
     from contract.offer import OPERATORS as ALL
     from spiders.registry import OPERATORS, spider_class
@@ -468,6 +504,7 @@ def operators(as_json: bool = typer.Option(False, "--json", help="print the fact
                 "spider": spider is not None,
                 "start_urls": list(spider.start_urls) if spider else [],
                 "min_offers": spider.min_offers if spider else None,
+                "currency": spider.currency if spider else None,
             }
         )
     if as_json:
@@ -476,6 +513,7 @@ def operators(as_json: bool = typer.Option(False, "--json", help="print the fact
     columns = [
         Column("operator"),
         Column("network", keep=60, fold=12),
+        Column("kind", keep=55),
         Column("5G", keep=50),
         Column("eSIM", keep=45),
         Column("top up online", keep=20, fold=10),
@@ -483,6 +521,8 @@ def operators(as_json: bool = typer.Option(False, "--json", help="print the fact
         Column("from", keep=15, fold=10),
         Column("billing", keep=25),
         Column("app", keep=40, fold=10),
+        Column("hotspot", keep=35, note="hotspot N GB = N GB a day may be shared"),
+        Column("prices in", keep=45),
         Column("offers page"),
         Column("min offers", "right", keep=5),
     ]
@@ -490,13 +530,16 @@ def operators(as_json: bool = typer.Option(False, "--json", help="print the fact
         [
             escape(r.get("name", r["operator"])),
             escape(_fact(r.get("host_network")) if not r.get("network_note") else r["network_note"]),
+            "travel eSIM" if r.get("kind") == "travel_esim" else "SIM",
             _fact(r.get("has_5g")),
             _fact(r.get("esim")),
-            _fact(r.get("top_up_online")),
+            _fact(r.get("top_up_online") if r.get("top_up_online") or "top_up" not in r else r["top_up"]),
             _fact(r.get("renews_automatically")),
             _fact(r.get("renews_from")),
             _fact(r.get("billing")),
             escape(_fact(r.get("app"))),
+            _hotspot(r),
+            r.get("currency") or "",
             escape(r.get("offers_page") or ""),
             "no spider" if r["min_offers"] is None else str(r["min_offers"]),
         ]

@@ -56,6 +56,27 @@ def euro(cents) -> str:
     return "" if cents is None else f"{cents / 100:.2f} €".replace(".", ",")
 
 
+def money(cents, currency: str = "EUR") -> str:
+    """Minor units of `currency` as money: euro as `euro`, others with their ISO code ("6,49 USD"); "" for None."""
+    from contract.rates import decimals
+
+    if currency == "EUR" or cents is None:
+        return euro(cents)
+    places = decimals(currency)
+    return f"{cents / 10**places:.{places}f} {currency}".replace(".", ",")
+
+
+def rates_or_exit():
+    """The euro rates of PROMOWATCH_RATES_FILE, None when it is not set; a file that cannot be read ends the
+    command with one line."""
+    from storage.environment import BadEnvironment, configured_rates
+
+    try:
+        return configured_rates()
+    except BadEnvironment as exc:
+        fail(str(exc))
+
+
 def gb(value) -> str:
     """A quantity of GB with the decimal comma money has ("1,5"); "" for None."""
     return "" if value is None else f"{value:g}".replace(".", ",")

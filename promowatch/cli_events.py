@@ -24,10 +24,10 @@ from promowatch.cli_common import (
     console,
     count,
     err,
-    euro,
     fail,
     fit_table,
     gb,
+    money,
     operator_or_exit,
     period,
     print_json,
@@ -140,12 +140,13 @@ def _since(text: str | None) -> datetime | None:
 
 def _price(event: dict) -> str:
     before, after = event.get("price_before"), event.get("price_after")
+    currency = (event.get("item") or {}).get("currency") or "EUR"
     if before is not None and after is not None and before != after:
-        return f"{euro(before)} → {euro(after)}"
-    return euro(after if after is not None else before)
+        return f"{money(before, currency)} → {money(after, currency)}"
+    return money(after if after is not None else before, currency)
 
 
-def _change_text(changes: dict) -> str:
+def _change_text(changes: dict, currency: str = "EUR") -> str:
     def show(field, value):
         if value is None:
             return "—"
@@ -154,7 +155,7 @@ def _change_text(changes: dict) -> str:
         if isinstance(value, list):
             return ",".join(map(str, value)) or "[]"
         if field.endswith("_cents") and isinstance(value, int):
-            return euro(value)
+            return money(value, currency)
         if field == "period_days" and isinstance(value, int):
             return period(value)
         if isinstance(value, float):
@@ -185,7 +186,7 @@ def events_table(events: list[dict], title: str) -> Table:
                 f"{escape(name)}\n[dim]{escape(e['offer_key'])}[/]",
                 f"[{colour}]{e['kind']}[/]",
                 _price(e),
-                escape(_change_text(e.get("changes") or {})),
+                escape(_change_text(e.get("changes") or {}, (e.get("item") or {}).get("currency") or "EUR")),
             ]
         )
     return fit_table(title, columns, rows)

@@ -131,6 +131,7 @@ def register(app: typer.Typer) -> None:
 
         from contract.offer import OPERATORS
         from contract.stay import MAX_DAYS, Stay, eur_only, stay_costs
+        from storage.environment import configured_rates
         from storage.repository import list_offers
 
         if not 1 <= days <= MAX_DAYS:
@@ -146,7 +147,9 @@ def register(app: typer.Typer) -> None:
             esim_only=esim_only,
             arrive=date.fromisoformat(arrival) if arrival else None,
         )
-        costs = stay_costs(list_offers(), wanted, to_eur=eur_only)
+        rates = configured_rates()  # PROMOWATCH_RATES_FILE: checked at the entry point
+        to_eur, day = (rates.to_eur_cents, rates.day.isoformat()) if rates else (eur_only, None)
+        costs = stay_costs(list_offers(), wanted, to_eur=to_eur, rate_day=day)
         if as_json:
             print_json(costs.as_dict())
             return

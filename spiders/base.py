@@ -23,6 +23,13 @@ class OperatorSpider(scrapy.Spider):
     #: CSS selector of the offer cards on this operator's pages (None: the page is JSON); the collection
     #: benchmark's bare-parsel baseline extracts their text, so a spider without one is measured on the whole page
     cards: str | None = "body"
+    #: headers and cookies of the start requests: how a site is asked for one currency (Airalo's
+    #: Accept-Currency header, Yesim's currency cookie); the cookies also go as a Cookie header, which is
+    #: what is sent while Scrapy's cookies middleware is off (PROMOWATCH_COOKIES)
+    start_headers: dict[str, str] = {}
+    #: the currency the crawl asks the site for (`promowatch operators` shows it); an item states its own
+    currency: str = "EUR"
+    start_cookies: dict[str, str] = {}
 
     name = ""  # set from `operator` by __init_subclass__
 
@@ -61,8 +68,17 @@ class OperatorSpider(scrapy.Spider):
     def _start_requests(self):
         # every start URL goes to `parse`, which tells the operator's pages apart by their URL, so a saved page
         # handed to `parse` (promowatch parse, the fixture tests) reads exactly as a crawled one
+        headers = dict(self.start_headers)
+        if self.start_cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.start_cookies.items())
         for url in self.start_urls:
-            yield scrapy.Request(url, meta=self.start_meta(), dont_filter=True)
+            yield scrapy.Request(
+                url,
+                meta=self.start_meta(),
+                headers=headers or None,
+                cookies=dict(self.start_cookies) or None,  # type: ignore[arg-type]  # str values are allowed
+                dont_filter=True,
+            )
 
     async def start(self):  # Scrapy >= 2.13
         for request in self._start_requests():

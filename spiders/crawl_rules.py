@@ -9,7 +9,7 @@ too many invalid cards make the crawl `partial` (a page read that badly is not t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import ClassVar
 
@@ -17,6 +17,10 @@ from contract.offer import InvalidOffer, normalise
 
 #: a crawl in which more than this share of the cards seen failed validation is `partial`, not healthy
 DROPPED_SHARE_PARTIAL = 0.20
+#: CatalogueShrank judges catalogues of at least this many offers; a smaller size read by this many crawls in a row
+#: (this one included) is accepted as the site's own
+SHRINK_FROM = 4
+SHRINK_CONFIRM = 3
 #: dropped cards listed on a crawl's record (the counts by reason are always complete)
 LISTED_DROPS = 50
 #: dropped cards named in a crawl's one-line summary
@@ -143,6 +147,10 @@ class CrawlFacts:
     errors: tuple[str, ...] = ()
     blocked: bool = False
     nothing: str = "no offer found on the page (layout changed?)"
+    #: offers the operator's previous healthy crawl stored (None: none yet), and the valid offers each crawl since
+    #: then read (newest first); `store_crawl` reads them from storage
+    previous: int | None = None
+    since: tuple[int, ...] = ()
 
     @classmethod
     def of_scrapy(cls, reason: str, crawl: CrawlItems, min_offers: int, stats: dict) -> CrawlFacts:
@@ -201,6 +209,21 @@ class TooFewOffers(HealthRule):
         return _join(f"only {facts.stored} offers, expected at least {facts.min_offers}", *facts.errors, facts.dropped)
 
 
+class CatalogueShrank(HealthRule):
+    """A page that lost half its offers is more likely half-read than half-emptied: the crawl changes nothing.
+    A catalogue too small for halves to mean much (fewer than SHRINK_FROM offers) is not judged, and a size
+    read the same by SHRINK_CONFIRM crawls in a row is the site's new catalogue, accepted."""
+
+    status, description = "partial", "half the offers of the previous healthy crawl or fewer"
+
+    def check(self, facts):
+        if not facts.previous or facts.previous < SHRINK_FROM or facts.stored * 2 > facts.previous:
+            return None
+        if facts.since[: SHRINK_CONFIRM - 1] == (facts.stored,) * (SHRINK_CONFIRM - 1):
+            return None
+        return _join(f"only {facts.stored} offers, the previous healthy crawl had {facts.previous}", facts.dropped)
+
+
 class DownloadErrors(HealthRule):
     status, description = "partial", "a page could not be fetched, or the spider raised"
 
@@ -221,6 +244,7 @@ HEALTH_RULES: tuple[HealthRule, ...] = (
     EndedEarly(),
     NoValidOffer(),
     TooFewOffers(),
+    CatalogueShrank(),
     DownloadErrors(),
     TooManyInvalidCards(),
 )
@@ -263,8 +287,11 @@ def store_crawl(
 ) -> StoredCrawl:
     """Judge the crawl by the health rules and store it in one transaction (only a healthy crawl touches
     offers); the record every entry point reports."""
-    from storage.repository import record_crawl
+    from storage.repository import catalogue_sizes, record_crawl
 
+    if facts.previous is None:
+        previous, since = catalogue_sizes(operator, SHRINK_CONFIRM, database_url)
+        facts = replace(facts, previous=previous, since=tuple(since))
     status, error = crawl_status(facts)
     crawl = facts.crawl
     result = record_crawl(

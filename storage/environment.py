@@ -4,7 +4,8 @@ Why one module: the engine, detection, the Scrapy settings, the pipeline and the
 them. Reading through these definitions they cannot disagree, and `check_environment()`, called at the start
 of every entry point (`promowatch`, `scrapy crawl`, the service), refuses a bad value with one line that names
 the variable, what is expected and how to get the default, before anything runs or is recorded.
-Standard library only, so every layer can import it. PROMOWATCH_DATABASE_URL, PROMOWATCH_CONFIG and
+Standard library only (and `contract.rates`, itself standard library), so every layer can import it.
+PROMOWATCH_DATABASE_URL, PROMOWATCH_CONFIG and
 PROMOWATCH_FIXTURES_DIR are checked where they are used (storage.engine, the service config, the crawl), which
 say more about what is wrong with them.
 """
@@ -16,6 +17,7 @@ import re
 import shlex
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -156,6 +158,13 @@ VARIABLES: dict[str, Variable] = {
             "unset it for kept-pages/ beside the database",
         ),
         Variable(
+            "PROMOWATCH_RATES_FILE",
+            _file,
+            "the ECB daily reference rates file (eurofxref-daily.xml) saved on this machine",
+            None,
+            "unset it to show prices in other currencies without their euro equivalent",
+        ),
+        Variable(
             "PROMOWATCH_SECRET_KEY",
             _secret(32),
             "a random text of at least 32 characters (e.g. from `python3 -c 'import secrets; "
@@ -252,6 +261,40 @@ def min_offers(operator: str, environ: Mapping[str, str] | None = None) -> int |
         raise _problem(
             name, raw, "a whole number of offers ≥ 1", "unset it for the spider's own threshold (promowatch operators)"
         ) from None
+
+
+def configured_rates(environ: Mapping[str, str] | None = None):
+    """The euro rates of PROMOWATCH_RATES_FILE (a `contract.rates.Rates`), None when it is not set; each file
+    read once per process and modification. BadEnvironment (one line) for a file that is not the ECB's format."""
+    path = setting("PROMOWATCH_RATES_FILE", environ)
+    if not path:
+        return None
+    from contract.rates import BadRates
+
+    file = Path(path).expanduser()
+    try:
+        return _rates(str(file), file.stat().st_mtime_ns)
+    except (BadRates, OSError) as exc:
+        raise BadEnvironment(f"PROMOWATCH_RATES_FILE={_shown(path)}: {exc}") from None
+
+
+def configured_rates_or_none():
+    """As `configured_rates`, but None (logged) when the file cannot be used: the alerts' path, where a broken
+    rates file must not stop detection (a price in another currency then passes no price filter)."""
+    try:
+        return configured_rates()
+    except BadEnvironment as exc:
+        import logging
+
+        logging.getLogger(__name__).warning("%s: prices in other currencies are not compared in euro", exc)
+        return None
+
+
+@lru_cache(maxsize=4)
+def _rates(path: str, _mtime: int):
+    from contract.rates import Rates
+
+    return Rates.load(path)
 
 
 def check_environment(environ: Mapping[str, str] | None = None) -> None:

@@ -39,8 +39,9 @@ class Offer(SQLModel, table=True):
     operator: str = Field(max_length=32, index=True)
     offer_key: str = Field(max_length=200)
     name: str = Field(max_length=300)
-    plan_type: str = Field(max_length=16)
-    price_cents: int
+    plan_type: str = Field(max_length=24)
+    price_cents: int  # minor units of `currency`
+    currency: str = Field(default="EUR", sa_column=Column(String(3), nullable=False, server_default="EUR"))
     data: dict = Field(sa_column=Column(JSON, nullable=False))  # the current item, all fields
     content_hash: str = Field(max_length=64)
     first_seen: datetime

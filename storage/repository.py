@@ -19,7 +19,7 @@ from sqlalchemy import BindParameter, bindparam, func, insert, select, update
 from sqlmodel import Session, col
 
 from contract.clock import utcnow
-from contract.offer import content_hash
+from contract.offer import DEFAULTS, content_hash
 from contract.offer_query import OfferFilter, sort_offers
 from storage.engine import get_engine
 from storage.models import CrawlRun, Offer, OfferEvent, OfferVersion, table_of
@@ -63,6 +63,7 @@ _CHANGED = (
         name=bindparam("name"),
         plan_type=bindparam("plan_type"),
         price_cents=bindparam("price_cents"),
+        currency=bindparam("currency"),
         data=bindparam("data", type_=_OFFER.c.data.type),
         content_hash=bindparam("content_hash"),
     )
@@ -188,6 +189,7 @@ def _write(conn, plan: _Plan, operator: str, run_id: int, now: datetime) -> None
                 name=item["name"],
                 plan_type=item["plan_type"],
                 price_cents=item["price_cents"],
+                currency=item.get("currency") or "EUR",
                 data=item,
                 content_hash=digest,
                 first_seen=now,
@@ -209,6 +211,7 @@ def _write(conn, plan: _Plan, operator: str, run_id: int, now: datetime) -> None
                     "name": item["name"],
                     "plan_type": item["plan_type"],
                     "price_cents": item["price_cents"],
+                    "currency": item.get("currency") or "EUR",
                     "data": item,
                     "content_hash": digest,
                 }
@@ -230,8 +233,9 @@ def _write(conn, plan: _Plan, operator: str, run_id: int, now: datetime) -> None
 
 
 def _offer_dict(o: Offer) -> dict:
+    """The stored item (a field an older item lacks as its default; the currency as its column holds it)."""
     seen = {"first_seen": _iso(o.first_seen), "last_seen": _iso(o.last_seen)}
-    return {**o.data, **seen, "missed_crawls": o.missed_crawls}
+    return {**DEFAULTS, **o.data, "currency": o.currency, **seen, "missed_crawls": o.missed_crawls}
 
 
 def list_offers(operator: str | None = None, active_only: bool = True, database_url: str | None = None) -> list[dict]:
@@ -249,7 +253,8 @@ def find_offers(wanted: OfferFilter, sort: str = "operator", database_url: str |
     the web's offers page, its feeds and its API list. One query (narrowed to the operator when only one is
     wanted); the filter and the order are the contract's, so every reader agrees on them."""
     only = next(iter(wanted.operators)) if len(wanted.operators) == 1 else None
-    return sort_offers([i for i in list_offers(only, database_url=database_url) if wanted.matches(i)], sort)
+    offers = list_offers(only, database_url=database_url)
+    return sort_offers([i for i in offers if wanted.matches(i)], sort, wanted.rates)
 
 
 def _version_dict(v: OfferVersion) -> dict:
@@ -318,6 +323,20 @@ def since_last_healthy(session: Session, operator: str):
         select(func.max(col(CrawlRun.id))).where(counted, col(CrawlRun.status) == "healthy")
     ).scalar()
     return last_ok, counted & (col(CrawlRun.id) > (last_ok or 0))
+
+
+def catalogue_sizes(operator: str, last: int = 5, database_url: str | None = None) -> tuple[int | None, list[int]]:
+    """(how many offers the operator's last healthy crawl stored, None when it has had none; how many valid
+    offers each of the crawls after it read, newest first, at most `last`): what a new crawl's catalogue is held
+    against (spiders.crawl_rules.CatalogueShrank)."""
+    with Session(get_engine(database_url)) as session:
+        last_ok, after = since_last_healthy(session, operator)
+        if last_ok is None:
+            return None, []
+        run = session.get(CrawlRun, last_ok)
+        read = col(CrawlRun.items_scraped) - col(CrawlRun.items_dropped)
+        since = session.execute(select(read).where(after).order_by(col(CrawlRun.id).desc()).limit(last)).scalars()
+        return (run.items_stored if run else None), list(since)
 
 
 def last_crawls(database_url: str | None = None) -> dict[str, dict]:

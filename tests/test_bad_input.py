@@ -68,10 +68,12 @@ TRUNCATED_LOOKS_BLOCKED = {"very"}
 
 
 def _renamed(text: str) -> str:
-    """The same content in a layout the spider does not know: HTML classes and JSON keys renamed."""
+    """The same content in a layout the spider does not know: HTML classes, custom elements (a component such as
+    Holafly's `astro-island`) and JSON keys renamed."""
     if text.lstrip()[:1] in ("{", "["):
         return re.sub(r'"(\w+)"(\s*):', r'"renamed_\1"\2:', text)
-    return re.sub(r'class="', 'class="renamed-', re.sub(r"<script.*?</script>", "", text, flags=re.S))
+    text = re.sub(r"<(/?)([a-z]+-[a-z-]+)", r"<\1renamed-\2", re.sub(r"<script.*?</script>", "", text, flags=re.S))
+    return re.sub(r'class="', 'class="renamed-', text)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -9,6 +9,8 @@ import sys
 import pytest
 from conftest import FIXTURES, ROOT
 
+from spiders.registry import spider_class
+
 pytestmark = pytest.mark.slow
 ILIAD_PAGE = FIXTURES / "iliad" / "mobile.html"
 
@@ -213,8 +215,9 @@ def test_parse_refuses_other_bad_arguments_in_one_line(args, want, tmp_db):
     assert want in one_line(promowatch("parse", *args, check_code=2))
 
 
-#: the operators whose offers page is HTML (spusu's spider reads a JSON endpoint)
-HTML_SPIDERS = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir() and p.name != "spusu")
+#: the operators whose offers page is HTML (a spider without a card selector reads a JSON endpoint: spusu, and
+#: the travel-eSIM APIs of Airalo, Breeze and Kolet)
+HTML_SPIDERS = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir() and spider_class(p.name).cards is not None)
 
 
 @pytest.mark.parametrize("operator", HTML_SPIDERS)

@@ -65,7 +65,7 @@ def test_offers_fit_and_never_cut_a_price(db, width):
     offers = json.loads(_run(_env(db), "offers", "--json").stdout)
     out = _table(db, width, "offers")
     for o in offers:
-        price = f"{o['price_cents'] / 100:.2f} €".replace(".", ",")
+        price = f"{o['price_cents'] / 100:.2f} {'€' if o['currency'] == 'EUR' else o['currency']}".replace(".", ",")
         assert re.search(rf"│\s+{re.escape(price)} │", out), f"{price} of {o['offer_key']} not whole"
     headers = [h.strip() for h in next(line for line in out.splitlines() if "offer / key" in line).split("┃")[1:-1]]
     keys = _column(out, headers.index("offer / key"))

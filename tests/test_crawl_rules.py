@@ -141,6 +141,39 @@ def test_health_rules_read_the_crawls_stats(reason, stats, status, error):
     assert crawl_status(CrawlFacts.of_scrapy(reason, crawl, 1, stats)) == (status, error)
 
 
+SHRINK_CASES = [  # id, offers read, offers of the previous healthy crawl (None: none yet), status, error
+    ("first healthy crawl: nothing to compare", 2, None, "healthy", None),
+    ("same size", 18, 18, "healthy", None),
+    ("a little smaller", 10, 18, "healthy", None),
+    ("just over half", 10, 19, "healthy", None),
+    ("exactly half", 9, 18, "partial", "only 9 offers, the previous healthy crawl had 18"),
+    ("a third", 6, 18, "partial", "only 6 offers, the previous healthy crawl had 18"),
+    ("grew", 30, 18, "healthy", None),
+    ("the previous healthy crawl stored none", 3, 0, "healthy", None),
+    ("too small to judge: 3 -> 1", 1, 3, "healthy", None),
+    ("the smallest judged: 4 -> 2", 2, 4, "partial", "only 2 offers, the previous healthy crawl had 4"),
+]
+
+
+@pytest.mark.parametrize("n, previous, status, error", [c[1:] for c in SHRINK_CASES], ids=[c[0] for c in SHRINK_CASES])
+def test_a_catalogue_shrunk_by_half_is_partial(n, previous, status, error):
+    crawl = CrawlItems()
+    for c in valid(n):
+        crawl.add(c)
+    assert crawl_status(CrawlFacts("finished", crawl, 1, previous=previous)) == (status, error)
+
+
+@pytest.mark.parametrize(
+    "since, status",
+    [((), "partial"), ((9,), "partial"), ((9, 9), "healthy"), ((9, 8), "partial"), ((8, 9), "partial")],
+)
+def test_a_smaller_catalogue_read_three_times_in_a_row_is_the_sites_own(since, status):
+    crawl = CrawlItems()
+    for c in valid(9):
+        crawl.add(c)
+    assert crawl_status(CrawlFacts("finished", crawl, 1, previous=18, since=since))[0] == status
+
+
 def test_each_health_rule_decides_some_crawl_and_says_what_it_checks():
     """The table is read in order, first failure decides: each rule is reachable and described."""
     decided = set()
@@ -149,6 +182,12 @@ def test_each_health_rule_decides_some_crawl_and_says_what_it_checks():
         decided |= {type(r).__name__ for r in HEALTH_RULES if r.check(facts) is not None}
     for reason, stats, *_ in [c[1:] for c in STATS_CASES]:
         facts = CrawlFacts.of_scrapy(reason, collect(valid(3)), 1, stats)
+        decided |= {type(r).__name__ for r in HEALTH_RULES if r.check(facts) is not None}
+    for n, previous, *_ in [c[1:] for c in SHRINK_CASES]:
+        crawl = CrawlItems()
+        for c in valid(n):
+            crawl.add(c)
+        facts = CrawlFacts("finished", crawl, 1, previous=previous)
         decided |= {type(r).__name__ for r in HEALTH_RULES if r.check(facts) is not None}
     assert decided == {type(r).__name__ for r in HEALTH_RULES}
     assert all(r.status in ("blocked", "failed", "partial") and r.description for r in HEALTH_RULES)
