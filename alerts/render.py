@@ -135,6 +135,17 @@ def _amount(value, currency: str):
     return value if value is None or currency == "EUR" else Amount(value, currency)
 
 
+def amount_of(cents, item: dict):
+    """`cents` in the currency of offer `item` (a figure derived from its prices, e.g. its 12-month cost)."""
+    return _amount(cents, item.get("currency") or "EUR")
+
+
+def priced_item(item: dict) -> dict:
+    """A copy of an offer item whose amounts (its price and FEES) know its currency, for `|money` anywhere."""
+    currency = item.get("currency") or "EUR"
+    return {**item, **{f: _amount(item.get(f), currency) for f in ("price_cents", *FEES) if f in item}}
+
+
 def locale_filters(locale: str) -> dict:
     """The Jinja2 filters of alerts' templates (money, num, dates, operator lists), bound to a Babel locale."""
 
@@ -247,10 +258,8 @@ def event_view(event, zone: ZoneInfo) -> dict:
         from storage.repository import event_dict
 
         event = event_dict(event)
-    item = {**DEFAULTS, **(event.get("item") or {})}
+    item = priced_item({**DEFAULTS, **(event.get("item") or {})})
     currency = item.get("currency") or "EUR"
-    for fee in FEES:
-        item[fee] = _amount(item[fee], currency)
     operator = event.get("operator") or item.get("operator") or ""
     offer_name = item.get("name") or event.get("offer_key") or "?"
     kind = event["kind"]

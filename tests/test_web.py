@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -459,3 +459,38 @@ def test_json_of_an_offer_is_what_the_command_line_prints(client, site):
 def test_every_page_leads_to_the_subscribe_form(client, lang, label):
     for path in ("/offers", "/changes", "/operators"):
         assert f'<a href="/subscribe">{label}</a>' in get(client, path, lang=lang).text
+
+
+def test_a_price_in_dollars_is_shown_in_dollars(tmp_path):
+    """A travel eSIM sold only in USD keeps its currency on the pages (never a € sign on dollar cents)."""
+    from fastapi.testclient import TestClient
+
+    from contract.offer import normalise
+    from spiders.crawl_rules import CrawlFacts, CrawlItems, store_crawl
+    from web.app import create_app
+
+    url = f"sqlite:///{tmp_path / 'usd.db'}"
+    crawl = CrawlItems("breeze")
+    crawl.add(
+        normalise(
+            {
+                "operator": "breeze",
+                "offer_key": "10gb-30d",
+                "name": "Italy 10 GB",
+                "url": "https://breezesim.com/products/esim-italy",
+                "plan_type": "esim_trip",
+                "price_cents": 1299,
+                "currency": "USD",
+                "period_days": 30,
+                "data_gb": 10,
+            }
+        )
+    )
+    store_crawl(
+        CrawlFacts("import", crawl, 1), operator="breeze", started_at=datetime.now(timezone.utc), database_url=url
+    )
+    with TestClient(create_app(url)) as usd:
+        for path in ("/offers", "/offers/breeze/10gb-30d"):
+            text = get(usd, path).text
+            assert re.search(r"US\$\s?12\.99|\$12\.99", text), path
+            assert "€12.99" not in text and "€ 12.99" not in text

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
 from alerts.detect import KINDS
-from alerts.render import event_view
+from alerts.render import event_view, priced_item
 from contract.catalogue import load as catalogue
 from contract.clock import utcnow
 from contract.offer import FIELDS, OPERATORS, PLAN_TYPES
@@ -49,7 +49,7 @@ def offers(request: Request):
         request,
         "offers.html",
         query=query,
-        items=items,
+        items=[priced_item(i) for i in items],
         operators=OPERATORS,
         plan_types=PLAN_TYPES,
         sorts=PAGE_SORTS,
@@ -85,7 +85,7 @@ def offer(request: Request, operator: str, offer_key: str):
     return page(
         request,
         "offer.html",
-        offer=current,
+        offer=priced_item(current),
         fields=[f for f in FIELDS if f not in SHOWN_APART],
         versions=detail["versions"],
         chart=step_chart(history),

@@ -20,7 +20,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, StrictUndefined
 
-from alerts.render import LOCALES, locale_filters, operator_name
+from alerts.render import LOCALES, Amount, amount_of, locale_filters, operator_name
 from alerts.render import TEMPLATES as ALERT_TEMPLATES
 from contract.offer import DEFAULTS
 from contract.offer_query import eur_per_gb_cents, twelve_month_cents
@@ -30,7 +30,7 @@ from web.query import offer_path
 
 TEMPLATES = Path(__file__).with_name("templates")
 #: filters of one hashable value whose result depends on nothing else
-CACHED_FILTERS = ("money", "num", "per_gb", "shortdate", "longdate")
+CACHED_FILTERS = ("num", "per_gb", "shortdate", "longdate")
 
 
 def language(request: Request) -> str:
@@ -54,6 +54,9 @@ def environment(lang: str) -> Environment:
     filters["per_gb"] = lambda cents: format_decimal(cents / 100, format="#,##0.00#", locale=locale)
     # a page formats the same few amounts over and over, and Babel's formatting is most of a page's time
     env.filters.update(filters, **{name: lru_cache(maxsize=4096)(filters[name]) for name in CACHED_FILTERS})
+    # an amount's currency is part of the key: Amount(1299, "USD") hashes and compares as the int 1299
+    money = lru_cache(maxsize=4096)(lambda cents, currency: filters["money"](Amount(cents, currency)))
+    env.filters["money"] = lambda cents: money(int(cents), getattr(cents, "currency", "EUR"))
     env.globals.update(
         lang=lang,
         t=WORDS[lang],
@@ -61,7 +64,8 @@ def environment(lang: str) -> Environment:
         opname=operator_name,
         full=lambda item: {**DEFAULTS, **item},
         eur_per_gb_cents=eur_per_gb_cents,
-        twelve_month_cents=twelve_month_cents,
+        twelve_month_cents=lambda item: amount_of(twelve_month_cents(item), item),
+        amount_of=amount_of,
         offer_path=offer_path,
     )
     return env
