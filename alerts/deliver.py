@@ -329,6 +329,7 @@ class _Job:
     guarded: bool = False  # a host the subscriber typed: public addresses only, no redirects
     footer: dict | None = None  # the subscription's manage and unsubscribe links
     confirm: str | None = None  # the confirm link of a confirm message
+    now: datetime | None = None  # when the message is written: relative times ("ends tomorrow") count from it
 
 
 @dataclass
@@ -475,9 +476,9 @@ def _render_and_send(job: _Job, policy: Policy | None = None) -> Outcome:
         elif job.message == "test":
             message = render.render_test(job.lang, job.footer)
         elif job.digest:
-            message = render.render_digest(job.events, job.lang, job.tz, job.digest, footer=job.footer)
+            message = render.render_digest(job.events, job.lang, job.tz, job.digest, footer=job.footer, now=job.now)
         else:
-            message = render.render_event(job.events[0], job.lang, job.tz, footer=job.footer)
+            message = render.render_event(job.events[0], job.lang, job.tz, footer=job.footer, now=job.now)
     except Exception as exc:  # a rendering bug: a failure of this row, retried (maybe after a fix)
         return Outcome(
             False,
@@ -670,6 +671,8 @@ def send_due(
 
     jobs = _prepare(engine, ids, site_links(policy.base_url, database_url))
     ready = [j for j in jobs if not j.skip]
+    for job in ready:
+        job.now = clock()
     for job in jobs:
         if job.skip:
             _record(engine, job, Outcome(False), clock(), policy, report)

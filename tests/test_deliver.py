@@ -40,10 +40,11 @@ def utc(moment):
 
 
 def add_event(
-    engine, key="giga-150", kind="price_drop", before=999, after=799, operator="iliad", name=None, at=T0
+    engine, key="giga-150", kind="price_drop", before=999, after=799, operator="iliad", name=None, at=T0, **extra
 ) -> int:
     item = normalise(
         {
+            **extra,
             "operator": operator,
             "offer_key": key,
             "name": name or f"Giga {key}",
@@ -272,16 +273,46 @@ def test_digest_row_renders_all_its_events(engine, http):
     first = add_event(engine, key="a", at=T0)
     second = add_event(engine, key="b", kind="new", before=None, after=500, at=T0 + timedelta(hours=2))
     sub, [channel] = add_subscriber(engine, http.url("/digest"), lang="en", tz="America/New_York")
-    nid = queue(engine, sub, channel, event_ids=[second, first], digest="daily:2026-12-02")
+    nid = queue(engine, sub, channel, event_ids=[second, first], digest="daily:2026-12-03")
     report = send_due(now=T0 + timedelta(hours=10))
     assert report.sent == 1
     [post] = http.wait_for(1)
     expected = render_digest(
-        [event_of(engine, first), event_of(engine, second)], "en", "America/New_York", "daily:2026-12-02"
+        [event_of(engine, first), event_of(engine, second)],
+        "en",
+        "America/New_York",
+        "daily:2026-12-03",
+        now=T0 + timedelta(hours=10),
     )
     assert (post["json"]["title"], without_footer(post["json"]["message"])) == (expected.title, expected.body)
     assert "Giga a" in post["json"]["message"] and "Giga b" in post["json"]["message"]
     assert row(engine, nid).status == "sent"
+
+
+def test_weekly_digest_by_email_names_its_week_and_no_stale_countdown(engine, smtp):
+    """The outbox's own key (alerts.outbox.schedule), sent when due: the period is the week the events cover and
+    a promotion that ended before sending is not announced as ending."""
+    from alerts.outbox import schedule
+
+    ended = add_event(
+        engine, key="flash", kind="expiring", before=None, after=599, name="Flash 5", at=datetime(2026, 12, 7, 9, 0,
+        tzinfo=timezone.utc), promo_until="2026-12-09",
+    )  # fmt: skip
+    dropped_at = datetime(2026, 12, 12, 17, 0, tzinfo=timezone.utc)
+    dropped = add_event(engine, key="giga-150", at=dropped_at)
+    settings = {"digest": "weekly", "timezone": "Europe/Rome", "quiet_start": None, "quiet_end": None}
+    key, due = schedule(settings, dropped_at)
+    assert key == "weekly:2026-12-14"  # the local day it is sent on
+    sub, [channel] = add_subscriber(engine, mail_url(smtp, "anna@example.com"), lang="en")
+    queue(engine, sub, channel, event_ids=[ended, dropped], digest=key, due=due)
+
+    assert send_due(now=due).sent == 1
+    [mail] = smtp.wait_for(1, timeout=10)
+    text = text_of(mail)
+    assert mail["Subject"] == "Weekly digest: 1 offer update"
+    assert "What changed 7–13 December 2026: 1 price drop." in text
+    assert "14 December" not in text and "Flash" not in text and "in 2 days" not in text
+    assert "/unsubscribe/" in text and "/manage/" in text
 
 
 # ------------------------------------------------------------------------------------------ crash safety
