@@ -75,9 +75,15 @@ def thresholds() -> dict:
     }
 
 
+#: fields a version stored before `flags` existed was read without: the same page read again moves recognised
+#: terms from the notes to the flags, which is our reading changing, not the operator's offer
+REREAD = ("notes", "flags")
+
+
 def diff(before: dict, after: dict) -> dict:
     """field -> [before, after] for the compared fields that differ."""
-    return {f: [before.get(f), after.get(f)] for f in COMPARED if before.get(f) != after.get(f)}
+    skip = REREAD if "flags" not in before else ()
+    return {f: [before.get(f), after.get(f)] for f in COMPARED if f not in skip and before.get(f) != after.get(f)}
 
 
 def detect_crawl(

@@ -31,7 +31,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from contract.catalogue import load as load_catalogue
 from contract.clock import utcnow
-from contract.offer import DEFAULTS, FIELDS
+from contract.offer import DEFAULTS, FIELDS, FLAGS
 
 log = logging.getLogger(__name__)
 
@@ -243,6 +243,11 @@ def _field_order(field: str) -> tuple[int, str]:
     return (FIELDS.index(field) if field in FIELDS else len(FIELDS), field)
 
 
+def _in_flag_order(flags) -> list[str]:
+    """An offer's flags in the contract's order (the price's terms first), not the stored alphabetical one."""
+    return sorted(flags or (), key=lambda f: FLAGS.index(f.partition(":")[0]) if f.partition(":")[0] in FLAGS else 99)
+
+
 def _change_rank(field: str) -> int:
     return CHANGE_RANK.index(field) if field in CHANGE_RANK else len(CHANGE_RANK)
 
@@ -258,6 +263,7 @@ def event_view(event, zone: ZoneInfo, now: datetime | None = None) -> dict:
 
         event = event_dict(event)
     item = {**DEFAULTS, **(event.get("item") or {})}
+    item["flags"] = _in_flag_order(item.get("flags"))
     operator = event.get("operator") or item.get("operator") or ""
     offer_name = item.get("name") or event.get("offer_key") or "?"
     kind = event["kind"]
@@ -269,7 +275,7 @@ def event_view(event, zone: ZoneInfo, now: datetime | None = None) -> dict:
     promo_until = _as_date(item.get("promo_until"))
     days_left = None if promo_until is None else (promo_until - today).days
     ended = days_left is not None and days_left < 0
-    dated = lambda f, v: _as_date(v) if f == "promo_until" else v  # noqa: E731
+    dated = lambda f, v: _as_date(v) if f == "promo_until" else (_in_flag_order(v) if f == "flags" else v)  # noqa: E731
     changes = [
         {"field": f, "before": dated(f, pair[0]), "after": dated(f, pair[1])}
         for f, pair in sorted((event.get("changes") or {}).items(), key=lambda kv: _field_order(kv[0]))

@@ -28,6 +28,24 @@ ELIGIBILITY = (
     "existing_customer",
     "foreign_born",
 )
+#: the operators' recurring conditions, read from their Italian notes at parse time (spiders.parsing.note_flags),
+#: so a message can say them in the reader's language; `list_price:<cents>` also names the struck-through price
+FLAGS = (
+    "price_for_ever",
+    "price_locked",
+    "online_only",
+    "launch_price",
+    "list_price",
+    "first_month_free",
+    "free_activation",
+    "porting_only",
+    "new_numbers_only",
+    "new_customers_only",
+    "auto_renew",
+    "no_contract",
+    "from_price",
+    "fair_use",
+)
 REQUIRED = ("operator", "offer_key", "name", "url", "plan_type", "price_cents", "period_days")
 #: field -> default for the optional fields
 DEFAULTS: dict = {
@@ -49,6 +67,7 @@ DEFAULTS: dict = {
     "promo_until": None,
     "esim": None,
     "notes": None,
+    "flags": [],
 }
 FIELDS = REQUIRED + tuple(DEFAULTS)
 #: a recurring price above this is not a mobile offer but a parsing error (cents)
@@ -155,7 +174,19 @@ def normalise(raw: dict) -> dict:
             raise InvalidOffer("bad_promo_until", repr(item["promo_until"])) from None
     if item["notes"] is not None:
         item["notes"] = str(item["notes"]).strip() or None
+    item["flags"] = _flags(item["flags"])
     return {field: item[field] for field in FIELDS}
+
+
+def _flags(flags) -> list[str]:
+    """Sorted, each once; every one in FLAGS, or `list_price:<cents>`."""
+    if not isinstance(flags, (list, tuple)):
+        raise InvalidOffer("bad_flags", repr(flags))
+    for flag in flags:
+        name, _, cents = str(flag).partition(":")
+        if name not in FLAGS or (cents and (name != "list_price" or not cents.isdigit())):
+            raise InvalidOffer("bad_flags", repr(flag))
+    return sorted(set(flags))
 
 
 def content_hash(item: dict) -> str:

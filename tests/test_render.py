@@ -362,10 +362,19 @@ def test_tourist_pack_unlimited_capped_5g_foreign_born(lang, facts):
                 "First 4 weeks: free",
                 "new numbers only",
                 "Promotion ends: 8 October 2026",
-                "Notes: solo online",
+                "Notes (in Italian): solo online",
             ],
         ),
-        ("zh", ["每 4 周 €5.99", "前 4 周：免费", "仅限办理新号码", "优惠截止：2026年10月8日", "备注：solo online"]),
+        (
+            "zh",
+            [
+                "每 4 周 €5.99",
+                "前 4 周：免费",
+                "仅限办理新号码",
+                "优惠截止：2026年10月8日",
+                "备注（意大利语）：solo online",
+            ],
+        ),
     ],
 )
 def test_four_weekly_first_period_free_new_numbers(lang, facts):
@@ -662,3 +671,34 @@ def test_every_kind_renders_without_placeholders_or_italian(kind, lang):
         if lang != "it":
             assert not foreign_words(text, [BASE["name"]]), f"{kind}/{lang}: Italian left in\n{text}"
     assert single.body.endswith("https://x.test/u") and "https://x.test/m" in single.body  # the way out stays
+
+
+@pytest.mark.parametrize(
+    "lang, conditions, notes",
+    [
+        (
+            "it",
+            "Condizioni: prezzo bloccato per sempre, solo online, prezzo di listino 9,99 €",
+            "Note: Per oggetti smart",
+        ),
+        (
+            "en",
+            "Conditions: price fixed for ever, online only, list price €9.99",
+            "Notes (in Italian): Per oggetti smart",
+        ),
+        ("zh", "条件：价格永久不变、仅限网上办理、原价 €9.99", "备注（意大利语）：Per oggetti smart"),
+    ],
+)
+def test_flags_in_the_readers_language_and_the_rest_of_the_notes_labelled(lang, conditions, notes):
+    from spiders.parsing import note_flags
+
+    flags, rest = note_flags("Solo online; prezzo per sempre; invece di 9,99€; Per oggetti smart")
+    item = normalise({**BASE, "flags": flags, "notes": rest})
+    message = render_event(event("new", item=item), lang)
+    assert conditions in message.body and notes in message.body, message.body
+    if lang != "it":
+        assert not foreign_words(message.body, [BASE["name"], rest]), message.body
+    changed = render_event(event("changed", item=item, changes={"flags": [[], ["online_only"]]}), lang)
+    want = {"it": "(condizioni: solo online)", "en": "(conditions: online only)", "zh": "条件：仅限网上办理"}[lang]
+    assert want in changed.title
+    assert {"it": "nessuna → solo online", "en": "none → online only", "zh": "无 → 仅限网上办理"}[lang] in changed.body
