@@ -30,6 +30,7 @@ from sqlalchemy import CursorResult, and_, func, or_, select, update
 from sqlmodel import Session, col
 
 from alerts.masking import _ANY_URL, _masking, _scheme_only, mask_text, mask_url
+from alerts.price_context import price_contexts
 from contract.clock import utcnow
 from storage.engine import get_engine
 from storage.models import Notification, Offer, OfferEvent, Subscription, SubscriptionChannel
@@ -432,6 +433,8 @@ def _prepare(engine, ids: list[int], links=None) -> list[_Job]:
         subs = _by_id(session, Subscription, [n.subscription_id for n in rows.values()])
         wanted = [i for n in rows.values() for i in ([n.event_id] if n.event_id is not None else n.event_ids or [])]
         events = {i: event_dict(e) for i, e in _by_id(session, OfferEvent, wanted).items()}
+        for event_id, context in price_contexts(session, list(events.values())).items():
+            events[event_id]["context"] = context  # one query for the batch, whoever the events go to
     jobs = []
     for nid in ids:
         n = rows[nid]

@@ -32,6 +32,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from contract.catalogue import load as load_catalogue
 from contract.clock import utcnow
 from contract.offer import DEFAULTS, FIELDS, FLAGS
+from contract.offer_query import eur_per_gb_cents, twelve_month_cents
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,16 @@ def locale_filters(locale: str) -> dict:
     def money(cents) -> str:
         return format_currency(Decimal(int(cents)) / 100, "EUR", locale=locale)
 
+    def fine_money(cents) -> str:
+        """Fractions of a cent kept to three decimals of a euro: €/GB ("€0.044")."""
+        return format_currency(round(Decimal(str(cents)) / 100, 3), "EUR", locale=locale, decimal_quantization=False)
+
+    def signed_money(cents) -> str:
+        return ("+" if cents > 0 else "−" if cents < 0 else "") + money(abs(cents))
+
+    def pct(value) -> str:
+        return ("+" if value > 0 else "−" if value < 0 else "") + f"{abs(value)}%"
+
     def num(value) -> str:
         return format_decimal(value, format="#,##0.##", locale=locale)
 
@@ -162,6 +173,9 @@ def locale_filters(locale: str) -> dict:
 
     return {
         "money": money,
+        "fine_money": fine_money,
+        "signed_money": signed_money,
+        "pct": pct,
         "num": num,
         "longdate": longdate,
         "shortdate": shortdate,
@@ -303,6 +317,10 @@ def event_view(event, zone: ZoneInfo, now: datetime | None = None) -> dict:
         "ended": ended,
         "earlier": [],
         "first_price": None,
+        # price context (alerts.price_context, set when messages are prepared) and what a year and a GB cost
+        "context": event.get("context"),
+        "year_cents": twelve_month_cents({**item, "price_cents": price}) if price is not None else None,
+        "per_gb_cents": eur_per_gb_cents({**item, "price_cents": price}) or None if price is not None else None,
     }
 
 
