@@ -275,8 +275,17 @@ def _reasons(result) -> tuple[list[str], list[str]]:
     return shown, details
 
 
-def deliver(url: str, title: str, body: str, masked: str | None = None, policy: Policy | None = None) -> Outcome:
-    """Send one message to one channel URL; never raises."""
+def deliver(
+    url: str,
+    title: str,
+    body: str,
+    masked: str | None = None,
+    policy: Policy | None = None,
+    notify_type: str = "info",
+    data: dict | None = None,
+) -> Outcome:
+    """Send one message to one channel URL; never raises. `notify_type`: Apprise's (info, success, warning);
+    `data`: what a JSON channel's payload carries beside the title and the message (README "JSON payload")."""
     masked = masked or mask_url(url)
     policy = policy or Policy()
     details: list[str] = []
@@ -288,16 +297,23 @@ def deliver(url: str, title: str, body: str, masked: str | None = None, policy: 
         apprise = _apprise()
         try:
             _channel_settings(apobj, url, policy)
+            if data and hasattr(apobj[0], "payload_extras"):  # json:// — the extras its `:key=value` arguments set
+                apobj[0].payload_extras.update(data)
+            kind = apprise.NotifyType(notify_type)
             if _apprise2():  # the call's own log entries: isolated from the other threads' sends
                 with _detail.active():
                     result = apobj.notify(
-                        body=body, title=title, body_format=apprise.NotifyFormat.TEXT, log_level=logging.DEBUG
+                        body=body,
+                        title=title,
+                        notify_type=kind,
+                        body_format=apprise.NotifyFormat.TEXT,
+                        log_level=logging.DEBUG,
                     )
                 ok = bool(result)
                 lines, details = ([], []) if ok else _reasons(result)
             else:  # pragma: no cover - Apprise 1.x: process-wide capture
                 with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
-                    ok = apobj.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT)
+                    ok = apobj.notify(body=body, title=title, notify_type=kind, body_format=apprise.NotifyFormat.TEXT)
                 lines = captured.getvalue().splitlines()
         except Exception as exc:  # a plugin bug must not take the batch down
             ok, lines = False, [f"{type(exc).__name__}: {exc}"]
@@ -473,6 +489,7 @@ def _render_and_send(job: _Job, policy: Policy | None = None) -> Outcome:
     """A worker's part: render the row's message in the subscriber's language and time zone, send it."""
     from alerts import render  # Jinja2 and the templates, loaded on the first message to send
 
+    kind, data = "info", None
     try:
         if job.message == "confirm":
             message = render.render_confirm(job.lang, job.confirm or "", job.footer)
@@ -480,8 +497,10 @@ def _render_and_send(job: _Job, policy: Policy | None = None) -> Outcome:
             message = render.render_test(job.lang, job.footer)
         elif job.digest:
             message = render.render_digest(job.events, job.lang, job.tz, job.digest, footer=job.footer, now=job.now)
+            data = {"digest": job.digest, "events": [render.event_data(e) for e in job.events]}
         else:
             message = render.render_event(job.events[0], job.lang, job.tz, footer=job.footer, now=job.now)
+            kind, data = render.notify_type(job.events[0]["kind"]), {"event": render.event_data(job.events[0])}
     except Exception as exc:  # a rendering bug: a failure of this row, retried (maybe after a fix)
         return Outcome(
             False,
@@ -502,7 +521,7 @@ def _render_and_send(job: _Job, policy: Policy | None = None) -> Outcome:
         url = without_redirects(url)
     if job.footer and job.service in ("mailto", "mailtos"):
         url = with_unsubscribe_headers(url, job.footer["unsubscribe"])
-    return deliver(url, message.title, message.body, job.masked, policy)
+    return deliver(url, message.title, message.body, job.masked, policy, kind, data)
 
 
 def with_unsubscribe_headers(url: str, unsubscribe: str) -> str:

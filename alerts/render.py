@@ -442,6 +442,59 @@ def render_digest(
     return with_footer(Message(_title(message.title), message.body), lang, footer)
 
 
+#: Apprise's notify type of an alert: good news "success", bad news "warning", the rest (digests too) "info"
+NOTIFY_TYPES = {
+    "price_drop": "success",
+    "new": "success",
+    "returned": "success",
+    "price_rise": "warning",
+    "removed": "warning",
+}
+PAYLOAD_VERSION = 1
+
+
+def notify_type(kind: str | None) -> str:
+    return NOTIFY_TYPES.get(kind or "", "info")
+
+
+def event_data(event: dict) -> dict:
+    """An event as data for the JSON channel (README "JSON payload"): money in integer cents with its currency,
+    times in UTC (ISO 8601), the offer's facts as the contract names them."""
+    if not isinstance(event, dict):
+        from storage.repository import event_dict
+
+        event = event_dict(event)
+    item = {**DEFAULTS, **(event.get("item") or {})}
+    operator = event.get("operator") or item.get("operator") or ""
+    detected = _as_datetime(event.get("created_at"), ZoneInfo("UTC"))
+    context = event.get("context") or {}
+    return {
+        "version": PAYLOAD_VERSION,
+        "kind": event["kind"],
+        "operator": operator,
+        "operator_name": operator_name(operator),
+        "offer_key": event.get("offer_key") or item.get("offer_key"),
+        "offer_name": item.get("name"),
+        "price_before_cents": event.get("price_before"),
+        "price_after_cents": event.get("price_after"),
+        "currency": "EUR",
+        "period_days": item.get("period_days"),
+        "data_gb": item.get("data_gb"),
+        "data_unlimited": item.get("data_unlimited"),
+        "data_5g": item.get("data_5g"),
+        "eligibility": item.get("eligibility"),
+        "eligible_from": item.get("eligible_from"),
+        "promo_until": item.get("promo_until"),
+        "flags": item.get("flags"),
+        "url": item.get("url"),
+        "detected_at": detected.isoformat().replace("+00:00", "Z") if detected else None,
+        "changes": {f: {"before": b, "after": a} for f, (b, a) in (event.get("changes") or {}).items()},
+        "low_90_cents": context.get("low_90_cents"),
+        "low_ever_cents": context.get("low_ever_cents"),
+        "is_low_90": context.get("is_low_90"),
+    }
+
+
 #: what a test notification shows as an example of an alert
 SAMPLE_EVENT = {
     "kind": "price_drop",

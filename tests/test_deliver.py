@@ -145,8 +145,12 @@ def row(engine, nid) -> Notification:
 
 
 def event_of(engine, event_id) -> dict:
+    """The event as the sender prepares it: with its price context (alerts.price_context)."""
+    from alerts.price_context import price_contexts
+
     with Session(engine) as s:
-        return event_dict(s.get(OfferEvent, event_id))
+        event = event_dict(s.get(OfferEvent, event_id))
+        return {**event, "context": price_contexts(s, [event]).get(event_id)}
 
 
 @pytest.fixture
@@ -588,3 +592,54 @@ def test_migration_0005_adds_and_removes_the_failure_columns_keeping_rows(engine
     assert (n.attempts, n.failure_kind, n.ambiguous_failures) == (2, None, 0)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD_REVISION
+
+
+# ------------------------------------------------------------------------------------------ structured payload
+
+
+@pytest.mark.parametrize(
+    "kind, before, after, notify_type",
+    [
+        ("price_drop", 999, 799, "success"),
+        ("new", None, 799, "success"),
+        ("returned", 999, 799, "success"),
+        ("price_rise", 699, 799, "warning"),
+        ("removed", 799, None, "warning"),
+        ("changed", 799, 799, "info"),
+    ],
+)
+def test_json_channel_gets_the_event_as_data(engine, http, kind, before, after, notify_type):
+    """README "JSON payload": Apprise's title/message/type, plus the event as data under "event"."""
+    event_id = add_event(
+        engine, kind=kind, before=before, after=after or 799, name="Giga 150 5G", flags=["online_only"]
+    )
+    sub, [channel] = add_subscriber(engine, http.url("/hook"), lang="en")
+    queue(engine, sub, channel, event_id)
+    assert send_due(now=T0 + timedelta(minutes=1)).sent == 1
+    [post] = http.wait_for(1)
+    payload = post["json"]
+    expected = render_event(event_of(engine, event_id), "en", now=T0 + timedelta(minutes=1))
+    assert payload["title"] == expected.title and payload["type"] == notify_type
+    assert payload["message"].startswith(expected.body.split("\n")[0]) and "/unsubscribe/" in payload["message"]
+    data = payload["event"]
+    assert data["kind"] == kind and data["operator"] == "iliad" and data["operator_name"] == "Iliad"
+    assert (data["offer_key"], data["offer_name"], data["url"]) == (
+        "giga-150", "Giga 150 5G", "https://example.it/giga-150"
+    )  # fmt: skip
+    assert (data["price_before_cents"], data["price_after_cents"], data["currency"]) == (before, after or 799, "EUR")
+    assert (data["data_gb"], data["data_5g"], data["eligibility"], data["eligible_from"]) == (150.0, True, "all", [])
+    assert data["detected_at"] == "2026-12-02T09:00:00Z" and data["version"] == 1
+    assert data["flags"] == ["online_only"]
+
+
+def test_json_digest_payload_lists_its_events(engine, http):
+    first = add_event(engine, key="a", at=T0)
+    second = add_event(engine, key="b", kind="new", before=None, after=500, at=T0 + timedelta(hours=2))
+    sub, [channel] = add_subscriber(engine, http.url("/digest"), lang="zh")
+    queue(engine, sub, channel, event_ids=[first, second], digest="daily:2026-12-03")
+    assert send_due(now=T0 + timedelta(days=1)).sent == 1
+    [post] = http.wait_for(1)
+    payload = post["json"]
+    assert payload["type"] == "info" and payload["digest"] == "daily:2026-12-03"
+    assert [(e["offer_key"], e["kind"]) for e in payload["events"]] == [("a", "price_drop"), ("b", "new")]
+    assert "2026年12月2日的套餐动态" in payload["message"]

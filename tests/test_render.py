@@ -702,3 +702,48 @@ def test_flags_in_the_readers_language_and_the_rest_of_the_notes_labelled(lang, 
     want = {"it": "(condizioni: solo online)", "en": "(conditions: online only)", "zh": "条件：仅限网上办理"}[lang]
     assert want in changed.title
     assert {"it": "nessuna → solo online", "en": "none → online only", "zh": "无 → 仅限网上办理"}[lang] in changed.body
+
+
+@pytest.mark.parametrize(
+    "lang, lines",
+    [
+        (
+            "it",
+            [
+                "Prezzo più basso mai visto per questa offerta.",
+                "Per la prima volta sotto 8,00 €.",
+                "Minimo degli ultimi 90 giorni: 7,99 € · minimo visto: 7,99 € (dall'11 marzo 2026) · "
+                "variazione: −20% (−2,00 €)",
+                "Primi 12 mesi: 98,87 € · 0,044 € al GB",
+            ],
+        ),
+        (
+            "en",
+            [
+                "Lowest price seen for this offer.",
+                "First time under €8.00.",
+                "Lowest in 90 days: €7.99 · lowest seen: €7.99 (since 11 March 2026) · change: −20% (−€2.00)",
+                "First 12 months: €98.87 · €0.044 per GB",
+            ],
+        ),
+        (
+            "zh",
+            [
+                "该套餐有记录以来的最低价。",
+                "首次低于 €8.00。",
+                "90 天最低：€7.99 · 有记录以来最低：€7.99（自 2026年3月11日 起） · 变动：−20%（−€2.00）",
+                "前 12 个月费用：€98.87 · 每 GB €0.044",
+            ],
+        ),
+    ],
+)
+def test_price_context_lines(lang, lines):
+    from datetime import timedelta
+
+    from alerts.price_context import context_of
+
+    at = datetime(2026, 9, 27, 10, 30, tzinfo=timezone.utc)
+    history = [(at - timedelta(days=200), at - timedelta(days=100), 899), (at - timedelta(days=100), at, 999)]
+    body = render_event({**event("price_drop"), "context": context_of(799, 999, history, at)}, lang).body
+    for line in lines:
+        assert f"\n{line}\n" in body, body
