@@ -85,6 +85,8 @@ class Policy:
     base_url: str | None = None
     #: send to guarded channels (hosts subscribers typed) also when they resolve to private addresses
     allow_private_addresses: bool = False
+    #: the display name of the sender of every email (`[mail] name`); a channel URL's own `name=` wins
+    sender_name: str | None = None
 
 
 #: failure kind -> what the row's error says first. The first six happen before anything is sent.
@@ -283,9 +285,11 @@ def deliver(
     policy: Policy | None = None,
     notify_type: str = "info",
     data: dict | None = None,
+    html: bool = False,
 ) -> Outcome:
     """Send one message to one channel URL; never raises. `notify_type`: Apprise's (info, success, warning);
-    `data`: what a JSON channel's payload carries beside the title and the message (README "JSON payload")."""
+    `data`: what a JSON channel's payload carries beside the title and the message (README "JSON payload");
+    `html`: `body` is HTML (email: Apprise sends it with its plain-text rendering, multipart/alternative)."""
     masked = masked or mask_url(url)
     policy = policy or Policy()
     details: list[str] = []
@@ -300,20 +304,21 @@ def deliver(
             if data and hasattr(apobj[0], "payload_extras"):  # json:// — the extras its `:key=value` arguments set
                 apobj[0].payload_extras.update(data)
             kind = apprise.NotifyType(notify_type)
+            body_format = apprise.NotifyFormat.HTML if html else apprise.NotifyFormat.TEXT
             if _apprise2():  # the call's own log entries: isolated from the other threads' sends
                 with _detail.active():
                     result = apobj.notify(
                         body=body,
                         title=title,
                         notify_type=kind,
-                        body_format=apprise.NotifyFormat.TEXT,
+                        body_format=body_format,
                         log_level=logging.DEBUG,
                     )
                 ok = bool(result)
                 lines, details = ([], []) if ok else _reasons(result)
             else:  # pragma: no cover - Apprise 1.x: process-wide capture
                 with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
-                    ok = apobj.notify(body=body, title=title, notify_type=kind, body_format=apprise.NotifyFormat.TEXT)
+                    ok = apobj.notify(body=body, title=title, notify_type=kind, body_format=body_format)
                 lines = captured.getvalue().splitlines()
         except Exception as exc:  # a plugin bug must not take the batch down
             ok, lines = False, [f"{type(exc).__name__}: {exc}"]
@@ -519,9 +524,27 @@ def _render_and_send(job: _Job, policy: Policy | None = None) -> Outcome:
             except ChannelError as exc:
                 return Outcome(False, f"refused, not sent: {exc}"[:ERROR_CHARS], permanent=True, kind="unusable")
         url = without_redirects(url)
-    if job.footer and job.service in ("mailto", "mailtos"):
-        url = with_unsubscribe_headers(url, job.footer["unsubscribe"])
-    return deliver(url, message.title, message.body, job.masked, policy, kind, data)
+    body, html = message.body, False
+    if job.service in ("mailto", "mailtos"):
+        if job.footer:
+            url = with_unsubscribe_headers(url, job.footer["unsubscribe"])
+        if policy and policy.sender_name:
+            url = with_sender_name(url, policy.sender_name)
+        try:
+            event = job.events[0] if len(job.events) == 1 and not job.digest else None
+            body, html = render.render_html(message, job.lang, event, job.now), True
+        except Exception as exc:
+            return Outcome(False, f"render failed: {type(exc).__name__}: {exc}"[:ERROR_CHARS], kind="render")
+    return deliver(url, message.title, body, job.masked, policy, kind, data, html)
+
+
+def with_sender_name(url: str, name: str) -> str:
+    """An email channel URL with the sender's display name (Apprise's `name=` argument), unless it names one."""
+    from urllib.parse import parse_qs, quote
+
+    if "name" in {key.lower() for key in parse_qs(url.partition("?")[2])}:
+        return url
+    return url + ("&" if "?" in url else "?") + f"name={quote(name, safe='')}"
 
 
 def with_unsubscribe_headers(url: str, unsubscribe: str) -> str:

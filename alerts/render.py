@@ -28,6 +28,7 @@ from babel.dates import format_date, format_skeleton, format_time, get_timezone_
 from babel.lists import format_list
 from babel.numbers import format_currency, format_decimal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup, escape
 
 from contract.catalogue import load as load_catalogue
 from contract.clock import utcnow
@@ -196,7 +197,7 @@ def lcfirst(text: str) -> str:
 @cache
 def _env(lang: str) -> Environment:
     env = Environment(
-        loader=FileSystemLoader(str(TEMPLATES / lang)),
+        loader=FileSystemLoader([str(TEMPLATES / lang), str(TEMPLATES / "_shared")]),
         autoescape=False,
         undefined=StrictUndefined,
         extensions=["jinja2.ext.do"],
@@ -205,8 +206,22 @@ def _env(lang: str) -> Environment:
         keep_trailing_newline=False,
     )
     env.filters.update(locale_filters(LOCALES[lang]))
+    env.filters["linkify"] = linkify
     env.globals["opname"] = operator_name
     return env
+
+
+_URL = re.compile(r"https?://[^\s<>\"]+")
+
+
+def linkify(text: str) -> Markup:
+    """A line of plain text as HTML: escaped, its web addresses made links (the address is the link's text)."""
+    out, last = [], 0
+    for m in _URL.finditer(text):
+        out += [escape(text[last : m.start()]), Markup('<a href="{0}">{0}</a>').format(m.group(0))]
+        last = m.end()
+    out.append(escape(text[last:]))
+    return Markup("").join(out)
 
 
 # ---------------------------------------------------------------- tidy output
@@ -523,6 +538,50 @@ def render_test(lang: str, footer: dict | None = None) -> Message:
     lang = resolve_lang(lang)
     message = _render(lang, "test.txt.j2", {"sample": event_view(SAMPLE_EVENT, _zone(DEFAULT_TZ), None)})
     return with_footer(Message(_title(message.title), message.body), lang, footer)
+
+
+def price_table(event: dict, lang: str, now: datetime | None = None) -> list[tuple[str, str]]:
+    """The rows of an email's price-change table for a price event (none for other kinds): before, now, the
+    change, the offer's lows (with its price context), the first 12 months and €/GB."""
+    view = event_view(event, ZoneInfo(DEFAULT_TZ), now)
+    if view["kind"] not in ("price_drop", "price_rise", "new", "returned") or view["price"] is None:
+        return []
+    env = _env(resolve_lang(lang))
+    labels, f = env.get_template("_macros.j2").module.HTML, env.filters  # type: ignore[attr-defined]
+    context = view["context"] or {}
+    rows = []
+    if view["old_price"] is not None:
+        rows.append((labels["before"], f["money"](view["old_price"])))
+    rows.append((labels["now"], f["money"](view["price"])))
+    if context.get("change_cents"):
+        rows.append(
+            (labels["change"], f"{f['pct'](context['change_percent'])} ({f['signed_money'](context['change_cents'])})")
+        )
+    if context.get("history_since"):
+        rows += [
+            (labels["low_90"], f["money"](context["low_90_cents"])),
+            (labels["low_ever"], f["money"](context["low_ever_cents"])),
+        ]
+    if view["year_cents"] is not None:
+        rows.append((labels["year"], f["money"](view["year_cents"])))
+    if view["per_gb_cents"]:
+        rows.append((labels["per_gb"], f["fine_money"](view["per_gb_cents"])))
+    return [(label, _one_line(value)) for label, value in rows]
+
+
+def render_html(message: Message, lang: str, event: dict | None = None, now: datetime | None = None) -> str:
+    """The HTML part of an email: `message` (its title and every paragraph, links made links) and, for a price
+    event, its price-change table. Apprise turns it back into the plain-text part beside it."""
+    lang = resolve_lang(lang)
+    paragraphs = [block.split("\n") for block in message.body.split("\n\n") if block.strip()]
+    env = _env(lang)
+    return env.get_template("email.html.j2").render(
+        lang=lang,
+        title=message.title,
+        paragraphs=paragraphs,
+        table=price_table(event, lang, now) if event else [],
+        labels=env.get_template("_macros.j2").module.HTML,  # type: ignore[attr-defined]
+    )
 
 
 def render_confirm(lang: str, confirm: str, footer: dict | None = None) -> Message:

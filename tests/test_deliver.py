@@ -200,7 +200,10 @@ def test_email_to_real_smtp_server_in_each_subscribers_language(engine, smtp):
         mail = mails[to]
         assert mail["Subject"] == expected.title
         assert mail["From"] == "promowatch@example.com"
-        assert without_footer(text_of(mail)) == expected.body.strip()
+        text = without_footer(text_of(mail))  # Apprise's plain-text rendering of the HTML part: every line is there
+        assert [line for line in expected.body.splitlines() if line.strip() and line.strip() in text] == [
+            line for line in expected.body.splitlines() if line.strip()
+        ]
     assert HAN.search(mails["li@example.com"]["Subject"]) and HAN.search(text_of(mails["li@example.com"]))
     assert not HAN.search(text_of(mails["anna@example.com"]))
     assert "17:00" in text_of(mails["li@example.com"])  # 09:00 UTC in the subscriber's Asia/Shanghai
@@ -643,3 +646,36 @@ def test_json_digest_payload_lists_its_events(engine, http):
     assert payload["type"] == "info" and payload["digest"] == "daily:2026-12-03"
     assert [(e["offer_key"], e["kind"]) for e in payload["events"]] == [("a", "price_drop"), ("b", "new")]
     assert "2026年12月2日的套餐动态" in payload["message"]
+
+
+def test_email_has_an_html_alternative_with_the_price_table_and_the_sender_name(engine, smtp):
+    event_id = add_event(engine, name="Giga <150> & 5G")
+    sub, [channel] = add_subscriber(engine, mail_url(smtp, "anna@example.com"), lang="en")
+    queue(engine, sub, channel, event_id)
+    policy = deliver_mod.Policy(sender_name="promowatch alerts")
+    assert send_due(now=T0 + timedelta(seconds=1), policy=policy).sent == 1
+    [mail] = smtp.wait_for(1, timeout=10)
+    assert mail.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in mail.iter_parts()] == ["text/plain", "text/html"]
+    assert mail["From"] == "promowatch alerts <promowatch@example.com>"
+    html = mail.get_body(preferencelist=("html",)).get_content()
+    expected = render_event(event_of(engine, event_id), "en", now=T0 + timedelta(seconds=1))
+    assert '<html lang="en">' in html and "<caption" in html and '<th scope="row"' in html
+    assert re.search(r">Before</th><td[^>]*>€9.99</td>", html) and re.search(r">Now</th><td[^>]*>€7.99</td>", html)
+    assert re.search(r">Change</th><td[^>]*>−20% \(−€2.00\)</td>", html)
+    assert "Giga &lt;150&gt; &amp; 5G" in html and "<150>" not in html  # scraped text is escaped
+    assert "<img" not in html and "<script" not in html and "url(" not in html  # nothing loaded from elsewhere
+    assert '<a href="https://example.it/giga-150">' in html and "/unsubscribe/" in html and "/manage/" in html
+    assert expected.title in text_of(mail) and "Unsubscribe: " in text_of(mail)
+
+
+def test_the_sender_name_is_configured_once_in_mail():
+    from promowatch.service_config import parse_config
+
+    mail = {"host": "smtp.example.org", "from": "alerts@example.org", "name": " promowatch "}
+    config = parse_config({"mail": mail}, "cfg.toml", operators=["iliad"])
+    policy = deliver_mod.Policy(**config.sender_policy())  # what the service's sender is given
+    assert policy.sender_name == "promowatch"
+    url = "mailtos://u:p@smtp.example.org?from=alerts%40example.org&to=a%40b.example"
+    assert deliver_mod.with_sender_name(url, "promo watch").endswith("&name=promo%20watch")
+    assert deliver_mod.with_sender_name(url + "&name=Mine", "promowatch") == url + "&name=Mine"  # the URL's wins
