@@ -494,7 +494,8 @@ def _render_and_send(job: _Job, policy: Policy | None = None) -> Outcome:
     """A worker's part: render the row's message in the subscriber's language and time zone, send it."""
     from alerts import render  # Jinja2 and the templates, loaded on the first message to send
 
-    kind, data = "info", None
+    kind = "info"  # Apprise's notify type
+    data: dict[str, Any] | None = None  # what a JSON channel's payload carries
     try:
         if job.message == "confirm":
             message = render.render_confirm(job.lang, job.confirm or "", job.footer)
