@@ -4,7 +4,8 @@ Every way a crawl enters calls it — `scrapy crawl` (through `promowatch.scrapy
 crawl`, `promowatch import` and the service's crawl worker — so they all come to the same events and
 outbox rows, and report them through one result object. Only a healthy crawl is compared; a detection that
 fails leaves the crawl stored and pending, and the next detection of the operator takes it first.
-Matching happens inside detection's transaction (the events and their outbox rows are written together).
+Matching happens inside detection's transaction (the events and their outbox rows are written together); the
+saved stays (alerts/stay_alerts.py) are compared after it, in their own, when the crawl raised events.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ def after_crawl(
         return result
     result.by_kind = count_by_kind(result.events)
     log.info("%s crawl %d: %d change events %s", operator, run_id, len(result.events), result.by_kind or "")
+    if result.events:
+        _watch_stays(database_url)
     if result.events and wake is not None:
         try:
             report = wake()
@@ -75,6 +78,17 @@ def after_crawl(
             if result.sent is not None:
                 log.info("sent %d notifications, %d failed (retried later)", result.sent, result.send_failed or 0)
     return result
+
+
+def _watch_stays(database_url: str | None) -> int:
+    """The saved stays' messages (alerts.stay_alerts); a failure is logged and never undoes the crawl's events."""
+    from alerts.stay_alerts import watch_stays
+
+    try:
+        return watch_stays(database_url)
+    except Exception:  # noqa: BLE001 — the crawl and its events are stored; the stays are looked at next time
+        log.exception("saved stays could not be compared after the crawl; they are compared after the next one")
+        return 0
 
 
 def send_now(database_url: str | None = None) -> Callable[[], object]:

@@ -120,7 +120,7 @@ def check_public_host(host: str, port: int | None = None) -> None:
     except (socket.gaierror, UnicodeError):
         raise ChannelError(f"the server {host} cannot be found (DNS): check its name") from None
     for *_, address in infos:
-        ip = ipaddress.ip_address(address[0].split("%", 1)[0])
+        ip = ipaddress.ip_address(str(address[0]).split("%", 1)[0])
         if not public_address(ip):
             raise ChannelError(
                 f"the server {host} is not on the public internet ({ip} is a loopback, private, link-local or "
@@ -175,6 +175,7 @@ def build_channel(kind: str, value: str, settings: ChannelSettings) -> dict:
     if kind == "email":
         if not _EMAIL.match(value) or len(value) > 254:
             raise ChannelError(f"email: {value[:80]!r} is not an email address like name@example.com")
+        assert settings.mail is not None  # _missing said so otherwise
         url, shown = mail_url(settings.mail, value), f"email: {mask_address(value)}"
     elif kind == "ntfy":
         if "://" in value:  # their own server: https://ntfy.example.org/topic

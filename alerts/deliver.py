@@ -352,6 +352,7 @@ class _Job:
     footer: dict | None = None  # the subscription's manage and unsubscribe links
     confirm: str | None = None  # the confirm link of a confirm message
     now: datetime | None = None  # when the message is written: relative times ("ends tomorrow") count from it
+    stay: dict | None = None  # a stay message: the saved stay and its cheapest card now and before
 
 
 @dataclass
@@ -462,9 +463,17 @@ def _prepare(engine, ids: list[int], links=None) -> list[_Job]:
         job = _Job(n.id, n.attempts, _utc(n.claimed_at), n.ambiguous_failures or 0)
         jobs.append(job)
         channel, sub = channels.get(n.channel_id), subs.get(n.subscription_id)
-        wanted = {"confirm": ("pending",), "test": ("active", "paused")}.get(n.kind if n.event_id is None else "")
-        live = sub is not None and (sub.status in wanted if wanted else sub.active)
-        if channel is None or not live or channel.subscription_id != sub.id:
+        statuses = (
+            {"confirm": ("pending",), "test": ("active", "paused"), "stay": ("active",)}.get(n.kind or "")
+            if n.event_id is None
+            else None
+        )
+        if (
+            channel is None
+            or sub is None
+            or not (sub.status in statuses if statuses else sub.active)
+            or channel.subscription_id != sub.id
+        ):
             job.skip = "subscription or channel no longer active: not sent"
             continue
         job.url, job.masked = channel.url, mask_url(channel.url)  # not url_masked: that may show header values
@@ -472,10 +481,12 @@ def _prepare(engine, ids: list[int], links=None) -> list[_Job]:
         job.service, job.guarded = channel.service, bool(channel.guarded)
         if links is not None:
             job.footer = links.footer(sub.id, sub.link_key)
-        if wanted:
+        if statuses:
             job.message = n.kind
             if n.kind == "confirm" and links is not None:
                 job.confirm = links.url("confirm", sub.id, sub.link_key)
+            if n.kind == "stay":
+                job.stay = {"days": sub.stay_days, "gb": sub.stay_gb, **(sub.stay_cheapest or {})}
             continue
         if n.event_id is not None and not n.digest:
             job.events = [events[n.event_id]] if n.event_id in events else []
@@ -501,6 +512,8 @@ def _render_and_send(job: _Job, policy: Policy | None = None) -> Outcome:
             message = render.render_confirm(job.lang, job.confirm or "", job.footer)
         elif job.message == "test":
             message = render.render_test(job.lang, job.footer)
+        elif job.message == "stay":
+            message = render.render_stay(job.lang, job.stay or {}, job.footer)
         elif job.digest:
             message = render.render_digest(job.events, job.lang, job.tz, job.digest, footer=job.footer, now=job.now)
             data = {"digest": job.digest, "events": [render.event_data(e) for e in job.events]}

@@ -62,7 +62,7 @@ class Links:
     def read(self, purpose: str, token: str) -> tuple[int, str]:
         """(subscription id, link key) of a token signed for `purpose` and not expired; LinkError otherwise."""
         try:
-            value = self._serializer(purpose).loads(token, max_age=MAX_AGE[purpose].total_seconds())
+            value = self._serializer(purpose).loads(token, max_age=int(MAX_AGE[purpose].total_seconds()))
         except SignatureExpired:
             raise LinkError("expired") from None
         except BadSignature:

@@ -584,6 +584,14 @@ def render_html(message: Message, lang: str, event: dict | None = None, now: dat
     )
 
 
+def render_stay(lang: str, stay: dict, footer: dict | None = None) -> Message:
+    """A saved stay's cheapest card changed: `stay` holds days, gb, card (None: no card covers it now) and was."""
+    lang = resolve_lang(lang)
+    context = {"days": stay.get("days"), "gb": stay.get("gb") or 0, "card": stay.get("card"), "was": stay.get("was")}
+    message = _render(lang, "stay.txt.j2", context)
+    return with_footer(Message(_title(message.title), message.body), lang, footer)
+
+
 def render_confirm(lang: str, confirm: str, footer: dict | None = None) -> Message:
     """The double opt-in request: the signed `confirm` link, valid 48 hours."""
     lang = resolve_lang(lang)

@@ -215,7 +215,11 @@ def load_subscriptions(session: Session) -> Subscriptions:
     """The active subscriptions' filter columns: one SELECT, rows straight from the DBAPI cursor (no ORM objects,
     no result processing: this is the one read of every subscription), list columns parsed once per distinct text."""
     table = table_of(Subscription)
-    stmt = select(*(table.c[c] for c in FILTERS)).where(table.c.active.is_(True)).order_by(table.c.id)
+    stmt = (
+        select(*(table.c[c] for c in FILTERS))
+        .where(table.c.active.is_(True), table.c.stay_days.is_(None))  # a stay subscription is told by stay_alerts
+        .order_by(table.c.id)
+    )
     conn = session.connection()
     cursor = conn.connection.cursor()
     try:

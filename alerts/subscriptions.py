@@ -13,10 +13,10 @@ import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Optional
+from typing import Any, Optional, Sequence, cast
 
-from sqlalchemy import delete, func, insert, select, update
-from sqlmodel import Session
+from sqlalchemy import CursorResult, delete, func, insert, select, update
+from sqlmodel import Session, col
 
 from alerts.channels import ChannelError, ChannelSettings, build_channel, shown_channel
 from alerts.links import CONFIRM_MAX_AGE, LinkError, Links
@@ -40,11 +40,13 @@ STATUSES = ("pending", "active", "paused", "unsubscribed")
 #: a pending request is erased after this long without confirmation
 PENDING_MAX_AGE = CONFIRM_MAX_AGE
 #: the outbox kinds of messages that are about the subscription itself, not an offer
-MESSAGE_KINDS = ("confirm", "test")
+MESSAGE_KINDS = ("confirm", "test", "stay")
 _QUIET = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+#: a saved stay: days and GB (alerts/stay_alerts.py)
+STAY = ("stay_days", "stay_gb")
 #: the settings of a subscription (what `settings_spec` returns and `update_settings` changes): how and when it is
 #: sent, then the filters the matching index reads
-SETTINGS = ("lang", "digest", "timezone", "quiet_start", "quiet_end", "rearm_hours", *FILTERS[1:])
+SETTINGS = ("lang", "digest", "timezone", "quiet_start", "quiet_end", "rearm_hours", *FILTERS[1:], *STAY)
 #: what `list_subscriptions` shows of a subscription, in this order (then created_at and the masked channels)
 SHOWN = ("id", "status", "active", *SETTINGS)
 
@@ -136,6 +138,19 @@ def _operators(names, what: str = "operator") -> list[str]:
         raise SubscriptionError(str(exc)) from None
 
 
+def _stay(days, gb) -> tuple[Optional[int], Optional[float]]:
+    """A saved stay: days (1 to MAX_DAYS) and GB (default 0), or neither."""
+    from contract.stay import MAX_DAYS
+
+    if days is None:
+        if gb is not None:
+            raise SubscriptionError("--stay-gb needs --stay-days: the days of the stay whose cheapest card to watch")
+        return None, None
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
+        raise SubscriptionError(f"--stay-days {days}: the days of the stay, a whole number from 1 to {MAX_DAYS}")
+    return days, _gb(gb, "--stay-gb") or 0.0
+
+
 def _quiet(text: Optional[str]) -> tuple[Optional[str], Optional[str]]:
     if text is None:
         return None, None
@@ -162,9 +177,9 @@ def settings_spec(
     lang: str = "it",
     digest: str = "off",
     tz: str = "Europe/Rome",
-    operators: list[str] = (),
-    plan_types: list[str] = (),
-    kinds: list[str] = (),
+    operators: Sequence[str] = (),
+    plan_types: Sequence[str] = (),
+    kinds: Sequence[str] = (),
     max_price: Optional[str] = None,
     min_gb: Optional[str | float] = None,
     only_5g: bool = False,
@@ -173,6 +188,8 @@ def settings_spec(
     max_year_cost: Optional[str] = None,
     quiet: Optional[str] = None,
     rearm_hours: int = 168,
+    stay_days: Optional[int] = None,
+    stay_gb: Optional[str | float] = None,
 ) -> dict:
     """The validated settings of a subscription (the SETTINGS columns), from what a person typed."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -195,6 +212,7 @@ def settings_spec(
     rearm_hours = _rearm(rearm_hours)
     quiet_start, quiet_end = _quiet(quiet)
     per_gb = _amount(max_eur_per_gb, "--max-eur-per-gb")
+    stay_days, stay_gb = _stay(stay_days, stay_gb)
     return {
         "lang": lang,
         "digest": digest,
@@ -211,6 +229,8 @@ def settings_spec(
         "origin": origin,
         "max_eur_per_gb_cents": None if per_gb is None else float(per_gb),
         "max_year_cents": _amount(max_year_cost, "--max-year-cost"),
+        "stay_days": stay_days,
+        "stay_gb": stay_gb,
     }
 
 
@@ -256,14 +276,16 @@ def store_subscriptions(specs: list[dict], database_url: Optional[str] = None) -
             }
             for spec in specs
         ]
-        ids = list(session.scalars(insert(Subscription).returning(Subscription.id, sort_by_parameter_order=True), rows))
+        ids = list(
+            session.scalars(insert(Subscription).returning(col(Subscription.id), sort_by_parameter_order=True), rows)
+        )
         channels = [
             {"subscription_id": sid, **_channel_columns(channel)}
             for sid, spec in zip(ids, specs, strict=False)
             for channel in spec["channels"]
         ]
         session.execute(insert(SubscriptionChannel), channels)
-    return ids
+    return cast(list[int], ids)  # primary keys: never None once inserted
 
 
 def _channel_columns(channel: dict) -> dict:
@@ -290,16 +312,18 @@ def find_duplicate(
     urls = sorted({c["url"] for c in spec["channels"]})
     with Session(get_engine(database_url)) as session:
         candidates = session.scalars(
-            select(SubscriptionChannel.subscription_id)
-            .join(Subscription, Subscription.id == SubscriptionChannel.subscription_id)
-            .where(SubscriptionChannel.url.in_(urls), Subscription.status.in_(statuses))
+            select(col(SubscriptionChannel.subscription_id))
+            .join(Subscription, col(Subscription.id) == col(SubscriptionChannel.subscription_id))
+            .where(col(SubscriptionChannel.url).in_(urls), col(Subscription.status).in_(statuses))
             .distinct()
         ).all()
         for sid in sorted(candidates):
             sub = session.get(Subscription, sid)
             if not all(_same(getattr(sub, key), value) for key, value in wanted.items()):
                 continue
-            stored = session.scalars(select(SubscriptionChannel.url).where(SubscriptionChannel.subscription_id == sid))
+            stored = session.scalars(
+                select(col(SubscriptionChannel.url)).where(col(SubscriptionChannel.subscription_id) == sid)
+            )
             if sorted(set(stored)) == urls:
                 return sid
     return None
@@ -312,18 +336,18 @@ def _iso(moment) -> str | None:
 def list_subscriptions(database_url: Optional[str] = None, active_only: bool = False) -> list[dict]:
     """Subscriptions with their channels, masked (never the URL itself)."""
     with Session(get_engine(database_url)) as session:
-        query = select(Subscription).order_by(Subscription.id)
+        query = select(Subscription).order_by(col(Subscription.id))
         if active_only:
-            query = query.where(Subscription.active.is_(True))
+            query = query.where(col(Subscription.active).is_(True))
         subs = session.execute(query).scalars().all()
         channels: dict[int, list] = {}
         rows = session.execute(
             select(
-                SubscriptionChannel.subscription_id,
-                SubscriptionChannel.id,
-                SubscriptionChannel.service,
-                SubscriptionChannel.url,
-            ).order_by(SubscriptionChannel.id)
+                col(SubscriptionChannel.subscription_id),
+                col(SubscriptionChannel.id),
+                col(SubscriptionChannel.service),
+                col(SubscriptionChannel.url),
+            ).order_by(col(SubscriptionChannel.id))
         )
         for sid, cid, service, url in rows:  # masked now, not the stored url_masked: masking may have improved
             channels.setdefault(sid, []).append({"id": cid, "service": service, "url_masked": mask_url(url)})
@@ -348,10 +372,10 @@ class Requested:
     status: str
 
 
-def _queue_message(session: Session, sid: int, kind: str, now: datetime) -> int:
-    """Queue a message about the subscription itself (kind: confirm | test) to each of its channels."""
-    query = select(SubscriptionChannel.id).where(SubscriptionChannel.subscription_id == sid)
-    channel_ids = session.scalars(query.order_by(SubscriptionChannel.id)).all()
+def queue_message(session: Session, sid: int, kind: str, now: datetime) -> int:
+    """Queue a message about the subscription itself (MESSAGE_KINDS: confirm | test | stay) to each of its channels."""
+    query = select(col(SubscriptionChannel.id)).where(col(SubscriptionChannel.subscription_id) == sid)
+    channel_ids = session.scalars(query.order_by(col(SubscriptionChannel.id))).all()
     if channel_ids:
         session.execute(
             insert(Notification),
@@ -393,24 +417,25 @@ def request_subscription(
         channel = build_channel(kind, value, channel_settings)
     except ChannelError as exc:
         raise SubscriptionError(str(exc)) from None
-    spec = {"subscription": settings_spec(**settings), "channels": [channel]}
+    spec: dict[str, Any] = {"subscription": settings_spec(**settings), "channels": [channel]}
     now = as_utc(now) or utcnow()
     existing = find_duplicate(spec, database_url, statuses=("pending", "active", "paused"))
     with Session(get_engine(database_url)) as session, session.begin():
         if existing is not None:
-            status = session.get(Subscription, existing).status
+            status = _get(session, existing).status
             if status == "pending":
-                _queue_message(session, existing, "confirm", now)
+                queue_message(session, existing, "confirm", now)
             return Requested(existing, False, status)
         sub = Subscription(
             created_at=now, active=False, status="pending", link_key=new_link_key(), **spec["subscription"]
         )
         session.add(sub)
         session.flush()
-        session.add(SubscriptionChannel(subscription_id=sub.id, **_channel_columns(channel)))
+        sid = cast(int, sub.id)  # given by the flush
+        session.add(SubscriptionChannel(subscription_id=sid, **_channel_columns(channel)))
         session.add(
             SubscriptionConsent(
-                subscription_id=sub.id,
+                subscription_id=sid,
                 requested_at=now,
                 source=source[:64],
                 lang=spec["subscription"]["lang"],
@@ -420,8 +445,8 @@ def request_subscription(
             )
         )
         session.flush()
-        _queue_message(session, sub.id, "confirm", now)
-        return Requested(sub.id, True, "pending")
+        queue_message(session, sid, "confirm", now)
+        return Requested(sid, True, "pending")
 
 
 def open_link(token: str, purpose: str, links: Links, database_url: Optional[str] = None) -> int:
@@ -429,7 +454,7 @@ def open_link(token: str, purpose: str, links: Links, database_url: Optional[str
     when it is forged, altered, expired, for another purpose, or its subscription is gone (erased)."""
     sid, key = links.read(purpose, token)
     with Session(get_engine(database_url)) as session:
-        stored = session.scalar(select(Subscription.link_key).where(Subscription.id == sid))
+        stored = session.scalar(select(col(Subscription.link_key)).where(col(Subscription.id) == sid))
     if stored is None or stored != key:
         raise LinkError("invalid")
     return sid
@@ -441,16 +466,20 @@ def confirm(token: str, links: Links, database_url: Optional[str] = None, now: O
     sid = open_link(token, "confirm", links, database_url)
     now = as_utc(now) or utcnow()
     with Session(get_engine(database_url)) as session, session.begin():
-        moved = session.execute(
-            update(Subscription)
-            .where(Subscription.id == sid, Subscription.status == "pending")
-            .values(status="active", active=True, confirmed_at=now)
-        ).rowcount
+        moved = _rowcount(
+            session.execute(
+                update(Subscription)
+                .where(col(Subscription.id) == sid, col(Subscription.status) == "pending")
+                .values(status="active", active=True, confirmed_at=now)
+            )
+        )
         if moved:
             session.execute(
-                update(SubscriptionConsent).where(SubscriptionConsent.subscription_id == sid).values(confirmed_at=now)
+                update(SubscriptionConsent)
+                .where(col(SubscriptionConsent.subscription_id) == sid)
+                .values(confirmed_at=now)
             )
-        return session.scalar(select(Subscription.status).where(Subscription.id == sid))
+        return str(session.scalar(select(col(Subscription.status)).where(col(Subscription.id) == sid)))
 
 
 # ------------------------------------------------------------------------------------------------ managing
@@ -525,20 +554,24 @@ def _typed_euro(cents) -> Optional[str]:
     return None if cents is None else f"{int(cents) // 100}.{int(cents) % 100:02d}"
 
 
+def _rowcount(result) -> int:
+    """The rows an UPDATE or DELETE touched (Session.execute is typed for any statement)."""
+    return cast(CursorResult, result).rowcount
+
+
 def erase(sid: int, database_url: Optional[str] = None) -> dict:
     """Delete everything stored about the subscription: its outbox rows (they name its channel), its channels
     (the address itself), its consent record and the subscription. How many rows of each went."""
     with Session(get_engine(database_url)) as session, session.begin():
         _get(session, sid)
         counts = {
-            "notifications": session.execute(delete(Notification).where(Notification.subscription_id == sid)).rowcount,
-            "channels": session.execute(
-                delete(SubscriptionChannel).where(SubscriptionChannel.subscription_id == sid)
-            ).rowcount,
-            "consent": session.execute(
-                delete(SubscriptionConsent).where(SubscriptionConsent.subscription_id == sid)
-            ).rowcount,
-            "subscriptions": session.execute(delete(Subscription).where(Subscription.id == sid)).rowcount,
+            name: _rowcount(session.execute(delete(model).where(column == sid)))
+            for name, model, column in (
+                ("notifications", Notification, col(Notification.subscription_id)),
+                ("channels", SubscriptionChannel, col(SubscriptionChannel.subscription_id)),
+                ("consent", SubscriptionConsent, col(SubscriptionConsent.subscription_id)),
+                ("subscriptions", Subscription, col(Subscription.id)),
+            )
         }
     return counts
 
@@ -549,7 +582,7 @@ def queue_test(sid: int, database_url: Optional[str] = None, now: Optional[datet
         sub = _get(session, sid)
         if sub.status not in ("active", "paused"):
             raise SubscriptionError(f"the subscription is {sub.status}: a test message goes to an active one only")
-        return _queue_message(session, sid, "test", as_utc(now) or utcnow())
+        return queue_message(session, sid, "test", as_utc(now) or utcnow())
 
 
 def manage_view(sid: int, database_url: Optional[str] = None) -> dict:
@@ -557,14 +590,14 @@ def manage_view(sid: int, database_url: Optional[str] = None) -> dict:
     with Session(get_engine(database_url)) as session:
         sub = _get(session, sid)
         channels = session.execute(
-            select(SubscriptionChannel.service, SubscriptionChannel.url)
-            .where(SubscriptionChannel.subscription_id == sid)
-            .order_by(SubscriptionChannel.id)
+            select(col(SubscriptionChannel.service), col(SubscriptionChannel.url))
+            .where(col(SubscriptionChannel.subscription_id) == sid)
+            .order_by(col(SubscriptionChannel.id))
         ).all()
         consent = session.scalars(
             select(SubscriptionConsent)
-            .where(SubscriptionConsent.subscription_id == sid)
-            .order_by(SubscriptionConsent.id.desc())
+            .where(col(SubscriptionConsent.subscription_id) == sid)
+            .order_by(col(SubscriptionConsent.id).desc())
         ).first()
         return {
             "id": sub.id,
@@ -601,12 +634,14 @@ def purge_pending(
     now = as_utc(now) or utcnow()
     with Session(get_engine(database_url)) as session:
         stale = session.scalars(
-            select(Subscription.id).where(Subscription.status == "pending", Subscription.created_at < now - max_age)
+            select(col(Subscription.id)).where(
+                col(Subscription.status) == "pending", col(Subscription.created_at) < now - max_age
+            )
         ).all()
-        session.execute(delete(RateLimitHit).where(RateLimitHit.at < now - timedelta(days=1)))
+        session.execute(delete(RateLimitHit).where(col(RateLimitHit.at) < now - timedelta(days=1)))
         session.commit()
     for sid in stale:
-        erase(sid, database_url)
+        erase(cast(int, sid), database_url)
     return len(stale)
 
 
@@ -629,8 +664,10 @@ def allow(
         session.add(RateLimitHit(bucket=bucket[:32], key_hash=digest, at=now))
         session.flush()
         seen = session.scalar(
-            select(func.count(RateLimitHit.id)).where(
-                RateLimitHit.bucket == bucket[:32], RateLimitHit.key_hash == digest, RateLimitHit.at > now - window
+            select(func.count(col(RateLimitHit.id))).where(
+                col(RateLimitHit.bucket) == bucket[:32],
+                col(RateLimitHit.key_hash) == digest,
+                col(RateLimitHit.at) > now - window,
             )
         )
-    return seen <= limit
+    return (seen or 0) <= limit

@@ -547,9 +547,17 @@ def status(as_json: bool = typer.Option(False, "--json", help="print the status 
 
 
 # commands defined in their own modules, on this same app (imports there stay lazy)
-from promowatch import cli_capture, cli_events, cli_outbox, cli_service, cli_subscriptions, cli_web  # noqa: E402
+from promowatch import (  # noqa: E402
+    cli_capture,
+    cli_events,
+    cli_outbox,
+    cli_service,
+    cli_stay,
+    cli_subscriptions,
+    cli_web,
+)
 
-for _module in (cli_events, cli_subscriptions, cli_outbox, cli_service, cli_capture, cli_web):
+for _module in (cli_events, cli_subscriptions, cli_outbox, cli_service, cli_capture, cli_web, cli_stay):
     _module.register(app)
 
 

@@ -17,12 +17,12 @@ from datetime import date, datetime, timezone
 from typing import Iterable, NoReturn, Optional
 
 import typer
-from rich.console import Console
+from rich.console import Console, JustifyMethod, OverflowMethod
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from contract.amounts import GB_FORMAT, MONEY_FORMAT, gb_option, money_option  # noqa: F401  (the commands' parsers)
+from contract.amounts import gb_option, money_option
 
 
 def _width() -> Optional[int]:
@@ -125,7 +125,7 @@ class Column:
     """A column of a table sized to the terminal (`fit_table`)."""
 
     header: str
-    justify: str = "left"
+    justify: JustifyMethod = "left"
     #: the columns with the lowest `keep` go first when the terminal is too narrow (None: never dropped)
     keep: Optional[int] = None
     #: long text (names) wraps at spaces to this many cells at least, never inside a word (keys and URLs are
@@ -192,8 +192,9 @@ def fit_table(
         shown.remove(min(droppable, key=lambda i: (columns[i].keep, -i)))
     excess = total() - width
     for i in sorted(shown, key=lambda i: -needed[i]):  # still too wide: a word longer than the room must fold
-        if excess > 0 and columns[i].fold:
-            give = min(excess, needed[i] - max(columns[i].fold, _word(columns[i].header)))
+        fold = columns[i].fold
+        if excess > 0 and fold:
+            give = min(excess, needed[i] - max(fold, _word(columns[i].header)))
             if give > 0:
                 needed[i] -= give
                 excess -= give
@@ -213,7 +214,7 @@ def fit_table(
     table = Table(title=title, caption=caption, caption_justify="left")
     for i in shown:
         c = columns[i]
-        overflow = "fold" if c.fold else "ellipsis"
+        overflow: OverflowMethod = "fold" if c.fold else "ellipsis"
         table.add_column(c.header, justify=c.justify, overflow=overflow, no_wrap=not c.fold, width=widths[i])
     for r in rows:
         table.add_row(*(r[i] for i in shown))

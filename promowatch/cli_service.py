@@ -134,6 +134,15 @@ def register(app: typer.Typer) -> None:
         check_database()
         if warning := exposed():
             err.print(f"[yellow]{escape(warning)}[/]", highlight=False, soft_wrap=True)
+        if not once and cfg.web.enabled:  # the site's port: one line now, not a child failing in the log
+            from promowatch.cli_web import _port_free
+
+            if problem := _port_free(cfg.web.host, cfg.web.port):
+                fail(
+                    f"[web] cannot listen on {cfg.web.host}:{cfg.web.port} ({problem}): change [web] port in the "
+                    "configuration or stop what uses it",
+                    code=1,
+                )
         if not once:  # the long-running process: replaced by the lean one (promowatch/serve.py), same PID
             args = (
                 [sys.executable, "-m", "promowatch.serve"]

@@ -26,6 +26,8 @@ from promowatch.cli_common import Column, console, euro, fail, fit_table, gb
 
 def _filters_text(s: dict) -> str:
     parts = []
+    if s.get("stay_days"):
+        parts.append(f"stay {s['stay_days']} days" + (f", {gb(s['stay_gb'])} GB" if s.get("stay_gb") else ""))
     for key, label in (("operators", "operators"), ("plan_types", "types"), ("kinds", "kinds")):
         if s[key]:
             parts.append(f"{label} {','.join(s[key])}")
@@ -98,9 +100,18 @@ def register(app: typer.Typer) -> None:
             "--rearm-hours",
             help="hours (1 to 8760, one year) after which the same offer+kind alerts again (or when its price moves)",
         ),
+        stay_days: Optional[int] = typer.Option(
+            None,
+            "--stay-days",
+            help="watch a stay of this many days instead of offer events: alert when its cheapest card changes",
+        ),
+        stay_gb: Optional[str] = typer.Option(
+            None, "--stay-gb", help="with --stay-days: the GB needed over the whole stay, e.g. 20 or 1,5"
+        ),
         as_json: bool = typer.Option(False, "--json", help="print the stored subscription as JSON"),
     ):
-        """Subscribe channels to the events of the offers that pass the filters."""
+        """Subscribe channels to the events of the offers that pass the filters (or to a saved stay's cheapest
+        card: --stay-days)."""
         try:
             spec = subscription_spec(
                 list(channel),
@@ -118,6 +129,8 @@ def register(app: typer.Typer) -> None:
                 max_year_cost=max_year_cost,
                 quiet=quiet,
                 rearm_hours=rearm_hours,
+                stay_days=stay_days,
+                stay_gb=stay_gb,
             )
         except SubscriptionError as exc:
             fail(f"subscription refused, nothing stored: {_escape(str(exc))}")

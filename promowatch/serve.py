@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -49,6 +51,53 @@ def setup_logging(default: str) -> None:
     if level != "DEBUG":
         for name in ("apscheduler", "scrapy", "apprise"):
             logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+class WebChild:
+    """The site (`promowatch web`) as a child process of the service when `[web] enabled = true`: the scheduler
+    process stays lean (no FastAPI, Jinja2 or Uvicorn in it) and a crash of one does not take the other down.
+    Started again after 5 s when it dies; terminated (then killed) when the service stops."""
+
+    def __init__(self, config, config_path: str | None, stop: threading.Event):
+        self.args = [
+            sys.executable,
+            "-m",
+            "promowatch",
+            "web",
+            "--host",
+            config.web.host,
+            "--port",
+            str(config.web.port),
+        ]
+        self.args += ["--config", config_path] if config_path else []
+        self.stop = stop
+        self.proc: subprocess.Popen | None = None
+        self.thread = threading.Thread(target=self._keep, name="web", daemon=True)
+        self.log = logging.getLogger("promowatch.web")
+
+    def _keep(self) -> None:
+        while not self.stop.is_set():
+            self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL)
+            self.log.info("site served on http://%s:%s/ (pid %d)", self.args[5], self.args[7], self.proc.pid)
+            code = self.proc.wait()
+            if self.stop.wait(5.0):
+                return
+            self.log.error("the site's process ended (exit %s): starting it again", code)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def close(self) -> None:
+        self.stop.set()
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        self.thread.join(timeout=10)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,7 +138,14 @@ def main(argv: list[str] | None = None) -> int:
         len(config.operators),
         config.path or "defaults",
     )
-    service.serve(stop)
+    web = WebChild(config, args.config or os.environ.get("PROMOWATCH_CONFIG"), stop) if config.web.enabled else None
+    if web is not None:
+        web.start()
+    try:
+        service.serve(stop)
+    finally:
+        if web is not None:
+            web.close()
     return 0
 
 

@@ -92,6 +92,11 @@ class HealthConfig:
 @dataclass(frozen=True)
 class WebConfig:
     base_url: str | None = None  # the site's public address, for the links in messages (PROMOWATCH_BASE_URL wins)
+    enabled: bool = False  # `promowatch run` serves the site too (a `promowatch web` child process)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # the reverse proxies whose X-Forwarded-For names the visitor (the subscribe rate limit's IP)
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
 
 
 @dataclass(frozen=True)
@@ -409,6 +414,9 @@ def parse_config(data: dict, source: str = "<config>", operators: list[str] | No
     )
 
 
+_PROXY = r"[0-9A-Fa-f.:/*]+"  # an IP address, a network or "*" (what Uvicorn's forwarded_allow_ips reads)
+
+
 def _web(table: _Table) -> WebConfig:
     base_url = table.string("base_url", None)
     if base_url is not None:
@@ -420,8 +428,25 @@ def _web(table: _Table) -> WebConfig:
             raise ConfigError(
                 f"{table.where('base_url')}: {base_url[:80]!r} is not a site address like https://deals.example.org"
             ) from None
-    table.done({"base_url"})
-    return WebConfig(base_url=base_url)
+    port = table.integer("port", 8000)
+    if port > 65535:
+        raise ConfigError(f"{table.where('port')}: {port} is not a port (1 to 65535)")
+    host = table.string("host", "127.0.0.1")
+    if not host or not re.fullmatch(r"[A-Za-z0-9.:-]+", host):
+        raise ConfigError(f"{table.where('host')}: {str(host)[:80]!r} is not an address to listen on, e.g. 127.0.0.1")
+    proxies = table.get("trusted_proxies", ["127.0.0.1"])
+    if isinstance(proxies, str):
+        proxies = [proxies]
+    if not isinstance(proxies, list) or not all(isinstance(p, str) and re.fullmatch(_PROXY, p) for p in proxies):
+        raise ConfigError(f'{table.where("trusted_proxies")}: expected a list of IP addresses, e.g. ["127.0.0.1"]')
+    table.done({"base_url", "enabled", "host", "port", "trusted_proxies"})
+    return WebConfig(
+        base_url=base_url,
+        enabled=table.boolean("enabled", False),
+        host=host,
+        port=port,
+        trusted_proxies=tuple(proxies),
+    )
 
 
 def _secret(table: _Table, key: str) -> str | None:

@@ -129,6 +129,11 @@ class Subscription(SQLModel, table=True):
     origin: Optional[str] = Field(default=None, max_length=32)  # "--from iliad": only offers a customer of it can take
     max_eur_per_gb_cents: Optional[float] = None
     max_year_cents: Optional[int] = None  # price x periods + activation + SIM over 12 months
+    # a saved stay (`promowatch stay --days N --gb G`): the subscription is told when the cheapest card for it
+    # changes (alerts/stay_alerts.py), not about single offers' events; `stay_cheapest` is the card last told
+    stay_days: Optional[int] = None
+    stay_gb: Optional[float] = None
+    stay_cheapest: Optional[dict] = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 def new_link_key() -> str:

@@ -266,19 +266,23 @@ def _version_dict(v: OfferVersion) -> dict:
 def _versions(session: Session, offer_id: int) -> list[dict]:
     """Every version of an offer, oldest first, in one query (ix_offer_version_offer_valid)."""
     rows = session.execute(
-        select(OfferVersion).where(OfferVersion.offer_id == offer_id).order_by(OfferVersion.valid_from, OfferVersion.id)
+        select(OfferVersion)
+        .where(col(OfferVersion.offer_id) == offer_id)
+        .order_by(col(OfferVersion.valid_from), col(OfferVersion.id))
     ).scalars()
     return [_version_dict(v) for v in rows]
 
 
 def _stored_offer(session: Session, operator: str, offer_key: str) -> Offer | None:
-    return session.execute(select(Offer).where(Offer.operator == operator, Offer.offer_key == offer_key)).scalar()
+    return session.execute(
+        select(Offer).where(col(Offer.operator) == operator, col(Offer.offer_key) == offer_key)
+    ).scalar()
 
 
 def offer_history(operator: str, offer_key: str, database_url: str | None = None) -> list[dict] | None:
     with Session(get_engine(database_url)) as session:
         offer = _stored_offer(session, operator, offer_key)
-        return None if offer is None else _versions(session, offer.id)
+        return None if offer is None or offer.id is None else _versions(session, offer.id)
 
 
 def offer_detail(operator: str, offer_key: str, events: int = 50, database_url: str | None = None) -> dict | None:
@@ -286,10 +290,13 @@ def offer_detail(operator: str, offer_key: str, events: int = 50, database_url: 
     every version (`offer_history`'s shape) and its newest `events` change events (`event_dict`)."""
     with Session(get_engine(database_url)) as session:
         offer = _stored_offer(session, operator, offer_key)
-        if offer is None:
+        if offer is None or offer.id is None:
             return None
         rows = session.execute(
-            select(OfferEvent).where(OfferEvent.offer_id == offer.id).order_by(OfferEvent.id.desc()).limit(events)
+            select(OfferEvent)
+            .where(col(OfferEvent.offer_id) == offer.id)
+            .order_by(col(OfferEvent.id).desc())
+            .limit(events)
         ).scalars()
         return {
             "offer": {**_offer_dict(offer), "active": offer.active},

@@ -34,7 +34,8 @@ def real_offers(operator: str, today: str) -> list[dict]:
 def store_crawl(url: str, operator: str, items: list[dict], when=None, detect: bool = False) -> int:
     """A healthy crawl of `items` (offer items, normalised) stored as a spider's would be, at `when` (default now);
     with `detect`, its change events detected too. The crawl's id."""
-    from storage.repository import record_crawl, utcnow
+    from contract.clock import utcnow
+    from storage.repository import record_crawl
 
     result = record_crawl(
         operator=operator,

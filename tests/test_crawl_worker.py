@@ -215,9 +215,11 @@ def test_crawls_wait_their_turn_in_order_and_a_recycle_runs_the_queued_ones(work
     """parallel_crawls = 1: one crawl at a time, in the order asked. A crawl waiting in the child's queue longer
     than start_timeout is not taken for a stuck worker (the child accepted it); the recycle the request
     triggers (recycle_after) lets the queued crawls run first."""
-    monkeypatch.setenv("PW_TEST_SLOW_SECONDS", "2")
+    # kena waits two slow crawls (16 s) in the child's queue, longer than start_timeout; 12 s leaves a loaded
+    # machine time to start the worker and accept the request
+    monkeypatch.setenv("PW_TEST_SLOW_SECONDS", "8")
     monkeypatch.setenv("PW_TEST_SLOW_LOG", str(tmp_path / "slow.log"))
-    w = worker(parallel_crawls=1, start_timeout=5, recycle_after=3)
+    w = worker(parallel_crawls=1, start_timeout=12, recycle_after=3)
     outcomes = timed(90, w.crawl, ["iliad", "ho", "kena"], settings=SLOW)
     assert [o.status for o in outcomes] == ["healthy"] * 3, outcomes
     assert len({o.worker_pid for o in outcomes}) == 1

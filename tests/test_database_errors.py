@@ -101,6 +101,7 @@ def items_file(tmp_path_factory):
 # every command that opens the database
 COMMANDS = {
     "offers": ["offers"],
+    "stay": ["stay", "--days", "10"],
     "events": ["events"],
     "history": ["history", "iliad", "a"],
     "status": ["status"],
@@ -196,6 +197,7 @@ def read_only_copy(request, tmp_path, populated):
 
 READING = {
     "offers": ["offers", "--json"],
+    "stay": ["stay", "--days", "10", "--gb", "5", "--json"],
     "events": ["events", "--json"],
     "history": ["history", "iliad", "a", "--json"],
     "status": ["status", "--json"],

@@ -18,10 +18,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event
 from web_data import GIGA, SCRIPT_KEY, SCRIPT_NAME, crawl, fill, with_price
 
+from contract.clock import utcnow
 from contract.offer import ELIGIBILITY, OPERATORS
 from contract.offer_query import can_take_from, twelve_month_cents
 from storage.engine import get_engine
-from storage.repository import utcnow
 from web.app import create_app
 from web.i18n import WORDS, choose, from_accept_language
 from web.security import CSP

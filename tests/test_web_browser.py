@@ -71,8 +71,8 @@ def fill_by_the_commands(folder: Path) -> dict:
 class WebProcess:
     """`promowatch web` as a real process on a free loopback port, stopped at the end."""
 
-    def __init__(self, env: dict, log: Path):
-        self.port = free_port()
+    def __init__(self, env: dict, log: Path, port: int | None = None):
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = open(log, "w")
         self.proc = subprocess.Popen(

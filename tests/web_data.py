@@ -13,8 +13,8 @@ from datetime import timedelta
 
 from conftest import FIXTURES, store_crawl
 
+from contract.clock import utcnow
 from contract.offer import normalise
-from storage.repository import utcnow
 
 SCRIPT_NAME = "<script>alert(1)</script>"
 SCRIPT_KEY = "script-offer"

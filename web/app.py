@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from alerts.render import DEFAULT_TZ
-from web import api, feeds, health, pages
+from web import api, feeds, health, manage, pages, subscribe
 from web.security import SecurityHeaders
 
 STATIC = Path(__file__).with_name("static")
@@ -42,7 +42,7 @@ def create_app(database_url: str | None = None, timezone: str = DEFAULT_TZ, conf
     app.state.config = dict(config or {})
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for area in (pages, feeds, api, health):
+    for area in (pages, feeds, api, health, subscribe, manage):
         app.include_router(area.router)
 
     @app.exception_handler(HTTPException)

@@ -11,8 +11,9 @@ from datetime import datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from contract.clock import utcnow
 from contract.offer import OPERATORS
-from storage.repository import as_utc, last_crawls, utcnow
+from storage.repository import as_utc, last_crawls
 
 router = APIRouter(include_in_schema=False)
 
@@ -25,7 +26,7 @@ def healthz(request: Request):
         reason = " ".join(str(exc).split())[:300] or type(exc).__name__
         return JSONResponse({"database": "unreachable", "error": reason}, status_code=503)
     now = utcnow()
-    operators = {}
+    operators: dict[str, dict] = {}
     for op in OPERATORS:
         run = crawls.get(op)
         if run is None:

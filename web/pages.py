@@ -15,8 +15,9 @@ from fastapi.responses import RedirectResponse
 from alerts.detect import KINDS
 from alerts.render import event_view
 from contract.catalogue import load as catalogue
+from contract.clock import utcnow
 from contract.offer import FIELDS, OPERATORS, PLAN_TYPES
-from storage.repository import find_offers, last_crawls, list_events, offer_detail, utcnow
+from storage.repository import find_offers, last_crawls, list_events, offer_detail
 from web.chart import LOW_WINDOW, is_low, lowest_since, step_chart, steps
 from web.i18n import COOKIE, NATIVE
 from web.query import PAGE_SORTS, WHO, BadQuery, offer_query, operator_param, since_param

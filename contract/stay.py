@@ -1,0 +1,415 @@
+"""What a stay in Italy costs on each card a traveller could take: local SIMs, tourist SIMs and travel eSIMs on
+one scale, the total for the whole stay.
+
+A monthly price, a 15-day pack and a 7-day eSIM cannot be compared by their sticker price: a 30-day plan for a
+45-day stay is paid twice, a pack shorter than the stay does not cover it, an eSIM is topped up. These rules turn
+each card into what the stay costs and what to watch, on offer items alone (no database), so the command line,
+the stay alerts and the web rank alike. A price in another currency is compared in euro only through the
+converter the caller passes (contract/rates.py); one that cannot be converted is kept apart, never mixed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Callable
+
+from contract.clock import utcnow
+from contract.offer_query import can_take_from
+
+#: the travel eSIMs' plan types: a one-off trip plan (period_days = its validity) and one that renews by itself
+ESIM_TRIP, ESIM_SUBSCRIPTION = "esim_trip", "esim_subscription"
+#: (cents, ISO currency) -> euro cents, or None when there is no rate for that currency
+ToEur = Callable[[int, str], "int | None"]
+#: a stay is counted in hours, so a plan whose data lasts a day and a half covers exactly that
+_HOURS = 24
+#: the longest stay ranked (a year and a day): beyond it a local contract is no longer a "stay"
+MAX_DAYS = 366
+
+_AGE = {"under_18": "only under 18", "under_30": "only under 30", "over_60": "only over 60"}
+
+
+def eur_only(cents: int, currency: str) -> int | None:
+    """The converter without rates: euro passes through, any other currency cannot be converted."""
+    return int(cents) if currency == "EUR" else None
+
+
+@dataclass(frozen=True)
+class Stay:
+    """What the traveller needs: the days, the GB over the whole stay, and what they can or want to take."""
+
+    days: int
+    gb: float = 0.0
+    only_5g: bool = False
+    #: the Italian operator whose number they could bring by porting (None: no Italian number)
+    origin: str | None = None
+    esim_only: bool = False
+    #: the day they arrive: promotions that end before it are over (None: today, UTC)
+    arrive: date | None = None
+
+    def __post_init__(self):
+        if isinstance(self.days, bool) or not isinstance(self.days, int) or not 1 <= self.days <= MAX_DAYS:
+            raise ValueError(f"days {self.days!r}: a whole number of days from 1 to {MAX_DAYS}")
+        if isinstance(self.gb, bool) or not isinstance(self.gb, (int, float)) or not 0 <= self.gb < math.inf:
+            raise ValueError(f"gb {self.gb!r}: a number of GB of zero or more")
+
+    @property
+    def arrival(self) -> date:
+        return self.arrive or utcnow().date()
+
+
+@dataclass
+class Card:
+    """One way to cover the stay: one plan (paid for as many periods as the stay spans) or a travel eSIM with
+    its top-ups, bought from one operator or provider."""
+
+    operator: str
+    plan_type: str
+    #: the plans bought, in order: the SIM or eSIM first, then its top-ups (an offer item per purchase)
+    plans: list[dict]
+    #: periods paid (a recurring plan: the periods the stay spans; an eSIM: the plans bought)
+    periods: int
+    currency: str
+    #: the stay's cost in `currency`'s minor units: every period or plan, activation and SIM
+    total_cents: int
+    #: of which SIM and activation
+    fees_cents: int
+    #: the total in euro cents; None: no rate for `currency` (such a card is listed apart, never ranked)
+    total_eur_cents: int | None
+    #: the data needed is at full speed (False: an unlimited plan's fair-use cap is below the daily need)
+    full_speed: bool = True
+    #: what the card gives, a phrase each: the data and days (× periods or plans), 5G, networks, hotspot
+    included: list[str] = field(default_factory=list)
+    watch: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        """`operator:offer_key`, top-ups joined with "+" (the same plan twice: twice)."""
+        return f"{self.operator}:" + "+".join(p["offer_key"] for p in self.plans)
+
+    def as_dict(self) -> dict:
+        first = self.plans[0]
+        return {
+            "key": self.key,
+            "operator": self.operator,
+            "plan_type": self.plan_type,
+            "offer_keys": [p["offer_key"] for p in self.plans],
+            "name": " + ".join(dict.fromkeys(p["name"] for p in self.plans)),
+            "url": first.get("url"),
+            "periods": self.periods,
+            "currency": self.currency,
+            "total_cents": self.total_cents,
+            "fees_cents": self.fees_cents,
+            "total_eur_cents": self.total_eur_cents,
+            "full_speed": self.full_speed,
+            "included": list(self.included),
+            "watch": list(self.watch),
+        }
+
+
+@dataclass(frozen=True)
+class Excluded:
+    """An offer no card of the ranking uses, and why: `code` for counting, `reason` in words."""
+
+    item: dict
+    code: str
+    reason: str
+
+    def as_dict(self) -> dict:
+        item = self.item
+        key = f"{item['operator']}:{item['offer_key']}"
+        return {"key": key, "name": item.get("name"), "code": self.code, "reason": self.reason}
+
+
+@dataclass
+class StayCosts:
+    stay: Stay
+    #: the cards whose total is in euro, cheapest first
+    ranked: list[Card]
+    #: the cards whose price could not be converted to euro, by currency and total
+    apart: list[Card]
+    excluded: list[Excluded]
+
+    def as_dict(self) -> dict:
+        s = self.stay
+        return {
+            "stay": {"days": s.days, "gb": s.gb, "only_5g": s.only_5g, "origin": s.origin}
+            | {"esim_only": s.esim_only, "arrive": s.arrival.isoformat()},
+            "ranked": [{"rank": n} | c.as_dict() for n, c in enumerate(self.ranked, 1)],
+            "apart": [c.as_dict() for c in self.apart],
+            "excluded": [e.as_dict() for e in self.excluded],
+        }
+
+
+def _gb(value: float) -> str:
+    return f"{value:g}".replace(".", ",")
+
+
+def _data(item: dict) -> str:
+    if item.get("data_unlimited"):
+        return "unlimited data"
+    if item.get("data_gb"):
+        return f"{_gb(item['data_gb'])} GB"
+    return "no data"
+
+
+def _days(n: int) -> str:
+    return f"{n} day{'' if n == 1 else 's'}"
+
+
+def _refusal(item: dict, stay: Stay) -> tuple[str, str] | None:
+    """Why this traveller cannot take the offer (its eligibility and the origin they could port from), or None."""
+    eligibility = item.get("eligibility") or "all"
+    origins = item.get("eligible_from") or []
+    operator = item["operator"]
+    if eligibility == "existing_customer":
+        return None if stay.origin == operator else ("existing_customers", f"only for existing {operator} customers")
+    if eligibility == "portability" or origins:
+        named = f" from {', '.join(origins)}" if origins else ""
+        if stay.origin is None:
+            return "porting_only", f"only by porting a number{named} to {operator} (--from OP)"
+        if not can_take_from(item, stay.origin):
+            why = f"{operator} is your own operator" if stay.origin == operator else f"only by porting{named}"
+            return "porting_only", f"not by porting from {stay.origin}: {why}"
+    return None
+
+
+def _who(item: dict, stay: Stay) -> list[str]:
+    """What to watch about who may take an offer this traveller can take."""
+    eligibility = item.get("eligibility") or "all"
+    watch = []
+    if eligibility == "existing_customer":
+        watch.append(f"only for existing {item['operator']} customers")
+    elif eligibility == "portability" or item.get("eligible_from"):
+        watch.append(f"porting your {stay.origin} number only")
+    if eligibility == "new_number":
+        watch.append("new numbers only")
+    elif eligibility in _AGE:
+        watch.append(_AGE[eligibility])
+    elif eligibility == "foreign_born":
+        watch.append("only for people born abroad: needs an Italian codice fiscale")
+    return watch
+
+
+def _fair_use(plans: list[dict], stay: Stay) -> tuple[bool, list[str]]:
+    """Whether the GB needed are at full speed on these plans' unlimited data, and what to watch about it."""
+    full, watch = True, []
+    for plan in {p["offer_key"]: p for p in plans if p.get("data_unlimited")}.values():
+        cap = plan.get("fair_use_gb_per_day")
+        if cap is None:
+            watch.append("unlimited under fair use (no cap published)")
+            continue
+        after = f"{_gb(plan['throttled_kbps'] / 1000)} Mbit/s" if plan.get("throttled_kbps") else "a reduced speed"
+        if cap * stay.days >= stay.gb:
+            watch.append(f"fair use: {_gb(cap)} GB a day at full speed")
+        else:
+            full = False
+            need = stay.gb / stay.days
+            watch.append(f"fair use: {_gb(cap)} GB a day at full speed (you need {_gb(round(need, 1))}), then {after}")
+    return full, watch
+
+
+def _extras(item: dict) -> list[str]:
+    out = []
+    if item.get("data_5g"):
+        out.append("5G (capped)" if item.get("data_5g_limited") else "5G")
+    if item.get("networks"):
+        out.append("on " + ", ".join(item["networks"]))
+    if item.get("hotspot") is False:
+        out.append("no hotspot")
+    elif item.get("hotspot_gb") is not None:
+        out.append(f"hotspot {_gb(item['hotspot_gb'])} GB")
+    return out
+
+
+def _skip(item: dict, stay: Stay) -> tuple[str, str] | None:
+    """Why a plan is out of this stay whatever its cost (the traveller's wishes, the offer's end)."""
+    if item.get("plan_type") == "home":
+        return "smart_home", "a SIM for smart-home devices"
+    if stay.only_5g and not item.get("data_5g"):
+        return "not_5g", "no 5G"
+    if stay.esim_only and item.get("esim") is not True and item.get("plan_type") not in (ESIM_TRIP, ESIM_SUBSCRIPTION):
+        return "not_esim", "no eSIM" if item.get("esim") is False else "eSIM not stated"
+    until = item.get("promo_until")
+    if until and date.fromisoformat(until) < stay.arrival:
+        return "promo_ended", f"the promotion ends {until}, before you arrive"
+    if stay.gb > 0 and not item.get("data_unlimited") and not item.get("data_gb"):
+        return "no_data", "no data"
+    return None
+
+
+def _card(plans: list[dict], periods: int, price: int, stay: Stay, to_eur: ToEur, rate_day: str | None) -> Card:
+    """A card from the plans bought and what they cost in their currency (SIM and activation of the first added)."""
+    first = plans[0]
+    currency = first.get("currency") or "EUR"
+    fees = (first.get("sim_cents") or 0) + (first.get("activation_cents") or 0)
+    full, watch = _fair_use(plans, stay)
+    return Card(
+        operator=first["operator"],
+        plan_type=first.get("plan_type") or "prepaid",
+        plans=plans,
+        periods=periods,
+        currency=currency,
+        total_cents=price + fees,
+        fees_cents=fees,
+        total_eur_cents=to_eur(price + fees, currency),
+        full_speed=full,
+        watch=watch + _currency_watch(currency, to_eur, rate_day),
+    )
+
+
+def _currency_watch(currency: str, to_eur: ToEur, rate_day: str | None) -> list[str]:
+    if currency == "EUR":
+        return []
+    if to_eur(100, currency) is None:
+        return [f"price in {currency}: no rate to convert it to euro"]
+    return [f"price in {currency}, converted at the rate of {rate_day}" if rate_day else f"price in {currency}"]
+
+
+def _recurring(item: dict, stay: Stay, to_eur: ToEur, rate_day: str | None) -> Card | Excluded:
+    """A plan paid per period (local SIMs, eSIM subscriptions): every period the stay spans; its data a period
+    must cover that period's share of the GB (used evenly over the stay)."""
+    period = max(int(item["period_days"]), 1)
+    periods = math.ceil(stay.days / period)
+    share = stay.gb * min(period, stay.days) / stay.days
+    if not item.get("data_unlimited") and stay.gb > 0 and (item.get("data_gb") or 0) < share:
+        needs = f"your stay needs {_gb(round(share, 1))} GB in them"
+        return Excluded(item, "too_little_data", f"{_data(item)} per {_days(period)}: {needs}")
+    opening = item["price_cents"] if item.get("first_period_cents") is None else item["first_period_cents"]
+    card = _card([item], periods, opening + item["price_cents"] * (periods - 1), stay, to_eur, rate_day)
+    card.included = [
+        f"{_data(item)} per {_days(period)} × {periods}" if periods > 1 else f"{_data(item)} for {_days(period)}",
+        *_extras(item),
+    ]
+    if item.get("first_period_cents") is not None and item["first_period_cents"] != item["price_cents"]:
+        cheaper = item["first_period_cents"] < item["price_cents"]
+        card.watch.append(f"first {_days(period)} {'cheaper' if cheaper else 'dearer'} than the next")
+    if item.get("plan_type") == ESIM_SUBSCRIPTION:
+        card.watch.append("renews by itself: cancel it when you leave")
+    elif item.get("plan_type") == "postpaid":
+        card.watch.append("postpaid: a monthly bill")
+    until = item.get("promo_until")
+    last_renewal = stay.arrival + timedelta(days=period * (periods - 1))
+    if until and periods > 1 and date.fromisoformat(until) < last_renewal:
+        card.watch.append(f"promotion ends {until}, during your stay: later periods may cost more")
+    return card
+
+
+def _tourist(item: dict, stay: Stay, to_eur: ToEur, rate_day: str | None) -> Card | Excluded:
+    """A tourist pack is bought once and lasts its validity: it must cover the whole stay and all its GB."""
+    valid = int(item["period_days"])
+    if valid < stay.days:
+        return Excluded(item, "too_short", f"valid {_days(valid)}, shorter than your {_days(stay.days)}")
+    if not item.get("data_unlimited") and (item.get("data_gb") or 0) < stay.gb:
+        return Excluded(item, "too_little_data", f"{_data(item)} for the pack, your stay needs {_gb(stay.gb)} GB")
+    card = _card([item], 1, item["price_cents"], stay, to_eur, rate_day)
+    card.included = [f"{_data(item)} for {_days(valid)}", *_extras(item)]
+    return card
+
+
+def _hours(item: dict, stay: Stay, full_speed: bool) -> int:
+    """How many hours of the stay one eSIM plan covers, the GB used evenly: until its days or its data run out.
+    Unlimited data lasts its days; with `full_speed`, only when its fair-use cap covers the daily need."""
+    valid = int(item["period_days"]) * _HOURS
+    if item.get("data_unlimited"):
+        cap = item.get("fair_use_gb_per_day")
+        return 0 if full_speed and cap is not None and cap * stay.days < stay.gb else valid
+    if stay.gb <= 0:
+        return valid
+    return min(valid, math.floor((item.get("data_gb") or 0) * stay.days * _HOURS / stay.gb + 1e-9))
+
+
+def _cheapest_topups(topups: list[tuple[dict, int]], need: int) -> tuple[int, list[dict]]:
+    """The cheapest set of plans (each with the hours it covers, at least one) covering `need` hours, at equal cost
+    the fewest: cost[h] is the cheapest (cost, plans) for at least h hours, `last[h]` the plan that reached it."""
+    cost: list[tuple[float, int]] = [(0, 0)] + [(math.inf, 0)] * need
+    last = [-1] * (need + 1)
+    for h in range(1, need + 1):
+        for n, (plan, hours) in enumerate(topups):
+            before = cost[max(h - hours, 0)]
+            if (before[0] + plan["price_cents"], before[1] + 1) < cost[h]:
+                cost[h], last[h] = (before[0] + plan["price_cents"], before[1] + 1), n
+    bought, h = [], need
+    while h > 0:
+        plan, hours = topups[last[h]]
+        bought.append(plan)
+        h = max(h - hours, 0)
+    return int(cost[need][0]), bought
+
+
+def _cheapest_esim(plans: list[dict], stay: Stay, full_speed: bool) -> list[dict] | None:
+    """The cheapest plan, or set of plans bought one after another (top-ups: only plans that can be topped up),
+    covering every hour of the stay; at equal cost the fewest plans. None when nothing covers it."""
+    need = stay.days * _HOURS
+    cover = [(p, _hours(p, stay, full_speed)) for p in plans]
+    ways = [(p["price_cents"], 1, [p]) for p, h in cover if h >= need]  # plans sorted by price: the first wins
+    topups = [(p, h) for p, h in cover if h > 0 and p.get("topup") is True]
+    if topups:
+        price, bought = _cheapest_topups(topups, need)
+        bought.sort(key=lambda p: (-_hours(p, stay, full_speed), p["price_cents"], p["offer_key"]))
+        ways.append((price, len(bought), bought))
+    return min(ways, key=lambda w: w[:2])[2] if ways else None
+
+
+def _esim_trips(plans: list[dict], stay: Stay, to_eur: ToEur, rate_day: str | None) -> list[Card]:
+    """One provider's trip plans (one currency): the cheapest way at full speed and, where cheaper, the cheapest
+    one whose unlimited data slows down after its fair-use cap."""
+    cards: list[Card] = []
+    plans = sorted(plans, key=lambda p: (p["price_cents"], p["offer_key"]))
+    for full_speed in (True, False):
+        bought = _cheapest_esim(plans, stay, full_speed)
+        if bought is None:
+            continue
+        card = _card(bought, len(bought), sum(p["price_cents"] for p in bought), stay, to_eur, rate_day)
+        if cards and card.total_cents >= cards[0].total_cents:
+            continue
+        plan = {p["offer_key"]: p for p in bought}
+        parts = [
+            f"{_data(plan[k])} for {_days(int(plan[k]['period_days']))}" + (f" × {n}" if n > 1 else "")
+            for k, n in Counter(p["offer_key"] for p in bought).items()
+        ]
+        card.included = [" + ".join(parts), *_extras(bought[0])]
+        if len(bought) > 1:
+            card.watch.insert(0, f"{len(bought)} plans: the first, then top-ups when its days or data run out")
+        cards.append(card)
+    return cards
+
+
+def stay_costs(items: list[dict], stay: Stay, to_eur: ToEur = eur_only, rate_day: str | None = None) -> StayCosts:
+    """Every card a traveller could take for `stay`, cheapest total first; cards priced in a currency `to_eur`
+    cannot convert apart; the offers left out with their reason. `rate_day` names the day of the rates `to_eur`
+    uses (shown beside a converted price)."""
+    cards: list[Card] = []
+    excluded: list[Excluded] = []
+    trips: dict[tuple[str, str], list[dict]] = {}
+    for item in items:
+        skip = _skip(item, stay) or _refusal(item, stay)
+        if skip is not None:
+            excluded.append(Excluded(item, *skip))
+        elif item.get("plan_type") == ESIM_TRIP:
+            trips.setdefault((item["operator"], item.get("currency") or "EUR"), []).append(item)
+        else:
+            made = (_tourist if item.get("plan_type") == "tourist" else _recurring)(item, stay, to_eur, rate_day)
+            if isinstance(made, Excluded):
+                excluded.append(made)
+            else:
+                made.watch[:0] = _who(item, stay)
+                cards.append(made)
+    for (operator, _currency), plans in trips.items():
+        found = _esim_trips(plans, stay, to_eur, rate_day)
+        if not found:
+            need = _days(stay.days) + (f" and {_gb(stay.gb)} GB" if stay.gb else "")
+            reason = f"no {operator} plan or top-ups cover {need}"
+            excluded.extend(Excluded(p, "does_not_cover", reason) for p in plans)
+        for card in found:
+            card.watch[:0] = list(dict.fromkeys(w for p in card.plans for w in _who(p, stay)))
+        cards.extend(found)
+    ranked = sorted(
+        (c for c in cards if c.total_eur_cents is not None),
+        key=lambda c: (c.total_eur_cents, not c.full_speed, len(c.plans), c.operator, c.key),
+    )
+    apart = sorted((c for c in cards if c.total_eur_cents is None), key=lambda c: (c.currency, c.total_cents, c.key))
+    excluded.sort(key=lambda e: (e.code, e.item["operator"], e.item["offer_key"]))
+    return StayCosts(stay, ranked, apart, excluded)
