@@ -2,9 +2,9 @@
 from the moment a message is written, promotions already over, one line per offer in a digest.
 
 A case: `message` ("event" or "digest"), `period` (the outbox's digest key), `now` (when it is written), `tz`
-(default Europe/Rome), `events` (kind, offer_key, created_at, optional name, prices, changes and `item` fields
-over the sample offer of tests/data/render/events.json), and per language the `title`, texts the body must
-hold (`want`) and must not (`not_want`).
+(default Europe/Rome), `events` (kind, offer_key, created_at, optional name, prices, changes, price `context`
+and `item` fields over the sample offer of tests/data/render/events.json), and per language the `title`, texts
+the body must hold (`want`) and must not (`not_want`).
 """
 
 import json
@@ -33,6 +33,7 @@ def build(number: int, spec: dict) -> dict:
         "price_after": spec.get("price_after", None if spec["kind"] == "removed" else price),
         "changes": spec.get("changes", {}),
         "item": item,
+        "context": spec.get("context"),  # a price context as alerts.price_context gives it
     }
 
 
