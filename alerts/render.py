@@ -10,6 +10,9 @@ plain-text templates (an undefined variable raises); whitespace collapsed and Ba
 plain, so a message reads and searches the same on every channel; a title is one line of at most `MAX_TITLE`
 characters (offer name shortened first); an unknown language falls back to Italian and an unknown zone to
 Europe/Rome, with a warning, so a bad subscription setting never keeps a notification from going out.
+Relative times ("ends in 2 days") count from `now`, when the message is written, because a message can go out
+days after its event (quiet hours, digests). `render_html` gives an email's HTML part (`_shared/email.html.j2`,
+escaped); `event_data` and `notify_type` what a JSON channel gets as data.
 """
 
 from __future__ import annotations
