@@ -30,6 +30,7 @@ from sqlalchemy import CursorResult, and_, func, or_, select, update
 from sqlmodel import Session, col
 
 from alerts.masking import _ANY_URL, _masking, _scheme_only, mask_text, mask_url
+from alerts.price_context import price_contexts
 from contract.clock import utcnow
 from storage.engine import get_engine
 from storage.models import Notification, Offer, OfferEvent, Subscription, SubscriptionChannel
@@ -84,6 +85,8 @@ class Policy:
     base_url: str | None = None
     #: send to guarded channels (hosts subscribers typed) also when they resolve to private addresses
     allow_private_addresses: bool = False
+    #: the display name of the sender of every email (`[mail] name`); a channel URL's own `name=` wins
+    sender_name: str | None = None
 
 
 #: failure kind -> what the row's error says first. The first six happen before anything is sent.
@@ -274,8 +277,19 @@ def _reasons(result) -> tuple[list[str], list[str]]:
     return shown, details
 
 
-def deliver(url: str, title: str, body: str, masked: str | None = None, policy: Policy | None = None) -> Outcome:
-    """Send one message to one channel URL; never raises."""
+def deliver(
+    url: str,
+    title: str,
+    body: str,
+    masked: str | None = None,
+    policy: Policy | None = None,
+    notify_type: str = "info",
+    data: dict | None = None,
+    html: bool = False,
+) -> Outcome:
+    """Send one message to one channel URL; never raises. `notify_type`: Apprise's (info, success, warning);
+    `data`: what a JSON channel's payload carries beside the title and the message (README "JSON payload");
+    `html`: `body` is HTML (email: Apprise sends it with its plain-text rendering, multipart/alternative)."""
     masked = masked or mask_url(url)
     policy = policy or Policy()
     details: list[str] = []
@@ -287,16 +301,24 @@ def deliver(url: str, title: str, body: str, masked: str | None = None, policy: 
         apprise = _apprise()
         try:
             _channel_settings(apobj, url, policy)
+            if data and hasattr(apobj[0], "payload_extras"):  # json:// — the extras its `:key=value` arguments set
+                apobj[0].payload_extras.update(data)
+            kind = apprise.NotifyType(notify_type)
+            body_format = apprise.NotifyFormat.HTML if html else apprise.NotifyFormat.TEXT
             if _apprise2():  # the call's own log entries: isolated from the other threads' sends
                 with _detail.active():
                     result = apobj.notify(
-                        body=body, title=title, body_format=apprise.NotifyFormat.TEXT, log_level=logging.DEBUG
+                        body=body,
+                        title=title,
+                        notify_type=kind,
+                        body_format=body_format,
+                        log_level=logging.DEBUG,
                     )
                 ok = bool(result)
                 lines, details = ([], []) if ok else _reasons(result)
             else:  # pragma: no cover - Apprise 1.x: process-wide capture
                 with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
-                    ok = apobj.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT)
+                    ok = apobj.notify(body=body, title=title, notify_type=kind, body_format=body_format)
                 lines = captured.getvalue().splitlines()
         except Exception as exc:  # a plugin bug must not take the batch down
             ok, lines = False, [f"{type(exc).__name__}: {exc}"]
@@ -329,6 +351,7 @@ class _Job:
     guarded: bool = False  # a host the subscriber typed: public addresses only, no redirects
     footer: dict | None = None  # the subscription's manage and unsubscribe links
     confirm: str | None = None  # the confirm link of a confirm message
+    now: datetime | None = None  # when the message is written: relative times ("ends tomorrow") count from it
     stay: dict | None = None  # a stay message: the saved stay and its cheapest card now and before
 
 
@@ -432,6 +455,8 @@ def _prepare(engine, ids: list[int], links=None) -> list[_Job]:
         subs = _by_id(session, Subscription, [n.subscription_id for n in rows.values()])
         wanted = [i for n in rows.values() for i in ([n.event_id] if n.event_id is not None else n.event_ids or [])]
         events = {i: event_dict(e) for i, e in _by_id(session, OfferEvent, wanted).items()}
+        for event_id, context in price_contexts(session, list(events.values())).items():
+            events[event_id]["context"] = context  # one query for the batch, whoever the events go to
     jobs = []
     for nid in ids:
         n = rows[nid]
@@ -480,6 +505,8 @@ def _render_and_send(job: _Job, policy: Policy | None = None) -> Outcome:
     """A worker's part: render the row's message in the subscriber's language and time zone, send it."""
     from alerts import render  # Jinja2 and the templates, loaded on the first message to send
 
+    kind = "info"  # Apprise's notify type
+    data: dict[str, Any] | None = None  # what a JSON channel's payload carries
     try:
         if job.message == "confirm":
             message = render.render_confirm(job.lang, job.confirm or "", job.footer)
@@ -488,9 +515,11 @@ def _render_and_send(job: _Job, policy: Policy | None = None) -> Outcome:
         elif job.message == "stay":
             message = render.render_stay(job.lang, job.stay or {}, job.footer)
         elif job.digest:
-            message = render.render_digest(job.events, job.lang, job.tz, job.digest, footer=job.footer)
+            message = render.render_digest(job.events, job.lang, job.tz, job.digest, footer=job.footer, now=job.now)
+            data = {"digest": job.digest, "events": [render.event_data(e) for e in job.events]}
         else:
-            message = render.render_event(job.events[0], job.lang, job.tz, footer=job.footer)
+            message = render.render_event(job.events[0], job.lang, job.tz, footer=job.footer, now=job.now)
+            kind, data = render.notify_type(job.events[0]["kind"]), {"event": render.event_data(job.events[0])}
     except Exception as exc:  # a rendering bug: a failure of this row, retried (maybe after a fix)
         return Outcome(
             False,
@@ -509,9 +538,27 @@ def _render_and_send(job: _Job, policy: Policy | None = None) -> Outcome:
             except ChannelError as exc:
                 return Outcome(False, f"refused, not sent: {exc}"[:ERROR_CHARS], permanent=True, kind="unusable")
         url = without_redirects(url)
-    if job.footer and job.service in ("mailto", "mailtos"):
-        url = with_unsubscribe_headers(url, job.footer["unsubscribe"])
-    return deliver(url, message.title, message.body, job.masked, policy)
+    body, html = message.body, False
+    if job.service in ("mailto", "mailtos"):
+        if job.footer:
+            url = with_unsubscribe_headers(url, job.footer["unsubscribe"])
+        if policy and policy.sender_name:
+            url = with_sender_name(url, policy.sender_name)
+        try:
+            event = job.events[0] if len(job.events) == 1 and not job.digest else None
+            body, html = render.render_html(message, job.lang, event, job.now), True
+        except Exception as exc:
+            return Outcome(False, f"render failed: {type(exc).__name__}: {exc}"[:ERROR_CHARS], kind="render")
+    return deliver(url, message.title, body, job.masked, policy, kind, data, html)
+
+
+def with_sender_name(url: str, name: str) -> str:
+    """An email channel URL with the sender's display name (Apprise's `name=` argument), unless it names one."""
+    from urllib.parse import parse_qs, quote
+
+    if "name" in {key.lower() for key in parse_qs(url.partition("?")[2])}:
+        return url
+    return url + ("&" if "?" in url else "?") + f"name={quote(name, safe='')}"
 
 
 def with_unsubscribe_headers(url: str, unsubscribe: str) -> str:
@@ -683,6 +730,8 @@ def send_due(
 
     jobs = _prepare(engine, ids, site_links(policy.base_url, database_url))
     ready = [j for j in jobs if not j.skip]
+    for job in ready:
+        job.now = clock()
     for job in jobs:
         if job.skip:
             _record(engine, job, Outcome(False), clock(), policy, report)

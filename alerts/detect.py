@@ -75,11 +75,18 @@ def thresholds() -> dict:
     }
 
 
+#: fields a version stored before `flags` existed was read without: the same page read again moves recognised
+#: terms from the notes to the flags, which is our reading changing, not the operator's offer
+REREAD = ("notes", "flags")
+
+
 def diff(before: dict, after: dict) -> dict:
-    """field -> [before, after] for the compared fields that differ (a field an older item lacks is its default)."""
+    """field -> [before, after] for the compared fields that differ (a field an older item lacks is its default;
+    an item stored before `flags` is not compared on the notes and flags: our reading of them changed)."""
     old = {**DEFAULTS, **before}
     new = {**DEFAULTS, **after}
-    return {f: [old.get(f), new.get(f)] for f in COMPARED if old.get(f) != new.get(f)}
+    skip = REREAD if "flags" not in before else ()
+    return {f: [old.get(f), new.get(f)] for f in COMPARED if f not in skip and old.get(f) != new.get(f)}
 
 
 def detect_crawl(

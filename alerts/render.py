@@ -10,6 +10,9 @@ plain-text templates (an undefined variable raises); whitespace collapsed and Ba
 plain, so a message reads and searches the same on every channel; a title is one line of at most `MAX_TITLE`
 characters (offer name shortened first); an unknown language falls back to Italian and an unknown zone to
 Europe/Rome, with a warning, so a bad subscription setting never keeps a notification from going out.
+Relative times ("ends in 2 days") count from `now`, when the message is written, because a message can go out
+days after its event (quiet hours, digests). `render_html` gives an email's HTML part (`_shared/email.html.j2`,
+escaped); `event_data` and `notify_type` what a JSON channel gets as data.
 """
 
 from __future__ import annotations
@@ -17,20 +20,23 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel.dates import format_date, format_skeleton, format_time
+from babel.dates import format_date, format_skeleton, format_time, get_timezone_location
 from babel.lists import format_list
 from babel.numbers import format_currency, format_decimal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup, escape
 
 from contract.catalogue import load as load_catalogue
-from contract.offer import DEFAULTS, FIELDS
+from contract.clock import utcnow
+from contract.offer import DEFAULTS, FIELDS, FLAGS
+from contract.offer_query import eur_per_gb_cents, twelve_month_cents
 from contract.rates import decimals
 
 #: the fields in minor units of the item's currency besides the price
@@ -42,12 +48,27 @@ LANGS = ("it", "en", "zh")
 DEFAULT_LANG = "it"
 DEFAULT_TZ = "Europe/Rome"
 #: the Babel locale of each language
-LOCALES = {"it": "it_IT", "en": "en", "zh": "zh_Hans_CN"}
+LOCALES = {"it": "it_IT", "en": "en_GB", "zh": "zh_Hans_CN"}  # English as read in Europe: "27 September 2026, 12:30"
 TEMPLATES = Path(__file__).with_name("templates")
 MAX_TITLE = 99
 MAX_TITLE_NAME = 60
 #: how events are ordered inside a digest group: what a subscriber wants to see first
 KIND_ORDER = ("price_drop", "new", "returned", "expiring", "changed", "price_rise", "removed")
+#: which changes of a `changed` event matter most to a subscriber: the first one or two go in its title
+CHANGE_RANK = (
+    "first_period_cents",
+    "activation_cents",
+    "data_unlimited",
+    "data_gb",
+    "data_5g",
+    "promo_until",
+    "eligibility",
+    "eligible_from",
+    "sim_cents",
+    "eu_roaming_gb",
+    "minutes_unlimited",
+    "period_days",
+)
 GROUP_BY = ("operator", "kind")
 
 
@@ -153,6 +174,16 @@ def locale_filters(locale: str) -> dict:
         currency = getattr(cents, "currency", "EUR")
         return format_currency(Decimal(int(cents)) / 10 ** decimals(currency), currency, locale=locale)
 
+    def fine_money(cents) -> str:
+        """Fractions of a cent kept to three decimals of a euro: €/GB ("€0.044")."""
+        return format_currency(round(Decimal(str(cents)) / 100, 3), "EUR", locale=locale, decimal_quantization=False)
+
+    def signed_money(cents) -> str:
+        return ("+" if cents > 0 else "−" if cents < 0 else "") + money(abs(cents))
+
+    def pct(value) -> str:
+        return ("+" if value > 0 else "−" if value < 0 else "") + f"{abs(value)}%"
+
     def num(value) -> str:
         return format_decimal(value, format="#,##0.##", locale=locale)
 
@@ -161,6 +192,12 @@ def locale_filters(locale: str) -> dict:
 
     def shortdate(value) -> str:
         return format_skeleton("MMMd", _as_date(value), locale=locale)
+
+    def daymonth(value) -> str:
+        return format_skeleton("MMMMd", _as_date(value), locale=locale)
+
+    def zonename(moment: datetime) -> str:
+        return get_timezone_location(moment.tzinfo, locale=locale)
 
     def hm(moment: datetime) -> str:
         return format_time(moment, "short", tzinfo=moment.tzinfo, locale=locale)
@@ -173,9 +210,14 @@ def locale_filters(locale: str) -> dict:
 
     return {
         "money": money,
+        "fine_money": fine_money,
+        "signed_money": signed_money,
+        "pct": pct,
         "num": num,
         "longdate": longdate,
         "shortdate": shortdate,
+        "daymonth": daymonth,
+        "zonename": zonename,
         "hm": hm,
         "opnames": opnames,
         "oplist": oplist,
@@ -191,7 +233,7 @@ def lcfirst(text: str) -> str:
 @cache
 def _env(lang: str) -> Environment:
     env = Environment(
-        loader=FileSystemLoader(str(TEMPLATES / lang)),
+        loader=FileSystemLoader([str(TEMPLATES / lang), str(TEMPLATES / "_shared")]),
         autoescape=False,
         undefined=StrictUndefined,
         extensions=["jinja2.ext.do"],
@@ -200,8 +242,22 @@ def _env(lang: str) -> Environment:
         keep_trailing_newline=False,
     )
     env.filters.update(locale_filters(LOCALES[lang]))
+    env.filters["linkify"] = linkify
     env.globals["opname"] = operator_name
     return env
+
+
+_URL = re.compile(r"https?://[^\s<>\"]+")
+
+
+def linkify(text: str) -> Markup:
+    """A line of plain text as HTML: escaped, its web addresses made links (the address is the link's text)."""
+    out, last = [], 0
+    for m in _URL.finditer(text):
+        out += [escape(text[last : m.start()]), Markup('<a href="{0}">{0}</a>').format(m.group(0))]
+        last = m.end()
+    out.append(escape(text[last:]))
+    return Markup("").join(out)
 
 
 # ---------------------------------------------------------------- tidy output
@@ -252,13 +308,27 @@ def _field_order(field: str) -> tuple[int, str]:
     return (FIELDS.index(field) if field in FIELDS else len(FIELDS), field)
 
 
-def event_view(event, zone: ZoneInfo) -> dict:
-    """The facts a template writes about one event (all keys always present); an OfferEvent row works too."""
+def _in_flag_order(flags) -> list[str]:
+    """An offer's flags in the contract's order (the price's terms first), not the stored alphabetical one."""
+    return sorted(flags or (), key=lambda f: FLAGS.index(f.partition(":")[0]) if f.partition(":")[0] in FLAGS else 99)
+
+
+def _change_rank(field: str) -> int:
+    return CHANGE_RANK.index(field) if field in CHANGE_RANK else len(CHANGE_RANK)
+
+
+def event_view(event, zone: ZoneInfo, now: datetime | None = None) -> dict:
+    """The facts a template writes about one event (all keys always present); an OfferEvent row works too.
+
+    Relative times ("ends in 2 days") count from `now`, the moment the message is written (default: now), not
+    from detection: a message sent late (quiet hours, a weekly digest) must not announce a countdown that ran out.
+    """
     if not isinstance(event, dict):
         from storage.repository import event_dict
 
         event = event_dict(event)
     item = priced_item({**DEFAULTS, **(event.get("item") or {})})
+    item["flags"] = _in_flag_order(item.get("flags"))
     currency = item.get("currency") or "EUR"
     operator = event.get("operator") or item.get("operator") or ""
     offer_name = item.get("name") or event.get("offer_key") or "?"
@@ -267,15 +337,16 @@ def event_view(event, zone: ZoneInfo) -> dict:
     price = after if after is not None else (before if before is not None else item.get("price_cents"))
     old_price = before if before is not None and after is not None and before != after else None
     detected = _as_datetime(event.get("created_at"), zone)
+    today = _as_datetime(now or utcnow(), zone).date()  # type: ignore[union-attr]
     promo_until = _as_date(item.get("promo_until"))
-    days_left = None
-    if promo_until is not None and detected is not None and (promo_until - detected.date()).days >= 0:
-        days_left = (promo_until - detected.date()).days
+    days_left = None if promo_until is None else (promo_until - today).days
+    ended = days_left is not None and days_left < 0
+    dated = lambda f, v: _as_date(v) if f == "promo_until" else (_in_flag_order(v) if f == "flags" else v)  # noqa: E731
     changes = [
         {
             "field": f,
-            "before": _amount(pair[0], currency) if f in FEES else pair[0],
-            "after": _amount(pair[1], currency) if f in FEES else pair[1],
+            "before": _amount(pair[0], currency) if f in FEES else dated(f, pair[0]),
+            "after": _amount(pair[1], currency) if f in FEES else dated(f, pair[1]),
         }
         for f, pair in sorted((event.get("changes") or {}).items(), key=lambda kv: _field_order(kv[0]))
         if f != "price_cents"
@@ -284,6 +355,7 @@ def event_view(event, zone: ZoneInfo) -> dict:
     return {
         "kind": kind,
         "operator": operator,
+        "offer_key": event.get("offer_key") or item.get("offer_key") or "",
         "op_name": operator_name(operator),
         "offer_name": offer_name,
         "name": name,
@@ -294,10 +366,40 @@ def event_view(event, zone: ZoneInfo) -> dict:
         "old_price": _amount(old_price, currency),
         "difference": _amount(abs(after - before), currency) if old_price is not None else None,
         "changes": changes,
+        "top_changes": sorted(changes, key=lambda c: _change_rank(c["field"]))[:2],
         "detected": detected,
         "promo_until": promo_until,
-        "days_left": days_left,
+        "days_left": None if ended else days_left,
+        "ended": ended,
+        "earlier": [],
+        "first_price": None,
+        # price context (alerts.price_context, set when messages are prepared) and what a year and a GB cost
+        "context": event.get("context"),
+        "year_cents": twelve_month_cents({**item, "price_cents": price}) if price is not None else None,
+        "per_gb_cents": eur_per_gb_cents({**item, "price_cents": price}) or None if price is not None else None,
     }
+
+
+def latest_per_offer(views: list[dict]) -> list[dict]:
+    """One view per offer: its latest state, with what happened before it in the period in `earlier` (kinds, in
+    order) and the price the period started from in `first_price`. `expiring` is news about the state, not a
+    state: it is shown only when nothing else happened to the offer. `views` in detection order."""
+    by_offer: dict[tuple[str, str], list[dict]] = {}
+    for view in views:
+        by_offer.setdefault((view["operator"], view["offer_key"]), []).append(view)
+    out = []
+    for chain in by_offer.values():
+        states = [v for v in chain if v["kind"] != "expiring"] or chain
+        latest = dict(states[-1])
+        earlier = [v["kind"] for v in chain if v is not states[-1]]
+        latest["earlier"] = list(dict.fromkeys(earlier))
+        if earlier:
+            first = chain[0]
+            start = first["old_price"] if first["old_price"] is not None else first["price"]
+            if start is not None and start != latest["price"] and latest["kind"] != "removed":
+                latest["first_price"] = start
+        out.append(latest)
+    return out
 
 
 # ---------------------------------------------------------------- the API
@@ -312,10 +414,12 @@ def with_footer(message: Message, lang: str, footer: dict | None) -> Message:
     return Message(message.title, f"{message.body}\n\n{links}")
 
 
-def render_event(event: dict, lang: str, tz: str = DEFAULT_TZ, footer: dict | None = None) -> Message:
-    """One event (a `storage.repository.event_dict`) as a message in `lang`, times in `tz`."""
+def render_event(
+    event: dict, lang: str, tz: str = DEFAULT_TZ, footer: dict | None = None, now: datetime | None = None
+) -> Message:
+    """One event (a `storage.repository.event_dict`) as a message in `lang`, times in `tz`, written at `now`."""
     lang = resolve_lang(lang)
-    view = event_view(event, _zone(tz))
+    view = event_view(event, _zone(tz), now)
     message = _render(lang, "event.txt.j2", {"ev": view})
     overflow = len(message.title) - MAX_TITLE
     if overflow > 0:  # too long for a push title: shorten the offer name first, so the price stays readable
@@ -325,17 +429,24 @@ def render_event(event: dict, lang: str, tz: str = DEFAULT_TZ, footer: dict | No
 
 
 def _period(period: str | None) -> tuple[str, date | None]:
-    """("daily" | "weekly" | other word, the day or week start it names) from "daily:2026-12-02" / "weekly"."""
+    """("daily" | "weekly" | other word, the local day it is sent on) from the `digest` key of a Notification
+    row ("daily:2026-12-08", alerts.outbox.schedule) or a bare word ("weekly")."""
     word, _, when = (period or "").partition(":")
-    day = None
-    if when:
-        for text in (when, f"{when}-1"):  # an ISO date, or an ISO week ("2026-W49" -> its Monday)
-            try:
-                day = date.fromisoformat(text)
-                break
-            except ValueError:
-                continue
+    try:
+        day = date.fromisoformat(when) if when else None
+    except ValueError:
+        day = None
     return word.strip().lower(), day
+
+
+def covered(word: str, sent_on: date | None, views: list[dict]) -> tuple[date | None, date | None]:
+    """The days a digest's events cover (local): from its key, the day before a daily digest's send day or the
+    seven days before a weekly one's, widened to the days its events were detected on (an event of 07:00 goes
+    out in that day's 08:00 digest)."""
+    days = [v["detected"].date() for v in views if v["detected"] is not None]
+    if sent_on is not None and word in ("daily", "weekly"):
+        days += [sent_on - timedelta(days=1 if word == "daily" else 7), sent_on - timedelta(days=1)]
+    return (min(days), max(days)) if days else (None, None)
 
 
 def render_digest(
@@ -347,16 +458,22 @@ def render_digest(
     group_by: str = "operator",
     max_events: int = 100,
     footer: dict | None = None,
+    now: datetime | None = None,
 ) -> Message:
-    """Many events as one message: grouped by operator (or by kind), with the count in the title.
+    """Many events as one message: each offer once in its latest state, grouped by operator (or by kind), with
+    the count in the title and the days the events cover in the first line.
 
-    `period` is "daily" / "weekly", optionally with the digest's day ("daily:2026-12-02", the `digest` key of
-    a Notification row) or ISO week ("weekly:2026-W49"). Beyond `max_events` events the rest are counted.
+    `period` is "daily" / "weekly", optionally with the day the digest is sent on ("daily:2026-12-08", the
+    `digest` key of a Notification row). Promotions that ended before `now` (the sending time) are not announced
+    as ending. Beyond `max_events` offers the rest are counted.
     """
     if group_by not in GROUP_BY:
         raise ValueError(f"group_by must be one of {GROUP_BY}, not {group_by!r}")
     lang, zone = resolve_lang(lang), _zone(tz)
-    views = [event_view(e, zone) for e in events]
+    all_views = [event_view(e, zone, now) for e in events]
+    word, sent_on = _period(period)
+    start, end = covered(word, sent_on, all_views)
+    views = [v for v in latest_per_offer(all_views) if not (v["kind"] == "expiring" and v["ended"])]
     rank = {k: n for n, k in enumerate(KIND_ORDER)}
     views.sort(key=lambda v: (rank.get(v["kind"], len(rank)), v["op_name"].lower(), v["price"] or 0, v["name"]))
     counts: dict[str, int] = {}
@@ -367,18 +484,71 @@ def render_digest(
     for view in shown:
         groups.setdefault(view["op_name"] if group_by == "operator" else view["kind"], []).append(view)
     ordered = sorted(groups.items(), key=lambda kv: kv[0].lower()) if group_by == "operator" else list(groups.items())
-    word, day = _period(period)
     context = {
         "count": len(views),
         "counts": counts,
         "group_by": group_by,
         "period": word,
-        "period_day": day,
+        "start": start,
+        "end": end,
         "groups": [{"key": key, "events": evs} for key, evs in ordered],
         "more": more,
     }
     message = _render(lang, "digest.txt.j2", context)
     return with_footer(Message(_title(message.title), message.body), lang, footer)
+
+
+#: Apprise's notify type of an alert: good news "success", bad news "warning", the rest (digests too) "info"
+NOTIFY_TYPES = {
+    "price_drop": "success",
+    "new": "success",
+    "returned": "success",
+    "price_rise": "warning",
+    "removed": "warning",
+}
+PAYLOAD_VERSION = 1
+
+
+def notify_type(kind: str | None) -> str:
+    return NOTIFY_TYPES.get(kind or "", "info")
+
+
+def event_data(event: dict) -> dict:
+    """An event as data for the JSON channel (README "JSON payload"): money in integer cents with its currency,
+    times in UTC (ISO 8601), the offer's facts as the contract names them."""
+    if not isinstance(event, dict):
+        from storage.repository import event_dict
+
+        event = event_dict(event)
+    item = {**DEFAULTS, **(event.get("item") or {})}
+    operator = event.get("operator") or item.get("operator") or ""
+    detected = _as_datetime(event.get("created_at"), ZoneInfo("UTC"))
+    context = event.get("context") or {}
+    return {
+        "version": PAYLOAD_VERSION,
+        "kind": event["kind"],
+        "operator": operator,
+        "operator_name": operator_name(operator),
+        "offer_key": event.get("offer_key") or item.get("offer_key"),
+        "offer_name": item.get("name"),
+        "price_before_cents": event.get("price_before"),
+        "price_after_cents": event.get("price_after"),
+        "currency": "EUR",
+        "period_days": item.get("period_days"),
+        "data_gb": item.get("data_gb"),
+        "data_unlimited": item.get("data_unlimited"),
+        "data_5g": item.get("data_5g"),
+        "eligibility": item.get("eligibility"),
+        "eligible_from": item.get("eligible_from"),
+        "promo_until": item.get("promo_until"),
+        "flags": item.get("flags"),
+        "url": item.get("url"),
+        "detected_at": detected.isoformat().replace("+00:00", "Z") if detected else None,
+        "changes": {f: {"before": b, "after": a} for f, (b, a) in (event.get("changes") or {}).items()},
+        "low_90_cents": context.get("low_90_cents"),
+        "low_ever_cents": context.get("low_ever_cents"),
+        "is_low_90": context.get("is_low_90"),
+    }
 
 
 #: what a test notification shows as an example of an alert
@@ -407,8 +577,52 @@ SAMPLE_EVENT = {
 def render_test(lang: str, footer: dict | None = None) -> Message:
     """The message `promowatch test-notify` sends: says the channel works, with a sample alert line."""
     lang = resolve_lang(lang)
-    message = _render(lang, "test.txt.j2", {"sample": event_view(SAMPLE_EVENT, _zone(DEFAULT_TZ))})
+    message = _render(lang, "test.txt.j2", {"sample": event_view(SAMPLE_EVENT, _zone(DEFAULT_TZ), None)})
     return with_footer(Message(_title(message.title), message.body), lang, footer)
+
+
+def price_table(event: dict, lang: str, now: datetime | None = None) -> list[tuple[str, str]]:
+    """The rows of an email's price-change table for a price event (none for other kinds): before, now, the
+    change, the offer's lows (with its price context), the first 12 months and €/GB."""
+    view = event_view(event, ZoneInfo(DEFAULT_TZ), now)
+    if view["kind"] not in ("price_drop", "price_rise", "new", "returned") or view["price"] is None:
+        return []
+    env = _env(resolve_lang(lang))
+    labels, f = env.get_template("_macros.j2").module.HTML, env.filters  # type: ignore[attr-defined]
+    context = view["context"] or {}
+    rows = []
+    if view["old_price"] is not None:
+        rows.append((labels["before"], f["money"](view["old_price"])))
+    rows.append((labels["now"], f["money"](view["price"])))
+    if context.get("change_cents"):
+        rows.append(
+            (labels["change"], f"{f['pct'](context['change_percent'])} ({f['signed_money'](context['change_cents'])})")
+        )
+    if context.get("history_since"):
+        rows += [
+            (labels["low_90"], f["money"](context["low_90_cents"])),
+            (labels["low_ever"], f["money"](context["low_ever_cents"])),
+        ]
+    if view["year_cents"] is not None:
+        rows.append((labels["year"], f["money"](view["year_cents"])))
+    if view["per_gb_cents"]:
+        rows.append((labels["per_gb"], f["fine_money"](view["per_gb_cents"])))
+    return [(label, _one_line(value)) for label, value in rows]
+
+
+def render_html(message: Message, lang: str, event: dict | None = None, now: datetime | None = None) -> str:
+    """The HTML part of an email: `message` (its title and every paragraph, links made links) and, for a price
+    event, its price-change table. Apprise turns it back into the plain-text part beside it."""
+    lang = resolve_lang(lang)
+    paragraphs = [block.split("\n") for block in message.body.split("\n\n") if block.strip()]
+    env = _env(lang)
+    return env.get_template("email.html.j2").render(
+        lang=lang,
+        title=message.title,
+        paragraphs=paragraphs,
+        table=price_table(event, lang, now) if event else [],
+        labels=env.get_template("_macros.j2").module.HTML,  # type: ignore[attr-defined]
+    )
 
 
 def render_stay(lang: str, stay: dict, footer: dict | None = None) -> Message:

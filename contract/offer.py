@@ -35,6 +35,24 @@ ELIGIBILITY = (
     "existing_customer",
     "foreign_born",
 )
+#: the operators' recurring conditions, read from their Italian notes at parse time (spiders.parsing.note_flags),
+#: so a message can say them in the reader's language; `list_price:<cents>` also names the struck-through price
+FLAGS = (
+    "price_for_ever",
+    "price_locked",
+    "online_only",
+    "launch_price",
+    "list_price",
+    "first_month_free",
+    "free_activation",
+    "porting_only",
+    "new_numbers_only",
+    "new_customers_only",
+    "auto_renew",
+    "no_contract",
+    "from_price",
+    "fair_use",
+)
 REQUIRED = ("operator", "offer_key", "name", "url", "plan_type", "price_cents", "period_days")
 #: field -> default for the optional fields
 DEFAULTS: dict = {
@@ -57,8 +75,8 @@ DEFAULTS: dict = {
     "esim": None,
     "notes": None,
 }
-#: fields added after offers were first stored (the travel eSIMs): they count in `content_hash` only when they
-#: differ from their default, so the offers stored before them keep their hash and raise no change
+#: fields added after offers were first stored (the travel eSIMs, the notes' flags): they count in `content_hash`
+#: only when they differ from their default, so the offers stored before them keep their hash
 LATER_DEFAULTS: dict = {
     "currency": "EUR",  # ISO 4217; every *_cents field is in minor units of it
     "fair_use_gb_per_day": None,  # an "unlimited" plan's GB per day at full speed
@@ -68,6 +86,7 @@ LATER_DEFAULTS: dict = {
     "topup": None,
     "networks": [],  # Italian host networks (NETWORK_NAMES)
     "tier": None,  # a provider's plan line ("Unlimited Essential", a brand) where two plans share data and days
+    "flags": [],  # the operators' recurring terms read from the notes (FLAGS)
 }
 DEFAULTS.update(LATER_DEFAULTS)
 FIELDS = REQUIRED + tuple(DEFAULTS)
@@ -177,6 +196,7 @@ def normalise(raw: dict) -> dict:
     if item["notes"] is not None:
         item["notes"] = str(item["notes"]).strip() or None
     _travel_fields(item)
+    item["flags"] = _flags(item["flags"])
     return {field: item[field] for field in FIELDS}
 
 
@@ -221,6 +241,17 @@ def _travel_fields(item: dict) -> None:
         item["tier"] = str(item["tier"]).strip() or None
     if item["plan_type"] in ESIM_PLAN_TYPES and item["esim"] is None:
         item["esim"] = True
+
+
+def _flags(flags) -> list[str]:
+    """Sorted, each once; every one in FLAGS, or `list_price:<cents>`."""
+    if not isinstance(flags, (list, tuple)):
+        raise InvalidOffer("bad_flags", repr(flags))
+    for flag in flags:
+        name, _, cents = str(flag).partition(":")
+        if name not in FLAGS or (cents and (name != "list_price" or not cents.isdigit())):
+            raise InvalidOffer("bad_flags", repr(flag))
+    return sorted(set(flags))
 
 
 def content_hash(item: dict) -> str:

@@ -142,6 +142,7 @@ def register(app: typer.Typer) -> None:
             connect_timeout=connect_timeout,
             base_url=config.web.base_url,
             allow_private_addresses=config.sender_policy()["allow_private_addresses"],
+            sender_name=config.sender_name,
         )
         report = send_due(limit=limit, concurrency=concurrency, policy=policy)
         if as_json:

@@ -113,6 +113,7 @@ class ServiceConfig:
     # [channels] and [mail]: what self-service subscriptions may use; None when neither table is in the file
     # (the scheduler's process then never loads alerts.channels)
     channels: ChannelSettings | None = None
+    sender_name: str | None = None  # [mail] name: the display name every email is sent under
     shutdown_grace: float = 60.0  # on SIGTERM, running crawls get this long to finish
     fixtures_dir: str | None = None  # offline service: answer from saved pages in this folder
     path: str | None = None  # the file it was read from
@@ -128,6 +129,7 @@ class ServiceConfig:
             **self.sender.policy(),
             "base_url": self.web.base_url,
             "allow_private_addresses": bool(self.channels and self.channels.allow_private_addresses),
+            "sender_name": self.sender_name,
         }
 
     def channel_settings(self) -> ChannelSettings:
@@ -392,6 +394,7 @@ def parse_config(data: dict, source: str = "<config>", operators: list[str] | No
     svc.done({"shutdown_grace", "fixtures_dir"})
     web = _web(top.table("web"))
     channels = None
+    sender_name = (top.table("mail").string("name", None) or "").strip() or None
     if top.has("channels") or top.has("mail"):
         channels = _channels(top.table("channels"), top.table("mail") if top.has("mail") else None)
     top.done({"schedule", "worker", "sender", "health", "service", "web", "mail", "channels"})
@@ -405,6 +408,7 @@ def parse_config(data: dict, source: str = "<config>", operators: list[str] | No
         health=health,
         web=web,
         channels=channels,
+        sender_name=sender_name,
         shutdown_grace=shutdown_grace,
         fixtures_dir=fixtures,
         path=None if source.startswith("<") else source,
@@ -490,7 +494,7 @@ def _channels(table: _Table, mail_table: _Table | None) -> ChannelSettings:
             password=_secret(mail_table, "password"),
             mode=mode,
         )
-        mail_table.done({"host", "from", "mode", "port", "user", "password"})
+        mail_table.done({"host", "from", "mode", "port", "user", "password", "name"})
     allowed = table.get("allowed", ["email"])
     if isinstance(allowed, str):
         allowed = [allowed]

@@ -13,6 +13,8 @@ from datetime import date, datetime, timezone
 
 import scrapy
 
+from spiders.parsing import note_flags
+
 
 class OperatorSpider(scrapy.Spider):
     operator: str = ""
@@ -90,11 +92,14 @@ class OperatorSpider(scrapy.Spider):
     def offer(self, **fields) -> dict:
         """An item of this operator with the contract's fields in contract order.
 
-        Keys outside the contract (a spider's own scratch values) are left out; missing ones are None.
+        Keys outside the contract (a spider's own scratch values) are left out; missing ones are None. The
+        operators' recurring terms in the notes become `flags` (spiders.parsing.note_flags), the rest stays notes.
         """
         from contract.offer import FIELDS
 
-        return {"operator": self.operator, **{k: fields.get(k) for k in FIELDS if k != "operator"}}
+        item = {"operator": self.operator, **{k: fields.get(k) for k in FIELDS if k != "operator"}}
+        item["flags"], item["notes"] = note_flags(item["notes"], item["flags"])
+        return item
 
     def first_offers(self, items: Iterable[dict | None], keys: OfferKeys | None = None) -> Iterator[dict]:
         """The offers of `items` (None: a card that is no offer), only the first of each offer key: a card a page

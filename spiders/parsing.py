@@ -255,3 +255,55 @@ def text_of(sel, xpath: str = VISIBLE_TEXT) -> str:
 def has_class(name: str) -> str:
     """An XPath predicate body: the node's class list holds `name` (works for classes CSS cannot name, like '5g')."""
     return f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"
+
+
+#: flag -> how Italian operator pages word it (contract.offer.FLAGS). Only unambiguous wordings: a term read
+#: wrongly would be told to a reader as a fact in their own language.
+NOTE_TERMS = {
+    "price_for_ever": r"(?:prezzo )?(?:bloccato )?per sempre",
+    "price_locked": r"prezzo (?:bloccato|fisso|garantito)(?! per sempre)|senza (?:aumenti|rincari)",
+    "online_only": r"solo (?:on-?line|web|sul sito)|esclusiva (?:on-?line|web)|offerta (?:on-?line|web)",
+    "launch_price": r"prezzo (?:di )?lancio",
+    "first_month_free": r"(?:primo|1°?) mese (?:gratis|gratuito|omaggio|in omaggio)|1 mese (?:gratis|omaggio)",
+    "free_activation": r"attivazione (?:gratuita|gratis|inclusa|0,00 ?€)",
+    "porting_only": r"solo (?:con |per chi (?:porta il|fa la) )?(?:portabilità|numero portato)",
+    "new_numbers_only": r"solo (?:per )?nuov[oi] numer[oi]",
+    "auto_renew": r"rinnovo automatico|si rinnova automaticamente",
+    "no_contract": r"senza (?:vincoli|vincolo|costi nascosti e vincoli)|nessun vincolo",
+    "from_price": r"a partire da",
+    "fair_use": r"(?:soggett[oa] a )?(?:condizioni di )?uso (?:lecito e corretto|personale)",
+}
+_TERMS = [(flag, re.compile(rf"(?<!\w){pattern}(?!\w)", re.I)) for flag, pattern in NOTE_TERMS.items()]
+#: terms read only as a part of their own: inside a sentence they qualify something else ("attivazione 2,99€
+#: invece di 24,99€" is the fee's list price; "1° mese gratuito per i nuovi clienti" is not an offer for them only)
+_NEW_CUSTOMERS = re.compile(r"(?:solo )?(?:per|riservat[ao] a)i? (?:i )?nuovi clienti", re.I)
+_LIST_PRICE = re.compile(
+    r"(?:invece di|anziché|prima|prezzo di listino)\s*(\d+(?:,\d{1,2})?\s*€|€\s*\d+(?:,\d{1,2})?)", re.I
+)
+#: what may be left of a note once its terms are read: nothing a reader needs (the note is then fully read)
+_FILLER = re.compile(r"(?i)\b(?:prezzo|offerta|promo|il|la|i|e|ed|per|di|da|a|al)\b|[\s*!.,;:()\-–]+")
+
+
+def note_flags(notes: str | None, flags=()) -> tuple[list[str], str | None]:
+    """(flags, what remains of the notes) of an offer: each "; "-separated part of its notes that is only
+    recognised terms ("Solo online", "prezzo per sempre", "invece di 9,99€") becomes flags and leaves the
+    notes; a longer part keeps its words (shown "in Italian") and still gives its flags. `flags`: already set."""
+    found = set(flags or ())
+    rest = []
+    for part in dict.fromkeys(p.strip() for p in re.split(r";\s*", clean(notes)) if p.strip()):
+        left = part
+        for flag, rule in _TERMS:
+            if rule.search(left):
+                found.add(flag)
+                left = rule.sub(" ", left)
+        price = _LIST_PRICE.fullmatch(part)
+        cents = money_cents(price.group(1)) if price else None
+        if cents:
+            found.add(f"list_price:{cents}")
+            left = ""
+        if _NEW_CUSTOMERS.fullmatch(part):
+            found.add("new_customers_only")
+            left = ""
+        if left == part or _FILLER.sub("", left):  # no term in it, or words beyond its terms: kept
+            rest.append(part)
+    return sorted(found), "; ".join(rest) or None

@@ -40,10 +40,11 @@ def utc(moment):
 
 
 def add_event(
-    engine, key="giga-150", kind="price_drop", before=999, after=799, operator="iliad", name=None, at=T0
+    engine, key="giga-150", kind="price_drop", before=999, after=799, operator="iliad", name=None, at=T0, **extra
 ) -> int:
     item = normalise(
         {
+            **extra,
             "operator": operator,
             "offer_key": key,
             "name": name or f"Giga {key}",
@@ -144,8 +145,12 @@ def row(engine, nid) -> Notification:
 
 
 def event_of(engine, event_id) -> dict:
+    """The event as the sender prepares it: with its price context (alerts.price_context)."""
+    from alerts.price_context import price_contexts
+
     with Session(engine) as s:
-        return event_dict(s.get(OfferEvent, event_id))
+        event = event_dict(s.get(OfferEvent, event_id))
+        return {**event, "context": price_contexts(s, [event]).get(event_id)}
 
 
 @pytest.fixture
@@ -195,7 +200,10 @@ def test_email_to_real_smtp_server_in_each_subscribers_language(engine, smtp):
         mail = mails[to]
         assert mail["Subject"] == expected.title
         assert mail["From"] == "promowatch@example.com"
-        assert without_footer(text_of(mail)) == expected.body.strip()
+        text = without_footer(text_of(mail))  # Apprise's plain-text rendering of the HTML part: every line is there
+        assert [line for line in expected.body.splitlines() if line.strip() and line.strip() in text] == [
+            line for line in expected.body.splitlines() if line.strip()
+        ]
     assert HAN.search(mails["li@example.com"]["Subject"]) and HAN.search(text_of(mails["li@example.com"]))
     assert not HAN.search(text_of(mails["anna@example.com"]))
     assert "17:00" in text_of(mails["li@example.com"])  # 09:00 UTC in the subscriber's Asia/Shanghai
@@ -272,16 +280,46 @@ def test_digest_row_renders_all_its_events(engine, http):
     first = add_event(engine, key="a", at=T0)
     second = add_event(engine, key="b", kind="new", before=None, after=500, at=T0 + timedelta(hours=2))
     sub, [channel] = add_subscriber(engine, http.url("/digest"), lang="en", tz="America/New_York")
-    nid = queue(engine, sub, channel, event_ids=[second, first], digest="daily:2026-12-02")
+    nid = queue(engine, sub, channel, event_ids=[second, first], digest="daily:2026-12-03")
     report = send_due(now=T0 + timedelta(hours=10))
     assert report.sent == 1
     [post] = http.wait_for(1)
     expected = render_digest(
-        [event_of(engine, first), event_of(engine, second)], "en", "America/New_York", "daily:2026-12-02"
+        [event_of(engine, first), event_of(engine, second)],
+        "en",
+        "America/New_York",
+        "daily:2026-12-03",
+        now=T0 + timedelta(hours=10),
     )
     assert (post["json"]["title"], without_footer(post["json"]["message"])) == (expected.title, expected.body)
     assert "Giga a" in post["json"]["message"] and "Giga b" in post["json"]["message"]
     assert row(engine, nid).status == "sent"
+
+
+def test_weekly_digest_by_email_names_its_week_and_no_stale_countdown(engine, smtp):
+    """The outbox's own key (alerts.outbox.schedule), sent when due: the period is the week the events cover and
+    a promotion that ended before sending is not announced as ending."""
+    from alerts.outbox import schedule
+
+    ended = add_event(
+        engine, key="flash", kind="expiring", before=None, after=599, name="Flash 5", at=datetime(2026, 12, 7, 9, 0,
+        tzinfo=timezone.utc), promo_until="2026-12-09",
+    )  # fmt: skip
+    dropped_at = datetime(2026, 12, 12, 17, 0, tzinfo=timezone.utc)
+    dropped = add_event(engine, key="giga-150", at=dropped_at)
+    settings = {"digest": "weekly", "timezone": "Europe/Rome", "quiet_start": None, "quiet_end": None}
+    key, due = schedule(settings, dropped_at)
+    assert key == "weekly:2026-12-14"  # the local day it is sent on
+    sub, [channel] = add_subscriber(engine, mail_url(smtp, "anna@example.com"), lang="en")
+    queue(engine, sub, channel, event_ids=[ended, dropped], digest=key, due=due)
+
+    assert send_due(now=due).sent == 1
+    [mail] = smtp.wait_for(1, timeout=10)
+    text = text_of(mail)
+    assert mail["Subject"] == "Weekly digest: 1 offer update"
+    assert "What changed 7–13 December 2026: 1 price drop." in text
+    assert "14 December" not in text and "Flash" not in text and "in 2 days" not in text
+    assert "/unsubscribe/" in text and "/manage/" in text
 
 
 # ------------------------------------------------------------------------------------------ crash safety
@@ -557,3 +595,87 @@ def test_migration_0005_adds_and_removes_the_failure_columns_keeping_rows(engine
     assert (n.attempts, n.failure_kind, n.ambiguous_failures) == (2, None, 0)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD_REVISION
+
+
+# ------------------------------------------------------------------------------------------ structured payload
+
+
+@pytest.mark.parametrize(
+    "kind, before, after, notify_type",
+    [
+        ("price_drop", 999, 799, "success"),
+        ("new", None, 799, "success"),
+        ("returned", 999, 799, "success"),
+        ("price_rise", 699, 799, "warning"),
+        ("removed", 799, None, "warning"),
+        ("changed", 799, 799, "info"),
+    ],
+)
+def test_json_channel_gets_the_event_as_data(engine, http, kind, before, after, notify_type):
+    """README "JSON payload": Apprise's title/message/type, plus the event as data under "event"."""
+    event_id = add_event(
+        engine, kind=kind, before=before, after=after or 799, name="Giga 150 5G", flags=["online_only"]
+    )
+    sub, [channel] = add_subscriber(engine, http.url("/hook"), lang="en")
+    queue(engine, sub, channel, event_id)
+    assert send_due(now=T0 + timedelta(minutes=1)).sent == 1
+    [post] = http.wait_for(1)
+    payload = post["json"]
+    expected = render_event(event_of(engine, event_id), "en", now=T0 + timedelta(minutes=1))
+    assert payload["title"] == expected.title and payload["type"] == notify_type
+    assert payload["message"].startswith(expected.body.split("\n")[0]) and "/unsubscribe/" in payload["message"]
+    data = payload["event"]
+    assert data["kind"] == kind and data["operator"] == "iliad" and data["operator_name"] == "Iliad"
+    assert (data["offer_key"], data["offer_name"], data["url"]) == (
+        "giga-150", "Giga 150 5G", "https://example.it/giga-150"
+    )  # fmt: skip
+    assert (data["price_before_cents"], data["price_after_cents"], data["currency"]) == (before, after or 799, "EUR")
+    assert (data["data_gb"], data["data_5g"], data["eligibility"], data["eligible_from"]) == (150.0, True, "all", [])
+    assert data["detected_at"] == "2026-12-02T09:00:00Z" and data["version"] == 1
+    assert data["flags"] == ["online_only"]
+
+
+def test_json_digest_payload_lists_its_events(engine, http):
+    first = add_event(engine, key="a", at=T0)
+    second = add_event(engine, key="b", kind="new", before=None, after=500, at=T0 + timedelta(hours=2))
+    sub, [channel] = add_subscriber(engine, http.url("/digest"), lang="zh")
+    queue(engine, sub, channel, event_ids=[first, second], digest="daily:2026-12-03")
+    assert send_due(now=T0 + timedelta(days=1)).sent == 1
+    [post] = http.wait_for(1)
+    payload = post["json"]
+    assert payload["type"] == "info" and payload["digest"] == "daily:2026-12-03"
+    assert [(e["offer_key"], e["kind"]) for e in payload["events"]] == [("a", "price_drop"), ("b", "new")]
+    assert "2026年12月2日的套餐动态" in payload["message"]
+
+
+def test_email_has_an_html_alternative_with_the_price_table_and_the_sender_name(engine, smtp):
+    event_id = add_event(engine, name="Giga <150> & 5G")
+    sub, [channel] = add_subscriber(engine, mail_url(smtp, "anna@example.com"), lang="en")
+    queue(engine, sub, channel, event_id)
+    policy = deliver_mod.Policy(sender_name="promowatch alerts")
+    assert send_due(now=T0 + timedelta(seconds=1), policy=policy).sent == 1
+    [mail] = smtp.wait_for(1, timeout=10)
+    assert mail.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in mail.iter_parts()] == ["text/plain", "text/html"]
+    assert mail["From"] == "promowatch alerts <promowatch@example.com>"
+    html = mail.get_body(preferencelist=("html",)).get_content()
+    expected = render_event(event_of(engine, event_id), "en", now=T0 + timedelta(seconds=1))
+    assert '<html lang="en">' in html and "<caption" in html and '<th scope="row"' in html
+    assert re.search(r">Before</th><td[^>]*>€9.99</td>", html) and re.search(r">Now</th><td[^>]*>€7.99</td>", html)
+    assert re.search(r">Change</th><td[^>]*>−20% \(−€2.00\)</td>", html)
+    assert "Giga &lt;150&gt; &amp; 5G" in html and "<150>" not in html  # scraped text is escaped
+    assert "<img" not in html and "<script" not in html and "url(" not in html  # nothing loaded from elsewhere
+    assert '<a href="https://example.it/giga-150">' in html and "/unsubscribe/" in html and "/manage/" in html
+    assert expected.title in text_of(mail) and "Unsubscribe: " in text_of(mail)
+
+
+def test_the_sender_name_is_configured_once_in_mail():
+    from promowatch.service_config import parse_config
+
+    mail = {"host": "smtp.example.org", "from": "alerts@example.org", "name": " promowatch "}
+    config = parse_config({"mail": mail}, "cfg.toml", operators=["iliad"])
+    policy = deliver_mod.Policy(**config.sender_policy())  # what the service's sender is given
+    assert policy.sender_name == "promowatch"
+    url = "mailtos://u:p@smtp.example.org?from=alerts%40example.org&to=a%40b.example"
+    assert deliver_mod.with_sender_name(url, "promo watch").endswith("&name=promo%20watch")
+    assert deliver_mod.with_sender_name(url + "&name=Mine", "promowatch") == url + "&name=Mine"  # the URL's wins

@@ -42,6 +42,10 @@ def test_unlimited_clears_quantity_and_limited_5g_implies_5g():
         ({"promo_until": "30/09"}, "bad_promo_until"),
         ({"period_days": 0}, "bad_period_days"),
         ({"colour": "red"}, "unknown_field"),
+        ({"flags": ["cheap"]}, "bad_flags"),
+        ({"flags": "online_only"}, "bad_flags"),
+        ({"flags": ["list_price:9,99"]}, "bad_flags"),
+        ({"flags": ["online_only:1"]}, "bad_flags"),
     ],
 )
 def test_invalid_items_have_a_reason(change, reason):

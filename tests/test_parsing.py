@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from spiders.parsing import data_gb, is_unlimited, money_cents, parse_date, split_price_cents
+from spiders.parsing import data_gb, is_unlimited, money_cents, note_flags, parse_date, split_price_cents
 
 DATA = Path(__file__).parent / "data"
 
@@ -70,3 +70,14 @@ def test_allowances_from_feature_lines(lines, expected):
     from spiders.parsing import allowances
 
     assert allowances(lines) == expected
+
+
+@pytest.mark.parametrize("notes,given,flags,rest", cases("note_cases.json"))
+def test_note_terms_become_flags(notes, given, flags, rest):
+    """A part that is only recognised terms leaves the notes; a sentence keeps its words and still gives its
+    flags, except the terms that inside a sentence qualify something else (a fee's list price, new customers)."""
+    from contract.offer import normalise
+
+    assert note_flags(notes, given) == (flags, rest)
+    base = {"operator": "iliad", "offer_key": "k", "name": "n", "url": "https://x.it", "plan_type": "prepaid"}
+    assert normalise({**base, "price_cents": 999, "period_days": 30, "flags": flags})["flags"] == flags

@@ -7,19 +7,30 @@ detected 2026-09-27 10:30 UTC = 12:30 in Rome, 18:30 in Shanghai; promo ends 202
 
 import json
 import logging
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 from jinja2 import UndefinedError
 
 from alerts import render
-from alerts.render import LANGS, MAX_TITLE, Message, render_digest, render_event, render_test
+from alerts.render import LANGS, MAX_TITLE, Message, render_test
 from contract.offer import normalise
 
 DATA = json.loads((Path(__file__).parent / "data" / "render" / "events.json").read_text("utf-8"))
 BASE = DATA["base_item"]
 KINDS = tuple(DATA["events"])
 NBSP = ("\u00a0", "\u202f")
+#: when the sample messages are written: half an hour after detection
+NOW = datetime(2026, 9, 27, 11, 0, tzinfo=timezone.utc)
+
+
+def render_event(event, lang, tz="Europe/Rome", **kwargs):
+    return render.render_event(event, lang, tz, **{"now": NOW, **kwargs})
+
+
+def render_digest(events, lang, tz="Europe/Rome", period="daily", **kwargs):
+    return render.render_digest(events, lang, tz, period, **{"now": NOW, **kwargs})
 
 
 def event(kind, item=None, created_at="2026-09-27T10:30:00+00:00", **fields):
@@ -52,7 +63,7 @@ COMMON = {
         "30 settembre 2026",
         "https://www.ho-mobile.it/offerte/180-giga",
         "Minuti e SMS: illimitati",
-        "27 settembre 2026 alle 12:30",
+        "27 settembre 2026 alle 12:30 (ora italiana)",
     ],
     "en": [
         "ho. Mobile",
@@ -62,10 +73,10 @@ COMMON = {
         "9.5 GB",
         "Activation fee: €2.99",
         "only if you move your number from Iliad or TIM",
-        "September 30, 2026",
+        "30 September 2026",
         "https://www.ho-mobile.it/offerte/180-giga",
         "Calls and texts: unlimited",
-        "September 27, 2026 at 12:30 PM",
+        "27 September 2026, 12:30 (Italian time)",
     ],
     "zh": [
         "ho. Mobile",
@@ -78,7 +89,7 @@ COMMON = {
         "2026年9月30日",
         "https://www.ho-mobile.it/offerte/180-giga",
         "通话和短信：不限量",
-        "2026年9月27日 12:30",
+        "2026年9月27日 12:30（意大利时间）",
     ],
 }
 # kind -> language -> (what the title says, what the body adds)
@@ -107,17 +118,17 @@ BY_KIND = {
         ),
         "zh": (
             "ho. 180 Giga 降价了：每月 €9.99 → €7.99",
-            ["原价 €9.99，便宜了 €2.00", "其他变更：", "- 流量：150 GB → 180 GB"],
+            ["之前 €9.99，便宜了 €2.00", "其他变更：", "- 流量：150 GB → 180 GB"],
         ),
     },
     "price_rise": {
         "it": ("Rincaro: ho. 180 Giga passa da 6,99 € a 7,99 € al mese", ["1,00 € in più"]),
         "en": ("Price rise: ho. 180 Giga up from €6.99 to €7.99 per month", ["€1.00 more"]),
-        "zh": ("ho. 180 Giga 涨价了：每月 €6.99 → €7.99", ["贵了 €1.00"]),
+        "zh": ("ho. 180 Giga 涨价了：每月 €6.99 → €7.99", ["上涨 €1.00"]),
     },
     "changed": {
         "it": (
-            "Offerta modificata: ho. 180 Giga",
+            "Offerta modificata: ho. 180 Giga (attivazione ora a 2,99 €, ora in 5G)",
             [
                 "Cosa è cambiato:",
                 "- Costo di attivazione: 9,99 € → 2,99 €",
@@ -126,7 +137,7 @@ BY_KIND = {
             ],
         ),
         "en": (
-            "Offer changed: ho. 180 Giga",
+            "Offer changed: ho. 180 Giga (activation now €2.99, now 5G)",
             [
                 "What changed:",
                 "- Activation fee: €9.99 → €2.99",
@@ -135,12 +146,12 @@ BY_KIND = {
             ],
         ),
         "zh": (
-            "ho. 180 Giga 套餐内容有变",
+            "ho. 180 Giga 套餐内容有变：激活费现为 €2.99，现支持 5G",
             ["变更内容：", "- 激活费：€9.99 → €2.99", "- 5G：否 → 是", "- 可转入的原运营商：Iliad → Iliad 和 TIM"],
         ),
     },
     "removed": {
-        "it": ("Non più disponibile: ho. 180 Giga", ["non offre più", "Ultimo prezzo: 7,99 € al mese"]),
+        "it": ("Non più disponibile: ho. 180 Giga", ["non offre più ho. 180 Giga.", "Ultimo prezzo: 7,99 € al mese"]),
         "en": ("No longer offered: ho. 180 Giga", ["no longer offers", "Last price: €7.99 per month"]),
         "zh": ("ho. 180 Giga 已下架", ["已不再提供", "下架前价格：每月 €7.99"]),
     },
@@ -149,7 +160,7 @@ BY_KIND = {
             "In scadenza: ho. 180 Giga, la promo termina tra 3 giorni",
             ["termina il 30 settembre 2026 (tra 3 giorni)"],
         ),
-        "en": ("Ending soon: ho. 180 Giga promotion ends in 3 days", ["ends on September 30, 2026 (in 3 days)"]),
+        "en": ("Ending soon: ho. 180 Giga promotion ends in 3 days", ["ends on 30 September 2026 (in 3 days)"]),
         "zh": ("ho. 180 Giga 优惠即将结束：3 天后截止", ["将于 2026年9月30日 结束（还剩 3 天）"]),
     },
 }
@@ -186,9 +197,9 @@ def test_price_events_show_no_old_price_when_it_did_not_move(lang):
 @pytest.mark.parametrize(
     "lang, want",
     [
-        ("it", "Rilevato il 27 settembre 2026 alle 18:30"),
-        ("en", "Spotted on September 27, 2026 at 6:30 PM"),
-        ("zh", "检测时间：2026年9月27日 18:30"),
+        ("it", "Rilevato il 27 settembre 2026 alle 18:30 (Ora Cina (Shanghai))"),
+        ("en", "Spotted on 27 September 2026, 18:30 (China (Shanghai) Time)"),
+        ("zh", "检测时间：2026年9月27日 18:30（中国（上海）时间）"),
     ],
 )
 def test_times_in_the_subscribers_time_zone(lang, want):
@@ -197,12 +208,11 @@ def test_times_in_the_subscribers_time_zone(lang, want):
 
 def test_expiring_counts_days_in_the_subscribers_time_zone():
     # 2026-09-29 22:30 UTC: still the 29th in London (23:30 BST, 1 day left), already the 30th in Rome (today)
-    late = "2026-09-29T22:30:00+00:00"
-    assert render_event(event("expiring", created_at=late), "en", "Europe/London").title.endswith("ends tomorrow")
-    assert render_event(event("expiring", created_at=late), "en", "Europe/Rome").title.endswith("ends today")
-    assert render_event(event("expiring", created_at=late), "it", "Europe/Rome").title.endswith("termina oggi")
-    assert "今天截止" in render_event(event("expiring", created_at=late), "zh", "Europe/Rome").title
-    assert "ends on Sep 30" in render_event(event("expiring", created_at=None), "en").title
+    late = datetime(2026, 9, 29, 22, 30, tzinfo=timezone.utc)
+    assert render_event(event("expiring"), "en", "Europe/London", now=late).title.endswith("ends tomorrow")
+    assert render_event(event("expiring"), "en", "Europe/Rome", now=late).title.endswith("ends today")
+    assert render_event(event("expiring"), "it", "Europe/Rome", now=late).title.endswith("termina oggi")
+    assert "今天截止" in render_event(event("expiring"), "zh", "Europe/Rome", now=late).title
 
 
 @pytest.mark.parametrize(
@@ -226,7 +236,7 @@ def test_expiring_counts_days_in_the_subscribers_time_zone():
                 "Porting from",
                 "Renewal: monthly → every 4 weeks",
                 "Who can get it: anyone → under 30s only",
-                "Promotion end: not stated → October 8, 2026",
+                "Promotion end: not stated → 8 October 2026",
             ],
             ["activation_cents", "eligible_from", "period_days", "under_30", "promo_until"],
         ),
@@ -275,7 +285,7 @@ def test_changed_lists_human_field_labels(lang, labels, raw):
                 "Giga illimitati in 5G a velocità limitata (fino a 250 Mbps)",
                 "Attivazione: gratis",
                 "SIM: 10,00 €",
-                "solo chi è nato all'estero o ha un codice fiscale straniero",
+                "solo chi è nato all'estero (codice fiscale italiano di nato all'estero)",
                 "Minuti: 200",
                 "(SIM per turisti)",
             ],
@@ -287,7 +297,7 @@ def test_changed_lists_human_field_labels(lang, labels, raw):
                 "unlimited with speed-capped 5G (up to 250 Mbps)",
                 "Activation fee: free",
                 "SIM: €10.00",
-                "only people born abroad or with a foreign tax code",
+                "only people born outside Italy (with an Italian tax code issued to the foreign-born)",
                 "Minutes: 200",
                 "(tourist SIM)",
             ],
@@ -299,7 +309,7 @@ def test_changed_lists_human_field_labels(lang, labels, raw):
                 "不限量，5G 限速（最高 250 Mbps）",
                 "激活费：免费",
                 "SIM 卡费：€10.00",
-                "仅限在国外出生或持有外国税号",
+                "仅限在意大利境外出生的用户",
                 "通话：200 分钟",
                 "（游客卡）",
             ],
@@ -351,11 +361,20 @@ def test_tourist_pack_unlimited_capped_5g_foreign_born(lang, facts):
                 "€5.99 every 4 weeks",
                 "First 4 weeks: free",
                 "new numbers only",
-                "Promotion ends: October 8, 2026",
-                "Notes: solo online",
+                "Promotion ends: 8 October 2026",
+                "Notes (in Italian): solo online",
             ],
         ),
-        ("zh", ["每 4 周 €5.99", "前 4 周：免费", "仅限办理新号码", "优惠截止：2026年10月8日", "备注：solo online"]),
+        (
+            "zh",
+            [
+                "每 4 周 €5.99",
+                "前 4 周：免费",
+                "仅限办理新号码",
+                "优惠截止：2026年10月8日",
+                "备注（意大利语）：solo online",
+            ],
+        ),
     ],
 )
 def test_four_weekly_first_period_free_new_numbers(lang, facts):
@@ -393,7 +412,7 @@ def test_existing_customers(lang, want):
     "lang, want",
     [
         ("it", "solo gli under 30, provenienti da Iliad, TIM o Vodafone"),
-        ("en", "under 30s only, coming from Iliad, TIM, or Vodafone"),
+        ("en", "under 30s only, coming from Iliad, TIM or Vodafone"),
         ("zh", "仅限 30 岁以下用户（原运营商：Iliad、TIM 或 Vodafone）"),
     ],
 )
@@ -413,7 +432,7 @@ def test_long_names_keep_the_price_in_the_title():
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_digest_by_operator(lang):
-    events = [event(k) for k in KINDS]
+    events = [event(k, item={"offer_key": f"ho-{k}"}) for k in KINDS]
     iliad = {
         **BASE,
         "operator": "iliad",
@@ -424,7 +443,7 @@ def test_digest_by_operator(lang):
         "url": "https://www.iliad.it/giga-250",
     }
     events.append(event("new", item=iliad))
-    message = render_digest(events, lang, "Europe/Rome", "daily:2026-09-27")
+    message = render_digest(events, lang, "Europe/Rome", "daily:2026-09-28")  # sent the next morning
     assert_tidy(message)
     want = {
         "it": (
@@ -441,7 +460,7 @@ def test_digest_by_operator(lang):
         "en": (
             "Daily digest: 8 offer updates",
             [
-                "What changed on September 27, 2026: 1 price drop, 2 new offers",
+                "What changed on 27 September 2026: 1 price drop, 2 new offers",
                 "ho. Mobile (7)",
                 "Iliad (1)",
                 "• Price drop: ho. 180 Giga down from €9.99 to €7.99 per month",
@@ -482,21 +501,29 @@ def test_digest_by_operator(lang):
     ],
 )
 def test_digest_by_kind_weekly(lang, title, header):
-    message = render_digest([event(k) for k in KINDS], lang, "Europe/Rome", "weekly:2026-W39", group_by="kind")
+    events = [event(k, item={"offer_key": f"ho-{k}"}) for k in KINDS]
+    # sent on Monday 28 September (the key alerts.outbox writes): the week 21-27 September
+    message = render_digest(events, lang, "Europe/Rome", "weekly:2026-09-28", group_by="kind")
     assert_tidy(message)
     assert message.title == title and header in message.body
-    assert {"it": "settimana dal 21 settembre 2026", "en": "week of September 21, 2026", "zh": "2026年9月21日起一周"}[
-        lang
-    ] in message.body
+    week = {
+        "it": "Le novità dal 21 al 27 settembre 2026",
+        "en": "What changed 21–27 September 2026",
+        "zh": "2026年9月21日至27日的套餐动态",
+    }
+    assert week[lang] in message.body
 
 
 def test_digest_edge_cases():
     empty = render_digest([], "it", "Europe/Rome", "daily")
     assert empty.title == "Riepilogo giornaliero: 0 novità sulle offerte" and "Nessuna novità" in empty.body
     one = render_digest([event("new")], "en", "Europe/Rome", "weekly")
-    assert one.title == "Weekly digest: 1 offer update" and one.body.startswith("What changed: 1 new offer.")
-    many = render_digest([event("new")] * 5, "en", "Europe/Rome", "daily", max_events=3)
-    assert many.title == "Daily digest: 5 offer updates" and many.body.endswith("…and 2 more.")
+    assert one.title == "Weekly digest: 1 offer update"
+    assert one.body.startswith("What changed on 27 September 2026: 1 new offer.")
+    many = render_digest(
+        [event("new", item={"offer_key": f"k{n}"}) for n in range(5)], "en", "Europe/Rome", "daily", max_events=3
+    )
+    assert many.title == "Daily digest: 5 offer updates" and "…and 2 more." in many.body
     assert many.body.count("• ") == 3
     with pytest.raises(ValueError, match="group_by"):
         render_digest([event("new")], "en", "Europe/Rome", "daily", group_by="price")
@@ -612,3 +639,111 @@ def test_a_one_day_tourist_pack(lang, want):
 @pytest.mark.parametrize("lang, want", [("it", "1,5 GB"), ("en", "1.5 GB"), ("zh", "1.5 GB")])
 def test_gb_with_the_locales_decimal_separator(lang, want):
     assert want in render_event(event("new", item={"data_gb": 1.5, "data_unlimited": False}), lang).body
+
+
+#: words only Italian text has: none may be left in an English or Chinese message outside the offer's own name
+ITALIAN = {
+    "offerta", "offerte", "prezzo", "mese", "attivazione", "novità", "giorni", "giorno", "settimana", "della",
+    "dal", "non", "più", "gratis", "invece", "prima", "sempre", "disponibile", "riepilogo", "nuovo", "numero",
+    "portabilità", "chi", "solo", "lancio", "vincoli", "rinnovo", "primo", "dettagli", "rilevato", "ora",
+}  # fmt: skip
+PLACEHOLDERS = ("{{", "}}", "{%", "None", "none", "undefined", "[]", "_cents", "_gb", "promo_until")
+
+
+def foreign_words(text: str, names: list[str]) -> set[str]:
+    import re
+
+    for name in names:
+        text = text.replace(name, " ")
+    text = re.sub(r"https?://\S+", " ", text)
+    return {w for w in re.findall(r"[a-zàèéìòù]+", text.lower())} & ITALIAN
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_renders_without_placeholders_or_italian(kind, lang):
+    single = render_event(event(kind), lang, footer={"manage": "https://x.test/m", "unsubscribe": "https://x.test/u"})
+    digest = render_digest([event(kind)], lang, "Europe/Rome", "daily:2026-09-28")
+    for message in (single, digest):
+        text = f"{message.title}\n{message.body}"
+        for mark in PLACEHOLDERS:
+            assert mark not in text, f"{kind}/{lang}: {mark!r} in\n{text}"
+        if lang != "it":
+            assert not foreign_words(text, [BASE["name"]]), f"{kind}/{lang}: Italian left in\n{text}"
+    assert single.body.endswith("https://x.test/u") and "https://x.test/m" in single.body  # the way out stays
+
+
+@pytest.mark.parametrize(
+    "lang, conditions, notes",
+    [
+        (
+            "it",
+            "Condizioni: prezzo bloccato per sempre, solo online, prezzo di listino 9,99 €",
+            "Note: Per oggetti smart",
+        ),
+        (
+            "en",
+            "Conditions: price fixed for ever, online only, list price €9.99",
+            "Notes (in Italian): Per oggetti smart",
+        ),
+        ("zh", "条件：价格永久不变、仅限网上办理、原价 €9.99", "备注（意大利语）：Per oggetti smart"),
+    ],
+)
+def test_flags_in_the_readers_language_and_the_rest_of_the_notes_labelled(lang, conditions, notes):
+    from spiders.parsing import note_flags
+
+    flags, rest = note_flags("Solo online; prezzo per sempre; invece di 9,99€; Per oggetti smart")
+    item = normalise({**BASE, "flags": flags, "notes": rest})
+    message = render_event(event("new", item=item), lang)
+    assert conditions in message.body and notes in message.body, message.body
+    if lang != "it":
+        assert not foreign_words(message.body, [BASE["name"], rest]), message.body
+    changed = render_event(event("changed", item=item, changes={"flags": [[], ["online_only"]]}), lang)
+    want = {"it": "(condizioni: solo online)", "en": "(conditions: online only)", "zh": "条件：仅限网上办理"}[lang]
+    assert want in changed.title
+    assert {"it": "nessuna → solo online", "en": "none → online only", "zh": "无 → 仅限网上办理"}[lang] in changed.body
+
+
+@pytest.mark.parametrize(
+    "lang, lines",
+    [
+        (
+            "it",
+            [
+                "Prezzo più basso mai visto per questa offerta.",
+                "Per la prima volta sotto 8,00 €.",
+                "Minimo degli ultimi 90 giorni: 7,99 € · minimo visto: 7,99 € (dall'11 marzo 2026) · "
+                "variazione: −20% (−2,00 €)",
+                "Primi 12 mesi: 98,87 € · 0,044 € al GB",
+            ],
+        ),
+        (
+            "en",
+            [
+                "Lowest price seen for this offer.",
+                "First time under €8.00.",
+                "Lowest in 90 days: €7.99 · lowest seen: €7.99 (since 11 March 2026) · change: −20% (−€2.00)",
+                "First 12 months: €98.87 · €0.044 per GB",
+            ],
+        ),
+        (
+            "zh",
+            [
+                "该套餐有记录以来的最低价。",
+                "首次低于 €8.00。",
+                "90 天最低：€7.99 · 有记录以来最低：€7.99（自 2026年3月11日 起） · 变动：−20%（−€2.00）",
+                "前 12 个月费用：€98.87 · 每 GB €0.044",
+            ],
+        ),
+    ],
+)
+def test_price_context_lines(lang, lines):
+    from datetime import timedelta
+
+    from alerts.price_context import context_of
+
+    at = datetime(2026, 9, 27, 10, 30, tzinfo=timezone.utc)
+    history = [(at - timedelta(days=200), at - timedelta(days=100), 899), (at - timedelta(days=100), at, 999)]
+    body = render_event({**event("price_drop"), "context": context_of(799, 999, history, at)}, lang).body
+    for line in lines:
+        assert f"\n{line}\n" in body, body

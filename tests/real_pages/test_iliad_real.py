@@ -90,6 +90,7 @@ def test_promo_end_and_notes():
     offers = _by_name()
     assert offers["TOP 230"]["promo_until"] == "2026-10-29"
     assert all(o["promo_until"] is None for n, o in offers.items() if n != "TOP 230")
-    assert all("per sempre" in (o["notes"] or "") for o in offers.values())
+    assert all("price_for_ever" in o["flags"] for o in offers.values())  # "prezzo per sempre", read as a flag
+    assert not any("per sempre" in (o["notes"] or "") for o in offers.values())
     assert "Novità" in offers["TOP 230"]["notes"]
     assert all(o["esim"] is None for o in offers.values())  # no card mentions eSIM

@@ -83,8 +83,10 @@ def test_labels_eligibility_and_end_dates():
     for name, o in offers.items():
         notes = o["notes"] or ""
         assert o["eligibility"] == "all", name  # "per nuovi clienti" includes people porting their number
-        assert ("per nuovi clienti" in notes) is (name in NEW_CUSTOMERS), name
-        assert ("esclusiva online" in notes) is (name in ONLINE), name
+        # the recurring terms are read into flags (spiders.parsing.note_flags), what else a card says stays
+        assert ("new_customers_only" in o["flags"]) is (name in NEW_CUSTOMERS), name
+        assert ("online_only" in o["flags"]) is (name in ONLINE), name
+        assert "per nuovi clienti" not in notes and "esclusiva online" not in notes, name
         assert ("esclusiva ufficio postale" in notes) is (name in POST_OFFICE), name
     assert offers["Creami EXTRA WOW 50 Ed. 2026"]["promo_until"] == "2026-10-31"
     assert offers["Creami Extra WOW 160"]["promo_until"] == "2026-10-31"

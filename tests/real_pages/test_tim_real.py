@@ -84,7 +84,7 @@ def test_struck_gb_and_old_price_are_ignored():
     assert offers["TIM CROSS Steel 5G"]["data_gb"] == 300.0  # <s>150</s> 300 Giga
     assert offers["TIM CROSS Gold 5G"]["data_gb"] == 200.0  # <s>100</s> 200 Giga
     assert offers["TIM Mobile Digital"]["price_cents"] == 999  # <del>12,99€</del>
-    assert "12,99" in offers["TIM Mobile Digital"]["notes"]
+    assert "list_price:1299" in offers["TIM Mobile Digital"]["flags"]  # "invece di 12,99€", read as a flag
     assert offers["TIM CROSS Steel 5G"]["data_unlimited"] is False  # unlimited only with TIM Unica Power
 
 

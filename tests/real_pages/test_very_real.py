@@ -113,8 +113,9 @@ def test_minutes_sms_sim_fees():
 
 def test_notes():
     offers = _by_key()
-    assert all("per sempre" in o["notes"] for o in offers.values())
-    assert "1 mese omaggio" in offers["150-giga-da-iliad"]["notes"]
-    assert "1 mese omaggio" not in offers["300-giga-da-iliad"]["notes"]
+    # "per sempre" and "1 mese omaggio" are read as flags (spiders.parsing.note_flags); the rest stays notes
+    assert all("price_for_ever" in o["flags"] for o in offers.values())
+    assert "first_month_free" in offers["150-giga-da-iliad"]["flags"]
+    assert "first_month_free" not in offers["300-giga-da-iliad"]["flags"]
     assert "Per dispositivi smart" in offers["2-giga-solo-dati"]["notes"]
     assert "OFFERTA WOW" in offers["1000-giga-solo-dati"]["notes"]
