@@ -11,11 +11,14 @@ converter the caller passes (contract/rates.py); one that cannot be converted is
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Callable
 
+from contract.amounts import gb_option
+from contract.catalogue import resolve_operator
 from contract.clock import utcnow
 from contract.offer import ESIM_PLAN_TYPES
 from contract.offer_query import can_take_from
@@ -35,6 +38,11 @@ _AGE = {"under_18": "only under 18", "under_30": "only under 30", "over_60": "on
 def eur_only(cents: int, currency: str) -> int | None:
     """The converter without rates: euro passes through, any other currency cannot be converted."""
     return int(cents) if currency == "EUR" else None
+
+
+def converter(rates) -> tuple[ToEur, str | None]:
+    """The euro converter of `rates` (a contract.rates.Rates; None: euro only) and the day of its rates."""
+    return (rates.to_eur_cents, rates.day.isoformat()) if rates is not None else (eur_only, None)
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,35 @@ class Stay:
     @property
     def arrival(self) -> date:
         return self.arrive or utcnow().date()
+
+
+def read_stay(
+    days: int | str,
+    gb: str | None = None,
+    only_5g: bool = False,
+    origin: str | None = None,
+    esim_only: bool = False,
+    arrive: str | None = None,
+    prefix: str = "",
+    known_operators=None,
+) -> Stay:
+    """The stay a traveller typed (the command's options, the web form's fields, named `prefix` + name: "--days"
+    or "days"); ValueError with one line saying which field, what was given and what to write."""
+    text = str(days).strip()
+    if not re.fullmatch(r"\d{1,4}", text) or not 1 <= int(text) <= MAX_DAYS:
+        raise ValueError(f"{prefix}days {days}: give the days of your stay, a whole number from 1 to {MAX_DAYS}")
+    need = gb_option(gb, f"{prefix}gb") if gb is not None and gb.strip() else None
+    if origin is not None and origin.strip():
+        origin = resolve_operator(origin.strip(), known_operators, what=f"{prefix}from operator")
+    day = None
+    if arrive is not None and arrive.strip():
+        try:
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", arrive.strip()):
+                raise ValueError
+            day = date.fromisoformat(arrive.strip())
+        except ValueError:
+            raise ValueError(f"{prefix}arrive {arrive!r} is not a day: use YYYY-MM-DD, e.g. 2026-09-15") from None
+    return Stay(int(text), need or 0.0, only_5g, origin or None, esim_only, day)
 
 
 @dataclass

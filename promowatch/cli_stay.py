@@ -2,8 +2,8 @@
 traveller could take, cheapest first.
 
 The rules are contract/stay.py's (the same for the stay alerts); this module reads the options and the stored
-offers and prints the ranking. Prices in another currency go through a euro converter: until the rates file is
-wired in (contract/rates.py), only euro prices are ranked and the others are listed apart, never mixed.
+offers and prints the ranking. Prices in another currency go through the configured rates' euro converter;
+without rates only euro prices are ranked and the others are listed apart, never mixed.
 """
 
 from __future__ import annotations
@@ -17,14 +17,11 @@ from promowatch.cli_common import (
     Column,
     console,
     count,
-    day_or_exit,
     err,
     euro,
     fail,
     fit_table,
     gb,
-    gb_or_exit,
-    operator_or_exit,
     print_json,
 )
 
@@ -127,28 +124,16 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print the ranking, the cards apart and what was left out"),
     ):
         """What your stay costs on every card you could take: local SIMs, tourist SIMs and travel eSIMs."""
-        from datetime import date
-
         from contract.offer import OPERATORS
-        from contract.stay import MAX_DAYS, Stay, eur_only, stay_costs
+        from contract.stay import converter, read_stay, stay_costs
         from storage.environment import configured_rates
         from storage.repository import list_offers
 
-        if not 1 <= days <= MAX_DAYS:
-            fail(f"--days {days}: give the days of your stay, a whole number from 1 to {MAX_DAYS}")
-        if origin is not None:
-            origin = operator_or_exit(origin, OPERATORS, what="--from operator")
-        arrival = day_or_exit(arrive, "--arrive")
-        wanted = Stay(
-            days=days,
-            gb=gb_or_exit(need_gb, "--gb") or 0.0,
-            only_5g=only_5g,
-            origin=origin,
-            esim_only=esim_only,
-            arrive=date.fromisoformat(arrival) if arrival else None,
-        )
-        rates = configured_rates()  # PROMOWATCH_RATES_FILE: checked at the entry point
-        to_eur, day = (rates.to_eur_cents, rates.day.isoformat()) if rates else (eur_only, None)
+        try:
+            wanted = read_stay(days, need_gb, only_5g, origin, esim_only, arrive, "--", OPERATORS)
+        except ValueError as exc:
+            fail(str(exc))
+        to_eur, day = converter(configured_rates())  # PROMOWATCH_RATES_FILE: checked at the entry point
         costs = stay_costs(list_offers(), wanted, to_eur=to_eur, rate_day=day)
         if as_json:
             print_json(costs.as_dict())

@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from alerts.render import DEFAULT_TZ
-from web import admin, api, feeds, health, manage, metrics, pages, subscribe
+from web import admin, api, feeds, health, manage, metrics, pages, stay, subscribe
 from web.cache import PageCache
 from web.security import SecurityHeaders
 
@@ -46,7 +46,7 @@ def create_app(database_url: str | None = None, timezone: str = DEFAULT_TZ, conf
     app.state.metrics = metrics.registry(database_url)
     app.add_middleware(metrics.RequestMetrics, registry=app.state.metrics)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for area in (pages, feeds, api, health, subscribe, manage, metrics, admin):
+    for area in (pages, stay, feeds, api, health, subscribe, manage, metrics, admin):
         app.include_router(area.router)
 
     @app.exception_handler(HTTPException)
