@@ -56,6 +56,14 @@ ESIM_FIELDS: dict[str, tuple | type] = {
     "throttled_kbps": int,  # unlimited plans: the speed after it
     "pay_from_abroad": PAYMENTS,
 }
+#: the keys of an operator entry only (each may be null: unconfirmed): how a top-up can be paid from abroad, and
+#: whether an Italian codice fiscale is needed to buy or activate its SIM
+OPERATOR_FIELDS: dict[str, tuple | type] = {
+    "pay_from_abroad": PAYMENTS,
+    "needs_codice_fiscale": (True, False),
+}
+#: each kind's own keys
+KIND_FIELDS = {"operator": OPERATOR_FIELDS, "travel_esim": ESIM_FIELDS}
 OPTIONAL = {"network_note", "aliases"}
 LISTS = {"top_up_online", "renews_from", "billing", "sources", "aliases", "networks", "pay_from_abroad"}
 
@@ -67,8 +75,8 @@ class FactsError(ValueError):
 def _check(op: str, entry: dict) -> dict:
     if entry.get("kind") not in KINDS:
         raise FactsError(f"{op}: kind={entry.get('kind')!r}; allowed: {', '.join(KINDS)}")
-    esim = entry["kind"] == "travel_esim"
-    fields = {**FIELDS, **ESIM_FIELDS} if esim else FIELDS
+    own = KIND_FIELDS[entry["kind"]]
+    fields = {**FIELDS, **own}
     unknown = set(entry) - set(fields) - OPTIONAL
     missing = set(fields) - set(entry)
     if unknown or missing:
@@ -89,7 +97,7 @@ def _check(op: str, entry: dict) -> dict:
                 raise FactsError(f"{op}: {key} may not be null")
             continue
         _one_of(op, key, value, allowed)
-    for key, kind in ESIM_FIELDS.items() if esim else ():
+    for key, kind in own.items():
         value = entry[key]
         if value is None:
             continue

@@ -477,6 +477,13 @@ def _fact(value) -> str:
     return ", ".join(value) if isinstance(value, list) else str(value)
 
 
+def _known(entry: dict, key: str) -> str:
+    """A traveller's fact that may be unconfirmed: "unknown" for null; empty when the entry has no such key."""
+    if key not in entry:
+        return ""
+    return "unknown" if entry[key] is None else _fact(entry[key])
+
+
 def _hotspot(entry: dict) -> str:
     """A travel eSIM's hotspot: yes, "yes, 1 GB" (a day), no or ?; empty for an operator (not in its facts)."""
     if "hotspot" not in entry:
@@ -488,7 +495,8 @@ def _hotspot(entry: dict) -> str:
 @app.command()
 def operators(as_json: bool = typer.Option(False, "--json", help="print the facts as JSON instead of a table")):
     """Every operator and travel-eSIM provider: network, 5G, eSIM, top-up and renewal, offers page, app, hotspot,
-    the currency its prices are read in ('?' = not confirmed)."""
+    the currency its prices are read in ('?' = not confirmed), how to pay from abroad and whether a codice fiscale
+    is needed (unknown when not confirmed)."""
     from contract.catalogue import load
     from contract.offer import OPERATORS as ALL
     from spiders.registry import OPERATORS, spider_class
@@ -525,6 +533,8 @@ def operators(as_json: bool = typer.Option(False, "--json", help="print the fact
         Column("prices in", keep=45),
         Column("offers page"),
         Column("min offers", "right", keep=5),
+        Column("pay from abroad", keep=12, fold=10),
+        Column("codice fiscale", keep=10),
     ]
     table_rows = [
         [
@@ -542,6 +552,8 @@ def operators(as_json: bool = typer.Option(False, "--json", help="print the fact
             r.get("currency") or "",
             escape(r.get("offers_page") or ""),
             "no spider" if r["min_offers"] is None else str(r["min_offers"]),
+            _known(r, "pay_from_abroad"),
+            _known(r, "needs_codice_fiscale"),
         ]
         for r in rows
     ]

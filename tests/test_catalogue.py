@@ -16,6 +16,29 @@ def test_every_operator_has_an_entry_that_passes_the_checks():
         assert entry["offers_page"].startswith("https://"), op
 
 
+def test_every_operator_says_how_to_pay_from_abroad_and_about_the_codice_fiscale_or_null():
+    """Unconfirmed is null; a confirmed fact passes the checks (an operator entry without the keys does not)."""
+    for op, entry in load().items():
+        if entry["kind"] == "operator":
+            assert "pay_from_abroad" in entry and "needs_codice_fiscale" in entry, op
+    data = json.loads(CATALOGUE_FILE.read_text("utf-8"))
+    data["operators"]["tim"] |= {"pay_from_abroad": ["foreign_card", "paypal"], "needs_codice_fiscale": False}
+    assert _loaded(data)["tim"]["pay_from_abroad"] == ["foreign_card", "paypal"]
+    del data["operators"]["tim"]["needs_codice_fiscale"]
+    with pytest.raises(FactsError, match=r"tim: unknown keys \[\], missing keys \['needs_codice_fiscale'\]"):
+        _loaded(data)
+
+
+def _loaded(data: dict) -> dict:
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "facts.json"
+        path.write_text(json.dumps(data), "utf-8")
+        return load.__wrapped__(path)
+
+
 def test_own_networks_name_themselves():
     facts = load()
     for op in ("tim", "vodafone", "windtre", "iliad"):
@@ -34,6 +57,10 @@ BROKEN = [
     ("page_names", None, "page_names must be a regular expression"),
     ("page_names", "", "page_names must be a regular expression"),
     ("page_names", r"\btim(", "is not a regular expression"),
+    ("pay_from_abroad", ["foreign_card", "bitcoin"], "pay_from_abroad"),
+    ("pay_from_abroad", "paypal", "must be a list"),
+    ("needs_codice_fiscale", "yes", "needs_codice_fiscale='yes'"),
+    ("needs_codice_fiscale", 1, "needs_codice_fiscale=1"),
 ]
 
 
