@@ -174,3 +174,22 @@ def test_markup_in_an_offer_name_is_text(client):
     html = get(client, "/stay?days=10&gb=20&arrive=2026-12-20")
     assert "&lt;script&gt;alert(1)&lt;/script&gt; Giga" in html
     assert "<script" not in html
+
+
+def test_with_the_configured_rates_a_dollar_price_is_ranked_in_euro(url, monkeypatch):
+    from conftest import ROOT
+
+    from storage.environment import configured_rates
+
+    monkeypatch.setenv("PROMOWATCH_RATES_FILE", str(ROOT / "tests" / "data" / "ecb" / "eurofxref-daily.xml"))
+    rates = configured_rates()
+    wanted = Stay(10, 5.0, arrive=date(2026, 12, 20))
+    costs = stay_costs(list_offers(database_url=url), wanted, to_eur=rates.to_eur_cents, rate_day=rates.day.isoformat())
+    assert not costs.apart and any(c.currency == "USD" for c in costs.ranked)
+    with TestClient(create_app(url)) as client:
+        html = get(client, "/stay?days=10&gb=5&arrive=2026-12-20")
+    assert WORDS["en"]["stay_apart"] not in html
+    expected = [(f"/offers/{c.operator}/{c.plans[0]['offer_key']}", c.total_eur_cents) for c in costs.ranked]
+    assert [link for link, _ in _ranked(html)] == [link for link, _ in expected]
+    usd = next(c for c in costs.ranked if c.currency == "USD")
+    assert f"€{usd.total_eur_cents / 100:,.2f}" in html and f"converted at the rate of {rates.day.isoformat()}" in html
