@@ -8,6 +8,7 @@ import pytest
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.test import get_crawler
 from sqlmodel import Session
+from test_detect import item, store
 
 from alerts import detect
 from alerts.after_crawl import DETECTION_FAILED, after_crawl
@@ -17,7 +18,6 @@ from spiders.pipelines import OfferPipeline, crawl_stored
 from storage.engine import get_engine
 from storage.models import CrawlRun
 from storage.repository import list_events
-from tests.test_detect import item, store
 
 SPIDER = SimpleNamespace(name="iliad", min_offers=1)
 
