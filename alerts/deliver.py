@@ -31,6 +31,7 @@ from sqlmodel import Session, col
 
 from alerts.masking import _ANY_URL, _masking, _scheme_only, mask_text, mask_url
 from alerts.price_context import price_contexts
+from alerts.why import filters_of
 from contract.clock import utcnow
 from storage.engine import get_engine
 from storage.models import Notification, Offer, OfferEvent, Subscription, SubscriptionChannel
@@ -353,6 +354,7 @@ class _Job:
     confirm: str | None = None  # the confirm link of a confirm message
     now: datetime | None = None  # when the message is written: relative times ("ends tomorrow") count from it
     stay: dict | None = None  # a stay message: the saved stay and its cheapest card now and before
+    filters: dict | None = None  # the subscription's filters: what the "why you got this" line names
 
 
 @dataclass
@@ -478,6 +480,7 @@ def _prepare(engine, ids: list[int], links=None) -> list[_Job]:
             continue
         job.url, job.masked = channel.url, mask_url(channel.url)  # not url_masked: that may show header values
         job.lang, job.tz = sub.lang, sub.timezone
+        job.filters = filters_of(sub)
         job.service, job.guarded = channel.service, bool(channel.guarded)
         if links is not None:
             job.footer = links.footer(sub.id, sub.link_key)
@@ -515,10 +518,14 @@ def _render_and_send(job: _Job, policy: Policy | None = None) -> Outcome:
         elif job.message == "stay":
             message = render.render_stay(job.lang, job.stay or {}, job.footer)
         elif job.digest:
-            message = render.render_digest(job.events, job.lang, job.tz, job.digest, footer=job.footer, now=job.now)
+            message = render.render_digest(
+                job.events, job.lang, job.tz, job.digest, footer=job.footer, now=job.now, sub=job.filters
+            )
             data = {"digest": job.digest, "events": [render.event_data(e) for e in job.events]}
         else:
-            message = render.render_event(job.events[0], job.lang, job.tz, footer=job.footer, now=job.now)
+            message = render.render_event(
+                job.events[0], job.lang, job.tz, footer=job.footer, now=job.now, sub=job.filters
+            )
             kind, data = render.notify_type(job.events[0]["kind"]), {"event": render.event_data(job.events[0])}
     except Exception as exc:  # a rendering bug: a failure of this row, retried (maybe after a fix)
         return Outcome(

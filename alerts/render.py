@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_date, format_skeleton, format_time, get_timezone_location
@@ -115,6 +115,43 @@ def display_name(operator: str, name: str) -> str:
         if word and re.match(rf"{re.escape(word)}(?![a-z0-9])", name, re.IGNORECASE):
             return name
     return f"{op_name} {name}"
+
+
+def travel_facts(operator: str | None, item: dict | None = None) -> dict:
+    """What a traveller asks about the offer's operator, from the operator catalogue (contract/operators.json):
+    its host network (`network`, with `own_network` when it is the operator's own) or a travel eSIM's `networks`,
+    `esim`, `top_up_online` (the ways to top up online) and a travel eSIM's `top_up` (can a plan be topped up).
+    Only known facts: a null in the catalogue is left out, never said as "unknown". `esim` is left out too when
+    the offer itself says whether it comes as an eSIM (the message shows that already)."""
+    entry = load_catalogue().get(operator or "") or {}
+    facts: dict = {}
+    host = entry.get("host_network")
+    if host:
+        facts["network"], facts["own_network"] = host, host == operator
+    if entry.get("networks"):
+        facts["networks"] = list(entry["networks"])
+    if entry.get("esim") is not None and (item or {}).get("esim") is None:
+        facts["esim"] = entry["esim"]
+    if entry.get("top_up_online"):
+        facts["top_up_online"] = list(entry["top_up_online"])
+    elif entry.get("top_up") is not None:
+        facts["top_up"] = entry["top_up"]
+    return facts
+
+
+def why_lines(sub: Mapping | None, views: list[dict]) -> list[dict]:
+    """The reasons (alerts.why) a subscription was sent these events: for one event its own, for a digest's
+    offers what they share (alerts.why.common). None without the subscription: no line."""
+    if sub is None or not views:
+        return []
+    from alerts import why  # the match definition (alerts.match) comes with it: loaded only when asked
+
+    rates = None
+    if any((v["raw_item"].get("currency") or "EUR") != "EUR" for v in views):
+        from storage.environment import configured_rates_or_none
+
+        rates = configured_rates_or_none()
+    return why.common([why.reasons(sub, v["kind"], v["raw_item"], rates) for v in views])
 
 
 # ---------------------------------------------------------------- Babel formatting, bound to a locale
@@ -327,7 +364,8 @@ def event_view(event, zone: ZoneInfo, now: datetime | None = None) -> dict:
         from storage.repository import event_dict
 
         event = event_dict(event)
-    item = priced_item({**DEFAULTS, **(event.get("item") or {})})
+    raw_item = {**DEFAULTS, **(event.get("item") or {})}
+    item = priced_item(raw_item)
     item["flags"] = _in_flag_order(item.get("flags"))
     currency = item.get("currency") or "EUR"
     operator = event.get("operator") or item.get("operator") or ""
@@ -361,6 +399,9 @@ def event_view(event, zone: ZoneInfo, now: datetime | None = None) -> dict:
         "name": name,
         "title_name": _short(name),
         "item": item,
+        "raw_item": raw_item,
+        "travel": travel_facts(operator, raw_item),
+        "why": [],  # the filters it was sent for (render_event sets them, given the subscription)
         "url": item.get("url") or "",
         "price": _amount(price, currency),
         "old_price": _amount(old_price, currency),
@@ -415,11 +456,18 @@ def with_footer(message: Message, lang: str, footer: dict | None) -> Message:
 
 
 def render_event(
-    event: dict, lang: str, tz: str = DEFAULT_TZ, footer: dict | None = None, now: datetime | None = None
+    event: dict,
+    lang: str,
+    tz: str = DEFAULT_TZ,
+    footer: dict | None = None,
+    now: datetime | None = None,
+    sub: Mapping | None = None,
 ) -> Message:
-    """One event (a `storage.repository.event_dict`) as a message in `lang`, times in `tz`, written at `now`."""
+    """One event (a `storage.repository.event_dict`) as a message in `lang`, times in `tz`, written at `now`;
+    given the subscription's filters `sub` (alerts.why.filters_of), it says which of them the offer passes."""
     lang = resolve_lang(lang)
     view = event_view(event, _zone(tz), now)
+    view["why"] = why_lines(sub, [view])
     message = _render(lang, "event.txt.j2", {"ev": view})
     overflow = len(message.title) - MAX_TITLE
     if overflow > 0:  # too long for a push title: shorten the offer name first, so the price stays readable
@@ -459,13 +507,15 @@ def render_digest(
     max_events: int = 100,
     footer: dict | None = None,
     now: datetime | None = None,
+    sub: Mapping | None = None,
 ) -> Message:
     """Many events as one message: each offer once in its latest state, grouped by operator (or by kind), with
     the count in the title and the days the events cover in the first line.
 
     `period` is "daily" / "weekly", optionally with the day the digest is sent on ("daily:2026-12-08", the
     `digest` key of a Notification row). Promotions that ended before `now` (the sending time) are not announced
-    as ending. Beyond `max_events` offers the rest are counted.
+    as ending. Beyond `max_events` offers the rest are counted. Given the subscription's filters `sub`, one
+    line says why these offers were sent (what they all pass).
     """
     if group_by not in GROUP_BY:
         raise ValueError(f"group_by must be one of {GROUP_BY}, not {group_by!r}")
@@ -493,6 +543,7 @@ def render_digest(
         "end": end,
         "groups": [{"key": key, "events": evs} for key, evs in ordered],
         "more": more,
+        "why": why_lines(sub, views),
     }
     message = _render(lang, "digest.txt.j2", context)
     return with_footer(Message(_title(message.title), message.body), lang, footer)

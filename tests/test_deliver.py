@@ -234,7 +234,7 @@ def test_json_channel_answering_500_first_is_retried_after_backoff(engine, http)
     report = send_due(now=first + timedelta(seconds=61))
     assert (report.claimed, report.sent, report.failed) == (1, 1, 0)
     [post] = http.wait_for(1, timeout=5)
-    expected = render_event(event_of(engine, event_id), "en")
+    expected = render_event(event_of(engine, event_id), "en", sub={})  # no filters: "you follow every offer"
     assert post["json"]["title"] == expected.title and without_footer(post["json"]["message"]) == expected.body
     n = row(engine, nid)
     assert (n.status, n.attempts, n.last_error) == ("sent", 2, None)
@@ -290,6 +290,7 @@ def test_digest_row_renders_all_its_events(engine, http):
         "America/New_York",
         "daily:2026-12-03",
         now=T0 + timedelta(hours=10),
+        sub={},  # a subscription without filters: "you follow every offer"
     )
     assert (post["json"]["title"], without_footer(post["json"]["message"])) == (expected.title, expected.body)
     assert "Giga a" in post["json"]["message"] and "Giga b" in post["json"]["message"]

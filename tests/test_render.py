@@ -662,8 +662,9 @@ def foreign_words(text: str, names: list[str]) -> set[str]:
 @pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_kind_renders_without_placeholders_or_italian(kind, lang):
-    single = render_event(event(kind), lang, footer={"manage": "https://x.test/m", "unsubscribe": "https://x.test/u"})
-    digest = render_digest([event(kind)], lang, "Europe/Rome", "daily:2026-09-28")
+    footer = {"manage": "https://x.test/m", "unsubscribe": "https://x.test/u"}
+    single = render_event(event(kind), lang, footer=footer, sub=EVERY_FILTER)
+    digest = render_digest([event(kind)], lang, "Europe/Rome", "daily:2026-09-28", sub=EVERY_FILTER)
     for message in (single, digest):
         text = f"{message.title}\n{message.body}"
         for mark in PLACEHOLDERS:
@@ -671,6 +672,98 @@ def test_every_kind_renders_without_placeholders_or_italian(kind, lang):
         if lang != "it":
             assert not foreign_words(text, [BASE["name"]]), f"{kind}/{lang}: Italian left in\n{text}"
     assert single.body.endswith("https://x.test/u") and "https://x.test/m" in single.body  # the way out stays
+    assert WHY[lang] in single.body and WHY_DIGEST[lang] in digest.body  # every filter passed, named
+
+
+#: a subscription using every filter, all of which the sample offer passes (its 12 months: 12 x 7,99 € + 2,99 €)
+EVERY_FILTER = {
+    "origin": "iliad",
+    "operators": ["ho", "iliad"],
+    "plan_types": ["prepaid"],
+    "max_price_cents": 1000,
+    "min_gb": 100,
+    "only_5g": True,
+    "max_eur_per_gb_cents": 5,
+    "max_year_cents": 12000,
+    "kinds": list(KINDS),
+}
+WHY = {
+    "it": "Perché ricevi questo avviso: sei cliente Iliad",
+    "en": "Why you got this: you are with Iliad",
+    "zh": "收到此提醒的原因：您是 Iliad 用户",
+}
+WHY_DIGEST = {"it": "Perché ricevi questo riepilogo: ", "en": "Why you got this digest: ", "zh": "收到此摘要的原因："}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_no_why_line_without_the_subscription(lang):
+    """A message written without a subscription (a preview, the web's pages) makes no claim about filters."""
+    assert WHY[lang].split(":")[0] not in render_event(event("new"), lang).body
+    assert WHY_DIGEST[lang][:8] not in render_digest([event("new")], lang).body
+
+
+def test_why_reasons_are_the_match_definition():
+    """alerts.why checks each filter with alerts.match's definition: a price in dollars passes a euro limit only
+    through a rate, and an offer of the origin operator itself is not one a customer of it can port to."""
+    from alerts.why import common, reasons
+
+    dollar = {**BASE, "currency": "USD", "price_cents": 500}
+    assert reasons({"max_price_cents": 1000}, "new", dollar) == []  # no rate: not claimed
+    assert reasons({"origin": "ho"}, "new", BASE) == []
+    assert reasons({"origin": "iliad", "kinds": ["new"]}, "new", BASE) == [
+        {"filter": "origin", "value": "iliad"},
+        {"filter": "kinds", "value": ["new"]},
+    ]
+    assert reasons({}, "removed", BASE) == [{"filter": "any", "value": None}]
+    one = reasons({"operators": ["ho", "iliad"], "max_price_cents": 800}, "new", BASE)
+    other = reasons({"operators": ["ho", "iliad"], "max_price_cents": 800}, "new", {**BASE, "operator": "iliad"})
+    dear = reasons({"operators": ["ho", "iliad"], "max_price_cents": 800}, "new", {**BASE, "price_cents": 900})
+    assert common([one, other]) == [
+        {"filter": "operators", "value": ["ho", "iliad"]},
+        {"filter": "max_price_cents", "value": 800},
+    ]
+    assert common([one, dear]) == [{"filter": "operators", "value": ["ho"]}]  # the limit holds for one only
+
+
+# the traveller facts line: the operator catalogue's known facts (contract/operators.json), nothing unknown said
+TRAVEL = {
+    # ho.: on Vodafone's network; its eSIM and top-up facts are null in the catalogue
+    ("ho", None): {
+        "it": "Per chi viaggia: rete Vodafone\n",
+        "en": "For travellers: Vodafone network\n",
+        "zh": "旅行须知：使用 Vodafone 网络\n",
+    },
+    # TIM: its own network, eSIM, online top-up in the app and on the website (the offer does not say eSIM)
+    ("tim", None): {
+        "it": "Per chi viaggia: rete TIM propria · eSIM disponibile · ricarica online (app, sito)\n",
+        "en": "For travellers: own TIM network · eSIM available · online top-up (app, website)\n",
+        "zh": "旅行须知：自有 TIM 网络 · 支持 eSIM · 可在线充值（App、网站）\n",
+    },
+    # Holafly, a travel eSIM: the networks it attaches to, no top-ups (the plan says eSIM itself)
+    ("holafly", True): {
+        "it": "Per chi viaggia: reti Vodafone, WindTre · non si ricarica: si compra un nuovo piano\n",
+        "en": "For travellers: networks: Vodafone, WindTre · no top-ups: buy a new plan\n",
+        "zh": "旅行须知：网络：Vodafone、WindTre · 不可充值，需另购新套餐\n",
+    },
+}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("operator, esim", list(TRAVEL), ids=[op for op, _ in TRAVEL])
+def test_traveller_facts_line(operator, esim, lang):
+    message = render_event(event("new", item={"operator": operator, "esim": esim}), lang)
+    assert TRAVEL[operator, esim][lang] in message.body + "\n", message.body
+    assert TRAVEL[operator, esim][lang].strip() in render.render_html(message, lang)  # the email's HTML part too
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_no_traveller_facts_line_when_nothing_is_known(lang):
+    """Fastweb's catalogue entry confirms none of the facts: no line, and never "unknown"."""
+    assert render.travel_facts("fastweb", BASE) == {}
+    body = render_event(event("new", item={"operator": "fastweb"}), lang).body
+    label = {"it": "Per chi viaggia", "en": "For travellers", "zh": "旅行须知"}[lang]
+    assert label not in body
+    assert not any(word in body.lower() for word in ("unknown", "non noto", "未知"))
 
 
 @pytest.mark.parametrize(

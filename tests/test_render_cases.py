@@ -3,7 +3,8 @@ from the moment a message is written, promotions already over, one line per offe
 
 A case: `message` ("event" or "digest"), `period` (the outbox's digest key), `now` (when it is written), `tz`
 (default Europe/Rome), `events` (kind, offer_key, created_at, optional name, prices, changes, price `context`
-and `item` fields over the sample offer of tests/data/render/events.json), and per language the `title`, texts
+and `item` fields over the sample offer of tests/data/render/events.json), optionally `sub` (the subscription's
+filters, as alerts.why.filters_of gives them: the "why you got this" line), and per language the `title`, texts
 the body must hold (`want`) and must not (`not_want`).
 """
 
@@ -45,10 +46,10 @@ def test_case(path, lang):
     now = datetime.fromisoformat(case["now"].replace("Z", "+00:00"))
     tz = case.get("tz", "Europe/Rome")
     if case["message"] == "digest":
-        message = render_digest(events, lang, tz, case["period"], now=now)
+        message = render_digest(events, lang, tz, case["period"], now=now, sub=case.get("sub"))
     else:
         (event,) = events
-        message = render_event(event, lang, tz, now=now)
+        message = render_event(event, lang, tz, now=now, sub=case.get("sub"))
     text = f"{message.title}\n{message.body}"
     if "title" in case:
         assert message.title == case["title"][lang]
