@@ -41,8 +41,9 @@ def _is_set(name: str, value) -> bool:
 def reasons(sub: Mapping, kind: str, item: dict, rates: Rates | None = None) -> list[dict]:
     """The filters of `sub` that an event of `kind` about the offer `item` passes, each as
     {"filter": column, "value": what to name}: the origin operator, the limits as set, and as a one-item list
-    the offer's own operator or plan type (not the subscription's whole list) and the event kind. A subscription with no filter at all gives
-    [{"filter": "any", "value": None}]; one whose filters the offer no longer passes gives []."""
+    the offer's own operator or plan type (not the subscription's whole list) and the event kind. A subscription
+    with no filter at all gives [{"filter": "any", "value": None}]; one whose filters the offer no longer passes
+    gives []."""
     out: list[dict] = []
     set_any = False
     for name in COLUMNS:
