@@ -46,6 +46,20 @@ def _filters_text(s: dict) -> str:
     return "\n".join(parts) or "any offer"
 
 
+#: the languages of the messages, named for the command's English output
+LANGUAGE_NAMES = {"it": "Italian", "en": "English", "zh": "Chinese"}
+
+
+def language_line(lang: str, given: bool) -> str:
+    """What language the messages will be in, whether it was asked for, and how to change it."""
+    others = " or ".join(f"--lang {code}" for code in LANGUAGE_NAMES if code != lang)
+    asked = f"--lang {lang}" if given else f"the default, --lang {lang}"
+    return (
+        f"messages in {LANGUAGE_NAMES.get(lang, lang)} ({asked}); for another language: {others}; "
+        "change it later on the manage page linked at the end of every message"
+    )
+
+
 def _short(masked: str) -> str:
     return masked.split("?", 1)[0]
 
@@ -64,7 +78,9 @@ def register(app: typer.Typer) -> None:
         channel: List[str] = typer.Option(
             ..., "--channel", help="Apprise URL (repeatable), e.g. mailto://user:pass@example.com"
         ),
-        lang: str = typer.Option("it", "--lang", help="language of the messages: it | en | zh"),
+        lang: Optional[str] = typer.Option(
+            None, "--lang", help="language of the messages: it | en | zh (default: it, Italian)"
+        ),
         digest: str = typer.Option(
             "off", "--digest", help="one message per event (off) or one a day / a week: off | daily | weekly"
         ),
@@ -112,10 +128,12 @@ def register(app: typer.Typer) -> None:
     ):
         """Subscribe channels to the events of the offers that pass the filters (or to a saved stay's cheapest
         card: --stay-days)."""
+        from alerts.render import DEFAULT_LANG
+
         try:
             spec = subscription_spec(
                 list(channel),
-                lang=lang,
+                lang=lang or DEFAULT_LANG,
                 digest=digest,
                 tz=tz,
                 operators=list(operator or []),
@@ -155,6 +173,7 @@ def register(app: typer.Typer) -> None:
         )
         for ch in stored["channels"]:
             console.print(f"  {_escape(_short(ch['url_masked']))}", highlight=False)
+        console.print(language_line(stored["lang"], given=lang is not None), highlight=False)
 
     @app.command()
     def unsubscribe(

@@ -232,6 +232,7 @@ def subscribe_form(request: Request):
 async def subscribe(request: Request):
     form = await request.form()
     values = form_values(form)
+    values["lang"] = values["lang"] or language(request)  # none sent: the messages in the page's language
     words = WORDS[language(request)]
     if not csrf.valid(request, form.get(csrf.FIELD)):
         return form_page(request, values, problem=words["form_expired"], status=403)
