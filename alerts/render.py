@@ -663,7 +663,12 @@ def price_table(event: dict, lang: str, now: datetime | None = None) -> list[tup
 
 def render_html(message: Message, lang: str, event: dict | None = None, now: datetime | None = None) -> str:
     """The HTML part of an email: `message` (its title and every paragraph, links made links) and, for a price
-    event, its price-change table. Apprise turns it back into the plain-text part beside it."""
+    event, its price-change table.
+
+    Apprise's email plugin takes one body and makes the text/plain part beside an HTML body itself (its HTML to
+    text conversion); it has no argument for a text body of our own. So every line of the text message is one
+    line of HTML here, and the plain part Apprise derives is the text message, line for line, plus the title and
+    the table's cells (tests/test_email_plain_part.py reads it back from a real SMTP server)."""
     lang = resolve_lang(lang)
     paragraphs = [block.split("\n") for block in message.body.split("\n\n") if block.strip()]
     env = _env(lang)
