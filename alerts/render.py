@@ -584,7 +584,7 @@ def event_data(event: dict) -> dict:
         "offer_name": item.get("name"),
         "price_before_cents": event.get("price_before"),
         "price_after_cents": event.get("price_after"),
-        "currency": "EUR",
+        "currency": item.get("currency") or "EUR",
         "period_days": item.get("period_days"),
         "data_gb": item.get("data_gb"),
         "data_unlimited": item.get("data_unlimited"),

@@ -840,3 +840,10 @@ def test_price_context_lines(lang, lines):
     body = render_event({**event("price_drop"), "context": context_of(799, 999, history, at)}, lang).body
     for line in lines:
         assert f"\n{line}\n" in body, body
+
+
+def test_the_json_payload_names_the_offers_own_currency():
+    """A travel eSIM priced in dollars: its cents are dollar cents, and the payload says so (not "EUR")."""
+    dollar = event("price_drop", item={"operator": "airalo", "currency": "USD", "plan_type": "esim_trip"})
+    assert render.event_data(dollar)["currency"] == "USD"
+    assert render.event_data(event("price_drop"))["currency"] == "EUR"
