@@ -7,6 +7,10 @@ from the text message, one line of text per line of HTML, and these tests read r
 SMTP server (aiosmtpd) to check that what Apprise makes of it is our text message: every line of it, in order and
 unchanged, with only the title and the price table (its caption, then each label and value) added, and no markup
 left. In it / en / zh, for a price event with its table, a digest and the test message.
+
+Then every event kind x language x channel kind, delivered as the service sends them (email to aiosmtpd, JSON to
+a loopback HTTP server): no placeholder, no Italian outside the offer's own name in en / zh, the why line and the
+traveller facts line present, and the JSON channel's event data beside the same text.
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ import re
 from datetime import datetime, timezone
 
 import pytest
-from servers import SmtpServer
-from test_render import BASE, NOW, event
+from servers import HttpServer, SmtpServer
+from test_render import BASE, KINDS, NOW, PLACEHOLDERS, event, foreign_words
 
 from alerts import render
 from alerts.deliver import deliver
@@ -36,6 +40,12 @@ MARKUP = re.compile(r"<[a-z/!][^>]*>|&(?:[a-z]+|#\d+);", re.IGNORECASE)
 @pytest.fixture(scope="module")
 def smtp():
     with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def http():
+    with HttpServer() as server:
         yield server
 
 
@@ -93,3 +103,39 @@ def test_a_digests_and_the_test_messages_plain_part_is_the_text_message(smtp, la
         _, plain = send(smtp, message, lang)
         assert_is_the_text_message(plain, message, [], "")
         assert BASE["url"] in lines(plain) or message is not digest
+
+
+WHY = {"it": "Perché ricevi questo avviso: sei cliente Iliad", "en": "Why you got this: you are with Iliad",
+       "zh": "收到此提醒的原因：您是 Iliad 用户"}  # fmt: skip
+TRAVEL = {
+    "it": "Per chi viaggia: rete Vodafone",
+    "en": "For travellers: Vodafone network",
+    "zh": "旅行须知：使用 Vodafone 网络",
+}
+
+
+def assert_reads_right(text: str, lang: str):
+    for mark in PLACEHOLDERS:
+        assert mark not in text, f"{mark!r} in\n{text}"
+    if lang != "it":
+        assert not foreign_words(text, [BASE["name"]]), f"Italian left in\n{text}"
+    assert WHY[lang] in text and TRAVEL[lang] in text, text
+
+
+@pytest.mark.parametrize("lang", render.LANGS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_by_email_and_json_in_every_language(smtp, http, kind, lang):
+    ev = event(kind)
+    if kind in ("price_drop", "price_rise", "new", "returned"):
+        ev["context"] = context_of(ev["price_after"], ev.get("price_before"), [(AT.replace(month=3), AT, 999)], AT)
+    message = render.render_event(ev, lang, footer=FOOTER, now=NOW, sub=SUB)
+    _, plain = send(smtp, message, lang, ev)
+    assert_reads_right(plain, lang)
+    assert_is_the_text_message(plain, message, render.price_table(ev, lang, NOW), CAPTION[lang])
+    before = len(http.received)
+    data = {"event": render.event_data(ev)}
+    assert deliver(http.url(f"/{kind}/{lang}"), message.title, message.body, None, None, "info", data).ok
+    payload = http.wait_for(before + 1, timeout=10)[before]["json"]
+    assert (payload["title"], payload["message"]) == (message.title, message.body)
+    assert_reads_right(payload["message"], lang)
+    assert payload["event"]["kind"] == kind and payload["event"]["currency"] == "EUR"
