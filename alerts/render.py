@@ -12,7 +12,9 @@ characters (offer name shortened first); an unknown language falls back to Itali
 Europe/Rome, with a warning, so a bad subscription setting never keeps a notification from going out.
 Relative times ("ends in 2 days") count from `now`, when the message is written, because a message can go out
 days after its event (quiet hours, digests). `render_html` gives an email's HTML part (`_shared/email.html.j2`,
-escaped); `event_data` and `notify_type` what a JSON channel gets as data.
+escaped); `event_data` and `notify_type` what a JSON channel gets as data. Given the subscription's filters,
+an alert ends with why it was sent (alerts.why); an offer's operator's known traveller facts (host network, eSIM,
+online top-up) come from the operator catalogue (`travel_facts`).
 """
 
 from __future__ import annotations
@@ -141,7 +143,7 @@ def travel_facts(operator: str | None, item: dict | None = None) -> dict:
 
 def why_lines(sub: Mapping | None, views: list[dict]) -> list[dict]:
     """The reasons (alerts.why) a subscription was sent these events: for one event its own, for a digest's
-    offers what they share (alerts.why.common). None without the subscription: no line."""
+    offers what they share (alerts.why.common); [] without the subscription (a preview): no line."""
     if sub is None or not views:
         return []
     from alerts import why  # the match definition (alerts.match) comes with it: loaded only when asked
