@@ -54,6 +54,14 @@ _KEYED = {
     "serverchan": (_TOKEN, "a key is 8 to 128 letters, digits, - and _", "schan://{value}", None),
     "pushplus": (_TOKEN, "a key is 8 to 128 letters, digits, - and _", "pushplus://{value}", None),
 }
+#: kind -> the code of its ChannelError for a value of the wrong form
+_KEY_CODES = {
+    "telegram": "telegram_chat",
+    "pushover": "pushover_key",
+    "wxpusher": "wxpusher_uid",
+    "serverchan": "key",
+    "pushplus": "key",
+}
 #: kind -> (the service's own hosts, the webhook path, what a person pastes)
 _WEBHOOKS = {
     "discord": (DISCORD_HOSTS, _DISCORD, "https://discord.com/api/webhooks/<id>/<token>"),
@@ -61,8 +69,37 @@ _WEBHOOKS = {
 }
 
 
+#: every ChannelError's code: what a page words in its reader's language (web/subscribe_words.py ERRORS)
+CODES = (
+    "unknown_kind",
+    "kind_not_offered",
+    "kind_not_set_up",
+    "empty",
+    "not_email",
+    "ntfy_topic_or_server",
+    "ntfy_topic",
+    "telegram_chat",
+    "pushover_key",
+    "wxpusher_uid",
+    "key",
+    "webhook_url",
+    "bark_key",
+    "server_not_url",
+    "server_port",
+    "server_dns",
+    "server_private",
+)
+
+
 class ChannelError(ValueError):
-    """A channel a subscriber asked for that cannot be made; one line, without any secret."""
+    """A channel a subscriber asked for that cannot be made; one line, without any secret (the CLI's English).
+    `code` (one of CODES) and `params` say the same for a page that words it in its reader's language; the
+    params never hold what was typed, only the kind of channel and a server's host."""
+
+    def __init__(self, message: str, code: str, **params):
+        assert code in CODES, code
+        super().__init__(message)
+        self.code, self.params = code, params
 
 
 @dataclass(frozen=True)
@@ -118,13 +155,18 @@ def check_public_host(host: str, port: int | None = None) -> None:
     try:
         infos = socket.getaddrinfo(host, port or 443, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError):
-        raise ChannelError(f"the server {host} cannot be found (DNS): check its name") from None
+        raise ChannelError(
+            f"the server {host} cannot be found (DNS): check its name", "server_dns", host=host
+        ) from None
     for *_, address in infos:
         ip = ipaddress.ip_address(str(address[0]).split("%", 1)[0])
         if not public_address(ip):
             raise ChannelError(
                 f"the server {host} is not on the public internet ({ip} is a loopback, private, link-local or "
-                "reserved address): use a public server"
+                "reserved address): use a public server",
+                "server_private",
+                host=host,
+                ip=str(ip),
             )
 
 
@@ -132,11 +174,17 @@ def _server(text: str, what: str, settings: ChannelSettings) -> tuple[str, str, 
     """(scheme, host[:port], port) of a server URL a subscriber typed; checked public unless allowed."""
     parts = urlsplit(text.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
-        raise ChannelError(f"{what}: {text.strip()[:80]!r} is not a server address like https://ntfy.example.org")
+        raise ChannelError(
+            f"{what}: {text.strip()[:80]!r} is not a server address like https://ntfy.example.org",
+            "server_not_url",
+            kind=what,
+        )
     try:
         port = parts.port
     except ValueError:
-        raise ChannelError(f"{what}: the port of {parts.netloc[:80]!r} is not a number from 1 to 65535") from None
+        raise ChannelError(
+            f"{what}: the port of {parts.netloc[:80]!r} is not a number from 1 to 65535", "server_port", kind=what
+        ) from None
     if not settings.allow_private_addresses:
         check_public_host(parts.hostname, port)
     netloc = parts.hostname + (f":{port}" if port else "")
@@ -162,19 +210,27 @@ def build_channel(kind: str, value: str, settings: ChannelSettings) -> dict:
 
     `shown` is what a page or the consent record may show of it (the address partly hidden, no token)."""
     if kind not in KINDS:
-        raise ChannelError(f"unknown kind of channel {kind!r}; one of {', '.join(KINDS)}")
+        raise ChannelError(f"unknown kind of channel {kind!r}; one of {', '.join(KINDS)}", "unknown_kind", kind=kind)
     if kind not in settings.allowed:
-        raise ChannelError(f"{kind} is not offered by this service; choose one of {', '.join(settings.usable())}")
+        raise ChannelError(
+            f"{kind} is not offered by this service; choose one of {', '.join(settings.usable())}",
+            "kind_not_offered",
+            kind=kind,
+        )
     missing = _missing(kind, settings)
     if missing:
-        raise ChannelError(f"{kind} is not set up on this service ({missing} is missing in its configuration)")
+        raise ChannelError(
+            f"{kind} is not set up on this service ({missing} is missing in its configuration)",
+            "kind_not_set_up",
+            kind=kind,
+        )
     value = (value or "").strip()
     if not value:
-        raise ChannelError(f"{kind}: nothing was typed")
+        raise ChannelError(f"{kind}: nothing was typed", "empty", kind=kind)
     guarded = False
     if kind == "email":
         if not _EMAIL.match(value) or len(value) > 254:
-            raise ChannelError(f"email: {value[:80]!r} is not an email address like name@example.com")
+            raise ChannelError(f"email: {value[:80]!r} is not an email address like name@example.com", "not_email")
         assert settings.mail is not None  # _missing said so otherwise
         url, shown = mail_url(settings.mail, value), f"email: {mask_address(value)}"
     elif kind == "ntfy":
@@ -182,20 +238,22 @@ def build_channel(kind: str, value: str, settings: ChannelSettings) -> dict:
             parts = urlsplit(value)
             topic = parts.path.strip("/")
             if not _TOPIC.match(topic):
-                raise ChannelError("ntfy: write a topic (letters, digits, - and _) or https://server/topic")
+                raise ChannelError(
+                    "ntfy: write a topic (letters, digits, - and _) or https://server/topic", "ntfy_topic_or_server"
+                )
             scheme, netloc, _ = _server(f"{parts.scheme}://{parts.netloc}", "ntfy", settings)
             guarded = True
         else:
             topic = value
             if not _TOPIC.match(topic):
-                raise ChannelError("ntfy: a topic is 1 to 64 letters, digits, - and _")
+                raise ChannelError("ntfy: a topic is 1 to 64 letters, digits, - and _", "ntfy_topic")
             scheme, netloc = urlsplit(settings.ntfy_server).scheme, urlsplit(settings.ntfy_server).netloc
         url = f"{'ntfys' if scheme == 'https' else 'ntfy'}://{netloc}/{topic}"
         shown = f"ntfy: {netloc}/{topic[:2]}****"
     elif kind in _KEYED:
         pattern, expected, template, token = _KEYED[kind]
         if not pattern.match(value):
-            raise ChannelError(f"{kind}: {expected}")
+            raise ChannelError(f"{kind}: {expected}", _KEY_CODES[kind], kind=kind)
         url = template.format(value=value, token=getattr(settings, token) if token else "")
         shown = f"{kind}: {_hide(value)}"
     elif kind in ("discord", "slack"):
@@ -203,7 +261,7 @@ def build_channel(kind: str, value: str, settings: ChannelSettings) -> dict:
         parts = urlsplit(value)
         m = path.match(parts.path)
         if parts.scheme != "https" or (parts.hostname or "") not in hosts or not m:
-            raise ChannelError(f"{kind}: paste the webhook URL, {example}")
+            raise ChannelError(f"{kind}: paste the webhook URL, {example}", "webhook_url", kind=kind, example=example)
         url, shown = f"{kind}://{'/'.join(m.groups())}", f"{kind}: webhook {_hide(m.group(1))}"
     else:  # bark: a device key, or https://their.server/<device key>
         if "://" in value:
@@ -215,7 +273,9 @@ def build_channel(kind: str, value: str, settings: ChannelSettings) -> dict:
             key = value
             scheme, netloc = urlsplit(settings.bark_server).scheme, urlsplit(settings.bark_server).netloc
         if not _TOKEN.match(key):
-            raise ChannelError("bark: a device key is 8 to 128 letters, digits, - and _ (the Bark app shows it)")
+            raise ChannelError(
+                "bark: a device key is 8 to 128 letters, digits, - and _ (the Bark app shows it)", "bark_key"
+            )
         url = f"{'barks' if scheme == 'https' else 'bark'}://{netloc}/{key}"
         shown = f"bark: {netloc}/{_hide(key)}"
     return {
