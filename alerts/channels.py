@@ -5,7 +5,9 @@ sends through (`ChannelSettings`), and `build_channel` checks the one value a pe
 `ChannelError`) and builds the URL. Where the subscriber chooses the host (their own ntfy or Bark server) it must
 resolve to public addresses only (SSRF), unless the operator allows private ones; such a channel is `guarded`:
 the sender checks its host again before every send and tells Apprise `redirect=no` (docs/architecture.md).
-Discord and Slack webhooks are accepted on their services' own hosts only.
+Discord and Slack webhooks are accepted on their services' own hosts only. An email channel is stored as the
+address alone (`service-mail:<address>`); the Apprise URL with the service's SMTP account is built from `[mail]`
+when a message is sent (`sendable_url`), so a new password or server reaches every subscriber.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from urllib.parse import quote, urlsplit
 
 from alerts.masking import mask_url
 
+#: a self-service email channel as stored: "service-mail:<address>", email to that address through the service's
+#: own SMTP account (`[mail]`); never an Apprise URL, so nothing can send to it without the current [mail]
+SERVICE_MAIL = "service-mail:"
 KINDS = ("email", "ntfy", "telegram", "pushover", "discord", "slack", "wxpusher", "serverchan", "pushplus", "bark")
 MAIL_MODES = ("starttls", "ssl", "insecure")
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -205,6 +210,26 @@ def mail_url(mail: MailSettings, to: str) -> str:
     )
 
 
+def service_mail_address(url: str) -> str | None:
+    """The address of a stored self-service email channel (`service-mail:<address>`), else None."""
+    return url[len(SERVICE_MAIL) :] if url.startswith(SERVICE_MAIL) else None
+
+
+def sendable_url(url: str, mail: MailSettings | None) -> str:
+    """The Apprise URL a message to the stored channel `url` goes to: a self-service email channel through the
+    current `[mail]` account (`mail`); any other channel URL as it is. ChannelError when [mail] is missing."""
+    address = service_mail_address(url)
+    if address is None:
+        return url
+    if mail is None:
+        raise ChannelError(
+            "email through the service's mail account, but [mail] is not configured where messages are sent",
+            "kind_not_set_up",
+            kind="email",
+        )
+    return mail_url(mail, address)
+
+
 def build_channel(kind: str, value: str, settings: ChannelSettings) -> dict:
     """{"url", "url_masked", "service", "guarded", "shown"} for the channel `kind` made of what a person typed.
 
@@ -232,7 +257,7 @@ def build_channel(kind: str, value: str, settings: ChannelSettings) -> dict:
         if not _EMAIL.match(value) or len(value) > 254:
             raise ChannelError(f"email: {value[:80]!r} is not an email address like name@example.com", "not_email")
         assert settings.mail is not None  # _missing said so otherwise
-        url, shown = mail_url(settings.mail, value), f"email: {mask_address(value)}"
+        url, shown = SERVICE_MAIL + value, f"email: {mask_address(value)}"
     elif kind == "ntfy":
         if "://" in value:  # their own server: https://ntfy.example.org/topic
             parts = urlsplit(value)
@@ -281,7 +306,8 @@ def build_channel(kind: str, value: str, settings: ChannelSettings) -> dict:
     return {
         "url": url,
         "url_masked": mask_url(url),
-        "service": url.partition("://")[0],
+        # an email channel: the scheme its URL has when sent (alerts.deliver adds the email headers by it)
+        "service": sendable_url(url, settings.mail).partition("://")[0],
         "guarded": guarded,
         "shown": shown,
     }
@@ -303,6 +329,9 @@ _ADDRESS_IN_TEXT = re.compile(r"([A-Za-z0-9_+-])[A-Za-z0-9._%+-]*(@|%40)([A-Za-z
 
 def shown_channel(url: str) -> str:
     """A stored channel as a subscriber's page may show it: masked (alerts.masking), email addresses too."""
+    address = service_mail_address(url)
+    if address is not None:
+        return f"email: {mask_address(address)}"
     return _ADDRESS_IN_TEXT.sub(r"\1****\2\3", mask_url(url))
 
 

@@ -87,6 +87,9 @@ class Policy:
     allow_private_addresses: bool = False
     #: the display name of the sender of every email (`[mail] name`); a channel URL's own `name=` wins
     sender_name: str | None = None
+    #: the service's SMTP account (`[mail]`, an alerts.channels.MailSettings): self-service email channels are
+    #: sent through it as it is now (alerts.channels.sendable_url)
+    mail: Any = None
 
 
 #: failure kind -> what the row's error says first. The first six happen before anything is sent.
@@ -538,6 +541,12 @@ def _render_and_send(job: _Job, policy: Policy | None = None) -> Outcome:
             except ChannelError as exc:
                 return Outcome(False, f"refused, not sent: {exc}"[:ERROR_CHARS], permanent=True, kind="unusable")
         url = without_redirects(url)
+    from alerts.channels import ChannelError, sendable_url
+
+    try:  # a self-service email channel: through today's [mail] account
+        url = sendable_url(url, policy.mail if policy else None)
+    except ChannelError as exc:
+        return Outcome(False, f"not sent: {exc}"[:ERROR_CHARS], kind="unusable")
     body, html = message.body, False
     if job.service in ("mailto", "mailtos"):
         if job.footer:
