@@ -43,14 +43,17 @@ def address_of(url: str) -> str | None:
 
 def upgrade() -> None:
     conn = op.get_bind()
-    channel, consent = sa.table(
-        "subscription_channel",
-        sa.column("id", sa.Integer),
-        sa.column("subscription_id", sa.Integer),
-        sa.column("url", sa.Text),
-        sa.column("url_masked", sa.Text),
-        sa.column("service", sa.String),
-    ), sa.table("subscription_consent", sa.column("subscription_id", sa.Integer))
+    channel, consent = (
+        sa.table(
+            "subscription_channel",
+            sa.column("id", sa.Integer),
+            sa.column("subscription_id", sa.Integer),
+            sa.column("url", sa.Text),
+            sa.column("url_masked", sa.Text),
+            sa.column("service", sa.String),
+        ),
+        sa.table("subscription_consent", sa.column("subscription_id", sa.Integer)),
+    )
     rows = conn.execute(
         sa.select(channel.c.id, channel.c.url).where(
             channel.c.service.in_(("mailto", "mailtos")),
