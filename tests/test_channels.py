@@ -316,7 +316,7 @@ def test_a_new_mail_password_reaches_the_subscriptions_made_before(engine, tmp_d
             conn.execute(
                 text(
                     "INSERT INTO subscription (id, created_at, active, status, confirmed_at, link_key, lang, digest,"
-                    " timezone, rearm_hours, operators, plan_types, kinds, only_5g) VALUES (1, '2026-11-01 10:00:00',"
+                    " timezone, rearm_hours, operators, plan_types, kinds, only_5g) VALUES (101, '2026-11-01 10:00:00',"
                     " true, 'active', '2026-11-01 10:05:00', 'abcdef0123456789', 'it', 'off', 'Europe/Rome', 168,"
                     " '[\"iliad\"]', '[]', '[]', false)"
                 )
@@ -324,28 +324,28 @@ def test_a_new_mail_password_reaches_the_subscriptions_made_before(engine, tmp_d
             conn.execute(
                 text(
                     "INSERT INTO subscription_channel (id, subscription_id, url, url_masked, service, guarded)"
-                    " VALUES (1, 1, :url, 'masked', 'mailto', false)"
+                    " VALUES (101, 101, :url, 'masked', 'mailto', false)"
                 ),
                 {"url": before},
             )
             conn.execute(
                 text(
                     "INSERT INTO subscription_consent (subscription_id, requested_at, source, lang, filters, channel)"
-                    " VALUES (1, '2026-11-01 10:00:00', 'web:subscribe', 'it', '{}', 'email: a****@example.com')"
+                    " VALUES (101, '2026-11-01 10:00:00', 'web:subscribe', 'it', '{}', 'email: a****@example.com')"
                 )
             )
             # the operator's own email URL (no consent record): not touched
             conn.execute(
                 text(
                     "INSERT INTO subscription (id, created_at, active, status, link_key, lang, digest, timezone,"
-                    " rearm_hours, operators, plan_types, kinds, only_5g) VALUES (2, '2026-11-01 10:00:00', true,"
+                    " rearm_hours, operators, plan_types, kinds, only_5g) VALUES (102, '2026-11-01 10:00:00', true,"
                     " 'active', 'bcdef0123456789a', 'en', 'off', 'Europe/Rome', 168, '[\"nobody\"]', '[]', '[]', false)"
                 )
             )
             conn.execute(
                 text(
                     "INSERT INTO subscription_channel (id, subscription_id, url, url_masked, service, guarded)"
-                    " VALUES (2, 2, :url, 'masked', 'mailto', false)"
+                    " VALUES (102, 102, :url, 'masked', 'mailto', false)"
                 ),
                 {"url": mail_url(old, "ops@example.org")},
             )
@@ -353,7 +353,7 @@ def test_a_new_mail_password_reaches_the_subscriptions_made_before(engine, tmp_d
         upgrade(tmp_db)
         with Session(engine) as session:
             urls = dict(session.execute(select(SubscriptionChannel.id, SubscriptionChannel.url)).tuples().all())
-        assert urls == {1: "service-mail:anna.bianchi@example.com", 2: mail_url(old, "ops@example.org")}
+        assert urls == {101: "service-mail:anna.bianchi@example.com", 102: mail_url(old, "ops@example.org")}
 
         # a subscription made now, with the old [mail]; confirmed
         asked = subs.request_subscription(
