@@ -386,3 +386,40 @@ def test_a_new_mail_password_reaches_the_subscriptions_made_before(engine, tmp_d
         assert (report.sent, report.failed) == (0, 2)
         assert all("old-Pass" not in (row.get("error") or "") for row in report.rows)
         assert len(smtp.inbox.received) == 2
+
+
+@pytest.mark.slow
+def test_promowatch_send_takes_the_mail_account_from_the_config(tmp_db, tmp_path):
+    """`promowatch send` as a process: a web subscription's confirmation goes through the [mail] of the config
+    file it reads now (the password there, not the one the subscription was made with)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from alerts import subscriptions as subs
+
+    with _AuthSmtp("alerts", "n3w-Pass-2026") as smtp:
+        subs.request_subscription(
+            "email", "mario.rossi@example.com", ChannelSettings(mail=_mail(smtp.inbox.port, "old-Pass-2025"))
+        )
+        config = tmp_path / "config.toml"
+        config.write_text(
+            f'[mail]\nhost = "127.0.0.1"\nport = {smtp.inbox.port}\nfrom = "alerts@example.org"\nmode = "insecure"\n'
+            'user = "alerts"\npassword = "n3w-Pass-2026"\n',
+            "utf-8",
+        )
+        env = {**os.environ, "PROMOWATCH_DATABASE_URL": tmp_db, "PROMOWATCH_CONFIG": str(config)}
+        done = subprocess.run(
+            [sys.executable, "-m", "promowatch", "send", "--json"],
+            cwd=Path(__file__).resolve().parents[1],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        smtp.inbox.wait_for(1, timeout=10)
+        assert smtp.inbox.envelopes == [("alerts@example.org", ["mario.rossi@example.com"])]
+        assert set(smtp.logins) == {("alerts", "n3w-Pass-2026")}
+        assert "n3w-Pass" not in done.stdout + done.stderr and "mario.rossi" not in done.stdout + done.stderr
