@@ -5,7 +5,9 @@ is checked by `settings_spec` (one field at a time, so the form can say what is 
 `alerts.channels.build_channel`, and stored by `request_subscription` (pending, the consent record, the
 confirmation queued in the outbox). Subscribe requests are counted per IP and per channel address through
 `alerts.subscriptions.allow` (keyed hashes only). A channel address is never shown whole: the pages show the
-masked form `manage_view` gives, and a channel's error never repeats what was typed.
+masked form `manage_view` gives, and a channel's error never repeats what was typed. The back end's errors come
+with a code and parameters, worded here in the page's language (web/subscribe_words.py ERRORS); their English
+line is the CLI's.
 """
 
 from __future__ import annotations
