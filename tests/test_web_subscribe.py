@@ -524,7 +524,7 @@ ERROR_CASES = [
     (
         {"rearm_hours": "0"},
         "rearm_hours",
-        "0 ore è fuori dall'intervallo consentito: scrivi da 1 a 8760 ore (un anno).",
+        "Valore fuori intervallo (0 ore): scrivi da 1 a 8760 ore (un anno).",
         "0 hours is out of range: write 1 to 8760 hours (one year).",
         "0 小时超出范围：请填写 1 到 8760 小时（最长一年）。",
     ),

@@ -275,7 +275,7 @@ ERRORS: dict[str, dict[str, str]] = {
         "unknown_operator": "Operatore sconosciuto: {value}. Sceglilo dall'elenco.",
         "not_gb": "{value} non è un numero di GB: scrivi ad esempio 10 o 1,5.",
         "not_amount": "{value} non è un importo in euro: scrivi ad esempio 9,99 o 10 (al massimo due decimali).",
-        "rearm_range": "{value} ore è fuori dall'intervallo consentito: scrivi da {min} a {max} ore (un anno).",
+        "rearm_range": "Valore fuori intervallo ({value} ore): scrivi da {min} a {max} ore (un anno).",
         "not_whole_hours": "{value} non è un numero intero di ore.",
         "quiet_format": "{value} non è una fascia oraria: scrivi HH:MM-HH:MM, ad esempio 22:00-07:00.",
         "quiet_range": "{value}: le ore vanno da 00 a 23, i minuti da 00 a 59.",
