@@ -225,12 +225,12 @@ def subscribe_form(request: Request):
 async def subscribe(request: Request):
     form = await request.form()
     values = form_values(form)
-    lang = language(request)
-    words = WORDS[lang]
+    words = WORDS[language(request)]
     if not csrf.valid(request, form.get(csrf.FIELD)):
         return form_page(request, values, problem=words["form_expired"], status=403)
     if not _allowed(request, "ip", client_ip(request)):
         return form_page(request, values, problem=words["rate_limited"], status=429)
+    lang = language(request)  # the page's: its errors are worded in it
     arguments, errors = read_settings(values, lang)
     kind, typed = values["channel_kind"], values["channel_value"]
     settings = channel_settings(request)
