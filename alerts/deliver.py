@@ -88,6 +88,9 @@ class Policy:
     allow_private_addresses: bool = False
     #: the display name of the sender of every email (`[mail] name`); a channel URL's own `name=` wins
     sender_name: str | None = None
+    #: the service's SMTP account (`[mail]`, an alerts.channels.MailSettings): self-service email channels are
+    #: sent through it as it is now (alerts.channels.sendable_url)
+    mail: Any = None
 
 
 #: failure kind -> what the row's error says first. The first six happen before anything is sent.
@@ -545,6 +548,14 @@ def _render_and_send(job: _Job, policy: Policy | None = None) -> Outcome:
             except ChannelError as exc:
                 return Outcome(False, f"refused, not sent: {exc}"[:ERROR_CHARS], permanent=True, kind="unusable")
         url = without_redirects(url)
+    from alerts.channels import ChannelError, sendable_url
+
+    try:  # a self-service email channel: through today's [mail] account, masked as the URL it is sent to
+        sent_to, masked = sendable_url(url, policy.mail if policy else None), job.masked
+    except ChannelError as exc:
+        return Outcome(False, f"not sent: {exc}"[:ERROR_CHARS], kind="unusable")
+    if sent_to != url:
+        url, masked = sent_to, mask_url(sent_to)
     body, html = message.body, False
     if job.service in ("mailto", "mailtos"):
         if job.footer:
@@ -556,7 +567,7 @@ def _render_and_send(job: _Job, policy: Policy | None = None) -> Outcome:
             body, html = render.render_html(message, job.lang, event, job.now), True
         except Exception as exc:
             return Outcome(False, f"render failed: {type(exc).__name__}: {exc}"[:ERROR_CHARS], kind="render")
-    return deliver(url, message.title, body, job.masked, policy, kind, data, html)
+    return deliver(url, message.title, body, masked, policy, kind, data, html)
 
 
 def with_sender_name(url: str, name: str) -> str:

@@ -158,6 +158,8 @@ def mask_url(url: str) -> str:
     """The URL as Apprise shows it in privacy mode (its path tokens as ``f...t``), with every userinfo secret
     and every query value not known harmless (header, payload and GET arguments included) as ****; for a URL
     Apprise cannot load, only its scheme."""
+    if url.startswith("service-mail:"):  # a self-service email channel: the address alone (alerts.channels)
+        return mask_email(url)
     shown, private, _values = _plugin_view(url)
     return _scheme_only(url) if shown is None else _hide(shown, private)
 

@@ -691,6 +691,18 @@ def render_stay(lang: str, stay: dict, footer: dict | None = None) -> Message:
     return with_footer(Message(_title(message.title), message.body), lang, footer)
 
 
+def stay_phrases(lang: str, phrases) -> list[str]:
+    """contract.stay's phrases (a code and its parameters: what a card includes, what to watch, why an offer is
+    left out) in `lang`, one line each, worded by `_stay.j2`; a plain text (stored before the codes) as it is."""
+    module = _env(resolve_lang(lang)).get_template("_stay.j2").module
+    return [_one_line(str(module.phrase(p))) for p in phrases]  # type: ignore[attr-defined]
+
+
+def stay_left_out(lang: str, code: str) -> str:
+    """The kind of reason an offer is left out of a stay (contract.stay.Excluded.code) in `lang`."""
+    return _one_line(str(_env(resolve_lang(lang)).get_template("_stay.j2").module.left_out(code)))  # type: ignore[attr-defined]
+
+
 def render_confirm(lang: str, confirm: str, footer: dict | None = None) -> Message:
     """The double opt-in request: the signed `confirm` link, valid 48 hours."""
     lang = resolve_lang(lang)

@@ -18,6 +18,7 @@ from typing import Any, Optional, Sequence, cast
 from sqlalchemy import CursorResult, delete, func, insert, select, update
 from sqlmodel import Session, col
 
+from alerts.channels import CODES as CHANNEL_CODES
 from alerts.channels import ChannelError, ChannelSettings, build_channel, shown_channel
 from alerts.links import CONFIRM_MAX_AGE, LinkError, Links
 from alerts.masking import mask_unusable, mask_url
@@ -51,8 +52,40 @@ SETTINGS = ("lang", "digest", "timezone", "quiet_start", "quiet_end", "rearm_hou
 SHOWN = ("id", "status", "active", *SETTINGS)
 
 
+#: every SubscriptionError's code (and alerts.channels.CODES, whose errors it passes on): what a page words in its
+#: reader's language (web/subscribe_words.py ERRORS)
+CODES = (
+    "unknown_lang",
+    "unknown_digest",
+    "unknown_zone",
+    "unknown_operator",
+    "not_gb",
+    "not_amount",
+    "rearm_range",
+    "quiet_format",
+    "quiet_range",
+    "quiet_same",
+    "unknown_choice",
+    "stay_gb_needs_days",
+    "stay_days_range",
+    "no_subscription",
+    "cancelled",
+    "unknown_setting",
+    "test_needs_active",
+    "no_channel",
+    "not_apprise",
+)
+
+
 class SubscriptionError(ValueError):
-    """A subscription that cannot be stored or changed as asked (the message never contains a channel secret)."""
+    """A subscription that cannot be stored or changed as asked: one English line for the CLI (never a channel
+    secret); `code` (one of CODES or alerts.channels.CODES) and `params` (what the line names: the value given,
+    the limits) for a page that words it in its reader's language."""
+
+    def __init__(self, message: str, code: str, **params):
+        assert code in CODES or code in CHANNEL_CODES, code
+        super().__init__(message)
+        self.code, self.params = code, params
 
 
 # ------------------------------------------------------------------------------------------------ checking
@@ -77,7 +110,7 @@ def check_channel(url: str) -> dict:
     with _apprise_quiet():
         plugin = apprise.Apprise.instantiate(url.strip())
     if plugin is None:
-        raise SubscriptionError(mask_unusable(url))
+        raise SubscriptionError(mask_unusable(url), "not_apprise")
     service = url.strip().partition("://")[0].lower()[:32]
     return {"url": url.strip(), "url_masked": mask_url(url.strip()), "service": service}
 
@@ -88,7 +121,7 @@ def _amount(text: Optional[str], flag: str) -> Optional[int]:
     try:
         return money_option(text, flag)
     except ValueError as exc:
-        raise SubscriptionError(str(exc)) from None
+        raise SubscriptionError(str(exc), "not_amount", value=text) from None
 
 
 def _gb(text, flag: str) -> Optional[float]:
@@ -99,7 +132,7 @@ def _gb(text, flag: str) -> Optional[float]:
             text = f"{text:f}"
         return gb_option(text, flag)
     except ValueError as exc:
-        raise SubscriptionError(str(exc)) from None
+        raise SubscriptionError(str(exc), "not_gb", value=text) from None
 
 
 def _rearm(hours) -> int:
@@ -107,7 +140,11 @@ def _rearm(hours) -> int:
 
     if isinstance(hours, bool) or not isinstance(hours, int) or not REARM_MIN_HOURS <= hours <= REARM_MAX_HOURS:
         raise SubscriptionError(
-            f"--rearm-hours {hours} is out of range: write {REARM_MIN_HOURS} to {REARM_MAX_HOURS} hours (one year)"
+            f"--rearm-hours {hours} is out of range: write {REARM_MIN_HOURS} to {REARM_MAX_HOURS} hours (one year)",
+            "rearm_range",
+            value=hours,
+            min=REARM_MIN_HOURS,
+            max=REARM_MAX_HOURS,
         )
     return hours
 
@@ -132,10 +169,13 @@ def _operators(names, what: str = "operator") -> list[str]:
     from contract.catalogue import UnknownOperator, resolve_operator
     from contract.offer import OPERATORS
 
-    try:
-        return list(dict.fromkeys(resolve_operator(n, OPERATORS, what) for n in names))
-    except UnknownOperator as exc:
-        raise SubscriptionError(str(exc)) from None
+    slugs = []
+    for name in names:
+        try:
+            slugs.append(resolve_operator(name, OPERATORS, what))
+        except UnknownOperator as exc:
+            raise SubscriptionError(str(exc), "unknown_operator", value=name) from None
+    return list(dict.fromkeys(slugs))
 
 
 def _stay(days, gb) -> tuple[Optional[int], Optional[float]]:
@@ -144,10 +184,17 @@ def _stay(days, gb) -> tuple[Optional[int], Optional[float]]:
 
     if days is None:
         if gb is not None:
-            raise SubscriptionError("--stay-gb needs --stay-days: the days of the stay whose cheapest card to watch")
+            raise SubscriptionError(
+                "--stay-gb needs --stay-days: the days of the stay whose cheapest card to watch", "stay_gb_needs_days"
+            )
         return None, None
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
-        raise SubscriptionError(f"--stay-days {days}: the days of the stay, a whole number from 1 to {MAX_DAYS}")
+        raise SubscriptionError(
+            f"--stay-days {days}: the days of the stay, a whole number from 1 to {MAX_DAYS}",
+            "stay_days_range",
+            value=days,
+            max=MAX_DAYS,
+        )
     return days, _gb(gb, "--stay-gb") or 0.0
 
 
@@ -156,20 +203,22 @@ def _quiet(text: Optional[str]) -> tuple[Optional[str], Optional[str]]:
         return None, None
     m = _QUIET.match(text)
     if not m:
-        raise SubscriptionError(f"--quiet {text!r} is not HH:MM-HH:MM (e.g. 22:00-07:00)")
+        raise SubscriptionError(f"--quiet {text!r} is not HH:MM-HH:MM (e.g. 22:00-07:00)", "quiet_format", value=text)
     h1, m1, h2, m2 = map(int, m.groups())
     if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
-        raise SubscriptionError(f"--quiet {text!r}: hours 00-23, minutes 00-59")
+        raise SubscriptionError(f"--quiet {text!r}: hours 00-23, minutes 00-59", "quiet_range", value=text)
     start, end = f"{h1:02d}:{m1:02d}", f"{h2:02d}:{m2:02d}"
     if start == end:
-        raise SubscriptionError(f"--quiet {text!r}: start and end are the same time")
+        raise SubscriptionError(f"--quiet {text!r}: start and end are the same time", "quiet_same", value=text)
     return start, end
 
 
 def _one_of(values, known, what: str) -> list:
     bad = [v for v in values if v not in known]
     if bad:
-        raise SubscriptionError(f"unknown {what}: {', '.join(map(str, bad))}; known: {', '.join(known)}")
+        raise SubscriptionError(
+            f"unknown {what}: {', '.join(map(str, bad))}; known: {', '.join(known)}", "unknown_choice", value=bad
+        )
     return list(dict.fromkeys(values))
 
 
@@ -199,13 +248,17 @@ def settings_spec(
     from contract.offer import PLAN_TYPES
 
     if lang not in LANGS:
-        raise SubscriptionError(f"unknown language {lang!r}; one of {', '.join(LANGS)}")
+        raise SubscriptionError(f"unknown language {lang!r}; one of {', '.join(LANGS)}", "unknown_lang", value=lang)
     if digest not in DIGESTS:
-        raise SubscriptionError(f"unknown digest {digest!r}; one of {', '.join(DIGESTS)}")
+        raise SubscriptionError(
+            f"unknown digest {digest!r}; one of {', '.join(DIGESTS)}", "unknown_digest", value=digest
+        )
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise SubscriptionError(f"unknown time zone {tz!r} (an IANA name such as Europe/Rome)") from None
+        raise SubscriptionError(
+            f"unknown time zone {tz!r} (an IANA name such as Europe/Rome)", "unknown_zone", value=tz
+        ) from None
     if origin is not None:
         (origin,) = _operators([origin], "operator for --from")
     min_gb = _gb(min_gb, "--min-gb")
@@ -238,7 +291,7 @@ def subscription_spec(channels: list[str], **settings) -> dict:
     """A validated subscription from Apprise URLs (the operator's CLI): {"subscription": column values,
     "channels": [checked channels], "repeated_channels": n}. `settings`: those of `settings_spec`."""
     if not channels:
-        raise SubscriptionError("at least one --channel URL is needed")
+        raise SubscriptionError("at least one --channel URL is needed", "no_channel")
     checked, bad = [], []
     for n, url in enumerate(channels, 1):
         try:
@@ -249,7 +302,8 @@ def subscription_spec(channels: list[str], **settings) -> dict:
         raise SubscriptionError(
             "not a notification URL Apprise can use: "
             + "; ".join(bad)
-            + " (see https://github.com/caronc/apprise/wiki for the URL forms)"
+            + " (see https://github.com/caronc/apprise/wiki for the URL forms)",
+            "not_apprise",
         )
     checked, repeats = _unique_channels(checked)
     return {"subscription": settings_spec(**settings), "channels": checked, "repeated_channels": repeats}
@@ -416,7 +470,7 @@ def request_subscription(
     try:
         channel = build_channel(kind, value, channel_settings)
     except ChannelError as exc:
-        raise SubscriptionError(str(exc)) from None
+        raise SubscriptionError(str(exc), exc.code, **exc.params) from None
     spec: dict[str, Any] = {"subscription": settings_spec(**settings), "channels": [channel]}
     now = as_utc(now) or utcnow()
     existing = find_duplicate(spec, database_url, statuses=("pending", "active", "paused"))
@@ -488,7 +542,7 @@ def confirm(token: str, links: Links, database_url: Optional[str] = None, now: O
 def _get(session: Session, sid: int) -> Subscription:
     sub = session.get(Subscription, sid)
     if sub is None:
-        raise SubscriptionError(f"no subscription {sid}")
+        raise SubscriptionError(f"no subscription {sid}", "no_subscription", id=sid)
     return sub
 
 
@@ -524,7 +578,7 @@ def update_settings(sid: int, database_url: Optional[str] = None, **changes) -> 
     with Session(get_engine(database_url)) as session, session.begin():
         sub = _get(session, sid)
         if sub.status == "unsubscribed":
-            raise SubscriptionError("this subscription has been cancelled: subscribe again instead")
+            raise SubscriptionError("this subscription has been cancelled: subscribe again instead", "cancelled")
         current = {
             "lang": sub.lang,
             "digest": sub.digest,
@@ -543,7 +597,11 @@ def update_settings(sid: int, database_url: Optional[str] = None, **changes) -> 
         }
         unknown = set(changes) - set(current)
         if unknown:
-            raise SubscriptionError(f"cannot change {', '.join(sorted(unknown))}; one of {', '.join(current)}")
+            raise SubscriptionError(
+                f"cannot change {', '.join(sorted(unknown))}; one of {', '.join(current)}",
+                "unknown_setting",
+                value=sorted(unknown),
+            )
         new = settings_spec(**{**current, **changes})
         for key, value in new.items():
             setattr(sub, key, value)
@@ -581,7 +639,11 @@ def queue_test(sid: int, database_url: Optional[str] = None, now: Optional[datet
     with Session(get_engine(database_url)) as session, session.begin():
         sub = _get(session, sid)
         if sub.status not in ("active", "paused"):
-            raise SubscriptionError(f"the subscription is {sub.status}: a test message goes to an active one only")
+            raise SubscriptionError(
+                f"the subscription is {sub.status}: a test message goes to an active one only",
+                "test_needs_active",
+                status=sub.status,
+            )
         return queue_message(session, sid, "test", as_utc(now) or utcnow())
 
 

@@ -6,10 +6,14 @@ A monthly price, a 15-day pack and a 7-day eSIM cannot be compared by their stic
 each card into what the stay costs and what to watch, on offer items alone (no database), so the command line,
 the stay alerts and the web rank alike. A price in another currency is compared in euro only through the
 converter the caller passes (contract/rates.py); one that cannot be converted is kept apart, never mixed.
+What a card includes, what to watch and why an offer is left out are phrases: a code and its parameters
+(`{"code": "fair_use", "cap": 3}`), worded in the reader's language by alerts/templates/<lang>/_stay.j2 (the
+page, the alerts, the command's English), never English built here.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import Counter
@@ -32,7 +36,29 @@ _HOURS = 24
 #: the longest stay ranked (a year and a day): beyond it a local contract is no longer a "stay"
 MAX_DAYS = 366
 
-_AGE = {"under_18": "only under 18", "under_30": "only under 30", "over_60": "only over 60"}
+_AGE = ("under_18", "under_30", "over_60")
+#: a phrase: {"code": what it says, **its parameters}, JSON as it is (a stay subscription stores its card's)
+Phrase = dict
+
+
+def phrase(code: str, **params) -> Phrase:
+    return {"code": code, **params}
+
+
+def unique(phrases) -> list[Phrase]:
+    """The phrases without repeats, in order."""
+    seen: dict[str, Phrase] = {}
+    for p in phrases:
+        seen.setdefault(json.dumps(p, sort_keys=True), p)
+    return list(seen.values())
+
+
+class StayInputError(ValueError):
+    """A stay typed wrong: one English line (the command's) and `code` + `params` for a page in another language."""
+
+    def __init__(self, message: str, code: str, **params):
+        super().__init__(message)
+        self.code, self.params = code, params
 
 
 def eur_only(cents: int, currency: str) -> int | None:
@@ -83,10 +109,21 @@ def read_stay(
     or "days"); ValueError with one line saying which field, what was given and what to write."""
     text = str(days).strip()
     if not re.fullmatch(r"\d{1,4}", text) or not 1 <= int(text) <= MAX_DAYS:
-        raise ValueError(f"{prefix}days {days}: give the days of your stay, a whole number from 1 to {MAX_DAYS}")
-    need = gb_option(gb, f"{prefix}gb") if gb is not None and gb.strip() else None
+        raise StayInputError(
+            f"{prefix}days {days}: give the days of your stay, a whole number from 1 to {MAX_DAYS}",
+            "stay_days",
+            value=str(days)[:40],
+            max=MAX_DAYS,
+        )
+    try:
+        need = gb_option(gb, f"{prefix}gb") if gb is not None and gb.strip() else None
+    except ValueError as exc:
+        raise StayInputError(str(exc), "stay_gb", value=str(gb)[:40]) from None
     if origin is not None and origin.strip():
-        origin = resolve_operator(origin.strip(), known_operators, what=f"{prefix}from operator")
+        try:
+            origin = resolve_operator(origin.strip(), known_operators, what=f"{prefix}from operator")
+        except ValueError as exc:
+            raise StayInputError(str(exc), "stay_from", value=origin.strip()[:40]) from None
     day = None
     if arrive is not None and arrive.strip():
         try:
@@ -94,7 +131,11 @@ def read_stay(
                 raise ValueError
             day = date.fromisoformat(arrive.strip())
         except ValueError:
-            raise ValueError(f"{prefix}arrive {arrive!r} is not a day: use YYYY-MM-DD, e.g. 2026-09-15") from None
+            raise StayInputError(
+                f"{prefix}arrive {arrive!r} is not a day: use YYYY-MM-DD, e.g. 2026-09-15",
+                "stay_arrive",
+                value=arrive.strip()[:40],
+            ) from None
     return Stay(int(text), need or 0.0, only_5g, origin or None, esim_only, day)
 
 
@@ -119,8 +160,9 @@ class Card:
     #: the data needed is at full speed (False: an unlimited plan's fair-use cap is below the daily need)
     full_speed: bool = True
     #: what the card gives, a phrase each: the data and days (× periods or plans), 5G, networks, hotspot
-    included: list[str] = field(default_factory=list)
-    watch: list[str] = field(default_factory=list)
+    included: list[Phrase] = field(default_factory=list)
+    #: what to watch, a phrase each: who may take it, fair use, currency, renewals, promotions ending
+    watch: list[Phrase] = field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -149,11 +191,11 @@ class Card:
 
 @dataclass(frozen=True)
 class Excluded:
-    """An offer no card of the ranking uses, and why: `code` for counting, `reason` in words."""
+    """An offer no card of the ranking uses, and why: `code` for counting, `reason` the phrase that says it."""
 
     item: dict
     code: str
-    reason: str
+    reason: Phrase
 
     def as_dict(self) -> dict:
         item = self.item
@@ -181,100 +223,90 @@ class StayCosts:
         }
 
 
-def _gb(value: float) -> str:
-    return f"{value:g}".replace(".", ",")
+def _data(item: dict) -> dict:
+    """A plan's data as a phrase's parameters: unlimited, or its GB (None: no data)."""
+    return {"unlimited": bool(item.get("data_unlimited")), "gb": item.get("data_gb") or None}
 
 
-def _data(item: dict) -> str:
-    if item.get("data_unlimited"):
-        return "unlimited data"
-    if item.get("data_gb"):
-        return f"{_gb(item['data_gb'])} GB"
-    return "no data"
-
-
-def _days(n: int) -> str:
-    return f"{n} day{'' if n == 1 else 's'}"
-
-
-def _refusal(item: dict, stay: Stay) -> tuple[str, str] | None:
+def _refusal(item: dict, stay: Stay) -> tuple[str, Phrase] | None:
     """Why this traveller cannot take the offer (its eligibility and the origin they could port from), or None."""
     eligibility = item.get("eligibility") or "all"
     origins = item.get("eligible_from") or []
     operator = item["operator"]
     if eligibility == "existing_customer":
-        return None if stay.origin == operator else ("existing_customers", f"only for existing {operator} customers")
+        return (
+            None if stay.origin == operator else ("existing_customers", phrase("existing_customers", operator=operator))
+        )
     if eligibility == "portability" or origins:
-        named = f" from {', '.join(origins)}" if origins else ""
         if stay.origin is None:
-            return "porting_only", f"only by porting a number{named} to {operator} (--from OP)"
+            return "porting_only", phrase("porting_needed", operator=operator, origins=list(origins))
         if not can_take_from(item, stay.origin):
-            why = f"{operator} is your own operator" if stay.origin == operator else f"only by porting{named}"
-            return "porting_only", f"not by porting from {stay.origin}: {why}"
+            if stay.origin == operator:
+                return "porting_only", phrase("porting_own_operator", origin=stay.origin, operator=operator)
+            return "porting_only", phrase("porting_not_from", origin=stay.origin, origins=list(origins))
     return None
 
 
-def _who(item: dict, stay: Stay) -> list[str]:
+def _who(item: dict, stay: Stay) -> list[Phrase]:
     """What to watch about who may take an offer this traveller can take."""
     eligibility = item.get("eligibility") or "all"
     watch = []
     if eligibility == "existing_customer":
-        watch.append(f"only for existing {item['operator']} customers")
+        watch.append(phrase("existing_customers", operator=item["operator"]))
     elif eligibility == "portability" or item.get("eligible_from"):
-        watch.append(f"porting your {stay.origin} number only")
+        watch.append(phrase("porting_from", origin=stay.origin))
     if eligibility == "new_number":
-        watch.append("new numbers only")
+        watch.append(phrase("new_numbers"))
     elif eligibility in _AGE:
-        watch.append(_AGE[eligibility])
+        watch.append(phrase("age", group=eligibility))
     elif eligibility == "foreign_born":
-        watch.append("only for people born abroad: needs an Italian codice fiscale")
+        watch.append(phrase("foreign_born"))
     return watch
 
 
-def _fair_use(plans: list[dict], stay: Stay) -> tuple[bool, list[str]]:
+def _fair_use(plans: list[dict], stay: Stay) -> tuple[bool, list[Phrase]]:
     """Whether the GB needed are at full speed on these plans' unlimited data, and what to watch about it."""
     full, watch = True, []
     for plan in {p["offer_key"]: p for p in plans if p.get("data_unlimited")}.values():
         cap = plan.get("fair_use_gb_per_day")
         if cap is None:
-            watch.append("unlimited under fair use (no cap published)")
+            watch.append(phrase("fair_use_unpublished"))
             continue
-        after = f"{_gb(plan['throttled_kbps'] / 1000)} Mbit/s" if plan.get("throttled_kbps") else "a reduced speed"
         if cap * stay.days >= stay.gb:
-            watch.append(f"fair use: {_gb(cap)} GB a day at full speed")
+            watch.append(phrase("fair_use", cap=cap))
         else:
             full = False
-            need = stay.gb / stay.days
-            watch.append(f"fair use: {_gb(cap)} GB a day at full speed (you need {_gb(round(need, 1))}), then {after}")
+            after = plan["throttled_kbps"] / 1000 if plan.get("throttled_kbps") else None
+            watch.append(phrase("fair_use_short", cap=cap, need=round(stay.gb / stay.days, 1), after_mbps=after))
     return full, watch
 
 
-def _extras(item: dict) -> list[str]:
+def _extras(item: dict) -> list[Phrase]:
     out = []
     if item.get("data_5g"):
-        out.append("5G (capped)" if item.get("data_5g_limited") else "5G")
+        out.append(phrase("5g", capped=bool(item.get("data_5g_limited"))))
     if item.get("networks"):
-        out.append("on " + ", ".join(item["networks"]))
+        out.append(phrase("networks", networks=list(item["networks"])))
     if item.get("hotspot") is False:
-        out.append("no hotspot")
+        out.append(phrase("no_hotspot"))
     elif item.get("hotspot_gb") is not None:
-        out.append(f"hotspot {_gb(item['hotspot_gb'])} GB")
+        out.append(phrase("hotspot_gb", gb=item["hotspot_gb"]))
     return out
 
 
-def _skip(item: dict, stay: Stay) -> tuple[str, str] | None:
+def _skip(item: dict, stay: Stay) -> tuple[str, Phrase] | None:
     """Why a plan is out of this stay whatever its cost (the traveller's wishes, the offer's end)."""
     if item.get("plan_type") == "home":
-        return "smart_home", "a SIM for smart-home devices"
+        return "smart_home", phrase("smart_home")
     if stay.only_5g and not item.get("data_5g"):
-        return "not_5g", "no 5G"
+        return "not_5g", phrase("not_5g")
     if stay.esim_only and item.get("esim") is not True and item.get("plan_type") not in (ESIM_TRIP, ESIM_SUBSCRIPTION):
-        return "not_esim", "no eSIM" if item.get("esim") is False else "eSIM not stated"
+        return "not_esim", phrase("not_esim", stated=item.get("esim") is False)
     until = item.get("promo_until")
     if until and date.fromisoformat(until) < stay.arrival:
-        return "promo_ended", f"the promotion ends {until}, before you arrive"
+        return "promo_ended", phrase("promo_ended", until=until)
     if stay.gb > 0 and not item.get("data_unlimited") and not item.get("data_gb"):
-        return "no_data", "no data"
+        return "no_data", phrase("no_data")
     return None
 
 
@@ -298,12 +330,12 @@ def _card(plans: list[dict], periods: int, price: int, stay: Stay, to_eur: ToEur
     )
 
 
-def _currency_watch(currency: str, to_eur: ToEur, rate_day: str | None) -> list[str]:
+def _currency_watch(currency: str, to_eur: ToEur, rate_day: str | None) -> list[Phrase]:
     if currency == "EUR":
         return []
     if to_eur(100, currency) is None:
-        return [f"price in {currency}: no rate to convert it to euro"]
-    return [f"price in {currency}, converted at the rate of {rate_day}" if rate_day else f"price in {currency}"]
+        return [phrase("no_rate", currency=currency)]
+    return [phrase("converted", currency=currency, day=rate_day)]
 
 
 def _recurring(item: dict, stay: Stay, to_eur: ToEur, rate_day: str | None) -> Card | Excluded:
@@ -313,25 +345,27 @@ def _recurring(item: dict, stay: Stay, to_eur: ToEur, rate_day: str | None) -> C
     periods = math.ceil(stay.days / period)
     share = stay.gb * min(period, stay.days) / stay.days
     if not item.get("data_unlimited") and stay.gb > 0 and (item.get("data_gb") or 0) < share:
-        needs = f"your stay needs {_gb(round(share, 1))} GB in them"
-        return Excluded(item, "too_little_data", f"{_data(item)} per {_days(period)}: {needs}")
+        reason = phrase("too_little_data_period", **_data(item), days=period, need=round(share, 1))
+        return Excluded(item, "too_little_data", reason)
     opening = item["price_cents"] if item.get("first_period_cents") is None else item["first_period_cents"]
     card = _card([item], periods, opening + item["price_cents"] * (periods - 1), stay, to_eur, rate_day)
     card.included = [
-        f"{_data(item)} per {_days(period)} × {periods}" if periods > 1 else f"{_data(item)} for {_days(period)}",
+        phrase("data_per_period", **_data(item), days=period, periods=periods)
+        if periods > 1
+        else phrase("data_for", **_data(item), days=period, times=1),
         *_extras(item),
     ]
     if item.get("first_period_cents") is not None and item["first_period_cents"] != item["price_cents"]:
         cheaper = item["first_period_cents"] < item["price_cents"]
-        card.watch.append(f"first {_days(period)} {'cheaper' if cheaper else 'dearer'} than the next")
+        card.watch.append(phrase("first_period", days=period, cheaper=cheaper))
     if item.get("plan_type") == ESIM_SUBSCRIPTION:
-        card.watch.append("renews by itself: cancel it when you leave")
+        card.watch.append(phrase("renews"))
     elif item.get("plan_type") == "postpaid":
-        card.watch.append("postpaid: a monthly bill")
+        card.watch.append(phrase("postpaid"))
     until = item.get("promo_until")
     last_renewal = stay.arrival + timedelta(days=period * (periods - 1))
     if until and periods > 1 and date.fromisoformat(until) < last_renewal:
-        card.watch.append(f"promotion ends {until}, during your stay: later periods may cost more")
+        card.watch.append(phrase("promo_ends_during", until=until))
     return card
 
 
@@ -339,11 +373,11 @@ def _tourist(item: dict, stay: Stay, to_eur: ToEur, rate_day: str | None) -> Car
     """A tourist pack is bought once and lasts its validity: it must cover the whole stay and all its GB."""
     valid = int(item["period_days"])
     if valid < stay.days:
-        return Excluded(item, "too_short", f"valid {_days(valid)}, shorter than your {_days(stay.days)}")
+        return Excluded(item, "too_short", phrase("too_short", valid=valid, days=stay.days))
     if not item.get("data_unlimited") and (item.get("data_gb") or 0) < stay.gb:
-        return Excluded(item, "too_little_data", f"{_data(item)} for the pack, your stay needs {_gb(stay.gb)} GB")
+        return Excluded(item, "too_little_data", phrase("too_little_data_pack", **_data(item), need=stay.gb))
     card = _card([item], 1, item["price_cents"], stay, to_eur, rate_day)
-    card.included = [f"{_data(item)} for {_days(valid)}", *_extras(item)]
+    card.included = [phrase("data_for", **_data(item), days=valid, times=1), *_extras(item)]
     return card
 
 
@@ -405,12 +439,12 @@ def _esim_trips(plans: list[dict], stay: Stay, to_eur: ToEur, rate_day: str | No
             continue
         plan = {p["offer_key"]: p for p in bought}
         parts = [
-            f"{_data(plan[k])} for {_days(int(plan[k]['period_days']))}" + (f" × {n}" if n > 1 else "")
+            phrase("data_for", **_data(plan[k]), days=int(plan[k]["period_days"]), times=n)
             for k, n in Counter(p["offer_key"] for p in bought).items()
         ]
-        card.included = [" + ".join(parts), *_extras(bought[0])]
+        card.included = [parts[0] if len(parts) == 1 else phrase("combined", parts=parts), *_extras(bought[0])]
         if len(bought) > 1:
-            card.watch.insert(0, f"{len(bought)} plans: the first, then top-ups when its days or data run out")
+            card.watch.insert(0, phrase("topups", plans=len(bought)))
         cards.append(card)
     return cards
 
@@ -438,11 +472,10 @@ def stay_costs(items: list[dict], stay: Stay, to_eur: ToEur = eur_only, rate_day
     for (operator, _currency), plans in trips.items():
         found = _esim_trips(plans, stay, to_eur, rate_day)
         if not found:
-            need = _days(stay.days) + (f" and {_gb(stay.gb)} GB" if stay.gb else "")
-            reason = f"no {operator} plan or top-ups cover {need}"
+            reason = phrase("does_not_cover", operator=operator, days=stay.days, gb=stay.gb)
             excluded.extend(Excluded(p, "does_not_cover", reason) for p in plans)
         for card in found:
-            card.watch[:0] = list(dict.fromkeys(w for p in card.plans for w in _who(p, stay)))
+            card.watch[:0] = unique(w for p in card.plans for w in _who(p, stay))
         cards.extend(found)
     ranked = sorted(
         (c for c in cards if c.total_eur_cents is not None),

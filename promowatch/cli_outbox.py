@@ -143,6 +143,7 @@ def register(app: typer.Typer) -> None:
             base_url=config.web.base_url,
             allow_private_addresses=config.sender_policy()["allow_private_addresses"],
             sender_name=config.sender_name,
+            mail=config.sender_policy()["mail"],
         )
         report = send_due(limit=limit, concurrency=concurrency, policy=policy)
         if as_json:

@@ -50,11 +50,13 @@ def _row(card, rank: str) -> list[str]:
     if card.currency != "EUR":
         own = money(card.total_cents, card.currency)
         total = f"{total}\n[dim]{own}[/]" if total else own
-    included = list(card.included)
+    from alerts.render import stay_phrases  # the phrases' English (alerts/templates/en/_stay.j2)
+
+    included = stay_phrases("en", card.included)
     if card.fees_cents:
         fees = money(card.fees_cents, card.currency).replace(" ", "\u00a0")  # a price is never split over lines
         included.append(f"SIM and activation {fees}")
-    watch = escape("\n".join(card.watch))
+    watch = escape("\n".join(stay_phrases("en", card.watch)))
     return [
         rank,
         f"{escape(card.operator)}: {escape(name)}\n[dim]{escape(KINDS.get(card.plan_type, card.plan_type))}[/]",
@@ -95,9 +97,11 @@ def print_costs(costs) -> None:
         apart = f"{count(len(costs.apart), 'card')} priced in a currency with no rate to euro: not ranked"
         console.print(fit_table(apart, _columns(), rows))
     if costs.excluded:
+        from alerts.render import stay_left_out
+
         reasons: dict[str, int] = {}
         for e in costs.excluded:
-            reasons[e.code.replace("_", " ")] = reasons.get(e.code.replace("_", " "), 0) + 1
+            reasons[stay_left_out("en", e.code)] = reasons.get(stay_left_out("en", e.code), 0) + 1
         listed = ", ".join(f"{why} {n}" for why, n in sorted(reasons.items(), key=lambda r: (-r[1], r[0])))
         console.print(
             f"[dim]left out: {escape(listed)} (--json lists each with its reason)[/]", highlight=False, soft_wrap=True

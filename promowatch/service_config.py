@@ -130,6 +130,7 @@ class ServiceConfig:
             "base_url": self.web.base_url,
             "allow_private_addresses": bool(self.channels and self.channels.allow_private_addresses),
             "sender_name": self.sender_name,
+            "mail": self.channels.mail if self.channels else None,  # self-service email goes through it
         }
 
     def channel_settings(self) -> ChannelSettings:

@@ -113,3 +113,43 @@ def test_the_message_in_each_language():
 def test_a_stay_that_is_not_one_is_refused(settings, message):
     with pytest.raises(SubscriptionError, match=message):
         settings_spec(**settings)
+
+
+@pytest.mark.parametrize(
+    "lang, included, watch",
+    [
+        (
+            "it",
+            "Incluso: 180 GB ogni 30 giorni × 2, 5G, su rete WindTre.",
+            "Attenzione: solo per nuovi numeri; fair use: 3 GB al giorno alla massima velocità (te ne servono 2,2), "
+            "poi 1 Mbit/s; prezzo in USD, convertito al cambio del 4 dicembre 2026.",
+        ),
+        (
+            "en",
+            "Included: 180 GB per 30 days × 2, 5G, on WindTre.",
+            "Watch: new numbers only; fair use: 3 GB a day at full speed (you need 2.2), then 1 Mbit/s; price in USD, "
+            "converted at the rate of 4 December 2026.",
+        ),
+        (
+            "zh",
+            "包含：每 30 天 180 GB × 2，5G，使用 WindTre 网络。",
+            "注意：仅限新号码；合理使用：每天 3 GB 全速（您每天需要 2.2 GB），超出后降至 1 Mbit/s；"
+            "以 USD 计价，按 2026年12月4日 的汇率换算。",
+        ),
+    ],
+)
+def test_what_is_included_and_to_watch_in_the_subscribers_language(lang, included, watch):
+    """A stay subscription stores its card's phrases as codes (contract.stay); the message words them in the
+    subscriber's language (alerts/templates/<lang>/_stay.j2)."""
+    from contract.stay import Stay, stay_costs
+
+    plan = {"operator": "very", "offer_key": "180", "name": "Very 180", "plan_type": "prepaid", "price_cents": 699}
+    plan |= {"period_days": 30, "data_gb": 180, "data_5g": True, "networks": ["WindTre"], "eligibility": "new_number"}
+    [card] = stay_costs([plan], Stay(45, 100)).ranked
+    stored = card.as_dict()
+    stored["watch"] += [
+        {"code": "fair_use_short", "cap": 3, "need": 2.2, "after_mbps": 1.0},
+        {"code": "converted", "currency": "USD", "day": "2026-12-04"},
+    ]
+    body = render_stay(lang, {"days": 45, "gb": 100.0, "card": stored, "was": None}).body
+    assert included in body and watch in body

@@ -13,6 +13,7 @@ from datetime import date, datetime, timezone
 import pytest
 from fastapi.testclient import TestClient
 
+from alerts.render import stay_left_out, stay_phrases
 from contract.offer import normalise
 from contract.stay import Stay, eur_only, read_stay, stay_costs
 from spiders.crawl_rules import CrawlFacts, CrawlItems, store_crawl
@@ -110,7 +111,7 @@ def test_the_ranking_is_stay_costs_on_the_same_offers(client, url, query, wanted
     assert _ranked(html) == expected
     assert f"{WORDS['en']['stay_left_out']}: <strong>{len(costs.excluded)}</strong>" in html
     for card in costs.ranked:
-        for phrase in card.included + card.watch:
+        for phrase in stay_phrases("en", card.included + card.watch):
             assert phrase.replace("'", "&#39;") in html
 
 
@@ -152,20 +153,52 @@ def test_the_empty_form_is_shown_without_a_ranking(client):
 
 
 @pytest.mark.parametrize(
-    "query, problem",
+    "query, it, en, zh",
     [
-        ("days=0", "days 0: give the days of your stay, a whole number from 1 to 366"),
-        ("days=ten", "days ten: give the days of your stay"),
-        ("days=400&gb=2", "days 400: give the days"),
-        ("days=5&gb=lots", "gb &#39;lots&#39; is not a number of GB"),
-        ("days=5&arrive=2026-13-01", "arrive &#39;2026-13-01&#39; is not a day: use YYYY-MM-DD"),
-        ("days=5&from=nowhere", "unknown from operator &#39;nowhere&#39;"),
-        ("days=5&from=%3Cscript%3E", "&lt;script&gt;"),
+        (
+            "days=0",
+            "«0»: scrivi i giorni del soggiorno, un numero intero da 1 a 366.",
+            "“0”: give the days of your stay, a whole number from 1 to 366.",
+            "“0”：请填写逗留天数，1 到 366 之间的整数。",
+        ),
+        (
+            "days=ten",
+            "«ten»: scrivi i giorni del soggiorno, un numero intero da 1 a 366.",
+            "“ten”: give the days of your stay, a whole number from 1 to 366.",
+            "“ten”：请填写逗留天数，1 到 366 之间的整数。",
+        ),
+        (
+            "days=5&gb=lots",
+            "«lots» non è un numero di GB: scrivi ad esempio 20 o 1,5.",
+            "“lots” is not a number of GB: write e.g. 20 or 1.5.",
+            "“lots”不是有效的流量数值：请填写 GB 数，例如 20 或 1.5。",
+        ),
+        (
+            "days=5&arrive=2026-13-01",
+            "«2026-13-01» non è una data: usa AAAA-MM-GG, ad esempio 2026-09-15.",
+            "“2026-13-01” is not a day: use YYYY-MM-DD, e.g. 2026-09-15.",
+            "“2026-13-01”不是有效日期：请按 YYYY-MM-DD 格式填写，例如 2026-09-15。",
+        ),
+        (
+            "days=5&from=nowhere",
+            "Operatore sconosciuto: «nowhere». Sceglilo dall'elenco.",
+            "Unknown operator “nowhere”: choose one from the list.",
+            "未知运营商“nowhere”：请从列表中选择。",
+        ),
+        (
+            "days=5&from=%3Cscript%3E",
+            "Operatore sconosciuto: «<script>». Sceglilo dall'elenco.",
+            "Unknown operator “<script>”: choose one from the list.",
+            "未知运营商“<script>”：请从列表中选择。",
+        ),
     ],
 )
-def test_bad_input_is_the_form_again_with_one_line(client, query, problem):
-    html = get(client, f"/stay?{query}", status=400)
-    assert problem in html
+@pytest.mark.parametrize("lang", ["it", "en", "zh"])
+def test_bad_input_is_the_form_again_with_one_line(client, query, lang, it, en, zh):
+    from markupsafe import escape
+
+    html = get(client, f"/stay?{query}", lang=lang, status=400)
+    assert escape({"it": it, "en": en, "zh": zh}[lang]) in html
     assert html.count('class="problem"') == 1 and 'name="days"' in html and "Traceback" not in html
     assert '<table class="stay">' not in html and "<script" not in html
 
@@ -192,4 +225,31 @@ def test_with_the_configured_rates_a_dollar_price_is_ranked_in_euro(url, monkeyp
     expected = [(f"/offers/{c.operator}/{c.plans[0]['offer_key']}", c.total_eur_cents) for c in costs.ranked]
     assert [link for link, _ in _ranked(html)] == [link for link, _ in expected]
     usd = next(c for c in costs.ranked if c.currency == "USD")
-    assert f"€{usd.total_eur_cents / 100:,.2f}" in html and f"converted at the rate of {rates.day.isoformat()}" in html
+    converted = f"converted at the rate of {rates.day.day} {rates.day.strftime('%B %Y')}"
+    assert f"€{usd.total_eur_cents / 100:,.2f}" in html and converted in html
+
+
+@pytest.mark.parametrize("lang", ["it", "en", "zh"])
+def test_what_is_included_to_watch_and_left_out_in_the_readers_language(client, url, lang):
+    """Every phrase of the page (included, watch, each left-out offer's reason, the reasons' kinds) is the one
+    alerts/templates/<lang>/_stay.j2 words; in it and zh none of the English ones appears."""
+    from markupsafe import escape
+
+    wanted = Stay(10, 20.0, arrive=date(2026, 12, 20))
+    costs = stay_costs(list_offers(database_url=url), wanted, to_eur=eur_only)
+    html = get(client, "/stay?days=10&gb=20&arrive=2026-12-20", lang=lang)
+    phrases = [p for c in costs.ranked + costs.apart for p in c.included + c.watch] + [e.reason for e in costs.excluded]
+    assert {p["code"] for p in phrases} >= {"data_for", "new_numbers", "porting_needed", "too_little_data_pack"}
+    for text in stay_phrases(lang, phrases):
+        assert escape(text) in html, text
+    for e in costs.excluded:
+        assert escape(stay_left_out(lang, e.code)) in html
+    if lang != "en":
+        for text, own in zip(stay_phrases("en", phrases), stay_phrases(lang, phrases), strict=True):
+            assert text == own or escape(text) not in html, text  # "5G", "hotspot 5 GB": the same words
+    expected = {
+        "it": ("solo per nuovi numeri", "15 GB nel pacchetto, al tuo soggiorno servono 20 GB"),
+        "en": ("new numbers only", "15 GB for the pack, your stay needs 20 GB"),
+        "zh": ("仅限新号码", "套餐含 15 GB，您的行程需要 20 GB"),
+    }[lang]
+    assert all(text in html for text in expected)

@@ -39,6 +39,7 @@ from web.subscribe import (
     links,
     manage_url,
     opened,
+    problem_text,
     read_settings,
     show,
     shown_channels,
@@ -113,7 +114,8 @@ async def manage_post(request: Request, token: str):
     if not isinstance(sid, int):
         return sid
     form = await request.form()
-    words = WORDS[language(request)]
+    lang = language(request)
+    words = WORDS[lang]
     if not csrf.valid(request, form.get(csrf.FIELD)):
         return manage_page(request, token, sid, problem=words["form_expired"], status=403)
     action = form.get("action")
@@ -126,13 +128,13 @@ async def manage_post(request: Request, token: str):
         return show(request, "message.html", title=words["erased_title"], text=words["erased_text"])
     if action == "save":
         values = form_values(form)
-        arguments, errors = read_settings(values)
+        arguments, errors = read_settings(values, lang)
         if errors:
             return manage_page(request, token, sid, values, errors, words["fix_fields"], status=422)
         try:
             update_settings(sid, _db(request), **arguments)
         except SubscriptionError as exc:
-            return manage_page(request, token, sid, values, problem=str(exc), status=422)
+            return manage_page(request, token, sid, values, problem=problem_text(lang, exc), status=422)
         done = "saved"
     elif action in ("pause", "resume", "unsubscribe"):
         {"pause": pause, "resume": resume, "unsubscribe": unsubscribe}[str(action)](sid, _db(request))
@@ -141,7 +143,7 @@ async def manage_post(request: Request, token: str):
         try:
             queue_test(sid, _db(request))
         except SubscriptionError as exc:
-            return manage_page(request, token, sid, problem=str(exc), status=409)
+            return manage_page(request, token, sid, problem=problem_text(lang, exc), status=409)
         done = "test"
     else:
         return manage_page(request, token, sid, status=400)

@@ -13,14 +13,24 @@ from fastapi import APIRouter, Request
 
 from alerts.render import Amount
 from contract.offer import OPERATORS
-from contract.stay import converter, read_stay, stay_costs
+from contract.stay import StayInputError, converter, read_stay, stay_costs
 from storage.environment import configured_rates
 from storage.repository import list_offers
-from web.templating import page
+from web.i18n import WORDS
+from web.templating import language, page
 
 router = APIRouter(include_in_schema=False)
 FIELDS = ("days", "gb", "5g", "from", "esim_only", "arrive")
 _ON = ("1", "on", "true", "yes")
+#: how each language quotes what a visitor typed
+_QUOTES = {"it": "«{}»", "en": "“{}”", "zh": "“{}”"}
+
+
+def input_problem(lang: str, exc: StayInputError) -> str:
+    """A stay typed wrong, in the page's language (the template escapes it)."""
+    params = dict(exc.params)
+    params["value"] = _QUOTES[lang].format(params.get("value", ""))
+    return WORDS[lang][f"stay_err_{exc.code.removeprefix('stay_')}"].format(**params)
 
 
 def _form(params) -> dict[str, str]:
@@ -57,8 +67,8 @@ def stay(request: Request):
             form["arrive"],
             known_operators=OPERATORS,
         )
-    except ValueError as exc:
-        return page(request, "stay.html", status=400, **context | {"message": str(exc)})
+    except StayInputError as exc:
+        return page(request, "stay.html", status=400, **context | {"message": input_problem(language(request), exc)})
     to_eur, day = converter(configured_rates())  # PROMOWATCH_RATES_FILE: checked when the service starts
     costs = stay_costs(list_offers(database_url=request.app.state.database_url), wanted, to_eur=to_eur, rate_day=day)
     reasons: dict[str, int] = {}

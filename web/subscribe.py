@@ -5,7 +5,9 @@ is checked by `settings_spec` (one field at a time, so the form can say what is 
 `alerts.channels.build_channel`, and stored by `request_subscription` (pending, the consent record, the
 confirmation queued in the outbox). Subscribe requests are counted per IP and per channel address through
 `alerts.subscriptions.allow` (keyed hashes only). A channel address is never shown whole: the pages show the
-masked form `manage_view` gives, and a channel's error never repeats what was typed.
+masked form `manage_view` gives, and a channel's error never repeats what was typed. The back end's errors come
+with a code and parameters, worded here in the page's language (web/subscribe_words.py ERRORS); their English
+line is the CLI's.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from alerts.subscriptions import (
 from contract.offer import OPERATORS, PLAN_TYPES
 from web import csrf
 from web.query import WHO
-from web.subscribe_words import WORDS
+from web.subscribe_words import WORDS, error_text
 from web.templating import language, page
 
 log = logging.getLogger("promowatch.web")
@@ -155,14 +157,14 @@ def shown_channels(view: dict) -> str:
     return ", ".join(c["shown"] for c in view["channels"])
 
 
-def _beside_field(message: str) -> str:
-    """A back-end message shown beside its field: without the command-line option it starts with."""
-    return re.sub(r"^--[a-z0-9-]+ ", "", message)
+def problem_text(lang: str, exc: SubscriptionError | ChannelError) -> str:
+    """A back-end error in the page's language (its code and parameters; the English line is the CLI's)."""
+    return error_text(lang, exc.code, exc.params)
 
 
-def read_settings(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+def read_settings(values: dict[str, Any], lang: str) -> tuple[dict[str, Any], dict[str, str]]:
     """The arguments of `settings_spec` from the form's values, and the error of each field that is not valid
-    (each field checked by settings_spec on its own: one message per field)."""
+    in the page's language `lang` (each field checked by settings_spec on its own: one message per field)."""
     arguments: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for name, (argument, many) in SETTING_FIELDS.items():
@@ -173,26 +175,17 @@ def read_settings(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str
             try:
                 value = int(value or 168)
             except ValueError:
-                errors[name] = f"{value[:20]!r} is not a whole number of hours"
+                errors[name] = error_text(lang, "not_whole_hours", {"value": value})
                 continue
         elif name in ("lang", "digest", "tz") and value is None:
             continue
         try:
             settings_spec(**{argument: value})
         except SubscriptionError as exc:
-            errors[name] = _beside_field(str(exc))
+            errors[name] = problem_text(lang, exc)
             continue
         arguments[argument] = value
     return arguments, errors
-
-
-def without_typed(message: str, typed: str) -> str:
-    """A channel's error without what the visitor typed in it (an address is never repeated)."""
-    typed = typed.strip()
-    for text in (repr(typed[:80]), typed[:80], typed):
-        if len(text) >= 3:
-            message = message.replace(text, "…")
-    return message
 
 
 def form_page(request: Request, values: dict, errors: dict | None = None, problem: str = "", status: int = 200):
@@ -238,13 +231,14 @@ async def subscribe(request: Request):
         return form_page(request, values, problem=words["form_expired"], status=403)
     if not _allowed(request, "ip", client_ip(request)):
         return form_page(request, values, problem=words["rate_limited"], status=429)
-    arguments, errors = read_settings(values)
+    lang = language(request)  # the page's: its errors are worded in it
+    arguments, errors = read_settings(values, lang)
     kind, typed = values["channel_kind"], values["channel_value"]
     settings = channel_settings(request)
     try:
         build_channel(kind, typed, settings)
     except ChannelError as exc:
-        errors["channel_value"] = without_typed(str(exc), typed)
+        errors["channel_value"] = problem_text(lang, exc)  # its parameters never hold what was typed
     if errors:
         return form_page(request, values, errors, words["fix_fields"], status=422)
     if not _allowed(request, "address", f"{kind}:{typed}"):
@@ -254,7 +248,7 @@ async def subscribe(request: Request):
             kind, typed, settings, source="web:subscribe", ip=client_ip(request), database_url=_db(request), **arguments
         )
     except SubscriptionError as exc:
-        return form_page(request, values, problem=without_typed(str(exc), typed), status=422)
+        return form_page(request, values, problem=problem_text(lang, exc), status=422)
     log.info("web subscription %s asked for (%s, %s)", asked.subscription_id, kind, asked.status)
     return show(request, "subscribed.html", channel=shown_channels(manage_view(asked.subscription_id, _db(request))))
 

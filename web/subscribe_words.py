@@ -262,3 +262,172 @@ WORDS: dict[str, dict[str, str]] = {
         "manage_link": "管理你的提醒",
     },
 }
+
+#: the back end's errors (alerts.subscriptions.CODES, alerts.channels.CODES, and the form's own "not_whole_hours")
+#: as a visitor reads them beside a field. {value}: what was typed in that field, quoted as the language quotes;
+#: a channel's error never repeats what was typed (an address, a key), only the kind of channel or a server.
+ERRORS: dict[str, dict[str, str]] = {
+    "it": {
+        "invalid": "Valore non valido.",
+        "unknown_lang": "Lingua sconosciuta: {value}. Scegli italiano, inglese o cinese.",
+        "unknown_digest": "Modalità di invio sconosciuta: {value}. Sceglila dall'elenco.",
+        "unknown_zone": "Fuso orario sconosciuto: {value}. Scrivi un nome come Europe/Rome.",
+        "unknown_operator": "Operatore sconosciuto: {value}. Sceglilo dall'elenco.",
+        "not_gb": "{value} non è un numero di GB: scrivi ad esempio 10 o 1,5.",
+        "not_amount": "{value} non è un importo in euro: scrivi ad esempio 9,99 o 10 (al massimo due decimali).",
+        "rearm_range": "Valore fuori intervallo ({value} ore): scrivi da {min} a {max} ore (un anno).",
+        "not_whole_hours": "{value} non è un numero intero di ore.",
+        "quiet_format": "{value} non è una fascia oraria: scrivi HH:MM-HH:MM, ad esempio 22:00-07:00.",
+        "quiet_range": "{value}: le ore vanno da 00 a 23, i minuti da 00 a 59.",
+        "quiet_same": "{value}: inizio e fine coincidono.",
+        "unknown_choice": "Scelta sconosciuta: {value}.",
+        "stay_gb_needs_days": "Per i GB del soggiorno servono anche i giorni.",
+        "stay_days_range": "{value}: i giorni del soggiorno sono un numero intero da 1 a {max}.",
+        "no_subscription": "Questa iscrizione non esiste più.",
+        "cancelled": "Questa iscrizione è stata annullata: iscriviti di nuovo.",
+        "unknown_setting": "Impostazione sconosciuta: {value}.",
+        "test_needs_active": "Stato dell'iscrizione: {status}. Il messaggio di prova si invia solo alle iscrizioni attive o in pausa.",
+        "no_channel": "Serve almeno un canale.",
+        "not_apprise": "Questo canale non è utilizzabile.",
+        "unknown_kind": "Tipo di canale sconosciuto: scegline uno dall'elenco.",
+        "kind_not_offered": "Il canale {kind} non è disponibile su questo servizio: scegline un altro dall'elenco.",
+        "kind_not_set_up": "Il canale {kind} non è ancora configurato su questo servizio: scegline un altro.",
+        "empty": "Scrivi il tuo indirizzo, argomento o chiave per il canale {kind}.",
+        "not_email": "Non è un indirizzo email: scrivilo nella forma nome@esempio.it.",
+        "ntfy_topic_or_server": "ntfy: scrivi un argomento (lettere, cifre, - e _) oppure https://server/argomento.",
+        "ntfy_topic": "ntfy: un argomento è fatto di 1-64 lettere, cifre, - e _.",
+        "telegram_chat": "Telegram: il chat id è un numero (es. 123456789 o -100123456789) oppure @nomecanale.",
+        "pushover_key": "Pushover: la user key è di 30 lettere e cifre (la trovi nella dashboard di Pushover).",
+        "wxpusher_uid": "WxPusher: il tuo UID inizia con UID_ (WxPusher lo mostra dopo che hai seguito l'app).",
+        "key": "{kind}: la chiave è fatta di 8-128 lettere, cifre, - e _.",
+        "webhook_url": "{kind}: incolla l'URL del webhook, nella forma {example}",
+        "bark_key": "Bark: la chiave del dispositivo è fatta di 8-128 lettere, cifre, - e _ (la mostra l'app Bark).",
+        "server_not_url": "{kind}: scrivi l'indirizzo del server nella forma https://server.example.org.",
+        "server_port": "{kind}: la porta del server è un numero da 1 a 65535.",
+        "server_dns": "Il server {host} non si trova (DNS): controlla il nome.",
+        "server_private": "Il server {host} non è su Internet ({ip} è un indirizzo locale, privato o riservato): usa un server pubblico.",
+    },
+    "en": {
+        "invalid": "This value is not valid.",
+        "unknown_lang": "Unknown language {value}: choose Italian, English or Chinese.",
+        "unknown_digest": "Unknown way of sending {value}: choose one from the list.",
+        "unknown_zone": "Unknown time zone {value}: write a name such as Europe/Rome.",
+        "unknown_operator": "Unknown operator {value}: choose one from the list.",
+        "not_gb": "{value} is not a number of GB: write e.g. 10 or 1.5.",
+        "not_amount": "{value} is not an amount in euro: write e.g. 9.99 or 10 (at most two decimals).",
+        "rearm_range": "{value} hours is out of range: write {min} to {max} hours (one year).",
+        "not_whole_hours": "{value} is not a whole number of hours.",
+        "quiet_format": "{value} is not a time range: write HH:MM-HH:MM, e.g. 22:00-07:00.",
+        "quiet_range": "{value}: hours go from 00 to 23, minutes from 00 to 59.",
+        "quiet_same": "{value}: start and end are the same time.",
+        "unknown_choice": "Unknown choice: {value}.",
+        "stay_gb_needs_days": "The GB of a stay need its days too.",
+        "stay_days_range": "{value}: the days of the stay are a whole number from 1 to {max}.",
+        "no_subscription": "This subscription no longer exists.",
+        "cancelled": "This subscription has been cancelled: subscribe again instead.",
+        "unknown_setting": "Unknown setting: {value}.",
+        "test_needs_active": "The subscription is {status}: a test message goes only to an active or paused one.",
+        "no_channel": "At least one channel is needed.",
+        "not_apprise": "This channel cannot be used.",
+        "unknown_kind": "Unknown kind of channel: choose one from the list.",
+        "kind_not_offered": "{kind} is not offered by this service: choose another channel from the list.",
+        "kind_not_set_up": "{kind} is not set up on this service yet: choose another channel.",
+        "empty": "Write your {kind} address, topic or key.",
+        "not_email": "This is not an email address: write it as name@example.com.",
+        "ntfy_topic_or_server": "ntfy: write a topic (letters, digits, - and _) or https://server/topic.",
+        "ntfy_topic": "ntfy: a topic is 1 to 64 letters, digits, - and _.",
+        "telegram_chat": "Telegram: a chat id is a number (e.g. 123456789 or -100123456789) or @channelname.",
+        "pushover_key": "Pushover: a user key is 30 letters and digits (Pushover's dashboard shows it).",
+        "wxpusher_uid": "WxPusher: your UID starts with UID_ (WxPusher shows it after you follow the app).",
+        "key": "{kind}: a key is 8 to 128 letters, digits, - and _.",
+        "webhook_url": "{kind}: paste the webhook URL, {example}",
+        "bark_key": "Bark: a device key is 8 to 128 letters, digits, - and _ (the Bark app shows it).",
+        "server_not_url": "{kind}: write the server's address as https://server.example.org.",
+        "server_port": "{kind}: the server's port is a number from 1 to 65535.",
+        "server_dns": "The server {host} cannot be found (DNS): check its name.",
+        "server_private": "The server {host} is not on the internet ({ip} is a local, private or reserved address): use a public server.",
+    },
+    "zh": {
+        "invalid": "该值无效。",
+        "unknown_lang": "未知语言{value}：请选择意大利语、英语或中文。",
+        "unknown_digest": "未知的发送方式{value}：请从列表中选择。",
+        "unknown_zone": "未知时区{value}：请填写 Europe/Rome 这样的时区名称。",
+        "unknown_operator": "未知运营商{value}：请从列表中选择。",
+        "not_gb": "{value}不是有效的流量数值：请填写 GB 数，例如 10 或 1.5。",
+        "not_amount": "{value}不是有效的欧元金额：请填写例如 9.99 或 10（最多两位小数）。",
+        "rearm_range": "{value} 小时超出范围：请填写 {min} 到 {max} 小时（最长一年）。",
+        "not_whole_hours": "{value}不是整数小时数。",
+        "quiet_format": "{value}不是有效的时段：请按 HH:MM-HH:MM 填写，例如 22:00-07:00。",
+        "quiet_range": "{value}：小时为 00–23，分钟为 00–59。",
+        "quiet_same": "{value}：开始时间与结束时间相同。",
+        "unknown_choice": "未知选项：{value}。",
+        "stay_gb_needs_days": "填写行程流量时，还需要填写行程天数。",
+        "stay_days_range": "{value}：行程天数应为 1 到 {max} 之间的整数。",
+        "no_subscription": "该订阅已不存在。",
+        "cancelled": "该订阅已退订：请重新订阅。",
+        "unknown_setting": "未知设置：{value}。",
+        "test_needs_active": "该订阅当前状态为：{status}。测试消息只发送给已启用或已暂停的订阅。",
+        "no_channel": "至少需要一个通知渠道。",
+        "not_apprise": "该通知渠道无法使用。",
+        "unknown_kind": "未知的渠道类型：请从列表中选择。",
+        "kind_not_offered": "本服务不提供 {kind}：请从列表中选择其他渠道。",
+        "kind_not_set_up": "本服务尚未配置 {kind}：请选择其他渠道。",
+        "empty": "请填写你的 {kind} 地址、主题或密钥。",
+        "not_email": "这不是有效的邮箱地址：请按 name@example.com 的格式填写。",
+        "ntfy_topic_or_server": "ntfy：请填写主题（字母、数字、- 和 _），或 https://服务器/主题。",
+        "ntfy_topic": "ntfy：主题由 1 到 64 个字母、数字、- 或 _ 组成。",
+        "telegram_chat": "Telegram：chat id 是一个数字（例如 123456789 或 -100123456789），或 @频道名。",
+        "pushover_key": "Pushover：user key 由 30 个字母和数字组成（可在 Pushover 控制台查看）。",
+        "wxpusher_uid": "WxPusher：UID 以 UID_ 开头（关注应用后 WxPusher 会显示）。",
+        "key": "{kind}：密钥由 8 到 128 个字母、数字、- 或 _ 组成。",
+        "webhook_url": "{kind}：请粘贴 webhook 地址，格式为 {example}",
+        "bark_key": "Bark：设备密钥由 8 到 128 个字母、数字、- 或 _ 组成（可在 Bark 应用中查看）。",
+        "server_not_url": "{kind}：请填写服务器地址，例如 https://server.example.org。",
+        "server_port": "{kind}：服务器端口应为 1 到 65535 之间的数字。",
+        "server_dns": "找不到服务器 {host}（DNS）：请检查名称。",
+        "server_private": "服务器 {host} 不在公共互联网上（{ip} 是本地、私有或保留地址）：请使用公共服务器。",
+    },
+}
+#: how each language quotes what a visitor typed
+QUOTES = {"it": "«{}»", "en": "“{}”", "zh": "“{}”"}
+#: the channels' names as a page writes them (an error names the kind of channel)
+CHANNEL_NAMES = {
+    "email": {"it": "email", "en": "email", "zh": "电子邮件"},
+    "ntfy": "ntfy",
+    "telegram": "Telegram",
+    "pushover": "Pushover",
+    "discord": "Discord",
+    "slack": "Slack",
+    "wxpusher": "WxPusher",
+    "serverchan": {"it": "ServerChan", "en": "ServerChan", "zh": "Server酱"},
+    "pushplus": "PushPlus",
+    "bark": "Bark",
+}
+#: the longest typed value an error repeats
+SHOWN_CHARS = 40
+
+
+def _typed(value, lang: str) -> str:
+    """A value a visitor typed as an error quotes it: shortened, in the language's quotes; a list joined."""
+    if isinstance(value, (list, tuple)):
+        return ("、" if lang == "zh" else ", ").join(_typed(v, lang) for v in value)
+    text = str(value)
+    text = text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
+    return QUOTES[lang].format(text)
+
+
+def error_text(lang: str, code: str, params: dict) -> str:
+    """A back-end error (its code and parameters) in the page's language, as plain text (the template escapes it)."""
+    words = {**params}
+    if "value" in words:
+        words["value"] = _typed(words["value"], lang) if not isinstance(words["value"], int) else words["value"]
+    if "kind" in words:
+        name = CHANNEL_NAMES.get(str(words["kind"]), str(words["kind"])[:SHOWN_CHARS])
+        words["kind"] = name[lang] if isinstance(name, dict) else name
+    if "status" in words:
+        words["status"] = WORDS[lang].get(f"status_{words['status']}", str(words["status"]))
+    template = ERRORS[lang].get(code)
+    try:
+        return (template or ERRORS[lang]["invalid"]).format(**words)
+    except (KeyError, IndexError):  # a code given other parameters than its sentence names: still in the language
+        return ERRORS[lang]["invalid"]
