@@ -100,7 +100,9 @@ def _batch(engine, where, limit: int) -> int | None:
         deleted = cast(
             CursorResult,
             session.execute(
-                delete(N).where(col(N.id).in_(ids), col(N.status) == "sent").execution_options(synchronize_session=False)
+                delete(N)
+                .where(col(N.id).in_(ids), col(N.status) == "sent")
+                .execution_options(synchronize_session=False)
             ),
         ).rowcount
         if deleted != len(ids):
@@ -189,4 +191,3 @@ def _try_batch(engine, where, batch: int) -> int | None:
             return deleted
     log.warning("outbox retention: gave up after %d tries (other writers busy); the next run goes on", TRIES)
     return None
-

@@ -97,9 +97,10 @@ def _fill(url: str) -> None:
                 "INSERT INTO crawl_run (id, operator, started_at, finished_at, finish_reason, status, items_scraped,"
                 " items_stored, items_dropped, dropped_reasons, new_versions, presence, detected_at)"
                 " SELECT h * :n + o, (CAST(:ops AS text[]))[o], CAST(:start AS timestamptz) + h * interval '1 hour'"
-                " + o * interval '1 minute', CAST(:start AS timestamptz) + h * interval '1 hour' + o * interval '2 min',"
+                " + o * interval '1 minute',"
+                " CAST(:start AS timestamptz) + h * interval '1 hour' + o * interval '2 min',"
                 " 'finished', CASE WHEN (h * 7 + o) % 97 = 0 THEN 'failed' ELSE 'healthy' END, 40, 40, 0, '{}',"
-                " CASE WHEN h % 48 = 0 THEN 40 ELSE 0 END, '{\"missed\": {}, \"back\": {}}',"
+                ' CASE WHEN h % 48 = 0 THEN 40 ELSE 0 END, \'{"missed": {}, "back": {}}\','
                 " CAST(:start AS timestamptz) + h * interval '1 hour' + o * interval '3 min'"
                 " FROM generate_series(0, :hours - 1) h, generate_series(1, :n) o"
             ),
@@ -121,9 +122,9 @@ def _fill(url: str) -> None:
         ]
         conn.execute(
             text(
-                "INSERT INTO offer (id, operator, offer_key, name, plan_type, price_cents, currency, data, content_hash,"
-                " first_seen, last_seen, active, missed_crawls) VALUES (:id, :operator, :offer_key, :name, :plan_type,"
-                " :price_cents, 'EUR', CAST(:data AS json), :hash, CAST(:start AS timestamptz),"
+                "INSERT INTO offer (id, operator, offer_key, name, plan_type, price_cents, currency, data,"
+                " content_hash, first_seen, last_seen, active, missed_crawls)"
+                " VALUES (:id, :operator, :offer_key, :name, :plan_type, :price_cents, 'EUR', CAST(:data AS json), :hash, CAST(:start AS timestamptz),"
                 " CAST(:now AS timestamptz), true, 0)"
             ),
             [{**o, "start": start, "now": NOW.isoformat()} for o in offers],
@@ -141,13 +142,13 @@ def _fill(url: str) -> None:
         conn.execute(text("UPDATE offer SET current_version_id = id * :v"), {"v": VERSIONS_PER_OFFER})
         conn.execute(
             text(
-            "INSERT INTO offer_event (id, crawl_run_id, offer_id, operator, offer_key, kind, created_at, price_before,"
-            " price_after, changes, item, version_id)"
-            " SELECT v.id, v.crawl_run_id, f.id, f.operator, f.offer_key,"
-            " (ARRAY['price_drop', 'price_rise', 'changed'])[v.id % 3 + 1], v.valid_from + interval '5 min',"
-            " f.price_cents + 100, f.price_cents, '{}', f.data, v.id"
-            " FROM offer_version v JOIN offer f ON f.id = v.offer_id WHERE v.valid_from > (SELECT min(valid_from)"
-            " FROM offer_version)"
+                "INSERT INTO offer_event (id, crawl_run_id, offer_id, operator, offer_key, kind, created_at,"
+                " price_before, price_after, changes, item, version_id)"
+                " SELECT v.id, v.crawl_run_id, f.id, f.operator, f.offer_key,"
+                " (ARRAY['price_drop', 'price_rise', 'changed'])[v.id % 3 + 1], v.valid_from + interval '5 min',"
+                " f.price_cents + 100, f.price_cents, '{}', f.data, v.id"
+                " FROM offer_version v JOIN offer f ON f.id = v.offer_id WHERE v.valid_from > (SELECT min(valid_from)"
+                " FROM offer_version)"
             )
         )
         conn.execute(
@@ -160,7 +161,8 @@ def _fill(url: str) -> None:
                 " ELSE 'active' END, CAST(:start AS timestamptz) + (i % 365) * interval '1 day',"
                 " substr(md5(i::text), 1, 16), (ARRAY['it', 'en', 'zh'])[i % 3 + 1],"
                 " CASE WHEN i % 10 = 0 THEN 'daily' ELSE 'off' END, 'Europe/Rome', NULL, NULL, 168,"
-                " json_build_array((CAST(:ops AS text[]))[i % :n + 1]), '[]', '[]', CASE WHEN i % 4 = 0 THEN 2000 END, NULL, false,"
+                " json_build_array((CAST(:ops AS text[]))[i % :n + 1]), '[]', '[]',"
+                " CASE WHEN i % 4 = 0 THEN 2000 END, NULL, false,"
                 " CASE WHEN i % 1000 = 0 THEN 10 END, CASE WHEN i % 1000 = 0 THEN 5.0 END"
                 " FROM generate_series(1, :subs) i"
             ),
@@ -169,8 +171,8 @@ def _fill(url: str) -> None:
         conn.execute(
             text(
                 "INSERT INTO subscription_consent (subscription_id, requested_at, confirmed_at, source, lang, filters,"
-                " channel, ip_hash) SELECT i, CAST(:start AS timestamptz), CAST(:start AS timestamptz), 'web:subscribe',"
-                " 'it', '{}', 'json: 127.0.0.1/***', md5(i::text) FROM generate_series(1, :subs, 5) i"
+                " channel, ip_hash) SELECT i, CAST(:start AS timestamptz), CAST(:start AS timestamptz),"
+                " 'web:subscribe', 'it', '{}', 'json: 127.0.0.1/***', md5(i::text) FROM generate_series(1, :subs, 5) i"
             ),
             {"start": start, "subs": SUBSCRIPTIONS},
         )
@@ -228,7 +230,9 @@ def _fill(url: str) -> None:
             {"start": start},
         )
         for table in ("crawl_run", "offer", "offer_version", "offer_event", "subscription", "subscription_channel"):
-            conn.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+            conn.exec_driver_sql(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+            )
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("VACUUM ANALYZE")
     engine.dispose()

@@ -8,6 +8,8 @@ rows are kept; the downgrade drops the table (the counts of purged rows with it)
 Revision ID: 0009_retention_indexes
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -16,8 +18,8 @@ down_revision = "0008_offer_currency"
 branch_labels = None
 depends_on = None
 
-#: (index, table, columns, options)
-INDEXES = [
+#: (index, table, columns, dialect options)
+INDEXES: list[tuple[str, str, list[str], dict[str, Any]]] = [
     ("ix_notification_status_sent", "notification", ["status", "sent_at"], {}),
     ("ix_crawl_run_operator_id", "crawl_run", ["operator", "id"], {}),
     ("ix_subscription_stay_days", "subscription", ["stay_days"], {}),
