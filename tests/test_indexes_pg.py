@@ -124,7 +124,8 @@ def _fill(url: str) -> None:
             text(
                 "INSERT INTO offer (id, operator, offer_key, name, plan_type, price_cents, currency, data,"
                 " content_hash, first_seen, last_seen, active, missed_crawls)"
-                " VALUES (:id, :operator, :offer_key, :name, :plan_type, :price_cents, 'EUR', CAST(:data AS json), :hash, CAST(:start AS timestamptz),"
+                " VALUES (:id, :operator, :offer_key, :name, :plan_type, :price_cents, 'EUR', CAST(:data AS json),"
+                " :hash, CAST(:start AS timestamptz),"
                 " CAST(:now AS timestamptz), true, 0)"
             ),
             [{**o, "start": start, "now": NOW.isoformat()} for o in offers],
