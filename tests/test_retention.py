@@ -284,3 +284,25 @@ def test_0009_on_a_populated_0008_database(tmp_db):
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM subscription_channel")).scalar() == 1
     engine.dispose()
+
+
+@pytest.mark.slow  # a real crawl worker process
+def test_the_service_runs_the_job_in_its_crawl_worker(tmp_db):
+    import scheduler
+    from contract.clock import utcnow
+    from promowatch.crawl_worker import CrawlWorker
+
+    engine = get_engine(tmp_db)
+    sub, [channel] = add_subscriber(engine, "json://127.0.0.1:9/hook")
+    old, recent = (add_row(engine, sub, channel, days_ago=d, now=utcnow()) for d in (40, 10))
+    config = parse_config({"retention": {"keep_sent_days": 30, "batch": 10}}, "c.toml", ["iliad"])
+    worker = CrawlWorker(database_url=tmp_db)
+    try:
+        service = scheduler.Service(config, database_url=tmp_db, worker=worker)
+        report = service.purge_sent()
+    finally:
+        worker.shutdown(grace=5)
+    assert report is not None and (report["purged"], report["finished"]) == (1, True)
+    with Session(engine) as s:
+        assert s.get(Notification, old) is None and s.get(Notification, recent) is not None
+        assert s.execute(select(func.sum(SentCount.sent))).scalar() == 1
