@@ -87,6 +87,8 @@ def _item(operator: str, k: int) -> dict:
 
 def _fill(url: str) -> None:
     """The grown database, made by the server."""
+    from contract.offer import content_hash
+
     ops = _operators()
     engine = create_engine(url)
     start = START.isoformat()
@@ -115,7 +117,7 @@ def _fill(url: str) -> None:
                 "plan_type": "prepaid",
                 "price_cents": 499 + 50 * k,
                 "data": json.dumps(_item(op, k)),
-                "hash": f"h{o}-{k}",
+                "hash": content_hash(_item(op, k)),
             }
             for o, op in enumerate(ops, 1)
             for k in range(1, OFFERS_PER_OPERATOR + 1)
@@ -402,6 +404,31 @@ def _retention(url, engine):
     assert report.purged == 2000
 
 
+def _crawl_and_detect(url, engine):
+    """A crawl that lowers one price: stored, its change detected, the event matched and queued (committed: the
+    last of the paths)."""
+    from alerts.detect import detect_after_crawl
+    from storage.repository import record_crawl
+
+    op = _operators()[1]
+    items = [_item(op, k) for k in range(1, OFFERS_PER_OPERATOR + 1)]
+    items[4] = {**items[4], "price_cents": items[4]["price_cents"] - 100}
+    result = record_crawl(
+        operator=op,
+        started_at=NOW,
+        finished_at=NOW + timedelta(minutes=1),
+        finish_reason="finished",
+        status="healthy",
+        items=items,
+        items_scraped=len(items),
+        dropped={},
+        error=None,
+        database_url=url,
+    )
+    events = detect_after_crawl(result.run_id, url)
+    assert events is not None and [e["kind"] for e in events] == ["price_drop"]
+
+
 HOT_PATHS = {
     "claim due rows, read them for sending, leased count (sender)": _claim,
     "match an event and queue its alerts: re-arm lookup, digests, channels (after a crawl)": _match_an_event,
@@ -412,6 +439,7 @@ HOT_PATHS = {
     "admin dead list, outbox list, figures (/metrics, admin)": _outbox_reads,
     "subscribe duplicate check, manage page, pending purge, saved stays": _subscriber_paths,
     "retention purge (alerts/retention.py)": _retention,
+    "a crawl stored, its change detected, matched and queued (every crawl)": _crawl_and_detect,
 }
 #: statements read whole tables by design (see the module docstring): (table, a part of the statement)
 WHOLE_TABLE = [
