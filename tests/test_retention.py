@@ -306,3 +306,25 @@ def test_the_service_runs_the_job_in_its_crawl_worker(tmp_db):
     with Session(engine) as s:
         assert s.get(Notification, old) is None and s.get(Notification, recent) is not None
         assert s.execute(select(func.sum(SentCount.sent))).scalar() == 1
+
+
+@pytest.mark.slow  # real processes
+def test_purge_sent_on_the_command_line(tmp_db, env):
+    import json
+
+    from conftest import PROMOWATCH, run
+
+    from contract.clock import utcnow
+
+    engine = get_engine(tmp_db)
+    sub, [channel] = add_subscriber(engine, "json://127.0.0.1:9/hook")
+    for d in (50, 40, 10):
+        add_row(engine, sub, channel, days_ago=d, now=utcnow())
+    add_row(engine, sub, channel, status="dead", days_ago=60, now=utcnow())
+    first = run([*PROMOWATCH, "purge-sent", "--older-than-days", "45", "--json"], env)
+    assert json.loads(first.stdout)["purged"] == 1
+    second = run([*PROMOWATCH, "purge-sent", "--older-than-days", "30"], env)
+    assert "1 sent notification older than 30 days deleted" in second.stdout
+    assert count(engine, Notification) == 2  # the recent sent one and the dead one
+    bad = run([*PROMOWATCH, "purge-sent", "--older-than-days", "0"], env, check=False)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "--older-than-days" in bad.stderr
