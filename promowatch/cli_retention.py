@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
         )
         if report.kept_for_rearm:
             console.print(
-                f"{count(report.kept_for_rearm, 'subscription')} re-arm after more than {older_than_days} days: "
-                "their sent notifications stay until the re-arm window is over",
+                f"{count(report.kept_for_rearm, 'subscription')} with a re-arm window longer than {older_than_days} "
+                "days: their sent notifications stay until the window is over",
                 highlight=False,
             )
