@@ -6,6 +6,8 @@ Jobs (ids as `promowatch status` and the logs show them):
   checked and, when the crawl produced events, the sender is woken so new alerts go out at once.
 - ``send``: `alerts.deliver.send_due`. Digests need no job: each is an outbox row due at its time.
 - ``health``: promowatch/health.py, which also sees crawls stored by `promowatch crawl` or `scrapy crawl`.
+- ``retention``: `alerts.retention.purge_sent`, old sent notifications deleted (counted), when
+  `[retention] keep_sent_days` is not 0; first run RETENTION_DELAY after a start, after the first crawls.
 
 Why no APScheduler job store: the schedule is recomputed at start from the config and each operator's last
 stored crawl (its start plus the interval, or the next cron time; an overdue crawl runs once within
@@ -33,6 +35,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from promowatch.service_config import OperatorSchedule, ServiceConfig, every, format_duration
 
 log = logging.getLogger("promowatch.scheduler")
+#: the retention job's first run after a start: the crawls and the sender go first
+RETENTION_DELAY = timedelta(minutes=5)
 
 
 # ============================================================================================ schedules
@@ -62,7 +66,7 @@ class JobSpec:
     id: str
     trigger: object
     next_run_time: datetime | None  # None: the trigger's own next time
-    kind: str  # crawl | send | health
+    kind: str  # crawl | send | health | retention
     operator: str | None = None
     describe: str = ""
 
@@ -137,6 +141,17 @@ def job_specs(
             describe=f"{every(config.health.interval)}, threshold {config.health.threshold}",
         )
     )
+    retention = config.retention
+    if retention.keep_sent_days:
+        specs.append(
+            JobSpec(
+                "retention",
+                IntervalTrigger(seconds=retention.interval, timezone=tz),
+                now + RETENTION_DELAY,
+                "retention",
+                describe=f"{every(retention.interval)}, sent notifications kept {retention.keep_sent_days} days",
+            )
+        )
     return specs
 
 
@@ -264,6 +279,18 @@ class Service:
                 log.exception("health check failed")
             return []
 
+    def purge_sent(self) -> dict | None:
+        """The retention job (in the worker): its report, or None when the worker is stopping."""
+        from promowatch.crawl_worker import WorkerStopped
+
+        r = self.config.retention
+        try:
+            return self.worker.call(
+                "purge_sent", keep_days=r.keep_sent_days, batch=r.batch, database_url=self.database_url
+            )
+        except WorkerStopped:
+            return None
+
     def wake_sender(self) -> None:
         job = self.scheduler.get_job("send") if self.scheduler is not None else None
         if job is not None and not self._stopping.is_set():
@@ -286,6 +313,7 @@ class Service:
                 "crawl": (self.crawl, (spec.operator,)),
                 "send": (self.send, ()),
                 "health": (self.check_health, ()),
+                "retention": (self.purge_sent, ()),
             }[spec.kind]
             scheduler.add_job(
                 func,

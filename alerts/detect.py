@@ -63,6 +63,7 @@ _EARLIER = (
         _RUN.c.detected_at.is_not(None),
         _RUN.c.id < bindparam("run"),
     )
+    .order_by(_RUN.c.id.desc())  # the previous one: found at once on ix_crawl_run_operator_id
     .limit(1)
 )
 

@@ -606,13 +606,14 @@ from promowatch import (  # noqa: E402
     cli_capture,
     cli_events,
     cli_outbox,
+    cli_retention,
     cli_service,
     cli_stay,
     cli_subscriptions,
     cli_web,
 )
 
-for _module in (cli_events, cli_subscriptions, cli_outbox, cli_service, cli_capture, cli_web, cli_stay):
+for _module in (cli_events, cli_subscriptions, cli_outbox, cli_retention, cli_service, cli_capture, cli_web, cli_stay):
     _module.register(app)
 
 

@@ -83,6 +83,15 @@ class SenderConfig:
 
 
 @dataclass(frozen=True)
+class RetentionConfig:
+    """`[retention]`: the job that deletes old sent notifications, counted (alerts/retention.py)."""
+
+    keep_sent_days: int = 90  # a sent notification is deleted this long after it was sent; 0: kept forever
+    interval: float = 3600.0  # how often the job runs
+    batch: int = 1000  # rows per transaction
+
+
+@dataclass(frozen=True)
 class HealthConfig:
     threshold: int = 3  # unhealthy crawls in a row before the one alert
     interval: float = 300.0  # the health job (also run after every crawl)
@@ -109,6 +118,7 @@ class ServiceConfig:
     worker: WorkerConfig = field(default_factory=WorkerConfig)
     sender: SenderConfig = field(default_factory=SenderConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     web: WebConfig = field(default_factory=WebConfig)
     # [channels] and [mail]: what self-service subscriptions may use; None when neither table is in the file
     # (the scheduler's process then never loads alerts.channels)
@@ -384,6 +394,13 @@ def parse_config(data: dict, source: str = "<config>", operators: list[str] | No
         admin_channels=tuple(c.strip() for c in channels),
     )
     h.done({"threshold", "interval", "admin_channels"})
+    r = top.table("retention")
+    retention = RetentionConfig(
+        keep_sent_days=r.integer("keep_sent_days", 90, minimum=0),
+        interval=r.duration("interval", 3600.0),
+        batch=r.integer("batch", 1000),
+    )
+    r.done({"keep_sent_days", "interval", "batch"})
     svc = top.table("service")
     shutdown_grace = svc.duration("shutdown_grace", 60.0, allow_zero=True)
     fixtures = svc.string("fixtures_dir", None) or None
@@ -398,7 +415,7 @@ def parse_config(data: dict, source: str = "<config>", operators: list[str] | No
     sender_name = (top.table("mail").string("name", None) or "").strip() or None
     if top.has("channels") or top.has("mail"):
         channels = _channels(top.table("channels"), top.table("mail") if top.has("mail") else None)
-    top.done({"schedule", "worker", "sender", "health", "service", "web", "mail", "channels"})
+    top.done({"schedule", "worker", "sender", "health", "retention", "service", "web", "mail", "channels"})
     return ServiceConfig(
         schedules=schedules,
         timezone=timezone,
@@ -407,6 +424,7 @@ def parse_config(data: dict, source: str = "<config>", operators: list[str] | No
         worker=worker,
         sender=sender,
         health=health,
+        retention=retention,
         web=web,
         channels=channels,
         sender_name=sender_name,

@@ -360,8 +360,19 @@ def _last_crawls(database_url=None) -> dict:
     return last_crawls(database_url)
 
 
+def _purge_sent(keep_days: int, batch: int = 1000, database_url=None) -> dict:
+    from alerts.retention import purge_sent
+
+    return purge_sent(keep_days, database_url, batch=batch).as_dict()
+
+
 #: what the parent may ask the worker to run (`CrawlWorker.call`); values and results are plain data
-TASKS: dict[str, Callable[..., Any]] = {"send": _send, "health": _health, "last_crawls": _last_crawls}
+TASKS: dict[str, Callable[..., Any]] = {
+    "send": _send,
+    "health": _health,
+    "last_crawls": _last_crawls,
+    "purge_sent": _purge_sent,
+}
 
 
 def run_task(name: str, kwargs: dict):

@@ -16,7 +16,15 @@ from sqlmodel import Session, col
 
 from contract.clock import utcnow
 from storage.engine import get_engine
-from storage.models import CrawlRun, Notification, Offer, OfferEvent, Subscription, SubscriptionChannel
+from storage.models import (
+    CrawlRun,
+    Notification,
+    Offer,
+    OfferEvent,
+    SentCount,
+    Subscription,
+    SubscriptionChannel,
+)
 from storage.repository import as_utc
 
 #: upper bounds (seconds) of the alert-latency histogram: queued (the event detected) -> sent
@@ -34,8 +42,9 @@ class Figures:
     offers: dict[str, int] = field(default_factory=dict)  # operator -> active offers
     events: dict[str, int] = field(default_factory=dict)  # kind -> events
     outbox: dict[str, int] = field(default_factory=dict)  # status -> rows
-    sent: dict[str, int] = field(default_factory=dict)  # channel service (mailto, ntfy, ...) -> rows sent
-    failures: dict[str, int] = field(default_factory=dict)  # channel service -> failed tries
+    # channel service (mailto, ntfy, ...) -> notifications sent, those the retention job deleted included
+    sent: dict[str, int] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)  # channel service -> failed tries (purged rows' too)
     dead: dict[str, int] = field(default_factory=dict)  # channel service -> rows given up
     subscriptions: dict[str, int] = field(default_factory=dict)  # active | inactive -> subscriptions
     subscribers: dict[str, int] = field(default_factory=dict)  # status (pending, active, paused, ...) -> subscriptions
@@ -83,6 +92,14 @@ def figures(database_url: str | None = None, now: datetime | None = None) -> Fig
                 out.sent[service] = n
             elif status == "dead":
                 out.dead[service] = n
+        purged = session.execute(  # sent rows the retention job deleted (alerts/retention.py): still sent
+            select(col(SentCount.service), func.sum(col(SentCount.sent)), func.sum(col(SentCount.failures))).group_by(
+                col(SentCount.service)
+            )
+        )
+        for service, n, failed in purged:
+            out.sent[service] = out.sent.get(service, 0) + int(n or 0)
+            out.failures[service] = out.failures.get(service, 0) + int(failed or 0)
         active = _counts(session, col(Subscription.active))
         out.subscriptions = {("active" if flag else "inactive"): n for flag, n in active.items()}
         out.subscribers = _counts(session, col(Subscription.status))

@@ -3,16 +3,33 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 from typing import Optional
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Index, Integer, String, Table, Text, UniqueConstraint, inspect
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    inspect,
+)
 from sqlmodel import Field, SQLModel
 
 
 class CrawlRun(SQLModel, table=True):
     __tablename__ = "crawl_run"
-    __table_args__ = (Index("ix_crawl_run_operator_started", "operator", "started_at"),)
+    __table_args__ = (
+        Index("ix_crawl_run_operator_started", "operator", "started_at"),
+        # migration 0009: an operator's latest crawls (last_crawls, health streaks, detection)
+        Index("ix_crawl_run_operator_id", "operator", "id"),
+    )
 
     id: Optional[int] = Field(default=None, primary_key=True)
     operator: str = Field(max_length=32)
@@ -104,6 +121,9 @@ class Subscription(SQLModel, table=True):
     __table_args__ = (
         Index("ix_subscription_active", "active"),
         Index("ix_subscription_status_created", "status", "created_at"),
+        # migration 0009: the saved stays (few among many) and the long re-arm windows the retention job keeps
+        Index("ix_subscription_stay_days", "stay_days"),
+        Index("ix_subscription_rearm_hours", "rearm_hours"),
     )
 
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -174,6 +194,9 @@ class SubscriptionChannel(SQLModel, table=True):
     """One Apprise URL of a subscription. `url` holds secrets: show `url_masked` (Apprise privacy mode) only."""
 
     __tablename__ = "subscription_channel"
+    # migration 0009: the duplicate check of a new subscription looks its URLs up; a hash index on PostgreSQL,
+    # where a B-tree refuses values over ~2.7 kB (a URL has no length limit)
+    __table_args__ = (Index("ix_subscription_channel_url", "url", postgresql_using="hash"),)
 
     id: Optional[int] = Field(default=None, primary_key=True)
     subscription_id: int = Field(foreign_key="subscription.id", index=True)
@@ -199,6 +222,8 @@ class Notification(SQLModel, table=True):
         UniqueConstraint("channel_id", "event_id", name="uq_notification_channel_event"),
         Index("ix_notification_status_due", "status", "due_at"),
         Index("ix_notification_debounce", "subscription_id", "operator", "offer_key", "kind", "created_at"),
+        # the alert-latency figure (recently sent) and the retention job (sent long ago): migration 0009
+        Index("ix_notification_status_sent", "status", "sent_at"),
     )
 
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -222,6 +247,19 @@ class Notification(SQLModel, table=True):
     failure_kind: Optional[str] = Field(default=None, max_length=24)
     # tries that may have delivered (sent, no answer): they get the long back-off and the smaller cap
     ambiguous_failures: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+
+
+class SentCount(SQLModel, table=True):
+    """How many sent notifications the retention job (alerts/retention.py) deleted, per UTC day of sending and
+    channel service, and their failed tries before the success: the figures of sends (storage/figures.py) add
+    them to the rows still stored, so a purge does not lower them."""
+
+    __tablename__ = "notification_sent_count"
+
+    day: date = Field(sa_column=Column(Date, primary_key=True))
+    service: str = Field(sa_column=Column(String(32), primary_key=True))
+    sent: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
+    failures: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
 
 
 from storage.service_models import SourceHealth  # noqa: E402,F401  (the service's tables)

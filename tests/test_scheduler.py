@@ -109,7 +109,7 @@ def test_job_list_from_the_config_without_starting():
     sched = service.build_scheduler(now=NOW, last=last)
     jobs = {job.id: job for job in sched.get_jobs()}
     assert not sched.running
-    expected = {f"crawl:{op}" for op in OPERATORS if op != "sky"} | {"health"}
+    expected = {f"crawl:{op}" for op in OPERATORS if op != "sky"} | {"health", "retention"}
     if service.sender_available:
         expected.add("send")
     assert set(jobs) == expected
@@ -228,7 +228,15 @@ def test_the_example_config_is_valid_and_documents_every_key():
     documented = set(re.findall(r"^#?\s*([a-z_]+)\s*=", text, flags=re.M))
     from alerts.channels import ChannelSettings, MailSettings
 
-    classes = (sc.WorkerConfig, sc.SenderConfig, sc.HealthConfig, sc.WebConfig, ChannelSettings, MailSettings)
+    classes = (
+        sc.WorkerConfig,
+        sc.SenderConfig,
+        sc.HealthConfig,
+        sc.RetentionConfig,
+        sc.WebConfig,
+        ChannelSettings,
+        MailSettings,
+    )
     keys = {f.name for cls in classes for f in dataclasses.fields(cls)} - {"mail", "sender"} | {"from"}
     keys |= {
         "interval",
@@ -243,7 +251,7 @@ def test_the_example_config_is_valid_and_documents_every_key():
     }
     assert keys <= documented, keys - documented
     data = tomllib.loads(text)
-    assert set(data) == {"schedule", "worker", "sender", "health", "service", "web", "channels"}  # [mail]: example
+    assert set(data) == {"schedule", "worker", "sender", "health", "retention", "service", "web", "channels"}
 
 
 def test_next_run_times_for_status(tmp_db, monkeypatch, tmp_path):

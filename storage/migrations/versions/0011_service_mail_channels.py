@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_service_mail_channels"
-down_revision = "0008_offer_currency"
+down_revision = "0009_retention_indexes"
 branch_labels = None
 depends_on = None
 
