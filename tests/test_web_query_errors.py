@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from markupsafe import escape
 from web_data import fill
 
+from contract.stay import StayInputError, read_stay
 from web.app import create_app
 from web.i18n import QUERY_ERRORS
 from web.query import CODES
@@ -141,7 +142,7 @@ def test_a_bad_filter_is_the_form_again_with_one_line_in_the_page_language(clien
     assert page.count('aria-invalid="true"') == 1
     assert f'<form class="filters" method="get" action="{path}"' in page
     # no results, no feed or alert of a filter not read
-    assert "<table" not in page.split("</footer>")[0] and 'class="summary"' not in page and 'rel="alternate"' not in page
+    assert '<table class="' not in page and 'class="summary"' not in page and 'rel="alternate"' not in page
     if field in ("max_price", "min_gb", "since"):  # what was typed is in its field again, to be corrected
         typed = query.split("=", 1)[1]
         assert re.search(rf'name="{field}"[^>]*value="{re.escape(typed)}"', page)
@@ -226,3 +227,33 @@ def test_the_api_keeps_its_english_detail(client, path, detail, lang):
     response = get(client, path, lang=lang)
     assert response.headers["content-type"] == "application/json"
     assert response.json()["detail"].startswith(detail)
+
+
+#: the stay form (web/stay.py): an arrival its costs cannot count from (year 1, 9999) was a 500
+STAY = [
+    ("9999-12-31", {
+        "it": "«9999-12-31» è fuori dall'intervallo: scrivi una data dal 2000-01-01 al 2099-12-31.",
+        "en": "“9999-12-31” is out of range: give a day from 2000-01-01 to 2099-12-31.",
+        "zh": "“9999-12-31”超出范围：请填写 2000-01-01 至 2099-12-31 之间的日期。",
+    }),
+    ("0001-01-01", {
+        "it": "«0001-01-01» è fuori dall'intervallo: scrivi una data dal 2000-01-01 al 2099-12-31.",
+        "en": "“0001-01-01” is out of range: give a day from 2000-01-01 to 2099-12-31.",
+        "zh": "“0001-01-01”超出范围：请填写 2000-01-01 至 2099-12-31 之间的日期。",
+    }),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("arrive, words", STAY, ids=[s[0] for s in STAY])
+def test_a_stay_arriving_out_of_range_is_one_line_in_the_page_language(client, arrive, words, lang):
+    page = get(client, f"/stay?days=10&gb=5&arrive={arrive}", lang=lang).text
+    assert _problem(page) == escape(words[lang])
+    assert get(client, "/stay?days=10&gb=5&arrive=2099-12-31", lang=lang, status=200)
+
+
+def test_the_command_says_the_same_range_in_english():
+    with pytest.raises(
+        StayInputError, match=r"^--arrive '9999-12-31' is out of range: give a day from 2000-01-01 to 2099-12-31$"
+    ):
+        read_stay("10", arrive="9999-12-31", prefix="--")
