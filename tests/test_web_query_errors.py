@@ -155,11 +155,11 @@ def test_a_bad_filter_is_the_form_again_with_one_line_in_the_page_language(clien
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_the_other_filters_typed_stay_in_the_form(client, lang):
-    page = get(client, "/offers?operator=iliad&max_price=abc&min_gb=10&5g=1&sort=year&who=tourist", lang=lang).text
+    page = get(client, "/offers?operator=Iliad&max_price=abc&min_gb=10&5g=1&sort=year&who=tourist", lang=lang).text
     assert '<option value="iliad" selected>' in page
     assert '<option value="year" selected>' in page and '<option value="tourist" selected>' in page
     assert re.search(r'name="min_gb"[^>]*value="10"', page) and re.search(r'name="5g" value="1" checked', page)
-    changes = get(client, "/changes?operator=iliad&kind=new&since=someday", lang=lang).text
+    changes = get(client, "/changes?operator=Iliad&kind=new&since=someday", lang=lang).text
     assert '<option value="iliad" selected>' in changes and '<option value="new" selected>' in changes
 
 

@@ -123,13 +123,13 @@ def changes(request: Request, operator: str = "", kind: str = "", since: str = "
     slug, chosen = None, {"operator": operator.strip(), "kind": kind.strip(), "since": since.strip()}
     try:
         slug = operator_param(operator) if operator.strip() else None
+        chosen["operator"] = slug or ""  # the option to select again, even when another filter is wrong
         picked = kind_param(kind, KINDS)
         moment = since_param(since, zone)
     except BadQuery as exc:
         problem, events = exc, []
     else:
         events = list_events(operator=slug, kind=picked, since=moment, limit=EVENTS_SHOWN, database_url=_db(request))
-        chosen["operator"] = slug or ""
     return page(
         request,
         "changes.html",

@@ -137,7 +137,16 @@ def offer_query(params) -> OfferQuery:
 
 def typed_query(params) -> OfferQuery:
     """The filters as typed, unread and matching nothing: what the offers form shows again above a BadQuery."""
-    filters = [(name, value) for name in FILTER_NAMES for value in _given(params, name)]
+
+    def shown(name: str, value: str) -> str:  # an operator's name as its option's value, to select it again
+        if name not in ("operator", "from"):
+            return value
+        try:
+            return resolve_operator(value)
+        except UnknownOperator:
+            return value
+
+    filters = [(name, shown(name, value)) for name in FILTER_NAMES for value in _given(params, name)]
     sort = _one(params, "sort")
     only_5g = (_one(params, "5g") or "").lower() in ("1", "on", "true", "yes")
     return OfferQuery(OfferFilter(only_5g=only_5g), sort if sort in PAGE_SORTS else PAGE_SORTS[0], filters)
