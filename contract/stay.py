@@ -35,6 +35,8 @@ ToEur = Callable[[int, str], "int | None"]
 _HOURS = 24
 #: the longest stay ranked (a year and a day): beyond it a local contract is no longer a "stay"
 MAX_DAYS = 366
+#: the first and last day a stay can start on
+ARRIVALS = (date(2000, 1, 1), date(2099, 12, 31))
 
 _AGE = ("under_18", "under_30", "over_60")
 #: a phrase: {"code": what it says, **its parameters}, JSON as it is (a stay subscription stores its card's)
@@ -136,6 +138,15 @@ def read_stay(
                 "stay_arrive",
                 value=arrive.strip()[:40],
             ) from None
+        if not ARRIVALS[0] <= day <= ARRIVALS[1]:  # the costs count renewal days from it: no year 1 or 9999
+            first, last = (d.isoformat() for d in ARRIVALS)
+            raise StayInputError(
+                f"{prefix}arrive {arrive.strip()!r} is out of range: give a day from {first} to {last}",
+                "stay_arrive_range",
+                value=arrive.strip(),
+                first=first,
+                last=last,
+            )
     return Stay(int(text), need or 0.0, only_5g, origin or None, esim_only, day)
 
 

@@ -234,10 +234,11 @@ def test_each_row_says_who_can_take_it_and_the_activation_fee(client):
     ],
 )
 def test_a_bad_filter_is_one_line_on_the_page_and_in_the_api(client, query, problem):
+    """The API's English line; the page's and the feed's words in every language: test_web_query_errors.py."""
     html = get(client, f"/offers?{query}", status=400).text
-    assert problem.replace("'", "&#39;") in html
+    assert html.count('class="problem"') == 1
     assert problem in get(client, f"/api/v1/offers?{query}", status=400).json()["detail"]
-    assert get(client, f"/feeds/events.atom?{query}", status=400).text.startswith(problem.split(" ")[0])
+    assert len(get(client, f"/feeds/events.atom?{query}", status=400).text.splitlines()) == 1
 
 
 def test_an_offer_page_has_every_field_its_history_and_its_events(client, site):
@@ -288,8 +289,8 @@ def test_what_changed_filters_by_operator_kind_and_day(client):
     assert _rows(html) == sum(1 for e in all_events if e["operator"] == "iliad" and e["kind"] == "price_drop") == 1
     tomorrow = (utcnow() + timedelta(days=2)).date().isoformat()
     assert _rows(get(client, f"/changes?since={tomorrow}").text) == 0
-    assert "since &#39;yesterday&#39; is not a day" in get(client, "/changes?since=yesterday", status=400).text
-    assert "kind &#39;gone&#39; is not known" in get(client, "/changes?kind=gone", status=400).text
+    assert "“yesterday” is not a day" in get(client, "/changes?since=yesterday", status=400).text
+    assert "“gone” is not one of the choices" in get(client, "/changes?kind=gone", status=400).text
 
 
 def test_operators_show_traveller_facts_and_crawl_health(client):

@@ -15,7 +15,7 @@ from alerts.detect import KINDS
 from contract.catalogue import load as catalogue
 from contract.offer_query import eur_per_gb_cents, twelve_month_cents
 from storage.repository import find_offers, last_crawls, list_events, offer_detail
-from web.query import BadQuery, offer_query, operator_param, since_param
+from web.query import BadQuery, kind_param, offer_query, operator_param, since_param
 
 router = APIRouter(prefix="/api/v1", tags=["read"])
 
@@ -134,8 +134,7 @@ def events(
 ):
     try:
         slug = operator_param(operator) if operator else None
-        if kind and kind not in KINDS:
-            raise BadQuery(f"kind {kind!r} is not known; one of {', '.join(KINDS)}")
+        kind = kind_param(kind or "", KINDS)
         moment = since_param(since, request.app.state.zone)
     except BadQuery as exc:
         raise _bad(exc) from None

@@ -4,7 +4,7 @@ query string: `/feeds/events.atom?operator=iliad&max_price=9`).
 The language is the URL's `lang` (feed readers send no cookie and rarely a language), else the visitor's.
 Built with feedgen (valid Atom, every text escaped by its XML writer); each entry's title and text are the
 alert message of that event in the reader's language (alerts.render.render_event), so a feed reader sees what
-a subscriber would receive.
+a subscriber would receive. A query it cannot read is answered 400 with one plain-text line in that language.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from feedgen.feed import FeedGenerator
 
 from alerts.render import LANGS, render_event
 from storage.repository import list_events
-from web.i18n import WORDS
+from web.i18n import WORDS, query_error_text
 from web.query import BadQuery, offer_path, offer_query
 from web.templating import language
 
@@ -26,12 +26,14 @@ SCANNED = 500
 
 @router.get("/feeds/events.atom")
 def events_feed(request: Request):
-    try:
-        query = offer_query(request.query_params)
-    except BadQuery as exc:
-        return Response(str(exc) + "\n", status_code=400, media_type="text/plain; charset=utf-8")
     asked = request.query_params.get("lang")
     lang = asked if asked in LANGS else language(request)  # a feed reader sends no cookie: the URL says
+    try:
+        query = offer_query(request.query_params)
+    except BadQuery as exc:  # one line in the feed's language, for whoever opened the link
+        text = query_error_text(lang, exc.code, exc.params) + "\n"
+        headers = {"Content-Language": lang}
+        return Response(text, status_code=400, media_type="text/plain; charset=utf-8", headers=headers)
     wanted = query.wanted
     only = next(iter(wanted.operators)) if len(wanted.operators) == 1 else None
     events = [

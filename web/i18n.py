@@ -174,6 +174,7 @@ WORDS: dict[str, dict[str, str]] = {
         "stay_err_gb": "{value} non è un numero di GB: scrivi ad esempio 20 o 1,5.",
         "stay_err_from": "Operatore sconosciuto: {value}. Sceglilo dall'elenco.",
         "stay_err_arrive": "{value} non è una data: usa AAAA-MM-GG, ad esempio 2026-09-15.",
+        "stay_err_arrive_range": "{value} è fuori dall'intervallo: scrivi una data dal {first} al {last}.",
         "stay_left_out_each": "Ogni offerta esclusa e perché",
         "unknown": "non noto",
         "pay_from_abroad": "Pagare dall'estero",
@@ -304,6 +305,7 @@ WORDS: dict[str, dict[str, str]] = {
         "stay_err_gb": "{value} is not a number of GB: write e.g. 20 or 1.5.",
         "stay_err_from": "Unknown operator {value}: choose one from the list.",
         "stay_err_arrive": "{value} is not a day: use YYYY-MM-DD, e.g. 2026-09-15.",
+        "stay_err_arrive_range": "{value} is out of range: give a day from {first} to {last}.",
         "stay_left_out_each": "Each offer left out and why",
         "unknown": "unknown",
         "pay_from_abroad": "Pay from abroad",
@@ -434,9 +436,61 @@ WORDS: dict[str, dict[str, str]] = {
         "stay_err_gb": "{value}不是有效的流量数值：请填写 GB 数，例如 20 或 1.5。",
         "stay_err_from": "未知运营商{value}：请从列表中选择。",
         "stay_err_arrive": "{value}不是有效日期：请按 YYYY-MM-DD 格式填写，例如 2026-09-15。",
+        "stay_err_arrive_range": "{value}超出范围：请填写 {first} 至 {last} 之间的日期。",
         "stay_left_out_each": "每个未列入的优惠及原因",
         "unknown": "未知",
         "pay_from_abroad": "从国外付款",
         "needs_codice_fiscale": "需要税号（codice fiscale）",
     },
 }
+
+
+# ruff: noqa: E501  (the sentences below, one per line)
+#: a filter that cannot be read (web/query.py BadQuery: its code, then "<code>_<field>" where one field needs
+#: other words), worded for the offers page, the changes page and the feed; {value} is what was typed, in the
+#: language's quotes, {field} the filter's label
+QUERY_ERRORS: dict[str, dict[str, str]] = {
+    "it": {
+        "unknown_operator": "Operatore sconosciuto: {value}. Sceglilo dall'elenco.",
+        "unknown_operator_from": "Operatore sconosciuto in {field}: {value}. Sceglilo dall'elenco.",
+        "unknown_choice": "{value} non è tra le scelte di {field}: scegline una dall'elenco.",
+        "not_amount": "{value} non è un importo in euro: scrivi ad esempio 9,99 o 10 (al massimo due decimali).",
+        "not_gb": "{value} non è un numero di GB: scrivi ad esempio 10 o 1,5.",
+        "not_a_day": "{value} non è una data: usa AAAA-MM-GG, ad esempio 2026-09-15.",
+        "day_out_of_range": "{value} è una data troppo lontana nel passato o nel futuro: scrivine una come 2026-09-15.",
+    },
+    "en": {
+        "unknown_operator": "Unknown operator {value}: choose one from the list.",
+        "unknown_operator_from": "Unknown operator {value} in {field}: choose one from the list.",
+        "unknown_choice": "{value} is not one of the choices for {field}: choose one from the list.",
+        "not_amount": "{value} is not an amount in euro: write e.g. 9.99 or 10 (at most two decimals).",
+        "not_gb": "{value} is not a number of GB: write e.g. 10 or 1.5.",
+        "not_a_day": "{value} is not a day: use YYYY-MM-DD, e.g. 2026-09-15.",
+        "day_out_of_range": "{value} is too far in the past or the future: write a day such as 2026-09-15.",
+    },
+    "zh": {
+        "unknown_operator": "未知运营商{value}：请从列表中选择。",
+        "unknown_operator_from": "{field}中的运营商{value}未知：请从列表中选择。",
+        "unknown_choice": "{value}不是{field}的可选项：请从列表中选择。",
+        "not_amount": "{value}不是有效的欧元金额：请填写例如 9.99 或 10（最多两位小数）。",
+        "not_gb": "{value}不是有效的流量数值：请填写 GB 数，例如 10 或 1.5。",
+        "not_a_day": "{value}不是有效日期：请按 YYYY-MM-DD 格式填写，例如 2026-09-15。",
+        "day_out_of_range": "{value}超出可用的日期范围：请填写例如 2026-09-15 这样的日期。",
+    },
+}
+#: how each language quotes what a visitor typed and a field's label
+QUOTES = {"it": "«{}»", "en": "“{}”", "zh": "“{}”"}
+#: the longest typed value an error repeats
+SHOWN_CHARS = 40
+
+
+def query_error_text(lang: str, code: str, params: dict) -> str:
+    """A filter that cannot be read (web/query.py BadQuery's code and params) in `lang`, as plain text (a page's
+    template escapes it; the feed's answer is text/plain)."""
+    field = str(params.get("field", ""))
+    value = str(params.get("value", ""))
+    value = value if len(value) <= SHOWN_CHARS else value[: SHOWN_CHARS - 1] + "…"
+    label = WORDS[lang].get(field, field)
+    words = QUERY_ERRORS[lang]
+    template = words.get(f"{code}_{field}") or words[code]
+    return template.format(value=QUOTES[lang].format(value), field=QUOTES[lang].format(label))

@@ -2,7 +2,8 @@
 
 Each page reads storage through the functions the command line uses (storage.repository: find_offers,
 offer_detail, list_events, last_crawls; the operator catalogue of contract/), never a query of its own.
-Every form is a plain GET form, so pages work without JavaScript and every URL can be shared.
+Every form is a plain GET form, so pages work without JavaScript and every URL can be shared. A filter that
+cannot be read shows the form again (400) with what was typed and one line in the page's language.
 """
 
 from __future__ import annotations
@@ -19,8 +20,17 @@ from contract.clock import utcnow
 from contract.offer import FIELDS, OPERATORS, PLAN_TYPES
 from storage.repository import find_offers, last_crawls, list_events, offer_detail
 from web.chart import LOW_WINDOW, is_low, lowest_since, step_chart, steps
-from web.i18n import COOKIE, NATIVE
-from web.query import PAGE_SORTS, WHO, BadQuery, offer_query, operator_param, since_param
+from web.i18n import COOKIE, NATIVE, query_error_text
+from web.query import (
+    PAGE_SORTS,
+    WHO,
+    BadQuery,
+    kind_param,
+    offer_query,
+    operator_param,
+    since_param,
+    typed_query,
+)
 from web.templating import language, page
 
 router = APIRouter(include_in_schema=False)
@@ -40,14 +50,17 @@ def not_found(request: Request):
 @router.get("/")
 @router.get("/offers")
 def offers(request: Request):
+    problem: BadQuery | None = None
     try:
         query = offer_query(request.query_params)
     except BadQuery as exc:
-        return page(request, "error.html", status=400, title_key="bad_input", message=str(exc))
-    items = find_offers(query.wanted, query.sort, _db(request))
+        problem, query = exc, typed_query(request.query_params)
+    items = [] if problem else find_offers(query.wanted, query.sort, _db(request))
     return page(
         request,
         "offers.html",
+        status=400 if problem else 200,
+        **problem_context(request, problem),
         query=query,
         items=[priced_item(i) for i in items],
         operators=OPERATORS,
@@ -55,6 +68,13 @@ def offers(request: Request):
         sorts=PAGE_SORTS,
         who=WHO,
     )
+
+
+def problem_context(request: Request, problem: BadQuery | None) -> dict:
+    """What a filter form shows above a filter it cannot read: the line in the page's language, the field to mark."""
+    if problem is None:
+        return {"problem": None, "invalid": None}
+    return {"problem": query_error_text(language(request), problem.code, problem.params), "invalid": problem.field}
 
 
 def subscribe_link(item: dict) -> str:
@@ -99,21 +119,26 @@ def offer(request: Request, operator: str, offer_key: str):
 @router.get("/changes")
 def changes(request: Request, operator: str = "", kind: str = "", since: str = ""):
     zone = request.app.state.zone
+    problem: BadQuery | None = None
+    slug, chosen = None, {"operator": operator.strip(), "kind": kind.strip(), "since": since.strip()}
     try:
         slug = operator_param(operator) if operator.strip() else None
-        if kind and kind not in KINDS:
-            raise BadQuery(f"kind {kind!r} is not known; one of {', '.join(KINDS)}")
+        chosen["operator"] = slug or ""  # the option to select again, even when another filter is wrong
+        picked = kind_param(kind, KINDS)
         moment = since_param(since, zone)
     except BadQuery as exc:
-        return page(request, "error.html", status=400, title_key="bad_input", message=str(exc))
-    events = list_events(operator=slug, kind=kind or None, since=moment, limit=EVENTS_SHOWN, database_url=_db(request))
+        problem, events = exc, []
+    else:
+        events = list_events(operator=slug, kind=picked, since=moment, limit=EVENTS_SHOWN, database_url=_db(request))
     return page(
         request,
         "changes.html",
+        status=400 if problem else 200,
+        **problem_context(request, problem),
         events=[(e, event_view(e, zone)) for e in events],
         operators=OPERATORS,
         kinds=KINDS,
-        chosen={"operator": slug or "", "kind": kind, "since": since.strip()},
+        chosen=chosen,
         feed="/feeds/events.atom?" + (f"operator={slug}&" if slug else "") + f"lang={language(request)}",
     )
 
