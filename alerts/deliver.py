@@ -285,9 +285,11 @@ def _reasons(result) -> tuple[list[str], list[str]]:
 
 
 _RETRY_AFTER_WORDS = re.compile(r"retry[- _]?after", re.I)
-_RETRY_AFTER_SECONDS = re.compile(r"retry[- _]?after\b\D{0,30}?(\d+(?:\.\d+)?)\s*(?:s\b|sec|second|$|[.;,)])", re.I)
+_RETRY_AFTER_SECONDS = re.compile(
+    r"retry[- _]?after\b\D{0,30}?(\d+(?:\.\d+)?)\s*(?:s\b|sec|second|$|[.;,)])", re.I | re.M
+)
 _RETRY_AFTER_DATE = re.compile(
-    r"retry[- _]?after\W{1,3}([A-Z][a-z]{2}, \d{1,2} [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT)"
+    r"retry[- _]?after\W{1,3}([A-Z][a-z]{2}, \d{1,2} [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT)", re.I
 )
 RETRY_AFTER_CAP = 3600.0  # seconds: a longer Retry-After is taken as this (a typo must not park a channel for days)
 
@@ -993,8 +995,11 @@ class _Worker:
         return len(ids)
 
     def send(self, job: _Job, cache: dict) -> Outcome:
+        now = self.clock()
+        if now - job.claimed_at > self.lease * 0.8:  # waited too long: another sender may take it any moment
+            return Outcome(False, "not sent: its claim ran out before its turn", kind="deferred", deferred_until=now)
         key = channel_key(job.url)
-        paused = self.pauses.until(key, self.clock())
+        paused = self.pauses.until(key, now)
         if paused:
             until, status = paused
             label = channel_key(job.masked)
@@ -1056,6 +1061,17 @@ class _Worker:
             self.collect(0.2)
             self.flush()
         self.flush(force=True)
+
+
+def _warm_up() -> None:
+    """Load Apprise, its plugins and the templates before the first claim: loading takes seconds on a busy
+    machine, and the claimed rows would wait for it under their lease."""
+    from alerts import render
+
+    apprise = _apprise()
+    apprise.Apprise(asset=_asset()).add("json://localhost/")
+    for lang in render.LANGS:
+        render._env(lang).get_template("event.txt.j2")
 
 
 def _clock(now: datetime | None):
@@ -1135,6 +1151,7 @@ def send_loop(
     from alerts.subscriptions import purge_pending
 
     links = site_links(policy.base_url, database_url)
+    _warm_up()
     worker = _Worker(engine, policy, concurrency, batch, lease, clock, links, keep_rows=False)
     next_claim = purge_at = progress_at = time.monotonic()
     with _detail.active(), worker.pool:

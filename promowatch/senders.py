@@ -17,6 +17,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from datetime import timedelta
 from typing import Any
@@ -26,16 +27,35 @@ log = logging.getLogger("promowatch.senders")
 COUNTS = ("claimed", "reclaimed", "sent", "failed", "ambiguous", "dead", "skipped", "deferred")
 
 
+class _Either:
+    """Stop when the parent's shared event or this process's own SIGTERM says so. A signal handler only sets a
+    `threading.Event` (re-entrant lock): setting a multiprocessing Event there can deadlock with the main
+    thread inside its wait."""
+
+    def __init__(self, shared, own: threading.Event):
+        self.shared, self.own = shared, own
+
+    def is_set(self) -> bool:
+        return self.own.is_set() or self.shared.is_set()
+
+    def wait(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self.is_set() and time.monotonic() < deadline:
+            self.own.wait(min(0.05, max(0.0, deadline - time.monotonic())))
+        return self.is_set()
+
+
 def _worker(number: int, kwargs: dict, stop, results) -> None:
     """One sender process (spawned): its own engine, thread pool and channels."""
     from promowatch.serve import setup_logging
 
+    own = threading.Event()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # a SIGTERM to any worker stops them all, cleanly
+    signal.signal(signal.SIGTERM, lambda *_: own.set())  # this worker stops cleanly (a service stop: all of them)
     setup_logging("WARNING")
     from alerts.deliver import send_loop
 
-    report = send_loop(stop=stop, **kwargs)
+    report = send_loop(stop=_Either(stop, own), **kwargs)
     results.put({"worker": number, "pid": os.getpid(), **{k: getattr(report, k) for k in COUNTS}})
 
 
@@ -70,8 +90,6 @@ def run_senders(
     started = time.perf_counter()
     totals: dict = {k: 0 for k in COUNTS} | {"workers": workers, "crashed": 0}
     if workers == 1:
-        import threading
-
         stop: Any = threading.Event()
         previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
@@ -89,15 +107,17 @@ def run_senders(
         context.Process(target=_worker, args=(n, kwargs, stop, results), name=f"promowatch-sender-{n}", daemon=True)
         for n in range(workers)
     ]
-    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
+    asked = threading.Event()  # set by the signal handler; the shared event is set by the loop below
+    previous = {s: signal.signal(s, lambda *_: asked.set()) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         for proc in procs:
             proc.start()
         log.info("%d sender processes: %s", workers, ", ".join(str(p.pid) for p in procs))
-        while any(p.is_alive() for p in procs) and not stop.is_set():
-            stop.wait(0.5)
+        while any(p.is_alive() for p in procs) and not asked.is_set():
+            asked.wait(0.2)
             if max_seconds and time.perf_counter() - started > max_seconds + 60:
-                stop.set()  # a worker that ignores its own time bound
+                break  # a worker that ignores its own time bound
+        stop.set()
         # stopping: the sends under way finish within the channel timeouts (plus recording)
         grace = policy.connect_timeout + policy.read_timeout + 15
         deadline = time.monotonic() + grace
