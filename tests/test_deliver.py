@@ -528,7 +528,8 @@ def test_concurrent_failures_keep_their_own_reasons(engine, http):
         event_id = add_event(engine)
         ids = [queue(engine, sub, channel, event_id) for channel in channels]
         report = send_due(now=T0, concurrency=9)
-    assert (report.sent, report.failed) == (3, 6)
+    # a 500 row that starts after another's answer is deferred (its channel slowed down), not tried
+    assert report.sent == 3 and report.failed + report.deferred == 6
     for nid, url in zip(ids, urls, strict=False):
         n = row(engine, nid)
         if url.endswith("/ok"):
