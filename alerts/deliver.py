@@ -1,14 +1,18 @@
 """Delivery: the transactional outbox's sender (docs/architecture.md; guarantees in README's "Alerts").
 
-`send_due` works in three steps, so that nothing is lost whenever the process dies:
+A sender works in three steps, so that nothing is lost whenever the process dies:
 1. **claim** (`claim_due`): one short transaction moves the due rows, and `sending` rows whose lease ran out
-   (a sender died), to ``sending``; a re-checking UPDATE lets each row move only once, even on SQLite.
+   (a sender died), to ``sending``; a re-checking UPDATE lets each row move only once, even on SQLite, and on
+   PostgreSQL concurrent senders skip each other's locked rows.
 2. **send**: outside any transaction, on a bounded thread pool, one ``apprise.Apprise()`` per channel URL so
-   each channel gets its own result, with explicit timeouts and Apprise's own retries off (one try is one
-   request); `classify` names a failure from what Apprise logged for that very call.
-3. **record** (`_record`): each row in its own transaction: ``sent``, a failure retried with back-off, or
-   ``dead``; a failure that may have delivered (ambiguous) waits much longer and gets few tries. Only the
-   current claimer records a failure, and ``sent`` is never overwritten.
+   each channel gets its own result (kept and reused for the next message to that URL), with explicit timeouts
+   and Apprise's own retries off (one try is one request); `classify` names a failure from what Apprise logged
+   for that very call. A message is rendered once per event, language and zone; only the footer is per row.
+   A channel that answers 429 or a 5xx is slowed down (`ChannelPauses`): its rows are deferred, not tried.
+3. **record** (`_record_batch`): results in small batches, one transaction each: ``sent``, a failure retried
+   with back-off, or ``dead``; a failure that may have delivered (ambiguous) waits much longer and gets few
+   tries. Only the current claimer records a failure, and ``sent`` is never overwritten.
+`send_due` runs the steps once; `send_loop` keeps going (promowatch/senders.py runs several in processes).
 Everything this module logs, returns or stores shows channel URLs masked (alerts.masking).
 """
 
@@ -28,6 +32,7 @@ from typing import Any, cast
 from urllib.parse import parse_qs
 
 from sqlalchemy import CursorResult, and_, func, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 
 from alerts.masking import _ANY_URL, _masking, _scheme_only, mask_text, mask_url
@@ -729,6 +734,7 @@ PAUSE_BASE = 2.0  # seconds a channel answering 429/5xx (without a Retry-After w
 PAUSE_CAP = 300.0  # ... at most this long
 DEFER_LIMIT = timedelta(days=1)  # a row deferred by a slowed-down channel for longer counts its tries again
 FLUSH_ROWS = 100  # results recorded in one transaction ...
+DB_RETRY = 5.0  # seconds a looping sender waits after a database error
 FLUSH_SECONDS = 0.1  # ... or after this long: the rows a killed sender sent but did not record stay few
 
 
@@ -881,6 +887,8 @@ def _record_batch(
                     "error": outcome.error,
                 }
             )
+    if not keep_rows:
+        del report.rows[:-ROWS_KEPT]
 
 
 _NO_ERROR = {"due_at": None, "kind": None, "error": None}
@@ -914,7 +922,7 @@ def _count(job: _Job, outcome: Outcome, values: dict, report: SendReport, keep_r
             values["due_at"].isoformat(timespec="seconds"),
             values["last_error"],
         )
-    if keep_rows or status == "dead":
+    if keep_rows or status == "dead":  # a looping sender: only the dead ones, the last ROWS_KEPT (trimmed above)
         report.rows.append(
             {
                 "id": job.id,
@@ -926,8 +934,6 @@ def _count(job: _Job, outcome: Outcome, values: dict, report: SendReport, keep_r
                 "error": values.get("last_error"),
             }
         )
-        if not keep_rows:
-            del report.rows[:-ROWS_KEPT]
 
 
 ROWS_KEPT = 1000  # a looping sender keeps only its last dead rows in its report
@@ -1036,8 +1042,9 @@ class _Worker:
     def flush(self, force: bool = False) -> None:
         due = len(self.done) >= FLUSH_ROWS or time.monotonic() - self.flushed >= FLUSH_SECONDS or not self.in_flight
         if self.done and (force or due):
-            done, self.done = self.done, []
-            _record_batch(self.engine, done, self.clock(), self.policy, self.report, self.keep_rows)
+            # one transaction: when it fails (database gone), the results stay here for the next flush
+            _record_batch(self.engine, self.done, self.clock(), self.policy, self.report, self.keep_rows)
+            self.done = []
             self.flushed = time.monotonic()
 
     def release_queued(self) -> int:
@@ -1159,16 +1166,21 @@ def send_loop(
             if time.monotonic() >= purge_at:
                 purge_pending(database_url, clock())  # unconfirmed requests older than 48 h: erased
                 purge_at = time.monotonic() + 600
-            if len(worker.in_flight) <= 2 * worker.concurrency and time.monotonic() >= next_claim:
-                if not worker.claim():
-                    next_claim = time.monotonic() + idle_poll
-                    if not worker.in_flight and not worker.done:
-                        if until_empty and _outbox_empty(engine, clock()):
-                            break
-                        stop.wait(idle_poll)
-                        continue
-            worker.collect(0.05 if worker.in_flight else 0)
-            worker.flush()
+            try:
+                if len(worker.in_flight) <= 2 * worker.concurrency and time.monotonic() >= next_claim:
+                    if not worker.claim():
+                        next_claim = time.monotonic() + idle_poll
+                        if not worker.in_flight and not worker.done:
+                            if until_empty and _outbox_empty(engine, clock()):
+                                break
+                            stop.wait(idle_poll)
+                            continue
+                worker.collect(0.05 if worker.in_flight else 0)
+                worker.flush()
+            except SQLAlchemyError as exc:  # the database is away: its rows wait under their lease
+                log.error("sender: database error, trying again in %.0f s: %s", DB_RETRY, str(exc).splitlines()[0])
+                next_claim = time.monotonic() + DB_RETRY
+                stop.wait(min(DB_RETRY, 1.0))
             if time.monotonic() >= progress_at:
                 progress_at = time.monotonic() + 10
                 _log_report("sender", worker.report, time.perf_counter() - started)
