@@ -77,6 +77,7 @@ def test_a_429_defers_the_row_without_counting_a_try_and_a_5xx_counts_one():
     assert deliver_mod._result_values(old, limited, at, Policy())["attempts"] == 3
 
 
+@pytest.mark.slow
 def test_the_channel_pool_reuses_an_apprise_object_and_never_carries_one_messages_data_into_the_next():
     with HttpServer() as http:
         pool, url = ChannelPool(Policy()), http.url("/hook")
@@ -89,6 +90,31 @@ def test_the_channel_pool_reuses_an_apprise_object_and_never_carries_one_message
     assert first.ok and second.ok
     assert got[0]["json"]["event"] == {"id": 1} and "digest" not in got[0]["json"]
     assert got[1]["json"]["digest"] == "daily" and "event" not in got[1]["json"]
+
+
+@pytest.mark.slow
+def test_a_message_rendered_once_for_many_rows_keeps_each_subscribers_own_footer(engine):
+    from storage.models import OfferEvent
+    from storage.repository import event_dict
+
+    at = datetime(2026, 12, 2, 9, 0, tzinfo=timezone.utc)
+    with Session(engine) as s:
+        event = event_dict(s.get(OfferEvent, add_event(engine)))
+    with HttpServer() as http:
+        jobs = [
+            deliver_mod._Job(n, 0, at, url=http.url(f"/s{n}"), masked="json://", lang="en", events=[event], now=at)
+            for n in range(3)
+        ]
+        for n, job in enumerate(jobs):
+            job.footer = {"manage": f"https://example.it/m/{n}", "unsubscribe": f"https://example.it/u/{n}"}
+        cache: dict = {}
+        cached = [deliver_mod._render_and_send(job, Policy(), cache) for job in jobs]
+        plain = deliver_mod._render_and_send(jobs[2], Policy())  # rendered on its own, no cache
+        got = {item["path"]: item["json"] for item in http.wait_for(4)}
+    assert all(o.ok for o in cached) and plain.ok and len(cache) == 1
+    assert [f"https://example.it/u/{n}" in got[f"/s{n}"]["message"] for n in range(3)] == [True] * 3
+    assert "https://example.it/u/0" not in got["/s1"]["message"]
+    assert got["/s2"]["message"] == http.received[-1]["json"]["message"]  # the same text as without the cache
 
 
 def test_the_pool_keeps_a_bounded_number_of_idle_objects():
