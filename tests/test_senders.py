@@ -311,3 +311,27 @@ def test_a_channel_answering_429_is_slowed_down_while_the_others_keep_flowing(en
     assert all(r.due_at.replace(tzinfo=timezone.utc) > now for r in deferred)
     assert report.deferred == 10 and report.failed == 0
     assert all("429" in (r.last_error or "") for r in deferred)
+
+
+@pytest.mark.slow
+def test_an_idle_loop_sends_a_row_queued_later_within_its_poll_and_stops_when_asked(engine, tmp_db):
+    import threading
+
+    with HttpServer() as http:
+        sub, [channel] = add_subscriber(engine, http.url("/late"))
+        stop = threading.Event()
+        reports: list = []
+        loop = threading.Thread(target=lambda: reports.append(send_loop(tmp_db, stop=stop, idle_poll=0.2)))
+        loop.start()
+        try:
+            time.sleep(1.5)  # idle: warmed up, looking every 0.2 s
+            [nid] = _queued_now(engine, sub, [channel], add_event(engine))
+            queued = time.monotonic()
+            http.wait_for(1, timeout=10)
+            waited = time.monotonic() - queued
+        finally:
+            stop.set()
+            loop.join(timeout=30)
+    assert not loop.is_alive() and reports[0].sent == 1
+    assert waited < 2.0  # picked up at the next look, not at a scheduler's next tick
+    assert _rows(engine, [nid])[nid].status == "sent"
