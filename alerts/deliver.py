@@ -829,7 +829,10 @@ def _record_batch(
     current claimer (status `sending`, the claim's time), so a stale sender cannot undo a newer claim."""
     N = Notification
     sent = [job for job, outcome in results if outcome.ok and not job.skip]
-    others = [(job, outcome, _result_values(job, outcome, at, policy)) for job, outcome in results if job not in sent]
+    sent_ids = {job.id for job in sent}
+    others = [
+        (job, outcome, _result_values(job, outcome, at, policy)) for job, outcome in results if job.id not in sent_ids
+    ]
     recorded: set[int] = set()
     with engine.begin() as conn:
         ids = [job.id for job in sent]
