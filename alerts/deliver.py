@@ -1,24 +1,30 @@
 """Delivery: the transactional outbox's sender (docs/architecture.md; guarantees in README's "Alerts").
 
-`send_due` works in three steps, so that nothing is lost whenever the process dies:
+A sender works in three steps, so that nothing is lost whenever the process dies:
 1. **claim** (`claim_due`): one short transaction moves the due rows, and `sending` rows whose lease ran out
-   (a sender died), to ``sending``; a re-checking UPDATE lets each row move only once, even on SQLite.
+   (a sender died), to ``sending``; a re-checking UPDATE lets each row move only once, even on SQLite, and on
+   PostgreSQL concurrent senders skip each other's locked rows.
 2. **send**: outside any transaction, on a bounded thread pool, one ``apprise.Apprise()`` per channel URL so
-   each channel gets its own result, with explicit timeouts and Apprise's own retries off (one try is one
-   request); `classify` names a failure from what Apprise logged for that very call.
-3. **record** (`_record`): each row in its own transaction: ``sent``, a failure retried with back-off, or
-   ``dead``; a failure that may have delivered (ambiguous) waits much longer and gets few tries. Only the
-   current claimer records a failure, and ``sent`` is never overwritten.
+   each channel gets its own result (kept and reused for the next message to that URL), with explicit timeouts
+   and Apprise's own retries off (one try is one request); `classify` names a failure from what Apprise logged
+   for that very call. A message is rendered once per event, language and zone; only the footer is per row.
+   A channel that answers 429 or a 5xx is slowed down (`ChannelPauses`): its rows are deferred, not tried.
+3. **record** (`_record_batch`): results in small batches, one transaction each: ``sent``, a failure retried
+   with back-off, or ``dead``; a failure that may have delivered (ambiguous) waits much longer and gets few
+   tries. Only the current claimer records a failure, and ``sent`` is never overwritten.
+`send_due` runs the steps once; `send_loop` keeps going (promowatch/senders.py runs several in processes).
 Everything this module logs, returns or stores shows channel URLs masked (alerts.masking).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections import OrderedDict
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -27,6 +33,7 @@ from typing import Any, cast
 from urllib.parse import parse_qs
 
 from sqlalchemy import CursorResult, and_, func, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 
 from alerts.masking import _ANY_URL, _masking, _scheme_only, mask_text, mask_url
@@ -67,6 +74,9 @@ class Outcome:
     error: str | None = None  # masked
     permanent: bool = False  # retrying cannot help (the URL is unusable)
     kind: str | None = None  # a failure's kind: one of KINDS
+    status: int | None = None  # the HTTP status Apprise reported for a failed call
+    retry_after: float | None = None  # seconds the channel asked us to wait (Retry-After), when Apprise reported it
+    deferred_until: datetime | None = None  # not tried: its channel is slowed down until then (back-pressure)
 
     @property
     def ambiguous(self) -> bool:
@@ -107,6 +117,7 @@ KINDS = {
     "render": "render failed",
     "other": "failed",
     "skipped": "not sent",
+    "deferred": "not sent: the channel is slowed down",
 }
 #: why a guarded channel (a host a subscriber typed) is not sent to by an Apprise that cannot be told not to
 #: follow redirects (its `redirect=` URL argument came with Apprise 2.x)
@@ -270,15 +281,89 @@ def _channel_settings(apobj, url: str, policy: Policy) -> None:
 
 
 def _reasons(result) -> tuple[list[str], list[str]]:
-    """(what Apprise reported at WARNING and above, the exceptions it logged at DEBUG) of a failed call."""
+    """(what Apprise reported at WARNING and above, the exceptions and Retry-After it logged at DEBUG) of a
+    failed call."""
     shown, details = [], []
     for entry in result.logs():
         if entry.level in ("DEBUG", "TRACE"):
-            if "Exception" in entry.message:  # "Socket Exception: ...", not the payload or the URL
+            # "Socket Exception: ...", "... asked to retry after 30 second(s)": not the payload or the URL
+            if "Exception" in entry.message or _RETRY_AFTER_WORDS.search(entry.message):
                 details.append(entry.message)
         elif entry.level not in ("INFO",):
             shown.append(entry.message)
     return shown, details
+
+
+_RETRY_AFTER_WORDS = re.compile(r"retry[- _]?after", re.I)
+_RETRY_AFTER_SECONDS = re.compile(
+    r"retry[- _]?after\b\D{0,30}?(\d+(?:\.\d+)?)\s*(?:s\b|sec|second|$|[.;,)])", re.I | re.M
+)
+_RETRY_AFTER_DATE = re.compile(
+    r"retry[- _]?after\W{1,3}([A-Z][a-z]{2}, \d{1,2} [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT)", re.I
+)
+RETRY_AFTER_CAP = 3600.0  # seconds: a longer Retry-After is taken as this (a typo must not park a channel for days)
+
+
+def retry_after(lines: list[str], now: datetime | None = None) -> float | None:
+    """The wait (seconds) a channel asked for, when Apprise's log of the call reports its Retry-After (seconds or
+    an HTTP date); None when it does not. Apprise's generic webhooks (json://, form://, xml://) report the status
+    only, not the header: then the caller's own per-channel back-off applies."""
+    from email.utils import parsedate_to_datetime
+
+    text = "\n".join(lines)
+    if found := _RETRY_AFTER_DATE.search(text):
+        try:
+            when = parsedate_to_datetime(found.group(1))
+        except (TypeError, ValueError):
+            return None
+        return min(max(0.0, (when - (now or utcnow())).total_seconds()), RETRY_AFTER_CAP)
+    if found := _RETRY_AFTER_SECONDS.search(text):
+        return min(float(found.group(1)), RETRY_AFTER_CAP)
+    return None
+
+
+@dataclass
+class _Loaded:
+    apobj: Any
+    extras: dict  # a json:// channel's own payload extras (its :key=value arguments), before a message's data
+
+
+class ChannelPool:
+    """A sender process's loaded channels: the Apprise object of a channel URL is built once and reused by the
+    next message to that URL (parsing the URL and loading the plugin cost about as much as a send). An object is
+    used by one thread at a time (checked out, checked in); at most `keep` idle objects are kept, least
+    recently used dropped first."""
+
+    def __init__(self, policy: Policy, keep: int = 512):
+        self.policy, self.keep = policy, keep
+        self._lock = threading.Lock()
+        self._idle: OrderedDict[str, list[_Loaded]] = OrderedDict()
+        self._count = 0
+
+    def checkout(self, url: str, masked: str) -> _Loaded:
+        with self._lock:
+            stack = self._idle.get(url)
+            if stack:
+                loaded = stack.pop()
+                self._count -= 1
+                if not stack:
+                    del self._idle[url]
+                return loaded
+        apobj = _load(url, masked)  # UnusableURL
+        _channel_settings(apobj, url, self.policy)
+        return _Loaded(apobj, dict(getattr(apobj[0], "payload_extras", None) or {}))
+
+    def checkin(self, url: str, loaded: _Loaded) -> None:
+        with self._lock:
+            self._idle.setdefault(url, []).append(loaded)
+            self._idle.move_to_end(url)
+            self._count += 1
+            while self._count > self.keep:
+                _, stack = next(iter(self._idle.items()))
+                stack.pop(0)
+                self._count -= 1
+                if not stack:
+                    self._idle.popitem(last=False)
 
 
 def deliver(
@@ -290,23 +375,27 @@ def deliver(
     notify_type: str = "info",
     data: dict | None = None,
     html: bool = False,
+    channels: ChannelPool | None = None,
 ) -> Outcome:
     """Send one message to one channel URL; never raises. `notify_type`: Apprise's (info, success, warning);
     `data`: what a JSON channel's payload carries beside the title and the message (README "JSON payload");
-    `html`: `body` is HTML (email: Apprise sends it with its plain-text rendering, multipart/alternative)."""
+    `html`: `body` is HTML (email: Apprise sends it with its plain-text rendering, multipart/alternative);
+    `channels`: a sender's pool of loaded channels to take the URL's Apprise object from (else one is built)."""
     masked = masked or mask_url(url)
     policy = policy or Policy()
     details: list[str] = []
     with _masking.active(url, masked):
         try:
-            apobj = _load(url, masked)
+            loaded = (channels or ChannelPool(policy)).checkout(url, masked)
         except UnusableURL as exc:
             return Outcome(False, str(exc)[:ERROR_CHARS], permanent=True, kind="unusable")
+        except Exception as exc:  # noqa: BLE001 — a plugin failing to load: a failure of this row
+            return Outcome(False, mask_text(f"failed: {type(exc).__name__}: {exc}", url, masked)[:ERROR_CHARS])
+        apobj = loaded.apobj
         apprise = _apprise()
         try:
-            _channel_settings(apobj, url, policy)
-            if data and hasattr(apobj[0], "payload_extras"):  # json:// — the extras its `:key=value` arguments set
-                apobj[0].payload_extras.update(data)
+            if hasattr(apobj[0], "payload_extras"):  # json:// — the extras its `:key=value` arguments set, and ours
+                apobj[0].payload_extras = {**loaded.extras, **(data or {})}
             kind = apprise.NotifyType(notify_type)
             body_format = apprise.NotifyFormat.HTML if html else apprise.NotifyFormat.TEXT
             if _apprise2():  # the call's own log entries: isolated from the other threads' sends
@@ -324,14 +413,24 @@ def deliver(
                 with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
                     ok = apobj.notify(body=body, title=title, notify_type=kind, body_format=body_format)
                 lines = captured.getvalue().splitlines()
-        except Exception as exc:  # a plugin bug must not take the batch down
+        except Exception as exc:  # a plugin bug must not take the batch down: the object is not reused
             ok, lines = False, [f"{type(exc).__name__}: {exc}"]
+        else:
+            if channels is not None:
+                channels.checkin(url, loaded)
     if ok:
         return Outcome(True)
     lines = [line.strip() for line in lines if line.strip()]
     kind, label = classify(lines + details)
     reason = "; ".join(dict.fromkeys(lines)) or "Apprise reported a failure"
-    return Outcome(False, mask_text(f"{label}: {reason}", url, masked)[:ERROR_CHARS], kind=kind)
+    status = _HTTP_STATUS.search("\n".join(lines))
+    return Outcome(
+        False,
+        mask_text(f"{label}: {reason}", url, masked)[:ERROR_CHARS],
+        kind=kind,
+        status=int(status.group(1) or status.group(2)) if kind == "http" and status else None,
+        retry_after=retry_after(lines + details),
+    )
 
 
 # --------------------------------------------------------------------------------------------- the outbox
@@ -358,6 +457,7 @@ class _Job:
     now: datetime | None = None  # when the message is written: relative times ("ends tomorrow") count from it
     stay: dict | None = None  # a stay message: the saved stay and its cheapest card now and before
     filters: dict | None = None  # the subscription's filters: what the "why you got this" line names
+    created_at: datetime | None = None  # when the row was queued: deferrals (back-pressure) end a day after
 
 
 @dataclass
@@ -369,6 +469,7 @@ class SendReport:
     ambiguous: int = 0  # of the failed and dead: sent, no answer (it may have arrived)
     dead: int = 0
     skipped: int = 0  # the subscription or channel is gone: marked dead, not sent
+    deferred: int = 0  # not tried: their channel answered 429 (or is slowed down after a 5xx); due again later
     seconds: float = 0.0
     rows: list = field(default_factory=list)  # per row: id, status, attempts, due_at, kind, error (masked)
     leased: int = 0  # rows left `sending` by another sender (running, or killed) whose lease has not run out
@@ -465,7 +566,7 @@ def _prepare(engine, ids: list[int], links=None) -> list[_Job]:
     jobs = []
     for nid in ids:
         n = rows[nid]
-        job = _Job(n.id, n.attempts, _utc(n.claimed_at), n.ambiguous_failures or 0)
+        job = _Job(n.id, n.attempts, _utc(n.claimed_at), n.ambiguous_failures or 0, created_at=_utc(n.created_at))
         jobs.append(job)
         channel, sub = channels.get(n.channel_id), subs.get(n.subscription_id)
         statuses = (
@@ -507,8 +608,13 @@ def _prepare(engine, ids: list[int], links=None) -> list[_Job]:
     return jobs
 
 
-def _render_and_send(job: _Job, policy: Policy | None = None) -> Outcome:
-    """A worker's part: render the row's message in the subscriber's language and time zone, send it."""
+def _render_and_send(
+    job: _Job, policy: Policy | None = None, cache: dict | None = None, channels: ChannelPool | None = None
+) -> Outcome:
+    """A worker's part: render the row's message in the subscriber's language and time zone, send it.
+
+    `cache`: the messages of one batch (one `now`) by event, language and zone, without the subscriber's footer:
+    a price drop that goes to many subscribers is rendered once per language and zone, not once per row."""
     from alerts import render  # Jinja2 and the templates, loaded on the first message to send
 
     kind = "info"  # Apprise's notify type
@@ -525,11 +631,23 @@ def _render_and_send(job: _Job, policy: Policy | None = None) -> Outcome:
                 job.events, job.lang, job.tz, job.digest, footer=job.footer, now=job.now, sub=job.filters
             )
             data = {"digest": job.digest, "events": [render.event_data(e) for e in job.events]}
-        else:
+        elif cache is None:
             message = render.render_event(
                 job.events[0], job.lang, job.tz, footer=job.footer, now=job.now, sub=job.filters
             )
             kind, data = render.notify_type(job.events[0]["kind"]), {"event": render.event_data(job.events[0])}
+        else:
+            # the "why you got this" line depends on the subscription's filters: they are part of the key
+            key = (job.events[0]["id"], job.lang, job.tz, json.dumps(job.filters, sort_keys=True, default=str))
+            if key not in cache:
+                event = job.events[0]
+                cache[key] = (
+                    render.render_event(event, job.lang, job.tz, now=job.now, sub=job.filters),
+                    render.notify_type(event["kind"]),
+                    {"event": render.event_data(event)},
+                )
+            bare, kind, data = cache[key]
+            message = render.with_footer(bare, job.lang, job.footer)
     except Exception as exc:  # a rendering bug: a failure of this row, retried (maybe after a fix)
         return Outcome(
             False,
@@ -567,7 +685,7 @@ def _render_and_send(job: _Job, policy: Policy | None = None) -> Outcome:
             body, html = render.render_html(message, job.lang, event, job.now), True
         except Exception as exc:
             return Outcome(False, f"render failed: {type(exc).__name__}: {exc}"[:ERROR_CHARS], kind="render")
-    return deliver(url, message.title, body, masked, policy, kind, data, html)
+    return deliver(url, message.title, body, masked, policy, kind, data, html, channels)
 
 
 def with_sender_name(url: str, name: str) -> str:
@@ -630,49 +748,186 @@ def _span(delta: timedelta) -> str:
     return f"{seconds} s"
 
 
+# --------------------------------------------------------------------------------------------- back-pressure
+
+PAUSE_BASE = 2.0  # seconds a channel answering 429/5xx (without a Retry-After we can read) is left alone, doubling
+PAUSE_CAP = 300.0  # ... at most this long
+DEFER_LIMIT = timedelta(days=1)  # a row deferred by a slowed-down channel for longer counts its tries again
+FLUSH_ROWS = 100  # results recorded in one transaction ...
+DB_RETRY = 5.0  # seconds a looping sender waits after a database error
+FLUSH_SECONDS = 0.1  # ... or after this long: the rows a killed sender sent but did not record stay few
+
+
+def channel_key(url: str) -> str:
+    """What a channel's back-pressure is kept by: the scheme and host of its URL (lower case, no credentials).
+    It can hold a secret (a bot token as host): log `channel_key(masked URL)`, never this one."""
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1]
+    return f"{scheme.lower()}://{host.lower()}"
+
+
+class ChannelPauses:
+    """A sender process's slowed-down channels: one that answered 429 or a 5xx is not sent to again until its
+    Retry-After (when Apprise reports it) or our own pause (2 s, doubling with each failure in a row, at most
+    5 min) has passed; its rows are deferred meanwhile, while the other channels keep flowing. Each sender
+    process learns on its own (nothing shared): a few requests more, no coordination."""
+
+    def __init__(self, keep: int = 10_000):
+        self.keep = keep
+        self._lock = threading.Lock()
+        self._state: OrderedDict[str, tuple[datetime, int, int]] = OrderedDict()  # key -> (until, strikes, status)
+
+    def until(self, key: str, now: datetime) -> tuple[datetime, int] | None:
+        """(until when, the status that slowed it down) while the channel `key` is slowed down."""
+        with self._lock:
+            state = self._state.get(key)
+        return (state[0], state[2]) if state and state[0] > now else None
+
+    def slow_down(self, key: str, now: datetime, status: int, wait: float | None, label: str) -> datetime:
+        with self._lock:
+            _, strikes, _ = self._state.get(key, (now, 0, status))
+            strikes += 1
+            seconds = wait if wait is not None else min(PAUSE_BASE * 2 ** (strikes - 1), PAUSE_CAP)
+            until = now + timedelta(seconds=seconds)
+            previous = self._state.get(key)
+            if previous and previous[0] > until:  # a longer pause already set by another thread stands
+                until = previous[0]
+            self._state[key] = (until, strikes, status)
+            self._state.move_to_end(key)
+            while len(self._state) > self.keep:
+                self._state.popitem(last=False)
+        log.warning(
+            "channel %s answered HTTP %d: not sent to for %.0f s%s",
+            label,
+            status,
+            (until - now).total_seconds(),
+            " (its Retry-After)" if wait is not None else "",
+        )
+        return until
+
+    def recovered(self, key: str) -> None:
+        if key in self._state:
+            with self._lock:
+                self._state.pop(key, None)
+
+
+# --------------------------------------------------------------------------------------------- recording
+
+
+def _result_values(job: _Job, outcome: Outcome, at: datetime, policy: Policy) -> dict[str, Any]:
+    """The row after a result that is not a success (skipped, deferred, failed); recorded only by its claimer."""
+    young = job.created_at is None or job.created_at > at - DEFER_LIMIT
+    if job.skip:
+        return dict(status="dead", claimed_at=None, last_error=job.skip, failure_kind="skipped")
+    if outcome.deferred_until is not None and young and (outcome.kind == "deferred" or outcome.status == 429):
+        # not sent, or refused with 429 (RFC 6585: not processed): later, and not a try
+        return dict(
+            status="pending",
+            claimed_at=None,
+            due_at=outcome.deferred_until,
+            failure_kind=outcome.kind,
+            last_error=(outcome.error or KINDS["deferred"])[:ERROR_CHARS],
+        )
+    values = _failure_values(job, outcome, at, policy)
+    if outcome.deferred_until is not None and "due_at" in values:  # a 5xx: the row's back-off, at least the pause
+        values["due_at"] = max(values["due_at"], outcome.deferred_until)
+    return values
+
+
 def _record(engine, job: _Job, outcome: Outcome, at: datetime, policy: Policy | int, report: SendReport) -> None:
     """The result of one row, in its own transaction."""
-    N = Notification
     if isinstance(policy, int):  # max_attempts alone
         policy = Policy(max_attempts=policy)
-    attempts = job.attempts + (0 if job.skip else 1)
-    if outcome.ok:
-        values: dict[str, Any] = dict(
-            status="sent", sent_at=at, claimed_at=None, attempts=attempts, last_error=None, failure_kind=None
-        )
-        guard = col(N.status) != "sent"  # a late success of a stale claim still counts; never touches a sent row
-    elif job.skip:
-        values = dict(status="dead", claimed_at=None, last_error=job.skip, failure_kind="skipped")
-        guard = and_(col(N.status) == "sending", col(N.claimed_at) == job.claimed_at)
-    else:
-        values = _failure_values(job, outcome, at, policy)
-        attempts = values["attempts"]
-        guard = and_(col(N.status) == "sending", col(N.claimed_at) == job.claimed_at)  # only the current claimer
+    _record_batch(engine, [(job, outcome)], at, policy, report)
+
+
+def _record_batch(
+    engine, results: list[tuple[_Job, Outcome]], at: datetime, policy: Policy, report: SendReport, keep_rows=True
+) -> None:
+    """The results of many rows in one transaction. A success is recorded whoever claimed the row (a late
+    success of a stale claim still counts) but never touches a `sent` row; anything else only by the row's
+    current claimer (status `sending`, the claim's time), so a stale sender cannot undo a newer claim."""
+    N = Notification
+    sent = [job for job, outcome in results if outcome.ok and not job.skip]
+    sent_ids = {job.id for job in sent}
+    others = [
+        (job, outcome, _result_values(job, outcome, at, policy)) for job, outcome in results if job.id not in sent_ids
+    ]
+    recorded: set[int] = set()
     with engine.begin() as conn:
-        changed = conn.execute(update(N).where(col(N.id) == job.id, guard).values(**values)).rowcount
-        now_status = None if changed else conn.execute(select(col(N.status)).where(col(N.id) == job.id)).scalar()
+        ids = [job.id for job in sent]
+        for start in range(0, len(ids), _IN):
+            recorded.update(
+                conn.execute(
+                    update(N)
+                    .where(col(N.id).in_(ids[start : start + _IN]), col(N.status) != "sent")
+                    .values(
+                        status="sent",
+                        sent_at=at,
+                        claimed_at=None,
+                        attempts=col(N.attempts) + 1,
+                        last_error=None,
+                        failure_kind=None,
+                    )
+                    .returning(col(N.id))
+                ).scalars()
+            )
+        for job, _, values in others:
+            claimer = and_(col(N.status) == "sending", col(N.claimed_at) == job.claimed_at)
+            if conn.execute(update(N).where(col(N.id) == job.id, claimer).values(**values)).rowcount:
+                recorded.add(job.id)
+        missing = [job.id for job, _ in results if job.id not in recorded]
+        now_status = (
+            {i: s for i, s in conn.execute(select(col(N.id), col(N.status)).where(col(N.id).in_(missing)))}
+            if missing
+            else {}
+        )
+    report.sent += sum(1 for job in sent if job.id in recorded)
+    if keep_rows:
+        report.rows.extend(
+            {"id": j.id, "channel": j.masked, "status": "sent", "attempts": j.attempts + 1} | _NO_ERROR
+            for j in sent
+            if j.id in recorded
+        )
+    for job, outcome, values in others:
+        if job.id in recorded:
+            _count(job, outcome, values, report, keep_rows)
+    for job, outcome in results:
+        if job.id not in recorded:
+            status = "sent" if outcome.ok else values_status(outcome)
+            log.warning(
+                "notification %s: result %s not recorded, the row was claimed again or already sent", job.id, status
+            )
+            report.rows.append(
+                {
+                    "id": job.id,
+                    "channel": job.masked,
+                    "status": now_status.get(job.id),
+                    "superseded": True,  # this sender's result came too late: another claim or a success stands
+                    "attempts": job.attempts,
+                    "due_at": None,
+                    "kind": outcome.kind,
+                    "error": outcome.error,
+                }
+            )
+    if not keep_rows:
+        del report.rows[:-ROWS_KEPT]
+
+
+_NO_ERROR = {"due_at": None, "kind": None, "error": None}
+
+
+def values_status(outcome: Outcome) -> str:
+    return "pending" if outcome.kind == "deferred" else "failed"
+
+
+def _count(job: _Job, outcome: Outcome, values: dict, report: SendReport, keep_rows: bool) -> None:
     status = values["status"]
-    if not changed:
-        log.warning(
-            "notification %s: result %s not recorded, the row was claimed again or already sent", job.id, status
-        )
-        report.rows.append(
-            {
-                "id": job.id,
-                "channel": job.masked,
-                "status": now_status,
-                "superseded": True,  # this sender's result came too late: another claim or a success stands
-                "attempts": job.attempts,
-                "due_at": None,
-                "kind": outcome.kind,
-                "error": outcome.error,
-            }
-        )
-        return
+    attempts = values.get("attempts", job.attempts)
     if job.skip:
         report.skipped += 1
-    elif status == "sent":
-        report.sent += 1
+    elif "attempts" not in values:  # deferred: not a try
+        report.deferred += 1
     elif status == "dead":
         report.dead += 1
         report.ambiguous += outcome.ambiguous
@@ -690,17 +945,21 @@ def _record(engine, job: _Job, outcome: Outcome, at: datetime, policy: Policy | 
             values["due_at"].isoformat(timespec="seconds"),
             values["last_error"],
         )
-    report.rows.append(
-        {
-            "id": job.id,
-            "channel": job.masked,
-            "status": status,
-            "attempts": attempts,
-            "due_at": values["due_at"].isoformat() if "due_at" in values else None,
-            "kind": values.get("failure_kind"),
-            "error": values.get("last_error"),
-        }
-    )
+    if keep_rows or status == "dead":  # a looping sender: only the dead ones, the last ROWS_KEPT (trimmed above)
+        report.rows.append(
+            {
+                "id": job.id,
+                "channel": job.masked,
+                "status": status,
+                "attempts": attempts,
+                "due_at": values["due_at"].isoformat() if "due_at" in values else None,
+                "kind": values.get("failure_kind"),
+                "error": values.get("last_error"),
+            }
+        )
+
+
+ROWS_KEPT = 1000  # a looping sender keeps only its last dead rows in its report
 
 
 def leased(engine, now: datetime, lease: timedelta = LEASE) -> tuple[int, datetime | None]:
@@ -716,6 +975,140 @@ def leased(engine, now: datetime, lease: timedelta = LEASE) -> tuple[int, dateti
     return count, (_utc(newest) + lease if newest is not None else None)
 
 
+def _outbox_empty(engine, now: datetime) -> bool:
+    """Nothing due now and nothing being sent (by anyone: a killed sender's rows come back after their lease)."""
+    N = Notification
+    with engine.connect() as conn:
+        busy = conn.execute(
+            select(col(N.id))
+            .where(or_(and_(col(N.status) == "pending", col(N.due_at) <= now), col(N.status) == "sending"))
+            .limit(1)
+        ).first()
+    return busy is None
+
+
+# --------------------------------------------------------------------------------------------- the sender
+
+
+class _Worker:
+    """One sender: claims batches, sends them on its thread pool (each channel's Apprise object reused, a
+    message rendered once per event, language and zone), records the results in small batches."""
+
+    def __init__(self, engine, policy: Policy, concurrency: int, batch: int, lease: timedelta, clock, links, keep_rows):
+        self.engine, self.policy, self.batch, self.lease, self.clock = engine, policy, batch, lease, clock
+        self.links, self.keep_rows = links, keep_rows
+        self.concurrency = max(1, concurrency)
+        self.pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="promowatch-send")
+        self.channels = ChannelPool(policy)
+        self.pauses = ChannelPauses()
+        self.report = SendReport()
+        self.in_flight: dict[Future, _Job] = {}
+        self.done: list[tuple[_Job, Outcome]] = []
+        self.flushed = time.monotonic()
+
+    def claim(self, limit: int | None = None) -> int:
+        """Claim due rows and hand them to the pool; how many were claimed."""
+        ids, reclaimed = claim_due(self.engine, self.clock(), limit or self.batch, self.lease)
+        self.report.claimed += len(ids)
+        self.report.reclaimed += reclaimed
+        if not ids:
+            return 0
+        jobs = _prepare(self.engine, ids, self.links)
+        now, cache = self.clock(), dict[tuple, tuple]()
+        for job in jobs:
+            if job.skip:
+                self.done.append((job, Outcome(False)))
+                continue
+            job.now = now
+            self.in_flight[self.pool.submit(self.send, job, cache)] = job
+        return len(ids)
+
+    def send(self, job: _Job, cache: dict) -> Outcome:
+        now = self.clock()
+        if now - job.claimed_at > self.lease * 0.8:  # waited too long: another sender may take it any moment
+            return Outcome(False, "not sent: its claim ran out before its turn", kind="deferred", deferred_until=now)
+        key = channel_key(job.url)
+        paused = self.pauses.until(key, now)
+        if paused:
+            until, status = paused
+            label = channel_key(job.masked)
+            return Outcome(
+                False,
+                f"{KINDS['deferred']}: {label} answered HTTP {status}; "
+                f"not before {until.isoformat(timespec='seconds')}",
+                kind="deferred",
+                deferred_until=until,
+            )
+        outcome = _render_and_send(job, self.policy, cache, self.channels)
+        if outcome.ok:
+            self.pauses.recovered(key)
+        elif outcome.status is not None and (outcome.status == 429 or outcome.status >= 500):
+            label = channel_key(job.masked)
+            outcome.deferred_until = self.pauses.slow_down(
+                key, self.clock(), outcome.status, outcome.retry_after, label
+            )
+        return outcome
+
+    def collect(self, timeout: float) -> None:
+        if not self.in_flight:
+            return
+        finished, _ = wait(list(self.in_flight), timeout=timeout, return_when=FIRST_COMPLETED)
+        for future in finished:
+            job = self.in_flight.pop(future)
+            try:
+                outcome = future.result()
+            except Exception as exc:  # noqa: BLE001 — a bug in our code: this row fails, the batch goes on
+                log.exception("notification %s: sending failed", job.id)
+                outcome = Outcome(False, f"failed: {type(exc).__name__}"[:ERROR_CHARS])
+            self.done.append((job, outcome))
+
+    def flush(self, force: bool = False) -> None:
+        due = len(self.done) >= FLUSH_ROWS or time.monotonic() - self.flushed >= FLUSH_SECONDS or not self.in_flight
+        if self.done and (force or due):
+            # one transaction: when it fails (database gone), the results stay here for the next flush
+            _record_batch(self.engine, self.done, self.clock(), self.policy, self.report, self.keep_rows)
+            self.done = []
+            self.flushed = time.monotonic()
+
+    def release_queued(self) -> int:
+        """Stopping: the claimed rows not started yet go back to pending (their claim only), not sent."""
+        queued = [(f, j) for f, j in self.in_flight.items() if f.cancel()]
+        for future, _ in queued:
+            del self.in_flight[future]
+        N = Notification
+        with self.engine.begin() as conn:
+            for _, job in queued:
+                conn.execute(
+                    update(N)
+                    .where(col(N.id) == job.id, col(N.status) == "sending", col(N.claimed_at) == job.claimed_at)
+                    .values(status="pending", claimed_at=None)
+                )
+        return len(queued)
+
+    def drain(self) -> None:
+        """Wait for the sends under way (each bounded by the channel timeouts) and record them."""
+        while self.in_flight:
+            self.collect(0.2)
+            self.flush()
+        self.flush(force=True)
+
+
+def _warm_up() -> None:
+    """Load Apprise, its plugins and the templates before the first claim: loading takes seconds on a busy
+    machine, and the claimed rows would wait for it under their lease."""
+    from alerts import render
+
+    apprise = _apprise()
+    apprise.Apprise(asset=_asset()).add("json://localhost/")
+    for lang in render.LANGS:
+        render._env(lang).get_template("event.txt.j2")
+
+
+def _clock(now: datetime | None):
+    fixed = _utc(now)
+    return (lambda: fixed) if fixed is not None else utcnow
+
+
 def send_due(
     database_url: str | None = None,
     now: datetime | None = None,
@@ -725,49 +1118,108 @@ def send_due(
     lease: timedelta = LEASE,
     policy: Policy | None = None,
 ) -> SendReport:
-    """Claim the due outbox rows, send them (at most `concurrency` at a time), record each result.
+    """Claim the due outbox rows (at most `limit`), send them (at most `concurrency` at a time), record the results.
 
     `policy` sets attempts, back-offs and the channels' timeouts (default: `Policy(max_attempts=max_attempts)`).
     The report also says how many rows other senders (running, or killed) still hold under their lease."""
     started = time.perf_counter()
     policy = policy or Policy(max_attempts=max_attempts)
     engine = get_engine(database_url)
-    fixed = _utc(now)
-    clock = (lambda: fixed) if fixed is not None else utcnow
-    report = SendReport()
+    clock = _clock(now)
+    from alerts.links import site_links
     from alerts.subscriptions import purge_pending
 
     purge_pending(database_url, clock())  # unconfirmed requests older than 48 h: erased
-    ids, report.reclaimed = claim_due(engine, clock(), limit, lease)
-    report.claimed = len(ids)
-    if not ids:
-        _note_leased(engine, clock(), lease, report)
-        report.seconds = time.perf_counter() - started
-        return report
-    from alerts.links import site_links
-
-    jobs = _prepare(engine, ids, site_links(policy.base_url, database_url))
-    ready = [j for j in jobs if not j.skip]
-    for job in ready:
-        job.now = clock()
-    for job in jobs:
-        if job.skip:
-            _record(engine, job, Outcome(False), clock(), policy, report)
-    if ready:
-        with (
-            _detail.active(),
-            ThreadPoolExecutor(
-                max_workers=max(1, min(concurrency, len(ready))), thread_name_prefix="promowatch-send"
-            ) as pool,
-        ):
-            futures = {pool.submit(_render_and_send, j, policy): j for j in ready}
-            for future in as_completed(futures):
-                _record(engine, futures[future], future.result(), clock(), policy, report)
+    worker = _Worker(engine, policy, concurrency, limit, lease, clock, None, keep_rows=True)
+    with _detail.active(), worker.pool:
+        ids, worker.report.reclaimed = claim_due(engine, clock(), limit, lease)
+        worker.report.claimed = len(ids)
+        if ids:
+            worker.links = site_links(policy.base_url, database_url)
+            jobs = _prepare(engine, ids, worker.links)
+            moment, cache = clock(), dict[tuple, tuple]()
+            for job in jobs:
+                if job.skip:
+                    worker.done.append((job, Outcome(False)))
+                else:
+                    job.now = moment
+                    worker.in_flight[worker.pool.submit(worker.send, job, cache)] = job
+            worker.drain()
+    report = worker.report
     report.rows.sort(key=lambda r: r["id"])
     _note_leased(engine, clock(), lease, report)
     report.seconds = time.perf_counter() - started
+    _log_report("outbox", report)
+    return report
+
+
+def send_loop(
+    database_url: str | None = None,
+    *,
+    policy: Policy | None = None,
+    concurrency: int = 16,
+    batch: int | None = None,
+    lease: timedelta = LEASE,
+    stop=None,
+    until_empty: bool = False,
+    idle_poll: float = 0.5,
+    max_seconds: float | None = None,
+) -> SendReport:
+    """Send until `stop` (a threading/multiprocessing Event) is set: claim a batch whenever the pool runs low,
+    look again every `idle_poll` seconds while nothing is due (new rows go out within that), record results in
+    small batches. `until_empty`: return once nothing is due and nothing is being sent by anyone; `max_seconds`:
+    return after that long whatever is left. On stop, the rows claimed but not started go back to the outbox
+    and the sends under way finish (bounded by the channel timeouts) and are recorded."""
+    started = time.perf_counter()
+    policy = policy or Policy()
+    stop = stop or threading.Event()
+    engine = get_engine(database_url)
+    clock = utcnow
+    batch = batch or 8 * max(1, concurrency)
+    deadline = time.monotonic() + max_seconds if max_seconds else None
+    from alerts.links import site_links
+    from alerts.subscriptions import purge_pending
+
+    links = site_links(policy.base_url, database_url)
+    _warm_up()
+    worker = _Worker(engine, policy, concurrency, batch, lease, clock, links, keep_rows=False)
+    next_claim = purge_at = progress_at = time.monotonic()
+    with _detail.active(), worker.pool:
+        while not stop.is_set() and not (deadline and time.monotonic() >= deadline):
+            if time.monotonic() >= purge_at:
+                purge_pending(database_url, clock())  # unconfirmed requests older than 48 h: erased
+                purge_at = time.monotonic() + 600
+            try:
+                if len(worker.in_flight) <= 2 * worker.concurrency and time.monotonic() >= next_claim:
+                    if not worker.claim():
+                        next_claim = time.monotonic() + idle_poll
+                        if not worker.in_flight and not worker.done:
+                            if until_empty and _outbox_empty(engine, clock()):
+                                break
+                            stop.wait(idle_poll)
+                            continue
+                worker.collect(0.05 if worker.in_flight else 0)
+                worker.flush()
+            except SQLAlchemyError as exc:  # the database is away: its rows wait under their lease
+                log.error("sender: database error, trying again in %.0f s: %s", DB_RETRY, str(exc).splitlines()[0])
+                next_claim = time.monotonic() + DB_RETRY
+                stop.wait(min(DB_RETRY, 1.0))
+            if time.monotonic() >= progress_at:
+                progress_at = time.monotonic() + 10
+                _log_report("sender", worker.report, time.perf_counter() - started)
+        released = worker.release_queued()
+        worker.drain()
+    worker.report.seconds = time.perf_counter() - started
+    if released:
+        log.info("sender stopping: %d claimed notifications not started went back to the outbox", released)
+    _log_report("sender", worker.report)
+    return worker.report
+
+
+def _log_report(what: str, report: SendReport, seconds: float | None = None) -> None:
     log.info(
-        "outbox: %d claimed (%d reclaimed), %d sent, %d failed (%d ambiguous), %d dead, %d skipped in %.2f s",
+        "%s: %d claimed (%d reclaimed), %d sent, %d failed (%d ambiguous), %d dead, %d skipped, %d deferred in %.2f s",
+        what,
         report.claimed,
         report.reclaimed,
         report.sent,
@@ -775,9 +1227,9 @@ def send_due(
         report.ambiguous,
         report.dead,
         report.skipped,
-        report.seconds,
+        report.deferred,
+        report.seconds if seconds is None else seconds,
     )
-    return report
 
 
 def _note_leased(engine, now: datetime, lease: timedelta, report: SendReport) -> None:

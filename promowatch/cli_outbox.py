@@ -100,8 +100,33 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def send(
-        limit: int = typer.Option(500, "--limit", min=1, help="at most this many notifications"),
-        concurrency: int = typer.Option(8, "--concurrency", min=1, help="sends at the same time"),
+        limit: int = typer.Option(500, "--limit", min=1, help="at most this many notifications (one run)"),
+        concurrency: Optional[int] = typer.Option(
+            None, "--concurrency", min=1, max=256, help="sends at the same time, per worker ([sender] concurrency: 16)"
+        ),
+        loop: bool = typer.Option(False, "--loop", help="keep sending as rows come due, until stopped (SIGTERM)"),
+        workers: Optional[int] = typer.Option(
+            None, "--workers", min=1, max=64, help="with --loop: sender processes ([sender] workers: 1)"
+        ),
+        batch: Optional[int] = typer.Option(
+            None, "--batch", min=1, max=10_000, help="with --loop: rows claimed at a time (8 x concurrency)"
+        ),
+        until_empty: bool = typer.Option(
+            False, "--until-empty", help="with --loop: exit once nothing is due and nothing is being sent"
+        ),
+        max_seconds: Optional[float] = typer.Option(
+            None, "--max-seconds", min=0.1, help="with --loop: exit after this long whatever is left"
+        ),
+        lease_seconds: Optional[float] = typer.Option(
+            None,
+            "--lease-seconds",
+            min=1,
+            max=86400,
+            help="a row claimed longer ago than this by a sender that died is sent again (600)",
+        ),
+        idle_poll: float = typer.Option(
+            0.5, "--idle-poll", min=0.05, max=60, help="with --loop: seconds between looks while nothing is due"
+        ),
         max_attempts: int = typer.Option(6, "--max-attempts", min=1, help="a notification is dead after these"),
         ambiguous_max_attempts: int = typer.Option(
             3,
@@ -125,8 +150,11 @@ def register(app: typer.Typer) -> None:
         ),
         as_json: bool = typer.Option(False, "--json", help="print the send report (every row's result) as JSON"),
     ):
-        """Send the notifications that are due; exit 1 when any failed."""
-        from alerts.deliver import Policy, send_due
+        """Send the notifications that are due; exit 1 when any failed. With --loop, keep sending (several
+        worker processes with --workers; more hosts may run it against one PostgreSQL database)."""
+        from datetime import timedelta
+
+        from alerts.deliver import LEASE, Policy, send_due
         from promowatch.serve import setup_logging
         from promowatch.service_config import ConfigError, load_config
 
@@ -135,6 +163,8 @@ def register(app: typer.Typer) -> None:
             config = load_config()
         except ConfigError as exc:
             fail(str(exc))
+        if not loop and (workers or until_empty or max_seconds or batch):
+            fail("--workers, --batch, --until-empty and --max-seconds go with --loop")
         policy = Policy(
             max_attempts=max_attempts,
             ambiguous_max_attempts=ambiguous_max_attempts,
@@ -145,7 +175,34 @@ def register(app: typer.Typer) -> None:
             sender_name=config.sender_name,
             mail=config.sender_policy()["mail"],
         )
-        report = send_due(limit=limit, concurrency=concurrency, policy=policy)
+        concurrency = concurrency or config.sender.concurrency
+        lease = timedelta(seconds=lease_seconds) if lease_seconds else LEASE
+        if loop:
+            from promowatch.senders import run_senders
+
+            totals = run_senders(
+                workers or config.sender.workers,
+                policy=policy,
+                concurrency=concurrency,
+                batch=batch,
+                lease=lease,
+                until_empty=until_empty,
+                idle_poll=idle_poll,
+                max_seconds=max_seconds,
+            )
+            if as_json:
+                print_json(totals)
+            else:
+                console.print(
+                    f"sent [green]{totals['sent']}[/] · failed [yellow]{totals['failed']}[/] · dead "
+                    f"[red]{totals['dead']}[/] · deferred {totals['deferred']} · skipped {totals['skipped']} — "
+                    f"{totals['workers']} worker(s), {totals['seconds']:.2f} s",
+                    highlight=False,
+                )
+            if totals.get("crashed"):
+                raise typer.Exit(1)
+            return
+        report = send_due(limit=limit, concurrency=concurrency, policy=policy, lease=lease)
         if as_json:
             print_json(report.as_dict())
         else:

@@ -62,7 +62,10 @@ class SenderConfig:
     interval: float = 60.0
     after_crawl: bool = True  # run the sender right after a crawl (new events go out at once)
     batch: int = 500
-    concurrency: int = 8
+    # sends at the same time per sender process: a channel answering in 50 ms needs ~43 in flight for 850/s
+    concurrency: int = 16
+    # sender processes of `promowatch send --loop` (each claims its own rows; more hosts may run it too)
+    workers: int = 1
     max_attempts: int = 6
     # a try that may have delivered (sent, no answer in time): tried again after this, doubling ...
     ambiguous_backoff: float = 30 * 60.0
@@ -356,7 +359,8 @@ def parse_config(data: dict, source: str = "<config>", operators: list[str] | No
         interval=s.duration("interval", 60.0),
         after_crawl=s.boolean("after_crawl", True),
         batch=s.integer("batch", 500),
-        concurrency=s.integer("concurrency", 8),
+        concurrency=_at_most(s, "concurrency", s.integer("concurrency", 16), 256),
+        workers=_at_most(s, "workers", s.integer("workers", 1), 64),
         max_attempts=s.integer("max_attempts", 6),
         ambiguous_backoff=s.duration("ambiguous_backoff", 30 * 60.0),
         ambiguous_max_attempts=s.integer("ambiguous_max_attempts", 3),
@@ -370,6 +374,7 @@ def parse_config(data: dict, source: str = "<config>", operators: list[str] | No
             "after_crawl",
             "batch",
             "concurrency",
+            "workers",
             "max_attempts",
             "ambiguous_backoff",
             "ambiguous_max_attempts",
@@ -432,6 +437,12 @@ def parse_config(data: dict, source: str = "<config>", operators: list[str] | No
         fixtures_dir=fixtures,
         path=None if source.startswith("<") else source,
     )
+
+
+def _at_most(table, key: str, value: int, maximum: int) -> int:
+    if value > maximum:
+        raise ConfigError(f"{table.where(key)}: at most {maximum}, got {value}")
+    return value
 
 
 _PROXY = r"[0-9A-Fa-f.:/*]+"  # an IP address, a network or "*" (what Uvicorn's forwarded_allow_ips reads)
