@@ -265,11 +265,11 @@ def queue(
                 )
             else:
                 to_digest.setdefault((sid, key), (due, []))[1].append(event_id)
+    if to_digest:  # first: its look-up of the open digest rows then never wades through the new single rows
+        _append_to_digests(session, to_digest, channels, now, result)
     if singles:
         bulk_insert(session, SINGLE, singles, {"event_ids": [], "status": "pending", "attempts": 0})
         result.rows = len(singles)
-    if to_digest:
-        _append_to_digests(session, to_digest, channels, now, result)
     return result
 
 
