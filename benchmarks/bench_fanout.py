@@ -462,7 +462,7 @@ def floor_rate(port: int, n: int, connections: int) -> tuple[float, dict]:
     sink_call(port, "POST", "/_reset")
     bodies = [
         json.dumps(
-            {"version": "1.0", "title": "iliad Giga 150", "message": "x" * 600, "attachments": [], "type": "info", "sub": str(i)}
+            {"version": "1.0", "title": "iliad Giga 150", "message": "x" * 600, "type": "info", "sub": str(i)}
         ).encode()
         for i in range(n)
     ]

@@ -213,7 +213,8 @@ def main() -> None:
             f"setup: {args.subscriptions - have_subs} subscriptions (Apprise-checked, batched inserts) "
             f"in {time.perf_counter() - t:.1f} s"
         )
-    print(f"database: {shown(url)} ({args.population} subscriptions: {POPULATIONS[args.population].__doc__.split(':')[0]})")
+    who = POPULATIONS[args.population].__doc__.split(":")[0]
+    print(f"database: {shown(url)} ({args.population} subscriptions: {who})")
 
     with Session(engine) as session:
         session.begin()

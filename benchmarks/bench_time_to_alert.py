@@ -178,7 +178,7 @@ def measure(kind: str, args, port: int) -> dict:
         for r in rounds:
             first = r["crawl_end_to_first_alert_s"]
             print(
-                f"[{kind}] round {r['round']} ({'sender cold: first send in the worker' if r['round'] == 1 else 'warm'}):"
+                f"[{kind}] round {r['round']} ({'cold: first send in the worker' if r['round'] == 1 else 'warm'}):"
                 f" crawl of iliad (saved pages) {r['crawl_s']:.2f} s; crawl end -> first alert at the sink "
                 f"{first:.2f} s (goal <= {GOAL_S:g} s: {bench_fanout.goal(first <= GOAL_S)}), -> all {r['alerts']} "
                 f"{r['crawl_end_to_every_alert_s']:.2f} s; duplicates {r['duplicates']}"
