@@ -228,6 +228,11 @@ class Service:
         self.scheduler: BackgroundScheduler | None = None
         self.sender_available = sender_installed()  # and config.sender.enabled says whether it runs
         self._stopping = threading.Event()
+        # a wake-up that comes while the send job runs: APScheduler would skip the job's woken run (one instance
+        # at a time), so the running send goes round once more instead (`send`, `wake_sender`)
+        self._send_state = threading.Lock()
+        self._sending = False
+        self._woken = False
 
     # ------------------------------------------------------------------------------------------ jobs
 
@@ -252,16 +257,27 @@ class Service:
         if not (self.config.sender.enabled and self.sender_available):
             return None
         s = self.config.sender
+        with self._send_state:
+            self._sending, self._woken = True, False
         try:
-            return self.worker.call(
-                "send",
-                database_url=self.database_url,
-                limit=s.batch,
-                concurrency=s.concurrency,
-                **self.config.sender_policy(),
-            )
+            while True:
+                result = self.worker.call(
+                    "send",
+                    database_url=self.database_url,
+                    limit=s.batch,
+                    concurrency=s.concurrency,
+                    **self.config.sender_policy(),
+                )
+                with self._send_state:
+                    if not self._woken or self._stopping.is_set():
+                        self._sending = False
+                        return result
+                    self._woken = False  # woken while sending: rows queued since its claim go now, not next tick
         except WorkerStopped:
             return None
+        finally:
+            with self._send_state:
+                self._sending = False
 
     def check_health(self, operators: list[str] | None = None) -> list[dict]:
         """The health check (in the worker): the alerts and recoveries it sent, as dicts."""
@@ -292,6 +308,10 @@ class Service:
             return None
 
     def wake_sender(self) -> None:
+        with self._send_state:
+            self._woken = True
+            if self._sending:  # the running send goes round again (see __init__)
+                return
         job = self.scheduler.get_job("send") if self.scheduler is not None else None
         if job is not None and not self._stopping.is_set():
             job.modify(next_run_time=datetime.now(timezone.utc))

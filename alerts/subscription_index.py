@@ -18,7 +18,7 @@ from itertools import accumulate, compress, repeat
 from operator import add
 from typing import Iterable, Mapping, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 from sqlmodel import Session
 
 from contract.offer_query import can_take_from, comparable_gb, eur_cents, eur_per_gb_cents, year_eur_cents
@@ -219,7 +219,9 @@ def load_subscriptions(session: Session) -> Subscriptions:
     no result processing: this is the one read of every subscription), list columns parsed once per distinct text."""
     table = table_of(Subscription)
     stmt = (
-        select(*(table.c[c] for c in FILTERS))
+        # list columns as their JSON text, as SQLite gives them: a driver that decodes JSON (psycopg) would parse
+        # every row's; `list_value` parses each distinct text once
+        select(*(cast(table.c[c], Text) if c in _LISTS else table.c[c] for c in FILTERS))
         .where(table.c.active.is_(True), table.c.stay_days.is_(None))  # a stay subscription is told by stay_alerts
         .order_by(table.c.id)
     )

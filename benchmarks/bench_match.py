@@ -161,7 +161,7 @@ def make_subscriptions(url: str, n: int, rng: random.Random, population) -> None
         if rng.random() < 0.1:
             channels.append(f"tgram://{100000 + i}:TOKEN{i}/{i}")
         batch.append(subscription_spec(channels, **population(rng)))
-        if len(batch) == 10_000:
+        if len(batch) == 1_000:  # store_subscriptions RETURNs ids sorted: its cost grows with the square of a batch
             store_subscriptions(batch, url)
             batch = []
     store_subscriptions(batch, url)
@@ -179,6 +179,11 @@ def main() -> None:
         help="how wide the subscriptions' filters are (see broad / selective)",
     )
     ap.add_argument("--db", help="SQLite file to use (and reuse when it already holds the data)")
+    ap.add_argument(
+        "--url",
+        help="any database URL instead of a SQLite file, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/bench "
+        "(the database must exist; reused when it already holds the data)",
+    )
     args = ap.parse_args()
 
     from sqlalchemy import func, select
@@ -187,11 +192,11 @@ def main() -> None:
     from alerts.match import gc_paused, subscription_matches
     from alerts.outbox import queue
     from alerts.subscription_index import SubscriptionIndex, load_subscriptions
-    from storage.engine import get_engine
+    from storage.engine import get_engine, shown
     from storage.models import OfferEvent, Subscription
 
     path = Path(args.db) if args.db else Path(tempfile.mkdtemp(prefix="bench-match-")) / "bench.db"
-    url = f"sqlite:///{path}"
+    url = args.url or f"sqlite:///{path}"
     engine = get_engine(url)
     rng = random.Random(2026)
     with Session(engine) as s:
@@ -208,7 +213,8 @@ def main() -> None:
             f"setup: {args.subscriptions - have_subs} subscriptions (Apprise-checked, batched inserts) "
             f"in {time.perf_counter() - t:.1f} s"
         )
-    print(f"database: {path} ({args.population} subscriptions: {POPULATIONS[args.population].__doc__.split(':')[0]})")
+    who = POPULATIONS[args.population].__doc__.split(":")[0]
+    print(f"database: {shown(url)} ({args.population} subscriptions: {who})")
 
     with Session(engine) as session:
         session.begin()

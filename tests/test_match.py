@@ -272,6 +272,16 @@ def rows_of(sid):
     return [(n.offer_key, n.kind, n.price_cents) for n in notifications(subscription_id=sid)]
 
 
+@pytest.fixture(params=["by_chunks", "whole_table"])
+def both_reads(request, monkeypatch):
+    """Queueing's reads both ways: IN (...) lists of ids, and (a fan-out past WHOLE_TABLE_FROM subscriptions) one
+    statement over the table with the other ids dropped in Python; the rows written must not differ."""
+    if request.param == "whole_table":
+        monkeypatch.setattr(outbox, "WHOLE_TABLE_FROM", 0)
+    return request.param
+
+
+@pytest.mark.usefixtures("both_reads")
 def test_detection_writes_one_row_per_matching_channel_and_event(tmp_db, monkeypatch):
     cheap = subscribe(channels=2, operators=["iliad"], max_price="9,99")
     other_operator = subscribe(operators=["ho"])
@@ -348,6 +358,7 @@ def test_a_failing_match_writes_neither_events_nor_notifications(tmp_db, monkeyp
     assert [(n.subscription_id, n.event_id) for n in notifications()] == [(sid, events[0]["id"])]
 
 
+@pytest.mark.usefixtures("both_reads")
 def test_debounce_same_price_again_price_moves_and_rearm(tmp_db, monkeypatch):
     sid = subscribe(kinds=["price_drop", "price_rise"], rearm_hours=24)
     t0 = datetime(2026, 12, 2, 10, tzinfo=timezone.utc)
@@ -370,6 +381,7 @@ def test_debounce_same_price_again_price_moves_and_rearm(tmp_db, monkeypatch):
         assert rows_of(sid) == want, f"after hour {hours}"
 
 
+@pytest.mark.usefixtures("both_reads")
 def test_debounce_counts_events_in_digests(tmp_db, monkeypatch):
     sid = subscribe(digest="daily", kinds=["price_drop", "price_rise"])
     crawl([{"offer_key": "a", "price_cents": 999}], "2026-12-02T09:00", monkeypatch=monkeypatch)
@@ -380,6 +392,7 @@ def test_debounce_counts_events_in_digests(tmp_db, monkeypatch):
     assert again[0]["id"] not in row.event_ids and len(row.event_ids) == 2
 
 
+@pytest.mark.usefixtures("both_reads")
 def test_changed_at_the_same_price_is_debounced(tmp_db, monkeypatch):
     sid = subscribe(kinds=["changed"])
     crawl([{"offer_key": "a", "price_cents": 999, "data_gb": 100}], "2026-12-02T09:00", monkeypatch=monkeypatch)
@@ -388,6 +401,7 @@ def test_changed_at_the_same_price_is_debounced(tmp_db, monkeypatch):
     assert rows_of(sid) == [("a", "changed", 999)]
 
 
+@pytest.mark.usefixtures("both_reads")
 def test_quiet_hours_push_due_at(tmp_db, monkeypatch):
     quiet = subscribe(quiet="22:00-07:00")
     loud = subscribe()
@@ -399,6 +413,7 @@ def test_quiet_hours_push_due_at(tmp_db, monkeypatch):
     assert outbox._utc(n.due_at) == utc("2026-12-02T22:30")
 
 
+@pytest.mark.usefixtures("both_reads")
 def test_digest_rows_collect_events(tmp_db, monkeypatch):
     daily = subscribe(channels=2, digest="daily", quiet="07:30-08:30")
     weekly = subscribe(digest="weekly", tz="Asia/Shanghai")
@@ -469,6 +484,7 @@ def test_inactive_subscription_gets_nothing(tmp_db, monkeypatch):
     assert notifications() == []
 
 
+@pytest.mark.usefixtures("both_reads")
 def test_removed_event_is_matched_on_the_last_item(tmp_db, monkeypatch):
     sid = subscribe(kinds=["removed"], max_price="9,99", min_gb=100)
     pricey = subscribe(kinds=["removed"], max_price="5")
@@ -481,3 +497,46 @@ def test_removed_event_is_matched_on_the_last_item(tmp_db, monkeypatch):
     (removed,) = crawl([{"offer_key": "b", "price_cents": 499}], "2026-12-02T12:00", monkeypatch=monkeypatch)
     assert removed["kind"] == "removed"
     assert rows_of(sid) == [("a", "removed", 999)] and rows_of(pricey) == []
+
+
+def test_bulk_insert_raises_sqlalchemy_errors(tmp_db, monkeypatch):
+    """A row the outbox refuses (the same channel and event twice) fails the whole bulk write with SQLAlchemy's
+    IntegrityError, whether the rows went by COPY (PostgreSQL) or executemany: detection's transaction rolls back."""
+    from sqlalchemy.exc import IntegrityError
+
+    sid = subscribe()
+    crawl([{"offer_key": "a", "price_cents": 999}], "2026-12-02T10:00", monkeypatch=monkeypatch)
+    (event,) = crawl([{"offer_key": "a", "price_cents": 899}], "2026-12-02T11:00", monkeypatch=monkeypatch)
+    (row,) = notifications()
+    at = utc("2026-12-02T11:00")
+    again = (sid, row.channel_id, event["id"], "iliad", "a", "price_drop", 899, at, at)
+    with Session(get_engine()) as s, s.begin(), pytest.raises(IntegrityError):
+        outbox.bulk_insert(s, outbox.SINGLE, [again], {"event_ids": [], "status": "pending", "attempts": 0})
+    assert len(notifications()) == 1
+
+
+def test_bulk_insert_writes_what_it_is_given(tmp_db, monkeypatch):
+    """Every column as given, JSON lists included (digest rows), on either write path."""
+    sid = subscribe(channels=2)
+    crawl([{"offer_key": "a", "price_cents": 999}], "2026-12-02T10:00", monkeypatch=monkeypatch)
+    with Session(get_engine()) as s:
+        from storage.models import SubscriptionChannel
+
+        channels = list(s.execute(select(SubscriptionChannel.id).order_by(SubscriptionChannel.id)).scalars())
+    at, due = utc("2026-12-02T11:00"), utc("2026-12-03T07:00")
+    rows = [
+        (sid, channels[0], [3, 1], "daily:2026-12-03", at, due),
+        (sid, channels[1], [], "daily:2026-12-03", at, due),
+    ]
+    constants = {"event_id": None, "operator": None, "offer_key": None, "kind": None, "price_cents": None}
+    with Session(get_engine()) as s, s.begin():
+        outbox.bulk_insert(s, outbox.DIGEST, rows, constants | {"status": "pending", "attempts": 0})
+    got = [
+        (n.subscription_id, n.channel_id, n.event_ids, n.digest, outbox._utc(n.created_at), outbox._utc(n.due_at))
+        for n in notifications()
+    ]
+    assert got == [
+        (sid, channels[0], [3, 1], "daily:2026-12-03", at, due),
+        (sid, channels[1], [], "daily:2026-12-03", at, due),
+    ]
+    assert all((n.status, n.attempts, n.event_id, n.operator) == ("pending", 0, None, None) for n in notifications())
