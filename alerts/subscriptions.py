@@ -312,6 +312,9 @@ def subscription_spec(channels: list[str], **settings) -> dict:
 # ------------------------------------------------------------------------------------------------ storing
 
 
+STORE_BATCH = 1_000  # subscriptions per INSERT ... RETURNING
+
+
 def store_subscriptions(specs: list[dict], database_url: Optional[str] = None) -> list[int]:
     """Store validated specs (subscription_spec) as active subscriptions, in one transaction, batched; their ids
     in order. The operator's own subscriptions: no opt-in, confirmed when stored."""
@@ -330,9 +333,10 @@ def store_subscriptions(specs: list[dict], database_url: Optional[str] = None) -
             }
             for spec in specs
         ]
-        ids = list(
-            session.scalars(insert(Subscription).returning(col(Subscription.id), sort_by_parameter_order=True), rows)
-        )
+        statement = insert(Subscription).returning(col(Subscription.id), sort_by_parameter_order=True)
+        ids: list[int | None] = []
+        for start in range(0, len(rows), STORE_BATCH):  # RETURNING in order costs the square of a batch's size
+            ids += session.scalars(statement, rows[start : start + STORE_BATCH])
         channels = [
             {"subscription_id": sid, **_channel_columns(channel)}
             for sid, spec in zip(ids, specs, strict=False)
