@@ -191,8 +191,11 @@ def test_detection_reads_its_thresholds_through_the_definitions(monkeypatch):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("command", [["send"], ["test-notify", "json://user:pw-secret-1@127.0.0.1:9/hook"]])
-def test_the_sending_commands_log_at_the_level_asked_with_times_in_utc(env, command):
-    proc = run(PROMOWATCH + command, {**env, "PROMOWATCH_LOG_LEVEL": "DEBUG"}, check=False)
+def test_the_sending_commands_log_at_the_level_asked_with_times_in_utc(env, empty_db, command):
+    # a new database, migrated by the command (which logs it), as on a first run
+    proc = run(
+        PROMOWATCH + command, {**env, "PROMOWATCH_DATABASE_URL": empty_db, "PROMOWATCH_LOG_LEVEL": "DEBUG"}, check=False
+    )
     lines = proc.stderr.splitlines()
     logged = [line for line in lines if re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC (DEBUG|INFO|WARNING) ", line)]
     assert logged, proc.stderr
