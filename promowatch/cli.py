@@ -38,7 +38,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema, copies and backups.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
@@ -83,6 +83,51 @@ def db_upgrade(revision: str = typer.Argument("head", help="a schema revision (o
             highlight=False,
             soft_wrap=True,
         )
+
+
+@db_app.command("copy")
+def db_copy(
+    source: str = typer.Argument(
+        ..., metavar="SRC_URL", help="the database to copy, e.g. sqlite:////path/promowatch.db"
+    ),
+    destination: str = typer.Argument(
+        ..., metavar="DST_URL", help="an empty database, e.g. postgresql+psycopg://user:password@host/name"
+    ),
+):
+    """Copy every row of one database into another, empty one (e.g. SQLite into PostgreSQL), and verify it."""
+    from storage.copy import copy_database
+    from storage.engine import shown
+
+    where = f"{escape(shown(source))} -> {escape(shown(destination))}"
+    console.print(f"copying {where}", highlight=False, soft_wrap=True)
+    copied = copy_database(
+        source,
+        destination,
+        progress=lambda table, rows: console.print(f"  {table}: {count(rows, 'row')}", highlight=False),
+    )
+    total = sum(t.rows for t in copied)
+    console.print(
+        f"copied {count(total, 'row')} in {count(len(copied), 'table')}; verified: the row count and content hash "
+        "of every table are equal in both databases",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@db_app.command("backup")
+def db_backup(file: Path = typer.Argument(..., metavar="FILE", help="the backup file to write (must not exist)")):
+    """A consistent copy of the SQLite database, taken safely while the service runs (PostgreSQL: use pg_dump)."""
+    from storage.backup import backup_sqlite
+    from storage.engine import database_url, shown
+
+    url = database_url()
+    done = backup_sqlite(url, file)
+    console.print(
+        f"backed up {escape(shown(url))} to {escape(str(done.file))} ({done.size} bytes, schema revision "
+        f"{done.revision or '(empty)'}); integrity check ok",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @app.command()

@@ -20,7 +20,7 @@ import sysconfig
 import tempfile
 
 import pytest
-from conftest import PROMOWATCH, ROOT
+from conftest import PROMOWATCH, ROOT, promowatch_without
 
 pytestmark = pytest.mark.slow
 
@@ -48,9 +48,9 @@ def _env(url=None, **extra):
     return env
 
 
-def pw(args, env, timeout=180, umask=None):
+def pw(args, env, timeout=180, umask=None, command=PROMOWATCH):
     return subprocess.run(
-        PROMOWATCH + list(args),
+        command + list(args),
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -144,19 +144,19 @@ def _unknown_kind(tmp_path, populated):
 
 
 def _driver_not_installed(tmp_path, populated):
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        return (
-            f"postgresql+psycopg://promo:{PASSWORD}@127.0.0.1:9/promo",
-            1,
-            [
-                "postgresql+psycopg://promo:***@127.0.0.1:9/promo",
-                "'psycopg'",
-                "not installed",
-            ],
-        )
-    pytest.skip("psycopg is installed here: no missing driver to show")
+    """The PostgreSQL driver not installed: the command runs in a process where psycopg cannot be imported
+    (installed here for the PostgreSQL pass of the tests)."""
+    return (
+        f"postgresql+psycopg://promo:{PASSWORD}@127.0.0.1:9/promo",
+        1,
+        [
+            "postgresql+psycopg://promo:***@127.0.0.1:9/promo",
+            "'psycopg'",
+            "not installed",
+            "pip install 'psycopg[binary]'",
+        ],
+        promowatch_without("psycopg"),
+    )
 
 
 BAD = {
@@ -172,9 +172,9 @@ BAD = {
 @pytest.mark.parametrize("command", list(COMMANDS))
 @pytest.mark.parametrize("bad", list(BAD))
 def test_a_database_that_cannot_be_used_is_one_line(tmp_path, populated, items_file, bad, command):
-    url, code, names = BAD[bad](tmp_path, populated)
+    url, code, names, *command_line = BAD[bad](tmp_path, populated)
     args = [a.replace("{items}", str(items_file)) for a in COMMANDS[command]]
-    one_line(pw(args, _env(url), timeout=120), code, *names)
+    one_line(pw(args, _env(url), timeout=120, command=command_line[0] if command_line else PROMOWATCH), code, *names)
     assert not (tmp_path / "no").exists()  # a missing folder is not created on a guess
 
 

@@ -13,7 +13,7 @@ import re
 import sys
 
 import pytest
-from conftest import FIXTURES, PROMOWATCH, run
+from conftest import FIXTURES, PROMOWATCH, promowatch_without, run
 
 from storage.environment import BadEnvironment, check_environment, min_offers, setting
 
@@ -191,8 +191,11 @@ def test_detection_reads_its_thresholds_through_the_definitions(monkeypatch):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("command", [["send"], ["test-notify", "json://user:pw-secret-1@127.0.0.1:9/hook"]])
-def test_the_sending_commands_log_at_the_level_asked_with_times_in_utc(env, command):
-    proc = run(PROMOWATCH + command, {**env, "PROMOWATCH_LOG_LEVEL": "DEBUG"}, check=False)
+def test_the_sending_commands_log_at_the_level_asked_with_times_in_utc(env, empty_db, command):
+    # a new database, migrated by the command (which logs it), as on a first run
+    proc = run(
+        PROMOWATCH + command, {**env, "PROMOWATCH_DATABASE_URL": empty_db, "PROMOWATCH_LOG_LEVEL": "DEBUG"}, check=False
+    )
     lines = proc.stderr.splitlines()
     logged = [line for line in lines if re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC (DEBUG|INFO|WARNING) ", line)]
     assert logged, proc.stderr
@@ -214,12 +217,7 @@ def test_a_database_url_naming_a_folder_says_so(env, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("driver, package", [("psycopg2", "psycopg2-binary"), ("psycopg", "'psycopg[binary]'")])
 def test_a_missing_driver_names_its_package(env, driver, package):
-    try:
-        __import__(driver)
-        pytest.skip(f"{driver} is installed here")
-    except ImportError:
-        pass
-    url = f"postgresql+{driver}://promo:pw@127.0.0.1:9/promo"
-    proc = run(PROMOWATCH + ["offers"], {**env, "PROMOWATCH_DATABASE_URL": url}, check=False)
+    url = f"postgresql+{driver}://promo:pw@127.0.0.1:9/promo"  # the driver made impossible to import, installed or not
+    proc = run(promowatch_without(driver) + ["offers"], {**env, "PROMOWATCH_DATABASE_URL": url}, check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert f"pip install {package})" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr

@@ -19,9 +19,9 @@ def _config(url: str) -> Config:
     return cfg
 
 
-def test_0006_on_a_populated_0005_database(tmp_db):
-    command.upgrade(_config(tmp_db), "0005_notification_failure_kind")
-    engine = create_engine(tmp_db)
+def test_0006_on_a_populated_0005_database(empty_db):
+    command.upgrade(_config(empty_db), "0005_notification_failure_kind")
+    engine = create_engine(empty_db)
     with engine.begin() as conn:
         for sid, active in ((1, True), (2, False), (3, True)):
             conn.execute(
@@ -46,7 +46,7 @@ def test_0006_on_a_populated_0005_database(tmp_db):
                 " '2026-11-02 10:00:00', 1, 0)"
             )
         )
-    upgrade(tmp_db)
+    upgrade(empty_db)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD_REVISION
         rows = conn.execute(
@@ -66,7 +66,7 @@ def test_0006_on_a_populated_0005_database(tmp_db):
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
     assert [d for d in diff if "subscription" in repr(d) or "rate_limit" in repr(d)] == []
 
-    command.downgrade(_config(tmp_db), "0005_notification_failure_kind")
+    command.downgrade(_config(empty_db), "0005_notification_failure_kind")
     columns = {c["name"] for c in inspect(engine).get_columns("subscription")}
     assert not columns & {"status", "confirmed_at", "link_key"}
     assert not {"subscription_consent", "rate_limit_hit"} & set(inspect(engine).get_table_names())

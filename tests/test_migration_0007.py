@@ -11,9 +11,9 @@ from test_migration_0006 import _config
 from storage.engine import HEAD_REVISION, upgrade
 
 
-def test_0007_on_a_populated_0006_database(tmp_db):
-    command.upgrade(_config(tmp_db), "0006_subscription_lifecycle")
-    engine = create_engine(tmp_db)
+def test_0007_on_a_populated_0006_database(empty_db):
+    command.upgrade(_config(empty_db), "0006_subscription_lifecycle")
+    engine = create_engine(empty_db)
     with engine.begin() as conn:
         conn.execute(
             text(
@@ -22,14 +22,14 @@ def test_0007_on_a_populated_0006_database(tmp_db):
                 " 'active', 'abcdef0123456789', 'it', 'off', 'Europe/Rome', 168, '[]', '[]', '[]', false)"
             )
         )
-    upgrade(tmp_db)
+    upgrade(empty_db)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD_REVISION
         row = conn.execute(text("SELECT stay_days, stay_gb, stay_cheapest FROM subscription")).one()
         assert tuple(row) == (None, None, None)
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
     assert [d for d in diff if "subscription" in repr(d)] == []
-    command.downgrade(_config(tmp_db), "0006_subscription_lifecycle")
+    command.downgrade(_config(empty_db), "0006_subscription_lifecycle")
     assert not {"stay_days", "stay_gb", "stay_cheapest"} & {
         c["name"] for c in inspect(engine).get_columns("subscription")
     }
