@@ -15,6 +15,28 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: starts processes or servers (deselect with -m 'not slow')")
 
 
+#: a test whose fixtures include one of these takes a database, which is on the server in the server pass
+DATABASE_FIXTURES = {"tmp_db", "empty_db", "_server_admin"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """The server pass (PROMOWATCH_TEST_SERVER_URL set) runs the tests that take a database, or whose module
+    reads that variable itself; the others never see the server and would repeat the SQLite pass to the byte, so
+    they are deselected there (counted in pytest's summary line as deselected)."""
+    if not os.environ.get("PROMOWATCH_TEST_SERVER_URL"):
+        return
+    keep, repeat, reads = [], [], {}
+    for item in items:
+        path = str(item.path)
+        if path not in reads:  # a test module that reads the variable itself (e.g. EXPLAIN plans, several senders)
+            reads[path] = "PROMOWATCH_TEST_SERVER_URL" in item.path.read_text(encoding="utf-8")
+        takes_database = bool(DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())))
+        (keep if takes_database or reads[path] else repeat).append(item)
+    if repeat:
+        config.hook.pytest_deselected(items=repeat)
+        items[:] = keep
+
+
 def real_page(operator: str, name: str = "mobile.html") -> Path:
     """Path of a real capture, or skip: third-party pages live outside the repository."""
     path = REAL_PAGES / operator / name
