@@ -25,6 +25,7 @@ from storage.engine import HEAD_REVISION, DatabaseUnavailable, get_engine
 from storage.models import (
     Notification,
     RateLimitHit,
+    SentCount,
     Subscription,
     SubscriptionChannel,
     SubscriptionConsent,
@@ -131,6 +132,8 @@ def fill(url: str) -> None:
         for n in range(12):
             s.add(RateLimitHit(bucket="subscribe:ip", key_hash=f"{n:064x}", at=T0 + timedelta(seconds=n)))
         s.add(SourceHealth(operator="iliad", alerting=True, since=T0))
+        s.add(SentCount(day=T0.date(), service="mailto", sent=120, failures=3))  # a purged day (alerts.retention)
+        s.add(SentCount(day=T0.date(), service="json", sent=7, failures=0))
         s.add(SourceHealth(operator="ho", alerting=False, since=None))
         s.commit()
     with engine.begin() as conn:  # gaps: the largest id is not the number of rows
