@@ -186,21 +186,19 @@ def _last_alerts(session: Session, sub_ids: list[int], operators: list[str], key
 
 
 def _subscribers(session: Session, sub_ids: list[int]) -> tuple[dict[int, tuple], dict[int, list[int]]]:
-    """(subscription id -> its SCHEDULE values, subscription id -> its channel ids ascending), in one read."""
+    """(subscription id -> its SCHEDULE values, subscription id -> its channel ids ascending)."""
     S, C = Subscription, SubscriptionChannel
-    stmt = (
-        select(col(S.id), col(C.id), *(getattr(S, c) for c in SCHEDULE))
-        .outerjoin(C, col(C.subscription_id) == col(S.id))
-        .order_by(col(C.id))
-    )
-    settings: dict[int, tuple] = {}
+    # two reads, not a join: for a few hundred ids PostgreSQL would hash-join a scan of every channel
+    settings = {
+        row[0]: tuple(row[1:])
+        for row in _rows_for(session, select(col(S.id), *(getattr(S, c) for c in SCHEDULE)), col(S.id), sub_ids)
+    }
     channels: dict[int, list[int]] = defaultdict(list)
-    for row in _rows_for(session, stmt, col(S.id), sub_ids):
-        sid, cid = row[0], row[1]
-        if sid not in settings:
-            settings[sid] = tuple(row[2:])
-        if cid is not None:
-            channels[sid].append(cid)
+    stmt = select(col(C.subscription_id), col(C.id))
+    for sid, cid in _rows_for(session, stmt, col(C.subscription_id), sub_ids):
+        channels[sid].append(cid)
+    for ids in channels.values():
+        ids.sort()
     return settings, channels
 
 

@@ -317,6 +317,8 @@ def _iliad(key, price):
 @pytest.mark.parametrize("stored_hours", [99999999999, 100000000, 0, -5])
 def test_a_stored_out_of_range_rearm_never_blocks_detection(tmp_db, tmp_path, stored_hours):
     """A row written before the bound existed (or by hand) is clamped where it is used."""
+    if stored_hours > 2**31 - 1 and not tmp_db.startswith("sqlite"):
+        pytest.skip("PostgreSQL's integer column cannot hold it: only SQLite can store such a row")
     run("subscribe", "--channel", "json://127.0.0.1:18765/y")
     run("subscribe", "--channel", "json://127.0.0.1:18765/z")
     engine = create_engine(tmp_db)
@@ -330,7 +332,9 @@ def test_a_stored_out_of_range_rearm_never_blocks_detection(tmp_db, tmp_path, st
         assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
     kinds = sorted(e["kind"] for e in json.loads(run("events", "--json").stdout))
     assert kinds == ["new", "price_drop"]
-    assert db_rows(tmp_db, "SELECT subscription_id, count(*) FROM notification GROUP BY subscription_id") == [
+    assert db_rows(
+        tmp_db, "SELECT subscription_id, count(*) FROM notification GROUP BY subscription_id ORDER BY subscription_id"
+    ) == [
         (1, 2),
         (2, 2),
     ]
