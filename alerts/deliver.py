@@ -834,13 +834,6 @@ def _result_values(job: _Job, outcome: Outcome, at: datetime, policy: Policy) ->
     return values
 
 
-def _record(engine, job: _Job, outcome: Outcome, at: datetime, policy: Policy | int, report: SendReport) -> None:
-    """The result of one row, in its own transaction."""
-    if isinstance(policy, int):  # max_attempts alone
-        policy = Policy(max_attempts=policy)
-    _record_batch(engine, [(job, outcome)], at, policy, report)
-
-
 def _record_batch(
     engine, results: list[tuple[_Job, Outcome]], at: datetime, policy: Policy, report: SendReport, keep_rows=True
 ) -> None:

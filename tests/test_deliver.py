@@ -396,7 +396,8 @@ def test_a_late_result_of_a_lost_claim_does_not_undo_the_new_claim(engine, http)
     assert claimed == again == nid and reclaimed == 1
     report = deliver_mod.SendReport()
     job = deliver_mod._Job(nid, 0, T0)  # the first sender's failure arrives late: ignored
-    deliver_mod._record(engine, job, deliver_mod.Outcome(False, "timeout"), T0 + LEASE, 6, report)
+    late = [(job, deliver_mod.Outcome(False, "timeout"))]
+    deliver_mod._record_batch(engine, late, T0 + LEASE, deliver_mod.Policy(), report)
     n = row(engine, nid)
     assert (n.status, n.attempts, utc(n.claimed_at)) == ("sending", 0, T0 + LEASE)
     assert report.rows[0]["status"] == "sending" and report.rows[0]["superseded"]  # a status `notifications` knows
