@@ -1,7 +1,8 @@
 """A page's cost does not grow with an offer's history: the SQL statements each page and API answer runs are
 the same with 10 versions of an offer as with 100 (the chart draws every version, but from one query). And
 the page cache (web/cache.py) answers again from memory until a crawl or its events change the data, then
-shows the new data at once.
+shows the new data as soon as it reads the data version again (at most once a `VERSION_TTL`; these tests read
+it at every request unless they test that).
 
 SQLAlchemy's `before_cursor_execute` event counts the statements, on a real SQLite file (tests/web_data.py).
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 from test_web import _counted, get
@@ -19,6 +21,12 @@ from web_data import GIGA, crawl, fill, with_price
 from storage.engine import get_engine
 from storage.repository import utcnow
 from web.app import create_app
+
+
+@pytest.fixture(autouse=True)
+def version_every_request(monkeypatch):
+    monkeypatch.setattr("web.cache.VERSION_TTL", 0.0)
+
 
 PATHS = (
     "/offers",
@@ -128,3 +136,24 @@ def test_the_page_cache_keeps_a_bounded_number_of_answers(tmp_path, monkeypatch)
         monkeypatch.setattr(web.cache, "MAX_BYTES", len(newest.body))  # room for one such page
         get(client, "/offers?max_price=12")  # fewer offers than max_price=15: a smaller page
         assert [key[3] for key in layer.answers] == [b"max_price=12"] and layer.size <= web.cache.MAX_BYTES
+
+
+def test_the_data_version_is_read_at_most_once_a_ttl_and_a_crawl_shows_after_it(tmp_path, monkeypatch):
+    monkeypatch.setattr("web.cache.VERSION_TTL", 3600.0)  # no timing here: the TTL is set past or before the test
+    url = f"sqlite:///{tmp_path / 'cache.db'}"
+    iliad = fill(url)["iliad"]
+    engine = get_engine(url)
+    statements, count = _counted(url)
+    offer = f"/offers/iliad/{GIGA}"
+    with TestClient(create_app(url)) as client:
+        first = get(client, offer, "en")
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            assert get(client, offer, "en").text == first.text and not statements  # within the TTL: no read
+            crawl(url, "iliad", with_price(iliad, GIGA, 555), utcnow())
+            statements.clear()
+            assert "€5.55" not in get(client, offer, "en").text and not statements  # still the kept answer
+            monkeypatch.setattr("web.cache.VERSION_TTL", 0.0)  # the TTL has run out
+            assert "€5.55" in get(client, offer, "en").text and len(statements) > 1  # version read, page made
+        finally:
+            event.remove(engine, "before_cursor_execute", count)

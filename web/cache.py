@@ -3,7 +3,8 @@
 What they show moves only when a crawl is stored or its events are detected, every few hours, while rendering
 a page (the offers table, an offer's chart, a feed) costs far more than serving it again. So each answer is kept
 with the data version it was made from (storage.figures.data_version: the latest crawl's and event's ids, one
-small statement per request) and served again while that version holds and for at most `MAX_AGE` (a page
+small statement, read at most once a `VERSION_TTL` per process: reading it at every request cost more than
+serving the kept page) and served again while that version holds and for at most `MAX_AGE` (a page
 also depends on the clock: "lowest in 90 days", the chart's end). Only GET answers with status 200 and no
 cookie set are kept, only under the read-only paths (never /admin, /metrics, /healthz or a subscriber's
 page), keyed by host, path, query and the reader's language; least recently used answers go first (at most
@@ -26,6 +27,7 @@ from web.i18n import COOKIE, choose
 #: the read-only areas whose answers depend only on the data version, the clock and the reader's language
 CACHED = ("/offers", "/changes", "/operators", "/feeds/", "/api/v1/")
 MAX_AGE = 60.0  # seconds
+VERSION_TTL = 1.0  # seconds a data version read is trusted: a stored crawl shows at most this much later
 MAX_ENTRIES = 512
 MAX_BYTES = 64 * 1024 * 1024  # of all kept bodies together
 MAX_BODY = 2 * 1024 * 1024  # of one body
@@ -50,13 +52,20 @@ class PageCache:
         self.database_url = database_url
         self.answers: OrderedDict[tuple, _Answer] = OrderedDict()
         self.size = 0  # bytes of the kept bodies
+        self.version: tuple[tuple[int, int], float] | None = None  # the last data version read, and when
+
+    async def _data_version(self) -> tuple[int, int]:
+        now = time.monotonic()
+        if self.version is None or now - self.version[1] >= VERSION_TTL:
+            self.version = (await run_in_threadpool(data_version, self.database_url), now)
+        return self.version[0]
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] != "GET" or not _cached_path(scope["path"]):
             await self.app(scope, receive, send)
             return
         try:
-            version = await run_in_threadpool(data_version, self.database_url)
+            version = await self._data_version()
         except Exception:  # noqa: BLE001 — the page itself says what is wrong with the database
             await self.app(scope, receive, send)
             return
