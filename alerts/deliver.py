@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import re
 import threading
 import time
 from collections import OrderedDict
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -36,7 +37,7 @@ from sqlalchemy import CursorResult, and_, func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 
-from alerts.masking import _ANY_URL, _masking, _scheme_only, mask_text, mask_url
+from alerts.masking import _ANY_URL, _masking, _scheme_only, lend_plugins, mask_text, mask_url, take_plugin
 from alerts.price_context import price_contexts
 from alerts.why import filters_of
 from contract.clock import utcnow
@@ -196,9 +197,14 @@ def _asset():
 
 
 def _load(url: str, masked: str | None = None):
-    """An Apprise object holding only `url`, or UnusableURL with Apprise's reason (masked)."""
+    """An Apprise object holding only `url`, or UnusableURL with Apprise's reason (masked). The plugin the
+    masking loaded `url` into, when it kept one (a sender lends: alerts.masking.lend_plugins), is not loaded
+    again."""
     apprise = _apprise()
     apobj = apprise.Apprise(asset=_asset())
+    spare = take_plugin(url)
+    if spare is not None and apobj.add(spare):
+        return apobj
     if apobj.add(url) and len(apobj) == 1:
         return apobj
     masked = masked or mask_url(url)
@@ -555,6 +561,7 @@ def _by_id(session: Session, model, ids) -> dict:
 def _prepare(engine, ids: list[int], links=None) -> list[_Job]:
     """Read the claimed rows with their channels, subscriptions and events (in a few queries). `links`
     (alerts.links.Links): the signed links each message ends with."""
+    lend_plugins(_asset())  # each channel URL is loaded once: masked here, then sent with that plugin
     with Session(engine) as session:
         rows = _by_id(session, Notification, ids)
         channels = _by_id(session, SubscriptionChannel, [n.channel_id for n in rows.values()])
@@ -996,6 +1003,7 @@ class _Worker:
         self.pauses = ChannelPauses()
         self.report = SendReport()
         self.in_flight: dict[Future, _Job] = {}
+        self.finished: queue.SimpleQueue[Future] = queue.SimpleQueue()  # in_flight's futures as they finish
         self.done: list[tuple[_Job, Outcome]] = []
         self.flushed = time.monotonic()
 
@@ -1013,8 +1021,13 @@ class _Worker:
                 self.done.append((job, Outcome(False)))
                 continue
             job.now = now
-            self.in_flight[self.pool.submit(self.send, job, cache)] = job
+            self.start(job, cache)
         return len(ids)
+
+    def start(self, job: _Job, cache: dict) -> None:
+        future = self.pool.submit(self.send, job, cache)
+        self.in_flight[future] = job
+        future.add_done_callback(self.finished.put)  # collect() takes them in the order they finish
 
     def send(self, job: _Job, cache: dict) -> Outcome:
         now = self.clock()
@@ -1043,11 +1056,21 @@ class _Worker:
         return outcome
 
     def collect(self, timeout: float) -> None:
+        """Take the sends finished so far, waiting up to `timeout` for the first one. (One queue fed by the
+        futures' callbacks: `concurrent.futures.wait` on every future in flight costs as much as they are many.)"""
         if not self.in_flight:
             return
-        finished, _ = wait(list(self.in_flight), timeout=timeout, return_when=FIRST_COMPLETED)
+        finished: list[Future] = []
+        try:
+            finished.append(self.finished.get(timeout=timeout) if timeout > 0 else self.finished.get_nowait())
+            while True:
+                finished.append(self.finished.get_nowait())
+        except queue.Empty:
+            pass
         for future in finished:
-            job = self.in_flight.pop(future)
+            job = self.in_flight.pop(future, None)
+            if job is None:  # cancelled by release_queued, already handed back
+                continue
             try:
                 outcome = future.result()
             except Exception as exc:  # noqa: BLE001 — a bug in our code: this row fails, the batch goes on
@@ -1136,7 +1159,7 @@ def send_due(
                     worker.done.append((job, Outcome(False)))
                 else:
                     job.now = moment
-                    worker.in_flight[worker.pool.submit(worker.send, job, cache)] = job
+                    worker.start(job, cache)
             worker.drain()
     report = worker.report
     report.rows.sort(key=lambda r: r["id"])

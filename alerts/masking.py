@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections import OrderedDict
 from contextlib import contextmanager
 from functools import lru_cache
 from urllib.parse import quote, unquote
@@ -128,16 +129,58 @@ def mask_unusable(url: str) -> str:
     return f"{scheme}://{masked}" if scheme else masked
 
 
+class _Lender:
+    """A sender masks each channel URL just before it sends to it, and both need the URL loaded by Apprise
+    (about as costly as the send itself). While a sender lends (`lend_plugins`), the URL is loaded once, with
+    the sender's asset, and the plugin that the masked form was read from is kept for the sender to take
+    (`take_plugin`), at most `keep` of them, oldest dropped first."""
+
+    def __init__(self, keep: int = 1024):
+        self.keep = keep
+        self.asset = None  # the sender's AppriseAsset while lending, else None: nothing kept
+        self.spares: OrderedDict[str, object] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def keep_spare(self, url: str, plugin) -> None:
+        with self.lock:
+            self.spares[url] = plugin
+            while len(self.spares) > self.keep:
+                self.spares.popitem(last=False)
+
+    def take(self, url: str):
+        with self.lock:
+            return self.spares.pop(url, None)
+
+
+_lender = _Lender()
+
+
+def lend_plugins(asset) -> None:
+    """Load channel URLs with `asset` from now on and keep each loaded plugin for `take_plugin`."""
+    _lender.asset = asset
+
+
+def take_plugin(url: str):
+    """The plugin `url` was loaded into to be masked, if one is kept (only while lending), else None. Taken
+    once: the caller owns it."""
+    return _lender.take(url)
+
+
 @lru_cache(maxsize=4096)
 def _plugin_view(url: str) -> tuple[str | None, frozenset, tuple[str, ...]]:
     """(Apprise's privacy-mode URL or None when Apprise cannot load `url`, the names of the query arguments the
     plugin declares private, the plugin's private values). One Apprise load per URL."""
     import apprise  # here, not at the top: a worker whose sender finds nothing due never loads Apprise
 
+    asset = _lender.asset
     with _masking.loading(url):
-        plugin = apprise.Apprise.instantiate(url)
+        plugin = (
+            apprise.Apprise.instantiate(url, asset=asset) if asset is not None else apprise.Apprise.instantiate(url)
+        )
     if plugin is None:
         return None, frozenset(), ()
+    if asset is not None:
+        _lender.keep_spare(url, plugin)
     tokens, args = plugin.template_tokens, plugin.template_args
     private_tokens = {name for name, spec in tokens.items() if spec.get("private")}
     names = frozenset(
@@ -216,9 +259,10 @@ def mask_text(text: str, url: str, masked: str | None = None) -> str:
     return _hide_urls(text)
 
 
-def _raw_forms(url: str, masked: str) -> list[str]:
+@lru_cache(maxsize=4096)
+def _raw_forms(url: str, masked: str) -> tuple[str, ...]:
     """The spellings of `url` to replace by `masked` (none that the masked form itself contains: nothing hidden)."""
-    return [raw for raw in sorted({url, unquote(url)}, key=len, reverse=True) if raw not in masked]
+    return tuple(raw for raw in sorted({url, unquote(url)}, key=len, reverse=True) if raw not in masked)
 
 
 @lru_cache(maxsize=4096)
@@ -230,6 +274,8 @@ def _raw_pattern(url: str, masked: str) -> re.Pattern | None:
 
 
 def _replace_raw(text: str, url: str, masked: str) -> str:
+    if not any(raw in text for raw in _raw_forms(url, masked)):  # most text names no URL: no pattern to build
+        return text
     pattern = _raw_pattern(url, masked)
     return pattern.sub(lambda _m: masked, text) if pattern else text
 
