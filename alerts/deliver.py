@@ -197,14 +197,9 @@ def _asset():
 
 
 def _load(url: str, masked: str | None = None):
-    """An Apprise object holding only `url`, or UnusableURL with Apprise's reason (masked). The plugin the
-    masking loaded `url` into, when it kept one (a sender lends: alerts.masking.lend_plugins), is not loaded
-    again."""
+    """An Apprise object holding only `url`, or UnusableURL with Apprise's reason (masked)."""
     apprise = _apprise()
     apobj = apprise.Apprise(asset=_asset())
-    spare = take_plugin(url)
-    if spare is not None and apobj.add(spare):
-        return apobj
     if apobj.add(url) and len(apobj) == 1:
         return apobj
     masked = masked or mask_url(url)
@@ -268,11 +263,10 @@ class _AppriseDetail(logging.Handler):
 _detail = _AppriseDetail()
 
 
-def _channel_settings(apobj, url: str, policy: Policy) -> None:
-    """Explicit timeouts on the channel (its URL's own ``cto``/``rto`` win), and no retries inside Apprise:
-    one attempt of ours is one request, so a slow channel is not sent the message again within the attempt.
-    These are the service's public settings, the ones the URL arguments set."""
-    service = apobj[0]
+def _channel_settings(service, url: str, policy: Policy) -> None:
+    """Explicit timeouts on the channel's plugin (its URL's own ``cto``/``rto`` win), and no retries inside
+    Apprise: one attempt of ours is one request, so a slow channel is not sent the message again within the
+    attempt. These are the service's public settings, the ones the URL arguments set."""
     args = {key.lower() for key in parse_qs(url.partition("?")[2])}
     if "cto" not in args and hasattr(service, "socket_connect_timeout"):
         # email: Apprise gives smtplib this one timeout for the whole SMTP conversation, reads included
@@ -330,18 +324,21 @@ def retry_after(lines: list[str], now: datetime | None = None) -> float | None:
 
 @dataclass
 class _Loaded:
-    apobj: Any
+    plugin: Any  # the channel URL's Apprise plugin (NotifyBase)
     extras: dict  # a json:// channel's own payload extras (its :key=value arguments), before a message's data
 
 
 class ChannelPool:
-    """A sender process's loaded channels: the Apprise object of a channel URL is built once and reused by the
-    next message to that URL (parsing the URL and loading the plugin cost about as much as a send). An object is
-    used by one thread at a time (checked out, checked in); at most `keep` idle objects are kept, least
-    recently used dropped first."""
+    """A sender process's loaded channels: the Apprise plugin of a channel URL is loaded once and reused by the
+    next message to that URL (parsing the URL and loading the plugin cost about as much as a send; the plugin
+    the masking loaded the URL into is taken, not loaded again). A plugin is used by one thread at a time
+    (checked out, checked in); at most `keep` idle ones are kept, least recently used dropped first. Each
+    thread sends through one Apprise object of its own, holding the plugin of the message under way (an
+    Apprise object per channel would set up its locale per channel)."""
 
     def __init__(self, policy: Policy, keep: int = 512):
         self.policy, self.keep = policy, keep
+        self._local = threading.local()
         self._lock = threading.Lock()
         self._idle: OrderedDict[str, list[_Loaded]] = OrderedDict()
         self._count = 0
@@ -355,9 +352,18 @@ class ChannelPool:
                 if not stack:
                     del self._idle[url]
                 return loaded
-        apobj = _load(url, masked)  # UnusableURL
-        _channel_settings(apobj, url, self.policy)
-        return _Loaded(apobj, dict(getattr(apobj[0], "payload_extras", None) or {}))
+        plugin = take_plugin(url)  # loaded by the masking (a sender lends: alerts.masking.lend_plugins)
+        if plugin is None:
+            plugin = _load(url, masked)[0]  # UnusableURL
+        _channel_settings(plugin, url, self.policy)
+        return _Loaded(plugin, dict(getattr(plugin, "payload_extras", None) or {}))
+
+    def manager(self):
+        """This thread's Apprise object (empty between sends)."""
+        apobj = getattr(self._local, "apobj", None)
+        if apobj is None:
+            apobj = self._local.apobj = _apprise().Apprise(asset=_asset())
+        return apobj
 
     def checkin(self, url: str, loaded: _Loaded) -> None:
         with self._lock:
@@ -386,7 +392,7 @@ def deliver(
     """Send one message to one channel URL; never raises. `notify_type`: Apprise's (info, success, warning);
     `data`: what a JSON channel's payload carries beside the title and the message (README "JSON payload");
     `html`: `body` is HTML (email: Apprise sends it with its plain-text rendering, multipart/alternative);
-    `channels`: a sender's pool of loaded channels to take the URL's Apprise object from (else one is built)."""
+    `channels`: a sender's pool of loaded channels to take the URL's plugin from (else it is loaded)."""
     masked = masked or mask_url(url)
     policy = policy or Policy()
     details: list[str] = []
@@ -397,11 +403,16 @@ def deliver(
             return Outcome(False, str(exc)[:ERROR_CHARS], permanent=True, kind="unusable")
         except Exception as exc:  # noqa: BLE001 — a plugin failing to load: a failure of this row
             return Outcome(False, mask_text(f"failed: {type(exc).__name__}: {exc}", url, masked)[:ERROR_CHARS])
-        apobj = loaded.apobj
+        pool = channels or ChannelPool(policy)
+        apobj = pool.manager()
+        apobj.clear()  # what a send that raised may have left
+        apobj.add(loaded.plugin)
         apprise = _apprise()
         try:
-            if hasattr(apobj[0], "payload_extras"):  # json:// — the extras its `:key=value` arguments set, and ours
-                apobj[0].payload_extras = {**loaded.extras, **(data or {})}
+            if hasattr(
+                loaded.plugin, "payload_extras"
+            ):  # json:// — the extras its `:key=value` arguments set, and ours
+                loaded.plugin.payload_extras = {**loaded.extras, **(data or {})}
             kind = apprise.NotifyType(notify_type)
             body_format = apprise.NotifyFormat.HTML if html else apprise.NotifyFormat.TEXT
             if _apprise2():  # the call's own log entries: isolated from the other threads' sends
@@ -419,9 +430,11 @@ def deliver(
                 with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
                     ok = apobj.notify(body=body, title=title, notify_type=kind, body_format=body_format)
                 lines = captured.getvalue().splitlines()
-        except Exception as exc:  # a plugin bug must not take the batch down: the object is not reused
+        except Exception as exc:  # a plugin bug must not take the batch down: the plugin is not reused
             ok, lines = False, [f"{type(exc).__name__}: {exc}"]
+            apobj.clear()
         else:
+            apobj.clear()
             if channels is not None:
                 channels.checkin(url, loaded)
     if ok:

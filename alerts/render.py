@@ -279,6 +279,7 @@ def _env(lang: str) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        auto_reload=False,  # package files: loaded once, not checked on disk at every message
     )
     env.filters.update(locale_filters(LOCALES[lang]))
     env.filters["linkify"] = linkify

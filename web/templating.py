@@ -48,6 +48,7 @@ def environment(lang: str) -> Environment:
         extensions=["jinja2.ext.do"],
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # package files: loaded once, not checked on disk at every page
     )
     locale = LOCALES[lang]
     filters = locale_filters(locale)
