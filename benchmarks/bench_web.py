@@ -147,6 +147,8 @@ def main() -> None:
         wait_until_up(base, server)
         for path_ in [TRIVIAL, *PAGES.values()]:  # warm-up: imports, templates, caches
             urllib.request.urlopen(base + path_, timeout=30).read()
+            if args.workers > 1:  # one request warms one worker: a second of load reaches every worker
+                load(base + path_, 1, args.connections, args.threads)
         results = {"trivial (first)": load(base + TRIVIAL, args.duration, args.connections, args.threads)}
         for name, page in PAGES.items():
             results[name] = load(base + page, args.duration, args.connections, args.threads)
