@@ -146,9 +146,10 @@ def main() -> None:
     try:
         wait_until_up(base, server)
         for path_ in [TRIVIAL, *PAGES.values()]:  # warm-up: imports, templates, caches
-            urllib.request.urlopen(base + path_, timeout=30).read()
-            if args.workers > 1:  # one request warms one worker: a second of load reaches every worker
-                load(base + path_, 1, args.connections, args.threads)
+            # each request on a new connection, taken by whichever worker accepts first: 10 per worker warm them
+            # all (a worker's first answer of a page is rendered by each connection waiting for it)
+            for _ in range(10 * args.workers):
+                urllib.request.urlopen(base + path_, timeout=30).read()
         results = {"trivial (first)": load(base + TRIVIAL, args.duration, args.connections, args.threads)}
         for name, page in PAGES.items():
             results[name] = load(base + page, args.duration, args.connections, args.threads)
