@@ -293,3 +293,47 @@ def test_the_setup_file_gives_the_workers_the_same_site(tmp_path, monkeypatch):
     app = from_setup()
     assert app.state.database_url == "sqlite:///x.db" and app.state.zone.key == "UTC"
     assert app.state.config == config
+
+
+@pytest.mark.slow
+def test_the_service_kills_a_stuck_site_with_its_workers(tmp_path, monkeypatch):
+    """`promowatch run`'s WebChild: when the site does not stop on SIGTERM in time, the kill reaches its workers."""
+    import threading
+
+    from promowatch.serve import WebChild
+    from promowatch.service_config import load_config
+
+    port = free_port()
+    env = _env(tmp_path, f'[web]\nenabled = true\nhost = "127.0.0.1"\nport = {port}\nworkers = {WORKERS}\n')
+    for name in [k for k in os.environ if k.startswith(("PROMOWATCH_", "PROMETHEUS_"))]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    child = WebChild(load_config(), env["PROMOWATCH_CONFIG"], threading.Event())
+    child.start()
+    family: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + 60
+        while len(family := _family(child)) < 1 + WORKERS:
+            assert time.monotonic() < deadline, "the site's workers did not start within 60 s"
+            time.sleep(0.2)
+        assert child.proc is not None
+        os.kill(child.proc.pid, signal.SIGSTOP)  # stuck: SIGTERM does nothing until the kill
+        started = time.monotonic()
+        child.close()
+        assert 9 < time.monotonic() - started < 30
+        _, alive = psutil.wait_procs(family, timeout=10)
+        assert alive == [], f"left running: {alive}"
+    finally:
+        child.stop.set()
+        for process in [*family, *_family(child)]:  # none, unless the test failed
+            if process.is_running():
+                process.kill()
+
+
+def _family(child) -> list[psutil.Process]:
+    """`promowatch web` and its worker processes (the multiprocessing helpers beside them too)."""
+    if child.proc is None or child.proc.poll() is not None:
+        return []
+    site = psutil.Process(child.proc.pid)
+    return [site, *site.children(recursive=True)]
