@@ -8,8 +8,9 @@ would. Then the real server (`promowatch web`, a separate process) and Debian's 
 for each URL `--duration` seconds with `--connections` connections; requests/s and p50/p99 latency. The
 trivial endpoint is the stylesheet the site serves itself (/static/style.css: a small static file through the
 same app, middleware and server), measured first and last; the pages' shares are of the mean of both.
-Goal: every page >= 50 % of the trivial endpoint's requests/s, p99 <= 50 ms.
-Run: python benchmarks/bench_web.py [--crawls 100] [--duration 10] [--connections 50] [--db PATH]
+Goal: every page >= 50 % of the trivial endpoint's requests/s, p99 <= 50 ms. `--workers N` is passed to
+`promowatch web` (Uvicorn worker processes; compare 1 and 2 on the same --db).
+Run: python benchmarks/bench_web.py [--crawls 100] [--duration 10] [--connections 50] [--db PATH] [--workers N]
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ def main() -> None:
         "server (one process) and measures the scheduler, not the site",
     )
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=1, help="promowatch web --workers: server processes")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--db", help="a SQLite file to reuse (built when missing)")
     args = parser.parse_args()
@@ -133,7 +135,7 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROMOWATCH_")}
     env["PROMOWATCH_DATABASE_URL"] = url
     server = subprocess.Popen(
-        [sys.executable, "-m", "promowatch.cli", "web", "--port", str(args.port)],
+        [sys.executable, "-m", "promowatch.cli", "web", "--port", str(args.port), "--workers", str(args.workers)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -144,7 +146,10 @@ def main() -> None:
     try:
         wait_until_up(base, server)
         for path_ in [TRIVIAL, *PAGES.values()]:  # warm-up: imports, templates, caches
-            urllib.request.urlopen(base + path_, timeout=30).read()
+            # each request on a new connection, taken by whichever worker accepts first: 10 per worker warm them
+            # all (a worker's first answer of a page is rendered by each connection waiting for it)
+            for _ in range(10 * args.workers):
+                urllib.request.urlopen(base + path_, timeout=30).read()
         results = {"trivial (first)": load(base + TRIVIAL, args.duration, args.connections, args.threads)}
         for name, page in PAGES.items():
             results[name] = load(base + page, args.duration, args.connections, args.threads)
@@ -159,7 +164,7 @@ def main() -> None:
         f"\n{args.connections} connections, {args.duration} s per URL, wrk -t{args.threads}; trivial = {TRIVIAL}; ",
         end="",
     )
-    print(f"load average {load_average} on {os.cpu_count()} cores")
+    print(f"server: {args.workers} worker process(es); load average {load_average} on {os.cpu_count()} cores")
     print(f"{'what':<20} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'share':>7}  goals: share >= 50 %, p99 <= 50 ms")
     for name, r in results.items():
         share = r["rps"] / trivial

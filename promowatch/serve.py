@@ -56,7 +56,9 @@ def setup_logging(default: str) -> None:
 class WebChild:
     """The site (`promowatch web`) as a child process of the service when `[web] enabled = true`: the scheduler
     process stays lean (no FastAPI, Jinja2 or Uvicorn in it) and a crash of one does not take the other down.
-    Started again after 5 s when it dies; terminated (then killed) when the service stops."""
+    Started again after 5 s when it dies; terminated (then killed) when the service stops. It runs in a process
+    group of its own, so the kill also reaches the Uvicorn worker processes of `[web] workers` (killed alone,
+    `promowatch web` would leave them serving)."""
 
     def __init__(self, config, config_path: str | None, stop: threading.Event):
         self.args = [
@@ -77,7 +79,7 @@ class WebChild:
 
     def _keep(self) -> None:
         while not self.stop.is_set():
-            self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, start_new_session=True)
             self.log.info("site served on http://%s:%s/ (pid %d)", self.args[5], self.args[7], self.proc.pid)
             code = self.proc.wait()
             if self.stop.wait(5.0):
@@ -95,7 +97,7 @@ class WebChild:
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)  # the site and its worker processes
                 proc.wait(timeout=5)
         self.thread.join(timeout=10)
 

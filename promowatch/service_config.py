@@ -110,6 +110,7 @@ class WebConfig:
     # the reverse proxies whose X-Forwarded-For names the visitor (the subscribe rate limit's IP)
     trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
     admin_token: str | None = None  # the password of /admin (PROMOWATCH_ADMIN_TOKEN wins); None: no admin area
+    workers: int = 1  # Uvicorn worker processes serving the site (one per core: docs/web.md)
 
 
 @dataclass(frozen=True)
@@ -445,6 +446,7 @@ def _at_most(table, key: str, value: int, maximum: int) -> int:
     return value
 
 
+MAX_WEB_WORKERS = 64  # `[web] workers` / `promowatch web --workers`: more is a typo, not a machine
 _PROXY = r"[0-9A-Fa-f.:/*]+"  # an IP address, a network or "*" (what Uvicorn's forwarded_allow_ips reads)
 
 
@@ -473,7 +475,8 @@ def _web(table: _Table) -> WebConfig:
     admin_token = _secret(table, "admin_token")
     if admin_token is not None and len(admin_token) < 16:
         raise ConfigError(f"{table.where('admin_token')}: at least 16 characters are expected (its value is not shown)")
-    table.done({"base_url", "enabled", "host", "port", "trusted_proxies", "admin_token"})
+    workers = _at_most(table, "workers", table.integer("workers", 1), MAX_WEB_WORKERS)
+    table.done({"base_url", "enabled", "host", "port", "trusted_proxies", "admin_token", "workers"})
     return WebConfig(
         base_url=base_url,
         enabled=table.boolean("enabled", False),
@@ -481,6 +484,7 @@ def _web(table: _Table) -> WebConfig:
         port=port,
         trusted_proxies=tuple(proxies),
         admin_token=admin_token,
+        workers=workers,
     )
 
 

@@ -157,3 +157,37 @@ def test_the_data_version_is_read_at_most_once_a_ttl_and_a_crawl_shows_after_it(
             assert "€5.55" in get(client, offer, "en").text and len(statements) > 1  # version read, page made
         finally:
             event.remove(engine, "before_cursor_execute", count)
+
+
+def test_a_missing_answer_is_made_once_for_the_requests_waiting_for_it(tmp_path):
+    """20 requests at once for a page not kept yet: one makes it, the others wait for it and get the same
+    answer (each made it again before, and each worker process of several does it once per page and minute)."""
+    import asyncio
+
+    import httpx
+
+    url = f"sqlite:///{tmp_path / 'stampede.db'}"
+    fill(url)
+    engine = get_engine(url)
+    statements, count = _counted(url)
+    app = create_app(url)
+    offer = f"/offers/iliad/{GIGA}"
+
+    async def at_once(host: str, n: int) -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=f"http://{host}") as client:
+            return await asyncio.gather(*(client.get(offer, headers={"Accept-Language": "en"}) for _ in range(n)))
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        statements.clear()
+        (alone,) = asyncio.run(at_once("a.example", 1))  # one request: the statements of one answer made
+        made = len(statements)
+        statements.clear()
+        together = asyncio.run(at_once("b.example", 20))  # another host: another key, not kept yet
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert made > 2 and alone.status_code == 200
+    assert [r.status_code for r in together] == [200] * 20 and len({r.text for r in together}) == 1
+    # each request read the data version (VERSION_TTL 0 here); the page itself was made once
+    assert len(statements) == 20 + made - 1, len(statements)

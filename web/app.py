@@ -6,10 +6,18 @@ configuration live in `app.state`, where every router reads them. Areas are rout
 health); a new area (the subscription pages) is one more `include_router`. Nothing is fetched from outside:
 the stylesheet is served from web/static, the interactive API docs (which load scripts from a CDN) are off, the
 OpenAPI schema is on.
+
+Several worker processes (`promowatch web --workers N`) need Uvicorn to import the app in each of them:
+`from_setup` is that factory ("web.app:from_setup"). It builds the same app from what the command resolved,
+written by `write_setup` to a JSON file only its user can read (it holds the mail password and tokens: never
+a command line, never the environment) whose path PROMOWATCH_WEB_SETUP gives.
 """
 
 from __future__ import annotations
 
+import json
+import os
+from dataclasses import asdict
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,12 +27,15 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
+from alerts.channels import ChannelSettings, MailSettings
 from alerts.render import DEFAULT_TZ
 from web import admin, api, feeds, health, manage, metrics, pages, stay, subscribe
 from web.cache import PageCache
 from web.security import SecurityHeaders
 
 STATIC = Path(__file__).with_name("static")
+#: the environment variable naming the setup file `from_setup` reads
+SETUP = "PROMOWATCH_WEB_SETUP"
 
 
 def create_app(database_url: str | None = None, timezone: str = DEFAULT_TZ, config: dict | None = None) -> FastAPI:
@@ -61,3 +72,24 @@ def create_app(database_url: str | None = None, timezone: str = DEFAULT_TZ, conf
         return JSONResponse({"detail": problems}, status_code=400)
 
     return app
+
+
+def write_setup(path: Path, database_url: str | None, timezone: str, config: dict) -> None:
+    """Keep what `create_app` is given in `path` (JSON, mode 0600) for `from_setup`. `config` holds plain values
+    (base_url, {"admin_token": ...} as "web") and the ChannelSettings as "channels"."""
+    plain = {**config, "channels": asdict(config["channels"])} if config.get("channels") else dict(config)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump({"database_url": database_url, "timezone": timezone, "config": plain}, out)
+
+
+def from_setup() -> FastAPI:
+    """The site as `write_setup` kept it in the file PROMOWATCH_WEB_SETUP names: Uvicorn's factory in every
+    worker process."""
+    setup = json.loads(Path(os.environ[SETUP]).read_text("utf-8"))
+    config = setup["config"]
+    channels = config.get("channels")
+    if channels:
+        mail = MailSettings(**channels["mail"]) if channels.get("mail") else None
+        config["channels"] = ChannelSettings(**{**channels, "allowed": tuple(channels["allowed"]), "mail": mail})
+    return create_app(setup["database_url"], timezone=setup["timezone"], config=config)

@@ -5,14 +5,21 @@ here: crawls, sends and failures happen in other processes (the crawl worker, `p
 database is where all of them write. Each app has its own registry, so several apps in one process (tests)
 do not share counters. The web process's requests are counted by a plain ASGI middleware per route template
 (`/offers/{operator}/{offer_key:path}`, not every offer's path), so the series stay few.
+
+Several worker processes (`promowatch web --workers N`): a scrape reaches one worker, so the request counters
+use prometheus_client's multiprocess mode (PROMETHEUS_MULTIPROC_DIR, set by the CLI before the workers start:
+each worker writes its counts to files there, MultiProcessCollector adds them up at a scrape). The counters are
+then registered nowhere (the collector reads them from the files: registered they would count twice), and the
+figures, read from the database, stay one collector of the scrape's registry: once, not once per worker.
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
@@ -22,6 +29,9 @@ from storage.figures import figures
 router = APIRouter(include_in_schema=False)
 #: upper bounds (seconds) of the web requests' latency histogram
 REQUEST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+#: prometheus_client's multiprocess folder, read when prometheus_client is (first imported here, by the site):
+#: set, the request counters of every worker process are added up at a scrape
+MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
 class FiguresCollector(Collector):
@@ -86,29 +96,33 @@ def _counter(name: str, text: str, label: str, values: dict) -> CounterMetricFam
 
 
 def registry(database_url: str | None) -> CollectorRegistry:
-    """A registry of the figures on `database_url` and of this process's requests (RequestMetrics reads it)."""
+    """A registry of the figures on `database_url` and of the site's requests (RequestMetrics counts them): this
+    process's, or every worker's through the multiprocess folder."""
     reg = CollectorRegistry()
     reg.register(FiguresCollector(database_url))
+    if MULTIPROC_DIR:
+        multiprocess.MultiProcessCollector(reg, path=MULTIPROC_DIR)
     return reg
 
 
 class RequestMetrics:
-    """Counts this process's requests and their latency per route template, method and status code."""
+    """Counts the site's requests and their latency per route template, method and status code."""
 
     def __init__(self, app, registry: CollectorRegistry):
         self.app = app
+        counted_in = None if MULTIPROC_DIR else registry  # multiprocess: the collector reads the workers' files
         self.requests = Counter(
             "promowatch_web_requests",
-            "Requests answered by this web process",
+            "Requests answered by the site (every worker process)",
             ["route", "method", "code"],
-            registry=registry,
+            registry=counted_in,
         )
         self.latency = Histogram(
             "promowatch_web_request_duration_seconds",
-            "Seconds to answer a request, in this web process",
+            "Seconds to answer a request (every worker process)",
             ["route", "method"],
             buckets=REQUEST_BUCKETS,
-            registry=registry,
+            registry=counted_in,
         )
 
     async def __call__(self, scope, receive, send):
