@@ -122,17 +122,30 @@ def _chunks(values: Sequence, size: int = CHUNK):
         yield values[i : i + size]
 
 
-def _rows_for(session: Session, stmt, key, ids: Sequence[int]) -> list:
+def _rows_for(session: Session, stmt, key, ids: Sequence[int], plain: bool = False) -> list:
     """The rows of `stmt` whose `key` column (its first column) is one of `ids`: one IN (...) list per CHUNK
     ids, or, past WHOLE_TABLE_FROM ids (a fan-out reads most subscriptions), one statement without the list,
-    the rows of other ids dropped here: one scan instead of hundreds of statements."""
+    the rows of other ids dropped here: one scan instead of hundreds of statements. `plain`: the columns are
+    numbers and strings, which the driver gives as SQLAlchemy would, so the whole-table read takes the rows
+    straight from the DBAPI cursor (a third of the time of SQLAlchemy's result rows, for 100,000 rows)."""
     if len(ids) > WHOLE_TABLE_FROM:
         wanted = set(ids)
-        return [row for row in session.execute(stmt) if row[0] in wanted]
+        return [row for row in (_cursor_rows(session, stmt) if plain else session.execute(stmt)) if row[0] in wanted]
     rows: list = []
     for chunk in _chunks(ids):
         rows += session.execute(stmt.where(key.in_(chunk)))
     return rows
+
+
+def _cursor_rows(session: Session, stmt) -> Sequence:
+    """The rows of `stmt` (no parameters) as the DBAPI cursor returns them."""
+    conn = session.connection()
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(str(stmt.compile(dialect=conn.dialect)))
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 def _last_alerts(session: Session, sub_ids: list[int], operators: list[str], keys: set[str], cutoff: datetime) -> dict:
@@ -191,11 +204,13 @@ def _subscribers(session: Session, sub_ids: list[int]) -> tuple[dict[int, tuple]
     # two reads, not a join: for a few hundred ids PostgreSQL would hash-join a scan of every channel
     settings = {
         row[0]: tuple(row[1:])
-        for row in _rows_for(session, select(col(S.id), *(getattr(S, c) for c in SCHEDULE)), col(S.id), sub_ids)
+        for row in _rows_for(
+            session, select(col(S.id), *(getattr(S, c) for c in SCHEDULE)), col(S.id), sub_ids, plain=True
+        )
     }
     channels: dict[int, list[int]] = defaultdict(list)
     stmt = select(col(C.subscription_id), col(C.id))
-    for sid, cid in _rows_for(session, stmt, col(C.subscription_id), sub_ids):
+    for sid, cid in _rows_for(session, stmt, col(C.subscription_id), sub_ids, plain=True):
         channels[sid].append(cid)
     for ids in channels.values():
         ids.sort()
