@@ -7,7 +7,7 @@ about which subscriptions an event concerns (`alerts.subscription_index`). What 
   - without digest: one row per channel x event, due now or at the end of the subscriber's quiet hours;
   - digest: the event joins the open digest row of each channel for the period (`digest` = "daily:DATE" /
     "weekly:DATE", the local date it is sent on), due at the period's send time, past quiet hours.
-Rows are written in bulk (`bulk_insert`: COPY on PostgreSQL, executemany elsewhere; one switch, `copies`), a
+Rows are written in bulk (`bulk_insert`: binary COPY on PostgreSQL, executemany elsewhere; one switch, `copies`), a
 fan-out's reads in one statement each; a failure raises, so the caller's transaction writes neither events nor
 notifications.
 """
