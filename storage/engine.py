@@ -27,7 +27,7 @@ from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.engine.url import URL
 
-HEAD_REVISION = "0011_service_mail_channels"
+HEAD_REVISION = "0012_outbox_write_cost"
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: migrate a database that is behind in a one-off child process rather than in this one (see the docstring)
 MIGRATE_IN_SUBPROCESS = False

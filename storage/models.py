@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    ForeignKeyConstraint,
     Index,
     Integer,
     String,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     inspect,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -196,7 +198,11 @@ class SubscriptionChannel(SQLModel, table=True):
     __tablename__ = "subscription_channel"
     # migration 0009: the duplicate check of a new subscription looks its URLs up; a hash index on PostgreSQL,
     # where a B-tree refuses values over ~2.7 kB (a URL has no length limit)
-    __table_args__ = (Index("ix_subscription_channel_url", "url", postgresql_using="hash"),)
+    __table_args__ = (
+        Index("ix_subscription_channel_url", "url", postgresql_using="hash"),
+        # migration 0012: what the outbox's one foreign key to its channel and subscription refers to
+        Index("uq_subscription_channel_id_subscription", "id", "subscription_id", unique=True),
+    )
 
     id: Optional[int] = Field(default=None, primary_key=True)
     subscription_id: int = Field(foreign_key="subscription.id", index=True)
@@ -222,13 +228,28 @@ class Notification(SQLModel, table=True):
         UniqueConstraint("channel_id", "event_id", name="uq_notification_channel_event"),
         Index("ix_notification_status_due", "status", "due_at"),
         Index("ix_notification_debounce", "subscription_id", "operator", "offer_key", "kind", "created_at"),
-        # the alert-latency figure (recently sent) and the retention job (sent long ago): migration 0009
-        Index("ix_notification_status_sent", "status", "sent_at"),
+        # the alert-latency figure (recently sent) and the retention job (sent long ago): migration 0009; of sent
+        # rows only (migration 0012: a row is written unsent, so a fan-out's rows do not enter it)
+        Index(
+            "ix_notification_status_sent",
+            "status",
+            "sent_at",
+            postgresql_where=text("sent_at IS NOT NULL"),
+            sqlite_where=text("sent_at IS NOT NULL"),
+        ),
+        # migration 0012: one key for the channel and its subscription, checked once per row, not twice (the
+        # check per row of each foreign key is the largest cost of writing an outbox row on PostgreSQL); it
+        # also holds that the row's subscription is its channel's
+        ForeignKeyConstraint(
+            ["channel_id", "subscription_id"],
+            ["subscription_channel.id", "subscription_channel.subscription_id"],
+            name="fk_notification_channel_subscription",
+        ),
     )
 
     id: Optional[int] = Field(default=None, primary_key=True)
-    subscription_id: int = Field(foreign_key="subscription.id")
-    channel_id: int = Field(foreign_key="subscription_channel.id")
+    subscription_id: int
+    channel_id: int
     event_id: Optional[int] = Field(default=None, foreign_key="offer_event.id")
     event_ids: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # digest rows
     digest: Optional[str] = Field(default=None, max_length=32)  # e.g. "daily:2026-12-02"; None = one event

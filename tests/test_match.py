@@ -499,6 +499,15 @@ def test_removed_event_is_matched_on_the_last_item(tmp_db, monkeypatch):
     assert rows_of(sid) == [("a", "removed", 999)] and rows_of(pricey) == []
 
 
+@pytest.fixture(params=["native", "executemany"])
+def write_path(request, monkeypatch):
+    """The database's own bulk write (COPY on PostgreSQL), or the driver's executemany on any database."""
+    if request.param == "executemany":
+        monkeypatch.setattr(outbox, "copies", lambda dialect: False)
+    return request.param
+
+
+@pytest.mark.usefixtures("write_path")
 def test_bulk_insert_raises_sqlalchemy_errors(tmp_db, monkeypatch):
     """A row the outbox refuses (the same channel and event twice) fails the whole bulk write with SQLAlchemy's
     IntegrityError, whether the rows went by COPY (PostgreSQL) or executemany: detection's transaction rolls back."""
@@ -515,6 +524,7 @@ def test_bulk_insert_raises_sqlalchemy_errors(tmp_db, monkeypatch):
     assert len(notifications()) == 1
 
 
+@pytest.mark.usefixtures("write_path")
 def test_bulk_insert_writes_what_it_is_given(tmp_db, monkeypatch):
     """Every column as given, JSON lists included (digest rows), on either write path."""
     sid = subscribe(channels=2)
