@@ -226,9 +226,10 @@ REPLAYABLE = [p for p in sorted((Path(__file__).parent / "data" / "detect").glob
 
 @pytest.mark.parametrize("case_file", REPLAYABLE, ids=[p.stem for p in REPLAYABLE])
 def test_replaying_crawls_through_import_gives_the_rules_events(tmp_db, tmp_path, case_file):
-    """The detection cases again, each crawl a real `promowatch import` process on one SQLite file."""
+    """The detection cases again, each crawl a real `promowatch import` process on one SQLite file; then one
+    `promowatch events` process lists them all, newest first, each under the crawl that detected it."""
     case = json.loads(case_file.read_text("utf-8"))
-    seen = 0
+    runs = []
     for n, crawl in enumerate(case["crawls"]):
         feed = tmp_path / f"crawl{n}.json"
         feed.write_text(
@@ -252,9 +253,13 @@ def test_replaying_crawls_through_import_gives_the_rules_events(tmp_db, tmp_path
         assert (summary["status"], proc.returncode) == (decided, 0 if decided == "healthy" else 1), proc.stderr
         dropped = [[c["offer_key"], c["reason"]] for c in summary["dropped_cards"]]
         assert dropped == crawl.get("dropped", []), f"crawl {n}"
-        events = json.loads(run("events", "--json", "--limit", "1000").stdout)
-        new = sorted((e["offer_key"], e["kind"]) for e in events[: len(events) - seen])
-        seen = len(events)
+        runs.append(summary["crawl_run_id"])
+    assert len(set(runs)) == len(runs), runs  # every import is a crawl of its own
+    events = json.loads(run("events", "--json", "--limit", "1000").stdout)
+    assert [e["id"] for e in events] == sorted((e["id"] for e in events), reverse=True)  # newest first
+    assert {e["crawl_run_id"] for e in events} <= set(runs)
+    for n, (crawl, run_id) in enumerate(zip(case["crawls"], runs, strict=True)):
+        new = sorted((e["offer_key"], e["kind"]) for e in events if e["crawl_run_id"] == run_id)
         assert new == sorted((e["offer_key"], e["kind"]) for e in crawl["events"]), f"crawl {n}"
 
 
