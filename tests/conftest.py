@@ -13,6 +13,12 @@ sys.path.insert(0, str(ROOT))
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: starts processes or servers (deselect with -m 'not slow')")
+    config.addinivalue_line(
+        "markers",
+        "dialect_neutral: takes a database only so that its processes never touch a default one, and is refused "
+        "or answered before any query (usage errors, bad variables, pages that cannot be parsed): not repeated in "
+        "the server pass",
+    )
 
 
 #: a test whose fixtures include one of these takes a database, which is on the server in the server pass
@@ -21,8 +27,9 @@ DATABASE_FIXTURES = {"tmp_db", "empty_db", "module_db", "_server_admin"}
 
 def pytest_collection_modifyitems(config, items):
     """The server pass (PROMOWATCH_TEST_SERVER_URL set) runs the tests that take a database, or whose module
-    reads that variable itself; the others never see the server and would repeat the SQLite pass to the byte, so
-    they are deselected there (counted in pytest's summary line as deselected)."""
+    reads that variable itself, unless marked `dialect_neutral`; the others never query the server and would
+    repeat the SQLite pass to the byte, so they are deselected there (counted in pytest's summary line as
+    deselected)."""
     if not os.environ.get("PROMOWATCH_TEST_SERVER_URL"):
         return
     keep, repeat, reads = [], [], {}
@@ -31,7 +38,8 @@ def pytest_collection_modifyitems(config, items):
         if path not in reads:  # a test module that reads the variable itself (e.g. EXPLAIN plans, several senders)
             reads[path] = "PROMOWATCH_TEST_SERVER_URL" in item.path.read_text(encoding="utf-8")
         takes_database = bool(DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())))
-        (keep if takes_database or reads[path] else repeat).append(item)
+        neutral = item.get_closest_marker("dialect_neutral") is not None
+        (keep if (takes_database or reads[path]) and not neutral else repeat).append(item)
     if repeat:
         config.hook.pytest_deselected(items=repeat)
         items[:] = keep

@@ -47,6 +47,7 @@ NOT_HTML = {
 }
 
 
+@pytest.mark.dialect_neutral
 @pytest.mark.parametrize("case", sorted(NOT_HTML))
 def test_parse_refuses_what_is_not_an_html_page(case, tmp_path, tmp_db):
     page = tmp_path / f"page.{case}"
@@ -55,6 +56,7 @@ def test_parse_refuses_what_is_not_an_html_page(case, tmp_path, tmp_db):
     assert "not an HTML page" in line and str(page) in line
 
 
+@pytest.mark.dialect_neutral
 @pytest.mark.parametrize("day", ["2026-13-45", "2026-02-30", "15/09/2026", "tomorrow", "2026-9-1", "20260915"])
 def test_parse_refuses_a_today_that_is_not_a_day(day, tmp_db):
     line = one_line(promowatch("parse", "iliad", ILIAD_PAGE, "--today", day, check_code=2))
@@ -70,6 +72,7 @@ MONEY_OPTIONS = [
 ]
 
 
+@pytest.mark.dialect_neutral
 @pytest.mark.parametrize("command, flag", MONEY_OPTIONS)
 @pytest.mark.parametrize("amount", ["1e3", "9,999", "-1"])  # the whole class: test_the_money_parser_refuses
 def test_amounts_that_are_not_euro_are_refused(command, flag, amount, tmp_db):
@@ -201,6 +204,7 @@ def test_subscribe_twice_the_same_stores_one_subscription(tmp_db):
     assert [r["id"] for r in rows] == [1, 2, 3, 4]
 
 
+@pytest.mark.dialect_neutral
 @pytest.mark.parametrize(
     "args, want",
     [
@@ -220,6 +224,7 @@ def test_parse_refuses_other_bad_arguments_in_one_line(args, want, tmp_db):
 HTML_SPIDERS = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir() and spider_class(p.name).cards is not None)
 
 
+@pytest.mark.dialect_neutral
 @pytest.mark.parametrize("operator", HTML_SPIDERS)
 def test_every_html_spider_refuses_a_json_file(operator, tmp_path, tmp_db):
     page = tmp_path / "offers.json"

@@ -79,6 +79,7 @@ def _refused(env, tmp_path, command, variable, value, extra):
     assert last_crawls(env["PROMOWATCH_DATABASE_URL"]) == {}  # refused before anything was recorded
 
 
+@pytest.mark.dialect_neutral
 @pytest.mark.slow
 @pytest.mark.parametrize("entry", list(ENTRY_POINTS))
 @pytest.mark.parametrize("variable", list(BAD))
@@ -87,6 +88,7 @@ def test_a_bad_variable_is_one_line_before_anything_runs(env, tmp_path, variable
     _refused(env, tmp_path, ENTRY_POINTS[entry], variable, value, extra)
 
 
+@pytest.mark.dialect_neutral
 @pytest.mark.slow
 @pytest.mark.parametrize("entry", list(DEEP_ENTRY_POINTS))
 @pytest.mark.parametrize("variable", DEEP)
