@@ -160,13 +160,24 @@ OPERATOR_ARGS = {
 }
 
 
-@pytest.fixture
-def iliad_items(tmp_db, tmp_path):
-    env = {**os.environ, "PROMOWATCH_TODAY": "2026-09-15"}
-    items = promowatch("parse", "iliad", ILIAD_PAGE, "--json", env=env, check_code=0).stdout
-    file = tmp_path / "iliad.json"
+@pytest.fixture(scope="module")
+def iliad_imported(module_db, tmp_path_factory):
+    """Iliad's bundled page parsed and imported into a database by real processes, once per module."""
+    env = {k: v for k, v in os.environ.items() if k != "PROMOWATCH_LOG_LEVEL"}
+    env["PROMOWATCH_DATABASE_URL"] = module_db
+    parse_env = {**env, "PROMOWATCH_TODAY": "2026-09-15"}
+    items = promowatch("parse", "iliad", ILIAD_PAGE, "--json", env=parse_env, check_code=0).stdout
+    file = tmp_path_factory.mktemp("iliad") / "iliad.json"
     file.write_text(items, "utf-8")
-    promowatch("import", file, check_code=0)
+    promowatch("import", file, env=env, check_code=0)
+    return module_db, file
+
+
+@pytest.fixture
+def iliad_items(iliad_imported, copy_of):
+    """The test's database (tmp_db) holding that import; the items file."""
+    source, file = iliad_imported
+    copy_of(source)
     return file
 
 
