@@ -13,16 +13,23 @@ sys.path.insert(0, str(ROOT))
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: starts processes or servers (deselect with -m 'not slow')")
+    config.addinivalue_line(
+        "markers",
+        "dialect_neutral: takes a database only so that its processes never touch a default one, and is refused "
+        "or answered before any query (usage errors, bad variables, pages that cannot be parsed): not repeated in "
+        "the server pass",
+    )
 
 
 #: a test whose fixtures include one of these takes a database, which is on the server in the server pass
-DATABASE_FIXTURES = {"tmp_db", "empty_db", "_server_admin"}
+DATABASE_FIXTURES = {"tmp_db", "empty_db", "module_db", "_server_admin"}
 
 
 def pytest_collection_modifyitems(config, items):
     """The server pass (PROMOWATCH_TEST_SERVER_URL set) runs the tests that take a database, or whose module
-    reads that variable itself; the others never see the server and would repeat the SQLite pass to the byte, so
-    they are deselected there (counted in pytest's summary line as deselected)."""
+    reads that variable itself, unless marked `dialect_neutral`; the others never query the server and would
+    repeat the SQLite pass to the byte, so they are deselected there (counted in pytest's summary line as
+    deselected)."""
     if not os.environ.get("PROMOWATCH_TEST_SERVER_URL"):
         return
     keep, repeat, reads = [], [], {}
@@ -31,7 +38,8 @@ def pytest_collection_modifyitems(config, items):
         if path not in reads:  # a test module that reads the variable itself (e.g. EXPLAIN plans, several senders)
             reads[path] = "PROMOWATCH_TEST_SERVER_URL" in item.path.read_text(encoding="utf-8")
         takes_database = bool(DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())))
-        (keep if takes_database or reads[path] else repeat).append(item)
+        neutral = item.get_closest_marker("dialect_neutral") is not None
+        (keep if (takes_database or reads[path]) and not neutral else repeat).append(item)
     if repeat:
         config.hook.pytest_deselected(items=repeat)
         items[:] = keep
@@ -179,6 +187,23 @@ class _ServerDatabases:
         else:
             self.free.append(url)
 
+    def replace(self, url: str, source: str) -> None:
+        """Make the database at `url` a copy of `source` (same name: the URL stays valid)."""
+        from sqlalchemy import text
+        from sqlalchemy.engine import make_url
+
+        from storage.engine import _engine
+
+        _engine.cache_clear()  # no pooled connection of this process left on either database
+        name, template = make_url(url).database, make_url(source).database
+        with self.admin.connect() as conn:
+            conn.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": template}
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+            conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
+
     def drop(self, url: str) -> None:
         from sqlalchemy import text
         from sqlalchemy.engine import make_url
@@ -281,6 +306,48 @@ def tmp_db(tmp_path, monkeypatch, _migrated_template):
     monkeypatch.setenv("PROMOWATCH_DATABASE_URL", url)
     yield url
     _migrated_template.give_back(url)
+
+
+@pytest.fixture(scope="module")
+def module_db(tmp_path_factory, _migrated_template):
+    """A migrated database that a module's fixture fills once (say a healthy crawl of every operator), for its
+    tests to start from: each takes its own copy with `copy_of` and never writes this one."""
+    if not SERVER:
+        import shutil
+
+        path = tmp_path_factory.mktemp("module_db") / "promowatch.db"
+        shutil.copyfile(_migrated_template, path)
+        os.chmod(path, 0o600)
+        yield f"sqlite:///{path}"
+        return
+    url = _migrated_template.create(_migrated_template.template)
+    yield url
+    _migrated_template.drop(url)
+
+
+@pytest.fixture
+def copy_of(tmp_db, _migrated_template):
+    """`copy_of(source)` makes the test's database (`tmp_db`, same URL) a copy of `source`, a `module_db` once
+    filled: the file copied on SQLite (its WAL checkpointed into it first), CREATE DATABASE ... TEMPLATE on a
+    server. Costs a file copy or ~1 s, where filling it again costs processes."""
+
+    def copy(source: str) -> str:
+        if not SERVER:
+            import shutil
+            import sqlite3
+
+            from sqlalchemy.engine import make_url
+
+            source_path, path = make_url(source).database, make_url(tmp_db).database
+            with sqlite3.connect(source_path) as conn:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.close()
+            shutil.copyfile(source_path, path)
+        else:
+            _migrated_template.replace(tmp_db, source)
+        return tmp_db
+
+    return copy
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ already holds a healthy crawl of the bundled pages.
 """
 
 import json
+import os
 import re
 import shutil
 
@@ -76,12 +77,22 @@ def _renamed(text: str) -> str:
     return re.sub(r'class="', 'class="renamed-', text)
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_bad_answer_changes_nothing(case, env, tmp_path):
-    how, statuses = CASES[case]
+@pytest.fixture(scope="module")
+def healthy(module_db):
+    """A database holding a healthy crawl of the bundled pages, made once by a real process, and its offers."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROMOWATCH_")}
+    env.update(PROMOWATCH_DATABASE_URL=module_db, PROMOWATCH_TODAY="2026-09-15")  # as conftest's `env`
     run(PROMOWATCH + ["crawl", "--offline", "--json"], env)
     before = _stored(env)
     assert before, "the healthy baseline crawl stored nothing"
+    return module_db, before
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_answer_changes_nothing(case, env, tmp_path, healthy, copy_of):
+    how, statuses = CASES[case]
+    source, before = healthy
+    copy_of(source)  # the test's database (env's) starts as that healthy crawl left it (checked at the end)
     bad = _mutate_dir(tmp_path, how)
     proc = run(PROMOWATCH + ["crawl", "--fixtures", str(bad), "--json"] + OPS, env, check=False)
     assert proc.returncode == 1, proc.stderr[-2000:]

@@ -6,6 +6,7 @@ are still above the threshold) and nothing stored changes.
 """
 
 import json
+import os
 import re
 import shutil
 import sys
@@ -40,11 +41,22 @@ def _tim_dir(tmp_path, change):
     return root
 
 
-@pytest.mark.parametrize("case", sorted(PRICES))
-def test_bad_price_is_dropped_and_counted(case, env, tmp_path):
-    units, decimals, reason = PRICES[case]
+@pytest.fixture(scope="module")
+def healthy_tim(module_db):
+    """A database holding a healthy crawl of the bundled TIM page, made once by a real process, and its offers."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROMOWATCH_")}
+    env.update(PROMOWATCH_DATABASE_URL=module_db, PROMOWATCH_TODAY="2026-09-15")  # as conftest's `env`
     run(PROMOWATCH + ["crawl", "tim", "--offline", "--json"], env)
     before = _stored(env)
+    assert before, "the healthy baseline crawl stored nothing"
+    return module_db, before
+
+
+@pytest.mark.parametrize("case", sorted(PRICES))
+def test_bad_price_is_dropped_and_counted(case, env, tmp_path, healthy_tim, copy_of):
+    units, decimals, reason = PRICES[case]
+    source, before = healthy_tim
+    copy_of(source)  # the test's database (env's) starts as that healthy crawl left it (checked at the end)
     folder = _tim_dir(
         tmp_path, lambda t: FIRST_PRICE.sub(lambda m: f"<strong>{units}</strong>{m.group(1)}{decimals}", t, count=1)
     )

@@ -47,6 +47,7 @@ NOT_HTML = {
 }
 
 
+@pytest.mark.dialect_neutral
 @pytest.mark.parametrize("case", sorted(NOT_HTML))
 def test_parse_refuses_what_is_not_an_html_page(case, tmp_path, tmp_db):
     page = tmp_path / f"page.{case}"
@@ -55,6 +56,7 @@ def test_parse_refuses_what_is_not_an_html_page(case, tmp_path, tmp_db):
     assert "not an HTML page" in line and str(page) in line
 
 
+@pytest.mark.dialect_neutral
 @pytest.mark.parametrize("day", ["2026-13-45", "2026-02-30", "15/09/2026", "tomorrow", "2026-9-1", "20260915"])
 def test_parse_refuses_a_today_that_is_not_a_day(day, tmp_db):
     line = one_line(promowatch("parse", "iliad", ILIAD_PAGE, "--today", day, check_code=2))
@@ -70,6 +72,7 @@ MONEY_OPTIONS = [
 ]
 
 
+@pytest.mark.dialect_neutral
 @pytest.mark.parametrize("command, flag", MONEY_OPTIONS)
 @pytest.mark.parametrize("amount", ["1e3", "9,999", "-1"])  # the whole class: test_the_money_parser_refuses
 def test_amounts_that_are_not_euro_are_refused(command, flag, amount, tmp_db):
@@ -157,13 +160,24 @@ OPERATOR_ARGS = {
 }
 
 
-@pytest.fixture
-def iliad_items(tmp_db, tmp_path):
-    env = {**os.environ, "PROMOWATCH_TODAY": "2026-09-15"}
-    items = promowatch("parse", "iliad", ILIAD_PAGE, "--json", env=env, check_code=0).stdout
-    file = tmp_path / "iliad.json"
+@pytest.fixture(scope="module")
+def iliad_imported(module_db, tmp_path_factory):
+    """Iliad's bundled page parsed and imported into a database by real processes, once per module."""
+    env = {k: v for k, v in os.environ.items() if k != "PROMOWATCH_LOG_LEVEL"}
+    env["PROMOWATCH_DATABASE_URL"] = module_db
+    parse_env = {**env, "PROMOWATCH_TODAY": "2026-09-15"}
+    items = promowatch("parse", "iliad", ILIAD_PAGE, "--json", env=parse_env, check_code=0).stdout
+    file = tmp_path_factory.mktemp("iliad") / "iliad.json"
     file.write_text(items, "utf-8")
-    promowatch("import", file, check_code=0)
+    promowatch("import", file, env=env, check_code=0)
+    return module_db, file
+
+
+@pytest.fixture
+def iliad_items(iliad_imported, copy_of):
+    """The test's database (tmp_db) holding that import; the items file."""
+    source, file = iliad_imported
+    copy_of(source)
     return file
 
 
@@ -201,6 +215,7 @@ def test_subscribe_twice_the_same_stores_one_subscription(tmp_db):
     assert [r["id"] for r in rows] == [1, 2, 3, 4]
 
 
+@pytest.mark.dialect_neutral
 @pytest.mark.parametrize(
     "args, want",
     [
@@ -220,6 +235,7 @@ def test_parse_refuses_other_bad_arguments_in_one_line(args, want, tmp_db):
 HTML_SPIDERS = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir() and spider_class(p.name).cards is not None)
 
 
+@pytest.mark.dialect_neutral
 @pytest.mark.parametrize("operator", HTML_SPIDERS)
 def test_every_html_spider_refuses_a_json_file(operator, tmp_path, tmp_db):
     page = tmp_path / "offers.json"

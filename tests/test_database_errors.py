@@ -206,19 +206,26 @@ READING = {
 }
 
 
-def test_reading_commands_work_on_a_read_only_database_and_write_nothing(read_only_copy, populated):
+def _read(args, url):
+    rows = json.loads(ok(args, _env(url)).stdout)
+    if args[0] == "status":  # an operator never crawled is due "now": the moment of the call
+        rows = [{k: v for k, v in r.items() if r.get("finished_at") or k != "next_run"} for r in rows]
+    return rows
+
+
+@pytest.fixture(scope="module")
+def read_by_the_owner(populated):
+    """What each reading command prints on the populated database, opened as usual (read once per module: the
+    reads below compare with it)."""
+    return {name: _read(args, f"sqlite:///{populated}") for name, args in READING.items()}
+
+
+def test_reading_commands_work_on_a_read_only_database_and_write_nothing(read_only_copy, read_by_the_owner):
     path, url = read_only_copy
     digest = _digest(path)
-
-    def read(args, url):
-        rows = json.loads(ok(args, _env(url)).stdout)
-        if args[0] == "status":  # an operator never crawled is due "now": the moment of the call
-            rows = [{k: v for k, v in r.items() if r.get("finished_at") or k != "next_run"} for r in rows]
-        return rows
-
     for name, args in READING.items():
-        read_only = read(args, url)
-        assert read_only and read_only == read(args, f"sqlite:///{populated}"), name
+        read_only = _read(args, url)
+        assert read_only and read_only == read_by_the_owner[name], name
     assert _digest(path) == digest
 
 
@@ -256,7 +263,7 @@ def _as_nobody():
 
 
 @pytest.mark.parametrize("folder_mode", [0o755, 0o1777], ids=["folder_read_only", "folder_writable"])
-def test_a_database_another_user_owns_is_read_not_written(populated, items_file, folder_mode):
+def test_a_database_another_user_owns_is_read_not_written(populated, read_by_the_owner, items_file, folder_mode):
     """The read-only database a user meets: the service's file (0644 here), read by someone else, in a folder
     they may not write (SQLite cannot create its -shm there) or may. Reading commands answer as for the owner,
     writing ones say read-only, and the file is not touched."""
@@ -282,7 +289,7 @@ def test_a_database_another_user_owns_is_read_not_written(populated, items_file,
             proc = as_nobody(args)
             assert proc.returncode == 0, f"{name}: {proc.stderr}"
             if name != "status":
-                assert json.loads(proc.stdout) == json.loads(ok(args, _env(f"sqlite:///{populated}")).stdout), name
+                assert json.loads(proc.stdout) == read_by_the_owner[name], name
         for args in (
             ["subscribe", "--channel", "json://127.0.0.1:9/x"],
             ["import", items],

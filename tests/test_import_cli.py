@@ -106,9 +106,29 @@ MALFORMED = [
 ]
 
 
+@pytest.fixture(scope="module")
+def one_healthy_import(module_db, tmp_path_factory):
+    """A database holding one healthy import of one offer, made once by a real process."""
+    path = tmp_path_factory.mktemp("ok") / "ok.json"
+    path.write_text(json.dumps([offer("a", 999)]))
+    env = {k: v for k, v in os.environ.items() if k != "PROMOWATCH_LOG_LEVEL"}
+    proc = subprocess.run(
+        PROMOWATCH + ["import", str(path)],
+        cwd=ROOT,
+        env={**env, "PROMOWATCH_DATABASE_URL": module_db},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return module_db
+
+
 @pytest.mark.parametrize("name, data, args, message", MALFORMED, ids=[m[0] + str(len(m[2])) for m in MALFORMED])
-def test_a_file_without_any_valid_offer_is_refused_and_never_a_failed_crawl(tmp_db, write, name, data, args, message):
-    run("import", write("ok.json", [offer("a", 999)]))
+def test_a_file_without_any_valid_offer_is_refused_and_never_a_failed_crawl(
+    tmp_db, write, one_healthy_import, copy_of, name, data, args, message
+):
+    copy_of(one_healthy_import)  # a healthy crawl first (the status below must still be that one's)
     for _ in range(3):  # as often as it takes the health check to alert admins
         proc = run("import", write(name, data), *args, check=False)
         assert proc.returncode == 2, proc.stdout + proc.stderr
@@ -226,9 +246,10 @@ REPLAYABLE = [p for p in sorted((Path(__file__).parent / "data" / "detect").glob
 
 @pytest.mark.parametrize("case_file", REPLAYABLE, ids=[p.stem for p in REPLAYABLE])
 def test_replaying_crawls_through_import_gives_the_rules_events(tmp_db, tmp_path, case_file):
-    """The detection cases again, each crawl a real `promowatch import` process on one SQLite file."""
+    """The detection cases again, each crawl a real `promowatch import` process on one SQLite file; then one
+    `promowatch events` process lists them all, newest first, each under the crawl that detected it."""
     case = json.loads(case_file.read_text("utf-8"))
-    seen = 0
+    runs = []
     for n, crawl in enumerate(case["crawls"]):
         feed = tmp_path / f"crawl{n}.json"
         feed.write_text(
@@ -252,9 +273,13 @@ def test_replaying_crawls_through_import_gives_the_rules_events(tmp_db, tmp_path
         assert (summary["status"], proc.returncode) == (decided, 0 if decided == "healthy" else 1), proc.stderr
         dropped = [[c["offer_key"], c["reason"]] for c in summary["dropped_cards"]]
         assert dropped == crawl.get("dropped", []), f"crawl {n}"
-        events = json.loads(run("events", "--json", "--limit", "1000").stdout)
-        new = sorted((e["offer_key"], e["kind"]) for e in events[: len(events) - seen])
-        seen = len(events)
+        runs.append(summary["crawl_run_id"])
+    assert len(set(runs)) == len(runs), runs  # every import is a crawl of its own
+    events = json.loads(run("events", "--json", "--limit", "1000").stdout)
+    assert [e["id"] for e in events] == sorted((e["id"] for e in events), reverse=True)  # newest first
+    assert {e["crawl_run_id"] for e in events} <= set(runs)
+    for n, (crawl, run_id) in enumerate(zip(case["crawls"], runs, strict=True)):
+        new = sorted((e["offer_key"], e["kind"]) for e in events if e["crawl_run_id"] == run_id)
         assert new == sorted((e["offer_key"], e["kind"]) for e in crawl["events"]), f"crawl {n}"
 
 

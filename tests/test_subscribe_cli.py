@@ -314,13 +314,28 @@ def _iliad(key, price):
     }
 
 
+@pytest.fixture(scope="module")
+def two_subscriptions(module_db):
+    """A database with two subscriptions made by real `subscribe` processes (once; each test takes a copy)."""
+    for channel in ("json://127.0.0.1:18765/y", "json://127.0.0.1:18765/z"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "promowatch", "subscribe", "--channel", channel],
+            cwd=ROOT,
+            env={**os.environ, "PROMOWATCH_DATABASE_URL": module_db},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+    return module_db
+
+
 @pytest.mark.parametrize("stored_hours", [99999999999, 100000000, 0, -5])
-def test_a_stored_out_of_range_rearm_never_blocks_detection(tmp_db, tmp_path, stored_hours):
+def test_a_stored_out_of_range_rearm_never_blocks_detection(tmp_db, tmp_path, two_subscriptions, copy_of, stored_hours):
     """A row written before the bound existed (or by hand) is clamped where it is used."""
     if stored_hours > 2**31 - 1 and not tmp_db.startswith("sqlite"):
         pytest.skip("PostgreSQL's integer column cannot hold it: only SQLite can store such a row")
-    run("subscribe", "--channel", "json://127.0.0.1:18765/y")
-    run("subscribe", "--channel", "json://127.0.0.1:18765/z")
+    copy_of(two_subscriptions)
     engine = create_engine(tmp_db)
     with engine.begin() as con:
         con.execute(text("UPDATE subscription SET rearm_hours = :h WHERE id = 1"), {"h": stored_hours})

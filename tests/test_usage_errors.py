@@ -28,6 +28,7 @@ CASES = {
 }
 
 
+@pytest.mark.dialect_neutral
 @pytest.mark.parametrize("case", list(CASES))
 def test_a_usage_error_is_one_line(env, case):
     args, names = CASES[case]
@@ -42,12 +43,14 @@ def test_a_usage_error_is_one_line(env, case):
     assert proc.stdout == ""
 
 
+@pytest.mark.dialect_neutral
 @pytest.mark.parametrize("args", [["--help"], ["events", "--help"], ["db", "--help"], ["run", "--help"]])
 def test_help_is_shown_as_before(env, args):
     proc = run(PROMOWATCH + args, env)
     assert "Usage:" in proc.stdout and proc.stderr == ""
 
 
+@pytest.mark.dialect_neutral
 def test_help_is_shown_whatever_the_environment(env):
     proc = run(PROMOWATCH + ["offers", "--help"], {**env, "PROMOWATCH_REMOVED_AFTER": "abc"})
     assert "--min-gb" in proc.stdout
