@@ -397,21 +397,19 @@ def deliver(
     policy = policy or Policy()
     details: list[str] = []
     with _masking.active(url, masked):
+        pool = channels or ChannelPool(policy)
         try:
-            loaded = (channels or ChannelPool(policy)).checkout(url, masked)
+            loaded = pool.checkout(url, masked)
         except UnusableURL as exc:
             return Outcome(False, str(exc)[:ERROR_CHARS], permanent=True, kind="unusable")
         except Exception as exc:  # noqa: BLE001 — a plugin failing to load: a failure of this row
             return Outcome(False, mask_text(f"failed: {type(exc).__name__}: {exc}", url, masked)[:ERROR_CHARS])
-        pool = channels or ChannelPool(policy)
         apobj = pool.manager()
-        apobj.clear()  # what a send that raised may have left
         apobj.add(loaded.plugin)
         apprise = _apprise()
+        reusable = False  # a plugin that raised is not reused
         try:
-            if hasattr(
-                loaded.plugin, "payload_extras"
-            ):  # json:// — the extras its `:key=value` arguments set, and ours
+            if hasattr(loaded.plugin, "payload_extras"):  # json:// — its `:key=value` arguments' extras, and ours
                 loaded.plugin.payload_extras = {**loaded.extras, **(data or {})}
             kind = apprise.NotifyType(notify_type)
             body_format = apprise.NotifyFormat.HTML if html else apprise.NotifyFormat.TEXT
@@ -430,13 +428,13 @@ def deliver(
                 with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
                     ok = apobj.notify(body=body, title=title, notify_type=kind, body_format=body_format)
                 lines = captured.getvalue().splitlines()
-        except Exception as exc:  # a plugin bug must not take the batch down: the plugin is not reused
+            reusable = True
+        except Exception as exc:  # a plugin bug must not take the batch down
             ok, lines = False, [f"{type(exc).__name__}: {exc}"]
-            apobj.clear()
-        else:
-            apobj.clear()
-            if channels is not None:
-                channels.checkin(url, loaded)
+        finally:
+            apobj.clear()  # this thread's Apprise object holds only the message under way
+        if reusable and channels is not None:
+            channels.checkin(url, loaded)
     if ok:
         return Outcome(True)
     lines = [line.strip() for line in lines if line.strip()]

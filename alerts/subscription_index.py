@@ -24,6 +24,7 @@ from sqlmodel import Session
 from contract.offer_query import can_take_from, comparable_gb, eur_cents, eur_per_gb_cents, year_eur_cents
 from contract.rates import Rates
 from storage.models import Subscription, table_of
+from storage.repository import driver_rows
 
 #: the subscription columns the index is built from (read for every active subscription)
 FILTERS = (
@@ -225,13 +226,7 @@ def load_subscriptions(session: Session) -> Subscriptions:
         .where(table.c.active.is_(True), table.c.stay_days.is_(None))  # a stay subscription is told by stay_alerts
         .order_by(table.c.id)
     )
-    conn = session.connection()
-    cursor = conn.connection.cursor()
-    try:
-        cursor.execute(str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})))
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
+    rows = driver_rows(session, stmt)
     columns: dict[str, Sequence] = (
         dict(zip(FILTERS, zip(*rows, strict=False), strict=False)) if rows else {c: () for c in FILTERS}
     )
