@@ -266,11 +266,12 @@ def test_channel_that_keeps_failing_goes_dead_with_masked_error(engine, http, ca
 
 
 def test_each_channel_gets_its_own_result(engine, http):
-    http.rule("/bad", fail_first=10**6)
-    sub, [good, bad] = add_subscriber(engine, http.url("/good"), http.url("/bad"))
-    event_id = add_event(engine)
-    ok_row, bad_row = queue(engine, sub, good, event_id), queue(engine, sub, bad, event_id)
-    report = send_due(now=T0)
+    with HttpServer() as failing:  # a host of its own: its 500 slows down that channel only (back-pressure)
+        failing.rule("/bad", fail_first=10**6)
+        sub, [good, bad] = add_subscriber(engine, http.url("/good"), failing.url("/bad"))
+        event_id = add_event(engine)
+        ok_row, bad_row = queue(engine, sub, good, event_id), queue(engine, sub, bad, event_id)
+        report = send_due(now=T0)
     assert (report.sent, report.failed) == (1, 1)
     assert row(engine, ok_row).status == "sent" and row(engine, bad_row).status == "pending"
     assert [p["path"] for p in http.wait_for(1)] == ["/good"]
@@ -520,7 +521,7 @@ def test_apprise_log_records_are_masked_while_a_url_is_in_use(caplog):
 
 
 def test_concurrent_failures_keep_their_own_reasons(engine, http):
-    from servers import HttpServer, free_port
+    from servers import free_port
 
     closed = f"json://127.0.0.1:{free_port()}/nobody"  # connection refused
     with HttpServer() as failing:  # a host of its own: its 500s slow down that channel only (back-pressure)

@@ -46,22 +46,30 @@ def http():
 
 
 @pytest.fixture
-def outbox(tmp_db, http):
+def down():
+    """A host of its own answering 500: its 500s slow down that channel only (back-pressure), so the working
+    channel's row is sent whichever row goes first."""
+    with HttpServer() as server:
+        server.rule("/down", fail_first=10**6)
+        yield server
+
+
+@pytest.fixture
+def outbox(tmp_db, http, down):
     """Two due notifications: one to a working channel, one to a channel (with a password) answering 500."""
     engine = get_engine(tmp_db)
-    http.rule("/down", fail_first=10**6)
-    sub, [good, bad] = add_subscriber(engine, http.url("/ok"), http.url("/down", "alice", PASSWORD), lang="en")
+    sub, [good, bad] = add_subscriber(engine, http.url("/ok"), down.url("/down", "alice", PASSWORD), lang="en")
     event_id = add_event(engine, name="Giga 150 5G")
     due = datetime.now(timezone.utc) - timedelta(minutes=1)
     return engine, queue(engine, sub, good, event_id, due=due), queue(engine, sub, bad, event_id, due=due)
 
 
-def test_send_prints_a_summary_and_exits_1_when_something_failed(outbox, http):
+def test_send_prints_a_summary_and_exits_1_when_something_failed(outbox, http, down):
     engine, ok_id, bad_id = outbox
     proc = run("send")
     assert proc.returncode == 1, proc.stderr
     assert "sent 1 · failed 1 (will retry) · dead 0" in proc.stdout
-    assert f"#{bad_id} json://alice:****@127.0.0.1:{http.port}/down: pending after 1 attempt" in proc.stdout
+    assert f"#{bad_id} json://alice:****@127.0.0.1:{down.port}/down: pending after 1 attempt" in proc.stdout
     assert "error=500" in proc.stdout
     assert row(engine, ok_id).status == "sent" and row(engine, bad_id).status == "pending"
     assert [p["path"] for p in http.wait_for(1)] == ["/ok"]

@@ -32,12 +32,12 @@ TOKEN = "admin-token-0123456789-abcdef"
 def known(engine, tmp_db):
     """Three crawls of Iliad (one failed) and one of TIM; a subscriber with a sent alert and a dead one (its
     channel's URL has a password); a second subscriber, paused."""
-    with HttpServer() as http:
+    with HttpServer() as http, HttpServer() as down:  # the failing channel on a host of its own (back-pressure)
         store([{"offer_key": "a", "price_cents": 999}, {"offer_key": "b", "price_cents": 499}], day="2026-09-14")
         store([], status="failed", day="2026-09-15")
         store([{"offer_key": "x", "price_cents": 999}], operator="tim", day="2026-09-15")
-        http.rule("/down", fail_first=10**6)
-        sub, [good, bad] = add_subscriber(engine, http.url("/ok"), http.url("/down", user="alice", password=PASSWORD))
+        down.rule("/down", fail_first=10**6)
+        sub, [good, bad] = add_subscriber(engine, http.url("/ok"), down.url("/down", user="alice", password=PASSWORD))
         event = add_event(engine, key="c", operator="vodafone")
         queue(engine, sub, good, event)
         dead = queue(engine, sub, bad, event)
