@@ -18,7 +18,6 @@ Everything this module logs, returns or stores shows channel URLs masked (alerts
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import re
@@ -631,8 +630,9 @@ def _render_and_send(
 ) -> Outcome:
     """A worker's part: render the row's message in the subscriber's language and time zone, send it.
 
-    `cache`: the messages of one batch (one `now`) by event, language and zone, without the subscriber's footer:
-    a price drop that goes to many subscribers is rendered once per language and zone, not once per row."""
+    `cache`: the messages of one batch (one `now`) by event, language and zone, without what is the
+    subscriber's own (the "why you got this" line, the footer): a price drop that goes to many subscribers is
+    rendered once per language and zone, not once per row."""
     from alerts import render  # Jinja2 and the templates, loaded on the first message to send
 
     kind = "info"  # Apprise's notify type
@@ -655,17 +655,22 @@ def _render_and_send(
             )
             kind, data = render.notify_type(job.events[0]["kind"]), {"event": render.event_data(job.events[0])}
         else:
-            # the "why you got this" line depends on the subscription's filters: they are part of the key
-            key = (job.events[0]["id"], job.lang, job.tz, json.dumps(job.filters, sort_keys=True, default=str))
+            event = job.events[0]
+            view_key = ("view", event["id"], job.tz)
+            view = cache.get(view_key)
+            if view is None:
+                view = cache[view_key] = render.event_view_in(event, job.tz, job.now)
+            key = (event["id"], job.lang, job.tz)
             if key not in cache:
-                event = job.events[0]
                 cache[key] = (
-                    render.render_event(event, job.lang, job.tz, now=job.now, sub=job.filters),
+                    render.event_message(view, job.lang),
                     render.notify_type(event["kind"]),
                     {"event": render.event_data(event)},
                 )
             bare, kind, data = cache[key]
-            message = render.with_footer(bare, job.lang, job.footer)
+            # what differs per subscriber: the "why you got this" line (their filters) and the footer's links
+            why = render.why_lines(job.filters, [view])
+            message = render.with_footer(render.with_why(bare, view, job.lang, why), job.lang, job.footer)
     except Exception as exc:  # a rendering bug: a failure of this row, retried (maybe after a fix)
         return Outcome(
             False,
@@ -1026,7 +1031,7 @@ class _Worker:
         if not ids:
             return 0
         jobs = _prepare(self.engine, ids, self.links)
-        now, cache = self.clock(), dict[tuple, tuple]()
+        now, cache = self.clock(), dict[tuple, Any]()
         for job in jobs:
             if job.skip:
                 self.done.append((job, Outcome(False)))
@@ -1164,7 +1169,7 @@ def send_due(
         if ids:
             worker.links = site_links(policy.base_url, database_url)
             jobs = _prepare(engine, ids, worker.links)
-            moment, cache = clock(), dict[tuple, tuple]()
+            moment, cache = clock(), dict[tuple, Any]()
             for job in jobs:
                 if job.skip:
                     worker.done.append((job, Outcome(False)))

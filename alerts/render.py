@@ -468,15 +468,43 @@ def render_event(
 ) -> Message:
     """One event (a `storage.repository.event_dict`) as a message in `lang`, times in `tz`, written at `now`;
     given the subscription's filters `sub` (alerts.why.filters_of), it says which of them the offer passes."""
+    view = event_view_in(event, tz, now)
+    return render_view(view, lang, why_lines(sub, [view]), footer)
+
+
+def event_view_in(event, tz: str | None, now: datetime | None = None) -> dict:
+    """`event_view` with times in the zone named `tz` (an unknown zone: Italian time, with a warning)."""
+    return event_view(event, _zone(tz), now)
+
+
+def render_view(view: dict, lang: str, why: list[dict], footer: dict | None = None) -> Message:
+    """An event's view (`event_view_in`) and the reasons it was sent (`why_lines`) as a message."""
+    return with_footer(with_why(event_message(view, lang), view, lang, why), lang, footer)
+
+
+def event_message(view: dict, lang: str) -> Message:
+    """The part of an event's message that is the same for every subscriber in a language and zone: all but
+    the "why you got this" line and the footer (a sender renders it once per event, language and zone)."""
     lang = resolve_lang(lang)
-    view = event_view(event, _zone(tz), now)
-    view["why"] = why_lines(sub, [view])
+    view = {**view, "why": []}
     message = _render(lang, "event.txt.j2", {"ev": view})
     overflow = len(message.title) - MAX_TITLE
     if overflow > 0:  # too long for a push title: shorten the offer name first, so the price stays readable
         view["title_name"] = _short(view["title_name"], max(12, len(view["title_name"]) - overflow))
         message = _render(lang, "event.txt.j2", {"ev": view})
-    return with_footer(Message(_title(message.title), message.body), lang, footer)
+    return Message(_title(message.title), message.body)
+
+
+def with_why(message: Message, view: dict, lang: str, why: list[dict]) -> Message:
+    """`message` (`event_message`) with the line saying which of the subscription's filters the offer passes
+    (unchanged without reasons: a preview)."""
+    if not why:
+        return message
+    lang = resolve_lang(lang)
+    line = tidy(_env(lang).get_template("why.txt.j2").render(ev={**view, "why": why}))
+    if lang == "zh":
+        line = _HAN_EURO.sub(r"\1 ", line)
+    return Message(message.title, f"{message.body}\n{line}")
 
 
 def _period(period: str | None) -> tuple[str, date | None]:

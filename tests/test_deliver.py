@@ -19,6 +19,7 @@ from alerts import deliver as deliver_mod
 from alerts.deliver import LEASE, backoff, claim_due, send_due
 from alerts.masking import mask_text, mask_url
 from alerts.render import render_digest, render_event
+from alerts.why import filters_of
 from contract.offer import normalise
 from storage.models import (
     CrawlRun,
@@ -211,6 +212,40 @@ def test_email_to_real_smtp_server_in_each_subscribers_language(engine, smtp):
         n = row(engine, nid)
         assert (n.status, n.attempts, n.last_error, n.claimed_at) == ("sent", 1, None, None)
         assert utc(n.sent_at) == T0 + timedelta(seconds=1)
+
+
+@pytest.mark.parametrize("lang", ["it", "en", "zh"])
+def test_one_event_to_many_subscribers_reads_as_if_rendered_for_each(engine, http, lang):
+    """The sender renders an event once per language and zone and adds each subscriber's own lines: every
+    message is exactly `render_event` for that subscriber (their filters in "why you got this")."""
+    event_id = add_event(engine)
+    wishes = [
+        {},
+        {"max_price_cents": 899, "min_gb": 100.0},
+        {"operators": ["iliad", "kena"], "only_5g": True, "kinds": ["price_drop"]},
+        {"origin": "tim", "plan_types": ["prepaid"]},
+        {"max_price_cents": 999},
+    ]
+    subs = []
+    for n, wish in enumerate(wishes):
+        sub, [channel] = add_subscriber(
+            engine, http.url(f"/s{n}"), lang=lang, tz=("Asia/Shanghai", "Europe/Rome")[n % 2]
+        )
+        with Session(engine) as s:
+            s.get(Subscription, sub).sqlmodel_update(wish)
+            s.commit()
+        queue(engine, sub, channel, event_id)
+        subs.append((f"/s{n}", ("Asia/Shanghai", "Europe/Rome")[n % 2], wish))
+    now = T0 + timedelta(minutes=5)
+    assert send_due(now=now).sent == len(wishes)
+    posts = {p["path"]: p["json"] for p in http.wait_for(len(wishes))}
+    event = event_of(engine, event_id)
+    bodies = set()
+    for path, tz, wish in subs:
+        expected = render_event(event, lang, tz, now=now, sub=filters_of({**filters_of({}), **wish}))
+        assert (posts[path]["title"], without_footer(posts[path]["message"])) == (expected.title, expected.body)
+        bodies.add(expected.body)
+    assert len(bodies) == len(wishes)  # each says its own why
 
 
 def test_json_channel_answering_500_first_is_retried_after_backoff(engine, http):
@@ -486,7 +521,7 @@ def test_render_failure_is_a_retried_failure(engine, http, monkeypatch):
     def broken(*args, **kwargs):
         raise KeyError("price")
 
-    monkeypatch.setattr("alerts.render.render_event", broken)
+    monkeypatch.setattr("alerts.render.event_message", broken)
     report = send_due(now=T0)
     n = row(engine, nid)
     assert report.failed == 1 and n.status == "pending" and n.attempts == 1
