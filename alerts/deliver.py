@@ -36,7 +36,7 @@ from sqlalchemy import CursorResult, and_, func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 
-from alerts.masking import _ANY_URL, _masking, _scheme_only, lend_plugins, mask_text, mask_url, take_plugin
+from alerts.masking import _masking, _scheme_only, lend_plugins, mask_text, mask_url, sub_urls, take_plugin
 from alerts.price_context import price_contexts
 from alerts.why import filters_of
 from contract.clock import utcnow
@@ -206,7 +206,7 @@ def _load(url: str, masked: str | None = None):
         apprise.Apprise(asset=_asset()).add(url)
     reason = "; ".join(line for line in captured.getvalue().splitlines() if line.strip())
     # Apprise's reason quotes the URL half-masked ("p...3"): show no URL but the scheme-only form
-    reason = _ANY_URL.sub(lambda m: _scheme_only(m.group(0)), mask_text(reason, url, masked)) if reason else ""
+    reason = sub_urls(mask_text(reason, url, masked), _scheme_only) if reason else ""
     raise UnusableURL(f"Apprise cannot use the channel URL {masked}: {reason or 'unknown service or missing parts'}")
 
 

@@ -12,6 +12,7 @@ leaves the machine, while Apprise and urllib3 still log what they would post (th
 import json
 import logging
 import os
+import random
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -23,7 +24,7 @@ from sqlmodel import Session, select
 from test_deliver import add_event, queue
 
 from alerts.deliver import deliver
-from alerts.masking import mask_text, mask_url
+from alerts.masking import _ANY_URL, mask_email, mask_text, mask_url, sub_urls
 from promowatch import health
 from storage.engine import get_engine
 from storage.models import Notification, SubscriptionChannel
@@ -274,3 +275,18 @@ def test_email_addresses_are_personal_data_shown_as_first_letter_and_domain(url,
     assert "alice.rossi" not in text and "bob.smith" not in text and "pw-9" not in text
     assert "550 no mailbox a****@example.com" in text
     assert mask_email(mask_email("x alice@example.com")) == "x a****@example.com"  # idempotent
+
+
+def test_sub_urls_finds_what_the_url_pattern_finds():
+    """`sub_urls` searches only near each "://" (fast on long log records): on random text built of URL parts it
+    replaces exactly what `_ANY_URL.sub` replaces, schemes of up to 32 characters and URLs back to back included."""
+    rng = random.Random(2026)
+    parts = [*"ab:/ .-+9xZ'\"<>@\n_é", "://", "http://", "json://u:p@h/x?y=1", "s" * 31, "t" * 33]
+    for _ in range(20_000):
+        text = "".join(rng.choice(parts) for _ in range(rng.randint(0, 30)))
+        assert sub_urls(text, lambda u: f"<{u[::-1]}>") == _ANY_URL.sub(lambda m: f"<{m.group(0)[::-1]}>", text)
+
+
+def test_mask_email_without_an_at_sign_is_the_text_itself():
+    assert mask_email("no address here, only words") == "no address here, only words"
+    assert mask_email("mario.rossi%40example.com and anna@example.it") == "m****%40example.com and a****@example.it"
