@@ -92,7 +92,8 @@ def sub_urls(text: str, replace: Callable[[str], str]) -> str:
     """`_ANY_URL.sub(lambda m: replace(m.group(0)), text)`, searching only near each "://": the pattern tried at
     every letter of a long text (a message in a log record) cost more than the rest of the masking. A URL's
     scheme is at most 32 characters, so the next match starts at most 32 before the next "://"."""
-    out, last = [], 0
+    out: list[str] = []
+    last = 0
     while (colon := text.find("://", last)) >= 0:
         found = _ANY_URL.search(text, max(last, colon - 32))
         if found is None:
