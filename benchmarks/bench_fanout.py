@@ -10,7 +10,9 @@ Per database (a SQLite file; a fresh PostgreSQL database created and dropped by 
      the sink counts every POST by the unique id in its JSON body (`sub`, from the channel URL's `:sub=`
      payload field): none lost, none twice;
   4. in the same run, the floor: a bare keep-alive HTTP client (asyncio streams, as many connections as the
-     largest sender run has sends in flight) posting the same bodies to the same sink; our rate as its share.
+     largest sender run has sends in flight) posting the same bodies to the same sink; our rate as its share;
+     and Apprise alone (a child process of threads each notifying through one reused Apprise object): its CPU a
+     message, what the machine's cores allow for Apprise's part at most.
 The sink (a stdlib asyncio HTTP/1.1 server in its own process) answers each POST after `--delay` (50 ms).
 Matching alone (1,000 events x 100,000 subscriptions) is benchmarks/bench_match.py.
 Run: python benchmarks/bench_fanout.py [--subscriptions 100000] [--databases sqlite,postgresql]
@@ -496,6 +498,41 @@ def floor_rate(port: int, n: int, connections: int) -> tuple[float, dict]:
     return n / seconds, sink_call(port, "GET", "/_stats")
 
 
+def apprise_child(port: int, n: int, threads: int) -> None:
+    """Apprise alone, in a process of its own: `threads` threads, each with one Apprise object holding one
+    json:// URL to the sink (reused, as the cheapest way Apprise can be used), `n` notifications in all, bodies
+    the size of ours; prints the process's CPU seconds and wall seconds as JSON."""
+    import threading
+
+    import apprise
+
+    def one(count: int, index: int) -> None:
+        apobj = apprise.Apprise()
+        apobj.add(f"json://127.0.0.1:{port}/hook?:sub=apprise-{index}")
+        for _ in range(count):
+            apobj.notify(body="x" * 600, title="iliad Giga 150")
+
+    workers = [threading.Thread(target=one, args=(n // threads, i)) for i in range(threads)]
+    cpu, wall = time.process_time(), time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    print(json.dumps({"cpu_s": time.process_time() - cpu, "wall_s": time.perf_counter() - wall, "n": n}))
+
+
+def apprise_alone(port: int, n: int, threads: int) -> dict:
+    """`apprise_child`'s figures (run in a child: no promowatch code loaded, nothing masked or recorded)."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--apprise-child", str(port), "--n", str(n), "--concurrency", str(threads)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 # ============================================================================================ databases
 
 
@@ -604,7 +641,12 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="also print the figures as JSON")
     ap.add_argument("--sink", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--sender-child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--apprise-child", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--n", type=int, default=2000, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.apprise_child:
+        apprise_child(args.apprise_child, args.n, args.concurrency)
+        return
     if args.sink:
         asyncio.run(Sink(args.delay).serve())
         return
@@ -630,6 +672,15 @@ def main() -> None:
             print(
                 f"floor: a bare keep-alive client, {connections} connections, {n} POSTs of the same size: "
                 f"{floor:.0f}/s (sink counted {stats['unique']} unique, {stats['duplicates']} twice)"
+            )
+            alone = apprise_alone(port, min(n, 2000), args.concurrency)
+            per = alone["cpu_s"] / alone["n"]
+            cores = os.cpu_count() or 1
+            print(
+                f"Apprise alone: one reused Apprise object per thread, {args.concurrency} threads, {alone['n']} "
+                f"json:// POSTs to the same sink: {per * 1000:.2f} ms of CPU a message, so at most "
+                f"{cores / per:.0f}/s on {cores} cores for Apprise's part alone (the {GOAL_RATE:g}/s goal leaves "
+                f"{cores / GOAL_RATE * 1000:.2f} ms a message for everything, the sink and the database included)"
             )
         for kind in kinds:
             results.append(bench_database(kind, args, port, floor, mode))
