@@ -7,7 +7,8 @@ A sender works in three steps, so that nothing is lost whenever the process dies
 2. **send**: outside any transaction, on a bounded thread pool, one ``apprise.Apprise()`` per channel URL so
    each channel gets its own result (kept and reused for the next message to that URL), with explicit timeouts
    and Apprise's own retries off (one try is one request); `classify` names a failure from what Apprise logged
-   for that very call. A message is rendered once per event, language and zone; only the footer is per row.
+   for that very call. A message is rendered once per event, language and zone; only the "why you got this"
+   line and the footer are per row.
    A channel that answers 429 or a 5xx is slowed down (`ChannelPauses`): its rows are deferred, not tried.
 3. **record** (`_record_batch`): results in small batches, one transaction each: ``sent``, a failure retried
    with back-off, or ``dead``; a failure that may have delivered (ambiguous) waits much longer and gets few
