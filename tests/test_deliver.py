@@ -448,12 +448,10 @@ def test_sends_concurrently_but_bounded(engine, http):
     event_id = add_event(engine)
     for channel in channels:
         queue(engine, sub, channel, event_id)
-    started = time.perf_counter()
     report = send_due(now=T0, concurrency=4)
-    elapsed = time.perf_counter() - started
     assert report.sent == 12
+    # the sink saw sends overlap, never more than 4 (no timing: a loaded CI machine once took 2.1 s for 1.8)
     assert 2 <= http.max_in_flight <= 4
-    assert elapsed < 0.75 * 12 * 0.2  # well below one after the other
 
 
 def test_two_senders_at_once_send_each_row_once(engine, http):
