@@ -469,7 +469,7 @@ def render_event(
     """One event (a `storage.repository.event_dict`) as a message in `lang`, times in `tz`, written at `now`;
     given the subscription's filters `sub` (alerts.why.filters_of), it says which of them the offer passes."""
     view = event_view_in(event, tz, now)
-    return render_view(view, lang, why_lines(sub, [view]), footer)
+    return with_footer(with_why(event_message(view, lang), view, lang, why_lines(sub, [view])), lang, footer)
 
 
 def event_view_in(event, tz: str | None, now: datetime | None = None) -> dict:
@@ -477,16 +477,11 @@ def event_view_in(event, tz: str | None, now: datetime | None = None) -> dict:
     return event_view(event, _zone(tz), now)
 
 
-def render_view(view: dict, lang: str, why: list[dict], footer: dict | None = None) -> Message:
-    """An event's view (`event_view_in`) and the reasons it was sent (`why_lines`) as a message."""
-    return with_footer(with_why(event_message(view, lang), view, lang, why), lang, footer)
-
-
 def event_message(view: dict, lang: str) -> Message:
     """The part of an event's message that is the same for every subscriber in a language and zone: all but
     the "why you got this" line and the footer (a sender renders it once per event, language and zone)."""
     lang = resolve_lang(lang)
-    view = {**view, "why": []}
+    view = dict(view)  # a copy: a long title shortens its name below
     message = _render(lang, "event.txt.j2", {"ev": view})
     overflow = len(message.title) - MAX_TITLE
     if overflow > 0:  # too long for a push title: shorten the offer name first, so the price stays readable
