@@ -8,17 +8,21 @@ so that Alembic and Mako do not stay loaded in it for as long as it lives.
 The database holds channel URLs with their passwords: a SQLite file we create is 0600 (its -wal and -shm files
 get its mode) and the default data folder 0700, whatever the umask. A database that cannot be used is a
 `DatabaseUnavailable` whose one-line message names it (password hidden) and says what to do (`explain`); a
-read-only file is opened for reading and never migrated.
+read-only file is opened for reading and never migrated. A process that exits closes its engines' pooled
+connections itself (SQLite then folds its WAL back into the file), not whenever the collector finalises them.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import re
 import stat
 import subprocess
 import sys
 import threading
+import weakref
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
@@ -403,6 +407,14 @@ def exposed(url: str | None = None) -> str | None:
 
 
 _CREATING = threading.Lock()
+_OPENED: weakref.WeakSet[Engine] = weakref.WeakSet()  # the engines `_engine` made and still in use: closed at exit
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    for engine in list(_OPENED):
+        with contextlib.suppress(Exception):  # a server already gone: nothing left to close
+            engine.dispose()
 
 
 def get_engine(url: str | None = None) -> Engine:
@@ -431,4 +443,5 @@ def _engine(url: str) -> Engine:
             if "Can't locate revision" in str(exc):  # Alembic: the database is ahead of this version
                 raise _unknown_revision(url, revision) from None
             raise (explain(exc, url) or exc) from None
+    _OPENED.add(engine)
     return engine

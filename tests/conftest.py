@@ -1,8 +1,8 @@
 import os
-import subprocess
 import sys
 from pathlib import Path
 
+import processes
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -381,7 +381,7 @@ def promowatch_without(module: str) -> list[str]:
 
 def run(cmd, env, timeout=120, check=True):
     """A real process from the checkout; with `check`, a non-zero exit fails the test with its output."""
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    proc = processes.run(cmd, cwd=ROOT, env=env, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"{cmd} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc

@@ -3,6 +3,7 @@ refusal of hosts that resolve to loopback, private, link-local or reserved addre
 
 import ipaddress
 
+import processes
 import pytest
 
 from alerts.channels import (
@@ -393,7 +394,6 @@ def test_promowatch_send_takes_the_mail_account_from_the_config(tmp_db, tmp_path
     """`promowatch send` as a process: a web subscription's confirmation goes through the [mail] of the config
     file it reads now (the password there, not the one the subscription was made with)."""
     import os
-    import subprocess
     import sys
     from pathlib import Path
 
@@ -410,7 +410,7 @@ def test_promowatch_send_takes_the_mail_account_from_the_config(tmp_db, tmp_path
             "utf-8",
         )
         env = {**os.environ, "PROMOWATCH_DATABASE_URL": tmp_db, "PROMOWATCH_CONFIG": str(config)}
-        done = subprocess.run(
+        done = processes.run(
             [sys.executable, "-m", "promowatch", "send", "--json"],
             cwd=Path(__file__).resolve().parents[1],
             env=env,

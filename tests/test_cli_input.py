@@ -3,9 +3,9 @@ a person types for operators are understood. Real `promowatch` processes on a re
 
 import json
 import os
-import subprocess
 import sys
 
+import processes
 import pytest
 from conftest import FIXTURES, ROOT
 
@@ -17,7 +17,7 @@ ILIAD_PAGE = FIXTURES / "iliad" / "mobile.html"
 
 def promowatch(*args, env=None, check_code=None):
     env = env or {k: v for k, v in os.environ.items() if k != "PROMOWATCH_LOG_LEVEL"}
-    proc = subprocess.run(
+    proc = processes.run(
         [sys.executable, "-m", "promowatch", *map(str, args)],
         cwd=ROOT,
         env=env,

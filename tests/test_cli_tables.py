@@ -5,9 +5,9 @@ is explained. Real `promowatch` processes on a real SQLite file holding the bund
 import json
 import os
 import re
-import subprocess
 import sys
 
+import processes
 import pytest
 from conftest import ROOT
 
@@ -35,7 +35,7 @@ def _env(url, **extra):
 
 
 def _run(env, *args, code=0):
-    proc = subprocess.run(
+    proc = processes.run(
         [sys.executable, "-m", "promowatch", *map(str, args)],
         cwd=ROOT,
         env=env,

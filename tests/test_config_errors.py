@@ -7,8 +7,8 @@ blank "next run"; Rich used to swallow the "[section]" of the message as markup.
 """
 
 import os
-import subprocess
 
+import processes
 import pytest
 from conftest import PROMOWATCH, ROOT
 
@@ -77,9 +77,7 @@ def test_a_bad_config_is_one_line_naming_file_section_and_value(tmp_path, case, 
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROMOWATCH_")}
     env["PROMOWATCH_DATABASE_URL"] = f"sqlite:///{tmp_path / 'promowatch.db'}"
     env["PROMOWATCH_CONFIG"] = str(path)
-    proc = subprocess.run(
-        PROMOWATCH + COMMANDS[command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
+    proc = processes.run(PROMOWATCH + COMMANDS[command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     text = proc.stderr.strip()
     assert proc.returncode == 2, f"exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
     assert "Traceback" not in proc.stderr + proc.stdout
@@ -93,7 +91,7 @@ def test_run_names_a_config_given_with_the_option(tmp_path):
     path = _config(tmp_path, "[health]\nthreshold = -1\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROMOWATCH_")}
     env["PROMOWATCH_DATABASE_URL"] = f"sqlite:///{tmp_path / 'promowatch.db'}"
-    proc = subprocess.run(
+    proc = processes.run(
         PROMOWATCH + ["run", "--once", "--offline", "--config", str(path)],
         cwd=ROOT,
         env=env,

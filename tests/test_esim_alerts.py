@@ -4,9 +4,9 @@ Airalo fixture's plans imported twice with `promowatch import`, `promowatch send
 
 import json
 import os
-import subprocess
 import sys
 
+import processes
 import pytest
 from conftest import FIXTURES, ROOT
 from servers import HttpServer
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow  # real processes and servers
 
 def run(*args, env=None):
     env = {**{k: v for k, v in os.environ.items() if k != "PROMOWATCH_LOG_LEVEL"}, **(env or {})}
-    proc = subprocess.run(
+    proc = processes.run(
         [sys.executable, "-m", "promowatch", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
     assert proc.returncode == 0, f"{args} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"

@@ -2,9 +2,9 @@
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
+import processes
 import pytest
 from conftest import FIXTURES, PROMOWATCH, ROOT
 
@@ -26,7 +26,7 @@ def offer(key, price, operator="iliad", **extra):
 
 def run(*args, check=True):
     env = {k: v for k, v in os.environ.items() if k != "PROMOWATCH_LOG_LEVEL"}  # tmp_db set the database URL
-    proc = subprocess.run(PROMOWATCH + list(args), cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    proc = processes.run(PROMOWATCH + list(args), cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     if check and proc.returncode != 0:
         raise AssertionError(f"{args} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -112,7 +112,7 @@ def one_healthy_import(module_db, tmp_path_factory):
     path = tmp_path_factory.mktemp("ok") / "ok.json"
     path.write_text(json.dumps([offer("a", 999)]))
     env = {k: v for k, v in os.environ.items() if k != "PROMOWATCH_LOG_LEVEL"}
-    proc = subprocess.run(
+    proc = processes.run(
         PROMOWATCH + ["import", str(path)],
         cwd=ROOT,
         env={**env, "PROMOWATCH_DATABASE_URL": module_db},

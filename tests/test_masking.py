@@ -13,10 +13,10 @@ import json
 import logging
 import os
 import random
-import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 
+import processes
 import pytest
 from conftest import ROOT
 from servers import HttpServer, SmtpServer, free_port
@@ -173,7 +173,7 @@ def test_cli_outputs_stored_errors_and_a_debug_service_log_show_no_secret(tmp_db
     env = {**os.environ, "PROMOWATCH_DATABASE_URL": tmp_db}
 
     def run(*args, timeout=120):
-        proc = subprocess.run(
+        proc = processes.run(
             [sys.executable, "-m", "promowatch", *args],
             cwd=ROOT,
             env=env,
@@ -217,7 +217,7 @@ def test_cli_outputs_stored_errors_and_a_debug_service_log_show_no_secret(tmp_db
         "print(r.sent, r.failed, r.dead)\n"
         "notify(json.loads(sys.argv[1]), 'promowatch: iliad unhealthy', 'body', failure=True)\n"
     )
-    debug = subprocess.run(
+    debug = processes.run(
         [sys.executable, "-c", child, json.dumps(every)],
         cwd=ROOT,
         env={**env, "PROMOWATCH_LOG_LEVEL": "DEBUG"},

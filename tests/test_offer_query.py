@@ -3,9 +3,9 @@ and `promowatch offers` with its filters on a real SQLite database."""
 
 import json
 import os
-import subprocess
 import sys
 
+import processes
 import pytest
 from conftest import ROOT, store_crawl
 
@@ -81,7 +81,7 @@ def test_filter_and_sort():
 
 
 def _cli(*args, env):
-    return subprocess.run(
+    return processes.run(
         [sys.executable, "-m", "promowatch", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 
+import processes
 import pytest
 from conftest import PROMOWATCH, ROOT
 from fastapi.testclient import TestClient
@@ -20,7 +20,7 @@ from web.i18n import WORDS
 
 def _run(*args: str) -> str:
     env = dict(os.environ, COLUMNS="400")
-    proc = subprocess.run(PROMOWATCH + list(args), cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    proc = processes.run(PROMOWATCH + list(args), cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 

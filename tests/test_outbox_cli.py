@@ -9,6 +9,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import processes
 import pytest
 from conftest import ROOT
 from servers import HttpServer, SmtpServer
@@ -26,7 +27,7 @@ PASSWORD = "Hunter2-cli-s3cret"
 
 
 def run(*args, tz="Europe/Rome"):
-    proc = subprocess.run(
+    proc = processes.run(
         PROMOWATCH + list(args),
         cwd=ROOT,
         env={**os.environ, "TZ": tz},

@@ -15,6 +15,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import processes
 import pytest
 from servers import HttpServer
 from sqlmodel import Session, select
@@ -152,7 +153,7 @@ def _cli(args, database_url, timeout=120, **popen):
     command = [sys.executable, "-m", "promowatch", *args]
     if popen:
         return subprocess.Popen(command, env=env, cwd=ROOT, **popen)
-    return subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    return processes.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
 
 
 def _queued_now(engine, sub, channels, event_id) -> list[int]:

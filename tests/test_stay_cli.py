@@ -3,8 +3,8 @@ and as the table a traveller reads, --from opening porting-only offers, bad inpu
 
 import json
 import os
-import subprocess
 
+import processes
 import pytest
 from conftest import PROMOWATCH, ROOT
 
@@ -50,7 +50,7 @@ def run(*args, check=True, columns=None):
     env = {k: v for k, v in os.environ.items() if k != "PROMOWATCH_LOG_LEVEL"}  # tmp_db set the database URL
     if columns:
         env["COLUMNS"] = str(columns)
-    proc = subprocess.run(PROMOWATCH + list(args), cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    proc = processes.run(PROMOWATCH + list(args), cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     if check and proc.returncode != 0:
         raise AssertionError(f"{args} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc

@@ -1,5 +1,7 @@
 """Storage on a real SQLite file: history, no new version for identical content, unhealthy crawls change nothing."""
 
+import sqlite3
+
 import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -137,3 +139,24 @@ def test_a_failed_migration_in_a_child_is_a_clear_error_without_the_password():
         )
     ), message
     assert "s3cr3t-pw" not in message
+
+
+@pytest.mark.slow
+def test_a_command_that_exits_leaves_its_sqlite_file_whole(tmp_path):
+    """The engine's connections are closed at exit, so SQLite folds the WAL back into the file: a copy of the
+    file alone (a backup tool, a user's cp) holds what the command wrote. Run from the suite's warm zygote,
+    where the collector never finalises the pool at exit: only the explicit close does it."""
+    import os
+
+    import processes
+    from conftest import PROMOWATCH, ROOT
+
+    path = tmp_path / "whole.db"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROMOWATCH_")}
+    env["PROMOWATCH_DATABASE_URL"] = f"sqlite:///{path}"
+    done = processes.run(PROMOWATCH + ["subscribe", "--channel", "json://127.0.0.1:9/hook"], env=env, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert not path.with_name("whole.db-wal").exists()
+    with sqlite3.connect(f"file:{path}?immutable=1", uri=True) as conn:  # the file alone, no WAL read
+        assert conn.execute("SELECT count(*) FROM subscription").fetchone() == (1,)
+    conn.close()

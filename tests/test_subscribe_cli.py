@@ -4,9 +4,9 @@ Ends with the whole path from the command line: subscribe, `promowatch import` t
 
 import json
 import os
-import subprocess
 import sys
 
+import processes
 import pytest
 from conftest import ROOT
 from sqlalchemy import create_engine, inspect, text
@@ -21,7 +21,7 @@ SECRET_URLS = {
 
 def run(*args, check=True):
     env = {k: v for k, v in os.environ.items() if k != "PROMOWATCH_LOG_LEVEL"}  # tmp_db set the database URL
-    proc = subprocess.run(
+    proc = processes.run(
         [sys.executable, "-m", "promowatch", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
     if check and proc.returncode != 0:
@@ -318,7 +318,7 @@ def _iliad(key, price):
 def two_subscriptions(module_db):
     """A database with two subscriptions made by real `subscribe` processes (once; each test takes a copy)."""
     for channel in ("json://127.0.0.1:18765/y", "json://127.0.0.1:18765/z"):
-        proc = subprocess.run(
+        proc = processes.run(
             [sys.executable, "-m", "promowatch", "subscribe", "--channel", channel],
             cwd=ROOT,
             env={**os.environ, "PROMOWATCH_DATABASE_URL": module_db},

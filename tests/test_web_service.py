@@ -18,6 +18,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import processes
 import pytest
 from conftest import ROOT
 from servers import free_port
@@ -91,7 +92,7 @@ def test_run_refuses_a_web_port_already_taken(tmp_path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        proc = subprocess.run(
+        proc = processes.run(
             [sys.executable, "-m", "promowatch.cli", "run", "--offline"],
             cwd=ROOT,
             env=_config(tmp_path, port),

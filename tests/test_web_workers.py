@@ -21,6 +21,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
+import processes
 import psutil
 import pytest
 from conftest import ROOT
@@ -265,7 +266,7 @@ def test_run_starts_the_configured_workers_and_stops_them(tmp_path):
     ],
 )
 def test_a_bad_worker_count_is_one_line(tmp_path, args, config, expected):
-    done = subprocess.run(
+    done = processes.run(
         [sys.executable, "-m", "promowatch", "web", "--port", str(free_port()), *args],
         cwd=ROOT,
         env=_env(tmp_path, config),
