@@ -1,7 +1,7 @@
 """`promowatch` command lines as real processes, forked from a warm interpreter instead of started cold.
 
-Two thirds of the suite's CPU went into ~900 `python -m promowatch` processes importing SQLAlchemy, SQLModel,
-Apprise's plugins and our models (~1 s each, ~0.15 s of real work). `run` gives each such command a real
+Most of a `python -m promowatch` process's time goes into importing SQLAlchemy, SQLModel, Apprise's plugins
+and our models, and the suite runs hundreds of them (figures: README, "Run the tests"). `run` gives each a real
 process all the same - its own pid, environment, working directory, file descriptors, exit status and
 interpreter shutdown - but forks it from a "zygote" (one per test process, started on first use) that has
 already imported those modules; the command itself runs as `python -m` would run it.

@@ -14,6 +14,7 @@ import os
 import shutil
 import sqlite3
 import stat
+import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -256,7 +257,7 @@ def _as_nobody():
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     for python in (sys.executable, f"/usr/bin/{version}", f"/usr/local/bin/{version}"):
         prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env", "HOME=/tmp", path, python]
-        probe = processes.run(prefix + ["-c", "import sqlalchemy, sqlmodel, typer"], capture_output=True, timeout=60)
+        probe = subprocess.run(prefix + ["-c", "import sqlalchemy, sqlmodel, typer"], capture_output=True, timeout=60)
         if probe.returncode == 0:
             return prefix
     pytest.skip(f"no {version} that user nobody may run with this checkout's packages")
@@ -281,7 +282,7 @@ def test_a_database_another_user_owns_is_read_not_written(populated, read_by_the
 
         def as_nobody(args):
             command = prefix[:5] + [f"PROMOWATCH_DATABASE_URL=sqlite:///{path}"] + prefix[5:]
-            return processes.run(
+            return subprocess.run(
                 command + ["-m", "promowatch.cli"] + args, cwd=ROOT, capture_output=True, text=True, timeout=180
             )
 
@@ -333,7 +334,7 @@ def test_new_database_files_are_private_under_umask_022(tmp_path):
             "c.execute('INSERT INTO alembic_version SELECT version_num || \"x\" FROM alembic_version'); c.commit(); "
             "print(' '.join(oct(stat.S_IMODE(os.stat(sys.argv[1] + s).st_mode)) for s in ('-wal', '-shm')))"
         )
-        modes = processes.run([sys.executable, "-c", code, str(db)], capture_output=True, text=True, timeout=60)
+        modes = subprocess.run([sys.executable, "-c", code, str(db)], capture_output=True, text=True, timeout=60)
         assert modes.stdout.split() == ["0o600", "0o600"], modes.stderr
 
 

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import random
+import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 
@@ -217,7 +218,7 @@ def test_cli_outputs_stored_errors_and_a_debug_service_log_show_no_secret(tmp_db
         "print(r.sent, r.failed, r.dead)\n"
         "notify(json.loads(sys.argv[1]), 'promowatch: iliad unhealthy', 'body', failure=True)\n"
     )
-    debug = processes.run(
+    debug = subprocess.run(
         [sys.executable, "-c", child, json.dumps(every)],
         cwd=ROOT,
         env={**env, "PROMOWATCH_LOG_LEVEL": "DEBUG"},

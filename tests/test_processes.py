@@ -37,6 +37,7 @@ def test_a_warm_command_is_what_a_fresh_process_gives(env, args):
 def test_the_process_gets_the_callers_environment_and_working_directory(env, tmp_path):
     page = FIXTURES / "iliad" / "mobile.html"
     args = ["parse", "iliad", "mobile.html", "--json"]  # a path relative to the working directory
+    forked = processes.forked()
     warm = processes.run(PROMOWATCH + args, env=env, cwd=page.parent, timeout=120)
     assert warm.returncode == 0 and json.loads(warm.stdout), warm.stderr
     elsewhere = processes.run(PROMOWATCH + args, env=env, cwd=tmp_path, timeout=120)
@@ -46,11 +47,14 @@ def test_the_process_gets_the_callers_environment_and_working_directory(env, tmp
     made = processes.run(PROMOWATCH + ["db", "upgrade"], env=other, cwd=ROOT, timeout=120)
     assert made.returncode == 0, made.stderr
     assert (tmp_path / "other.db").exists()
+    assert processes.forked() == forked + 3
 
 
 def test_a_command_past_its_timeout_is_killed_and_says_so(env):
+    forked = processes.forked()
     with pytest.raises(subprocess.TimeoutExpired):
         processes.run(PROMOWATCH + ["send", "--loop"], env=env, cwd=ROOT, timeout=1.5)
+    assert processes.forked() == forked + 1  # the warm path's own timeout, not subprocess.run's
     after = processes.run(PROMOWATCH + ["--help"], env=env, cwd=ROOT, timeout=60)  # the zygote serves on
     assert after.returncode == 0
 

@@ -1,8 +1,11 @@
 """Storage on a real SQLite file: history, no new version for identical content, unhealthy crawls change nothing."""
 
+import os
 import sqlite3
 
+import processes
 import pytest
+from conftest import PROMOWATCH, ROOT
 from sqlalchemy import func, select
 from sqlmodel import Session
 
@@ -146,11 +149,6 @@ def test_a_command_that_exits_leaves_its_sqlite_file_whole(tmp_path):
     """The engine's connections are closed at exit, so SQLite folds the WAL back into the file: a copy of the
     file alone (a backup tool, a user's cp) holds what the command wrote. Run from the suite's warm zygote,
     where the collector never finalises the pool at exit: only the explicit close does it."""
-    import os
-
-    import processes
-    from conftest import PROMOWATCH, ROOT
-
     path = tmp_path / "whole.db"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROMOWATCH_")}
     env["PROMOWATCH_DATABASE_URL"] = f"sqlite:///{path}"
